@@ -1,0 +1,62 @@
+/**
+ * @fitstream/core — a trainer that owns the TensorFlow.js training loop and publishes a typed RxJS event stream,
+ * with DI plugin points, a seeded splittable PRNG, atomic checkpoints and visible backend selection.
+ *
+ * @packageDocumentation
+ */
+export { createTrainer, Trainer } from './internal/training/trainer.js';
+export type { TrainerOptions, FitOptions, FitResult, EvaluationLogs } from './internal/training/trainer.js';
+export type { TrainerControl } from './internal/training/control.js';
+export type { FunctionModel, TrainableModel } from './internal/training/model.js';
+export type { DataSource, TensorData, BatchStream, StreamBatch } from './internal/training/data.js';
+export { resolveLoss, LOSS_NAMES } from './internal/training/losses.js';
+export type { LossName, LossSpec, PerSampleLoss, ResolvedLoss, TargetKind } from './internal/training/losses.js';
+export { METRIC_NAMES } from './internal/training/metrics.js';
+export type { BuiltinMetricName, CustomMetric, MetricSpec, MetricNameOf, PerSampleMetric } from './internal/training/metrics.js';
+export { OPTIMIZER_NAMES, getLearningRate, setLearningRate } from './internal/training/optimizer.js';
+export type { OptimizerName, OptimizerSpec } from './internal/training/optimizer.js';
+export { FitstreamInputError } from './internal/training/errors.js';
+
+export { ofType } from './internal/events/event-map.js';
+export type {
+  TrainerEvent,
+  TrainerEventMap,
+  TrainerEventType,
+  EventOf,
+  History,
+  FitEndReason,
+  BackendFallback,
+  LoopPosition,
+} from './internal/events/event-map.js';
+export type { LazyMetrics } from './internal/events/lazy-metrics.js';
+export type { EpochLogs, ValidationLogs, TrainName, ValidationName, LogName } from './internal/events/metric-names.js';
+
+export type { Plugin, Claim } from './internal/plugin/plugin.js';
+export { PluginConflictError } from './internal/plugin/conflicts.js';
+export {
+  BatchTransform,
+  LossTransform,
+  GradientTransform,
+  WeightConstraint,
+  StateProvider,
+  LearningRateOwner,
+} from './internal/plugin/plugin-points.js';
+export type { Batch, StepContext, LossContext, Gradients, GradientStage, Json } from './internal/plugin/plugin-points.js';
+
+export { token, resolve, resolveAll } from './internal/di/token.js';
+export type { Token } from './internal/di/token.js';
+export { injectableWith } from './internal/di/injectable-with.js';
+export { createChildContainer } from './internal/di/container.js';
+export type { DependencyContainer } from './internal/di/container.js';
+
+export { Random } from './internal/random/random.js';
+export type { RandomState } from './internal/random/random.js';
+export { withSeed } from './internal/random/with-seed.js';
+
+export { selectBackend } from './internal/backends/select-backend.js';
+export type { BackendName, BackendPreference, BackendSelection, SelectBackendOptions } from './internal/backends/select-backend.js';
+
+export { fileSystem } from './internal/checkpoint/file-io.js';
+export { readCheckpoint, findCheckpoint, writeCheckpoint, markLatest } from './internal/checkpoint/checkpoint.js';
+export type { CheckpointInfo, CheckpointState, LoadedCheckpoint } from './internal/checkpoint/checkpoint.js';
+export { writeFileAtomic, writeDirectoryAtomic, removeStaleTemporaries } from './internal/checkpoint/atomic.js';

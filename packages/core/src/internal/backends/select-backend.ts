@@ -1,0 +1,115 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendFallback } from '../events/event-map.js';
+
+/** Backends fitstream can select, fastest first. */
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** `'auto'` tries every backend in order; a name (or list) restricts the candidates. */
+export type BackendPreference = 'auto' | BackendName | readonly BackendName[];
+
+/** The outcome of {@link selectBackend}. */
+export interface BackendSelection {
+  /** The tfjs backend name now active (`tensorflow`, `wasm`, `cpu`). */
+  readonly backend: string;
+  /** The candidate that won. */
+  readonly candidate: BackendName;
+  /** Why each preferred candidate was skipped, in order. */
+  readonly fallbacks: readonly BackendFallback[];
+  /** One line for logs. */
+  readonly message: string;
+}
+
+/** Options of {@link selectBackend}. */
+export interface SelectBackendOptions {
+  readonly prefer?: BackendPreference;
+  /** Where the one log line goes; `null` silences it. Default: `console.error` (stderr, so JSON on stdout stays clean). */
+  readonly log?: ((line: string) => void) | null;
+  /** Hook run after the wasm backend is active (core installs its fast kernels here). */
+  readonly onWasmReady?: (tfjs: typeof tf) => void;
+}
+
+const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+const PACKAGE: Record<BackendName, string | undefined> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  cpu: undefined,
+};
+
+const FIX: Record<BackendName, string> = {
+  'tensorflow-gpu': 'npm install @tensorflow/tfjs-node-gpu (needs CUDA and network access to download libtensorflow at install time)',
+  tensorflow: 'npm install @tensorflow/tfjs-node (needs network access to download libtensorflow at install time)',
+  wasm: 'npm install @tensorflow/tfjs-backend-wasm',
+  cpu: '',
+};
+
+// Package names go through a variable so that bundlers and TypeScript do not try to resolve optional peers.
+const importOptional = (name: string): Promise<unknown> => import(/* @vite-ignore */ name);
+
+function candidatesOf(prefer: BackendPreference): readonly BackendName[] {
+  if (prefer === 'auto') return ORDER;
+  const list = typeof prefer === 'string' ? [prefer] : prefer;
+  for (const name of list) {
+    if (!ORDER.includes(name)) throw new Error(`Unknown backend "${String(name)}"; use one of ${ORDER.join(', ')} or 'auto'.`);
+  }
+  return list;
+}
+
+function describe(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const first = text.split('\n')[0] ?? text;
+  if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND/.test(text)) return 'not installed';
+  return first.length > 160 ? `${first.slice(0, 157)}…` : first;
+}
+
+let memo: { key: string; promise: Promise<BackendSelection> } | undefined;
+
+/**
+ * Selects the fastest available tfjs backend: `tfjs-node-gpu` → `tfjs-node` → `wasm` → `cpu` (or a user's choice),
+ * importing optional packages dynamically. Never silent: returns (and logs one line with) the reason for each fallback.
+ * Memoized per preference, since tfjs has one global engine.
+ *
+ * @example
+ * ```ts
+ * const { backend, fallbacks } = await selectBackend();          // e.g. 'wasm', tensorflow: not installed
+ * const cpuOnly = await selectBackend({ prefer: 'cpu' });
+ * ```
+ */
+export function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
+  const prefer = options.prefer ?? 'auto';
+  const key = JSON.stringify(prefer);
+  if (memo?.key === key && tf.getBackend() !== undefined) {
+    return memo.promise.then((s) => (tf.getBackend() === s.backend ? s : select(prefer, options)));
+  }
+  const promise = select(prefer, options);
+  memo = { key, promise };
+  promise.catch(() => (memo = undefined));
+  return promise;
+}
+
+async function select(prefer: BackendPreference, options: SelectBackendOptions): Promise<BackendSelection> {
+  const fallbacks: BackendFallback[] = [];
+  for (const candidate of candidatesOf(prefer)) {
+    try {
+      const pkg = PACKAGE[candidate];
+      if (pkg) await importOptional(pkg);
+      const name = candidate === 'tensorflow-gpu' ? 'tensorflow' : candidate;
+      if (!tf.engine().registryFactory[name]) throw new Error(`the package loaded but registered no "${name}" backend`);
+      const ok = await tf.setBackend(name);
+      if (!ok) throw new Error(`tf.setBackend('${name}') failed to initialise`);
+      await tf.ready();
+      if (name === 'wasm') options.onWasmReady?.(tf);
+      const message =
+        fallbacks.length === 0
+          ? `fitstream: backend ${name}`
+          : `fitstream: backend ${name} (fell back: ${fallbacks.map((f) => `${f.backend} — ${f.reason}`).join('; ')})`;
+      if (options.log !== null) (options.log ?? ((l: string) => console.error(l)))(message);
+      return { backend: name, candidate, fallbacks, message };
+    } catch (error) {
+      const fix = FIX[candidate];
+      fallbacks.push({ backend: candidate, reason: `${describe(error)}${fix ? `; to use it: ${fix}` : ''}` });
+    }
+  }
+  throw new Error(`No tfjs backend could be initialised: ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')}.`);
+}

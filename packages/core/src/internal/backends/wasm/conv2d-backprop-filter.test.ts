@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  backendDataIds,
+  geometry,
+  onBackend,
+  randomTensor,
+  referenceConvGradients,
+  relativeError,
+  runKernelOnHost,
+  runOnBoth,
+  setUpWasmWithKernels,
+  tf,
+  WorstError,
+} from './wasm-kernel-test-harness.js';
+
+const TOLERANCE = 1e-4;
+const worst = new WorstError();
+
+type Pad = 'same' | 'valid' | Array<[number, number]>;
+
+interface Case {
+  readonly x: [number, number, number, number];
+  readonly filter: [number, number, number, number];
+  readonly strides: number | [number, number];
+  readonly pad: Pad;
+  readonly dilations?: number | [number, number];
+}
+
+const SHAPES: Array<Pick<Case, 'x' | 'filter'>> = [
+  { x: [2, 7, 6, 3], filter: [3, 3, 3, 4] },
+  { x: [3, 9, 8, 1], filter: [2, 4, 1, 5] },
+  { x: [1, 10, 11, 2], filter: [5, 5, 2, 3] },
+  { x: [2, 5, 5, 4], filter: [1, 1, 4, 2] },
+];
+const STRIDES: Array<number | [number, number]> = [1, 2, [2, 3]];
+const PADS: Pad[] = [
+  'same',
+  'valid',
+  [
+    [0, 0],
+    [1, 2],
+    [0, 1],
+    [0, 0],
+  ],
+];
+
+const GRID: Case[] = SHAPES.flatMap((shape) => STRIDES.flatMap((strides) => PADS.map((pad) => ({ ...shape, strides, pad }))));
+
+function label(c: Case): string {
+  return `x=[${c.x}] f=[${c.filter}] s=${JSON.stringify(c.strides)} d=${JSON.stringify(c.dilations ?? 1)} pad=${JSON.stringify(c.pad)}`;
+}
+
+function outputShape(c: Case): number[] {
+  const g = geometry(c.x, c.filter, { strides: c.strides, pad: c.pad, dilations: c.dilations ?? 1 }, false);
+  return [g.batch, g.outHeight, g.outWidth, g.outChannels];
+}
+
+describe('Conv2DBackpropFilter on wasm', () => {
+  beforeAll(setUpWasmWithKernels);
+  afterAll(() => {
+    console.info(`Conv2DBackpropFilter worst relative error: ${worst.toString()}`);
+  });
+
+  it.each(GRID.map((c) => [label(c), c] as const))('matches the cpu kernel: %s', async (where, c) => {
+    const x = randomTensor(c.x, 1);
+    const dy = randomTensor(outputShape(c), 2);
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter };
+    const { cpu, wasm } = await runOnBoth('Conv2DBackpropFilter', { x, dy }, attrs);
+    expect(wasm.shape).toEqual(c.filter);
+    expect(worst.record(relativeError(wasm.values, cpu.values), where)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  const dilated: Case[] = [
+    { x: [2, 9, 9, 2], filter: [3, 3, 2, 3], strides: 1, pad: 'same', dilations: 2 },
+    { x: [2, 9, 10, 3], filter: [2, 3, 3, 2], strides: 1, pad: 'valid', dilations: [1, 2] },
+    { x: [1, 12, 12, 2], filter: [3, 2, 2, 2], strides: 2, pad: 'valid', dilations: [2, 3] },
+  ];
+  it.each(dilated.map((c) => [label(c), c] as const))('matches a direct loop with dilations: %s', (where, c) => {
+    const attrs = { strides: c.strides, pad: c.pad, dilations: c.dilations ?? 1, dataFormat: 'NHWC', filterShape: c.filter };
+    const x = randomTensor(c.x, 3);
+    const dy = randomTensor(outputShape(c), 4);
+    const expected = referenceConvGradients(geometry(c.x, c.filter, attrs, false), false).filter(
+      x.values as Float32Array,
+      dy.values as Float32Array,
+    );
+    const actual = runKernelOnHost('Conv2DBackpropFilter', { x, dy }, attrs);
+    expect(worst.record(relativeError(actual.values, expected), where)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('supports NCHW data', async () => {
+    const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] };
+    const x = randomTensor([2, 3, 8, 7], 5);
+    const dy = randomTensor([2, 4, 4, 4], 6);
+    const { cpu, wasm } = await runOnBoth('Conv2DBackpropFilter', { x, dy }, attrs);
+    expect(worst.record(relativeError(wasm.values, cpu.values), 'NCHW')).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('gives the same conv2d and conv1d gradients through tf.grad as the cpu backend', async () => {
+    const x = randomTensor([2, 8, 8, 3], 7);
+    const w = randomTensor([3, 3, 3, 4], 8);
+    const x1 = randomTensor([2, 10, 3], 9);
+    const w1 = randomTensor([3, 3, 5], 10);
+    const grads = () =>
+      tf.tidy(() => {
+        const g2 = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, [2, 1], 'same').square().sum(),
+        )([tf.tensor(x.values, x.shape), tf.tensor(w.values, w.shape)]);
+        const g1 = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.conv1d(a as tf.Tensor3D, b as tf.Tensor3D, 1, 'valid').square().sum(),
+        )([tf.tensor(x1.values, x1.shape), tf.tensor(w1.values, w1.shape)]);
+        return [...g2, ...g1].map((t) => t.dataSync() as Float32Array);
+      });
+    const cpu = await onBackend('cpu', grads);
+    const wasm = await onBackend('wasm', grads);
+    ['conv2d dx', 'conv2d dw', 'conv1d dx', 'conv1d dw'].forEach((name, i) => {
+      const error = relativeError(wasm[i] ?? new Float32Array(), cpu[i] ?? new Float32Array());
+      expect(worst.record(error, `tf.grad ${name}`), name).toBeLessThanOrEqual(TOLERANCE);
+    });
+  });
+
+  it('frees every intermediate', () => {
+    const x = tf.tensor(randomTensor([2, 7, 6, 3], 11).values, [2, 7, 6, 3]);
+    const dy = tf.tensor(randomTensor([2, 4, 2, 4], 12).values, [2, 4, 2, 4]);
+    const attrs = { strides: [2, 3], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] };
+    const run = () => (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs) as tf.Tensor).dispose();
+    run();
+    const tensors = tf.memory().numTensors;
+    const buffers = backendDataIds();
+    for (let i = 0; i < 5; i++) run();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(backendDataIds()).toBe(buffers);
+    tf.dispose([x, dy]);
+  });
+});

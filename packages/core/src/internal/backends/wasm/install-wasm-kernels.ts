@@ -1,0 +1,188 @@
+/**
+ * Installs fitstream's training kernels into tfjs-backend-wasm: the gradient kernels it lacks (so conv, depthwise,
+ * separable, conv-transpose and embedding layers can train) and faster versions of kernels whose native
+ * implementation falls off XNNPACK (transposed matMul, stride-1 conv input gradient).
+ *
+ * Only the 'wasm' backend's registry entries are touched. Every replaced kernel's original config is kept so that
+ * {@link uninstallWasmKernels} can restore the registry exactly.
+ */
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
+import { createBatchMatMulKernel } from './batch-mat-mul-transpose.js';
+import { createConv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
+import { createConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
+import { createDepthwiseConv2dBackpropFilterKernel } from './depthwise-conv2d-backprop-filter.js';
+import { createDepthwiseConv2dBackpropInputKernel } from './depthwise-conv2d-backprop-input.js';
+import { createFusedMatMulKernel } from './fused-mat-mul-transpose.js';
+import { createUnsortedSegmentSumKernel } from './unsorted-segment-sum.js';
+import { type KernelTable, resolveKernelTable } from './wasm-kernel-scope.js';
+import type { Tf } from './wasm-kernel-types.js';
+
+const BACKEND = 'wasm';
+
+/** Which kernel groups {@link installWasmKernels} installs; every group defaults to `true`. */
+export interface WasmKernelOptions {
+  /** `BatchMatMul` / `_FusedMatMul` with transposed operands via an explicit transpose + the fast plain product. */
+  readonly matMulTranspose?: boolean;
+  /** `Conv2DBackpropFilter` (missing natively) and a faster `Conv2DBackpropInput` (stride 1, and strided with ≥ 4 input channels). */
+  readonly convGradients?: boolean;
+  /** `UnsortedSegmentSum` (missing natively; the gradient of gather, i.e. of Embedding). */
+  readonly embeddingGradient?: boolean;
+  /** `DepthwiseConv2dNativeBackpropFilter` and `DepthwiseConv2dNativeBackpropInput` (both missing natively). */
+  readonly depthwiseGradients?: boolean;
+}
+
+/** What fitstream's kernels currently occupy in the wasm registry. */
+export interface WasmKernelReport {
+  /** Kernels the wasm backend did not have, now provided by fitstream. */
+  registered: string[];
+  /** Native wasm kernels fitstream has replaced (originals kept for {@link uninstallWasmKernels}). */
+  replaced: string[];
+}
+
+interface InstalledKernel {
+  /** The config that was registered before ours, restored on uninstall; undefined if there was none. */
+  readonly original: KernelConfig | undefined;
+  readonly config: KernelConfig;
+}
+
+type Group = keyof WasmKernelOptions;
+
+interface KernelFactoryContext {
+  readonly tf: Tf;
+  readonly table: KernelTable;
+  /** The kernel currently registered under the name being installed (the one ours replaces), if any. */
+  readonly current: KernelConfig | undefined;
+}
+
+/** The kernels of each group, with how to build them. */
+const GROUPS: Record<Group, ReadonlyArray<{ name: string; create: (ctx: KernelFactoryContext) => KernelFunc }>> = {
+  matMulTranspose: [
+    { name: 'BatchMatMul', create: ({ table, current }) => createBatchMatMulKernel(table, requireOriginal('BatchMatMul', current)) },
+    {
+      name: '_FusedMatMul',
+      create: ({ table, current }) => createFusedMatMulKernel(table, requireOriginal('_FusedMatMul', current)),
+    },
+  ],
+  convGradients: [
+    { name: 'Conv2DBackpropFilter', create: ({ tf, table }) => createConv2DBackpropFilterKernel(tf, table) },
+    {
+      name: 'Conv2DBackpropInput',
+      create: ({ tf, table, current }) =>
+        createConv2DBackpropInputKernel(tf, table, requireOriginal('Conv2DBackpropInput', current), {
+          // Below 4 input channels the native loop wins for strided convs (measurements in conv2d-backprop-input.ts).
+          minInChannelsForStrided: 4,
+        }),
+    },
+  ],
+  embeddingGradient: [{ name: 'UnsortedSegmentSum', create: () => createUnsortedSegmentSumKernel() }],
+  depthwiseGradients: [
+    {
+      name: 'DepthwiseConv2dNativeBackpropFilter',
+      create: ({ tf, table }) => createDepthwiseConv2dBackpropFilterKernel(tf, table),
+    },
+    {
+      name: 'DepthwiseConv2dNativeBackpropInput',
+      create: ({ tf, table }) => createDepthwiseConv2dBackpropInputKernel(tf, table),
+    },
+  ],
+};
+
+/**
+ * Kernels installed by this module, by name, in install order. The tfjs kernel registry is process-global (shared
+ * through tfjs' global namespace), so this bookkeeping is module-global too.
+ */
+const installed = new Map<string, InstalledKernel>();
+
+/**
+ * Registers fitstream's wasm training kernels. Call right after `await tf.setBackend('wasm')`.
+ *
+ * Idempotent: a kernel that is already installed is left alone, so calling twice is safe; options only ever add
+ * groups (use {@link uninstallWasmKernels} to remove). The returned report lists everything fitstream's kernels
+ * occupy after the call, not only what this call changed, so it is the same on a repeated call.
+ *
+ * @throws Error if the wasm backend is not registered and initialised, or lacks a kernel the replacements build on.
+ */
+export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): WasmKernelReport {
+  assertWasmReady(tf);
+  const table = resolveKernelTable(tf);
+  for (const group of Object.keys(GROUPS) as Group[]) {
+    if (options[group] === false) {
+      continue;
+    }
+    for (const { name, create } of GROUPS[group]) {
+      const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
+      const ours = installed.get(name);
+      if (ours !== undefined && current?.kernelFunc === ours.config.kernelFunc) {
+        continue;
+      }
+      // Either never installed, or someone re-registered the name after us: what is registered now is what we
+      // wrap and what uninstall must restore.
+      const config: KernelConfig = { kernelName: name, backendName: BACKEND, kernelFunc: create({ tf, table, current }) };
+      // Keep the original's setup/dispose hooks: tfjs calls them on every setBackend('wasm'), and the original kernel
+      // (which ours delegates to) relies on its setup to bind its wasm function.
+      if (current?.setupFunc !== undefined) {
+        config.setupFunc = current.setupFunc;
+      }
+      if (current?.disposeFunc !== undefined) {
+        config.disposeFunc = current.disposeFunc;
+      }
+      if (current !== undefined) {
+        tf.unregisterKernel(name, BACKEND);
+      }
+      tf.registerKernel(config);
+      installed.set(name, { original: current, config });
+    }
+  }
+  return report();
+}
+
+/**
+ * Removes fitstream's wasm kernels and re-registers the exact original configs they replaced; kernels the wasm
+ * backend never had are unregistered again. A kernel someone else re-registered after us is left alone.
+ * Safe to call when nothing is installed.
+ * @returns what was installed before the call.
+ */
+export function uninstallWasmKernels(tf: Tf): WasmKernelReport {
+  const before = report();
+  for (const [name, { original, config }] of [...installed].reverse()) {
+    const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
+    if (current?.kernelFunc === config.kernelFunc) {
+      tf.unregisterKernel(name, BACKEND);
+      if (original !== undefined) {
+        tf.registerKernel(original);
+      }
+    }
+    installed.delete(name);
+  }
+  return before;
+}
+
+function report(): WasmKernelReport {
+  const registered: string[] = [];
+  const replaced: string[] = [];
+  for (const [name, { original }] of installed) {
+    (original === undefined ? registered : replaced).push(name);
+  }
+  return { registered, replaced };
+}
+
+function assertWasmReady(tf: Tf): void {
+  const engine = tf.engine();
+  // Read the engine's maps directly: tf.findBackend() would start initialising a registered-but-idle backend.
+  if (engine.registry[BACKEND] === undefined) {
+    const registeredOnly = engine.registryFactory[BACKEND] !== undefined;
+    throw new Error(
+      registeredOnly
+        ? "installWasmKernels: the 'wasm' backend is registered but not initialised; `await tf.setBackend('wasm')` first"
+        : "installWasmKernels: no 'wasm' backend is registered; import '@tensorflow/tfjs-backend-wasm' and " +
+            "`await tf.setBackend('wasm')` first",
+    );
+  }
+}
+
+function requireOriginal(name: string, current: KernelConfig | undefined): KernelFunc {
+  if (current === undefined) {
+    throw new Error(`installWasmKernels: the wasm backend has no '${name}' kernel to speed up`);
+  }
+  return current.kernelFunc;
+}

@@ -1,0 +1,213 @@
+import * as tf from '@tensorflow/tfjs';
+
+type NamedTensor = { name: string; tensor: tf.Tensor };
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import type { Json } from '../plugin/plugin-points.js';
+import type { RandomState } from '../random/random.js';
+import type { ModelAdapter } from '../training/model.js';
+import { exists, sha256, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from './atomic.js';
+import { fileSystem } from './file-io.js';
+
+/** Where a checkpoint was written and which position it holds. */
+export interface CheckpointInfo {
+  readonly path: string;
+  readonly epoch: number;
+  /** Batches of `epoch` already trained (0 at an epoch boundary). */
+  readonly batch: number;
+  readonly step: number;
+  readonly createdAt: string;
+}
+
+/** The loop state a checkpoint holds besides weights; `state.json`. */
+export interface CheckpointState {
+  readonly format: 'fitstream-checkpoint';
+  readonly version: 1;
+  readonly createdAt: string;
+  readonly epoch: number;
+  readonly batch: number;
+  readonly step: number;
+  readonly learningRate: number;
+  readonly random: RandomState;
+  /** The partial epoch's device aggregates, read back, so that a resumed epoch reports the same means. */
+  readonly aggregate: { readonly names: readonly string[]; readonly sums: readonly number[]; readonly samples: number; readonly batches: number } | null;
+  readonly history: { readonly epochs: readonly number[]; readonly logs: Readonly<Record<string, readonly number[]>> };
+  readonly plugins: Readonly<Record<string, Json>>;
+  readonly optimizer: { readonly className: string; readonly extras: Readonly<Record<string, number>> };
+  readonly model: { readonly kind: 'layers' | 'function' };
+  readonly fit: { readonly epochs: number; readonly batchSize: number; readonly accumulateBatches: number; readonly shuffle: boolean };
+  /** SHA-256 of every other file in the directory. */
+  readonly files: Readonly<Record<string, string>>;
+}
+
+export type CheckpointStateInput = Omit<CheckpointState, 'format' | 'version' | 'createdAt' | 'files' | 'optimizer' | 'model'>;
+
+const STATE = 'state.json';
+const LATEST = 'latest.json';
+const OPTIMIZER_JSON = 'optimizer.json';
+const OPTIMIZER_BIN = 'optimizer.bin';
+const VARIABLES_JSON = 'variables.json';
+const WEIGHTS_BIN = 'weights.bin';
+
+// Adam and Adamax keep the running powers of beta as variables outside getWeights(); setWeights recomputes them with
+// pow(), which differs from the running product in the last bits. Saving them makes a resumed run bit-identical.
+const OPTIMIZER_EXTRAS = ['accBeta1', 'accBeta2', 'iteration'] as const;
+
+function optimizerExtras(optimizer: tf.Optimizer): Record<string, number> {
+  const extras: Record<string, number> = {};
+  for (const key of OPTIMIZER_EXTRAS) {
+    const v = (optimizer as unknown as Record<string, unknown>)[key];
+    if (v instanceof tf.Variable) extras[key] = v.dataSync()[0]!;
+  }
+  return extras;
+}
+
+async function encodeNamed(named: tf.NamedTensorMap | NamedTensor[]): Promise<{ specs: tf.io.WeightsManifestEntry[]; data: Uint8Array }> {
+  const { data, specs } = await tf.io.encodeWeights(named);
+  const buffer = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data as ArrayBuffer);
+  return { specs, data: new Uint8Array(buffer) };
+}
+
+/**
+ * Writes a checkpoint directory atomically: `model.json` + `weights.bin` (stock tfjs layers format, loadable with
+ * `tf.loadLayersModel(fileSystem(dir))`) or `variables.json` + `weights.bin` for function models,
+ * `optimizer.json` + `optimizer.bin`, and `state.json` with SHA-256 checksums of the other files.
+ */
+export async function writeCheckpoint(
+  dir: string,
+  parts: { readonly model: ModelAdapter; readonly optimizer: tf.Optimizer; readonly state: CheckpointStateInput },
+): Promise<CheckpointInfo> {
+  const path = resolvePath(dir);
+  const createdAt = new Date().toISOString();
+  const { model, optimizer } = parts;
+  // Read everything from the device before touching the disk so the snapshot is one consistent moment.
+  const optimizerWeights = await optimizer.getWeights();
+  const encodedOptimizer = await encodeNamed(optimizerWeights);
+  for (const w of optimizerWeights) if (w.name === 'iter') w.tensor.dispose();
+  const extras = optimizerExtras(optimizer);
+  const encodedVariables = model.kind === 'function' ? await encodeNamed(Object.fromEntries(model.namedWeights())) : undefined;
+
+  await writeDirectoryAtomic(path, async (tmp) => {
+    const files: Record<string, string> = {};
+    const put = async (name: string, data: string | Uint8Array) => {
+      await writeFileDurable(join(tmp, name), data);
+      files[name] = sha256(data);
+    };
+    if (model.layersModel) {
+      await model.layersModel.save(fileSystem(tmp));
+      for (const name of ['model.json', WEIGHTS_BIN]) files[name] = sha256(await readFile(join(tmp, name)));
+    } else {
+      await put(WEIGHTS_BIN, encodedVariables!.data);
+      await put(VARIABLES_JSON, JSON.stringify({ format: 'fitstream-variables', weights: encodedVariables!.specs }));
+    }
+    await put(OPTIMIZER_BIN, encodedOptimizer.data);
+    await put(OPTIMIZER_JSON, JSON.stringify({ className: optimizer.getClassName(), config: optimizer.getConfig(), weights: encodedOptimizer.specs }));
+    const state: CheckpointState = {
+      format: 'fitstream-checkpoint',
+      version: 1,
+      createdAt,
+      ...parts.state,
+      optimizer: { className: optimizer.getClassName(), extras },
+      model: { kind: model.kind },
+      files,
+    };
+    // state.json is written last: a directory without it is never a checkpoint.
+    await writeFileDurable(join(tmp, STATE), JSON.stringify(state, null, 1));
+  });
+  return { path, epoch: parts.state.epoch, batch: parts.state.batch, step: parts.state.step, createdAt };
+}
+
+/** Points `<parent>/latest.json` at a checkpoint directory (atomic rename). */
+export async function markLatest(checkpointDir: string): Promise<void> {
+  const path = resolvePath(checkpointDir);
+  await writeFileAtomic(join(dirname(path), LATEST), JSON.stringify({ path: basename(path) }));
+}
+
+/**
+ * Resolves a checkpoint path: a checkpoint directory (holds `state.json`) or a directory of checkpoints with
+ * `latest.json`. Returns `undefined` when neither exists.
+ */
+export async function findCheckpoint(path: string): Promise<string | undefined> {
+  const abs = resolvePath(path);
+  if (await exists(join(abs, STATE))) return abs;
+  for (const candidate of [join(abs, LATEST), join(abs, 'checkpoints', LATEST)]) {
+    if (await exists(candidate)) {
+      const { path: name } = JSON.parse(await readFile(candidate, 'utf8')) as { path: string };
+      const target = join(dirname(candidate), name);
+      if (await exists(join(target, STATE))) return target;
+    }
+  }
+  return undefined;
+}
+
+/** What {@link readCheckpoint} returns; the caller disposes the tensors. */
+export interface LoadedCheckpoint {
+  readonly path: string;
+  readonly state: CheckpointState;
+  readonly weights: tf.NamedTensorMap;
+  readonly optimizerWeights: NamedTensor[];
+}
+
+/** Reads and verifies a checkpoint (format, version, checksums). */
+export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
+  const dir = await findCheckpoint(path);
+  if (!dir) throw new Error(`No checkpoint at ${resolvePath(path)}: expected a directory with state.json, or one with latest.json pointing to it.`);
+  const state = JSON.parse(await readFile(join(dir, STATE), 'utf8')) as CheckpointState;
+  if (state.format !== 'fitstream-checkpoint' || state.version !== 1) {
+    throw new Error(`${dir}/state.json is not a fitstream checkpoint of version 1 (format ${String(state.format)}, version ${String(state.version)}).`);
+  }
+  const bytes: Record<string, Buffer> = {};
+  for (const [name, digest] of Object.entries(state.files)) {
+    bytes[name] = await readFile(join(dir, name));
+    if (sha256(bytes[name]) !== digest) {
+      throw new Error(`Checkpoint ${dir} is corrupt: ${name} does not match its checksum; resume from an earlier checkpoint.`);
+    }
+  }
+  const bufferOf = (name: string): ArrayBuffer => {
+    const b = bytes[name]!;
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  };
+  let weights: tf.NamedTensorMap;
+  if (state.model.kind === 'layers') {
+    const json = JSON.parse(bytes['model.json']!.toString('utf8')) as tf.io.ModelJSON;
+    const specs = json.weightsManifest.flatMap((g) => g.weights);
+    weights = tf.io.decodeWeights(bufferOf(WEIGHTS_BIN), specs);
+  } else {
+    const { weights: specs } = JSON.parse(bytes[VARIABLES_JSON]!.toString('utf8')) as { weights: tf.io.WeightsManifestEntry[] };
+    weights = tf.io.decodeWeights(bufferOf(WEIGHTS_BIN), specs);
+  }
+  const { weights: optimizerSpecs } = JSON.parse(bytes[OPTIMIZER_JSON]!.toString('utf8')) as { weights: tf.io.WeightsManifestEntry[] };
+  const optimizerMap = tf.io.decodeWeights(bufferOf(OPTIMIZER_BIN), optimizerSpecs);
+  const optimizerWeights = optimizerSpecs.map((s) => ({ name: s.name, tensor: optimizerMap[s.name]! }));
+  return { path: dir, state, weights, optimizerWeights };
+}
+
+/** Writes loaded weights into the model, by name; names the weight and both shapes on a mismatch. */
+export function assignWeights(model: ModelAdapter, weights: tf.NamedTensorMap, source: string): void {
+  const targets = model.namedWeights();
+  for (const [name, variable] of targets) {
+    const value = weights[name];
+    if (!value) throw new Error(`${source} has no weight "${name}" for ${model.label}; was it written by a different model?`);
+    if (!tf.util.arraysEqual(value.shape, variable.shape)) {
+      throw new Error(`${source}: weight "${name}" has shape [${value.shape.join(', ')}] but ${model.label} has [${variable.shape.join(', ')}].`);
+    }
+    variable.assign(value);
+  }
+}
+
+/** Restores optimizer slots and the extras saved beside them. */
+export async function restoreOptimizer(optimizer: tf.Optimizer, loaded: LoadedCheckpoint): Promise<void> {
+  if (loaded.state.optimizer.className !== optimizer.getClassName()) {
+    throw new Error(
+      `Checkpoint ${loaded.path} was written with optimizer ${loaded.state.optimizer.className} but this trainer uses ${optimizer.getClassName()}; use the same optimizer to resume.`,
+    );
+  }
+  // setWeights replaces the slot variables without disposing the old ones; dispose them first so resuming into a
+  // trainer that already trained does not leak.
+  for (const w of await optimizer.getWeights()) w.tensor.dispose();
+  await optimizer.setWeights(loaded.optimizerWeights);
+  for (const [key, value] of Object.entries(loaded.state.optimizer.extras)) {
+    const v = (optimizer as unknown as Record<string, unknown>)[key];
+    if (v instanceof tf.Variable) tf.tidy(() => v.assign(tf.scalar(value, v.dtype)));
+  }
+}

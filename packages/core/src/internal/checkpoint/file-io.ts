@@ -1,0 +1,86 @@
+import * as tf from '@tensorflow/tfjs';
+import { readFile, mkdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { writeFileDurable } from './atomic.js';
+
+const WEIGHTS_FILE = 'weights.bin';
+
+function concatWeightData(data: tf.io.WeightData): Uint8Array {
+  const joined = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data as ArrayBuffer);
+  return new Uint8Array(joined);
+}
+
+function resolvePaths(path: string): { dir: string; modelJson: string } {
+  return path.endsWith('.json') ? { dir: dirname(path), modelJson: path } : { dir: path, modelJson: join(path, 'model.json') };
+}
+
+/**
+ * A tfjs IO handler for the local file system, for Node without `@tensorflow/tfjs-node` (whose `file://` scheme we
+ * cannot rely on). Saves `model.json` + `weights.bin` in the tfjs layers format and loads them back, so
+ * `tf.loadLayersModel(fileSystem('runs/iris/checkpoints/latest'))` works with stock tfjs.
+ *
+ * `path` is a directory or a `model.json` path. Saving writes in place; checkpoints wrap it in an atomic directory write.
+ *
+ * @example
+ * ```ts
+ * await model.save(fileSystem('models/iris'));
+ * const restored = await tf.loadLayersModel(fileSystem('models/iris/model.json'));
+ * ```
+ */
+export function fileSystem(path: string): tf.io.IOHandler {
+  const { dir, modelJson } = resolvePaths(path);
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      if (artifacts.modelTopology instanceof ArrayBuffer) {
+        throw new Error('fileSystem(): binary model topologies (graph models) are not supported; save a LayersModel.');
+      }
+      await mkdir(dir, { recursive: true });
+      const weights = artifacts.weightData ? concatWeightData(artifacts.weightData) : new Uint8Array(0);
+      const json: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology!,
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
+        ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
+        ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
+      };
+      await writeFileDurable(join(dir, WEIGHTS_FILE), weights);
+      await writeFileDurable(modelJson, JSON.stringify(json));
+      return {
+        modelArtifactsInfo: {
+          dateSaved: new Date(),
+          modelTopologyType: 'JSON',
+          modelTopologyBytes: JSON.stringify(json.modelTopology).length,
+          weightSpecsBytes: JSON.stringify(json.weightsManifest).length,
+          weightDataBytes: weights.byteLength,
+        },
+      };
+    },
+    async load(): Promise<tf.io.ModelArtifacts> {
+      let text: string;
+      try {
+        text = await readFile(modelJson, 'utf8');
+      } catch (error) {
+        throw new Error(`fileSystem(): cannot read ${modelJson} (${(error as Error).message}); pass a directory holding model.json or the model.json path.`);
+      }
+      const json = JSON.parse(text) as tf.io.ModelJSON;
+      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const specs: tf.io.WeightsManifestEntry[] = [];
+        const buffers: Uint8Array[] = [];
+        for (const group of manifest) {
+          specs.push(...group.weights);
+          for (const p of group.paths) buffers.push(await readFile(join(dirname(modelJson), basename(p))));
+        }
+        const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+        const out = new Uint8Array(total);
+        let offset = 0;
+        for (const b of buffers) {
+          out.set(b, offset);
+          offset += b.byteLength;
+        }
+        return [specs, out.buffer];
+      });
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import type * as tf from '@tensorflow/tfjs';
+import { token } from '../di/token.js';
+import type { Random } from '../random/random.js';
+
+/** What every step-pipeline hook is told about where the loop is. */
+export interface StepContext {
+  readonly epoch: number;
+  /** Batch index within the epoch. */
+  readonly batch: number;
+  /** Optimizer steps completed before this one. */
+  readonly step: number;
+  readonly learningRate: number;
+  /** `true` while training, `false` during validation and evaluation. */
+  readonly training: boolean;
+  /** A random stream unique to (seed, hook name, epoch, batch): reproducible and resumable. */
+  readonly random: Random;
+}
+
+/** A batch: inputs and targets. Multi-input models take an array of input tensors. */
+export interface Batch {
+  readonly x: tf.Tensor | readonly tf.Tensor[];
+  readonly y: tf.Tensor;
+  /** Optional per-sample weights, shape `[batch]`. */
+  readonly sampleWeight?: tf.Tensor1D;
+}
+
+/**
+ * Plugin point: transforms a batch before the forward pass (augmentation, input noise). Runs inside `tf.tidy`.
+ * By default only while training; set `applyTo` to also run on validation.
+ */
+export interface BatchTransform {
+  readonly name: string;
+  readonly applyTo?: 'train' | 'train-and-validation';
+  transform(batch: Batch, ctx: StepContext): Batch;
+}
+export const BatchTransform = token<BatchTransform>('@fitstream/core/BatchTransform');
+
+/** What a loss transform sees. */
+export interface LossContext extends StepContext {
+  readonly batchData: Batch;
+  readonly yPred: tf.Tensor;
+  /** The model's trainable variables (for weight penalties). */
+  readonly variables: readonly tf.Variable[];
+}
+
+/**
+ * Plugin point: shapes the loss inside the gradient tape (class/sample weights, focal loss, label smoothing, penalties).
+ * `perSample` maps the per-sample losses `[batch]` before the mean; `total` maps the reduced scalar (add penalties).
+ */
+export interface LossTransform {
+  readonly name: string;
+  perSample?(losses: tf.Tensor1D, ctx: LossContext): tf.Tensor1D;
+  total?(loss: tf.Scalar, ctx: LossContext): tf.Scalar;
+}
+export const LossTransform = token<LossTransform>('@fitstream/core/LossTransform');
+
+/** Gradients keyed by variable name. */
+export type Gradients = Readonly<Record<string, tf.Tensor>>;
+
+/**
+ * Where a gradient transform runs relative to the cross-replica reduction: `pre-reduce` (e.g. per-replica
+ * compression), `reduce` (the all-reduce itself: at most one), `post-reduce` (clipping, gradient noise — the default).
+ */
+export type GradientStage = 'pre-reduce' | 'reduce' | 'post-reduce';
+
+/** Plugin point: transforms the step's gradients (after accumulation) before the optimizer applies them. */
+export interface GradientTransform {
+  readonly name: string;
+  readonly stage?: GradientStage;
+  /** Return the new gradients, or `null` to skip this optimizer update (e.g. non-finite gradients). */
+  transform(grads: Gradients, ctx: StepContext): Gradients | null;
+}
+export const GradientTransform = token<GradientTransform>('@fitstream/core/GradientTransform');
+
+/** Plugin point: projects weights after each optimizer update (max-norm, non-negative). */
+export interface WeightConstraint {
+  readonly name: string;
+  apply(variables: readonly tf.Variable[], ctx: StepContext): void;
+}
+export const WeightConstraint = token<WeightConstraint>('@fitstream/core/WeightConstraint');
+
+/** JSON-serializable values. */
+export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
+
+/** Plugin point: state that checkpoints save and resume restores (a plugin's counters, best values, cursors). */
+export interface StateProvider {
+  /** Unique key in `state.json` (use the plugin name). */
+  readonly key: string;
+  getState(): Json;
+  setState(state: Json): void;
+}
+export const StateProvider = token<StateProvider>('@fitstream/core/StateProvider');
+
+/** Plugin point: the one plugin that owns the learning rate (a schedule). Two owners are a conflict. */
+export interface LearningRateOwner {
+  readonly name: string;
+}
+export const LearningRateOwner = token<LearningRateOwner>('@fitstream/core/LearningRateOwner');

@@ -1,0 +1,39 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { Random } from '../random/random.js';
+import type { CheckpointInfo } from '../checkpoint/checkpoint.js';
+
+/**
+ * How plugins steer a running fit. The event stream is for observing; this is for acting.
+ *
+ * @example
+ * ```ts
+ * const stopAtLoss = (limit: number): Plugin => ({
+ *   name: 'stop-at-loss',
+ *   attach: (events$, control) =>
+ *     events$.pipe(ofType('epoch:end')).subscribe((e) => e.metrics.loss < limit && control.stop(`loss below ${limit}`)),
+ * });
+ * ```
+ */
+export interface TrainerControl<M extends string = string> {
+  /** Stops after the current optimizer step (or at once between epochs); `fit` resolves with reason `'stopped'`. */
+  stop(reason?: string): void;
+  /** Whether a stop was requested. */
+  readonly stopRequested: boolean;
+  /** Sets the learning rate of the optimizer (any tfjs optimizer); takes effect at the next update. */
+  setLearningRate(lr: number): void;
+  getLearningRate(): number;
+  /** Asks for a checkpoint in the fit's `checkpointDir` at the next step or epoch boundary. */
+  requestCheckpoint(reason?: string): void;
+  /** Writes a checkpoint of the current state to `dir` now (holds the loop until written). */
+  saveCheckpoint(dir: string, reason?: string): Promise<CheckpointInfo>;
+  /** Holds the loop at the next boundary until `promise` settles; a rejection fails the fit. */
+  await(promise: PromiseLike<unknown>): void;
+  /** The model's weights as named copies (caller disposes), e.g. to restore the best weights later. */
+  snapshotWeights(): Map<string, tf.Tensor>;
+  /** Writes weights taken with {@link snapshotWeights} back into the model. */
+  restoreWeights(weights: ReadonlyMap<string, tf.Tensor>): void;
+  /** The trainer's seeded random root; derive streams from it (`control.random.derive('my-plugin', epoch)`). */
+  readonly random: Random;
+  /** Metric names this trainer reports (without `val_`). */
+  readonly metricNames: readonly ('loss' | M)[];
+}

@@ -1,0 +1,260 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Batch } from '../plugin/plugin-points.js';
+import { FitstreamInputError } from './errors.js';
+import type { TargetKind } from './losses.js';
+import type { ModelAdapter } from './model.js';
+import type { Random } from '../random/random.js';
+
+/** In-memory data: all samples as tensors, first axis = samples. */
+export interface TensorData {
+  readonly x: tf.Tensor | readonly tf.Tensor[];
+  readonly y: tf.Tensor;
+  /** Optional per-sample weights, shape `[samples]`. */
+  readonly sampleWeight?: tf.Tensor1D;
+}
+
+/** One element of a batch stream: `{ x, y }` or tf.data's `{ xs, ys }`. */
+export type StreamBatch = Batch | { readonly xs: tf.Tensor | readonly tf.Tensor[]; readonly ys: tf.Tensor };
+
+/** A stream of batches that can be iterated once per epoch. */
+export type BatchStream = AsyncIterable<StreamBatch> | Iterable<StreamBatch> | tf.data.Dataset<tf.TensorContainer>;
+
+/**
+ * Training or validation data: tensors in memory, a re-iterable stream of batches (a `tf.data.Dataset`, an array,
+ * any async iterable that can be iterated again), or a function returning a fresh stream for each epoch.
+ */
+export type DataSource = TensorData | BatchStream | (() => BatchStream);
+
+/** What the loop needs from data. */
+export interface BatchSource {
+  readonly kind: 'tensors' | 'stream';
+  /** Samples per epoch when known. */
+  readonly samples: number | undefined;
+  /** Batches per epoch when known (before limits). */
+  readonly batchesPerEpoch: number | undefined;
+  /**
+   * The batches of one epoch, starting after `skip` batches. `owned` batches were created by the source and are
+   * disposed by the loop; streamed batches belong to the stream, and the loop disposes them too (tf.data convention).
+   */
+  batches(epoch: number, skip: number): AsyncIterable<Batch> | Iterable<Batch>;
+}
+
+export interface TensorSourceOptions {
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  readonly random: Random;
+}
+
+export function isTensorData(d: unknown): d is TensorData {
+  return typeof d === 'object' && d !== null && 'x' in d && 'y' in d && (d as TensorData).y instanceof tf.Tensor;
+}
+
+function inputsOf(x: TensorData['x']): readonly tf.Tensor[] {
+  return x instanceof tf.Tensor ? [x] : x;
+}
+
+/** Creates the batch source over in-memory tensors. Epoch orders are pure functions of `(seed, 'shuffle', epoch)`. */
+export function tensorSource(data: TensorData, options: TensorSourceOptions, argument: string): BatchSource {
+  const inputs = inputsOf(data.x);
+  const n = data.y.shape[0] ?? 0;
+  if (n === 0) throw new FitstreamInputError(`${argument}.y`, 'the dataset is empty (0 samples); pass at least one sample.');
+  inputs.forEach((t, i) => {
+    if (t.shape[0] !== n) {
+      throw new FitstreamInputError(
+        `${argument}.x${inputs.length > 1 ? `[${i}]` : ''}`,
+        `has ${t.shape[0]} samples but ${argument}.y has ${n}; x and y must have the same first dimension.`,
+      );
+    }
+  });
+  if (data.sampleWeight && data.sampleWeight.shape[0] !== n) {
+    throw new FitstreamInputError(`${argument}.sampleWeight`, `has ${data.sampleWeight.shape[0]} entries but there are ${n} samples.`);
+  }
+  const { batchSize, shuffle, dropLast, random } = options;
+  const full = Math.floor(n / batchSize);
+  const batchesPerEpoch = dropLast ? full : Math.ceil(n / batchSize);
+  if (batchesPerEpoch === 0) {
+    throw new FitstreamInputError('options.batchSize', `${batchSize} is larger than the ${n} samples with dropLast: true; lower batchSize or set dropLast: false.`);
+  }
+  const take = (indices: Int32Array | undefined, start: number, size: number): Batch =>
+    tf.tidy(() => {
+      const pick = (t: tf.Tensor): tf.Tensor => {
+        if (!indices) return t.slice(start, size);
+        return tf.gather(t, tf.tensor1d(indices.subarray(start, start + size), 'int32'));
+      };
+      const x = data.x instanceof tf.Tensor ? pick(data.x) : inputs.map(pick);
+      const batch: Batch = { x, y: pick(data.y), ...(data.sampleWeight ? { sampleWeight: pick(data.sampleWeight) as tf.Tensor1D } : {}) };
+      return batch as unknown as tf.TensorContainer;
+    }) as unknown as Batch;
+  return {
+    kind: 'tensors',
+    samples: dropLast ? full * batchSize : n,
+    batchesPerEpoch,
+    *batches(epoch: number, skip: number) {
+      const order = shuffle ? random.derive('shuffle', epoch).permutation(n) : undefined;
+      for (let b = skip; b < batchesPerEpoch; b++) {
+        const start = b * batchSize;
+        yield take(order, start, Math.min(batchSize, n - start));
+      }
+    },
+  };
+}
+
+function normaliseStreamBatch(element: unknown, argument: string, index: number): Batch {
+  const e = element as Record<string, unknown>;
+  const x = (e?.['x'] ?? e?.['xs']) as Batch['x'] | undefined;
+  const y = (e?.['y'] ?? e?.['ys']) as tf.Tensor | undefined;
+  if (!x || !(y instanceof tf.Tensor)) {
+    throw new FitstreamInputError(argument, `batch ${index} is not { x, y } (or tf.data's { xs, ys }) of tensors.`);
+  }
+  const w = e['sampleWeight'];
+  return { x, y, ...(w instanceof tf.Tensor ? { sampleWeight: w as tf.Tensor1D } : {}) };
+}
+
+function isDataset(d: unknown): d is tf.data.Dataset<tf.TensorContainer> {
+  return d instanceof tf.data.Dataset;
+}
+
+async function* iterateStream(stream: BatchStream, argument: string, skip: number): AsyncGenerator<Batch> {
+  let index = 0;
+  const emit = (element: unknown): Batch | undefined => {
+    const batch = normaliseStreamBatch(element, argument, index);
+    if (index++ < skip) {
+      disposeBatch(batch);
+      return undefined;
+    }
+    return batch;
+  };
+  if (isDataset(stream)) {
+    const it = await stream.iterator();
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      const b = emit(r.value);
+      if (b) yield b;
+    }
+    return;
+  }
+  if (Symbol.asyncIterator in (stream as object)) {
+    for await (const element of stream as AsyncIterable<StreamBatch>) {
+      const b = emit(element);
+      if (b) yield b;
+    }
+    return;
+  }
+  for (const element of stream as Iterable<StreamBatch>) {
+    const b = emit(element);
+    if (b) yield b;
+  }
+}
+
+function isBatchStream(d: unknown): d is BatchStream {
+  return isDataset(d) || (typeof d === 'object' && d !== null && (Symbol.asyncIterator in d || Symbol.iterator in d));
+}
+
+/** Creates the batch source over a stream (or a stream factory). Resuming skips (and disposes) the first batches. */
+export function streamSource(data: BatchStream | (() => BatchStream), argument: string): BatchSource {
+  return {
+    kind: 'stream',
+    samples: undefined,
+    batchesPerEpoch: undefined,
+    batches(_epoch: number, skip: number) {
+      const stream = typeof data === 'function' ? data() : data;
+      if (!isBatchStream(stream)) throw new FitstreamInputError(argument, 'the factory must return a tf.data.Dataset or an (async) iterable of { x, y } batches.');
+      return iterateStream(stream, argument, skip);
+    },
+  };
+}
+
+/** Picks the source for `data`. */
+export function createSource(data: DataSource, options: TensorSourceOptions, argument: string): BatchSource {
+  if (data == null) throw new FitstreamInputError(argument, 'is required: pass { x, y } tensors, a tf.data.Dataset, or an iterable of { x, y } batches.');
+  if (isTensorData(data)) return tensorSource(data, options, argument);
+  if (typeof data === 'function' || isBatchStream(data)) return streamSource(data as BatchStream | (() => BatchStream), argument);
+  throw new FitstreamInputError(argument, 'must be { x: Tensor | Tensor[], y: Tensor }, a tf.data.Dataset, an (async) iterable of { x, y } batches, or a function returning one.');
+}
+
+export function disposeBatch(batch: Batch): void {
+  tf.dispose([batch.x as tf.Tensor | tf.Tensor[], batch.y, ...(batch.sampleWeight ? [batch.sampleWeight] : [])]);
+}
+
+function shapeText(shape: readonly (number | null)[]): string {
+  return `[${shape.map((d) => (d === null ? 'null' : d)).join(', ')}]`;
+}
+
+/** What the data must agree with. */
+export interface DataExpectations {
+  readonly model: ModelAdapter;
+  readonly targetKind: TargetKind;
+}
+
+/**
+ * Checks shapes (no device sync) and, when `checkValues`, that inputs and targets are finite and that sparse labels are
+ * integers in range (one read-back). Names the argument, both shapes and the fix.
+ */
+export function validateBatch(batch: Batch, expect: DataExpectations, argument: string, checkValues: boolean): void {
+  const inputs = inputsOf(batch.x);
+  const { model, targetKind } = expect;
+  if (model.inputShapes) {
+    if (model.inputShapes.length !== inputs.length) {
+      throw new FitstreamInputError(`${argument}.x`, `the model takes ${model.inputShapes.length} input(s) but the data has ${inputs.length}; pass x as ${model.inputShapes.length === 1 ? 'one tensor' : `an array of ${model.inputShapes.length} tensors`}.`);
+    }
+    model.inputShapes.forEach((expected, i) => {
+      const actual = inputs[i]!.shape.slice(1);
+      const ok = expected.length === actual.length && expected.every((d, k) => d === null || d === actual[k]);
+      if (!ok) {
+        throw new FitstreamInputError(
+          `${argument}.x${inputs.length > 1 ? `[${i}]` : ''}`,
+          `samples have shape ${shapeText(actual)} but ${model.label} expects ${shapeText(expected)} (full shapes: data ${shapeText(inputs[i]!.shape)}, model ${shapeText([null, ...expected])}); reshape the data or change the model's inputShape.`,
+        );
+      }
+    });
+  }
+  const out = model.outputShape;
+  const y = batch.y;
+  if (out) {
+    const ySample = y.shape.slice(1);
+    if (targetKind === 'sparse') {
+      if (!(ySample.length === 0 || (ySample.length === 1 && ySample[0] === 1))) {
+        throw new FitstreamInputError(`${argument}.y`, `sparse labels must have shape [batch] or [batch, 1], got ${shapeText(y.shape)}; use 'categoricalCrossentropy' for one-hot targets.`);
+      }
+    } else {
+      const ok = ySample.length === out.length && out.every((d, k) => d === null || d === ySample[k]);
+      if (!ok) {
+        const hint = targetKind === 'categorical' && ySample.length === 0 ? " — these look like integer labels: use loss 'sparseCategoricalCrossentropy'" : '';
+        throw new FitstreamInputError(`${argument}.y`, `targets have sample shape ${shapeText(ySample)} but ${model.label} outputs ${shapeText(out)}${hint}.`);
+      }
+    }
+  }
+  if (batch.sampleWeight && batch.sampleWeight.shape[0] !== y.shape[0]) {
+    throw new FitstreamInputError(`${argument}.sampleWeight`, `has ${batch.sampleWeight.shape[0]} entries for ${y.shape[0]} samples.`);
+  }
+  if (!checkValues) return;
+  inputs.forEach((t, i) => assertFinite(t, `${argument}.x${inputs.length > 1 ? `[${i}]` : ''}`));
+  assertFinite(y, `${argument}.y`);
+  if (targetKind === 'sparse' && out) {
+    const classes = out[out.length - 1];
+    if (typeof classes === 'number') assertLabels(y, classes, `${argument}.y`);
+  }
+}
+
+function assertFinite(t: tf.Tensor, argument: string): void {
+  if (t.dtype !== 'float32') return;
+  const badRow = tf.tidy(() => {
+    const bad = tf.logicalNot(tf.isFinite(t));
+    const perRow = t.rank > 1 ? bad.reshape([t.shape[0]!, -1]).any(1) : bad;
+    return perRow.any().dataSync()[0] ? (perRow.toInt().argMax().dataSync()[0] ?? 0) : -1;
+  });
+  if (badRow >= 0) {
+    throw new FitstreamInputError(argument, `contains NaN or Infinity (first at sample ${badRow}); clean or impute the data before training.`);
+  }
+}
+
+function assertLabels(y: tf.Tensor, classes: number, argument: string): void {
+  const [min, max, fractional] = tf.tidy(() => {
+    const f = y.toFloat();
+    return [f.min().dataSync()[0]!, f.max().dataSync()[0]!, tf.notEqual(f, tf.floor(f)).any().dataSync()[0]!];
+  });
+  if (fractional) throw new FitstreamInputError(argument, 'sparse labels must be integers (class indices); round them or use a one-hot loss.');
+  if (min < 0 || max >= classes) {
+    throw new FitstreamInputError(argument, `sparse labels range over [${min}, ${max}] but the model outputs ${classes} classes; labels must be in [0, ${classes - 1}].`);
+  }
+}

@@ -1,0 +1,109 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** A loss as a function of targets and predictions that returns one value per sample, shape `[batch]`. */
+export type PerSampleLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
+
+/** Built-in losses, Keras names. */
+export type LossName =
+  | 'meanSquaredError'
+  | 'meanAbsoluteError'
+  | 'huber'
+  | 'binaryCrossentropy'
+  | 'categoricalCrossentropy'
+  | 'sparseCategoricalCrossentropy';
+
+/** How the trainer's `loss` option may be given. */
+export type LossSpec = LossName | { readonly name: LossName; readonly fromLogits?: boolean } | { readonly name: string; readonly fn: PerSampleLoss };
+
+/** The kind of target a loss expects; drives `'accuracy'` resolution and data validation. */
+export type TargetKind = 'binary' | 'categorical' | 'sparse' | 'regression' | 'custom';
+
+/** A resolved loss. */
+export interface ResolvedLoss {
+  readonly name: string;
+  readonly kind: TargetKind;
+  readonly fromLogits: boolean;
+  readonly fn: PerSampleLoss;
+}
+
+const EPSILON = 1e-7;
+
+/** Mean over every axis but the first: `[batch, …] → [batch]`. */
+function meanPerSample(t: tf.Tensor): tf.Tensor1D {
+  return t.rank === 1 ? (t as tf.Tensor1D) : (t.reshape([t.shape[0]!, -1]).mean(1) as tf.Tensor1D);
+}
+
+function sumLastAxisThenMean(t: tf.Tensor): tf.Tensor1D {
+  return meanPerSample(t.sum(-1));
+}
+
+/** Sparse labels of shape `[batch]` or `[batch, 1]` as int32 `[batch]`. */
+function sparseLabels(yTrue: tf.Tensor): tf.Tensor1D {
+  const flat = yTrue.rank > 1 ? yTrue.reshape([yTrue.shape[0]!]) : yTrue;
+  return (flat.dtype === 'int32' ? flat : flat.toInt()) as tf.Tensor1D;
+}
+
+function builtin(name: LossName, fromLogits: boolean): PerSampleLoss {
+  switch (name) {
+    case 'meanSquaredError':
+      return (y, p) => meanPerSample(tf.squaredDifference(p, y));
+    case 'meanAbsoluteError':
+      return (y, p) => meanPerSample(tf.abs(tf.sub(p, y)));
+    case 'huber':
+      return (y, p) => {
+        const err = tf.abs(tf.sub(p, y));
+        const quadratic = tf.minimum(err, 1);
+        return meanPerSample(tf.add(tf.mul(0.5, tf.square(quadratic)), tf.sub(err, quadratic)));
+      };
+    case 'binaryCrossentropy':
+      return fromLogits
+        ? // max(x,0) − x·y + log(1 + e^−|x|): stable for any logit.
+          (y, x) => meanPerSample(tf.add(tf.sub(tf.relu(x), tf.mul(x, y)), tf.log1p(tf.exp(tf.neg(tf.abs(x))))))
+        : (y, p) => {
+            const q = tf.clipByValue(p, EPSILON, 1 - EPSILON);
+            return meanPerSample(tf.neg(tf.add(tf.mul(y, tf.log(q)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, q))))));
+          };
+    case 'categoricalCrossentropy':
+      return fromLogits
+        ? (y, x) => sumLastAxisThenMean(tf.neg(tf.mul(y, tf.logSoftmax(x))))
+        : (y, p) => {
+            const q = tf.clipByValue(tf.div(p, tf.sum(p, -1, true)), EPSILON, 1 - EPSILON);
+            return sumLastAxisThenMean(tf.neg(tf.mul(y, tf.log(q))));
+          };
+    case 'sparseCategoricalCrossentropy':
+      return (y, p) => {
+        const classes = p.shape[p.rank - 1]!;
+        const oneHot = tf.oneHot(sparseLabels(y), classes).toFloat().reshape(p.shape);
+        return builtin('categoricalCrossentropy', fromLogits)(oneHot, p);
+      };
+  }
+}
+
+const KIND: Record<LossName, TargetKind> = {
+  meanSquaredError: 'regression',
+  meanAbsoluteError: 'regression',
+  huber: 'regression',
+  binaryCrossentropy: 'binary',
+  categoricalCrossentropy: 'categorical',
+  sparseCategoricalCrossentropy: 'sparse',
+};
+
+/** The built-in loss names, for error messages and schemas. */
+export const LOSS_NAMES = Object.keys(KIND) as LossName[];
+
+/** Resolves the `loss` option; unknown names fail with the list of known ones. */
+export function resolveLoss(spec: LossSpec): ResolvedLoss {
+  if (typeof spec === 'object' && 'fn' in spec) {
+    if (typeof spec.fn !== 'function') throw new TypeError(`loss.fn must be a function (yTrue, yPred) => per-sample losses.`);
+    return { name: spec.name, kind: 'custom', fromLogits: false, fn: spec.fn };
+  }
+  const name = typeof spec === 'string' ? spec : spec.name;
+  const fromLogits = typeof spec === 'object' && spec.fromLogits === true;
+  if (!(name in KIND)) {
+    throw new Error(`Unknown loss "${name}". Use one of ${LOSS_NAMES.map((n) => `'${n}'`).join(', ')}, or { name, fn } for a custom loss.`);
+  }
+  if (fromLogits && KIND[name as LossName] === 'regression') {
+    throw new Error(`loss: fromLogits applies to cross-entropy losses only, not '${name}'.`);
+  }
+  return { name, kind: KIND[name as LossName], fromLogits, fn: builtin(name as LossName, fromLogits) };
+}

@@ -1,0 +1,143 @@
+import * as tf from '@tensorflow/tfjs';
+import type {
+  Batch,
+  BatchTransform,
+  Gradients,
+  GradientTransform,
+  LossTransform,
+  StepContext,
+  WeightConstraint,
+} from '../plugin/plugin-points.js';
+import { withSeed } from '../random/with-seed.js';
+import type { ResolvedLoss } from './losses.js';
+import type { ResolvedMetric } from './metrics.js';
+import type { ModelAdapter } from './model.js';
+
+/** The plugin points of one fit, resolved once at start and ordered. */
+export interface StepPlugins {
+  readonly batchTransforms: readonly BatchTransform[];
+  readonly lossTransforms: readonly LossTransform[];
+  readonly gradientTransforms: readonly GradientTransform[];
+  readonly weightConstraints: readonly WeightConstraint[];
+}
+
+const STAGE_ORDER = { 'pre-reduce': 0, reduce: 1, 'post-reduce': 2 } as const;
+
+/** Orders gradient transforms by stage (stable within a stage); refuses two reducers. */
+export function orderGradientTransforms(transforms: readonly GradientTransform[]): GradientTransform[] {
+  const reducers = transforms.filter((t) => t.stage === 'reduce');
+  if (reducers.length > 1) {
+    throw new Error(`Gradient transforms "${reducers[0]!.name}" and "${reducers[1]!.name}" both reduce gradients across replicas; use one.`);
+  }
+  return transforms
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => STAGE_ORDER[a.t.stage ?? 'post-reduce'] - STAGE_ORDER[b.t.stage ?? 'post-reduce'] || a.i - b.i)
+    .map(({ t }) => t);
+}
+
+/** Result of one batch's forward and backward pass; the caller owns every tensor. */
+export interface BatchResult {
+  readonly grads: tf.NamedTensorMap;
+  /** `[loss, ...metrics]`, batch means. */
+  readonly metrics: tf.Tensor1D;
+}
+
+/** Runs one batch forward and backward. */
+export function forwardBackward(
+  batch: Batch,
+  ctx: StepContext,
+  parts: { model: ModelAdapter; variables: readonly tf.Variable[]; loss: ResolvedLoss; metrics: readonly ResolvedMetric[]; plugins: StepPlugins },
+): BatchResult {
+  const { model, variables, loss, metrics, plugins } = parts;
+  let yPred: tf.Tensor | undefined;
+  let yTrue: tf.Tensor | undefined;
+  // Unseeded tfjs randomness (dropout, noise layers) draws from Math.random: scope it to a stream of (seed, epoch, batch)
+  // so that a run, and a resumed run, draw the same masks.
+  const { value, grads } = withSeed(ctx.random.derive('tfjs-ops'), () =>
+    tf.variableGrads(() => {
+      let b = batch;
+      for (const t of plugins.batchTransforms) b = t.transform(b, ctx);
+      const pred = model.forward(b.x, true);
+      let perSample = loss.fn(b.y, pred);
+      if (b.sampleWeight) perSample = tf.mul(perSample, b.sampleWeight);
+      const lossCtx = { ...ctx, batchData: b, yPred: pred, variables };
+      for (const t of plugins.lossTransforms) if (t.perSample) perSample = t.perSample(perSample, lossCtx);
+      let total = tf.mean(perSample) as tf.Scalar;
+      for (const t of plugins.lossTransforms) if (t.total) total = t.total(total, lossCtx);
+      yPred = tf.keep(pred);
+      yTrue = b.y === batch.y ? batch.y : tf.keep(b.y);
+      return total;
+    }, variables as tf.Variable[]),
+  );
+  const metricValues = tf.tidy(() => tf.stack([value, ...metrics.map((m) => tf.mean(m.fn(yTrue!, yPred!)))]) as tf.Tensor1D);
+  value.dispose();
+  yPred!.dispose();
+  if (yTrue !== batch.y) yTrue!.dispose();
+  return { grads, metrics: metricValues };
+}
+
+/** Applies one optimizer update with the step's gradients; returns `false` when a transform skipped it. */
+export function applyUpdate(
+  grads: tf.NamedTensorMap,
+  ctx: StepContext,
+  parts: { optimizer: tf.Optimizer; variables: readonly tf.Variable[]; plugins: StepPlugins },
+): boolean {
+  return tf.tidy(() => {
+    let g: Gradients | null = grads;
+    for (const t of parts.plugins.gradientTransforms) {
+      g = t.transform(g, ctx);
+      if (g === null) return false;
+    }
+    parts.optimizer.applyGradients(g as tf.NamedTensorMap);
+    for (const c of parts.plugins.weightConstraints) c.apply(parts.variables, ctx);
+    return true;
+  });
+}
+
+/**
+ * Sums sample-count-weighted gradients across the batches of one step, so that accumulating batches of b equals one
+ * batch of k·b exactly in expectation of the mean loss: Σ nᵢ·gᵢ / Σ nᵢ.
+ */
+export class GradientAccumulator {
+  private sums: tf.NamedTensorMap | undefined;
+  samples = 0;
+  batches = 0;
+
+  add(grads: tf.NamedTensorMap, samples: number): void {
+    const previous = this.sums;
+    this.sums = tf.tidy(() => {
+      const next: tf.NamedTensorMap = {};
+      for (const [name, g] of Object.entries(grads)) {
+        const weighted = g.mul(samples);
+        next[name] = previous?.[name] ? previous[name].add(weighted) : weighted;
+      }
+      return next;
+    });
+    if (previous) tf.dispose(Object.values(previous));
+    this.samples += samples;
+    this.batches += 1;
+  }
+
+  /** The mean gradients (caller disposes) and a reset. */
+  take(): tf.NamedTensorMap {
+    const sums = this.sums ?? {};
+    const samples = this.samples;
+    const means = tf.tidy(() => {
+      const out: tf.NamedTensorMap = {};
+      for (const [name, s] of Object.entries(sums)) out[name] = s.div(samples);
+      return out;
+    });
+    tf.dispose(Object.values(sums));
+    this.sums = undefined;
+    this.samples = 0;
+    this.batches = 0;
+    return means;
+  }
+
+  dispose(): void {
+    if (this.sums) tf.dispose(Object.values(this.sums));
+    this.sums = undefined;
+    this.samples = 0;
+    this.batches = 0;
+  }
+}

@@ -1,0 +1,740 @@
+import * as tf from '@tensorflow/tfjs';
+import { Subscription, type Observable } from 'rxjs';
+import { selectBackend, type BackendPreference, type BackendSelection } from '../backends/select-backend.js';
+import {
+  assignWeights,
+  markLatest,
+  readCheckpoint,
+  restoreOptimizer,
+  writeCheckpoint,
+  type CheckpointInfo,
+  type CheckpointStateInput,
+} from '../checkpoint/checkpoint.js';
+import { createChildContainer, type DependencyContainer } from '../di/container.js';
+import { resolveAll } from '../di/token.js';
+import { createEventChannel, type EventChannel } from '../events/event-stream.js';
+import type { EventOf, FitEndReason, History, TrainerEvent, TrainerEventMap, TrainerEventType } from '../events/event-map.js';
+import { createLazyMetrics } from '../events/lazy-metrics.js';
+import type { EpochLogs, TrainName } from '../events/metric-names.js';
+import { assertNoConflicts, type OwnedClaim } from '../plugin/conflicts.js';
+import {
+  BatchTransform,
+  GradientTransform,
+  LearningRateOwner,
+  LossTransform,
+  StateProvider,
+  WeightConstraint,
+  type Batch,
+  type Json,
+  type StepContext,
+} from '../plugin/plugin-points.js';
+import type { Plugin } from '../plugin/plugin.js';
+import { Random } from '../random/random.js';
+import type { TrainerControl } from './control.js';
+import { createSource, disposeBatch, isTensorData, validateBatch, type BatchSource, type DataSource } from './data.js';
+import { EpochAggregate } from './epoch-aggregate.js';
+import { FitstreamInputError, assertNonNegativeInteger, assertPositiveInteger } from './errors.js';
+import { resolveLoss, type LossSpec, type ResolvedLoss } from './losses.js';
+import { resolveMetrics, type MetricNameOf, type MetricSpec, type ResolvedMetric } from './metrics.js';
+import { adaptModel, type ModelAdapter, type TrainableModel } from './model.js';
+import { getLearningRate, resolveOptimizer, setLearningRate, type OptimizerSpec } from './optimizer.js';
+import { GradientAccumulator, applyUpdate, forwardBackward, orderGradientTransforms, type StepPlugins } from './step-pipeline.js';
+
+/** Options of {@link createTrainer}. */
+export interface TrainerOptions<S extends MetricSpec = MetricSpec> {
+  readonly model: TrainableModel;
+  /** A tfjs optimizer instance (you own it) or a name (the trainer owns and disposes it). */
+  readonly optimizer: OptimizerSpec;
+  readonly loss: LossSpec;
+  readonly metrics?: readonly S[];
+  /** Seeds every random stream (shuffling, dropout masks, plugins). Default: a random seed, reported in `fit:start`. */
+  readonly seed?: number | string;
+  /** Backend preference for {@link selectBackend}; `'current'` keeps whatever tfjs runs on now. Default `'auto'`. */
+  readonly backend?: BackendPreference | 'current';
+  /** Where the trainer's few log lines go (backend fallback). Default stderr; `null` silences. */
+  readonly log?: ((line: string) => void) | null;
+}
+
+/** Options of {@link Trainer.fit}. */
+export interface FitOptions {
+  /** Index of the last epoch, exclusive (Keras semantics: with `initialEpoch: 3, epochs: 5` epochs 3 and 4 run). */
+  readonly epochs: number;
+  /** Batch size for in-memory data (default 32); streams bring their own batches. */
+  readonly batchSize?: number;
+  readonly validation?: DataSource;
+  /** Batch size for in-memory validation data (default: `batchSize`). */
+  readonly validationBatchSize?: number;
+  /** Validate every n epochs (default 1); the last epoch always validates. */
+  readonly validationEvery?: number;
+  /** Shuffle in-memory data each epoch with the seeded PRNG (default `true`). */
+  readonly shuffle?: boolean;
+  /** Drop the last partial batch of in-memory data (default `false`, as Keras). */
+  readonly dropLast?: boolean;
+  /** Batches per epoch: required for endless streams, a cap otherwise. */
+  readonly stepsPerEpoch?: number;
+  /** Accumulate gradients over this many batches per optimizer update (default 1). */
+  readonly accumulateBatches?: number;
+  readonly initialEpoch?: number;
+  /** Train on only this many batches per epoch (an integer), or this fraction of them (0 < f < 1). */
+  readonly limitBatches?: number;
+  /** Validate on only this many batches (integer) or this fraction of them. */
+  readonly limitValidationBatches?: number;
+  /** Debug aid: train (and validate) on the same first n batches every epoch, unshuffled. */
+  readonly overfitBatches?: number;
+  /** Stops the fit gracefully after the current step when aborted. */
+  readonly signal?: AbortSignal;
+  /** Stop gracefully on SIGINT/SIGTERM (a second signal exits at once). Default `true`. */
+  readonly handleSignals?: boolean;
+  /** Where `control.requestCheckpoint()` writes (`<dir>/epoch-E-step-S`, with `latest.json`). */
+  readonly checkpointDir?: string;
+  /** Value checks (NaN/Inf, label ranges) cost a device read: in-memory data is checked once; streams on their first epoch (`'first-epoch'`, default), `'always'`, or `'never'`. */
+  readonly checkData?: 'first-epoch' | 'always' | 'never';
+  /** Resume from a checkpoint directory (or a directory with `latest.json`). Same as {@link Trainer.resume}. */
+  readonly resumeFrom?: string;
+}
+
+/** What `fit` resolves to. */
+export interface FitResult<M extends string = string> {
+  readonly history: History<M>;
+  readonly reason: Exclude<FitEndReason, 'error'>;
+  readonly stopReason: string | undefined;
+  /** Epochs completed in this fit. */
+  readonly epochs: number;
+  /** Global step at the end. */
+  readonly step: number;
+  /** Last epoch's logs. */
+  readonly final: EpochLogs<M> | undefined;
+  readonly backend: string;
+  readonly seed: number | string;
+}
+
+/** Evaluation results: loss and metrics on the data, plain numbers. */
+export type EvaluationLogs<M extends string> = Readonly<Record<TrainName<M>, number>> & { readonly samples: number };
+
+interface LoopState {
+  epoch: number;
+  /** Batches of `epoch` already trained. */
+  batch: number;
+  step: number;
+}
+
+const DEFAULT_BATCH = 32;
+
+/**
+ * A trainer that owns the tfjs training loop and publishes a typed event stream. Create with {@link createTrainer}.
+ */
+export class Trainer<M extends string = string> {
+  /** Every fit, epoch, batch and step event; subscribe to observe, use plugins to steer. */
+  readonly events$: Observable<TrainerEvent<M>>;
+  /** The trainer's own DI container (a child of tsyringe's root). */
+  readonly container: DependencyContainer;
+  readonly optimizer: tf.Optimizer;
+  readonly seed: number | string;
+  readonly metricNames: readonly TrainName<M>[];
+
+  private readonly channel: EventChannel<M>;
+  private readonly model: ModelAdapter;
+  private readonly ownsOptimizer: boolean;
+  private readonly loss: ResolvedLoss;
+  private readonly metrics: readonly ResolvedMetric[];
+  private readonly random: Random;
+  private readonly plugins: Plugin<M>[] = [];
+  private readonly options: TrainerOptions;
+  private backendSelection: BackendSelection | undefined;
+  private running = false;
+  private disposed = false;
+
+  constructor(options: TrainerOptions) {
+    if (options == null) throw new TypeError('createTrainer(options): options are required ({ model, optimizer, loss }).');
+    this.options = options;
+    this.model = adaptModel(options.model);
+    if (options.optimizer == null) throw new FitstreamInputError('optimizer', "is required: a name such as 'adam' or a tf.train.* instance.");
+    if (options.loss == null) throw new FitstreamInputError('loss', "is required: a name such as 'categoricalCrossentropy' or { name, fn }.");
+    this.loss = resolveLoss(options.loss);
+    this.metrics = resolveMetrics(options.metrics ?? [], this.loss);
+    const { optimizer, owned } = resolveOptimizer(options.optimizer);
+    this.optimizer = optimizer;
+    this.ownsOptimizer = owned;
+    this.seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
+    this.random = Random.fromSeed(this.seed);
+    this.metricNames = ['loss', ...this.metrics.map((m) => m.name as M)];
+    this.channel = createEventChannel<M>();
+    this.events$ = this.channel.events$;
+    this.container = createChildContainer();
+  }
+
+  /** Adds a plugin: registers its DI contributions now; its `attach` runs at every fit. */
+  use(plugin: Plugin<M>): this {
+    if (!plugin || typeof plugin.name !== 'string') throw new TypeError('trainer.use(plugin): a plugin is { name, register?, attach?, claims? }.');
+    if (this.running) throw new Error(`trainer.use("${plugin.name}"): plugins cannot be added while fit is running.`);
+    if (this.plugins.some((p) => p.name === plugin.name)) {
+      throw new Error(`Plugin "${plugin.name}" is already in use on this trainer; add each plugin once.`);
+    }
+    plugin.register?.(this.container);
+    this.plugins.push(plugin);
+    return this;
+  }
+
+  /** The learning rate now in force. */
+  get learningRate(): number {
+    return getLearningRate(this.optimizer);
+  }
+
+  /** Trains. Resolves with the history when the last epoch ends or a plugin stops the fit; rejects on errors. */
+  async fit(data: DataSource, options: FitOptions): Promise<FitResult<M>> {
+    this.assertUsable();
+    if (this.running) throw new Error('trainer.fit: a fit is already running on this trainer; await it first.');
+    this.running = true;
+    try {
+      return await this.runFit(data, options);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Continues an interrupted fit from a checkpoint, mid-epoch at the exact batch. */
+  resume(checkpoint: string, data: DataSource, options: FitOptions): Promise<FitResult<M>> {
+    return this.fit(data, { ...options, resumeFrom: checkpoint });
+  }
+
+  /** Loss and metrics on `data` in inference mode (dropout off), aggregated on the device, read once. */
+  async evaluate(data: DataSource, options: { batchSize?: number; limitBatches?: number } = {}): Promise<EvaluationLogs<M>> {
+    this.assertUsable();
+    await this.ensureBackend();
+    const source = this.createValidationSource(data, options.batchSize ?? DEFAULT_BATCH, 'data');
+    const result = await this.runEvaluation(source, options.limitBatches, 'data');
+    const logs: Record<string, number> = { samples: result.samples };
+    this.metricNames.forEach((n, i) => (logs[n] = result.means[i]!));
+    return logs as EvaluationLogs<M>;
+  }
+
+  /** Writes a checkpoint of the model and optimizer between fits (inside a fit, use `control.saveCheckpoint`). */
+  async saveCheckpoint(dir: string): Promise<CheckpointInfo> {
+    this.assertUsable();
+    return writeCheckpoint(dir, { model: this.model, optimizer: this.optimizer, state: this.checkpointState({ epoch: 0, batch: 0, step: 0 }, undefined, emptyHistory(), { epochs: 0, batchSize: 0, accumulateBatches: 1, shuffle: false }) });
+  }
+
+  /** Disposes what the trainer owns (a named optimizer) and ends the event stream. Models stay the caller's. */
+  dispose(): void {
+    if (this.disposed) return;
+    if (this.running) throw new Error('trainer.dispose: a fit is running; stop it and await it first.');
+    this.disposed = true;
+    if (this.ownsOptimizer) this.optimizer.dispose();
+    this.channel.complete();
+    this.container.clearInstances();
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new Error('This trainer was disposed; create a new one.');
+  }
+
+  private async ensureBackend(): Promise<string> {
+    const prefer = this.options.backend ?? 'auto';
+    if (prefer === 'current') {
+      await tf.ready();
+      if (!this.backendSelection) {
+        this.backendSelection = { backend: tf.getBackend(), candidate: 'cpu', fallbacks: [], message: `fitstream: backend ${tf.getBackend()} (current)` };
+        this.emit('backend:selected', { backend: tf.getBackend(), fallbacks: [] });
+      }
+      return tf.getBackend();
+    }
+    const selection = await selectBackend(this.options.log === undefined ? { prefer } : { prefer, log: this.options.log });
+    if (this.backendSelection?.backend !== selection.backend) {
+      this.backendSelection = selection;
+      this.emit('backend:selected', { backend: selection.backend, fallbacks: selection.fallbacks });
+    }
+    return selection.backend;
+  }
+
+  private emit<K extends TrainerEventType>(type: K, payload: TrainerEventMap<M>[K]): void {
+    this.channel.emit({ type, time: Date.now(), ...payload } as unknown as TrainerEvent<M>);
+  }
+
+  private createValidationSource(data: DataSource, batchSize: number, argument: string): BatchSource {
+    const source = createSource(data, { batchSize, shuffle: false, dropLast: false, random: this.random }, argument);
+    if (isTensorData(data)) validateBatch({ x: data.x, y: data.y }, { model: this.model, targetKind: this.loss.kind }, argument, true);
+    return source;
+  }
+
+  private async runEvaluation(source: BatchSource, limit: number | undefined, argument: string): Promise<{ means: number[]; samples: number }> {
+    const aggregate = new EpochAggregate(this.metricNames.length);
+    const cap = resolveLimit(limit, source.batchesPerEpoch, 'limitValidationBatches');
+    let index = 0;
+    try {
+      for await (const batch of source.batches(0, 0)) {
+        try {
+          if (source.kind === 'stream') validateBatch(batch, { model: this.model, targetKind: this.loss.kind }, argument, index === 0);
+          const values = tf.tidy(() => {
+            const pred = this.model.forward(batch.x, false);
+            let perSample = this.loss.fn(batch.y, pred);
+            if (batch.sampleWeight) perSample = tf.mul(perSample, batch.sampleWeight);
+            return tf.stack([tf.mean(perSample), ...this.metrics.map((m) => tf.mean(m.fn(batch.y, pred)))]) as tf.Tensor1D;
+          });
+          aggregate.add(values, batch.y.shape[0]!);
+          values.dispose();
+        } finally {
+          disposeBatch(batch);
+        }
+        if (++index >= cap) break;
+      }
+      if (aggregate.samples === 0) throw new FitstreamInputError(argument, 'yielded no batches; pass non-empty data.');
+      return { means: await aggregate.means(), samples: aggregate.samples };
+    } finally {
+      aggregate.dispose();
+    }
+  }
+
+  private checkpointState(
+    position: LoopState,
+    aggregate: EpochAggregate | undefined,
+    history: MutableHistory,
+    fit: CheckpointStateInput['fit'],
+  ): CheckpointStateInput {
+    const plugins: Record<string, Json> = {};
+    for (const provider of resolveAll(this.container, StateProvider)) {
+      if (provider.key in plugins) throw new Error(`Two state providers use the key "${provider.key}"; keys must be unique.`);
+      plugins[provider.key] = provider.getState();
+    }
+    return {
+      epoch: position.epoch,
+      batch: position.batch,
+      step: position.step,
+      learningRate: this.learningRate,
+      random: this.random.getState(),
+      aggregate:
+        aggregate && aggregate.batches > 0
+          ? { names: [...this.metricNames], sums: aggregate.readSums(), samples: aggregate.samples, batches: aggregate.batches }
+          : null,
+      history: { epochs: [...history.epochs], logs: history.logs },
+      plugins,
+      fit,
+    };
+  }
+
+  private async runFit(data: DataSource, options: FitOptions): Promise<FitResult<M>> {
+    const opts = normaliseFitOptions(options);
+    const backend = await this.ensureBackend();
+    const model = this.model;
+
+    // Conflicts are checked before anything runs, naming both plugins.
+    const claims: OwnedClaim[] = this.plugins.flatMap((p) => (p.claims ?? []).map((c) => ({ ...c, owner: p.name })));
+    if (opts.shuffle && isTensorData(data) && !opts.overfitBatches) claims.push({ resource: 'batch-order', value: 'shuffled', owner: 'the trainer (fit option shuffle: true)' });
+    for (const owner of resolveAll(this.container, LearningRateOwner)) claims.push({ resource: 'learning-rate', exclusive: true, owner: owner.name });
+    assertNoConflicts(claims);
+
+    const plugins: StepPlugins = {
+      batchTransforms: resolveAll(this.container, BatchTransform),
+      lossTransforms: resolveAll(this.container, LossTransform),
+      gradientTransforms: orderGradientTransforms(resolveAll(this.container, GradientTransform)),
+      weightConstraints: resolveAll(this.container, WeightConstraint),
+    };
+    const validationTransforms = plugins.batchTransforms.filter((t) => t.applyTo === 'train-and-validation');
+
+    // Data: sources, shape checks (no sync) and value checks (one read for in-memory data).
+    const expect = { model, targetKind: this.loss.kind };
+    const trainSource = createSource(data, { batchSize: opts.batchSize, shuffle: opts.shuffle && !opts.overfitBatches, dropLast: opts.dropLast, random: this.random }, 'data');
+    if (isTensorData(data)) validateBatch({ x: data.x, y: data.y }, expect, 'data', opts.checkData !== 'never');
+    const validationSource = opts.validation ? this.createValidationSource(opts.validation, opts.validationBatchSize ?? opts.batchSize, 'options.validation') : undefined;
+    const batchesPerEpoch = effectiveBatches(trainSource.batchesPerEpoch, opts);
+
+    // State: fresh, or restored from a checkpoint.
+    const position: LoopState = { epoch: opts.initialEpoch, batch: 0, step: 0 };
+    const history: MutableHistory = emptyHistory();
+    const aggregate = new EpochAggregate(this.metricNames.length);
+    let resumedFrom: string | undefined;
+    if (opts.resumeFrom) {
+      const loaded = await readCheckpoint(opts.resumeFrom);
+      try {
+        assignWeights(model, loaded.weights, `Checkpoint ${loaded.path}`);
+        await restoreOptimizer(this.optimizer, loaded);
+      } finally {
+        tf.dispose(Object.values(loaded.weights));
+        tf.dispose(loaded.optimizerWeights.map((w) => w.tensor));
+      }
+      const s = loaded.state;
+      if (s.fit.batchSize !== opts.batchSize || s.fit.accumulateBatches !== opts.accumulateBatches || s.fit.shuffle !== opts.shuffle) {
+        throw new FitstreamInputError('options', `resuming ${loaded.path} needs the options it was written with (batchSize ${s.fit.batchSize}, accumulateBatches ${s.fit.accumulateBatches}, shuffle ${s.fit.shuffle}); got batchSize ${opts.batchSize}, accumulateBatches ${opts.accumulateBatches}, shuffle ${opts.shuffle}.`);
+      }
+      if (JSON.stringify(s.random.key) !== JSON.stringify(this.random.getState().key)) {
+        throw new FitstreamInputError('seed', `the checkpoint ${loaded.path} was written by a trainer with another seed; create the trainer with the same seed to resume exactly.`);
+      }
+      Object.assign(position, { epoch: s.epoch, batch: s.batch, step: s.step });
+      setLearningRate(this.optimizer, s.learningRate);
+      history.epochs.push(...s.history.epochs);
+      for (const [k, v] of Object.entries(s.history.logs)) history.logs[k] = [...v];
+      if (s.aggregate && s.batch > 0) aggregate.restore(s.aggregate.sums, s.aggregate.samples, s.aggregate.batches);
+      const providers = new Map(resolveAll(this.container, StateProvider).map((p) => [p.key, p]));
+      for (const [key, value] of Object.entries(s.plugins)) providers.get(key)?.setState(value);
+      resumedFrom = loaded.path;
+    }
+
+    // Control and plugin subscriptions for this fit.
+    const pending = new Set<PromiseLike<unknown>>();
+    const failures: unknown[] = [];
+    let stopReason: string | undefined;
+    let checkpointRequest: string | undefined;
+    const fitShape = { epochs: opts.epochs, batchSize: opts.batchSize, accumulateBatches: opts.accumulateBatches, shuffle: opts.shuffle };
+    const save = async (dir: string, reason: string): Promise<CheckpointInfo> => {
+      const info = await writeCheckpoint(dir, { model, optimizer: this.optimizer, state: this.checkpointState(position, aggregate, history, fitShape) });
+      this.emit('checkpoint:saved', { epoch: position.epoch, step: position.step, learningRate: this.learningRate, path: info.path, batch: position.batch, reason });
+      return info;
+    };
+    const hold = (p: PromiseLike<unknown>): void => {
+      const tracked: Promise<unknown> = Promise.resolve(p).then(
+        () => pending.delete(tracked),
+        (error: unknown) => {
+          pending.delete(tracked);
+          failures.push(error);
+        },
+      );
+      pending.add(tracked);
+    };
+    const control: TrainerControl<M> = {
+      stop: (reason) => {
+        stopReason ??= reason ?? 'stop requested';
+      },
+      get stopRequested() {
+        return stopReason !== undefined;
+      },
+      setLearningRate: (lr) => setLearningRate(this.optimizer, lr),
+      getLearningRate: () => this.learningRate,
+      requestCheckpoint: (reason) => {
+        if (!opts.checkpointDir) throw new FitstreamInputError('options.checkpointDir', 'control.requestCheckpoint() needs a checkpoint directory; pass fit option checkpointDir.');
+        checkpointRequest ??= reason ?? 'requested';
+      },
+      saveCheckpoint: (dir, reason = 'requested') => {
+        const p = save(dir, reason);
+        hold(p);
+        return p;
+      },
+      await: hold,
+      snapshotWeights: () => new Map([...model.namedWeights()].map(([name, v]) => [name, tf.clone(v)])),
+      restoreWeights: (weights) => {
+        for (const [name, v] of model.namedWeights()) {
+          const w = weights.get(name);
+          if (!w) throw new Error(`restoreWeights: no weight "${name}" in the snapshot.`);
+          v.assign(w);
+        }
+      },
+      random: this.random,
+      metricNames: this.metricNames,
+    };
+
+    const subscriptions = new Subscription();
+    const onAbort = () => control.stop(`aborted${opts.signal?.reason ? `: ${String(opts.signal.reason)}` : ''}`);
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(signal === 'SIGINT' ? 130 : 143);
+      control.stop(signal);
+    };
+    opts.signal?.addEventListener('abort', onAbort);
+    if (opts.signal?.aborted) onAbort();
+    if (opts.handleSignals && typeof process !== 'undefined') {
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    }
+
+    // The one place where the loop yields to plugins: subscriber errors, awaited promises, checkpoint requests.
+    const boundary = async (checkpointAllowed: boolean): Promise<void> => {
+      const errors = this.channel.takeErrors();
+      if (errors.length) throw errors[0];
+      while (pending.size) await Promise.all([...pending]);
+      if (failures.length) throw failures[0];
+      if (checkpointRequest && checkpointAllowed) {
+        const reason = checkpointRequest;
+        checkpointRequest = undefined;
+        const dir = `${opts.checkpointDir}/epoch-${String(position.epoch).padStart(4, '0')}-step-${String(position.step).padStart(8, '0')}`;
+        await save(dir, reason);
+        await markLatest(dir);
+      }
+      const late = this.channel.takeErrors();
+      if (late.length) throw late[0];
+    };
+
+    const position0 = () => ({ epoch: position.epoch, step: position.step, learningRate: this.learningRate });
+    let epochsRun = 0;
+    let final: EpochLogs<M> | undefined;
+    const accumulator = new GradientAccumulator();
+    let previousLazy: { release(): void; tensor: tf.Tensor; metrics: import('../events/lazy-metrics.js').LazyMetrics<M> } | undefined;
+    const releaseLazy = () => {
+      if (previousLazy) {
+        previousLazy.release();
+        previousLazy.tensor.dispose();
+        previousLazy = undefined;
+      }
+    };
+
+    try {
+      for (const plugin of this.plugins) {
+        const teardown = plugin.attach?.(this.events$, control);
+        if (teardown) subscriptions.add(teardown);
+      }
+      this.emit('fit:start', {
+        epochs: opts.epochs,
+        initialEpoch: position.epoch,
+        batchSize: opts.batchSize,
+        batchesPerEpoch,
+        samples: trainSource.samples,
+        accumulateBatches: opts.accumulateBatches,
+        step: position.step,
+        learningRate: this.learningRate,
+        resumedFrom,
+      });
+      await boundary(false);
+
+      while (position.epoch < opts.epochs && stopReason === undefined) {
+        const epoch = position.epoch;
+        const started = performance.now();
+        const skip = position.batch;
+        if (skip === 0) aggregate.dispose();
+        const variables = model.trainableVariables();
+        if (variables.length === 0) throw new Error(`${model.label} has no trainable variables; unfreeze at least one layer.`);
+        this.emit('epoch:start', { ...position0(), batchesPerEpoch });
+        await boundary(false);
+
+        const cap = batchesPerEpoch ?? Number.POSITIVE_INFINITY;
+        const checkValues = opts.checkData === 'always' || (opts.checkData === 'first-epoch' && epochsRun === 0 && !resumedFrom);
+        let stoppedMidEpoch = false;
+        if (position.batch < cap) {
+          const epochForBatches = opts.overfitBatches ? 0 : epoch;
+          for await (const batch of trainSource.batches(epochForBatches, skip)) {
+            const batchIndex = position.batch;
+            const size = batch.y.shape[0]!;
+            try {
+              if (trainSource.kind === 'stream') validateBatch(batch, expect, 'data', checkValues);
+              this.emit('batch:start', { ...position0(), batch: batchIndex, size });
+              await boundary(false);
+              const ctx: StepContext = { epoch, batch: batchIndex, step: position.step, learningRate: this.learningRate, training: true, random: this.random.derive('step', epoch, batchIndex) };
+              const result = forwardBackward(batch, ctx, { model, variables, loss: this.loss, metrics: this.metrics, plugins });
+              aggregate.add(result.metrics, size);
+              let stepGrads: tf.NamedTensorMap;
+              let stepSamples = size;
+              const groupDone = opts.accumulateBatches === 1;
+              if (groupDone) stepGrads = result.grads;
+              else {
+                accumulator.add(result.grads, size);
+                tf.dispose(Object.values(result.grads));
+                stepGrads = {};
+              }
+              releaseLazy();
+              const lazy = createLazyMetrics<M>(this.metricNames, result.metrics, `epoch ${epoch} batch ${batchIndex}`);
+              previousLazy = { release: lazy.release, tensor: result.metrics, metrics: lazy.metrics };
+              this.emit('batch:end', { ...position0(), batch: batchIndex, size, metrics: lazy.metrics });
+              position.batch += 1;
+              const lastOfEpoch = position.batch >= cap;
+              if (!groupDone && (accumulator.batches >= opts.accumulateBatches || lastOfEpoch)) {
+                stepSamples = accumulator.samples;
+                stepGrads = accumulator.take();
+              }
+              if (groupDone || Object.keys(stepGrads).length > 0) {
+                applyUpdate(stepGrads, ctx, { optimizer: this.optimizer, variables, plugins });
+                tf.dispose(Object.values(stepGrads));
+                position.step += 1;
+                this.emit('step:end', { ...position0(), batch: batchIndex, samples: stepSamples, metrics: lazy.metrics });
+                await boundary(true);
+                if (stopReason !== undefined) {
+                  stoppedMidEpoch = !lastOfEpoch;
+                  break;
+                }
+              } else {
+                await boundary(false);
+              }
+            } finally {
+              disposeBatch(batch);
+            }
+            if (position.batch >= cap) break;
+          }
+        }
+        // A stream that ended inside an accumulation group still applies what it accumulated.
+        if (accumulator.batches > 0 && !stoppedMidEpoch) {
+          const samples = accumulator.samples;
+          const grads = accumulator.take();
+          const ctx: StepContext = { epoch, batch: position.batch - 1, step: position.step, learningRate: this.learningRate, training: true, random: this.random.derive('step', epoch, position.batch - 1) };
+          applyUpdate(grads, ctx, { optimizer: this.optimizer, variables, plugins });
+          tf.dispose(Object.values(grads));
+          position.step += 1;
+          if (previousLazy) {
+            this.emit('step:end', { ...position0(), batch: position.batch - 1, samples, metrics: previousLazy.metrics });
+            await boundary(true);
+          }
+        }
+        if (stoppedMidEpoch) break;
+        if (aggregate.batches === 0) {
+          throw new FitstreamInputError('data', `yielded no batches in epoch ${epoch}${epoch > opts.initialEpoch ? '; a one-shot iterator (e.g. a generator object) is exhausted after one epoch: pass a function that returns a fresh stream, or a tf.data.Dataset' : ''}.`);
+        }
+
+        const trainMeans = await aggregate.means();
+        const logs: Record<string, number> = {};
+        this.metricNames.forEach((n, i) => (logs[n] = trainMeans[i]!));
+        const lastEpoch = epoch === opts.epochs - 1;
+        if (validationSource && (lastEpoch || (epoch + 1 - opts.initialEpoch) % opts.validationEvery === 0 || stopReason !== undefined)) {
+          const validation = opts.overfitBatches ? this.overfitValidation(trainSource, opts.overfitBatches) : validationSource;
+          const result = await this.runValidation(validation, opts.overfitBatches ?? opts.limitValidationBatches, validationTransforms, epoch);
+          const valLogs: Record<string, number> = {};
+          this.metricNames.forEach((n, i) => (valLogs[`val_${n}`] = result.means[i]!));
+          Object.assign(logs, valLogs);
+          this.emit('validation:end', { ...position0(), samples: result.samples, metrics: valLogs as never });
+          await boundary(false);
+        }
+        final = Object.freeze(logs) as EpochLogs<M>;
+        history.epochs.push(epoch);
+        for (const [k, v] of Object.entries(logs)) (history.logs[k] ??= []).push(v);
+        const epochSamples = aggregate.samples;
+        const epochBatches = aggregate.batches;
+        aggregate.dispose();
+        releaseLazy();
+        position.epoch += 1;
+        position.batch = 0;
+        epochsRun += 1;
+        this.emit('epoch:end', { epoch, step: position.step, learningRate: this.learningRate, samples: epochSamples, batches: epochBatches, durationMs: performance.now() - started, metrics: final });
+        await boundary(true);
+      }
+
+      const reason = stopReason === undefined ? 'completed' : 'stopped';
+      this.emit('fit:end', { ...position0(), epoch: Math.max(position.epoch - 1, 0), reason, stopReason, error: undefined, history: freezeHistory(history) });
+      await boundary(false);
+      return { history: freezeHistory(history), reason, stopReason, epochs: epochsRun, step: position.step, final, backend, seed: this.seed };
+    } catch (error) {
+      try {
+        this.emit('fit:end', { ...position0(), reason: 'error', stopReason, error, history: freezeHistory(history) });
+        while (pending.size) await Promise.all([...pending]);
+      } catch {
+        /* the original error is what matters */
+      }
+      throw error;
+    } finally {
+      releaseLazy();
+      accumulator.dispose();
+      aggregate.dispose();
+      subscriptions.unsubscribe();
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (opts.handleSignals && typeof process !== 'undefined') {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      this.channel.takeErrors();
+    }
+  }
+
+  private overfitValidation(train: BatchSource, batches: number): BatchSource {
+    return { ...train, batchesPerEpoch: batches, batches: () => train.batches(0, 0) };
+  }
+
+  private async runValidation(source: BatchSource, limit: number | undefined, transforms: StepPlugins['batchTransforms'], epoch: number) {
+    if (transforms.length === 0) return this.runEvaluation(source, limit, 'options.validation');
+    const random = this.random.derive('validation', epoch);
+    const transformed: BatchSource = {
+      ...source,
+      batches: (e, skip) => mapBatches(source.batches(e, skip), (b, i) => {
+        const ctx: StepContext = { epoch, batch: i, step: 0, learningRate: this.learningRate, training: false, random: random.derive('batch', i) };
+        const out = tf.tidy(() => {
+          let x = b;
+          for (const t of transforms) x = t.transform(x, ctx);
+          return x as unknown as tf.TensorContainer;
+        }) as unknown as Batch;
+        disposeBatch(b);
+        return out;
+      }),
+    };
+    return this.runEvaluation(transformed, limit, 'options.validation');
+  }
+}
+
+async function* mapBatches(batches: AsyncIterable<Batch> | Iterable<Batch>, fn: (b: Batch, i: number) => Batch): AsyncGenerator<Batch> {
+  let i = 0;
+  for await (const b of batches) yield fn(b, i++);
+}
+
+interface MutableHistory {
+  epochs: number[];
+  logs: Record<string, number[]>;
+}
+
+function emptyHistory(): MutableHistory {
+  return { epochs: [], logs: {} };
+}
+
+function freezeHistory<M extends string>(h: MutableHistory): History<M> {
+  return { epochs: [...h.epochs], logs: Object.fromEntries(Object.entries(h.logs).map(([k, v]) => [k, [...v]])) } as unknown as History<M>;
+}
+
+interface NormalisedFitOptions extends FitOptions {
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  readonly accumulateBatches: number;
+  readonly initialEpoch: number;
+  readonly validationEvery: number;
+  readonly handleSignals: boolean;
+  readonly checkData: 'first-epoch' | 'always' | 'never';
+}
+
+function normaliseFitOptions(options: FitOptions): NormalisedFitOptions {
+  if (options == null || typeof options !== 'object') throw new FitstreamInputError('options', 'fit(data, options) needs options, at least { epochs }.');
+  assertPositiveInteger(options.epochs, 'options.epochs', 'It is the index of the last epoch, exclusive (Keras semantics).');
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
+  assertPositiveInteger(batchSize, 'options.batchSize', 'Use a batch size of at least 1, e.g. 32.');
+  const initialEpoch = options.initialEpoch ?? 0;
+  assertNonNegativeInteger(initialEpoch, 'options.initialEpoch');
+  if (initialEpoch >= options.epochs && !options.resumeFrom) {
+    throw new FitstreamInputError('options.initialEpoch', `is ${initialEpoch} but epochs is ${options.epochs}: nothing would train. epochs is the index of the last epoch (exclusive).`);
+  }
+  const accumulateBatches = options.accumulateBatches ?? 1;
+  assertPositiveInteger(accumulateBatches, 'options.accumulateBatches');
+  const validationEvery = options.validationEvery ?? 1;
+  assertPositiveInteger(validationEvery, 'options.validationEvery');
+  if (options.stepsPerEpoch !== undefined) assertPositiveInteger(options.stepsPerEpoch, 'options.stepsPerEpoch');
+  if (options.overfitBatches !== undefined) assertPositiveInteger(options.overfitBatches, 'options.overfitBatches');
+  if (options.validationBatchSize !== undefined) assertPositiveInteger(options.validationBatchSize, 'options.validationBatchSize');
+  for (const key of ['limitBatches', 'limitValidationBatches'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && (v < 1 || Number.isInteger(v)))) {
+      throw new FitstreamInputError(`options.${key}`, `must be a batch count (integer ≥ 1) or a fraction in (0, 1), got ${String(v)}.`);
+    }
+  }
+  const checkData = options.checkData ?? 'first-epoch';
+  if (!['first-epoch', 'always', 'never'].includes(checkData)) throw new FitstreamInputError('options.checkData', `must be 'first-epoch', 'always' or 'never', got ${String(checkData)}.`);
+  return {
+    ...options,
+    batchSize,
+    shuffle: options.shuffle ?? true,
+    dropLast: options.dropLast ?? false,
+    accumulateBatches,
+    initialEpoch,
+    validationEvery,
+    handleSignals: options.handleSignals ?? true,
+    checkData,
+  };
+}
+
+function resolveLimit(limit: number | undefined, known: number | undefined, argument: string): number {
+  if (limit === undefined) return known ?? Number.POSITIVE_INFINITY;
+  if (limit >= 1) return known === undefined ? limit : Math.min(limit, known);
+  if (known === undefined) throw new FitstreamInputError(`options.${argument}`, 'a fraction needs data of known length (in-memory tensors or stepsPerEpoch); pass a batch count instead.');
+  return Math.max(1, Math.floor(known * limit));
+}
+
+function effectiveBatches(known: number | undefined, opts: NormalisedFitOptions): number | undefined {
+  if (opts.overfitBatches) return known === undefined ? opts.overfitBatches : Math.min(opts.overfitBatches, known);
+  let n = known;
+  if (opts.stepsPerEpoch !== undefined) n = n === undefined ? opts.stepsPerEpoch : Math.min(n, opts.stepsPerEpoch);
+  if (opts.limitBatches !== undefined) n = resolveLimit(opts.limitBatches, n, 'limitBatches');
+  return n === Number.POSITIVE_INFINITY ? undefined : n;
+}
+
+/**
+ * Creates a trainer for a model, an optimizer, a loss and metrics. Metric names are typed from `metrics`, so event
+ * logs such as `e.metrics.val_accuracy` are checked at compile time.
+ *
+ * @example
+ * ```ts
+ * const trainer = createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 42 });
+ * trainer.events$.pipe(ofType('epoch:end')).subscribe((e) => console.log(e.epoch, e.metrics.val_accuracy));
+ * const { history } = await trainer.fit({ x, y }, { epochs: 20, batchSize: 16, validation: { x: xVal, y: yVal } });
+ * ```
+ */
+export function createTrainer<const S extends MetricSpec = never>(options: TrainerOptions<S>): Trainer<MetricNameOf<S>> {
+  return new Trainer<MetricNameOf<S>>(options as TrainerOptions);
+}
+
+export type { EventOf };
