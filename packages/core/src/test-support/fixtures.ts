@@ -46,3 +46,17 @@ export function regressionData(n: number, features: number, seed = 3): { x: tf.T
   const ys = xs.map((row) => [row.reduce((s, v, j) => s + v * (j + 1) * 0.3, 0.5) + 0.1 * r.normal()]);
   return { x: tf.tensor2d(xs), y: tf.tensor2d(ys) };
 }
+
+/** Final weights as plain arrays, for exact comparisons. */
+export function weightsOf(model: tf.LayersModel): number[][] {
+  return model.getWeights().map((w) => Array.from(w.dataSync()));
+}
+
+/** Small classification data: `n` samples, `features` features, `classes` classes, one-hot targets. */
+export function classificationData(n: number, features: number, classes: number, seed = 5): { x: tf.Tensor2D; y: tf.Tensor2D; labels: number[] } {
+  const r = Random.fromSeed(seed);
+  const centres = Array.from({ length: classes }, () => Array.from({ length: features }, () => 2 * r.normal()));
+  const labels = Array.from({ length: n }, () => r.int(classes));
+  const xs = labels.map((c) => centres[c]!.map((m) => m + r.normal()));
+  return { x: tf.tensor2d(xs), y: tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat() as tf.Tensor2D, labels };
+}

@@ -172,8 +172,13 @@ export function createSource(data: DataSource, options: TensorSourceOptions, arg
   throw new FitstreamInputError(argument, 'must be { x: Tensor | Tensor[], y: Tensor }, a tf.data.Dataset, an (async) iterable of { x, y } batches, or a function returning one.');
 }
 
-export function disposeBatch(batch: Batch): void {
-  tf.dispose([batch.x as tf.Tensor | tf.Tensor[], batch.y, ...(batch.sampleWeight ? [batch.sampleWeight] : [])]);
+function tensorsOf(batch: Batch): tf.Tensor[] {
+  return [...inputsOf(batch.x), batch.y, ...(batch.sampleWeight ? [batch.sampleWeight] : [])];
+}
+
+export function disposeBatch(batch: Batch, keep?: Batch): void {
+  const kept = new Set(keep ? tensorsOf(keep) : []);
+  tf.dispose(tensorsOf(batch).filter((t) => !kept.has(t)));
 }
 
 function shapeText(shape: readonly (number | null)[]): string {

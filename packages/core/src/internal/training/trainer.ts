@@ -423,15 +423,17 @@ export class Trainer<M extends string = string> {
     const subscriptions = new Subscription();
     const onAbort = () => control.stop(`aborted${opts.signal?.reason ? `: ${String(opts.signal.reason)}` : ''}`);
     let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
+    const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
       if (++signals > 1) process.exit(signal === 'SIGINT' ? 130 : 143);
       control.stop(signal);
     };
+    const onSigint = () => onSignal('SIGINT');
+    const onSigterm = () => onSignal('SIGTERM');
     opts.signal?.addEventListener('abort', onAbort);
     if (opts.signal?.aborted) onAbort();
     if (opts.handleSignals && typeof process !== 'undefined') {
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigterm);
     }
 
     // The one place where the loop yields to plugins: subscriber errors, awaited promises, checkpoint requests.
@@ -609,8 +611,8 @@ export class Trainer<M extends string = string> {
       subscriptions.unsubscribe();
       opts.signal?.removeEventListener('abort', onAbort);
       if (opts.handleSignals && typeof process !== 'undefined') {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigterm);
       }
       this.channel.takeErrors();
     }
@@ -632,7 +634,7 @@ export class Trainer<M extends string = string> {
           for (const t of transforms) x = t.transform(x, ctx);
           return x as unknown as tf.TensorContainer;
         }) as unknown as Batch;
-        disposeBatch(b);
+        disposeBatch(b, out);
         return out;
       }),
     };

@@ -77,7 +77,7 @@ describe('Conv2DBackpropInput on wasm', () => {
   });
 
   it.each(GRID.filter((c) => c.strides !== 1).map((c) => [label(c), c] as const))(
-    'the opt-in zero-upsampling path for strided convs matches the cpu kernel: %s',
+    'the zero-upsampling path (forced for every channel count) matches the cpu kernel: %s',
     async (where, c) => {
       const dy = randomTensor(dyShape(c), 3);
       const filter = randomTensor(c.filter, 4);

@@ -10,6 +10,7 @@ import type { Tf, WasmBackendLike } from './wasm-kernel-types.js';
 
 /** The native wasm kernels the replacements are built from. */
 const BUILDING_BLOCKS = [
+  'Concat',
   'Conv2D',
   'DepthwiseConv2dNative',
   'PadV2',
@@ -125,6 +126,12 @@ export class KernelScope {
       return x;
     }
     return this.run('Slice', { x }, { begin, size });
+  }
+
+  /** Concatenates along `axis`. */
+  concat(infos: TensorInfo[], axis: number): TensorInfo {
+    // Concat is the one multi-input kernel: tfjs passes its inputs as an array in the inputs slot.
+    return this.run('Concat', infos as unknown as Record<string, TensorInfo>, { axis });
   }
 
   /** Reverses the given axes. */
@@ -245,7 +252,8 @@ export function nhwc(shape: readonly number[]): [number, number, number, number]
   return [dim(shape, 0), dim(shape, 1), dim(shape, 2), dim(shape, 3)];
 }
 
-function single(result: TensorInfo | TensorInfo[], name: string): TensorInfo {
+/** The only output of a kernel call, or an error naming the kernel. */
+export function single(result: TensorInfo | TensorInfo[], name: string): TensorInfo {
   if (Array.isArray(result)) {
     const [first] = result;
     if (result.length !== 1 || first === undefined) {

@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  BatchTransform,
+  createTrainer,
+  GradientTransform,
+  injectableWith,
+  LearningRateOwner,
+  LossTransform,
+  ofType,
+  PluginConflictError,
+  resolve,
+  selectBackend,
+  StateProvider,
+  token,
+  WeightConstraint,
+  type Plugin,
+} from '../../index.js';
+import { classificationData, mlp, weightsOf } from '../../test-support/fixtures.js';
+
+beforeAll(async () => {
+  await selectBackend({ prefer: 'cpu', log: null });
+});
+
+const base = () => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'categoricalCrossentropy', seed: 1, backend: 'current', log: null });
+const fit = { epochs: 1, batchSize: 8, handleSignals: false } as const;
+
+describe('plugin points', () => {
+  it('runs batch transforms on training batches only, unless asked for validation too', async () => {
+    const seen: boolean[] = [];
+    const both: boolean[] = [];
+    const trainer = base()
+      .use({ name: 'spy', register: (c) => c.register(BatchTransform, { useValue: { name: 'spy', transform: (b, ctx) => (seen.push(ctx.training), b) } }) })
+      .use({ name: 'spy-both', register: (c) => c.register(BatchTransform, { useValue: { name: 'spy-both', applyTo: 'train-and-validation', transform: (b, ctx) => (both.push(ctx.training), b) } }) });
+    const data = classificationData(16, 3, 2);
+    await trainer.fit(data, { ...fit, validation: data });
+    expect(seen).toEqual([true, true]);
+    expect(both).toEqual([true, true, false, false]); // 2 train + 2 validation batches of 8
+  });
+
+  it('lets loss transforms reshape per-sample losses and add penalties', async () => {
+    const data = classificationData(16, 3, 2);
+    const losses = async (plugin?: Plugin) => {
+      const trainer = base();
+      if (plugin) trainer.use(plugin);
+      const out: number[] = [];
+      trainer.events$.pipe(ofType('batch:end')).subscribe((e) => out.push(e.metrics.loss));
+      await trainer.fit(data, { ...fit, shuffle: false, epochs: 1, batchSize: 16 });
+      return out[0]!;
+    };
+    const plain = await losses();
+    const doubled = await losses({ name: 'double', register: (c) => c.register(LossTransform, { useValue: { name: 'double', perSample: (l) => tf.mul(l, 2) } }) });
+    const penalised = await losses({ name: 'plus-one', register: (c) => c.register(LossTransform, { useValue: { name: 'plus-one', total: (l) => tf.add(l, 1) } }) });
+    expect(doubled).toBeCloseTo(plain * 2, 5);
+    expect(penalised).toBeCloseTo(plain + 1, 5);
+  });
+
+  it('runs gradient transforms in stage order; null skips the update', async () => {
+    const order: string[] = [];
+    const gt = (name: string, stage?: 'pre-reduce' | 'reduce' | 'post-reduce'): Plugin => ({
+      name,
+      register: (c) => c.register(GradientTransform, { useValue: { name, ...(stage ? { stage } : {}), transform: (g) => (order.push(name), g) } }),
+    });
+    await base().use(gt('clip')).use(gt('reduce', 'reduce')).use(gt('compress', 'pre-reduce')).fit(classificationData(8, 3, 2), fit);
+    expect(order).toEqual(['compress', 'reduce', 'clip']);
+
+    const model = mlp(3, 4, 2);
+    const before = weightsOf(model);
+    const skipper = createTrainer({ model, optimizer: 'sgd', loss: 'categoricalCrossentropy', seed: 1, backend: 'current', log: null });
+    skipper.use({ name: 'skip-all', register: (c) => c.register(GradientTransform, { useValue: { name: 'skip-all', transform: () => null } }) });
+    await skipper.fit(classificationData(16, 3, 2), fit);
+    expect(weightsOf(model)).toEqual(before);
+  });
+
+  it('applies weight constraints after every update', async () => {
+    const model = mlp(3, 4, 2);
+    const trainer = createTrainer({ model, optimizer: { name: 'sgd', learningRate: 0.5 }, loss: 'categoricalCrossentropy', seed: 1, backend: 'current', log: null });
+    trainer.use({
+      name: 'non-negative',
+      register: (c) => c.register(WeightConstraint, { useValue: { name: 'non-negative', apply: (vars) => vars.forEach((v) => v.assign(tf.relu(v))) } }),
+    });
+    await trainer.fit(classificationData(32, 3, 2), fit);
+    for (const w of weightsOf(model)) expect(Math.min(...w)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('gives every step hook a random stream unique to (seed, epoch, batch)', async () => {
+    const draws: number[] = [];
+    const plugin: Plugin = { name: 'draw', register: (c) => c.register(BatchTransform, { useValue: { name: 'draw', transform: (b, ctx) => (draws.push(ctx.random.nextUint32()), b) } }) };
+    await base().use(plugin).fit(classificationData(16, 3, 2), fit);
+    const first = [...draws];
+    draws.length = 0;
+    await base().use(plugin).fit(classificationData(16, 3, 2), fit);
+    expect(draws).toEqual(first);
+    expect(new Set(first).size).toBe(first.length);
+  });
+});
+
+describe('conflicts at start', () => {
+  it('refuses two learning-rate owners, naming both', async () => {
+    const owner = (name: string): Plugin => ({ name, register: (c) => c.register(LearningRateOwner, { useValue: { name } }) });
+    const trainer = base().use(owner('cosineDecay')).use(owner('reduceLROnPlateau'));
+    await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(PluginConflictError);
+    await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/Plugins "cosineDecay" and "reduceLROnPlateau" both claim "learning-rate"/);
+  });
+
+  it('refuses a sequential-order plugin with the shuffling trainer, and accepts it with shuffle: false', async () => {
+    const stateful: Plugin = { name: 'statefulRnn', claims: [{ resource: 'batch-order', value: 'sequential' }] };
+    const trainer = base().use(stateful);
+    await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/"statefulRnn" and "the trainer \(fit option shuffle: true\)" both claim "batch-order" \("sequential" vs "shuffled"\)/);
+    await expect(trainer.fit(classificationData(8, 3, 2), { ...fit, shuffle: false })).resolves.toMatchObject({ reason: 'completed' });
+  });
+
+  it('refuses two cross-replica reducers', async () => {
+    const reducer = (name: string): Plugin => ({ name, register: (c) => c.register(GradientTransform, { useValue: { name, stage: 'reduce', transform: (g) => g } }) });
+    await expect(base().use(reducer('allReduce')).use(reducer('localSGD')).fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/"allReduce" and "localSGD" both reduce/);
+  });
+
+  it('refuses the same plugin twice', () => {
+    const p: Plugin = { name: 'once' };
+    expect(() => base().use(p).use(p)).toThrow(/already in use/);
+  });
+});
+
+describe('dependency injection', () => {
+  it('gives each trainer its own child container', () => {
+    const Greeting = token<string>('@fitstream/core-test/Greeting');
+    const a = base().use({ name: 'a', register: (c) => c.register(Greeting, { useValue: 'hello from a' }) });
+    const b = base();
+    expect(resolve(a.container, Greeting)).toBe('hello from a');
+    expect(b.container.isRegistered(Greeting, true)).toBe(false);
+  });
+
+  it('injectableWith wires explicit tokens and refuses a wrong arity at definition time', () => {
+    const Unit = token<string>('@fitstream/core-test/Unit');
+    const Scale = token<number>('@fitstream/core-test/Scale');
+    class Formatter {
+      constructor(readonly unit: string, readonly scale: number) {}
+    }
+    injectableWith(Unit, Scale)(Formatter);
+    const trainer = base();
+    trainer.container.register(Unit, { useValue: 'ms' });
+    trainer.container.register(Scale, { useValue: 1000 });
+    const f = trainer.container.resolve(Formatter);
+    expect([f.unit, f.scale]).toEqual(['ms', 1000]);
+    class Broken {
+      constructor(readonly a: string, readonly b: number) {}
+    }
+    expect(() => injectableWith<[string, number]>(...([Unit] as unknown as [typeof Unit, typeof Scale]))(Broken)).toThrow(/takes 2 argument\(s\) but 1 token\(s\)/);
+  });
+
+  it('refuses a token key declared twice', () => {
+    token<number>('@fitstream/core-test/Twice');
+    expect(() => token<number>('@fitstream/core-test/Twice')).toThrow(/declared twice/);
+  });
+
+  it('collects state providers for checkpoints', async () => {
+    const trainer = base().use({ name: 'counter', register: (c) => c.register(StateProvider, { useValue: { key: 'counter', getState: () => ({ n: 3 }), setState: () => undefined } }) });
+    expect(trainer.container.resolveAll(StateProvider).map((p) => p.getState())).toEqual([{ n: 3 }]);
+  });
+});
