@@ -43,7 +43,7 @@ export {
 } from './internal/plugin/plugin-points.js';
 export type { Batch, StepContext, LossContext, Gradients, GradientStage, Json } from './internal/plugin/plugin-points.js';
 
-export { token, resolve, resolveAll } from './internal/di/token.js';
+export { token, resolve, resolveAll, provide } from './internal/di/token.js';
 export type { Token } from './internal/di/token.js';
 export { injectableWith } from './internal/di/injectable-with.js';
 export { createChildContainer } from './internal/di/container.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { Json } from '../plugin/plugin-points.js';
 import type { RandomState } from '../random/random.js';
@@ -130,12 +130,29 @@ export async function markLatest(checkpointDir: string): Promise<void> {
 export async function findCheckpoint(path: string): Promise<string | undefined> {
   const abs = resolvePath(path);
   if (await exists(join(abs, STATE))) return abs;
+  // A kill between the two renames of an in-place replacement leaves the previous checkpoint moved aside.
+  const aside = await movedAside(abs);
+  if (aside) return aside;
   for (const candidate of [join(abs, LATEST), join(abs, 'checkpoints', LATEST)]) {
     if (await exists(candidate)) {
       const { path: name } = JSON.parse(await readFile(candidate, 'utf8')) as { path: string };
       const target = join(dirname(candidate), name);
       if (await exists(join(target, STATE))) return target;
     }
+  }
+  return undefined;
+}
+
+async function movedAside(abs: string): Promise<string | undefined> {
+  const prefix = `.${basename(abs)}.old-`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(abs));
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix) && (await exists(join(dirname(abs), name, STATE)))) return join(dirname(abs), name);
   }
   return undefined;
 }
@@ -182,17 +199,27 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
   return { path: dir, state, weights, optimizerWeights };
 }
 
-/** Writes loaded weights into the model, by name; names the weight and both shapes on a mismatch. */
+/**
+ * Writes loaded weights into the model: by name when every name matches, otherwise by position (a model rebuilt in
+ * another process, or a second copy in this one, gets other auto-generated layer names but the same weight order, as
+ * Keras's `load_weights` assumes). Names the weight and both shapes on a mismatch.
+ */
 export function assignWeights(model: ModelAdapter, weights: tf.NamedTensorMap, source: string): void {
-  const targets = model.namedWeights();
-  for (const [name, variable] of targets) {
-    const value = weights[name];
-    if (!value) throw new Error(`${source} has no weight "${name}" for ${model.label}; was it written by a different model?`);
-    if (!tf.util.arraysEqual(value.shape, variable.shape)) {
-      throw new Error(`${source}: weight "${name}" has shape [${value.shape.join(', ')}] but ${model.label} has [${variable.shape.join(', ')}].`);
-    }
-    variable.assign(value);
+  const targets = [...model.namedWeights()];
+  const byName = targets.every(([name]) => name in weights);
+  const saved = Object.entries(weights);
+  if (!byName && saved.length !== targets.length) {
+    throw new Error(`${source} holds ${saved.length} weights but ${model.label} has ${targets.length}; was it written by a different model?`);
   }
+  targets.forEach(([name, variable], i) => {
+    const [savedName, value] = byName ? [name, weights[name]!] : saved[i]!;
+    if (!tf.util.arraysEqual(value.shape, variable.shape)) {
+      throw new Error(
+        `${source}: weight "${savedName}" has shape [${value.shape.join(', ')}] but ${model.label}'s weight "${name}" has [${variable.shape.join(', ')}]; the architectures differ.`,
+      );
+    }
+  });
+  targets.forEach(([name, variable], i) => variable.assign(byName ? weights[name]! : saved[i]![1]));
 }
 
 /** Restores optimizer slots and the extras saved beside them. */

@@ -36,3 +36,23 @@ export function resolve<T>(c: DependencyContainer, t: Token<T>): T {
 export function resolveAll<T>(c: DependencyContainer, t: Token<T>): T[] {
   return c.isRegistered(t, true) ? c.resolveAll<T>(t) : [];
 }
+
+/**
+ * Registers a value or a factory under a typed token. tsyringe's own `register` cannot infer `T` from a symbol
+ * token, so this is the typed way for plugins to contribute to a plugin point.
+ *
+ * @example
+ * ```ts
+ * const addNoise: Plugin = {
+ *   name: 'input-noise',
+ *   register: (c) => provide(c, BatchTransform, { name: 'input-noise', transform: (b, ctx) => ({ ...b, x: addGaussian(b.x, ctx.random) }) }),
+ * };
+ * ```
+ */
+export function provide<T>(c: DependencyContainer, t: Token<T>, value: T | { readonly useFactory: (c: DependencyContainer) => T }): void {
+  if (typeof value === 'object' && value !== null && 'useFactory' in value && typeof value.useFactory === 'function') {
+    c.register<T>(t, { useFactory: value.useFactory });
+  } else {
+    c.register<T>(t, { useValue: value as T });
+  }
+}

@@ -9,6 +9,8 @@ import {
   LossTransform,
   ofType,
   PluginConflictError,
+  provide,
+  resolveAll,
   resolve,
   selectBackend,
   StateProvider,
@@ -30,8 +32,8 @@ describe('plugin points', () => {
     const seen: boolean[] = [];
     const both: boolean[] = [];
     const trainer = base()
-      .use({ name: 'spy', register: (c) => c.register(BatchTransform, { useValue: { name: 'spy', transform: (b, ctx) => (seen.push(ctx.training), b) } }) })
-      .use({ name: 'spy-both', register: (c) => c.register(BatchTransform, { useValue: { name: 'spy-both', applyTo: 'train-and-validation', transform: (b, ctx) => (both.push(ctx.training), b) } }) });
+      .use({ name: 'spy', register: (c) => provide(c, BatchTransform, { name: 'spy', transform: (b, ctx) => (seen.push(ctx.training), b) }) })
+      .use({ name: 'spy-both', register: (c) => provide(c, BatchTransform, { name: 'spy-both', applyTo: 'train-and-validation', transform: (b, ctx) => (both.push(ctx.training), b) }) });
     const data = classificationData(16, 3, 2);
     await trainer.fit(data, { ...fit, validation: data });
     expect(seen).toEqual([true, true]);
@@ -49,8 +51,8 @@ describe('plugin points', () => {
       return out[0]!;
     };
     const plain = await losses();
-    const doubled = await losses({ name: 'double', register: (c) => c.register(LossTransform, { useValue: { name: 'double', perSample: (l) => tf.mul(l, 2) } }) });
-    const penalised = await losses({ name: 'plus-one', register: (c) => c.register(LossTransform, { useValue: { name: 'plus-one', total: (l) => tf.add(l, 1) } }) });
+    const doubled = await losses({ name: 'double', register: (c) => provide(c, LossTransform, { name: 'double', perSample: (l) => tf.mul(l, 2) }) });
+    const penalised = await losses({ name: 'plus-one', register: (c) => provide(c, LossTransform, { name: 'plus-one', total: (l) => tf.add(l, 1) }) });
     expect(doubled).toBeCloseTo(plain * 2, 5);
     expect(penalised).toBeCloseTo(plain + 1, 5);
   });
@@ -59,7 +61,7 @@ describe('plugin points', () => {
     const order: string[] = [];
     const gt = (name: string, stage?: 'pre-reduce' | 'reduce' | 'post-reduce'): Plugin => ({
       name,
-      register: (c) => c.register(GradientTransform, { useValue: { name, ...(stage ? { stage } : {}), transform: (g) => (order.push(name), g) } }),
+      register: (c) => provide(c, GradientTransform, { name, ...(stage ? { stage } : {}), transform: (g) => (order.push(name), g) }),
     });
     await base().use(gt('clip')).use(gt('reduce', 'reduce')).use(gt('compress', 'pre-reduce')).fit(classificationData(8, 3, 2), fit);
     expect(order).toEqual(['compress', 'reduce', 'clip']);
@@ -67,7 +69,7 @@ describe('plugin points', () => {
     const model = mlp(3, 4, 2);
     const before = weightsOf(model);
     const skipper = createTrainer({ model, optimizer: 'sgd', loss: 'categoricalCrossentropy', seed: 1, backend: 'current', log: null });
-    skipper.use({ name: 'skip-all', register: (c) => c.register(GradientTransform, { useValue: { name: 'skip-all', transform: () => null } }) });
+    skipper.use({ name: 'skip-all', register: (c) => provide(c, GradientTransform, { name: 'skip-all', transform: () => null }) });
     await skipper.fit(classificationData(16, 3, 2), fit);
     expect(weightsOf(model)).toEqual(before);
   });
@@ -77,7 +79,7 @@ describe('plugin points', () => {
     const trainer = createTrainer({ model, optimizer: { name: 'sgd', learningRate: 0.5 }, loss: 'categoricalCrossentropy', seed: 1, backend: 'current', log: null });
     trainer.use({
       name: 'non-negative',
-      register: (c) => c.register(WeightConstraint, { useValue: { name: 'non-negative', apply: (vars) => vars.forEach((v) => v.assign(tf.relu(v))) } }),
+      register: (c) => provide(c, WeightConstraint, { name: 'non-negative', apply: (vars) => vars.forEach((v) => v.assign(tf.relu(v))) }),
     });
     await trainer.fit(classificationData(32, 3, 2), fit);
     for (const w of weightsOf(model)) expect(Math.min(...w)).toBeGreaterThanOrEqual(0);
@@ -85,7 +87,7 @@ describe('plugin points', () => {
 
   it('gives every step hook a random stream unique to (seed, epoch, batch)', async () => {
     const draws: number[] = [];
-    const plugin: Plugin = { name: 'draw', register: (c) => c.register(BatchTransform, { useValue: { name: 'draw', transform: (b, ctx) => (draws.push(ctx.random.nextUint32()), b) } }) };
+    const plugin: Plugin = { name: 'draw', register: (c) => provide(c, BatchTransform, { name: 'draw', transform: (b, ctx) => (draws.push(ctx.random.nextUint32()), b) }) };
     await base().use(plugin).fit(classificationData(16, 3, 2), fit);
     const first = [...draws];
     draws.length = 0;
@@ -97,7 +99,7 @@ describe('plugin points', () => {
 
 describe('conflicts at start', () => {
   it('refuses two learning-rate owners, naming both', async () => {
-    const owner = (name: string): Plugin => ({ name, register: (c) => c.register(LearningRateOwner, { useValue: { name } }) });
+    const owner = (name: string): Plugin => ({ name, register: (c) => provide(c, LearningRateOwner, { name }) });
     const trainer = base().use(owner('cosineDecay')).use(owner('reduceLROnPlateau'));
     await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(PluginConflictError);
     await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/Plugins "cosineDecay" and "reduceLROnPlateau" both claim "learning-rate"/);
@@ -111,7 +113,7 @@ describe('conflicts at start', () => {
   });
 
   it('refuses two cross-replica reducers', async () => {
-    const reducer = (name: string): Plugin => ({ name, register: (c) => c.register(GradientTransform, { useValue: { name, stage: 'reduce', transform: (g) => g } }) });
+    const reducer = (name: string): Plugin => ({ name, register: (c) => provide(c, GradientTransform, { name, stage: 'reduce', transform: (g) => g }) });
     await expect(base().use(reducer('allReduce')).use(reducer('localSGD')).fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/"allReduce" and "localSGD" both reduce/);
   });
 
@@ -154,7 +156,7 @@ describe('dependency injection', () => {
   });
 
   it('collects state providers for checkpoints', async () => {
-    const trainer = base().use({ name: 'counter', register: (c) => c.register(StateProvider, { useValue: { key: 'counter', getState: () => ({ n: 3 }), setState: () => undefined } }) });
-    expect(trainer.container.resolveAll(StateProvider).map((p) => p.getState())).toEqual([{ n: 3 }]);
+    const trainer = base().use({ name: 'counter', register: (c) => provide(c, StateProvider, { key: 'counter', getState: () => ({ n: 3 }), setState: () => undefined }) });
+    expect(resolveAll(trainer.container, StateProvider).map((p) => p.getState())).toEqual([{ n: 3 }]);
   });
 });

@@ -33,10 +33,11 @@ export interface BatchSource {
   /** Batches per epoch when known (before limits). */
   readonly batchesPerEpoch: number | undefined;
   /**
-   * The batches of one epoch, starting after `skip` batches. `owned` batches were created by the source and are
-   * disposed by the loop; streamed batches belong to the stream, and the loop disposes them too (tf.data convention).
+   * The batches of one epoch, starting after `skip` batches. When `owned`, the loop disposes each batch after its
+   * step: batches sliced from in-memory tensors, and batches of a tf.data.Dataset, a generator or a factory (fresh
+   * tensors on every iteration, as `model.fitDataset` assumes). Batches in an array stay the caller's.
    */
-  batches(epoch: number, skip: number): AsyncIterable<Batch> | Iterable<Batch>;
+  batches(epoch: number, skip: number): { readonly batches: AsyncIterable<Batch> | Iterable<Batch>; readonly owned: boolean };
 }
 
 export interface TensorSourceOptions {
@@ -90,12 +91,15 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
     kind: 'tensors',
     samples: dropLast ? full * batchSize : n,
     batchesPerEpoch,
-    *batches(epoch: number, skip: number) {
+    batches(epoch: number, skip: number) {
       const order = shuffle ? random.derive('shuffle', epoch).permutation(n) : undefined;
-      for (let b = skip; b < batchesPerEpoch; b++) {
-        const start = b * batchSize;
-        yield take(order, start, Math.min(batchSize, n - start));
+      function* generate() {
+        for (let b = skip; b < batchesPerEpoch; b++) {
+          const start = b * batchSize;
+          yield take(order, start, Math.min(batchSize, n - start));
+        }
       }
+      return { batches: generate(), owned: true };
     },
   };
 }
@@ -115,12 +119,12 @@ function isDataset(d: unknown): d is tf.data.Dataset<tf.TensorContainer> {
   return d instanceof tf.data.Dataset;
 }
 
-async function* iterateStream(stream: BatchStream, argument: string, skip: number): AsyncGenerator<Batch> {
+async function* iterateStream(stream: BatchStream, argument: string, skip: number, owned: boolean): AsyncGenerator<Batch> {
   let index = 0;
   const emit = (element: unknown): Batch | undefined => {
     const batch = normaliseStreamBatch(element, argument, index);
     if (index++ < skip) {
-      disposeBatch(batch);
+      if (owned) disposeBatch(batch);
       return undefined;
     }
     return batch;
@@ -159,7 +163,8 @@ export function streamSource(data: BatchStream | (() => BatchStream), argument: 
     batches(_epoch: number, skip: number) {
       const stream = typeof data === 'function' ? data() : data;
       if (!isBatchStream(stream)) throw new FitstreamInputError(argument, 'the factory must return a tf.data.Dataset or an (async) iterable of { x, y } batches.');
-      return iterateStream(stream, argument, skip);
+      const owned = !Array.isArray(stream);
+      return { batches: iterateStream(stream, argument, skip, owned), owned };
     },
   };
 }

@@ -260,8 +260,9 @@ export class Trainer<M extends string = string> {
     const aggregate = new EpochAggregate(this.metricNames.length);
     const cap = resolveLimit(limit, source.batchesPerEpoch, 'limitValidationBatches');
     let index = 0;
+    const { batches, owned } = source.batches(0, 0);
     try {
-      for await (const batch of source.batches(0, 0)) {
+      for await (const batch of batches) {
         try {
           if (source.kind === 'stream') validateBatch(batch, { model: this.model, targetKind: this.loss.kind }, argument, index === 0);
           const values = tf.tidy(() => {
@@ -273,7 +274,7 @@ export class Trainer<M extends string = string> {
           aggregate.add(values, batch.y.shape[0]!);
           values.dispose();
         } finally {
-          disposeBatch(batch);
+          if (owned) disposeBatch(batch);
         }
         if (++index >= cap) break;
       }
@@ -499,7 +500,8 @@ export class Trainer<M extends string = string> {
         let stoppedMidEpoch = false;
         if (position.batch < cap) {
           const epochForBatches = opts.overfitBatches ? 0 : epoch;
-          for await (const batch of trainSource.batches(epochForBatches, skip)) {
+          const epochBatchesSource = trainSource.batches(epochForBatches, skip);
+          for await (const batch of epochBatchesSource.batches) {
             const batchIndex = position.batch;
             const size = batch.y.shape[0]!;
             try {
@@ -542,7 +544,7 @@ export class Trainer<M extends string = string> {
                 await boundary(false);
               }
             } finally {
-              disposeBatch(batch);
+              if (epochBatchesSource.owned) disposeBatch(batch);
             }
             if (position.batch >= cap) break;
           }
@@ -627,16 +629,19 @@ export class Trainer<M extends string = string> {
     const random = this.random.derive('validation', epoch);
     const transformed: BatchSource = {
       ...source,
-      batches: (e, skip) => mapBatches(source.batches(e, skip), (b, i) => {
+      batches: (e, skip) => {
+        const inner = source.batches(e, skip);
+        return { owned: true, batches: mapBatches(inner.batches, (b, i) => {
         const ctx: StepContext = { epoch, batch: i, step: 0, learningRate: this.learningRate, training: false, random: random.derive('batch', i) };
         const out = tf.tidy(() => {
           let x = b;
           for (const t of transforms) x = t.transform(x, ctx);
           return x as unknown as tf.TensorContainer;
         }) as unknown as Batch;
-        disposeBatch(b, out);
+        if (inner.owned) disposeBatch(b, out);
         return out;
-      }),
+      }) };
+      },
     };
     return this.runEvaluation(transformed, limit, 'options.validation');
   }

@@ -1,0 +1,122 @@
+import * as tf from '@tensorflow/tfjs';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTrainer, fileSystem, findCheckpoint, ofType, readCheckpoint, selectBackend, writeFileAtomic } from '../../index.js';
+import { classificationData, mlp, weightsOf } from '../../test-support/fixtures.js';
+import { writeDirectoryAtomic } from './atomic.js';
+
+let dir: string;
+beforeAll(async () => {
+  await selectBackend({ prefer: 'cpu', log: null });
+  dir = await mkdtemp(join(tmpdir(), 'fitstream-checkpoint-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function trainedCheckpoint(name: string) {
+  const model = mlp(3, 8, 2, 4);
+  const trainer = createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 3, backend: 'current', log: null });
+  await trainer.fit(classificationData(32, 3, 2), { epochs: 2, batchSize: 8, handleSignals: false });
+  const info = await trainer.saveCheckpoint(join(dir, name));
+  return { model, trainer, info };
+}
+
+describe('checkpoint format', () => {
+  it('is a directory of stock tfjs layers files, loadable with tf.loadLayersModel', async () => {
+    const { model, info } = await trainedCheckpoint('format');
+    expect((await readdir(info.path)).sort()).toEqual(['model.json', 'optimizer.bin', 'optimizer.json', 'state.json', 'weights.bin']);
+    const loaded = await tf.loadLayersModel(fileSystem(join(info.path, 'model.json')));
+    expect(weightsOf(loaded)).toEqual(weightsOf(model));
+    const x = tf.randomNormal([5, 3]);
+    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()));
+    const state = JSON.parse(await readFile(join(info.path, 'state.json'), 'utf8'));
+    expect(state).toMatchObject({ format: 'fitstream-checkpoint', version: 1, optimizer: { className: 'Adam' }, model: { kind: 'layers' } });
+    expect(Object.keys(state.files).sort()).toEqual(['model.json', 'optimizer.bin', 'optimizer.json', 'weights.bin']);
+  });
+
+  it('detects a corrupted file by its checksum', async () => {
+    const { info } = await trainedCheckpoint('corrupt');
+    const weights = await readFile(join(info.path, 'weights.bin'));
+    weights[10] = weights[10]! ^ 0xff;
+    await writeFile(join(info.path, 'weights.bin'), weights);
+    await expect(readCheckpoint(info.path)).rejects.toThrow(/is corrupt: weights\.bin does not match its checksum/);
+  });
+
+  it('names the weight and both shapes when resuming into another architecture', async () => {
+    const { info } = await trainedCheckpoint('shapes');
+    const other = createTrainer({ model: mlp(3, 9, 2), optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 3, backend: 'current', log: null });
+    await expect(other.resume(info.path, classificationData(8, 3, 2), { epochs: 3, batchSize: 8, handleSignals: false })).rejects.toThrow(/has shape \[3, 8\] but .* has \[3, 9\]; the architectures differ/);
+  });
+
+  it('refuses to resume with another optimizer or another seed', async () => {
+    const { info } = await trainedCheckpoint('mismatch');
+    const sgd = createTrainer({ model: mlp(3, 8, 2), optimizer: 'sgd', loss: 'categoricalCrossentropy', seed: 3, backend: 'current', log: null });
+    await expect(sgd.resume(info.path, classificationData(8, 3, 2), { epochs: 3, batchSize: 8, handleSignals: false })).rejects.toThrow(/written with optimizer Adam but this trainer uses SGD/);
+  });
+
+  it('requestCheckpoint writes epoch/step directories and latest.json at the next boundary', async () => {
+    const model = mlp(3, 8, 2);
+    const trainer = createTrainer({ model, optimizer: 'sgd', loss: 'categoricalCrossentropy', seed: 3, backend: 'current', log: null });
+    trainer.use({ name: 'every-epoch', attach: (e$, c) => e$.pipe(ofType('epoch:end')).subscribe(() => c.requestCheckpoint('epoch end')) });
+    const saved: string[] = [];
+    trainer.events$.pipe(ofType('checkpoint:saved')).subscribe((e) => saved.push(`${e.epoch}:${e.batch}:${e.step}:${e.reason}`));
+    const checkpointDir = join(dir, 'requested');
+    await trainer.fit(classificationData(32, 3, 2), { epochs: 2, batchSize: 8, checkpointDir, handleSignals: false });
+    expect(saved).toEqual(['1:0:4:epoch end', '2:0:8:epoch end']);
+    expect(await findCheckpoint(checkpointDir)).toBe(join(checkpointDir, 'epoch-0002-step-00000008'));
+    await expect(createTrainer({ model, optimizer: 'sgd', loss: 'categoricalCrossentropy', backend: 'current', log: null })
+      .use({ name: 'needs-dir', attach: (e$, c) => e$.pipe(ofType('epoch:end')).subscribe(() => c.requestCheckpoint()) })
+      .fit(classificationData(8, 3, 2), { epochs: 1, batchSize: 8, handleSignals: false })).rejects.toThrow(/options\.checkpointDir/);
+  });
+});
+
+describe('atomic writes', () => {
+  it('leaves the previous directory intact when filling the new one fails', async () => {
+    const target = join(dir, 'atomic');
+    await writeDirectoryAtomic(target, async (tmp) => writeFile(join(tmp, 'a.txt'), 'first'));
+    await expect(writeDirectoryAtomic(target, async (tmp) => {
+      await writeFile(join(tmp, 'a.txt'), 'second, half written');
+      throw new Error('disk full');
+    })).rejects.toThrow('disk full');
+    expect(await readFile(join(target, 'a.txt'), 'utf8')).toBe('first');
+    expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('replaces files atomically', async () => {
+    const file = join(dir, 'pointer.json');
+    await writeFileAtomic(file, '{"a":1}');
+    await writeFileAtomic(file, '{"a":2}');
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ a: 2 });
+  });
+
+  it.each(['unique', 'in-place'] as const)('a process killed (SIGKILL) at random moments while checkpointing (%s) never loses the last good checkpoint', async (mode) => {
+    const runDir = join(dir, `kill-${mode}`);
+    const writer = fileURLToPath(new URL('../../test-support/checkpoint-writer.ts', import.meta.url));
+    for (let round = 0; round < 4; round++) {
+      const child = spawn(process.execPath, ['--conditions=@fitstream/source', '--import', 'tsx', writer, runDir, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let saves = 0;
+      const target = 3 + round * 2;
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          saves += (chunk.toString().match(/saved/g) ?? []).length;
+          if (saves >= target) {
+            // Kill a few milliseconds later, so that some kills land in the middle of the next write.
+            setTimeout(() => child.kill('SIGKILL'), round * 3);
+          }
+        });
+        child.on('exit', () => resolve());
+      });
+      const found = await findCheckpoint(mode === 'unique' ? join(runDir, 'checkpoints') : join(runDir, 'current'));
+      expect(found).toBeDefined();
+      const loaded = await readCheckpoint(found!); // verifies every checksum
+      expect(loaded.state.step).toBeGreaterThan(0);
+      tf.dispose(Object.values(loaded.weights));
+      tf.dispose(loaded.optimizerWeights.map((w) => w.tensor));
+    }
+  }, 120_000);
+});

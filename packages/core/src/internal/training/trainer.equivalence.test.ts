@@ -1,0 +1,143 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTrainer, ofType, selectBackend, withSeed, type TrainerEvent } from '../../index.js';
+import { classificationData, mlp, regressionData, weightsOf } from '../../test-support/fixtures.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fitstream-equivalence-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe.each(['cpu', 'wasm'] as const)('determinism and equivalence on %s', (backend) => {
+  beforeAll(async () => {
+    await selectBackend({ prefer: backend, log: null });
+  });
+
+  const run = async (seed: number) => {
+    const model = mlp(3, 16, 2, 5, 0.3); // dropout: its masks must be seeded too
+    const trainer = createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed, backend: 'current', log: null });
+    const data = classificationData(64, 3, 2);
+    const result = await trainer.fit(data, { epochs: 3, batchSize: 8, handleSignals: false });
+    const weights = weightsOf(model);
+    trainer.dispose();
+    model.dispose();
+    tf.dispose([data.x, data.y]);
+    return { weights, logs: result.history.logs };
+  };
+
+  it('same seed → bit-identical final weights (shuffle and dropout included)', async () => {
+    const a = await run(42);
+    const b = await run(42);
+    expect(b.weights).toEqual(a.weights);
+    expect(b.logs).toEqual(a.logs);
+    const c = await run(43);
+    expect(c.weights).not.toEqual(a.weights);
+  });
+
+  it('accumulating 2 batches of b equals one batch of 2b (SGD)', async () => {
+    const data = regressionData(64, 4);
+    const train = async (batchSize: number, accumulateBatches: number) => {
+      const model = withSeed(3, () => {
+        const m = tf.sequential();
+        m.add(tf.layers.dense({ inputShape: [4], units: 8, activation: 'tanh' }));
+        m.add(tf.layers.dense({ units: 1 }));
+        return m;
+      });
+      const trainer = createTrainer({ model, optimizer: { name: 'sgd', learningRate: 0.05 }, loss: 'meanSquaredError', seed: 1, backend: 'current', log: null });
+      const steps: number[] = [];
+      trainer.events$.pipe(ofType('step:end')).subscribe((e) => steps.push(e.samples));
+      await trainer.fit(data, { epochs: 2, batchSize, accumulateBatches, shuffle: false, handleSignals: false });
+      const w = weightsOf(model);
+      model.dispose();
+      return { w, steps };
+    };
+    const big = await train(16, 1);
+    const accumulated = await train(8, 2);
+    expect(accumulated.steps).toEqual(big.steps);
+    accumulated.w.forEach((layer, i) => layer.forEach((v, j) => expect(v).toBeCloseTo(big.w[i]![j]!, 5)));
+  });
+
+  it('a run interrupted mid-epoch and resumed equals an uninterrupted one, bit for bit', async () => {
+    const data = classificationData(60, 3, 2, 9);
+    const validation = classificationData(20, 3, 2, 10);
+    const options = { epochs: 3, batchSize: 8, validation, handleSignals: false } as const;
+    const make = () => {
+      const model = mlp(3, 12, 2, 21, 0.2);
+      const trainer = createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 77, backend: 'current', log: null });
+      return { model, trainer };
+    };
+    const whole = make();
+    const wholeEpochs: unknown[] = [];
+    whole.trainer.events$.pipe(ofType('epoch:end')).subscribe((e) => wholeEpochs.push(e.metrics));
+    const wholeResult = await whole.trainer.fit(data, options);
+
+    const first = make();
+    const checkpoint = join(dir, `resume-${backend}`);
+    first.trainer.use({
+      name: 'crash-at-step-11',
+      attach: (e$, control) =>
+        e$.pipe(ofType('step:end')).subscribe((e) => {
+          if (e.step === 11) {
+            // Step 11 is batch 3 of epoch 1 (8 batches per epoch): a mid-epoch interruption.
+            void control.saveCheckpoint(checkpoint, 'test');
+            control.stop('simulated crash');
+          }
+        }),
+    });
+    const interrupted = await first.trainer.fit(data, options);
+    expect(interrupted).toMatchObject({ reason: 'stopped', step: 11 });
+
+    const second = make(); // fresh model and optimizer: everything must come from the checkpoint
+    const resumedEpochs: unknown[] = [];
+    let start: TrainerEvent | undefined;
+    second.trainer.events$.subscribe((e) => {
+      if (e.type === 'fit:start') start = e;
+      if (e.type === 'epoch:end') resumedEpochs.push(e.metrics);
+    });
+    const resumed = await second.trainer.resume(checkpoint, data, options);
+    expect(start).toMatchObject({ initialEpoch: 1, step: 11, resumedFrom: checkpoint });
+    expect(resumed.reason).toBe('completed');
+    expect(weightsOf(second.model)).toEqual(weightsOf(whole.model));
+    expect(resumedEpochs).toEqual(wholeEpochs.slice(1));
+    expect(resumed.history).toEqual(wholeResult.history);
+  });
+});
+
+describe('memory', () => {
+  beforeAll(async () => {
+    await selectBackend({ prefer: 'wasm', log: null });
+  });
+
+  it('numTensors is identical after epoch 2 and epoch 20 (validation, accumulation, dropout, lazy metrics read)', async () => {
+    const model = mlp(3, 16, 2, 5, 0.3);
+    const trainer = createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 1, backend: 'current', log: null });
+    const data = classificationData(40, 3, 2);
+    const counts: number[] = [];
+    trainer.events$.subscribe((e) => {
+      if (e.type === 'batch:end' && e.batch === 0) void e.metrics.loss;
+      if (e.type === 'epoch:end') counts.push(tf.memory().numTensors);
+    });
+    await trainer.fit(data, { epochs: 20, batchSize: 8, accumulateBatches: 2, validation: data, handleSignals: false });
+    expect(counts).toHaveLength(20);
+    expect(counts[19]).toBe(counts[1]);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+  });
+
+  it('a whole fit leaves only the optimizer state behind, and dispose() releases that too', async () => {
+    const model = mlp(3, 8, 2);
+    const data = classificationData(40, 3, 2);
+    const before = tf.memory().numTensors;
+    const trainer = createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 1, backend: 'current', log: null });
+    await trainer.fit(data, { epochs: 3, batchSize: 8, validation: data, handleSignals: false });
+    await trainer.evaluate(data);
+    expect(tf.memory().numTensors).toBeGreaterThan(before); // Adam slots and beta powers
+    trainer.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
