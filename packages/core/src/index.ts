@@ -11,7 +11,7 @@ export type { FunctionModel, TrainableModel } from './internal/training/model.js
 export type { DataSource, TensorData, BatchStream, StreamBatch } from './internal/training/data.js';
 export { resolveLoss, LOSS_NAMES } from './internal/training/losses.js';
 export type { LossName, LossSpec, PerSampleLoss, ResolvedLoss, TargetKind } from './internal/training/losses.js';
-export { METRIC_NAMES } from './internal/training/metrics.js';
+export { METRIC_NAMES, defineMetric } from './internal/training/metrics.js';
 export type { BuiltinMetricName, CustomMetric, MetricSpec, MetricNameOf, PerSampleMetric } from './internal/training/metrics.js';
 export { OPTIMIZER_NAMES, getLearningRate, setLearningRate } from './internal/training/optimizer.js';
 export type { OptimizerName, OptimizerSpec } from './internal/training/optimizer.js';
@@ -55,6 +55,8 @@ export { withSeed } from './internal/random/with-seed.js';
 
 export { selectBackend } from './internal/backends/select-backend.js';
 export type { BackendName, BackendPreference, BackendSelection, SelectBackendOptions } from './internal/backends/select-backend.js';
+export { installWasmKernels, uninstallWasmKernels } from './internal/backends/wasm/install-wasm-kernels.js';
+export type { WasmKernelOptions, WasmKernelReport } from './internal/backends/wasm/install-wasm-kernels.js';
 
 export { fileSystem } from './internal/checkpoint/file-io.js';
 export { readCheckpoint, findCheckpoint, writeCheckpoint, markLatest } from './internal/checkpoint/checkpoint.js';

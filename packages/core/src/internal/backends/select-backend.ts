@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendFallback } from '../events/event-map.js';
+import { installWasmKernels, type WasmKernelOptions, type WasmKernelReport } from './wasm/install-wasm-kernels.js';
 
 /** Backends fitstream can select, fastest first. */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -17,6 +18,8 @@ export interface BackendSelection {
   readonly fallbacks: readonly BackendFallback[];
   /** One line for logs. */
   readonly message: string;
+  /** The training kernels fitstream registered or replaced on wasm (missing gradients, fast transposed products). */
+  readonly wasmKernels: WasmKernelReport | undefined;
 }
 
 /** Options of {@link selectBackend}. */
@@ -24,8 +27,11 @@ export interface SelectBackendOptions {
   readonly prefer?: BackendPreference;
   /** Where the one log line goes; `null` silences it. Default: `console.error` (stderr, so JSON on stdout stays clean). */
   readonly log?: ((line: string) => void) | null;
-  /** Hook run after the wasm backend is active (core installs its fast kernels here). */
-  readonly onWasmReady?: (tfjs: typeof tf) => void;
+  /**
+   * On wasm, register the missing gradient kernels (conv, depthwise, embedding) and replace the slow transposed
+   * matMul paths (default `true`); `false` keeps stock tfjs kernels, an object picks kernel groups.
+   */
+  readonly wasmKernels?: boolean | WasmKernelOptions;
 }
 
 const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -59,7 +65,7 @@ function candidatesOf(prefer: BackendPreference): readonly BackendName[] {
 function describe(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const first = text.split('\n')[0] ?? text;
-  if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND/.test(text)) return 'not installed';
+  if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND|Could not resolve|Failed to load url/.test(text)) return 'not installed';
   return first.length > 160 ? `${first.slice(0, 157)}…` : first;
 }
 
@@ -78,7 +84,7 @@ let memo: { key: string; promise: Promise<BackendSelection> } | undefined;
  */
 export function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
   const prefer = options.prefer ?? 'auto';
-  const key = JSON.stringify(prefer);
+  const key = JSON.stringify([prefer, options.wasmKernels ?? true]);
   if (memo?.key === key && tf.getBackend() !== undefined) {
     return memo.promise.then((s) => (tf.getBackend() === s.backend ? s : select(prefer, options)));
   }
@@ -99,13 +105,14 @@ async function select(prefer: BackendPreference, options: SelectBackendOptions):
       const ok = await tf.setBackend(name);
       if (!ok) throw new Error(`tf.setBackend('${name}') failed to initialise`);
       await tf.ready();
-      if (name === 'wasm') options.onWasmReady?.(tf);
+      const kernels = options.wasmKernels ?? true;
+      const wasmKernels = name === 'wasm' && kernels !== false ? installWasmKernels(tf, kernels === true ? {} : kernels) : undefined;
       const message =
         fallbacks.length === 0
           ? `fitstream: backend ${name}`
           : `fitstream: backend ${name} (fell back: ${fallbacks.map((f) => `${f.backend} — ${f.reason}`).join('; ')})`;
       if (options.log !== null) (options.log ?? ((l: string) => console.error(l)))(message);
-      return { backend: name, candidate, fallbacks, message };
+      return { backend: name, candidate, fallbacks, message, wasmKernels };
     } catch (error) {
       const fix = FIX[candidate];
       fallbacks.push({ backend: candidate, reason: `${describe(error)}${fix ? `; to use it: ${fix}` : ''}` });

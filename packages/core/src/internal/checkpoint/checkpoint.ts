@@ -64,7 +64,7 @@ function optimizerExtras(optimizer: tf.Optimizer): Record<string, number> {
 
 async function encodeNamed(named: tf.NamedTensorMap | NamedTensor[]): Promise<{ specs: tf.io.WeightsManifestEntry[]; data: Uint8Array }> {
   const { data, specs } = await tf.io.encodeWeights(named);
-  const buffer = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data as ArrayBuffer);
+  const buffer = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data);
   return { specs, data: new Uint8Array(buffer) };
 }
 

@@ -6,7 +6,7 @@ import { writeFileDurable } from './atomic.js';
 const WEIGHTS_FILE = 'weights.bin';
 
 function concatWeightData(data: tf.io.WeightData): Uint8Array {
-  const joined = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data as ArrayBuffer);
+  const joined = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data);
   return new Uint8Array(joined);
 }
 

@@ -26,7 +26,9 @@ export function injectableWith<Args extends unknown[]>(...tokens: TokensFor<Args
         `injectableWith(${target.name}): the constructor takes ${target.length} argument(s) but ${tokens.length} token(s) were given; pass one token per constructor parameter.`,
       );
     }
-    tokens.forEach((t, i) => inject(t as symbol)(target, undefined, i));
+    tokens.forEach((t, i) => {
+      inject(t as symbol)(target, undefined, i);
+    });
     injectable()(target);
     return target;
   };

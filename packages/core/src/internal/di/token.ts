@@ -24,7 +24,7 @@ const keys = new Set<string>();
 export function token<T>(key: `@${string}/${string}/${string}`): Token<T> {
   if (keys.has(key)) throw new Error(`DI token "${key}" is declared twice; declare each token once in its owning package.`);
   keys.add(key);
-  return Symbol.for(key) as Token<T>;
+  return Symbol.for(key);
 }
 
 /** Resolves one registration of `t`, typed. */

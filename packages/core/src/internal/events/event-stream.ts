@@ -1,4 +1,4 @@
-import { Observable, Subject, type Observer, type Operator, type Subscription } from 'rxjs';
+import { Observable, Subject, type Observer, type Operator, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 import type { TrainerEvent } from './event-map.js';
 
 /**
@@ -9,7 +9,7 @@ import type { TrainerEvent } from './event-map.js';
 export class GuardedObservable<T> extends Observable<T> {
   constructor(
     private readonly onSubscriberError: (error: unknown) => void,
-    subscribe?: (this: Observable<T>, subscriber: import('rxjs').Subscriber<T>) => import('rxjs').TeardownLogic,
+    subscribe?: (this: Observable<T>, subscriber: Subscriber<T>) => TeardownLogic,
   ) {
     super(subscribe);
   }

@@ -22,7 +22,7 @@ export function createLazyMetrics<M extends string>(
   names: readonly TrainName<M>[],
   values: tf.Tensor1D,
   describe: string,
-): { metrics: LazyMetrics<M>; release(): void } {
+): { metrics: LazyMetrics<M>; release: () => void } {
   let cached: Record<string, number> | undefined;
   let tensor: tf.Tensor1D | undefined = values;
   const toRecord = (data: ArrayLike<number>): Record<string, number> => {
@@ -46,7 +46,7 @@ export function createLazyMetrics<M extends string>(
       if (cached) return cached;
       if (!tensor) return ensure();
       const data = await tensor.data();
-      cached ??= toRecord(data as Float32Array);
+      cached ??= toRecord(data);
       return cached;
     },
     get isRead() {

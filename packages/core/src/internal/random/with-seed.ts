@@ -13,6 +13,7 @@ import { Random } from './random.js';
  * const model = withSeed(42, () => buildModel()); // identical initial weights on every run
  * ```
  */
+/* eslint-disable no-restricted-properties -- this is the one place that scopes Math.random to the core PRNG */
 export function withSeed<T>(seed: number | string | Random, fn: () => T): T {
   const rng = seed instanceof Random ? seed : Random.fromSeed(seed);
   const original = Math.random;

@@ -250,7 +250,7 @@ function assertFinite(t: tf.Tensor, argument: string): void {
   if (t.dtype !== 'float32') return;
   const badRow = tf.tidy(() => {
     const bad = tf.logicalNot(tf.isFinite(t));
-    const perRow = t.rank > 1 ? bad.reshape([t.shape[0]!, -1]).any(1) : bad;
+    const perRow = t.rank > 1 ? bad.reshape([t.shape[0], -1]).any(1) : bad;
     return perRow.any().dataSync()[0] ? (perRow.toInt().argMax().dataSync()[0] ?? 0) : -1;
   });
   if (badRow >= 0) {

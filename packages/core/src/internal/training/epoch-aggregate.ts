@@ -12,7 +12,7 @@ export class EpochAggregate {
 
   add(values: tf.Tensor1D, samples: number): void {
     const previous = this.sums;
-    this.sums = tf.tidy(() => (previous ? previous.add(values.mul(samples)) : values.mul(samples)) as tf.Tensor1D);
+    this.sums = tf.tidy(() => (previous ? previous.add(values.mul(samples)) : values.mul(samples)));
     tf.keep(this.sums);
     previous?.dispose();
     this.samples += samples;

@@ -30,7 +30,7 @@ const EPSILON = 1e-7;
 
 /** Mean over every axis but the first: `[batch, …] → [batch]`. */
 function meanPerSample(t: tf.Tensor): tf.Tensor1D {
-  return t.rank === 1 ? (t as tf.Tensor1D) : (t.reshape([t.shape[0]!, -1]).mean(1) as tf.Tensor1D);
+  return t.rank === 1 ? (t as tf.Tensor1D) : (t.reshape([t.shape[0], -1]).mean(1) as tf.Tensor1D);
 }
 
 function sumLastAxisThenMean(t: tf.Tensor): tf.Tensor1D {
@@ -39,7 +39,7 @@ function sumLastAxisThenMean(t: tf.Tensor): tf.Tensor1D {
 
 /** Sparse labels of shape `[batch]` or `[batch, 1]` as int32 `[batch]`. */
 function sparseLabels(yTrue: tf.Tensor): tf.Tensor1D {
-  const flat = yTrue.rank > 1 ? yTrue.reshape([yTrue.shape[0]!]) : yTrue;
+  const flat = yTrue.rank > 1 ? yTrue.reshape([yTrue.shape[0]]) : yTrue;
   return (flat.dtype === 'int32' ? flat : flat.toInt()) as tf.Tensor1D;
 }
 
@@ -102,8 +102,8 @@ export function resolveLoss(spec: LossSpec): ResolvedLoss {
   if (!(name in KIND)) {
     throw new Error(`Unknown loss "${name}". Use one of ${LOSS_NAMES.map((n) => `'${n}'`).join(', ')}, or { name, fn } for a custom loss.`);
   }
-  if (fromLogits && KIND[name as LossName] === 'regression') {
+  if (fromLogits && KIND[name] === 'regression') {
     throw new Error(`loss: fromLogits applies to cross-entropy losses only, not '${name}'.`);
   }
-  return { name, kind: KIND[name as LossName], fromLogits, fn: builtin(name as LossName, fromLogits) };
+  return { name, kind: KIND[name], fromLogits, fn: builtin(name, fromLogits) };
 }

@@ -34,11 +34,11 @@ export interface ResolvedMetric {
 }
 
 function perSampleMean(t: tf.Tensor): tf.Tensor1D {
-  return t.rank === 1 ? (t as tf.Tensor1D) : (t.reshape([t.shape[0]!, -1]).mean(1) as tf.Tensor1D);
+  return t.rank === 1 ? (t as tf.Tensor1D) : (t.reshape([t.shape[0], -1]).mean(1) as tf.Tensor1D);
 }
 
 function sparseTargets(y: tf.Tensor): tf.Tensor1D {
-  return (y.rank > 1 ? y.reshape([y.shape[0]!]) : y).toInt() as tf.Tensor1D;
+  return (y.rank > 1 ? y.reshape([y.shape[0]]) : y).toInt() as tf.Tensor1D;
 }
 
 function binaryAccuracy(threshold: number): PerSampleMetric {
@@ -100,7 +100,20 @@ function resolveOne(spec: MetricSpec, loss: ResolvedLoss): ResolvedMetric {
     }
   }
   if (spec === 'binaryAccuracy' && loss.fromLogits) return { name: spec, fn: binaryAccuracy(0) };
-  const fn = BUILTIN[spec as keyof typeof BUILTIN];
+  const fn = BUILTIN[spec];
   if (!fn) throw new Error(`Unknown metric "${String(spec)}". Known metrics: ${METRIC_NAMES.join(', ')}; or pass { name, fn } for a custom one.`);
   return { name: spec, fn };
+}
+
+/**
+ * Declares a custom metric with its name as a literal type, so that `e.metrics.<name>` is typed in events.
+ *
+ * @example
+ * ```ts
+ * const top2 = defineMetric('top2', (y, p) => tf.inTopK(p, tf.argMax(y, -1), 2).toFloat() as tf.Tensor1D);
+ * createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy', top2] });
+ * ```
+ */
+export function defineMetric<const N extends string>(name: N, fn: PerSampleMetric): CustomMetric<N> {
+  return { name, fn };
 }

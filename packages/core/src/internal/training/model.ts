@@ -47,12 +47,12 @@ function isLayersModel(model: TrainableModel): model is tf.LayersModel {
 export function adaptModel(model: TrainableModel): ModelAdapter {
   if (model == null) throw new TypeError('createTrainer: `model` is required (a tf.LayersModel or a FunctionModel).');
   if (isLayersModel(model)) return adaptLayersModel(model);
-  if (typeof (model as FunctionModel).apply !== 'function' || !Array.isArray((model as FunctionModel).variables)) {
+  if (typeof (model).apply !== 'function' || !Array.isArray((model).variables)) {
     throw new TypeError(
       'createTrainer: `model` must be a tf.LayersModel (tf.sequential / tf.model) or { variables: tf.Variable[], apply(x, { training }) }.',
     );
   }
-  return adaptFunctionModel(model as FunctionModel);
+  return adaptFunctionModel(model);
 }
 
 function adaptLayersModel(model: tf.LayersModel): ModelAdapter {

@@ -88,7 +88,7 @@ export function applyUpdate(
       g = t.transform(g, ctx);
       if (g === null) return false;
     }
-    parts.optimizer.applyGradients(g as tf.NamedTensorMap);
+    parts.optimizer.applyGradients(g);
     for (const c of parts.plugins.weightConstraints) c.apply(parts.variables, ctx);
     return true;
   });

@@ -11,7 +11,7 @@ const classifier = (seed = 1) =>
   createTrainer({ model: mlp(3, 8, 2, seed), optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed, backend: 'current', log: null });
 
 function batchesOf(data: { x: tf.Tensor; y: tf.Tensor }, size: number) {
-  const n = data.x.shape[0]!;
+  const n = data.x.shape[0];
   const out: { x: tf.Tensor; y: tf.Tensor }[] = [];
   for (let i = 0; i < n; i += size) out.push({ x: data.x.slice(i, Math.min(size, n - i)), y: data.y.slice(i, Math.min(size, n - i)) });
   return out;

@@ -14,7 +14,7 @@ import { createChildContainer, type DependencyContainer } from '../di/container.
 import { resolveAll } from '../di/token.js';
 import { createEventChannel, type EventChannel } from '../events/event-stream.js';
 import type { EventOf, FitEndReason, History, TrainerEvent, TrainerEventMap, TrainerEventType } from '../events/event-map.js';
-import { createLazyMetrics } from '../events/lazy-metrics.js';
+import { createLazyMetrics, type LazyMetrics } from '../events/lazy-metrics.js';
 import type { EpochLogs, TrainName } from '../events/metric-names.js';
 import { assertNoConflicts, type OwnedClaim } from '../plugin/conflicts.js';
 import {
@@ -233,7 +233,7 @@ export class Trainer<M extends string = string> {
     if (prefer === 'current') {
       await tf.ready();
       if (!this.backendSelection) {
-        this.backendSelection = { backend: tf.getBackend(), candidate: 'cpu', fallbacks: [], message: `fitstream: backend ${tf.getBackend()} (current)` };
+        this.backendSelection = { backend: tf.getBackend(), candidate: 'cpu', fallbacks: [], message: `fitstream: backend ${tf.getBackend()} (current)`, wasmKernels: undefined };
         this.emit('backend:selected', { backend: tf.getBackend(), fallbacks: [] });
       }
       return tf.getBackend();
@@ -271,7 +271,7 @@ export class Trainer<M extends string = string> {
             if (batch.sampleWeight) perSample = tf.mul(perSample, batch.sampleWeight);
             return tf.stack([tf.mean(perSample), ...this.metrics.map((m) => tf.mean(m.fn(batch.y, pred)))]) as tf.Tensor1D;
           });
-          aggregate.add(values, batch.y.shape[0]!);
+          aggregate.add(values, batch.y.shape[0]);
           values.dispose();
         } finally {
           if (owned) disposeBatch(batch);
@@ -458,7 +458,7 @@ export class Trainer<M extends string = string> {
     let epochsRun = 0;
     let final: EpochLogs<M> | undefined;
     const accumulator = new GradientAccumulator();
-    let previousLazy: { release(): void; tensor: tf.Tensor; metrics: import('../events/lazy-metrics.js').LazyMetrics<M> } | undefined;
+    let previousLazy: { release(): void; tensor: tf.Tensor; metrics: LazyMetrics<M> } | undefined;
     const releaseLazy = () => {
       if (previousLazy) {
         previousLazy.release();
@@ -503,7 +503,7 @@ export class Trainer<M extends string = string> {
           const epochBatchesSource = trainSource.batches(epochForBatches, skip);
           for await (const batch of epochBatchesSource.batches) {
             const batchIndex = position.batch;
-            const size = batch.y.shape[0]!;
+            const size = batch.y.shape[0];
             try {
               if (trainSource.kind === 'stream') validateBatch(batch, expect, 'data', checkValues);
               this.emit('batch:start', { ...position0(), batch: batchIndex, size });
@@ -741,7 +741,7 @@ function effectiveBatches(known: number | undefined, opts: NormalisedFitOptions)
  * ```
  */
 export function createTrainer<const S extends MetricSpec = never>(options: TrainerOptions<S>): Trainer<MetricNameOf<S>> {
-  return new Trainer<MetricNameOf<S>>(options as TrainerOptions);
+  return new Trainer<MetricNameOf<S>>(options);
 }
 
 export type { EventOf };

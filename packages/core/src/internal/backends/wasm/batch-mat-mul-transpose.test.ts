@@ -48,7 +48,7 @@ describe('transposed matMul on wasm', () => {
     console.info(`BatchMatMul/_FusedMatMul worst relative error: ${worst.toString()}`);
   });
 
-  it.each(GRID.map((c) => [`a=[${c.a}] b=[${c.b}] tA=${c.transposeA} tB=${c.transposeB}`, c] as const))(
+  it.each(GRID.map((c) => [`a=[${c.a.join(',')}] b=[${c.b.join(',')}] tA=${c.transposeA} tB=${c.transposeB}`, c] as const))(
     'BatchMatMul matches the cpu kernel: %s',
     async (where, c) => {
       const a = randomTensor(c.a, 1);

@@ -45,7 +45,7 @@ export function convGradientGeometry(
 ): ConvGradientGeometry {
   const dataFormat = attrs['dataFormat'] ?? 'NHWC';
   if (dataFormat !== 'NHWC' && dataFormat !== 'NCHW') {
-    throw new Error(`fitstream wasm kernel ${kernelName}: unsupported dataFormat '${String(dataFormat)}'`);
+    throw new Error(`fitstream wasm kernel ${kernelName}: unsupported dataFormat ${JSON.stringify(dataFormat)}`);
   }
   const channelsLast = dataFormat === 'NHWC';
   const roundingMode = attrs['dimRoundingMode'] as RoundingMode | undefined;

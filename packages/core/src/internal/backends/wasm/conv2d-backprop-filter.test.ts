@@ -47,7 +47,7 @@ const PADS: Pad[] = [
 const GRID: Case[] = SHAPES.flatMap((shape) => STRIDES.flatMap((strides) => PADS.map((pad) => ({ ...shape, strides, pad }))));
 
 function label(c: Case): string {
-  return `x=[${c.x}] f=[${c.filter}] s=${JSON.stringify(c.strides)} d=${JSON.stringify(c.dilations ?? 1)} pad=${JSON.stringify(c.pad)}`;
+  return `x=[${c.x.join(',')}] f=[${c.filter.join(',')}] s=${JSON.stringify(c.strides)} d=${JSON.stringify(c.dilations ?? 1)} pad=${JSON.stringify(c.pad)}`;
 }
 
 function outputShape(c: Case): number[] {
@@ -122,7 +122,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const x = tf.tensor(randomTensor([2, 7, 6, 3], 11).values, [2, 7, 6, 3]);
     const dy = tf.tensor(randomTensor([2, 4, 2, 4], 12).values, [2, 4, 2, 4]);
     const attrs = { strides: [2, 3], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] };
-    const run = () => (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs) as tf.Tensor).dispose();
+    const run = () => tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x, dy }, attrs).dispose();
     run();
     const tensors = tf.memory().numTensors;
     const buffers = backendDataIds();

@@ -53,7 +53,7 @@ const STRIDES: Array<number | [number, number]> = [1, 2, [2, 3]];
 const GRID: Case[] = SHAPES.flatMap((s) => STRIDES.flatMap((strides) => PADS.map((pad) => ({ ...s, strides, pad }))));
 
 function label(c: Case): string {
-  return `x=[${c.x}] f=[${c.filter}] s=${JSON.stringify(c.strides)} pad=${JSON.stringify(c.pad)}`;
+  return `x=[${c.x.join(',')}] f=[${c.filter.join(',')}] s=${JSON.stringify(c.strides)} pad=${JSON.stringify(c.pad)}`;
 }
 
 function dyShape(c: Case): number[] {
@@ -128,7 +128,7 @@ describe('Conv2DBackpropInput on wasm', () => {
     const dy = tf.tensor(randomTensor([2, 7, 6, 4], 9).values, [2, 7, 6, 4]);
     const filter = tf.tensor(randomTensor([3, 3, 3, 4], 10).values, [3, 3, 3, 4]);
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: [2, 7, 6, 3] };
-    const run = () => (tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, attrs) as tf.Tensor).dispose();
+    const run = () => tf.engine().runKernel<tf.Tensor>('Conv2DBackpropInput', { dy, filter }, attrs).dispose();
     run();
     const tensors = tf.memory().numTensors;
     const buffers = backendDataIds();

@@ -55,7 +55,7 @@ const DILATED_GRID: Case[] = SHAPES.slice(0, 3).flatMap((s) =>
 );
 
 function label(c: Case): string {
-  return `x=[${c.x}] f=[${c.filter}] s=${JSON.stringify(c.strides)} d=${JSON.stringify(c.dilations)} pad=${JSON.stringify(c.pad)}`;
+  return `x=[${c.x.join(',')}] f=[${c.filter.join(',')}] s=${JSON.stringify(c.strides)} d=${JSON.stringify(c.dilations)} pad=${JSON.stringify(c.pad)}`;
 }
 
 function attrsOf(c: Case): tf.NamedAttrMap {

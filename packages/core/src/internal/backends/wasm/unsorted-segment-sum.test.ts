@@ -38,7 +38,7 @@ describe('UnsortedSegmentSum on wasm', () => {
     console.info(`UnsortedSegmentSum worst relative error: ${worst.toString()}`);
   });
 
-  it.each(CASES.map((c) => [`x=[${c.x}] ids=[${c.ids}] n=${c.numSegments}`, c] as const))(
+  it.each(CASES.map((c) => [`x=[${c.x.join(',')}] ids=[${c.ids.join(',')}] n=${c.numSegments}`, c] as const))(
     'matches the cpu kernel: %s',
     async (where, c) => {
       const x = randomTensor(c.x, 1);
@@ -95,7 +95,7 @@ describe('UnsortedSegmentSum on wasm', () => {
   it('allocates only its output', () => {
     const x = tf.ones([40, 3]);
     const ids = tf.tensor1d(Int32Array.from({ length: 40 }, (_, i) => i % 7), 'int32');
-    const run = () => (tf.engine().runKernel('UnsortedSegmentSum', { x, segmentIds: ids }, { numSegments: 7 }) as tf.Tensor).dispose();
+    const run = () => tf.engine().runKernel<tf.Tensor>('UnsortedSegmentSum', { x, segmentIds: ids }, { numSegments: 7 }).dispose();
     run();
     const tensors = tf.memory().numTensors;
     const buffers = backendDataIds();

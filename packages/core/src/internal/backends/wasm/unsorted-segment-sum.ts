@@ -22,7 +22,7 @@ export function createUnsortedSegmentSumKernel(): KernelFunc {
     const segmentIds = requireInput(inputs, 'segmentIds', NAME);
     const numSegments = attrs['numSegments'];
     if (typeof numSegments !== 'number' || !Number.isInteger(numSegments) || numSegments < 0) {
-      throw new Error(`fitstream wasm kernel ${NAME}: numSegments must be a non-negative integer, got ${String(numSegments)}`);
+      throw new Error(`fitstream wasm kernel ${NAME}: numSegments must be a non-negative integer, got ${JSON.stringify(numSegments)}`);
     }
     if (x.dtype !== 'float32' && x.dtype !== 'int32') {
       throw new Error(`fitstream wasm kernel ${NAME}: unsupported dtype '${x.dtype}' (float32 and int32 only)`);

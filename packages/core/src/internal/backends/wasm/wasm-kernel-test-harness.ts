@@ -67,7 +67,7 @@ export function runKernelOnHost(
     for (const [name, host] of Object.entries(inputs)) {
       tensors[name] = tf.tensor(host.values, host.shape, host.dtype ?? 'float32');
     }
-    const out = tf.engine().runKernel(kernelName, tensors, attrs) as tf.Tensor;
+    const out = tf.engine().runKernel<tf.Tensor>(kernelName, tensors, attrs);
     return { values: out.dataSync() as Float32Array | Int32Array, shape: out.shape };
   });
 }

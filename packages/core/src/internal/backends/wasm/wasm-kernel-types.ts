@@ -5,10 +5,11 @@
  * talk to the same kernel registry and engine as the caller (a second tfjs copy in `node_modules` would otherwise get
  * kernels registered into a registry nobody reads).
  */
+import type * as tfjs from '@tensorflow/tfjs';
 import type { DataId, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 
 /** The tfjs namespace the kernels are installed into. */
-export type Tf = typeof import('@tensorflow/tfjs');
+export type Tf = typeof tfjs;
 
 /** A float32 or int32 view straight into the wasm heap. */
 export type HeapArray = Float32Array | Int32Array | Uint8Array;

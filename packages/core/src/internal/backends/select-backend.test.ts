@@ -1,0 +1,40 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { createTrainer, ofType, selectBackend } from '../../index.js';
+import { classificationData, mlp } from '../../test-support/fixtures.js';
+
+describe('selectBackend', () => {
+  it('falls back visibly: the reason for each skipped backend, and one log line', async () => {
+    const lines: string[] = [];
+    const selection = await selectBackend({ prefer: ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], log: (l) => lines.push(l) });
+    expect(selection.backend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(selection.fallbacks.map((f) => f.backend)).toEqual(['tensorflow-gpu', 'tensorflow']);
+    expect(selection.fallbacks[1]!.reason).toMatch(/^not installed; to use it: npm install @tensorflow\/tfjs-node/);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^fitstream: backend wasm \(fell back: tensorflow-gpu — not installed.*; tensorflow — not installed/);
+  });
+
+  it('honours an explicit choice and logs it without fallbacks', async () => {
+    const lines: string[] = [];
+    const selection = await selectBackend({ prefer: 'cpu', log: (l) => lines.push(l) });
+    expect(selection).toMatchObject({ backend: 'cpu', fallbacks: [] });
+    expect(lines).toEqual(['fitstream: backend cpu']);
+  });
+
+  it('refuses unknown backend names', async () => {
+    await expect(selectBackend({ prefer: 'webgpu' as 'cpu', log: null })).rejects.toThrow(/Unknown backend "webgpu"/);
+  });
+
+  it('reports the selection in the trainer stream before fit:start', async () => {
+    const trainer = createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'categoricalCrossentropy', seed: 1, backend: ['tensorflow', 'wasm'], log: null });
+    const events: string[] = [];
+    let fallbacks: readonly { backend: string }[] = [];
+    trainer.events$.subscribe((e) => events.push(e.type));
+    trainer.events$.pipe(ofType('backend:selected')).subscribe((e) => (fallbacks = e.fallbacks));
+    const result = await trainer.fit(classificationData(8, 3, 2), { epochs: 1, batchSize: 8, handleSignals: false });
+    expect(events.slice(0, 2)).toEqual(['backend:selected', 'fit:start']);
+    expect(fallbacks.map((f) => f.backend)).toEqual(['tensorflow']);
+    expect(result.backend).toBe('wasm');
+  });
+});
