@@ -110,12 +110,11 @@ async function select(prefer: BackendPreference, options: SelectBackendOptions):
       const message =
         fallbacks.length === 0
           ? `fitstream: backend ${name}`
-          : `fitstream: backend ${name} (fell back: ${fallbacks.map((f) => `${f.backend} — ${f.reason}`).join('; ')})`;
+          : `fitstream: backend ${name} (skipped ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')})`;
       if (options.log !== null) (options.log ?? ((l: string) => console.error(l)))(message);
       return { backend: name, candidate, fallbacks, message, wasmKernels };
     } catch (error) {
-      const fix = FIX[candidate];
-      fallbacks.push({ backend: candidate, reason: `${describe(error)}${fix ? `; to use it: ${fix}` : ''}` });
+      fallbacks.push({ backend: candidate, reason: describe(error), fix: FIX[candidate] || undefined });
     }
   }
   throw new Error(`No tfjs backend could be initialised: ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')}.`);

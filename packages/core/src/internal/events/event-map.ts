@@ -6,6 +6,8 @@ import type { EpochLogs, ValidationLogs } from './metric-names.js';
 export interface BackendFallback {
   readonly backend: string;
   readonly reason: string;
+  /** How to make this backend available, when fitstream knows. */
+  readonly fix: string | undefined;
 }
 
 /** Where a fit ended. */
