@@ -40,8 +40,9 @@ export {
   WeightConstraint,
   StateProvider,
   LearningRateOwner,
+  IndexSampler,
 } from './internal/plugin/plugin-points.js';
-export type { Batch, StepContext, LossContext, Gradients, GradientStage, Json } from './internal/plugin/plugin-points.js';
+export type { Batch, StepContext, LossContext, Gradients, GradientStage, Json, SamplerContext } from './internal/plugin/plugin-points.js';
 
 export { token, resolve, resolveAll, provide } from './internal/di/token.js';
 export type { Token } from './internal/di/token.js';

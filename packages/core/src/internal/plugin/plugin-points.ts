@@ -91,6 +91,31 @@ export interface StateProvider {
 }
 export const StateProvider = token<StateProvider>('@fitstream/core/StateProvider');
 
+/** What an index sampler is told when it plans one epoch of in-memory data. */
+export interface SamplerContext {
+  /** Samples in the data. */
+  readonly size: number;
+  readonly batchSize: number;
+  readonly epoch: number;
+  /** A stream unique to (seed, sampler name, epoch): plans are pure functions of the context, so resume recomputes them. */
+  readonly random: Random;
+  /** Class labels per sample (argmax of one-hot targets, or sparse labels), read from the device once and cached. */
+  labels(): Int32Array;
+}
+
+/**
+ * Plugin point: decides which rows of in-memory data form each batch of an epoch (shuffling, stratified or balanced
+ * batches, over/under-sampling, sharding). At most one per trainer; it replaces the trainer's own shuffling.
+ */
+export interface IndexSampler {
+  readonly name: string;
+  /** Declared so that order-sensitive plugins (stateful RNNs) can refuse a shuffling sampler. */
+  readonly order: 'shuffled' | 'sequential';
+  /** The epoch's batches of row indices. */
+  plan(ctx: SamplerContext): readonly Int32Array[];
+}
+export const IndexSampler = token<IndexSampler>('@fitstream/core/IndexSampler');
+
 /** Plugin point: the one plugin that owns the learning rate (a schedule). Two owners are a conflict. */
 export interface LearningRateOwner {
   readonly name: string;

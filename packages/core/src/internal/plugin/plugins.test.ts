@@ -9,6 +9,7 @@ import {
   LossTransform,
   ofType,
   PluginConflictError,
+  IndexSampler,
   provide,
   resolveAll,
   resolve,
@@ -94,6 +95,47 @@ describe('plugin points', () => {
     await base().use(plugin).fit(classificationData(16, 3, 2), fit);
     expect(draws).toEqual(first);
     expect(new Set(first).size).toBe(first.length);
+  });
+});
+
+describe('index samplers', () => {
+  const reversePairs: Plugin = {
+    name: 'reverse-pairs',
+    register: (c) =>
+      provide(c, IndexSampler, {
+        name: 'reverse-pairs',
+        order: 'sequential',
+        plan: ({ size, epoch, labels }) => {
+          expect(labels()).toHaveLength(size);
+          const batches: Int32Array[] = [];
+          for (let i = size - 1; i > 0; i -= 2) batches.push(Int32Array.from([i, i - 1]));
+          return epoch === 0 ? batches : batches.slice(0, 2);
+        },
+      }),
+  };
+
+  it('plans the batches of in-memory data, epoch by epoch, replacing the trainer shuffle', async () => {
+    const sizes: number[][] = [];
+    const trainer = base().use(reversePairs);
+    trainer.events$.pipe(ofType('epoch:end')).subscribe((e) => sizes.push([e.epoch, e.batches, e.samples]));
+    let firstTarget: number[] = [];
+    trainer.use({ name: 'spy', register: (c) => provide(c, BatchTransform, { name: 'spy', transform: (b, ctx) => { if (ctx.epoch === 0 && ctx.batch === 0) firstTarget = Array.from(b.y.dataSync()); return b; } }) });
+    const data = classificationData(6, 3, 2);
+    await trainer.fit(data, { ...fit, epochs: 2 });
+    expect(sizes).toEqual([[0, 3, 6], [1, 2, 4]]);
+    const y = data.y.arraySync();
+    expect(firstTarget).toEqual([...y[5]!, ...y[4]!]);
+  });
+
+  it('refuses two samplers, and a shuffling sampler with a sequential-order plugin', async () => {
+    const shuffling = (name: string): Plugin => ({ name, register: (c) => provide(c, IndexSampler, { name, order: 'shuffled', plan: ({ size }) => [Int32Array.from({ length: size }, (_, i) => i)] }) });
+    await expect(base().use(shuffling('a')).use(shuffling('b')).fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/"a" and "b" both claim "index-sampler"/);
+    await expect(base().use(shuffling('a')).use({ name: 'statefulRnn', claims: [{ resource: 'batch-order', value: 'sequential' }] }).fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/"statefulRnn" and "a" both claim "batch-order"/);
+  });
+
+  it('reports a planned row out of range', async () => {
+    const broken: Plugin = { name: 'broken', register: (c) => provide(c, IndexSampler, { name: 'broken', order: 'sequential', plan: () => [Int32Array.from([0, 99])] }) };
+    await expect(base().use(broken).fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/Sampler "broken" planned row 99 in batch 0 of epoch 0, outside \[0, 8\)/);
   });
 });
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Batch } from '../plugin/plugin-points.js';
+import type { Batch, IndexSampler } from '../plugin/plugin-points.js';
 import { FitstreamInputError } from './errors.js';
 import type { TargetKind } from './losses.js';
 import type { ModelAdapter } from './model.js';
@@ -30,8 +30,10 @@ export interface BatchSource {
   readonly kind: 'tensors' | 'stream';
   /** Samples per epoch when known. */
   readonly samples: number | undefined;
-  /** Batches per epoch when known (before limits). */
+  /** Batches per epoch when known in advance (before limits). */
   readonly batchesPerEpoch: number | undefined;
+  /** Batches in one epoch when known (a sampler may plan a different number each epoch). */
+  batchesIn(epoch: number): number | undefined;
   /**
    * The batches of one epoch, starting after `skip` batches. When `owned`, the loop disposes each batch after its
    * step: batches sliced from in-memory tensors, and batches of a tf.data.Dataset, a generator or a factory (fresh
@@ -45,6 +47,8 @@ export interface TensorSourceOptions {
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   readonly random: Random;
+  /** Plans batches instead of the built-in sequential/shuffled order. */
+  readonly sampler?: IndexSampler | undefined;
 }
 
 export function isTensorData(d: unknown): d is TensorData {
@@ -71,10 +75,10 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
   if (data.sampleWeight && data.sampleWeight.shape[0] !== n) {
     throw new FitstreamInputError(`${argument}.sampleWeight`, `has ${data.sampleWeight.shape[0]} entries but there are ${n} samples.`);
   }
-  const { batchSize, shuffle, dropLast, random } = options;
+  const { batchSize, shuffle, dropLast, random, sampler } = options;
   const full = Math.floor(n / batchSize);
-  const batchesPerEpoch = dropLast ? full : Math.ceil(n / batchSize);
-  if (batchesPerEpoch === 0) {
+  const builtinBatches = dropLast ? full : Math.ceil(n / batchSize);
+  if (!sampler && builtinBatches === 0) {
     throw new FitstreamInputError('options.batchSize', `${batchSize} is larger than the ${n} samples with dropLast: true; lower batchSize or set dropLast: false.`);
   }
   const take = (indices: Int32Array | undefined, start: number, size: number): Batch =>
@@ -87,14 +91,45 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
       const batch: Batch = { x, y: pick(data.y), ...(data.sampleWeight ? { sampleWeight: pick(data.sampleWeight) as tf.Tensor1D } : {}) };
       return batch as unknown as tf.TensorContainer;
     }) as unknown as Batch;
+
+  let labels: Int32Array | undefined;
+  const plans = new Map<number, readonly Int32Array[]>();
+  const planOf = (epoch: number): readonly Int32Array[] => {
+    let plan = plans.get(epoch);
+    if (!plan) {
+      plan = sampler!.plan({
+        size: n,
+        batchSize,
+        epoch,
+        random: random.derive(`sampler:${sampler!.name}`, epoch),
+        labels: () => (labels ??= labelsOf(data.y)),
+      });
+      plan.forEach((b, i) => {
+        if (b.length === 0) throw new Error(`Sampler "${sampler!.name}" planned an empty batch ${i} in epoch ${epoch}; plan only non-empty batches.`);
+        for (const index of b) {
+          if (!(index >= 0 && index < n)) throw new Error(`Sampler "${sampler!.name}" planned row ${index} in batch ${i} of epoch ${epoch}, outside [0, ${n}).`);
+        }
+      });
+      plans.clear(); // one epoch at a time: plans can be large
+      plans.set(epoch, plan);
+    }
+    return plan;
+  };
+  const samplesIn = (plan: readonly Int32Array[]) => plan.reduce((s, b) => s + b.length, 0);
   return {
     kind: 'tensors',
-    samples: dropLast ? full * batchSize : n,
-    batchesPerEpoch,
+    samples: sampler ? samplesIn(planOf(0)) : dropLast ? full * batchSize : n,
+    batchesPerEpoch: sampler ? planOf(0).length : builtinBatches,
+    batchesIn: (epoch) => (sampler ? planOf(epoch).length : builtinBatches),
     batches(epoch: number, skip: number) {
-      const order = shuffle ? random.derive('shuffle', epoch).permutation(n) : undefined;
       function* generate() {
-        for (let b = skip; b < batchesPerEpoch; b++) {
+        if (sampler) {
+          const plan = planOf(epoch);
+          for (let b = skip; b < plan.length; b++) yield take(plan[b], 0, plan[b]!.length);
+          return;
+        }
+        const order = shuffle ? random.derive('shuffle', epoch).permutation(n) : undefined;
+        for (let b = skip; b < builtinBatches; b++) {
           const start = b * batchSize;
           yield take(order, start, Math.min(batchSize, n - start));
         }
@@ -102,6 +137,14 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
       return { batches: generate(), owned: true };
     },
   };
+}
+
+/** Class labels of targets: argmax of one-hot rows, or the sparse labels themselves. */
+function labelsOf(y: tf.Tensor): Int32Array {
+  return tf.tidy(() => {
+    const labels = y.rank >= 2 && y.shape[y.rank - 1]! > 1 ? tf.argMax(y, -1) : y.reshape([y.shape[0]!]);
+    return labels.toInt().dataSync() as Int32Array;
+  });
 }
 
 function normaliseStreamBatch(element: unknown, argument: string, index: number): Batch {
@@ -160,6 +203,7 @@ export function streamSource(data: BatchStream | (() => BatchStream), argument: 
     kind: 'stream',
     samples: undefined,
     batchesPerEpoch: undefined,
+    batchesIn: () => undefined,
     batches(_epoch: number, skip: number) {
       const stream = typeof data === 'function' ? data() : data;
       if (!isBatchStream(stream)) throw new FitstreamInputError(argument, 'the factory must return a tf.data.Dataset or an (async) iterable of { x, y } batches.');

@@ -20,6 +20,7 @@ import { assertNoConflicts, type OwnedClaim } from '../plugin/conflicts.js';
 import {
   BatchTransform,
   GradientTransform,
+  IndexSampler,
   LearningRateOwner,
   LossTransform,
   StateProvider,
@@ -319,7 +320,10 @@ export class Trainer<M extends string = string> {
 
     // Conflicts are checked before anything runs, naming both plugins.
     const claims: OwnedClaim[] = this.plugins.flatMap((p) => (p.claims ?? []).map((c) => ({ ...c, owner: p.name })));
-    if (opts.shuffle && isTensorData(data) && !opts.overfitBatches) claims.push({ resource: 'batch-order', value: 'shuffled', owner: 'the trainer (fit option shuffle: true)' });
+    const samplers = resolveAll(this.container, IndexSampler);
+    for (const sampler of samplers) claims.push({ resource: 'index-sampler', exclusive: true, owner: sampler.name }, { resource: 'batch-order', value: sampler.order, owner: sampler.name });
+    const sampler = isTensorData(data) && !opts.overfitBatches ? samplers[0] : undefined;
+    if (!sampler && opts.shuffle && isTensorData(data) && !opts.overfitBatches) claims.push({ resource: 'batch-order', value: 'shuffled', owner: 'the trainer (fit option shuffle: true)' });
     for (const owner of resolveAll(this.container, LearningRateOwner)) claims.push({ resource: 'learning-rate', exclusive: true, owner: owner.name });
     assertNoConflicts(claims);
 
@@ -333,7 +337,7 @@ export class Trainer<M extends string = string> {
 
     // Data: sources, shape checks (no sync) and value checks (one read for in-memory data).
     const expect = { model, targetKind: this.loss.kind };
-    const trainSource = createSource(data, { batchSize: opts.batchSize, shuffle: opts.shuffle && !opts.overfitBatches, dropLast: opts.dropLast, random: this.random }, 'data');
+    const trainSource = createSource(data, { batchSize: opts.batchSize, shuffle: opts.shuffle && !opts.overfitBatches, dropLast: opts.dropLast, random: this.random, sampler }, 'data');
     if (isTensorData(data)) validateBatch({ x: data.x, y: data.y }, expect, 'data', opts.checkData !== 'never');
     const validationSource = opts.validation ? this.createValidationSource(opts.validation, opts.validationBatchSize ?? opts.batchSize, 'options.validation') : undefined;
     const batchesPerEpoch = effectiveBatches(trainSource.batchesPerEpoch, opts);
@@ -492,10 +496,10 @@ export class Trainer<M extends string = string> {
         if (skip === 0) aggregate.dispose();
         const variables = model.trainableVariables();
         if (variables.length === 0) throw new Error(`${model.label} has no trainable variables; unfreeze at least one layer.`);
-        this.emit('epoch:start', { ...position0(), batchesPerEpoch });
+        this.emit('epoch:start', { ...position0(), batchesPerEpoch: effectiveBatches(trainSource.batchesIn(epoch), opts) });
         await boundary(false);
 
-        const cap = batchesPerEpoch ?? Number.POSITIVE_INFINITY;
+        const cap = effectiveBatches(trainSource.batchesIn(epoch), opts) ?? Number.POSITIVE_INFINITY;
         const checkValues = opts.checkData === 'always' || (opts.checkData === 'first-epoch' && epochsRun === 0 && !resumedFrom);
         let stoppedMidEpoch = false;
         if (position.batch < cap) {
@@ -621,7 +625,7 @@ export class Trainer<M extends string = string> {
   }
 
   private overfitValidation(train: BatchSource, batches: number): BatchSource {
-    return { ...train, batchesPerEpoch: batches, batches: () => train.batches(0, 0) };
+    return { ...train, batchesPerEpoch: batches, batchesIn: () => batches, batches: () => train.batches(0, 0) };
   }
 
   private async runValidation(source: BatchSource, limit: number | undefined, transforms: StepPlugins['batchTransforms'], epoch: number) {
