@@ -17,11 +17,12 @@ export { OPTIMIZER_NAMES, getLearningRate, setLearningRate } from './internal/tr
 export type { OptimizerName, OptimizerSpec } from './internal/training/optimizer.js';
 export { FitstreamInputError } from './internal/training/errors.js';
 
-export { ofType } from './internal/events/event-map.js';
+export { ofType, CORE_EVENT_TYPES } from './internal/events/event-map.js';
 export type {
   TrainerEvent,
   TrainerEventMap,
   TrainerEventType,
+  PluginEventType,
   EventOf,
   History,
   FitEndReason,

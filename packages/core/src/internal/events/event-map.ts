@@ -23,7 +23,7 @@ export interface History<M extends string = string> {
 export interface LoopPosition {
   /** Epoch index, 0-based (Keras convention). */
   readonly epoch: number;
-  /** Optimizer steps completed so far in the whole run (the global step). */
+  /** Steps completed so far in the whole run (the global step; a step skipped by a gradient transform counts). */
   readonly step: number;
   /** Learning rate in force. */
   readonly learningRate: number;
@@ -68,6 +68,8 @@ export interface TrainerEventMap<M extends string = string> {
     readonly batch: number;
     /** Samples that contributed to this update. */
     readonly samples: number;
+    /** `true` when a gradient transform skipped the update (the step still counts). */
+    readonly skipped: boolean;
     /** Metrics of the step's last batch (lazy). */
     readonly metrics: LazyMetrics<M>;
   };
@@ -91,6 +93,23 @@ export interface TrainerEventMap<M extends string = string> {
 
 /** Event names. */
 export type TrainerEventType = keyof TrainerEventMap;
+
+/** The events the core trainer itself publishes; plugins cannot emit these. */
+export const CORE_EVENT_TYPES = [
+  'backend:selected',
+  'fit:start',
+  'epoch:start',
+  'batch:start',
+  'batch:end',
+  'step:end',
+  'validation:end',
+  'epoch:end',
+  'checkpoint:saved',
+  'fit:end',
+] as const satisfies readonly TrainerEventType[];
+
+/** Event types added by plugin packages through module augmentation. */
+export type PluginEventType = Exclude<TrainerEventType, (typeof CORE_EVENT_TYPES)[number]>;
 
 /** One event: a discriminated union on `type`, built from {@link TrainerEventMap}. */
 export type TrainerEvent<M extends string = string> = {

@@ -63,12 +63,20 @@ export type Gradients = Readonly<Record<string, tf.Tensor>>;
  */
 export type GradientStage = 'pre-reduce' | 'reduce' | 'post-reduce';
 
+/** What a gradient transform sees besides the gradients. */
+export interface GradientContext extends StepContext {
+  /** The loss of the step's last batch, on the device (read it only if you must: a read is a sync). */
+  readonly loss: tf.Scalar;
+  /** Samples that contributed to this update. */
+  readonly samples: number;
+}
+
 /** Plugin point: transforms the step's gradients (after accumulation) before the optimizer applies them. */
 export interface GradientTransform {
   readonly name: string;
   readonly stage?: GradientStage;
-  /** Return the new gradients, or `null` to skip this optimizer update (e.g. non-finite gradients). */
-  transform(grads: Gradients, ctx: StepContext): Gradients | null;
+  /** Return the new gradients, or `null` to skip this optimizer update (e.g. non-finite gradients, a loss spike). */
+  transform(grads: Gradients, ctx: GradientContext): Gradients | null;
 }
 export const GradientTransform = token<GradientTransform>('@fitstream/core/GradientTransform');
 

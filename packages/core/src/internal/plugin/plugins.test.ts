@@ -165,6 +165,40 @@ describe('conflicts at start', () => {
   });
 });
 
+declare module '../events/event-map.js' {
+  interface TrainerEventMap<M extends string = string> {
+    'test:ping': { readonly epoch: number; readonly note: string };
+  }
+}
+
+describe('plugin events and gradient context', () => {
+  it('lets plugins publish their own (augmented) event types in order with core events', async () => {
+    const trainer = base().use({ name: 'pinger', attach: (e$, c) => e$.pipe(ofType('epoch:end')).subscribe((e) => c.emit('test:ping', { epoch: e.epoch, note: 'hi' })) });
+    const seen: string[] = [];
+    trainer.events$.subscribe((e) => seen.push(e.type === 'test:ping' ? `ping ${e.epoch} ${e.note}` : e.type));
+    await trainer.fit(classificationData(8, 3, 2), { ...fit, epochs: 2 });
+    expect(seen.filter((t) => t.startsWith('ping') || t === 'epoch:end' || t === 'fit:end')).toEqual(['epoch:end', 'ping 0 hi', 'epoch:end', 'ping 1 hi', 'fit:end']);
+  });
+
+  it('refuses plugin emits of core event types', async () => {
+    const trainer = base().use({ name: 'impostor', attach: (e$, c) => e$.pipe(ofType('fit:start')).subscribe(() => c.emit('epoch:end' as 'test:ping', { epoch: 0, note: '' })) });
+    await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/core events are published by the trainer only/);
+  });
+
+  it('hands gradient transforms the step loss and reports skipped steps', async () => {
+    const losses: number[] = [];
+    const trainer = base().use({
+      name: 'skip-odd',
+      register: (c) => provide(c, GradientTransform, { name: 'skip-odd', transform: (g, ctx) => (losses.push(ctx.loss.dataSync()[0]!), ctx.step % 2 === 1 ? null : g) }),
+    });
+    const steps: [number, boolean, number][] = [];
+    trainer.events$.pipe(ofType('step:end')).subscribe((e) => steps.push([e.step, e.skipped, e.metrics.loss]));
+    await trainer.fit(classificationData(32, 3, 2), { ...fit, batchSize: 8 });
+    expect(steps.map(([s, skipped]) => [s, skipped])).toEqual([[1, false], [2, true], [3, false], [4, true]]);
+    expect(losses).toEqual(steps.map(([, , loss]) => loss));
+  });
+});
+
 describe('dependency injection', () => {
   it('gives each trainer its own child container', () => {
     const Greeting = token<string>('@fitstream/core-test/Greeting');

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Random } from '../random/random.js';
 import type { CheckpointInfo } from '../checkpoint/checkpoint.js';
+import type { PluginEventType, TrainerEventMap } from '../events/event-map.js';
 
 /**
  * How plugins steer a running fit. The event stream is for observing; this is for acting.
@@ -36,4 +37,9 @@ export interface TrainerControl<M extends string = string> {
   readonly random: Random;
   /** Metric names this trainer reports (without `val_`). */
   readonly metricNames: readonly ('loss' | M)[];
+  /**
+   * Publishes a plugin event (a type added to `TrainerEventMap` by module augmentation) on the trainer's stream, in
+   * order with the core events. Core event types cannot be emitted by plugins.
+   */
+  emit<K extends PluginEventType>(type: K, payload: TrainerEventMap<M>[K]): void;
 }

@@ -80,13 +80,16 @@ export function forwardBackward(
 export function applyUpdate(
   grads: tf.NamedTensorMap,
   ctx: StepContext,
-  parts: { optimizer: tf.Optimizer; variables: readonly tf.Variable[]; plugins: StepPlugins },
+  parts: { optimizer: tf.Optimizer; variables: readonly tf.Variable[]; plugins: StepPlugins; metrics: tf.Tensor1D; samples: number },
 ): boolean {
   return tf.tidy(() => {
     let g: Gradients | null = grads;
-    for (const t of parts.plugins.gradientTransforms) {
-      g = t.transform(g, ctx);
-      if (g === null) return false;
+    if (parts.plugins.gradientTransforms.length > 0) {
+      const gradientCtx = { ...ctx, loss: parts.metrics.slice(0, 1).reshape([]) as tf.Scalar, samples: parts.samples };
+      for (const t of parts.plugins.gradientTransforms) {
+        g = t.transform(g, gradientCtx);
+        if (g === null) return false;
+      }
     }
     parts.optimizer.applyGradients(g);
     for (const c of parts.plugins.weightConstraints) c.apply(parts.variables, ctx);

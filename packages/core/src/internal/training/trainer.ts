@@ -13,7 +13,7 @@ import {
 import { createChildContainer, type DependencyContainer } from '../di/container.js';
 import { resolveAll } from '../di/token.js';
 import { createEventChannel, type EventChannel } from '../events/event-stream.js';
-import type { EventOf, FitEndReason, History, TrainerEvent, TrainerEventMap, TrainerEventType } from '../events/event-map.js';
+import { CORE_EVENT_TYPES, type EventOf, type FitEndReason, type History, type TrainerEvent, type TrainerEventMap, type TrainerEventType } from '../events/event-map.js';
 import { createLazyMetrics, type LazyMetrics } from '../events/lazy-metrics.js';
 import type { EpochLogs, TrainName } from '../events/metric-names.js';
 import { assertNoConflicts, type OwnedClaim } from '../plugin/conflicts.js';
@@ -423,6 +423,10 @@ export class Trainer<M extends string = string> {
       },
       random: this.random,
       metricNames: this.metricNames,
+      emit: (type, payload) => {
+        if ((CORE_EVENT_TYPES as readonly string[]).includes(type)) throw new Error(`control.emit('${type}'): core events are published by the trainer only; declare your own event type.`);
+        this.emit(type, payload);
+      },
     };
 
     const subscriptions = new Subscription();
@@ -535,10 +539,10 @@ export class Trainer<M extends string = string> {
                 stepGrads = accumulator.take();
               }
               if (groupDone || Object.keys(stepGrads).length > 0) {
-                applyUpdate(stepGrads, ctx, { optimizer: this.optimizer, variables, plugins });
+                const applied = applyUpdate(stepGrads, ctx, { optimizer: this.optimizer, variables, plugins, metrics: result.metrics, samples: stepSamples });
                 tf.dispose(Object.values(stepGrads));
                 position.step += 1;
-                this.emit('step:end', { ...position0(), batch: batchIndex, samples: stepSamples, metrics: lazy.metrics });
+                this.emit('step:end', { ...position0(), batch: batchIndex, samples: stepSamples, skipped: !applied, metrics: lazy.metrics });
                 await boundary(true);
                 if (stopReason !== undefined) {
                   stoppedMidEpoch = !lastOfEpoch;
@@ -558,11 +562,11 @@ export class Trainer<M extends string = string> {
           const samples = accumulator.samples;
           const grads = accumulator.take();
           const ctx: StepContext = { epoch, batch: position.batch - 1, step: position.step, learningRate: this.learningRate, training: true, random: this.random.derive('step', epoch, position.batch - 1) };
-          applyUpdate(grads, ctx, { optimizer: this.optimizer, variables, plugins });
+          const applied = previousLazy ? applyUpdate(grads, ctx, { optimizer: this.optimizer, variables, plugins, metrics: previousLazy.tensor as tf.Tensor1D, samples }) : false;
           tf.dispose(Object.values(grads));
           position.step += 1;
           if (previousLazy) {
-            this.emit('step:end', { ...position0(), batch: position.batch - 1, samples, metrics: previousLazy.metrics });
+            this.emit('step:end', { ...position0(), batch: position.batch - 1, samples, skipped: !applied, metrics: previousLazy.metrics });
             await boundary(true);
           }
         }
