@@ -166,6 +166,8 @@ describe('conflicts at start', () => {
 });
 
 declare module '../events/event-map.js' {
+  // Declaration merging needs the same type parameter, even unused.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   interface TrainerEventMap<M extends string = string> {
     'test:ping': { readonly epoch: number; readonly note: string };
   }
