@@ -17,7 +17,7 @@ export { OPTIMIZER_NAMES, getLearningRate, setLearningRate } from './internal/tr
 export type { OptimizerName, OptimizerSpec } from './internal/training/optimizer.js';
 export { FitstreamInputError } from './internal/training/errors.js';
 
-export { ofType, CORE_EVENT_TYPES } from './internal/events/event-map.js';
+export { ofType, CORE_EVENT_TYPES, serializeError } from './internal/events/event-map.js';
 export type {
   TrainerEvent,
   TrainerEventMap,
@@ -28,7 +28,9 @@ export type {
   FitEndReason,
   BackendFallback,
   LoopPosition,
+  SerializedError,
 } from './internal/events/event-map.js';
+export { readMetricsAsync, isMetricsRead } from './internal/events/lazy-metrics.js';
 export type { LazyMetrics } from './internal/events/lazy-metrics.js';
 export type { EpochLogs, ValidationLogs, TrainName, ValidationName, LogName } from './internal/events/metric-names.js';
 

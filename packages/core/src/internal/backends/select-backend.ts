@@ -105,6 +105,9 @@ async function select(prefer: BackendPreference, options: SelectBackendOptions):
       const ok = await tf.setBackend(name);
       if (!ok) throw new Error(`tf.setBackend('${name}') failed to initialise`);
       await tf.ready();
+      // tfjs's cpu backend prints a banner on first use telling Node users to install tfjs-node; our log line already
+      // says why cpu was chosen and how to get a faster backend, so mark the banner as shown.
+      if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
       const kernels = options.wasmKernels ?? true;
       const wasmKernels = name === 'wasm' && kernels !== false ? installWasmKernels(tf, kernels === true ? {} : kernels) : undefined;
       const message =

@@ -10,6 +10,19 @@ export interface BackendFallback {
   readonly fix: string | undefined;
 }
 
+/** An error as plain data, so that events stay JSON-serializable (`fit` itself rejects with the original error). */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | undefined;
+}
+
+/** Turns any thrown value into a {@link SerializedError}. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { name: 'Error', message: String(error), stack: undefined };
+}
+
 /** Where a fit ended. */
 export type FitEndReason = 'completed' | 'stopped' | 'error';
 
@@ -86,7 +99,8 @@ export interface TrainerEventMap<M extends string = string> {
     readonly reason: FitEndReason;
     /** The reason given to `control.stop(reason)`, when stopped. */
     readonly stopReason: string | undefined;
-    readonly error: unknown;
+    /** The error that failed the fit (reason `'error'`), as plain data. */
+    readonly error: SerializedError | undefined;
     readonly history: History<M>;
   };
 }

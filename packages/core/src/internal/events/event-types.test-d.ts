@@ -1,4 +1,4 @@
-import { filter } from 'rxjs';
+import { filter, type Observable } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { createTrainer, defineMetric, ofType, type EventOf, type TrainerEvent } from '../../index.js';
@@ -20,6 +20,11 @@ describe('event types', () => {
       // @ts-expect-error: metrics the trainer was not created with do not exist
       void e.metrics.val_mae;
     });
+  });
+
+  it('keeps typed events assignable to the generic event type (for generic loggers)', () => {
+    expectTypeOf<TrainerEvent<'accuracy' | 'top2'>>().toExtend<TrainerEvent>();
+    expectTypeOf(trainer.events$).toExtend<Observable<TrainerEvent>>();
   });
 
   it('narrows with ofType and rejects unknown event names', () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { TestScheduler } from 'rxjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTrainer, ofType, selectBackend, type TrainerEvent } from '../../index.js';
+import { createTrainer, isMetricsRead, ofType, readMetricsAsync, selectBackend, type TrainerEvent } from '../../index.js';
 import { classificationData, mlp } from '../../test-support/fixtures.js';
 
 beforeAll(async () => {
@@ -102,7 +102,7 @@ describe('lazy batch metrics', () => {
     };
     try {
       let unread = 0;
-      trainer.events$.pipe(ofType('batch:end')).subscribe((e) => (unread += e.metrics.isRead ? 0 : 1));
+      trainer.events$.pipe(ofType('batch:end')).subscribe((e) => (unread += isMetricsRead(e.metrics) ? 0 : 1));
       const count = async (batchSize: number) => {
         reads = 0;
         await trainer.fit(data, { epochs: 2, batchSize, handleSignals: false, checkData: 'never' });
@@ -122,12 +122,12 @@ describe('lazy batch metrics', () => {
 
   it('reads all values once on first access, caches them, and refuses reads of released batches', async () => {
     const { data, trainer } = setup();
-    const kept: { metrics: { loss: number; read(): unknown } }[] = [];
+    const kept: { metrics: { loss: number } }[] = [];
     trainer.events$.pipe(ofType('batch:end')).subscribe((e) => {
-      expect(e.metrics.isRead).toBe(false);
+      expect(isMetricsRead(e.metrics)).toBe(false);
       const loss = e.metrics.loss;
-      expect(e.metrics.isRead).toBe(true);
-      expect(e.metrics.read()).toEqual({ loss, accuracy: e.metrics.accuracy });
+      expect(isMetricsRead(e.metrics)).toBe(true);
+      expect({ ...e.metrics }).toEqual({ loss, accuracy: e.metrics.accuracy });
       kept.push(e);
     });
     const held: { metrics: { loss: number } }[] = [];
@@ -140,6 +140,18 @@ describe('lazy batch metrics', () => {
     await other.fit(d2, { epochs: 1, batchSize: 20, handleSignals: false });
     expect(() => late[0]!.metrics.loss).toThrow(/released when the next batch ended/);
     expect(held).toHaveLength(2);
+  });
+});
+
+describe('readMetricsAsync', () => {
+  it('reads without blocking and caches for the getters', async () => {
+    const { data, trainer } = setup();
+    const reads: Promise<Readonly<Record<string, number>>>[] = [];
+    trainer.events$.pipe(ofType('batch:end')).subscribe((e) => reads.push(readMetricsAsync(e.metrics)));
+    await trainer.fit(data, { epochs: 1, batchSize: 20, handleSignals: false });
+    const values = await Promise.all(reads);
+    expect(values).toHaveLength(2);
+    for (const v of values) expect(Object.keys(v)).toEqual(['loss', 'accuracy']);
   });
 });
 

@@ -13,7 +13,7 @@ import {
 import { createChildContainer, type DependencyContainer } from '../di/container.js';
 import { resolveAll } from '../di/token.js';
 import { createEventChannel, type EventChannel } from '../events/event-stream.js';
-import { CORE_EVENT_TYPES, type EventOf, type FitEndReason, type History, type TrainerEvent, type TrainerEventMap, type TrainerEventType } from '../events/event-map.js';
+import { CORE_EVENT_TYPES, serializeError, type EventOf, type FitEndReason, type History, type TrainerEvent, type TrainerEventMap, type TrainerEventType } from '../events/event-map.js';
 import { createLazyMetrics, type LazyMetrics } from '../events/lazy-metrics.js';
 import type { EpochLogs, TrainName } from '../events/metric-names.js';
 import { assertNoConflicts, type OwnedClaim } from '../plugin/conflicts.js';
@@ -142,6 +142,8 @@ export class Trainer<M extends string = string> {
   private readonly plugins: Plugin<M>[] = [];
   private readonly options: TrainerOptions;
   private backendSelection: BackendSelection | undefined;
+  /** Where the last fit left the loop, so that `saveCheckpoint` between fits records the true position. */
+  private lastFit: { position: LoopState; history: MutableHistory; fit: CheckpointStateInput['fit'] } | undefined;
   private running = false;
   private disposed = false;
 
@@ -212,7 +214,8 @@ export class Trainer<M extends string = string> {
   /** Writes a checkpoint of the model and optimizer between fits (inside a fit, use `control.saveCheckpoint`). */
   async saveCheckpoint(dir: string): Promise<CheckpointInfo> {
     this.assertUsable();
-    return writeCheckpoint(dir, { model: this.model, optimizer: this.optimizer, state: this.checkpointState({ epoch: 0, batch: 0, step: 0 }, undefined, emptyHistory(), { epochs: 0, batchSize: 0, accumulateBatches: 1, shuffle: false }) });
+    const last = this.lastFit ?? { position: { epoch: 0, batch: 0, step: 0 }, history: emptyHistory(), fit: { epochs: 0, batchSize: DEFAULT_BATCH, accumulateBatches: 1, shuffle: true } };
+    return writeCheckpoint(dir, { model: this.model, optimizer: this.optimizer, state: this.checkpointState(last.position, undefined, last.history, last.fit) });
   }
 
   /** Disposes what the trainer owns (a named optimizer) and ends the event stream. Models stay the caller's. */
@@ -608,13 +611,15 @@ export class Trainer<M extends string = string> {
       return { history: freezeHistory(history), reason, stopReason, epochs: epochsRun, step: position.step, final, backend, seed: this.seed };
     } catch (error) {
       try {
-        this.emit('fit:end', { ...position0(), reason: 'error', stopReason, error, history: freezeHistory(history) });
+        this.emit('fit:end', { ...position0(), reason: 'error', stopReason, error: serializeError(error), history: freezeHistory(history) });
         while (pending.size) await Promise.all([...pending]);
       } catch {
         /* the original error is what matters */
       }
       throw error;
     } finally {
+      // A mid-epoch stop keeps its partial position; the epoch's metric sums are not kept between fits.
+      this.lastFit = { position: { ...position }, history: { epochs: [...history.epochs], logs: Object.fromEntries(Object.entries(history.logs).map(([k, v]) => [k, [...v]])) }, fit: fitShape };
       releaseLazy();
       accumulator.dispose();
       aggregate.dispose();
