@@ -29,7 +29,7 @@ export interface ResolvedLoss {
 const EPSILON = 1e-7;
 
 /** Mean over every axis but the first: `[batch, …] → [batch]`. */
-function meanPerSample(t: tf.Tensor): tf.Tensor1D {
+export function meanPerSample(t: tf.Tensor): tf.Tensor1D {
   return t.rank === 1 ? (t as tf.Tensor1D) : (t.reshape([t.shape[0], -1]).mean(1) as tf.Tensor1D);
 }
 
@@ -38,7 +38,7 @@ function sumLastAxisThenMean(t: tf.Tensor): tf.Tensor1D {
 }
 
 /** Sparse labels of shape `[batch]` or `[batch, 1]` as int32 `[batch]`. */
-function sparseLabels(yTrue: tf.Tensor): tf.Tensor1D {
+export function sparseLabels(yTrue: tf.Tensor): tf.Tensor1D {
   const flat = yTrue.rank > 1 ? yTrue.reshape([yTrue.shape[0]]) : yTrue;
   return (flat.dtype === 'int32' ? flat : flat.toInt()) as tf.Tensor1D;
 }

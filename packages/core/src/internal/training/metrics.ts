@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ResolvedLoss } from './losses.js';
+import { meanPerSample, resolveLoss, sparseLabels, type ResolvedLoss } from './losses.js';
 
 /** A metric as a per-sample function; epoch values are sample-weighted means of it. */
 export type PerSampleMetric = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
@@ -33,23 +33,16 @@ export interface ResolvedMetric {
   readonly fn: PerSampleMetric;
 }
 
-function perSampleMean(t: tf.Tensor): tf.Tensor1D {
-  return t.rank === 1 ? (t as tf.Tensor1D) : (t.reshape([t.shape[0], -1]).mean(1) as tf.Tensor1D);
-}
-
-function sparseTargets(y: tf.Tensor): tf.Tensor1D {
-  return (y.rank > 1 ? y.reshape([y.shape[0]]) : y).toInt() as tf.Tensor1D;
-}
-
 function binaryAccuracy(threshold: number): PerSampleMetric {
-  return (y, p) => perSampleMean(tf.equal(y.toFloat(), tf.greater(p, threshold).toFloat()).toFloat());
+  return (y, p) => meanPerSample(tf.equal(y.toFloat(), tf.greater(p, threshold).toFloat()).toFloat());
 }
 
 const categoricalAccuracy: PerSampleMetric = (y, p) => tf.equal(tf.argMax(y, -1), tf.argMax(p, -1)).toFloat().reshape([-1]) as tf.Tensor1D;
 const sparseCategoricalAccuracy: PerSampleMetric = (y, p) =>
-  tf.equal(sparseTargets(y), tf.argMax(p, -1).reshape([-1]).toInt()).toFloat() as tf.Tensor1D;
-const meanSquaredError: PerSampleMetric = (y, p) => perSampleMean(tf.squaredDifference(p, y));
-const meanAbsoluteError: PerSampleMetric = (y, p) => perSampleMean(tf.abs(tf.sub(p, y)));
+  tf.equal(sparseLabels(y), tf.argMax(p, -1).reshape([-1]).toInt()).toFloat() as tf.Tensor1D;
+// The regression metrics are the regression losses, reported.
+const meanSquaredError: PerSampleMetric = resolveLoss('meanSquaredError').fn;
+const meanAbsoluteError: PerSampleMetric = resolveLoss('meanAbsoluteError').fn;
 
 const BUILTIN: Record<Exclude<BuiltinMetricName, 'accuracy'>, PerSampleMetric> = {
   binaryAccuracy: binaryAccuracy(0.5),

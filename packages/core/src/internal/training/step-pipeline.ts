@@ -8,6 +8,7 @@ import type {
   StepContext,
   WeightConstraint,
 } from '../plugin/plugin-points.js';
+import { applyOptimizerUpdate } from '../optimizers/apply-optimizer-update.js';
 import { withSeed } from '../random/with-seed.js';
 import type { ResolvedLoss } from './losses.js';
 import type { ResolvedMetric } from './metrics.js';
@@ -91,7 +92,7 @@ export function applyUpdate(
         if (g === null) return false;
       }
     }
-    parts.optimizer.applyGradients(g);
+    applyOptimizerUpdate(parts.optimizer, g);
     for (const c of parts.plugins.weightConstraints) c.apply(parts.variables, ctx);
     return true;
   });
