@@ -34,6 +34,8 @@ export interface BatchSource {
   readonly batchesPerEpoch: number | undefined;
   /** Batches in one epoch when known (a sampler may plan a different number each epoch). */
   batchesIn(epoch: number): number | undefined;
+  /** Samples in one epoch when known. */
+  samplesIn(epoch: number): number | undefined;
   /**
    * The batches of one epoch, starting after `skip` batches. When `owned`, the loop disposes each batch after its
    * step: batches sliced from in-memory tensors, and batches of a tf.data.Dataset, a generator or a factory (fresh
@@ -118,9 +120,15 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
   const samplesIn = (plan: readonly Int32Array[]) => plan.reduce((s, b) => s + b.length, 0);
   return {
     kind: 'tensors',
-    samples: sampler ? samplesIn(planOf(0)) : dropLast ? full * batchSize : n,
-    batchesPerEpoch: sampler ? planOf(0).length : builtinBatches,
+    // Getters: a sampler plans an epoch only when asked, so a resumed fit never plans epochs it will not run.
+    get samples() {
+      return sampler ? samplesIn(planOf(0)) : dropLast ? full * batchSize : n;
+    },
+    get batchesPerEpoch() {
+      return sampler ? planOf(0).length : builtinBatches;
+    },
     batchesIn: (epoch) => (sampler ? planOf(epoch).length : builtinBatches),
+    samplesIn: (epoch) => (sampler ? samplesIn(planOf(epoch)) : dropLast ? full * batchSize : n),
     batches(epoch: number, skip: number) {
       function* generate() {
         if (sampler) {
@@ -204,6 +212,7 @@ export function streamSource(data: BatchStream | (() => BatchStream), argument: 
     samples: undefined,
     batchesPerEpoch: undefined,
     batchesIn: () => undefined,
+    samplesIn: () => undefined,
     batches(_epoch: number, skip: number) {
       const stream = typeof data === 'function' ? data() : data;
       if (!isBatchStream(stream)) throw new FitstreamInputError(argument, 'the factory must return a tf.data.Dataset or an (async) iterable of { x, y } batches.');

@@ -228,6 +228,11 @@ export class Trainer<M extends string = string> {
     this.container.clearInstances();
   }
 
+  private log(line: string): void {
+    if (this.options.log === null) return;
+    (this.options.log ?? ((l: string) => console.error(l)))(line);
+  }
+
   private assertUsable(): void {
     if (this.disposed) throw new Error('This trainer was disposed; create a new one.');
   }
@@ -343,7 +348,6 @@ export class Trainer<M extends string = string> {
     const trainSource = createSource(data, { batchSize: opts.batchSize, shuffle: opts.shuffle && !opts.overfitBatches, dropLast: opts.dropLast, random: this.random, sampler }, 'data');
     if (isTensorData(data)) validateBatch({ x: data.x, y: data.y }, expect, 'data', opts.checkData !== 'never');
     const validationSource = opts.validation ? this.createValidationSource(opts.validation, opts.validationBatchSize ?? opts.batchSize, 'options.validation') : undefined;
-    const batchesPerEpoch = effectiveBatches(trainSource.batchesPerEpoch, opts);
 
     // State: fresh, or restored from a checkpoint.
     const position: LoopState = { epoch: opts.initialEpoch, batch: 0, step: 0 };
@@ -360,7 +364,8 @@ export class Trainer<M extends string = string> {
         tf.dispose(loaded.optimizerWeights.map((w) => w.tensor));
       }
       const s = loaded.state;
-      if (s.fit.batchSize !== opts.batchSize || s.fit.accumulateBatches !== opts.accumulateBatches || s.fit.shuffle !== opts.shuffle) {
+      // With a sampler the order is the sampler's (its StateProvider checks its own settings), not the shuffle flag.
+      if (s.fit.batchSize !== opts.batchSize || s.fit.accumulateBatches !== opts.accumulateBatches || (!sampler && s.fit.shuffle !== opts.shuffle)) {
         throw new FitstreamInputError('options', `resuming ${loaded.path} needs the options it was written with (batchSize ${s.fit.batchSize}, accumulateBatches ${s.fit.accumulateBatches}, shuffle ${s.fit.shuffle}); got batchSize ${opts.batchSize}, accumulateBatches ${opts.accumulateBatches}, shuffle ${opts.shuffle}.`);
       }
       if (JSON.stringify(s.random.key) !== JSON.stringify(this.random.getState().key)) {
@@ -374,6 +379,11 @@ export class Trainer<M extends string = string> {
       const providers = new Map(resolveAll(this.container, StateProvider).map((p) => [p.key, p]));
       for (const [key, value] of Object.entries(s.plugins)) providers.get(key)?.setState(value);
       resumedFrom = loaded.path;
+    }
+
+    const batchesPerEpoch = effectiveBatches(trainSource.batchesIn(position.epoch), opts);
+    if (sampler && (options.shuffle !== undefined || options.dropLast !== undefined)) {
+      this.log(`fitstream: sampler "${sampler.name}" plans the batches; the fit options shuffle/dropLast are ignored.`);
     }
 
     // Control and plugin subscriptions for this fit.
@@ -488,7 +498,7 @@ export class Trainer<M extends string = string> {
         initialEpoch: position.epoch,
         batchSize: opts.batchSize,
         batchesPerEpoch,
-        samples: trainSource.samples,
+        samples: trainSource.samplesIn(position.epoch),
         accumulateBatches: opts.accumulateBatches,
         step: position.step,
         learningRate: this.learningRate,
@@ -634,7 +644,7 @@ export class Trainer<M extends string = string> {
   }
 
   private overfitValidation(train: BatchSource, batches: number): BatchSource {
-    return { ...train, batchesPerEpoch: batches, batchesIn: () => batches, batches: () => train.batches(0, 0) };
+    return { ...train, batchesPerEpoch: batches, batchesIn: () => batches, samplesIn: () => undefined, batches: () => train.batches(0, 0) };
   }
 
   private async runValidation(source: BatchSource, limit: number | undefined, transforms: StepPlugins['batchTransforms'], epoch: number) {
