@@ -35,6 +35,8 @@ export interface TrainerControl<M extends string = string> {
   restoreWeights(weights: ReadonlyMap<string, tf.Tensor>): void;
   /** The trainer's seeded random root; derive streams from it (`control.random.derive('my-plugin', epoch)`). */
   readonly random: Random;
+  /** The fit's `checkpointDir`, where `requestCheckpoint` writes; `undefined` when the fit has none. */
+  readonly checkpointDir: string | undefined;
   /** Metric names this trainer reports (without `val_`). */
   readonly metricNames: readonly ('loss' | M)[];
   /**

@@ -140,7 +140,8 @@ export class Trainer<M extends string = string> {
   private readonly metrics: readonly ResolvedMetric[];
   private readonly random: Random;
   private readonly plugins: Plugin<M>[] = [];
-  private readonly options: TrainerOptions;
+  /** The options the trainer was created with (model, optimizer, loss, metrics, seed, backend). */
+  readonly options: TrainerOptions;
   private backendSelection: BackendSelection | undefined;
   /** Where the last fit left the loop, so that `saveCheckpoint` between fits records the true position. */
   private lastFit: { position: LoopState; history: MutableHistory; fit: CheckpointStateInput['fit'] } | undefined;
@@ -436,6 +437,7 @@ export class Trainer<M extends string = string> {
       },
       random: this.random,
       metricNames: this.metricNames,
+      checkpointDir: opts.checkpointDir,
       emit: (type, payload) => {
         if ((CORE_EVENT_TYPES as readonly string[]).includes(type)) throw new Error(`control.emit('${type}'): core events are published by the trainer only; declare your own event type.`);
         this.emit(type, payload);
