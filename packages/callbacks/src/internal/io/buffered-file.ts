@@ -1,0 +1,67 @@
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Appends text or bytes to one file, buffered in memory until {@link flush}. Loggers call `flush` at epoch and fit ends
+ * inside `control.await`, so writes never race with the loop and a slow disk holds training only at those boundaries.
+ */
+export class BufferedFile {
+  private chunks: (string | Uint8Array)[] = [];
+  private size = 0;
+  private handle: Promise<FileHandle> | undefined;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly path: string,
+    private readonly mode: 'truncate' | 'append',
+  ) {}
+
+  /** Bytes (roughly: string length) waiting in memory. */
+  get buffered(): number {
+    return this.size;
+  }
+
+  write(chunk: string | Uint8Array): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** Writes everything buffered so far; resolves when it is on disk (handed to the OS). Calls are serialised. */
+  flush(): Promise<void> {
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.size = 0;
+    this.chain = this.chain.then(async () => {
+      if (chunks.length === 0 && this.handle) return;
+      const handle = await this.open();
+      for (const chunk of joinStrings(chunks)) await handle.write(chunk);
+    });
+    return this.chain;
+  }
+
+  /** Flushes and closes the file. */
+  async close(): Promise<void> {
+    await this.flush();
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle) await (await handle).close();
+  }
+
+  private open(): Promise<FileHandle> {
+    this.handle ??= mkdir(dirname(this.path), { recursive: true }).then(() => open(this.path, this.mode === 'truncate' ? 'w' : 'a'));
+    return this.handle;
+  }
+}
+
+function* joinStrings(chunks: readonly (string | Uint8Array)[]): Generator<string | Uint8Array> {
+  let text = '';
+  for (const chunk of chunks) {
+    if (typeof chunk === 'string') text += chunk;
+    else {
+      if (text) yield text;
+      text = '';
+      yield chunk;
+    }
+  }
+  if (text) yield text;
+}

@@ -1,0 +1,97 @@
+import { Subject, type Observable } from 'rxjs';
+import type { FitEndReason, TrainerControl, TrainerEventMap } from '@fitstream/core';
+
+/** Why the learning rate changed. */
+export type LearningRateChangeReason = 'schedule' | 'plateau' | 'spike-rollback' | 'lr-finder';
+
+/** What the loss-spike guard did about a spike. */
+export type SpikeAction = 'log' | 'skip' | 'rollback';
+
+declare module '@fitstream/core' {
+  // Type parameters must match core's declaration exactly for the interfaces to merge.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  interface TrainerEventMap<M extends string = string> {
+    /** Early stopping stopped the fit: `monitor` did not improve for `patience` epochs. */
+    'earlyStopping:stopped': {
+      readonly epoch: number;
+      readonly step: number;
+      readonly monitor: string;
+      readonly value: number;
+      readonly best: number;
+      readonly bestEpoch: number;
+      readonly wait: number;
+    };
+    /** Early stopping wrote the best weights back at the end of the fit (whatever ended it). */
+    'earlyStopping:restored': {
+      readonly monitor: string;
+      readonly best: number;
+      readonly bestEpoch: number;
+      readonly reason: FitEndReason;
+    };
+    /** A learning-rate plugin changed the rate; `learningRate` is the new one, in force from the next update. */
+    'lr:changed': {
+      readonly epoch: number;
+      readonly step: number;
+      readonly previous: number;
+      readonly learningRate: number;
+      readonly by: string;
+      readonly reason: LearningRateChangeReason;
+    };
+    /** `terminateOnNaN` saw a non-finite loss and stopped the fit. */
+    'nan:terminated': {
+      readonly epoch: number;
+      readonly step: number;
+      readonly batch: number;
+      /** The non-finite loss of the batch that was checked. */
+      readonly loss: number;
+      /** Batches with a non-finite loss since the last check (1 when checking every batch). */
+      readonly nonFiniteBatches: number;
+    };
+    /** The loss-spike guard saw a batch loss far above the recent median. */
+    'spike:detected': {
+      readonly epoch: number;
+      readonly step: number;
+      readonly batch: number;
+      readonly loss: number;
+      readonly median: number;
+      readonly mad: number;
+      /** Robust z-score: `(loss - median) / (1.4826 · MAD)`. */
+      readonly score: number;
+      readonly action: SpikeAction;
+      readonly consecutive: number;
+    };
+    /** The time budget ran out; the fit stops after this step or epoch. */
+    'timer:expired': {
+      readonly epoch: number;
+      readonly step: number;
+      readonly elapsedMs: number;
+      readonly budgetMs: number;
+      readonly checkpointRequested: boolean;
+    };
+  }
+}
+
+/** The event names this package adds to core's `TrainerEventMap`. */
+export type PolicyEventType = 'earlyStopping:stopped' | 'earlyStopping:restored' | 'lr:changed' | 'nan:terminated' | 'spike:detected' | 'timer:expired';
+
+type PolicyEventMap = {
+  [K in PolicyEventType]: { readonly type: K; readonly time: number } & TrainerEventMap[K];
+};
+
+/** One event of this package, as it appears on a plugin's own `events$` and (with core's `control.emit`) on `trainer.events$`. */
+export type PolicyEvent<K extends PolicyEventType = PolicyEventType> = PolicyEventMap[K];
+
+/**
+ * Publishes a plugin's events twice: on the plugin's own `events$`, and on the trainer's stream through core's
+ * `control.emit`, in order with the core events (so `trainer.events$.pipe(ofType('lr:changed'))` sees them).
+ */
+export class PolicyEmitter<K extends PolicyEventType> {
+  private readonly subject = new Subject<PolicyEvent<K>>();
+  /** This plugin's events only. */
+  readonly events$: Observable<PolicyEvent<K>> = this.subject.asObservable();
+
+  emit<T extends K>(control: TrainerControl | undefined, type: T, payload: TrainerEventMap[T]): void {
+    this.subject.next({ type, time: Date.now(), ...payload } as unknown as PolicyEvent<K>);
+    control?.emit(type, payload);
+  }
+}

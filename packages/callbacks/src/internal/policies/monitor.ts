@@ -1,0 +1,62 @@
+/** Whether a larger or a smaller value of a monitored metric is better. */
+export type MonitorMode = 'min' | 'max' | 'auto';
+
+const MAXIMISED = /acc|auc|f1/i;
+
+/**
+ * Resolves `'auto'`: names containing `acc`, `auc` or `f1` (accuracy, categoricalAccuracy, val_auc, f1Score …) are
+ * maximised, everything else (losses, errors) minimised.
+ */
+export function resolveMode(monitor: string, mode: MonitorMode = 'auto'): 'min' | 'max' {
+  if (mode === 'min' || mode === 'max') return mode;
+  if (mode !== 'auto') throw new RangeError(`mode must be 'min', 'max' or 'auto', got ${String(mode)}.`);
+  return MAXIMISED.test(monitor) ? 'max' : 'min';
+}
+
+/** `true` when `value` beats `reference` by more than `minDelta` (absolute, as Keras). */
+export function isImprovement(value: number, reference: number | undefined, mode: 'min' | 'max', minDelta: number): boolean {
+  if (Number.isNaN(value)) return false;
+  if (reference === undefined) return true;
+  return mode === 'min' ? value < reference - minDelta : value > reference + minDelta;
+}
+
+/**
+ * The value of `monitor` in epoch logs, `undefined` when it is legitimately absent (a `val_` name in an epoch without
+ * validation), or an error naming the available names when it can never appear.
+ */
+export function monitoredValue(
+  who: string,
+  monitor: string,
+  logs: Readonly<Record<string, number | undefined>>,
+  metricNames: readonly string[] | undefined,
+): number | undefined {
+  const value = logs[monitor];
+  if (value !== undefined) return value;
+  const possible = new Set<string>([...Object.keys(logs), ...(metricNames ?? []).flatMap((n) => [n, `val_${n}`])]);
+  if (!possible.has(monitor)) {
+    const names = [...possible].sort();
+    throw new Error(`${who}: monitor "${monitor}" is not reported by this trainer. Available: ${names.map((n) => `"${n}"`).join(', ')}.`);
+  }
+  return undefined;
+}
+
+/** Checks that a monitor name can appear at all, given the trainer's metric names (fails before training starts). */
+export function assertMonitorKnown(who: string, monitor: string, metricNames: readonly string[] | undefined): void {
+  if (!metricNames) return;
+  monitoredValue(who, monitor, {}, metricNames);
+}
+
+export function assertFiniteNumber(value: unknown, what: string, check?: (v: number) => boolean, expect = 'a finite number'): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || (check && !check(value))) {
+    throw new RangeError(`${what} must be ${expect}, got ${String(value)}.`);
+  }
+  return value;
+}
+
+export function assertNonNegativeInt(value: unknown, what: string): number {
+  return assertFiniteNumber(value, what, (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
+}
+
+export function assertPositiveInt(value: unknown, what: string): number {
+  return assertFiniteNumber(value, what, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+}

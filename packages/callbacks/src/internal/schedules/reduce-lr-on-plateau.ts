@@ -1,0 +1,181 @@
+import type { DependencyContainer } from 'tsyringe';
+import { Subscription, scan, type Observable, type OperatorFunction } from 'rxjs';
+import { LearningRateOwner, ofType, provide, StateProvider, type LogName, type Plugin, type TrainerControl } from '@fitstream/core';
+import { PolicyEmitter, type PolicyEvent } from '../policies/events.js';
+import {
+  assertFiniteNumber,
+  assertMonitorKnown,
+  assertNonNegativeInt,
+  isImprovement,
+  monitoredValue,
+  resolveMode,
+  type MonitorMode,
+} from '../policies/monitor.js';
+import { ResumableState, asRecord, num, readNum } from '../policies/resumable-state.js';
+
+/** Options of {@link reduceLROnPlateau}: Keras names and defaults. */
+export interface ReduceLROnPlateauOptions<M extends string = string> {
+  /** Epoch log to watch (default `'val_loss'`). */
+  readonly monitor?: NoInfer<LogName<M>>;
+  /** Multiply the rate by this on a plateau (0 < factor < 1, default 0.1). */
+  readonly factor?: number;
+  /** Epochs without improvement before reducing (default 10). */
+  readonly patience?: number;
+  /** Epochs to wait after a reduction before counting again (default 0). */
+  readonly cooldown?: number;
+  /** Lower bound of the rate (default 0). */
+  readonly minLr?: number;
+  /** Absolute threshold for an improvement, as Keras `min_delta` (default 1e-4). */
+  readonly minDelta?: number;
+  readonly mode?: MonitorMode;
+  readonly name?: string;
+}
+
+export interface PlateauConfig {
+  readonly mode: 'min' | 'max';
+  readonly factor: number;
+  readonly patience: number;
+  readonly cooldown: number;
+  readonly minLr: number;
+  readonly minDelta: number;
+}
+
+export interface PlateauState {
+  readonly best: number | undefined;
+  readonly wait: number;
+  readonly cooldownCounter: number;
+}
+
+/** One epoch as the plateau policy sees it: the monitored value (absent: skipped) and the rate in force. */
+export interface PlateauInput {
+  readonly epoch: number;
+  readonly value: number | undefined;
+  readonly learningRate: number;
+}
+
+export interface PlateauDecision extends PlateauState {
+  readonly epoch: number;
+  readonly value: number | undefined;
+  /** The rate to use from now on; differs from the input rate only when `action` is `'reduce'`. */
+  readonly learningRate: number;
+  readonly action: 'ignored' | 'improved' | 'waiting' | 'cooldown' | 'reduce';
+}
+
+export const INITIAL_PLATEAU_STATE: PlateauState = { best: undefined, wait: 0, cooldownCounter: 0 };
+
+export function plateauConfig(monitor: string, options: Omit<ReduceLROnPlateauOptions, 'monitor' | 'name'> = {}): PlateauConfig {
+  const factor = assertFiniteNumber(options.factor ?? 0.1, 'reduceLROnPlateau: factor', (v) => v > 0 && v < 1, 'a number in (0, 1)');
+  return {
+    mode: resolveMode(monitor, options.mode),
+    factor,
+    patience: assertNonNegativeInt(options.patience ?? 10, 'reduceLROnPlateau: patience'),
+    cooldown: assertNonNegativeInt(options.cooldown ?? 0, 'reduceLROnPlateau: cooldown'),
+    minLr: assertFiniteNumber(options.minLr ?? 0, 'reduceLROnPlateau: minLr', (v) => v >= 0, 'a finite number ≥ 0'),
+    minDelta: Math.abs(assertFiniteNumber(options.minDelta ?? 1e-4, 'reduceLROnPlateau: minDelta')),
+  };
+}
+
+/**
+ * Keras `ReduceLROnPlateau.on_epoch_end`, step for step: in cooldown the counter ticks down and `wait` stays 0; an
+ * improvement (beyond `minDelta`, absolute) resets `wait`; otherwise, outside cooldown, `wait` grows and at `patience`
+ * the rate becomes `max(lr · factor, minLr)` (if above `minLr`), cooldown starts and `wait` resets.
+ */
+export function plateauStep(config: PlateauConfig, state: PlateauState, input: PlateauInput): PlateauDecision {
+  const { epoch, value, learningRate } = input;
+  if (value === undefined) return { ...state, epoch, value, learningRate, action: 'ignored' };
+  const { best } = state;
+  let { wait, cooldownCounter } = state;
+  if (cooldownCounter > 0) {
+    cooldownCounter -= 1;
+    wait = 0;
+  }
+  if (isImprovement(value, best, config.mode, config.minDelta)) {
+    return { best: value, wait: 0, cooldownCounter, epoch, value, learningRate, action: 'improved' };
+  }
+  // As Keras, cooldown is checked again after the decrement: the epoch that ends the cooldown already counts.
+  if (cooldownCounter > 0) return { best, wait, cooldownCounter, epoch, value, learningRate, action: 'cooldown' };
+  wait += 1;
+  if (wait >= config.patience && learningRate > config.minLr) {
+    const lr = Math.max(learningRate * config.factor, config.minLr);
+    return { best, wait: 0, cooldownCounter: config.cooldown, epoch, value, learningRate: lr, action: 'reduce' };
+  }
+  return { best, wait, cooldownCounter, epoch, value, learningRate, action: 'waiting' };
+}
+
+/**
+ * The plateau policy as a pure RxJS operator over epochs. The rate is threaded through: each decision's
+ * `learningRate` is the next input's (pass `learningRate` in the input to override it, e.g. from a recording).
+ *
+ * @example
+ * ```ts
+ * from(valLosses.map((value, epoch) => ({ epoch, value }))).pipe(plateauPolicy({ patience: 2 }, 0.1)).subscribe(console.log);
+ * ```
+ */
+export function plateauPolicy(
+  options: Omit<ReduceLROnPlateauOptions, 'monitor' | 'name'> & { readonly monitor?: string },
+  initialLr: number,
+): OperatorFunction<Omit<PlateauInput, 'learningRate'> & { readonly learningRate?: number }, PlateauDecision> {
+  const config = plateauConfig(options.monitor ?? 'val_loss', options);
+  const seed: PlateauDecision = { ...INITIAL_PLATEAU_STATE, epoch: -1, value: undefined, learningRate: initialLr, action: 'ignored' };
+  return (source) => source.pipe(scan((prev, input) => plateauStep(config, prev, { ...input, learningRate: input.learningRate ?? prev.learningRate }), seed));
+}
+
+/** The plugin {@link reduceLROnPlateau} returns. */
+export interface ReduceLROnPlateau<M extends string = string> extends Plugin<M> {
+  readonly monitor: string;
+  readonly state: PlateauState;
+  readonly events$: Observable<PolicyEvent<'lr:changed'>>;
+}
+
+/**
+ * Lowers the learning rate when a monitored epoch log stops improving (Keras `ReduceLROnPlateau`). Owns the learning
+ * rate: it cannot be combined with a schedule (the trainer refuses two owners, naming both).
+ *
+ * @example
+ * ```ts
+ * trainer.use(reduceLROnPlateau({ monitor: 'val_loss', factor: 0.5, patience: 3, cooldown: 1, minLr: 1e-5 }));
+ * ```
+ */
+export function reduceLROnPlateau<M extends string = string>(options: ReduceLROnPlateauOptions<M> = {}): ReduceLROnPlateau<M> {
+  const monitor: string = options.monitor ?? 'val_loss';
+  const config = plateauConfig(monitor, options);
+  const name = options.name ?? `reduce-lr-on-plateau(${monitor})`;
+  const emitter = new PolicyEmitter<'lr:changed'>();
+  const state = new ResumableState<PlateauState>(() => INITIAL_PLATEAU_STATE, {
+    toJson: (s) => ({ best: num(s.best), wait: s.wait, cooldownCounter: s.cooldownCounter }),
+    fromJson: (j) => {
+      const r = asRecord(j);
+      return { best: readNum(r.best), wait: readNum(r.wait) ?? 0, cooldownCounter: readNum(r.cooldownCounter) ?? 0 };
+    },
+  });
+  return {
+    name,
+    monitor,
+    events$: emitter.events$,
+    get state() {
+      return state.current;
+    },
+    register: (c: DependencyContainer) => {
+      provide(c, LearningRateOwner, { name });
+      provide(c, StateProvider, state.provider(name));
+    },
+    attach: (events$, control: TrainerControl<M>) => {
+      assertMonitorKnown('reduceLROnPlateau', monitor, control.metricNames);
+      state.begin();
+      const subscription = new Subscription();
+      subscription.add(
+        events$.pipe(ofType('epoch:end')).subscribe((e) => {
+          const value = monitoredValue('reduceLROnPlateau', monitor, e.metrics as unknown as Record<string, number | undefined>, control.metricNames);
+          const previous = control.getLearningRate();
+          const d = plateauStep(config, state.current, { epoch: e.epoch, value, learningRate: previous });
+          state.current = { best: d.best, wait: d.wait, cooldownCounter: d.cooldownCounter };
+          if (d.action === 'reduce') {
+            control.setLearningRate(d.learningRate);
+            emitter.emit(control, 'lr:changed', { epoch: e.epoch + 1, step: e.step, previous, learningRate: d.learningRate, by: name, reason: 'plateau' });
+          }
+        }),
+      );
+      return subscription;
+    },
+  };
+}
