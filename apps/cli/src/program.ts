@@ -91,10 +91,11 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .description('Explain which tfjs backends work here, which do not and how to fix them; Node.js and tfjs versions')
     .option('--json', 'print the report as one JSON object')
     .action(async (options: { json?: boolean }) => {
-      const { diagnose, formatReport } = await import('./doctor/doctor.js');
+      const { diagnose, doctorExitCode, formatReport } = await import('./doctor/doctor.js');
       const report = await diagnose();
       io.out(options.json ? JSON.stringify(report) : formatReport(report));
-      setExit(EXIT.ok);
+      // Non-zero when no backend loads: scripts can gate on `fitstream doctor`.
+      setExit(doctorExitCode(report));
     });
 
   return program;

@@ -61,6 +61,8 @@ export { selectBackend } from './internal/backends/select-backend.js';
 export type { BackendName, BackendPreference, BackendSelection, SelectBackendOptions } from './internal/backends/select-backend.js';
 export { installWasmKernels, uninstallWasmKernels } from './internal/backends/wasm/install-wasm-kernels.js';
 export type { WasmKernelOptions, WasmKernelReport } from './internal/backends/wasm/install-wasm-kernels.js';
+export { assertWasmThreads } from './internal/backends/select-backend.js';
+export { applyOptimizerUpdate, usesFusedUpdate } from './internal/optimizers/apply-optimizer-update.js';
 
 export { fileSystem } from './internal/checkpoint/file-io.js';
 export { readCheckpoint, findCheckpoint, writeCheckpoint, markLatest } from './internal/checkpoint/checkpoint.js';

@@ -1,6 +1,8 @@
-import { access, constants, readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendName } from '@fitstream/core';
 import { cacheDirectory } from '@fitstream/datasets';
@@ -35,6 +37,147 @@ export interface DoctorReport {
   /** What `--backend auto` selects: the first available backend in order. */
   readonly auto: BackendName | null;
   readonly cache: { readonly directory: string; readonly writable: boolean; readonly entries: number };
+  /** CUDA/cuDNN libraries the dynamic linker knows (`ldconfig -p`), for tfjs-node-gpu. */
+  readonly cuda: CudaLibraries;
+  /** Every `@tensorflow/tfjs-core` copy under node_modules; more than one splits tfjs' engine and kernel registry. */
+  readonly tfjsCoreCopies: readonly PackageCopy[];
+  /** Everything that needs fixing, each with its fix (empty when all is well). */
+  readonly problems: readonly Problem[];
+}
+
+/** A problem `fitstream doctor` found, with how to fix it. */
+export interface Problem {
+  readonly problem: string;
+  readonly fix: string;
+}
+
+/** One installed copy of a package. */
+export interface PackageCopy {
+  readonly path: string;
+  readonly version: string;
+}
+
+/** What `ldconfig -p` lists for the CUDA runtime and cuDNN (`null`: ldconfig could not be run, e.g. not Linux). */
+export interface CudaLibraries {
+  readonly checked: boolean;
+  /** Versions from the sonames, e.g. `libcudart.so.11.0` → `11.0`; empty when none is found. */
+  readonly cudart: readonly string[];
+  readonly cudnn: readonly string[];
+}
+
+/** Parses `ldconfig -p` output into the CUDA runtime and cuDNN versions it lists (deduplicated, in order). */
+export function parseLdconfig(text: string): { cudart: string[]; cudnn: string[] } {
+  const versions = (lib: string): string[] => {
+    const found = new Set<string>();
+    for (const match of text.matchAll(new RegExp(`^\\s*${lib}\\.so(?:\\.([0-9][0-9.]*))?\\s`, 'gm'))) found.add(match[1] ?? 'unversioned');
+    return [...found];
+  };
+  return { cudart: versions('libcudart'), cudnn: versions('libcudnn') };
+}
+
+/** Runs `ldconfig -p` (Linux only) and reports the CUDA runtime and cuDNN it lists. */
+export async function checkCuda(run: () => Promise<string> = ldconfig): Promise<CudaLibraries> {
+  try {
+    return { checked: true, ...parseLdconfig(await run()) };
+  } catch {
+    return { checked: false, cudart: [], cudnn: [] };
+  }
+}
+
+function ldconfig(): Promise<string> {
+  return new Promise((done, fail) => {
+    if (process.platform !== 'linux') {
+      fail(new Error('ldconfig is Linux-only'));
+      return;
+    }
+    // /sbin is not always on a user's PATH.
+    const tryAt = (paths: readonly string[]): void => {
+      const [first, ...rest] = paths;
+      if (first === undefined) {
+        fail(new Error('ldconfig not found'));
+        return;
+      }
+      execFile(first, ['-p'], { timeout: 5000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout) => (error ? tryAt(rest) : done(stdout)));
+    };
+    tryAt(['ldconfig', '/sbin/ldconfig', '/usr/sbin/ldconfig']);
+  });
+}
+
+/**
+ * Every `@tensorflow/tfjs-core/package.json` under the given `node_modules` folders, nested ones included
+ * (`node_modules/x/node_modules/@tensorflow/tfjs-core`), with its version. Symlinked workspace packages are not
+ * followed, so a monorepo's own packages are not counted twice.
+ */
+export async function findTfjsCoreCopies(nodeModulesDirs: readonly string[]): Promise<PackageCopy[]> {
+  const copies: PackageCopy[] = [];
+  const seen = new Set<string>();
+  const visit = async (nodeModules: string, depth: number): Promise<void> => {
+    if (depth > 8 || seen.has(nodeModules)) return;
+    seen.add(nodeModules);
+    let entries;
+    try {
+      entries = await readdir(nodeModules, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      const packages = entry.name.startsWith('@')
+        ? (await readdir(join(nodeModules, entry.name), { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => join(entry.name, e.name))
+        : [entry.name];
+      for (const name of packages) {
+        const dir = join(nodeModules, name);
+        if (name === join('@tensorflow', 'tfjs-core')) {
+          try {
+            const { version } = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { version?: string };
+            copies.push({ path: dir, version: version ?? 'unknown' });
+          } catch {
+            /* not a package */
+          }
+        }
+        await visit(join(dir, 'node_modules'), depth + 1);
+      }
+    }
+  };
+  for (const dir of nodeModulesDirs) await visit(resolve(dir), 0);
+  return copies;
+}
+
+/** The `node_modules` folders Node resolves from, starting at `from` (this package) up to the filesystem root. */
+export function nodeModulesChain(from: string): string[] {
+  const dirs: string[] = [];
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    if (!dir.endsWith(`${join('/', 'node_modules')}`)) dirs.push(join(dir, 'node_modules'));
+    if (dirname(dir) === dir) break;
+  }
+  return dirs;
+}
+
+/** The exit status of `fitstream doctor`: 1 when no backend loads, else 0. */
+export function doctorExitCode(report: Pick<DoctorReport, 'auto'>): number {
+  return report.auto === null ? 1 : 0;
+}
+
+/** Collects the problems of a report, each with its fix. */
+export function problemsOf(report: Omit<DoctorReport, 'problems'>): Problem[] {
+  const problems: Problem[] = [];
+  if (!report.node.ok) {
+    problems.push({ problem: `Node.js ${report.node.version} is too old`, fix: `install Node.js ${report.node.required} (e.g. nvm install 20)` });
+  }
+  for (const b of report.backends) {
+    if (!b.available && b.fix && b.installed) problems.push({ problem: `${b.name}: ${b.detail}`, fix: b.fix });
+  }
+  if (report.auto === null) {
+    problems.push({ problem: 'no tfjs backend loads: training cannot run', fix: 'reinstall @tensorflow/tfjs (its cpu backend always works), or npm install @tensorflow/tfjs-backend-wasm' });
+  }
+  if (report.tfjsCoreCopies.length > 1) {
+    problems.push({
+      problem: `${report.tfjsCoreCopies.length} copies of @tensorflow/tfjs-core are installed (${report.tfjsCoreCopies.map((c) => `${c.version} at ${c.path}`).join('; ')}): each has its own engine and kernel registry, so backends and kernels registered in one are invisible to the other`,
+      fix: 'align every @tensorflow/* dependency on one version, then `npm dedupe` (check with `npm ls @tensorflow/tfjs-core`)',
+    });
+  }
+  if (!report.cache.writable) problems.push({ problem: `dataset cache ${report.cache.directory} is not writable`, fix: 'set FITSTREAM_CACHE_DIR to a writable directory' });
+  return problems;
 }
 
 const REQUIRED_NODE = '20.19';
@@ -74,8 +217,18 @@ async function nativeBindingPresent(dir: string): Promise<boolean> {
   return false;
 }
 
-async function checkNative(name: 'tensorflow-gpu' | 'tensorflow'): Promise<BackendCheck> {
+function describeCuda(cuda: CudaLibraries): string {
+  if (!cuda.checked) return 'CUDA/cuDNN not checked (ldconfig unavailable)';
+  const list = (label: string, versions: readonly string[]) => `${label} ${versions.length > 0 ? versions.join(', ') : 'not found'}`;
+  return `ldconfig -p: ${list('libcudart', cuda.cudart)}; ${list('libcudnn', cuda.cudnn)}`;
+}
+
+const CUDA_FIX = 'install the CUDA 11.2 runtime and cuDNN 8.1 (NVIDIA packages), make them visible to the loader (`sudo ldconfig`), then retry';
+
+async function checkNative(name: 'tensorflow-gpu' | 'tensorflow', cuda: CudaLibraries): Promise<BackendCheck> {
   const { package: pkg, needs } = NATIVE[name];
+  const gpu = name === 'tensorflow-gpu';
+  const cudaMissing = gpu && cuda.checked && (cuda.cudart.length === 0 || cuda.cudnn.length === 0);
   const dir = packageDirectory(pkg);
   const version = packageVersion(pkg) ?? null;
   const download = `its install script downloads libtensorflow (${needs}; network access at install time)`;
@@ -94,9 +247,19 @@ async function checkNative(name: 'tensorflow-gpu' | 'tensorflow'): Promise<Backe
     };
   }
   const tried = await tryBackend(name);
-  return tried.ok
-    ? { name, package: pkg, installed: true, version, available: true, detail: `native TensorFlow ${name === 'tensorflow-gpu' ? 'with CUDA ' : ''}loads`, fix: null }
-    : { name, package: pkg, installed: true, version, available: false, detail: `installed but failed to load: ${tried.reason}`, fix: `npm rebuild ${pkg} — ${download}` };
+  const cudaNote = gpu ? ` (${describeCuda(cuda)})` : '';
+  if (tried.ok) {
+    return { name, package: pkg, installed: true, version, available: true, detail: `native TensorFlow ${gpu ? 'with CUDA ' : ''}loads${cudaNote}`, fix: null };
+  }
+  return {
+    name,
+    package: pkg,
+    installed: true,
+    version,
+    available: false,
+    detail: `installed but failed to load: ${tried.reason}${cudaNote}`,
+    fix: cudaMissing ? CUDA_FIX : `npm rebuild ${pkg} — ${download}`,
+  };
 }
 
 async function checkWasm(): Promise<BackendCheck> {
@@ -169,13 +332,18 @@ async function checkCache(): Promise<DoctorReport['cache']> {
   return { directory, writable, entries };
 }
 
-/** Checks Node.js, the tfjs packages and every backend, in the order `--backend auto` tries them. */
-export async function diagnose(): Promise<DoctorReport> {
+/**
+ * Checks Node.js, the tfjs packages and every backend, in the order `--backend auto` tries them, CUDA/cuDNN for
+ * tfjs-node-gpu, and duplicate tfjs-core copies.
+ * @param nodeModules where to look for tfjs-core copies (default: the node_modules chain this CLI resolves from)
+ */
+export async function diagnose(nodeModules: readonly string[] = nodeModulesChain(dirname(fileURLToPath(import.meta.url)))): Promise<DoctorReport> {
+  const cuda = await checkCuda();
   const backends: BackendCheck[] = [];
   for (const name of ORDER) {
-    backends.push(name === 'wasm' ? await checkWasm() : name === 'cpu' ? await checkCpu() : await checkNative(name));
+    backends.push(name === 'wasm' ? await checkWasm() : name === 'cpu' ? await checkCpu() : await checkNative(name, cuda));
   }
-  return {
+  const report = {
     node: { version: process.version, required: `>=${REQUIRED_NODE}`, ok: nodeOk(process.version) },
     platform: process.platform,
     arch: process.arch,
@@ -184,7 +352,10 @@ export async function diagnose(): Promise<DoctorReport> {
     backends,
     auto: backends.find((b) => b.available)?.name ?? null,
     cache: await checkCache(),
+    cuda,
+    tfjsCoreCopies: await findTfjsCoreCopies(nodeModules),
   };
+  return { ...report, problems: problemsOf(report) };
 }
 
 /** The human-readable report. */
@@ -207,7 +378,18 @@ export function formatReport(r: DoctorReport): string {
     if (b.fix) lines.push(`  ${' '.repeat(width + 4)}fix: ${b.fix}`);
   }
   lines.push('');
+  lines.push(`CUDA (tfjs-node-gpu)  ${describeCuda(r.cuda)}`);
+  lines.push(
+    `tfjs-core copies      ${r.tfjsCoreCopies.length} (${r.tfjsCoreCopies.map((c) => `${c.version} at ${c.path}`).join('; ') || 'none found'})`,
+  );
   lines.push(`--backend auto selects: ${r.auto ?? 'nothing (no backend initialised)'}`);
-  lines.push(`Dataset cache  ${r.cache.directory} (${r.cache.writable ? 'writable' : 'NOT writable: set FITSTREAM_CACHE_DIR'}, ${r.cache.entries} entr${r.cache.entries === 1 ? 'y' : 'ies'}; override with FITSTREAM_CACHE_DIR)`);
+  const cacheLine = `Dataset cache  ${r.cache.directory} (${r.cache.writable ? 'writable' : 'NOT writable: set FITSTREAM_CACHE_DIR'}, ${r.cache.entries} entr${r.cache.entries === 1 ? 'y' : 'ies'}; override with FITSTREAM_CACHE_DIR)`;
+  lines.push(cacheLine);
+  lines.push('');
+  if (r.problems.length === 0) lines.push('No problems found.');
+  else {
+    lines.push(`Problems (${r.problems.length}):`);
+    for (const p of r.problems) lines.push(`  ✗ ${p.problem}`, `    fix: ${p.fix}`);
+  }
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { createTrainer, ofType, selectBackend } from '../../index.js';
 import { classificationData, mlp } from '../../test-support/fixtures.js';
+import { assertWasmThreads } from './select-backend.js';
 
 describe('selectBackend', () => {
   it('falls back visibly: the reason for each skipped backend, and one log line', async () => {
@@ -20,6 +21,16 @@ describe('selectBackend', () => {
     const selection = await selectBackend({ prefer: 'cpu', log: (l) => lines.push(l) });
     expect(selection).toMatchObject({ backend: 'cpu', fallbacks: [] });
     expect(lines).toEqual(['fitstream: backend cpu']);
+  });
+
+  it('threads: accepts 1, refuses more under Node with the reason, and rejects nonsense', async () => {
+    await expect(selectBackend({ prefer: 'wasm', threads: 1, log: null })).resolves.toMatchObject({ backend: 'wasm' });
+    await expect(selectBackend({ prefer: 'wasm', threads: 2, log: null })).rejects.toThrow(
+      /threads: 2 is not available under Node\.js\. tfjs-backend-wasm 4\.22 .*#3830.*ERR_WORKER_PATH.*threads: 1/,
+    );
+    await expect(selectBackend({ prefer: 'wasm', threads: 0, log: null })).rejects.toThrow(RangeError);
+    expect(() => assertWasmThreads(1.5)).toThrow(/whole number ≥ 1, got 1\.5/);
+    expect(() => assertWasmThreads(4, false)).not.toThrow();
   });
 
   it('refuses unknown backend names', async () => {

@@ -32,6 +32,32 @@ export interface SelectBackendOptions {
    * matMul paths (default `true`); `false` keeps stock tfjs kernels, an object picks kernel groups.
    */
   readonly wasmKernels?: boolean | WasmKernelOptions;
+  /**
+   * Threads of the wasm backend (default 1). Under Node.js only 1 is possible: tfjs-backend-wasm 4.22 disables its
+   * threaded build there (see {@link assertWasmThreads}); outside Node the value goes to `setThreadsCount`.
+   */
+  readonly threads?: number;
+}
+
+const IS_NODE = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
+/**
+ * Validates the `threads` option: a whole number ≥ 1, and exactly 1 under Node.js, with the reason when it is not.
+ * @throws RangeError for a non-integer or < 1; Error for > 1 under Node.js.
+ */
+export function assertWasmThreads(threads: number, isNode = IS_NODE): void {
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`selectBackend: threads must be a whole number ≥ 1, got ${String(threads)}.`);
+  }
+  if (threads > 1 && isNode) {
+    throw new Error(
+      `selectBackend: threads: ${threads} is not available under Node.js. tfjs-backend-wasm 4.22 reports no multithread ` +
+        'support whenever it runs in Node (flag WASM_HAS_MULTITHREAD_SUPPORT, tfjs issue #3830), and forcing the flag fails: ' +
+        'its pthread workers are created from blob: URLs, which Node worker_threads cannot load (ERR_WORKER_PATH). ' +
+        'The wasm backend therefore runs single-threaded; use threads: 1 (the default), or the tensorflow backend ' +
+        '(@tensorflow/tfjs-node) for multi-core training. Details: docs/decisions/0002-wasm-threads.md.',
+    );
+  }
 }
 
 const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -84,7 +110,12 @@ let memo: { key: string; promise: Promise<BackendSelection> } | undefined;
  */
 export function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
   const prefer = options.prefer ?? 'auto';
-  const key = JSON.stringify([prefer, options.wasmKernels ?? true]);
+  try {
+    if (options.threads !== undefined) assertWasmThreads(options.threads);
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+  const key = JSON.stringify([prefer, options.wasmKernels ?? true, options.threads ?? 1]);
   if (memo?.key === key && tf.getBackend() !== undefined) {
     return memo.promise.then((s) => (tf.getBackend() === s.backend ? s : select(prefer, options)));
   }
@@ -99,7 +130,13 @@ async function select(prefer: BackendPreference, options: SelectBackendOptions):
   for (const candidate of candidatesOf(prefer)) {
     try {
       const pkg = PACKAGE[candidate];
-      if (pkg) await importOptional(pkg);
+      const loaded = pkg ? await importOptional(pkg) : undefined;
+      if (candidate === 'wasm' && options.threads !== undefined && options.threads > 1) {
+        // Only reachable outside Node (assertWasmThreads refused it there); must precede the backend's initialisation.
+        const setThreadsCount = (loaded as { setThreadsCount?: (n: number) => void } | undefined)?.setThreadsCount;
+        if (typeof setThreadsCount !== 'function') throw new Error('this tfjs-backend-wasm has no setThreadsCount');
+        setThreadsCount(options.threads);
+      }
       const name = candidate === 'tensorflow-gpu' ? 'tensorflow' : candidate;
       if (!tf.engine().registryFactory[name]) throw new Error(`the package loaded but registered no "${name}" backend`);
       const ok = await tf.setBackend(name);

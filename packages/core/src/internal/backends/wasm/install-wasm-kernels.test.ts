@@ -7,8 +7,13 @@ const MISSING = [
   'UnsortedSegmentSum',
   'DepthwiseConv2dNativeBackpropFilter',
   'DepthwiseConv2dNativeBackpropInput',
+  // fitstream's own kernels: fused optimizer updates
+  'FitstreamAdamUpdate',
+  'FitstreamRMSPropUpdate',
+  'FitstreamMomentumUpdate',
+  'FitstreamSgdUpdate',
 ];
-const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput'];
+const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice'];
 const ALL = [...REPLACED, ...MISSING];
 
 function snapshot(backend: string): Map<string, tf.KernelConfig | undefined> {
@@ -70,11 +75,14 @@ describe('installWasmKernels', () => {
       matMulTranspose: false,
       convGradients: false,
       depthwiseGradients: false,
+      poolGradients: false,
+      batchCopies: false,
+      optimizerUpdates: false,
     });
     expect(onlyEmbedding).toEqual({ registered: ['UnsortedSegmentSum'], replaced: [] });
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(native.get('BatchMatMul'));
 
-    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false });
+    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, batchCopies: false, optimizerUpdates: false });
     expect(withMatMul.replaced.sort()).toEqual(['BatchMatMul', '_FusedMatMul']);
     uninstallWasmKernels(tf);
   });

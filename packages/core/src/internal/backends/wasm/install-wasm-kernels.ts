@@ -13,6 +13,10 @@ import { createConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
 import { createDepthwiseConv2dBackpropFilterKernel } from './depthwise-conv2d-backprop-filter.js';
 import { createDepthwiseConv2dBackpropInputKernel } from './depthwise-conv2d-backprop-input.js';
 import { createFusedMatMulKernel } from './fused-mat-mul-transpose.js';
+import { createGatherV2Kernel } from './gather-v2.js';
+import { createMaxPoolGradKernel } from './max-pool-grad.js';
+import { createSliceKernel } from './slice.js';
+import { FUSED_KERNELS, fusedKernelFunc } from '../../optimizers/fused-update-kernels.js';
 import { createUnsortedSegmentSumKernel } from './unsorted-segment-sum.js';
 import { type KernelTable, resolveKernelTable } from './wasm-kernel-scope.js';
 import type { Tf } from './wasm-kernel-types.js';
@@ -29,6 +33,18 @@ export interface WasmKernelOptions {
   readonly embeddingGradient?: boolean;
   /** `DepthwiseConv2dNativeBackpropFilter` and `DepthwiseConv2dNativeBackpropInput` (both missing natively). */
   readonly depthwiseGradients?: boolean;
+  /** `MaxPoolGrad`: the stock kernel is wrong whenever input height ≠ width (every maxPooling1d included). */
+  readonly poolGradients?: boolean;
+  /**
+   * `GatherV2` (batchDims 0, any axis) and `Slice` copying whole rows straight from the wasm heap: the stock kernels
+   * copy element by element (gather) or copy the whole source tensor first (slice) — the batch-assembly cost.
+   */
+  readonly batchCopies?: boolean;
+  /**
+   * Fused Adam / RMSProp / momentum / SGD updates (one kernel per variable instead of ≈10), used by the trainer
+   * through `applyOptimizerUpdate`; bit-identical to tfjs' optimizers.
+   */
+  readonly optimizerUpdates?: boolean;
 }
 
 /** What fitstream's kernels currently occupy in the wasm registry. */
@@ -85,6 +101,12 @@ const GROUPS: Record<Group, ReadonlyArray<{ name: string; create: (ctx: KernelFa
       create: ({ tf, table }) => createDepthwiseConv2dBackpropInputKernel(tf, table),
     },
   ],
+  poolGradients: [{ name: 'MaxPoolGrad', create: ({ tf }) => createMaxPoolGradKernel(tf) }],
+  batchCopies: [
+    { name: 'GatherV2', create: ({ current }) => createGatherV2Kernel(requireOriginal('GatherV2', current)) },
+    { name: 'Slice', create: ({ tf, current }) => createSliceKernel(tf, requireOriginal('Slice', current)) },
+  ],
+  optimizerUpdates: Object.values(FUSED_KERNELS).map((name) => ({ name, create: () => fusedKernelFunc(name) })),
 };
 
 /**

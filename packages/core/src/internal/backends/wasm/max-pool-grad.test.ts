@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uninstallWasmKernels } from './install-wasm-kernels.js';
+import { backendDataIds, onBackend, randomTensor, relativeError, setUpWasmWithKernels, tf, WorstError } from './wasm-kernel-test-harness.js';
+
+const worst = new WorstError();
+
+type PoolCase = readonly [string, number[], [number, number], [number, number], 'valid' | 'same'];
+
+const CASES: PoolCase[] = [
+  ['square 2×2/2', [2, 8, 8, 3], [2, 2], [2, 2], 'valid'],
+  ['non-square input 2×2/2 (wrong on stock wasm)', [2, 8, 6, 3], [2, 2], [2, 2], 'valid'],
+  ['3×3/2 same', [2, 7, 6, 3], [3, 3], [2, 2], 'same'],
+  ['maxPooling1d shape: [N,L,1,C] with 2×1', [3, 9, 1, 4], [2, 1], [2, 1], 'valid'],
+  ['1×2/1×2', [2, 5, 8, 2], [1, 2], [1, 2], 'valid'],
+  ['overlapping 3×2/1', [1, 6, 5, 2], [3, 2], [1, 1], 'valid'],
+  ['overlapping 3×3/1 same', [2, 5, 4, 3], [3, 3], [1, 1], 'same'],
+];
+
+/** dL/dx of sum(maxPool(x) · w) on the active backend. */
+function poolGradient([, shape, filter, strides, pad]: PoolCase): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.tensor(randomTensor(shape, 7).values, shape);
+    const grad = tf.grad((input: tf.Tensor) => {
+      const pooled = tf.maxPool(input as tf.Tensor4D, filter, strides, pad);
+      return tf.sum(tf.mul(pooled, tf.tensor(randomTensor(pooled.shape, 8).values, pooled.shape)));
+    });
+    return grad(x).dataSync() as Float32Array;
+  });
+}
+
+describe('MaxPoolGrad on wasm', () => {
+  beforeAll(setUpWasmWithKernels);
+  afterAll(() => {
+    console.info(`MaxPoolGrad wasm vs cpu, worst relative error: ${worst.toString()}`);
+  });
+
+  it.each(CASES)('%s: equals the cpu backend', async (...c) => {
+    const expected = await onBackend('cpu', () => poolGradient(c));
+    const before = backendDataIds();
+    const actual = poolGradient(c);
+    expect(backendDataIds()).toBe(before);
+    // Exact where windows do not overlap; overlapping windows add several dy into one dx in a different order.
+    expect(worst.record(relativeError(actual, expected), c[0])).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('routes ties to the first maximum, like the cpu backend', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.ones([1, 4, 2, 1]);
+        return Array.from(tf.grad((input: tf.Tensor) => tf.sum(tf.maxPool(input as tf.Tensor4D, 2, 2, 'valid')))(x).dataSync());
+      });
+    expect(run()).toEqual(await onBackend('cpu', run));
+  });
+
+  it('the stock wasm kernel is wrong for non-square inputs (why this kernel exists)', async () => {
+    const c = CASES[1]!;
+    const expected = await onBackend('cpu', () => poolGradient(c));
+    uninstallWasmKernels(tf);
+    try {
+      expect(relativeError(poolGradient(c), expected)).toBeGreaterThan(0.01);
+    } finally {
+      await setUpWasmWithKernels();
+    }
+  });
+});

@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uninstallWasmKernels } from '../backends/wasm/install-wasm-kernels.js';
+import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../backends/wasm/wasm-kernel-test-harness.js';
+import { applyOptimizerUpdate, FUSED_MAX_ELEMENTS, usesFusedUpdate } from './apply-optimizer-update.js';
+
+const STEPS = 20;
+// The last shape is above FUSED_MAX_ELEMENTS, so both the fused kernel and the op-for-op path are checked.
+const SHAPES = [[37, 23], [23], [5, 4, 3], [80, 100]];
+const worst = new WorstError();
+
+const CONFIGS: ReadonlyArray<readonly [string, () => tf.Optimizer]> = [
+  ['adam', () => tf.train.adam(0.01)],
+  ['adam (custom betas, epsilon)', () => tf.train.adam(0.003, 0.8, 0.99, 1e-5)],
+  ['rmsprop', () => tf.train.rmsprop(0.01)],
+  // tfjs' centered RMSProp takes sqrt(ms − (mg² + ε)): a large ε makes it NaN (in tfjs too), hence the tiny ε.
+  ['rmsprop (momentum, centered)', () => tf.train.rmsprop(0.01, 0.85, 0.5, 1e-12, true)],
+  ['momentum', () => tf.train.momentum(0.05, 0.9)],
+  ['momentum (nesterov)', () => tf.train.momentum(0.05, 0.8, true)],
+  ['sgd', () => tf.train.sgd(0.1)],
+];
+
+/** Runs 20 updates with fixed pseudo-random gradients (one weight gets no gradient in step 3) and returns the state. */
+function train(make: () => tf.Optimizer, fused: boolean, arrayForm = false): { weights: Float32Array[]; slots: Float32Array[]; iterations: number; accBeta: number[] } {
+  const variables = SHAPES.map((shape, i) => tf.variable(tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), 100 + i), shape)));
+  const optimizer = make();
+  for (let step = 0; step < STEPS; step++) {
+    const grads: tf.NamedTensorMap = {};
+    variables.forEach((v, i) => {
+      // A variable without a gradient this step: tfjs skips its update but keeps slots by position.
+      if (step === 3 && i === 1) grads[v.name] = null as unknown as tf.Tensor;
+      else grads[v.name] = tf.tensor(randomValues(v.size, 1000 * step + i), v.shape);
+    });
+    const given = arrayForm ? Object.entries(grads).map(([name, tensor]) => ({ name, tensor })) : grads;
+    if (fused) applyOptimizerUpdate(optimizer, given);
+    else optimizer.applyGradients(given);
+    tf.dispose(Object.values(grads).filter((g) => g !== null));
+  }
+  const weights = variables.map((v) => v.dataSync().slice() as Float32Array);
+  const o = optimizer as unknown as Record<string, unknown>;
+  const slotNames = ['accumulatedFirstMoment', 'accumulatedSecondMoment', 'accumulatedMeanSquares', 'accumulatedMoments', 'accumulatedMeanGrads', 'accumulations'];
+  const slots = slotNames.flatMap((key) => ((o[key] as Array<{ variable: tf.Variable }> | undefined) ?? []).map((s) => s.variable.dataSync().slice() as Float32Array));
+  const accBeta = ['accBeta1', 'accBeta2'].filter((k) => o[k] instanceof tf.Variable).map((k) => (o[k] as tf.Variable).dataSync()[0]!);
+  const iterations = optimizer.iterations;
+  optimizer.dispose();
+  tf.dispose(variables);
+  return { weights, slots, iterations, accBeta };
+}
+
+describe('fused optimizer updates', () => {
+  beforeAll(setUpWasmWithKernels);
+  afterAll(() => {
+    console.info(`fused optimizers (wasm) vs stock tfjs optimizers (cpu), 20 steps, worst relative error: ${worst.toString()}`);
+  });
+
+  it.each(CONFIGS)('%s: 20 fused steps on wasm equal the stock optimizer on cpu (≤ 1e-6) and on wasm (bit for bit)', async (name, make) => {
+    const reference = await onBackend('cpu', () => train(make, false));
+    const stockWasm = train(make, false);
+    const probe = make();
+    expect(usesFusedUpdate(probe)).toBe(true);
+    probe.dispose();
+    const fused = train(make, true);
+    fused.weights.forEach((w, i) => {
+      expect(worst.record(relativeError(w, reference.weights[i]!), `${name} weight ${i}`)).toBeLessThanOrEqual(1e-6);
+      expect(w).toEqual(stockWasm.weights[i]);
+    });
+    expect(fused.slots).toHaveLength(stockWasm.slots.length);
+    fused.slots.forEach((s, i) => {
+      expect(worst.record(relativeError(s, reference.slots[i]!), `${name} slot ${i}`)).toBeLessThanOrEqual(1e-6);
+      expect(s).toEqual(stockWasm.slots[i]);
+    });
+    expect(fused.iterations).toBe(STEPS);
+    expect(fused.accBeta).toEqual(stockWasm.accBeta);
+  });
+
+  it('covers both paths: the test shapes straddle FUSED_MAX_ELEMENTS', () => {
+    const sizes = SHAPES.map((s) => s.reduce((a, b) => a * b, 1));
+    expect(sizes.some((n) => n <= FUSED_MAX_ELEMENTS)).toBe(true);
+    expect(sizes.some((n) => n > FUSED_MAX_ELEMENTS)).toBe(true);
+  });
+
+  it('accepts gradients as a NamedTensor array, like applyGradients', () => {
+    const make = (): tf.Optimizer => tf.train.adam(0.01);
+    expect(train(make, true, true).weights).toEqual(train(make, false, true).weights);
+  });
+
+  it('keeps getWeights/setWeights working: a fused run saved after 10 steps and restored continues identically', async () => {
+    const run = async (restoreAt: number | undefined): Promise<Float32Array> => {
+      const v = tf.variable(tf.tensor(randomValues(40, 5), [8, 5]));
+      let optimizer = tf.train.adam(0.02);
+      for (let step = 0; step < 16; step++) {
+        if (step === restoreAt) {
+          const saved = (await optimizer.getWeights()).map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+          const extras = [(optimizer as unknown as { accBeta1: tf.Variable }).accBeta1.dataSync()[0]!, (optimizer as unknown as { accBeta2: tf.Variable }).accBeta2.dataSync()[0]!];
+          optimizer.dispose();
+          optimizer = tf.train.adam(0.02);
+          await optimizer.setWeights(saved);
+          const o = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+          o.accBeta1.assign(tf.scalar(extras[0]!));
+          o.accBeta2.assign(tf.scalar(extras[1]!));
+        }
+        const g = tf.tensor(randomValues(40, 50 + step), [8, 5]);
+        applyOptimizerUpdate(optimizer, { [v.name]: g });
+        g.dispose();
+      }
+      const out = v.dataSync().slice() as Float32Array;
+      optimizer.dispose();
+      v.dispose();
+      return out;
+    };
+    expect(await run(10)).toEqual(await run(undefined));
+  });
+
+  it('leaves nothing behind: numDataIds and numTensors are flat across steps', () => {
+    const v = tf.variable(tf.randomNormal([64, 32]));
+    const b = tf.variable(tf.zeros([32]));
+    const g = { [v.name]: tf.randomNormal([64, 32]), [b.name]: tf.randomNormal([32]) };
+    for (const make of CONFIGS.map(([, m]) => m)) {
+      const optimizer = make();
+      applyOptimizerUpdate(optimizer, g); // creates the slots
+      const tensors = tf.memory().numTensors;
+      const ids = backendDataIds();
+      for (let i = 0; i < 5; i++) applyOptimizerUpdate(optimizer, g);
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(backendDataIds()).toBe(ids);
+      optimizer.dispose();
+    }
+    tf.dispose([v, b, ...Object.values(g)]);
+  });
+
+  it('uses the optimizer’s own update when it is overridden, not float32, or the kernels are not installed', async () => {
+    class Custom extends tf.AdamOptimizer {
+      calls = 0;
+      override applyGradients(g: Parameters<tf.Optimizer['applyGradients']>[0]): void {
+        this.calls++;
+        super.applyGradients(g as Parameters<tf.AdamOptimizer['applyGradients']>[0]);
+      }
+    }
+    const custom = new Custom(0.01, 0.9, 0.999);
+    expect(usesFusedUpdate(custom)).toBe(false);
+    const v = tf.variable(tf.ones([3]));
+    const g = tf.ones([3]);
+    applyOptimizerUpdate(custom, { [v.name]: g });
+    expect(custom.calls).toBe(1);
+    custom.dispose();
+    expect(usesFusedUpdate(tf.train.adagrad(0.1))).toBe(false);
+
+    const cpuAdam = tf.train.adam(0.01);
+    await onBackend('cpu', () => expect(usesFusedUpdate(cpuAdam)).toBe(false));
+    uninstallWasmKernels(tf);
+    expect(usesFusedUpdate(cpuAdam)).toBe(false);
+    applyOptimizerUpdate(cpuAdam, { [v.name]: g }); // stock path still works
+    await setUpWasmWithKernels();
+    expect(usesFusedUpdate(cpuAdam)).toBe(true);
+    cpuAdam.dispose();
+    tf.dispose([v, g]);
+  });
+
+  it('a fused kernel rejects mismatched inputs with a clear error', () => {
+    const value = tf.zeros([4]);
+    const gradient = tf.zeros([5]);
+    expect(() => tf.engine().runKernel('FitstreamSgdUpdate', { value, gradient }, { learningRate: 0.1 })).toThrow(
+      /FitstreamSgdUpdate: input of shape \[5\] does not match the variable's shape \[4\]/,
+    );
+    expect(() => tf.engine().runKernel('FitstreamSgdUpdate', { value, gradient: value }, {})).toThrow(/attribute 'learningRate' must be a finite number/);
+    tf.dispose([value, gradient]);
+  });
+});
