@@ -32,7 +32,7 @@ import {
 import type { Plugin } from '../plugin/plugin.js';
 import { Random } from '../random/random.js';
 import type { TrainerControl } from './control.js';
-import { createSource, disposeBatch, isTensorData, validateBatch, type BatchSource, type DataSource } from './data.js';
+import { createSource, disposeBatch, isTensorData, validateBatch, type BatchSource, type DataSource, type TensorData } from './data.js';
 import { EpochAggregate } from './epoch-aggregate.js';
 import { FitstreamInputError, assertNonNegativeInteger, assertPositiveInteger } from './errors.js';
 import { resolveLoss, type LossSpec, type ResolvedLoss } from './losses.js';
@@ -146,6 +146,8 @@ export class Trainer<M extends string = string> {
   /** Where the last fit left the loop, so that `saveCheckpoint` between fits records the true position. */
   private lastFit: { position: LoopState; history: MutableHistory; fit: CheckpointStateInput['fit'] } | undefined;
   private running = false;
+  /** Tensor ids (x…, y) whose values were already checked for NaN/Inf and label ranges. */
+  private readonly checkedData = new Set<string>();
   private disposed = false;
 
   constructor(options: TrainerOptions) {
@@ -229,6 +231,18 @@ export class Trainer<M extends string = string> {
     this.container.clearInstances();
   }
 
+  /**
+   * Checks in-memory data; the value checks (one device read over the whole data) run once per tensor pair, since
+   * tfjs tensors are immutable and fits often repeat over the same data (an epoch per call, cross-validation).
+   */
+  private validateTensors(data: TensorData, argument: string, checkValues: boolean): void {
+    const inputs = data.x instanceof tf.Tensor ? [data.x] : [...data.x];
+    const key = [...inputs, data.y].map((t) => t.id).join(',');
+    const seen = checkValues && this.checkedData.has(key);
+    validateBatch({ x: data.x, y: data.y }, { model: this.model, targetKind: this.loss.kind }, argument, checkValues && !seen);
+    if (checkValues) this.checkedData.add(key);
+  }
+
   private log(line: string): void {
     if (this.options.log === null) return;
     (this.options.log ?? ((l: string) => console.error(l)))(line);
@@ -262,7 +276,7 @@ export class Trainer<M extends string = string> {
 
   private createValidationSource(data: DataSource, batchSize: number, argument: string): BatchSource {
     const source = createSource(data, { batchSize, shuffle: false, dropLast: false, random: this.random }, argument);
-    if (isTensorData(data)) validateBatch({ x: data.x, y: data.y }, { model: this.model, targetKind: this.loss.kind }, argument, true);
+    if (isTensorData(data)) this.validateTensors(data, argument, true);
     return source;
   }
 
@@ -347,7 +361,7 @@ export class Trainer<M extends string = string> {
     // Data: sources, shape checks (no sync) and value checks (one read for in-memory data).
     const expect = { model, targetKind: this.loss.kind };
     const trainSource = createSource(data, { batchSize: opts.batchSize, shuffle: opts.shuffle && !opts.overfitBatches, dropLast: opts.dropLast, random: this.random, sampler }, 'data');
-    if (isTensorData(data)) validateBatch({ x: data.x, y: data.y }, expect, 'data', opts.checkData !== 'never');
+    if (isTensorData(data)) this.validateTensors(data, 'data', opts.checkData !== 'never');
     const validationSource = opts.validation ? this.createValidationSource(opts.validation, opts.validationBatchSize ?? opts.batchSize, 'options.validation') : undefined;
 
     // State: fresh, or restored from a checkpoint.
