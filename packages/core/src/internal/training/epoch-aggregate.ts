@@ -19,6 +19,17 @@ export class EpochAggregate {
     this.batches += 1;
   }
 
+  /** Moves another aggregate's sums into this one (a finished step's batches) and resets it. */
+  absorb(other: EpochAggregate): void {
+    if (!other.sums) return;
+    const previous = this.sums;
+    this.sums = previous ? tf.keep(tf.add(previous, other.sums)) : tf.keep(other.sums.clone());
+    previous?.dispose();
+    this.samples += other.samples;
+    this.batches += other.batches;
+    other.dispose();
+  }
+
   /** Reads the sums back (checkpoints). */
   readSums(): number[] {
     return this.sums ? Array.from(this.sums.dataSync()) : new Array<number>(this.size).fill(0);

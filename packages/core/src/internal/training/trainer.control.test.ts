@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { filter } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, ofType, OPTIMIZER_NAMES, selectBackend, type Plugin } from '../../index.js';
@@ -105,6 +107,24 @@ describe('TrainerControl', () => {
     expect(result).toMatchObject({ reason: 'stopped', stopReason: 'SIGINT', step: 2 });
     expect(process.listenerCount('SIGINT')).toBe(listeners);
   });
+
+  it('a real SIGINT reaches a busy synchronous fit (the loop yields to the event loop) and stops it gracefully', async () => {
+    const script = fileURLToPath(new URL('../../test-support/sigint-trainer.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--conditions=@fitstream/source', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('training')) resolve();
+      }),
+    );
+    child.kill('SIGINT');
+    expect(await exit).toBe(0);
+    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { reason: string; stopReason: string; step: number };
+    expect(result).toMatchObject({ reason: 'stopped', stopReason: 'SIGINT' });
+    expect(result.step).toBeGreaterThanOrEqual(20);
+  }, 60_000);
 
   it('snapshotWeights / restoreWeights round-trip (restore best weights)', async () => {
     const model = mlp(3, 4, 2);

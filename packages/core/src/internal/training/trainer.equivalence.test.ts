@@ -109,6 +109,46 @@ describe.each(['cpu', 'wasm'] as const)('determinism and equivalence on %s', (ba
   });
 });
 
+describe('checkpoints asked for inside a step', () => {
+  beforeAll(async () => {
+    await selectBackend({ prefer: 'cpu', log: null });
+  });
+
+  it('are written when the step ends, so a resume from one equals the uninterrupted run (accumulation)', async () => {
+    const data = classificationData(48, 3, 2, 4);
+    const options = { epochs: 2, batchSize: 4, accumulateBatches: 3, handleSignals: false } as const;
+    const make = () => {
+      const model = mlp(3, 8, 2, 8);
+      return { model, trainer: createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 5, backend: 'current', log: null }) };
+    };
+    const whole = make();
+    const wholeResult = await whole.trainer.fit(data, options);
+
+    const first = make();
+    const checkpoint = join(dir, 'mid-step');
+    const saved: number[] = [];
+    first.trainer.events$.pipe(ofType('checkpoint:saved')).subscribe((e) => saved.push(e.batch));
+    first.trainer.use({
+      name: 'save-mid-group',
+      attach: (e$, control) =>
+        e$.pipe(ofType('batch:end')).subscribe((e) => {
+          // Batch 4 of epoch 1 is the middle of the group {3, 4, 5}: the save waits for that step to end.
+          if (e.epoch === 1 && e.batch === 4) {
+            control.await(control.saveCheckpoint(checkpoint, 'mid-group'));
+            control.stop('crash');
+          }
+        }),
+    });
+    await first.trainer.fit(data, options);
+    expect(saved).toEqual([6]);
+
+    const second = make();
+    const resumed = await second.trainer.resume(checkpoint, data, options);
+    expect(weightsOf(second.model)).toEqual(weightsOf(whole.model));
+    expect(resumed.history).toEqual(wholeResult.history);
+  });
+});
+
 describe('memory', () => {
   beforeAll(async () => {
     await selectBackend({ prefer: 'wasm', log: null });

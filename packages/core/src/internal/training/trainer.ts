@@ -92,6 +92,12 @@ export interface FitOptions {
   readonly checkData?: 'first-epoch' | 'always' | 'never';
   /** Resume from a checkpoint directory (or a directory with `latest.json`). Same as {@link Trainer.resume}. */
   readonly resumeFrom?: string;
+  /**
+   * Return to the event loop at least this often (ms) so that timers, I/O and signal handlers run during a fit: with
+   * the synchronous cpu/wasm kernels and in-memory data a fit would otherwise never leave the microtask queue (SIGINT
+   * would not be seen until it ended). Default 50; `0` yields at every boundary.
+   */
+  readonly yieldEveryMs?: number;
 }
 
 /** What `fit` resolves to. */
@@ -412,7 +418,24 @@ export class Trainer<M extends string = string> {
       this.emit('checkpoint:saved', { epoch: position.epoch, step: position.step, learningRate: this.learningRate, path: info.path, batch: position.batch, reason });
       return info;
     };
+    // A checkpoint asked for while a step's batches are in flight (batch:start … step:end) is written when the step
+    // ends: only then do weights, optimizer slots, position and epoch sums describe the same moment.
+    let stepOpen = false;
+    const deferredSaves: { dir: string; reason: string; resolve: (info: CheckpointInfo) => void; reject: (e: unknown) => void }[] = [];
+    const deferredPromises = new WeakSet<PromiseLike<unknown>>();
+    const writeDeferredSaves = async (): Promise<void> => {
+      while (deferredSaves.length) {
+        const request = deferredSaves.shift()!;
+        try {
+          request.resolve(await save(request.dir, request.reason));
+        } catch (error) {
+          request.reject(error);
+          throw error;
+        }
+      }
+    };
     const hold = (p: PromiseLike<unknown>): void => {
+      if (deferredPromises.has(p)) return; // the loop writes it at the step boundary and awaits it there
       const tracked: Promise<unknown> = Promise.resolve(p).then(
         () => pending.delete(tracked),
         (error: unknown) => {
@@ -436,6 +459,11 @@ export class Trainer<M extends string = string> {
         checkpointRequest ??= reason ?? 'requested';
       },
       saveCheckpoint: (dir, reason = 'requested') => {
+        if (stepOpen) {
+          const p = new Promise<CheckpointInfo>((resolve, reject) => deferredSaves.push({ dir, reason, resolve, reject }));
+          deferredPromises.add(p);
+          return p;
+        }
         const p = save(dir, reason);
         hold(p);
         return p;
@@ -475,10 +503,16 @@ export class Trainer<M extends string = string> {
     }
 
     // The one place where the loop yields to plugins: subscriber errors, awaited promises, checkpoint requests.
+    let lastYield = performance.now();
     const boundary = async (checkpointAllowed: boolean): Promise<void> => {
       const errors = this.channel.takeErrors();
       if (errors.length) throw errors[0];
+      if (checkpointAllowed) await writeDeferredSaves();
       while (pending.size) await Promise.all([...pending]);
+      if (performance.now() - lastYield >= opts.yieldEveryMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       if (failures.length) throw failures[0];
       if (checkpointRequest && checkpointAllowed) {
         const reason = checkpointRequest;
@@ -495,6 +529,7 @@ export class Trainer<M extends string = string> {
     let epochsRun = 0;
     let final: EpochLogs<M> | undefined;
     const accumulator = new GradientAccumulator();
+    const groupAggregate = new EpochAggregate(this.metricNames.length);
     let previousLazy: { release(): void; tensor: tf.Tensor; metrics: LazyMetrics<M> } | undefined;
     const releaseLazy = () => {
       if (previousLazy) {
@@ -535,69 +570,73 @@ export class Trainer<M extends string = string> {
         const cap = effectiveBatches(trainSource.batchesIn(epoch), opts) ?? Number.POSITIVE_INFINITY;
         const checkValues = opts.checkData === 'always' || (opts.checkData === 'first-epoch' && epochsRun === 0 && !resumedFrom);
         let stoppedMidEpoch = false;
-        if (position.batch < cap) {
+        // `position.batch` counts the batches whose update is in the weights; `consumed` the batches read. They differ
+        // only inside an accumulation group, whose batches reach the epoch sums (`groupAggregate` → `aggregate`) and
+        // the position together when its step is applied, so a checkpoint or an error backup is always consistent.
+        let consumed = skip;
+        let lastIndex = skip - 1;
+        // The update of one step: gradient transforms, optimizer, constraints; then the position moves.
+        const finishStep = async (grads: tf.NamedTensorMap, ctx: StepContext, metrics: tf.Tensor1D, lazyMetrics: LazyMetrics<M>, samples: number) => {
+          const applied = applyUpdate(grads, ctx, { optimizer: this.optimizer, variables, plugins, metrics, samples });
+          tf.dispose(Object.values(grads));
+          if (opts.accumulateBatches === 1) aggregate.add(metrics, samples);
+          else aggregate.absorb(groupAggregate);
+          position.batch = consumed;
+          position.step += 1;
+          stepOpen = false;
+          this.emit('step:end', { ...position0(), batch: ctx.batch, samples, skipped: !applied, metrics: lazyMetrics });
+          await boundary(true);
+        };
+        if (consumed < cap) {
           const epochForBatches = opts.overfitBatches ? 0 : epoch;
           const epochBatchesSource = trainSource.batches(epochForBatches, skip);
           for await (const batch of epochBatchesSource.batches) {
-            const batchIndex = position.batch;
+            const batchIndex = consumed;
             const size = batch.y.shape[0];
             try {
               if (trainSource.kind === 'stream') validateBatch(batch, expect, 'data', checkValues);
+              stepOpen = true;
               this.emit('batch:start', { ...position0(), batch: batchIndex, size });
               await boundary(false);
               const ctx: StepContext = { epoch, batch: batchIndex, step: position.step, learningRate: this.learningRate, training: true, random: this.random.derive('step', epoch, batchIndex) };
               const result = forwardBackward(batch, ctx, { model, variables, loss: this.loss, metrics: this.metrics, plugins });
-              aggregate.add(result.metrics, size);
-              let stepGrads: tf.NamedTensorMap;
-              let stepSamples = size;
-              const groupDone = opts.accumulateBatches === 1;
-              if (groupDone) stepGrads = result.grads;
-              else {
+              const single = opts.accumulateBatches === 1;
+              if (!single) {
+                groupAggregate.add(result.metrics, size);
                 accumulator.add(result.grads, size);
                 tf.dispose(Object.values(result.grads));
-                stepGrads = {};
               }
               releaseLazy();
               const lazy = createLazyMetrics<M>(this.metricNames, result.metrics, `epoch ${epoch} batch ${batchIndex}`);
               previousLazy = { release: lazy.release, tensor: result.metrics, metrics: lazy.metrics };
+              consumed += 1;
+              lastIndex = batchIndex;
               this.emit('batch:end', { ...position0(), batch: batchIndex, size, metrics: lazy.metrics });
-              position.batch += 1;
-              const lastOfEpoch = position.batch >= cap;
-              if (!groupDone && (accumulator.batches >= opts.accumulateBatches || lastOfEpoch)) {
-                stepSamples = accumulator.samples;
-                stepGrads = accumulator.take();
-              }
-              if (groupDone || Object.keys(stepGrads).length > 0) {
-                const applied = applyUpdate(stepGrads, ctx, { optimizer: this.optimizer, variables, plugins, metrics: result.metrics, samples: stepSamples });
-                tf.dispose(Object.values(stepGrads));
-                position.step += 1;
-                this.emit('step:end', { ...position0(), batch: batchIndex, samples: stepSamples, skipped: !applied, metrics: lazy.metrics });
-                await boundary(true);
-                if (stopReason !== undefined) {
-                  stoppedMidEpoch = !lastOfEpoch;
-                  break;
-                }
+              const lastOfEpoch = consumed >= cap;
+              if (single) {
+                await finishStep(result.grads, ctx, result.metrics, lazy.metrics, size);
+              } else if (accumulator.batches >= opts.accumulateBatches || lastOfEpoch) {
+                const samples = accumulator.samples;
+                await finishStep(accumulator.take(), ctx, result.metrics, lazy.metrics, samples);
               } else {
                 await boundary(false);
+                continue;
+              }
+              if (stopReason !== undefined) {
+                stoppedMidEpoch = !lastOfEpoch;
+                break;
               }
             } finally {
               if (epochBatchesSource.owned) disposeBatch(batch);
             }
-            if (position.batch >= cap) break;
+            if (consumed >= cap) break;
           }
         }
         // A stream that ended inside an accumulation group still applies what it accumulated.
-        if (accumulator.batches > 0 && !stoppedMidEpoch) {
+        if (accumulator.batches > 0 && !stoppedMidEpoch && previousLazy) {
           const samples = accumulator.samples;
-          const grads = accumulator.take();
-          const ctx: StepContext = { epoch, batch: position.batch - 1, step: position.step, learningRate: this.learningRate, training: true, random: this.random.derive('step', epoch, position.batch - 1) };
-          const applied = previousLazy ? applyUpdate(grads, ctx, { optimizer: this.optimizer, variables, plugins, metrics: previousLazy.tensor as tf.Tensor1D, samples }) : false;
-          tf.dispose(Object.values(grads));
-          position.step += 1;
-          if (previousLazy) {
-            this.emit('step:end', { ...position0(), batch: position.batch - 1, samples, skipped: !applied, metrics: previousLazy.metrics });
-            await boundary(true);
-          }
+          const ctx: StepContext = { epoch, batch: lastIndex, step: position.step, learningRate: this.learningRate, training: true, random: this.random.derive('step', epoch, lastIndex) };
+          await finishStep(accumulator.take(), ctx, previousLazy.tensor as tf.Tensor1D, previousLazy.metrics, samples);
         }
         if (stoppedMidEpoch) break;
         if (aggregate.batches === 0) {
@@ -633,11 +672,15 @@ export class Trainer<M extends string = string> {
 
       const reason = stopReason === undefined ? 'completed' : 'stopped';
       this.emit('fit:end', { ...position0(), epoch: Math.max(position.epoch - 1, 0), reason, stopReason, error: undefined, history: freezeHistory(history) });
-      await boundary(false);
+      await boundary(true);
       return { history: freezeHistory(history), reason, stopReason, epochs: epochsRun, step: position.step, final, backend, seed: this.seed };
     } catch (error) {
       try {
+        stepOpen = false;
+        accumulator.dispose();
+        groupAggregate.dispose();
         this.emit('fit:end', { ...position0(), reason: 'error', stopReason, error: serializeError(error), history: freezeHistory(history) });
+        await writeDeferredSaves();
         while (pending.size) await Promise.all([...pending]);
       } catch {
         /* the original error is what matters */
@@ -648,6 +691,7 @@ export class Trainer<M extends string = string> {
       this.lastFit = { position: { ...position }, history: { epochs: [...history.epochs], logs: Object.fromEntries(Object.entries(history.logs).map(([k, v]) => [k, [...v]])) }, fit: fitShape };
       releaseLazy();
       accumulator.dispose();
+      groupAggregate.dispose();
       aggregate.dispose();
       subscriptions.unsubscribe();
       opts.signal?.removeEventListener('abort', onAbort);
@@ -713,6 +757,7 @@ interface NormalisedFitOptions extends FitOptions {
   readonly validationEvery: number;
   readonly handleSignals: boolean;
   readonly checkData: 'first-epoch' | 'always' | 'never';
+  readonly yieldEveryMs: number;
 }
 
 function normaliseFitOptions(options: FitOptions): NormalisedFitOptions {
@@ -738,6 +783,8 @@ function normaliseFitOptions(options: FitOptions): NormalisedFitOptions {
       throw new FitstreamInputError(`options.${key}`, `must be a batch count (integer ≥ 1) or a fraction in (0, 1), got ${String(v)}.`);
     }
   }
+  const yieldEveryMs = options.yieldEveryMs ?? 50;
+  if (typeof yieldEveryMs !== 'number' || !(yieldEveryMs >= 0)) throw new FitstreamInputError('options.yieldEveryMs', `must be a number of milliseconds ≥ 0, got ${String(yieldEveryMs)}.`);
   const checkData = options.checkData ?? 'first-epoch';
   if (!['first-epoch', 'always', 'never'].includes(checkData)) throw new FitstreamInputError('options.checkData', `must be 'first-epoch', 'always' or 'never', got ${String(checkData)}.`);
   return {
@@ -750,6 +797,7 @@ function normaliseFitOptions(options: FitOptions): NormalisedFitOptions {
     validationEvery,
     handleSignals: options.handleSignals ?? true,
     checkData,
+    yieldEveryMs,
   };
 }
 
