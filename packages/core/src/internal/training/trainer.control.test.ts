@@ -113,14 +113,18 @@ describe('TrainerControl', () => {
     const child = spawn(process.execPath, ['--conditions=@fitstream/source', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await new Promise<void>((resolve) =>
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('training')) resolve();
-      }),
-    );
-    child.kill('SIGINT');
-    expect(await exit).toBe(0);
+    try {
+      await new Promise<void>((resolve) =>
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('training')) resolve();
+        }),
+      );
+      child.kill('SIGINT');
+      expect(await Promise.race([exit, new Promise((r) => setTimeout(() => r('still running 20 s after SIGINT'), 20_000))])).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
     const result = JSON.parse(out.trim().split('\n').at(-1)!) as { reason: string; stopReason: string; step: number };
     expect(result).toMatchObject({ reason: 'stopped', stopReason: 'SIGINT' });
     expect(result.step).toBeGreaterThanOrEqual(20);
