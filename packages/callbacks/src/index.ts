@@ -38,3 +38,22 @@ export type { AnnealStrategy } from './internal/schedules/formulas.js';
 export { reduceLROnPlateau, plateauPolicy, plateauStep, plateauConfig } from './internal/schedules/reduce-lr-on-plateau.js';
 export type { ReduceLROnPlateau, ReduceLROnPlateauOptions, PlateauConfig, PlateauState, PlateauInput, PlateauDecision } from './internal/schedules/reduce-lr-on-plateau.js';
 export { LearningRateScale } from './internal/schedules/learning-rate-scale.js';
+
+// ---- I/O and reports (checkpoints, backup/restore, loggers, TensorBoard, progress bar, training report) ----
+export { modelCheckpoint } from './internal/io/model-checkpoint.js';
+export type { ModelCheckpoint, ModelCheckpointOptions, SavedCheckpoint } from './internal/io/model-checkpoint.js';
+export { backupAndRestore } from './internal/io/backup-and-restore.js';
+export type { BackupAndRestore, BackupAndRestoreOptions } from './internal/io/backup-and-restore.js';
+export { jsonlLogger, replay, parseEventLog, eventToRecord, EVENT_LOG_FORMAT } from './internal/io/jsonl-logger.js';
+export type { JsonlLogger, JsonlLoggerOptions, ReplayOptions } from './internal/io/jsonl-logger.js';
+export { csvLogger } from './internal/io/csv-logger.js';
+export type { CsvLogger, CsvLoggerOptions } from './internal/io/csv-logger.js';
+export { tensorBoard } from './internal/io/tensorboard/tensor-board.js';
+export type { TensorBoard, TensorBoardOptions } from './internal/io/tensorboard/tensor-board.js';
+export { crc32c, maskedCrc32c } from './internal/io/tensorboard/crc32c.js';
+export { formatMetric, formatDuration } from './internal/io/format.js';
+export type { IoEventType } from './internal/io/events.js';
+export { progressBar } from './internal/report/progress-bar.js';
+export type { ProgressBar, ProgressBarOptions, ProgressStream } from './internal/report/progress-bar.js';
+export { trainingReport, renderReportHtml, renderReportSvg, reportDataFromEvents, smoothEma, renderPng } from './internal/report/training-report.js';
+export type { TrainingReport, TrainingReportOptions, ReportData, ReportRenderOptions } from './internal/report/training-report.js';

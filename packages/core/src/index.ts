@@ -44,6 +44,7 @@ export {
   StateProvider,
   LearningRateOwner,
   IndexSampler,
+  ResumeSource,
 } from './internal/plugin/plugin-points.js';
 export type { Batch, StepContext, LossContext, Gradients, GradientStage, Json, SamplerContext } from './internal/plugin/plugin-points.js';
 

@@ -34,7 +34,7 @@ export class BufferedFile {
     this.chain = this.chain.then(async () => {
       if (chunks.length === 0 && this.handle) return;
       const handle = await this.open();
-      for (const chunk of joinStrings(chunks)) await handle.write(chunk);
+      if (chunks.length > 0) await handle.write(Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c))));
     });
     return this.chain;
   }
@@ -51,17 +51,4 @@ export class BufferedFile {
     this.handle ??= mkdir(dirname(this.path), { recursive: true }).then(() => open(this.path, this.mode === 'truncate' ? 'w' : 'a'));
     return this.handle;
   }
-}
-
-function* joinStrings(chunks: readonly (string | Uint8Array)[]): Generator<string | Uint8Array> {
-  let text = '';
-  for (const chunk of chunks) {
-    if (typeof chunk === 'string') text += chunk;
-    else {
-      if (text) yield text;
-      text = '';
-      yield chunk;
-    }
-  }
-  if (text) yield text;
 }

@@ -124,6 +124,16 @@ export interface IndexSampler {
 }
 export const IndexSampler = token<IndexSampler>('@fitstream/core/IndexSampler');
 
+/**
+ * Plugin point: where a fit without `resumeFrom` resumes from — e.g. the latest backup of an interrupted run
+ * (`backupAndRestore`). `find` returns a checkpoint path, or `undefined` to start fresh. At most one per trainer.
+ */
+export interface ResumeSource {
+  readonly name: string;
+  find(): Promise<string | undefined>;
+}
+export const ResumeSource = token<ResumeSource>('@fitstream/core/ResumeSource');
+
 /** Plugin point: the one plugin that owns the learning rate (a schedule). Two owners are a conflict. */
 export interface LearningRateOwner {
   readonly name: string;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTrainer, ofType, selectBackend, withSeed, type TrainerEvent } from '../../index.js';
+import { createTrainer, ofType, provide, ResumeSource, selectBackend, withSeed, type Plugin, type TrainerEvent } from '../../index.js';
 import { classificationData, mlp, regressionData, weightsOf } from '../../test-support/fixtures.js';
 
 let dir: string;
@@ -146,6 +146,34 @@ describe('checkpoints asked for inside a step', () => {
     const resumed = await second.trainer.resume(checkpoint, data, options);
     expect(weightsOf(second.model)).toEqual(weightsOf(whole.model));
     expect(resumed.history).toEqual(wholeResult.history);
+  });
+});
+
+describe('ResumeSource', () => {
+  beforeAll(async () => {
+    await selectBackend({ prefer: 'cpu', log: null });
+  });
+
+  it('lets a plugin name the checkpoint a plain fit resumes from; two sources conflict', async () => {
+    const data = classificationData(32, 3, 2, 4);
+    const options = { epochs: 3, batchSize: 8, handleSignals: false } as const;
+    const checkpoint = join(dir, 'resume-source');
+    const first = createTrainer({ model: mlp(3, 8, 2, 8), optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 5, backend: 'current', log: null });
+    first.use({ name: 'crash', attach: (e$, c) => e$.pipe(ofType('epoch:end')).subscribe((e) => { if (e.epoch === 0) { void c.saveCheckpoint(checkpoint); c.stop('crash'); } }) });
+    await first.fit(data, options);
+
+    const source = (name: string, path: string | undefined): Plugin => ({ name, register: (c) => provide(c, ResumeSource, { name, find: async () => path }) });
+    const second = createTrainer({ model: mlp(3, 8, 2, 8), optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 5, backend: 'current', log: null }).use(source('backup', checkpoint));
+    let resumedFrom: string | undefined;
+    second.events$.pipe(ofType('fit:start')).subscribe((e) => (resumedFrom = e.resumedFrom));
+    const result = await second.fit(data, options);
+    expect(resumedFrom).toBe(checkpoint);
+    expect(result.history.epochs).toEqual([0, 1, 2]);
+    expect(result.epochs).toBe(2);
+
+    const fresh = createTrainer({ model: mlp(3, 8, 2, 8), optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 5, backend: 'current', log: null }).use(source('empty', undefined));
+    expect((await fresh.fit(data, options)).epochs).toBe(3);
+    await expect(fresh.use(source('another', checkpoint)).fit(data, options)).rejects.toThrow(/"empty" and "another" both claim "resume-source"/);
   });
 });
 

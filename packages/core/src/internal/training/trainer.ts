@@ -23,6 +23,7 @@ import {
   IndexSampler,
   LearningRateOwner,
   LossTransform,
+  ResumeSource,
   StateProvider,
   WeightConstraint,
   type Batch,
@@ -354,6 +355,8 @@ export class Trainer<M extends string = string> {
     const sampler = isTensorData(data) && !opts.overfitBatches ? samplers[0] : undefined;
     if (!sampler && opts.shuffle && isTensorData(data) && !opts.overfitBatches) claims.push({ resource: 'batch-order', value: 'shuffled', owner: 'the trainer (fit option shuffle: true)' });
     for (const owner of resolveAll(this.container, LearningRateOwner)) claims.push({ resource: 'learning-rate', exclusive: true, owner: owner.name });
+    const resumeSources = resolveAll(this.container, ResumeSource);
+    for (const source of resumeSources) claims.push({ resource: 'resume-source', exclusive: true, owner: source.name });
     assertNoConflicts(claims);
 
     const plugins: StepPlugins = {
@@ -375,8 +378,10 @@ export class Trainer<M extends string = string> {
     const history: MutableHistory = emptyHistory();
     const aggregate = new EpochAggregate(this.metricNames.length);
     let resumedFrom: string | undefined;
-    if (opts.resumeFrom) {
-      const loaded = await readCheckpoint(opts.resumeFrom);
+    // An explicit resumeFrom wins; otherwise a ResumeSource plugin (an interrupted run's backup) may name one.
+    const resumeFrom = opts.resumeFrom ?? (resumeSources[0] ? await resumeSources[0].find() : undefined);
+    if (resumeFrom) {
+      const loaded = await readCheckpoint(resumeFrom);
       try {
         assignWeights(model, loaded.weights, `Checkpoint ${loaded.path}`);
         await restoreOptimizer(this.optimizer, loaded);

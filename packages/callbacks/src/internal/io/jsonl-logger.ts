@@ -1,0 +1,202 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Observable } from 'rxjs';
+import { isMetricsRead, type Plugin, type TrainerControl, type TrainerEvent, type TrainerEventType } from '@fitstream/core';
+import { BufferedFile } from './buffered-file.js';
+import { parseEvent, stringifyEvent } from './json-lines.js';
+
+/** The first line of every event log. */
+export const EVENT_LOG_FORMAT = 'fitstream-events';
+
+/** Options of {@link jsonlLogger}. */
+export interface JsonlLoggerOptions {
+  /** The `.jsonl` file. */
+  readonly path: string;
+  /**
+   * Batch and step events carry lazy metrics. By default they are logged only when some subscriber already read them
+   * (no extra device sync). With `readBatchMetricsEvery: n` the logger reads them itself on every n-th optimizer step
+   * (one device read per n steps).
+   */
+  readonly readBatchMetricsEvery?: number;
+  /** Event types to log (default: all). */
+  readonly include?: readonly TrainerEventType[];
+  /** `'auto'` (default): the first fit of this plugin replaces the file, later fits and resumed fits append. */
+  readonly append?: boolean | 'auto';
+  /** Flush when this many characters are buffered, besides every epoch and fit end (default 1 MiB). */
+  readonly flushAtChars?: number;
+}
+
+/** The plugin {@link jsonlLogger} returns. */
+export interface JsonlLogger<M extends string = string> extends Plugin<M> {
+  readonly path: string;
+}
+
+type AnyEvent = TrainerEvent & { readonly metrics?: unknown };
+
+/**
+ * The JSON form of an event. Lazy batch metrics are included only when already read (`isMetricsRead`), so logging never
+ * forces a device sync; a `fit:end` error is plain data already (`serializeError`).
+ */
+export function eventToRecord(event: TrainerEvent): Record<string, unknown> {
+  const e = event as AnyEvent;
+  if (e.type === 'batch:end' || e.type === 'step:end') {
+    const { metrics, ...rest } = e;
+    return isMetricsRead(metrics) ? { ...rest, metrics: { ...metrics } } : rest;
+  }
+  return { ...e };
+}
+
+/**
+ * Logs every trainer event (and every plugin event published with `control.emit`) as one JSON line, replayable with
+ * {@link replay}. Lines are buffered and written at each epoch end and at fit end (holding the loop with
+ * `control.await`), and whenever the buffer passes `flushAtChars`. NaN and ±Infinity survive the round trip.
+ *
+ * A batch event is written when the next event arrives, so that metrics read by any subscriber of that batch (a
+ * progress bar, a NaN guard) are included without a read of the logger's own.
+ *
+ * @example
+ * ```ts
+ * trainer.use(jsonlLogger({ path: 'runs/mnist/events.jsonl', readBatchMetricsEvery: 10 }));
+ * ```
+ */
+export function jsonlLogger<M extends string = string>(options: JsonlLoggerOptions): JsonlLogger<M> {
+  if (!options || typeof options.path !== 'string' || options.path.length === 0) throw new TypeError('jsonlLogger: options.path (a .jsonl file) is required.');
+  const every = options.readBatchMetricsEvery ?? 0;
+  if (!Number.isInteger(every) || every < 0) throw new RangeError(`jsonlLogger: readBatchMetricsEvery must be an integer ≥ 0, got ${String(every)}.`);
+  const include = options.include ? new Set<string>(options.include) : undefined;
+  const flushAt = options.flushAtChars ?? 1 << 20;
+  let fits = 0;
+  return {
+    name: 'jsonl-logger',
+    path: options.path,
+    attach: (events$, control: TrainerControl<M>) => {
+      let file: BufferedFile | undefined;
+      let held: TrainerEvent | undefined;
+      const fit = fits++;
+      const write = (event: TrainerEvent) => {
+        if (include && !include.has(event.type)) return;
+        file!.write(`${stringifyEvent(eventToRecord(event))}\n`);
+      };
+      return events$.subscribe((event: TrainerEvent<M>) => {
+        const e = event as TrainerEvent;
+        if (e.type === 'fit:start') {
+          const append = options.append === 'auto' || options.append === undefined ? fit > 0 || e.resumedFrom !== undefined : options.append;
+          file = new BufferedFile(options.path, append ? 'append' : 'truncate');
+          file.write(`${JSON.stringify({ format: EVENT_LOG_FORMAT, version: 1 })}\n`);
+        }
+        if (!file) return; // backend:selected before fit:start
+        if (held) {
+          write(held);
+          held = undefined;
+        }
+        if (e.type === 'step:end' && every > 0 && e.step % every === 0) void e.metrics.loss; // one read, cached for everyone
+        if (e.type === 'batch:end' || e.type === 'step:end') held = e;
+        else write(e);
+        if (e.type === 'fit:end') {
+          const closing = file;
+          file = undefined;
+          control.await(closing.close());
+        } else if (e.type === 'epoch:end' || file.buffered >= flushAt) control.await(file.flush());
+      });
+    },
+  };
+}
+
+/** Options of {@link replay}. */
+export interface ReplayOptions {
+  /** Keep only these event types. */
+  readonly include?: readonly TrainerEventType[];
+}
+
+/**
+ * Batch metrics that were not recorded: reading one explains why, instead of returning `undefined` where a number is
+ * typed.
+ */
+function unrecordedMetrics(type: string, step: unknown): object {
+  return new Proxy(Object.freeze({}), {
+    get: (_t, key) => {
+      if (typeof key === 'symbol' || key === 'toJSON' || key === 'then') return undefined;
+      throw new Error(`replay: the metrics of this ${type} event (step ${String(step)}) were not recorded; log with jsonlLogger({ readBatchMetricsEvery: 1 }) to record every batch.`);
+    },
+  });
+}
+
+function toEvent(record: Record<string, unknown>): TrainerEvent | undefined {
+  if (typeof record.type !== 'string') return undefined; // the header line
+  if ((record.type === 'batch:end' || record.type === 'step:end') && record.metrics === undefined) {
+    return { ...record, metrics: unrecordedMetrics(record.type, record.step) } as unknown as TrainerEvent;
+  }
+  if (record.metrics && typeof record.metrics === 'object') Object.freeze(record.metrics);
+  return Object.freeze(record) as unknown as TrainerEvent;
+}
+
+/** Parses the text of an event log into events (the header line and blank lines are skipped). */
+export function parseEventLog(text: string, options: ReplayOptions = {}): TrainerEvent[] {
+  const include = options.include ? new Set<string>(options.include) : undefined;
+  const events: TrainerEvent[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    const event = toEvent(parseLine(line, i + 1));
+    if (event && (!include || include.has(event.type))) events.push(event);
+  });
+  return events;
+}
+
+function parseLine(line: string, number: number): Record<string, unknown> {
+  try {
+    return parseEvent(line) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`replay: line ${number} is not JSON (${(error as Error).message}); a run killed mid-write leaves a partial last line — remove it.`);
+  }
+}
+
+/**
+ * Turns an event log written by {@link jsonlLogger} back into an `Observable<TrainerEvent>`, streamed line by line, so
+ * that policies can be re-run offline on recorded runs — e.g. tune early stopping's patience without retraining:
+ *
+ * @example
+ * ```ts
+ * replay('runs/a/events.jsonl').pipe(
+ *   ofType('epoch:end'),
+ *   map((e) => ({ epoch: e.epoch, value: e.metrics.val_loss })),
+ *   earlyStoppingPolicy({ patience: 3 }),
+ *   first((d) => d.action === 'stop'),
+ * ).subscribe((d) => console.log(`would stop after epoch ${d.epoch}`));
+ * ```
+ *
+ * Batch events whose metrics were not recorded carry metrics that throw a clear error when read. A partial last line
+ * (a run killed mid-write) is skipped; a corrupt line elsewhere fails the stream naming its number.
+ */
+export function replay(path: string, options: ReplayOptions = {}): Observable<TrainerEvent> {
+  const include = options.include ? new Set<string>(options.include) : undefined;
+  return new Observable<TrainerEvent>((subscriber) => {
+    const stream = createReadStream(path, { encoding: 'utf8' });
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    let number = 0;
+    let pendingError: Error | undefined;
+    lines.on('line', (line) => {
+      number += 1;
+      if (subscriber.closed || !line.trim()) return;
+      if (pendingError) {
+        subscriber.error(pendingError);
+        lines.close();
+        return;
+      }
+      let record: Record<string, unknown>;
+      try {
+        record = parseLine(line, number);
+      } catch (error) {
+        pendingError = error as Error; // fatal unless it was the last line
+        return;
+      }
+      const event = toEvent(record);
+      if (event && (!include || include.has(event.type))) subscriber.next(event);
+    });
+    lines.on('close', () => subscriber.complete());
+    stream.on('error', (error) => subscriber.error(new Error(`replay: cannot read ${path}: ${error.message}`)));
+    return () => {
+      lines.close();
+      stream.destroy();
+    };
+  });
+}

@@ -1,0 +1,137 @@
+import { join, resolve as resolvePath } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { GradientTransform, provide, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { EventFileWriter } from './tfevents.js';
+
+/** Options of {@link tensorBoard}; Keras `TensorBoard` names where they exist. */
+export interface TensorBoardOptions {
+  /** Run directory: scalars and weight histograms go to `<logDir>/train`, validation scalars to `<logDir>/validation`. */
+  readonly logDir: string;
+  /**
+   * `'epoch'` (default): scalars once per epoch (`epoch_loss` …, step = epoch). A number n: also the batch loss and
+   * metrics every n optimizer steps (`batch_loss` …, step = global step) — one device read per n steps.
+   */
+  readonly updateFreq?: 'epoch' | number;
+  /** Weight histograms every n epochs (Keras `histogram_freq`; 0, the default, disables). */
+  readonly histogramFreq?: number;
+  /**
+   * Gradient histograms every n optimizer steps (0, the default, disables), taken by a gradient transform that observes
+   * the gradients after accumulation and all-reduce (stage `post-reduce`) without changing them. One read per n steps.
+   */
+  readonly gradientFreq?: number;
+  /** Buckets per histogram (default 30). */
+  readonly buckets?: number;
+}
+
+/** The plugin {@link tensorBoard} returns. */
+export interface TensorBoard<M extends string = string> extends Plugin<M> {
+  readonly logDir: string;
+  /** Event files written by the last fit. */
+  readonly files: readonly string[];
+}
+
+function nonNegativeInt(v: number | undefined, what: string): number {
+  if (v === undefined) return 0;
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`tensorBoard: ${what} must be an integer ≥ 0, got ${String(v)}.`);
+  return v;
+}
+
+/**
+ * Writes TensorBoard event files in pure TypeScript (no tfjs-node): epoch scalars for training and validation (one
+ * chart per metric with both runs, as Keras), the learning rate, batch scalars every n steps, weight histograms every
+ * n epochs and gradient histograms every n steps. Records are buffered and flushed at each epoch and fit end.
+ *
+ * @example
+ * ```ts
+ * trainer.use(tensorBoard({ logDir: 'runs/mnist/tb', updateFreq: 50, histogramFreq: 1, gradientFreq: 100 }));
+ * // tensorboard --logdir runs/mnist/tb
+ * ```
+ */
+export function tensorBoard<M extends string = string>(options: TensorBoardOptions): TensorBoard<M> {
+  if (!options || typeof options.logDir !== 'string' || options.logDir.length === 0) throw new TypeError('tensorBoard: options.logDir is required.');
+  const logDir = resolvePath(options.logDir);
+  const updateFreq = options.updateFreq ?? 'epoch';
+  if (updateFreq !== 'epoch' && !(Number.isInteger(updateFreq) && updateFreq >= 1)) throw new RangeError(`tensorBoard: updateFreq must be 'epoch' or an integer ≥ 1, got ${String(updateFreq)}.`);
+  const histogramFreq = nonNegativeInt(options.histogramFreq, 'histogramFreq');
+  const gradientFreq = nonNegativeInt(options.gradientFreq, 'gradientFreq');
+  const buckets = options.buckets ?? 30;
+  let files: string[] = [];
+  // Set while a fit runs; the gradient transform is registered once per trainer and is idle between fits.
+  let train: EventFileWriter | undefined;
+
+  const observer: GradientTransform = {
+    name: 'tensorboard-gradients',
+    stage: 'post-reduce',
+    transform: (grads, ctx) => {
+      const step = ctx.step + 1;
+      if (train && gradientFreq > 0 && step % gradientFreq === 0) {
+        for (const [name, g] of Object.entries(grads)) train.histogram(`gradients/${name}`, g.dataSync(), step, buckets);
+      }
+      return grads; // observed, never changed
+    },
+  };
+
+  return {
+    name: 'tensorboard',
+    logDir,
+    get files() {
+      return files;
+    },
+    register: (container) => {
+      if (gradientFreq > 0) provide(container, GradientTransform, observer);
+    },
+    attach: (events$, control: TrainerControl<M>) => {
+      let validation: EventFileWriter | undefined;
+      const names = [...control.metricNames] as string[];
+      files = [];
+      const flushAll = () => Promise.all([train?.flush(), validation?.flush()]);
+      return events$.subscribe((event: TrainerEvent<M>) => {
+        const e = event as TrainerEvent;
+        switch (e.type) {
+          case 'fit:start':
+            train = new EventFileWriter(join(logDir, 'train'));
+            validation = new EventFileWriter(join(logDir, 'validation'));
+            files = [train.path, validation.path];
+            break;
+          case 'step:end':
+            if (train && updateFreq !== 'epoch' && e.step % updateFreq === 0) {
+              const metrics = e.metrics as Readonly<Record<string, number>>;
+              for (const n of names) train.scalar(`batch_${n}`, metrics[n]!, e.step);
+              train.scalar('batch_learning_rate', e.learningRate, e.step);
+            }
+            break;
+          case 'epoch:end': {
+            if (!train || !validation) break;
+            const logs = e.metrics as unknown as Readonly<Record<string, number | undefined>>;
+            for (const n of names) {
+              train.scalar(`epoch_${n}`, logs[n]!, e.epoch);
+              const v = logs[`val_${n}`];
+              if (v !== undefined) validation.scalar(`epoch_${n}`, v, e.epoch);
+            }
+            train.scalar('epoch_learning_rate', e.learningRate, e.epoch);
+            train.scalar('epoch_steps_per_second', e.durationMs > 0 ? (1000 * e.batches) / e.durationMs : 0, e.epoch);
+            if (histogramFreq > 0 && e.epoch % histogramFreq === 0) {
+              const weights = control.snapshotWeights();
+              try {
+                for (const [name, w] of weights) train.histogram(name, w.dataSync(), e.epoch, buckets);
+              } finally {
+                tf.dispose([...weights.values()]);
+              }
+            }
+            control.await(flushAll());
+            break;
+          }
+          case 'fit:end': {
+            const closing = [train, validation].filter((w) => w !== undefined).map((w) => w.close());
+            train = undefined;
+            validation = undefined;
+            control.await(Promise.all(closing));
+            break;
+          }
+          default:
+            break;
+        }
+      });
+    },
+  };
+}
