@@ -86,6 +86,8 @@ export interface TrainerEventMap<M extends string = string> {
     /** Metrics of the step's last batch (lazy). */
     readonly metrics: LazyMetrics<M>;
   };
+  /** Validation is about to run (inference mode): save what it must not disturb, e.g. stateful RNN state. */
+  'validation:start': LoopPosition & { readonly batchesPerEpoch: number | undefined };
   'validation:end': LoopPosition & { readonly samples: number; readonly metrics: ValidationLogs<M> };
   /** Epoch aggregates, computed on the device and read back once. */
   'epoch:end': LoopPosition & {
@@ -116,6 +118,7 @@ export const CORE_EVENT_TYPES = [
   'batch:start',
   'batch:end',
   'step:end',
+  'validation:start',
   'validation:end',
   'epoch:end',
   'checkpoint:saved',

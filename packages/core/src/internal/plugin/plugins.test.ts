@@ -131,6 +131,10 @@ describe('index samplers', () => {
     const shuffling = (name: string): Plugin => ({ name, register: (c) => provide(c, IndexSampler, { name, order: 'shuffled', plan: ({ size }) => [Int32Array.from({ length: size }, (_, i) => i)] }) });
     await expect(base().use(shuffling('a')).use(shuffling('b')).fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/"a" and "b" both claim "index-sampler"/);
     await expect(base().use(shuffling('a')).use({ name: 'statefulRnn', claims: [{ resource: 'batch-order', value: 'sequential' }] }).fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/"statefulRnn" and "a" both claim "batch-order"/);
+    // An explicit shuffle: true next to a sequential sampler is refused rather than silently ignored.
+    const sequential: Plugin = { name: 'seq', register: (c) => provide(c, IndexSampler, { name: 'seq', order: 'sequential', plan: ({ size }) => [Int32Array.from({ length: size }, (_, i) => i)] }) };
+    await expect(base().use(sequential).fit(classificationData(8, 3, 2), { ...fit, shuffle: true })).rejects.toThrow(/"seq" and "the trainer \(fit option shuffle: true\)" both claim "batch-order"/);
+    await expect(base().use(sequential).fit(classificationData(8, 3, 2), fit)).resolves.toMatchObject({ reason: 'completed' });
   });
 
   it('reports a planned row out of range', async () => {

@@ -22,6 +22,7 @@ const code: Record<string, string> = {
   'batch:start': 'b',
   'batch:end': 'e',
   'step:end': 's',
+  'validation:start': 'v',
   'validation:end': 'V',
   'epoch:end': 'N',
   'fit:end': 'Z',
@@ -29,13 +30,13 @@ const code: Record<string, string> = {
 };
 
 describe('event order', () => {
-  it('follows fit:start → epoch:start → (batch:start → batch:end → step:end)+ → validation:end → epoch:end … → fit:end', async () => {
+  it('follows fit:start → epoch:start → (batch:start → batch:end → step:end)+ → validation:start → validation:end → epoch:end … → fit:end', async () => {
     const { data, trainer } = setup();
     const seen: string[] = [];
     trainer.events$.subscribe((e) => seen.push(code[e.type] ?? '?'));
     await trainer.fit(data, { epochs: 2, batchSize: 16, validation: data, handleSignals: false });
     // 40 samples / 16 = 3 batches per epoch (last one partial).
-    expect(seen.join('')).toBe('BFEbesbesbesVNEbesbesbesVNZ');
+    expect(seen.join('')).toBe('BFEbesbesbesvVNEbesbesbesvVNZ');
   });
 
   it('groups batches into steps when accumulating gradients', async () => {

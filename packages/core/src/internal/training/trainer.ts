@@ -353,7 +353,11 @@ export class Trainer<M extends string = string> {
     const samplers = resolveAll(this.container, IndexSampler);
     for (const sampler of samplers) claims.push({ resource: 'index-sampler', exclusive: true, owner: sampler.name }, { resource: 'batch-order', value: sampler.order, owner: sampler.name });
     const sampler = isTensorData(data) && !opts.overfitBatches ? samplers[0] : undefined;
-    if (!sampler && opts.shuffle && isTensorData(data) && !opts.overfitBatches) claims.push({ resource: 'batch-order', value: 'shuffled', owner: 'the trainer (fit option shuffle: true)' });
+    // The trainer's own shuffling claims the batch order; with a sampler only an explicit `shuffle: true` does (so that
+    // it is refused next to a sequential sampler instead of being silently ignored).
+    if ((sampler ? options.shuffle === true : opts.shuffle) && isTensorData(data) && !opts.overfitBatches) {
+      claims.push({ resource: 'batch-order', value: 'shuffled', owner: 'the trainer (fit option shuffle: true)' });
+    }
     for (const owner of resolveAll(this.container, LearningRateOwner)) claims.push({ resource: 'learning-rate', exclusive: true, owner: owner.name });
     const resumeSources = resolveAll(this.container, ResumeSource);
     for (const source of resumeSources) claims.push({ resource: 'resume-source', exclusive: true, owner: source.name });
@@ -654,6 +658,8 @@ export class Trainer<M extends string = string> {
         const lastEpoch = epoch === opts.epochs - 1;
         if (validationSource && (lastEpoch || (epoch + 1 - opts.initialEpoch) % opts.validationEvery === 0 || stopReason !== undefined)) {
           const validation = opts.overfitBatches ? this.overfitValidation(trainSource, opts.overfitBatches) : validationSource;
+          this.emit('validation:start', { ...position0(), batchesPerEpoch: validation.batchesPerEpoch });
+          await boundary(false);
           const result = await this.runValidation(validation, opts.overfitBatches ?? opts.limitValidationBatches, validationTransforms, epoch);
           const valLogs: Record<string, number> = {};
           this.metricNames.forEach((n, i) => (valLogs[`val_${n}`] = result.means[i]!));
