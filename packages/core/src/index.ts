@@ -46,7 +46,7 @@ export {
   IndexSampler,
   ResumeSource,
 } from './internal/plugin/plugin-points.js';
-export type { Batch, StepContext, LossContext, Gradients, GradientStage, Json, SamplerContext } from './internal/plugin/plugin-points.js';
+export type { Batch, StepContext, LossContext, GradientContext, Gradients, GradientStage, Json, SamplerContext } from './internal/plugin/plugin-points.js';
 
 export { token, resolve, resolveAll, provide } from './internal/di/token.js';
 export type { Token } from './internal/di/token.js';

@@ -12,7 +12,7 @@ export interface StepContext {
   readonly learningRate: number;
   /** `true` while training, `false` during validation and evaluation. */
   readonly training: boolean;
-  /** A random stream unique to (seed, hook name, epoch, batch): reproducible and resumable. */
+  /** A random stream unique to (seed, epoch, batch, hook name): reproducible, resumable, and not shared with other hooks. */
   readonly random: Random;
 }
 
@@ -69,6 +69,8 @@ export interface GradientContext extends StepContext {
   readonly loss: tf.Scalar;
   /** Samples that contributed to this update. */
   readonly samples: number;
+  /** The variables being trained (the keys of the gradients are their names). */
+  readonly variables: readonly tf.Variable[];
 }
 
 /** Plugin point: transforms the step's gradients (after accumulation) before the optimizer applies them. */

@@ -13,7 +13,11 @@ export type LossName =
   | 'sparseCategoricalCrossentropy';
 
 /** How the trainer's `loss` option may be given. */
-export type LossSpec = LossName | { readonly name: LossName; readonly fromLogits?: boolean } | { readonly name: string; readonly fn: PerSampleLoss };
+export type LossSpec =
+  | LossName
+  | { readonly name: LossName; readonly fromLogits?: boolean }
+  /** A custom loss; `kind` and `fromLogits` let `'accuracy'` resolve (and threshold logits at 0) as for built-ins. */
+  | { readonly name: string; readonly fn: PerSampleLoss; readonly kind?: TargetKind; readonly fromLogits?: boolean };
 
 /** The kind of target a loss expects; drives `'accuracy'` resolution and data validation. */
 export type TargetKind = 'binary' | 'categorical' | 'sparse' | 'regression' | 'custom';
@@ -95,7 +99,9 @@ export const LOSS_NAMES = Object.keys(KIND) as LossName[];
 export function resolveLoss(spec: LossSpec): ResolvedLoss {
   if (typeof spec === 'object' && 'fn' in spec) {
     if (typeof spec.fn !== 'function') throw new TypeError(`loss.fn must be a function (yTrue, yPred) => per-sample losses.`);
-    return { name: spec.name, kind: 'custom', fromLogits: false, fn: spec.fn };
+    const kinds: readonly TargetKind[] = ['binary', 'categorical', 'sparse', 'regression', 'custom'];
+    if (spec.kind !== undefined && !kinds.includes(spec.kind)) throw new TypeError(`loss.kind must be one of ${kinds.join(', ')}, got ${String(spec.kind)}.`);
+    return { name: spec.name, kind: spec.kind ?? 'custom', fromLogits: spec.fromLogits === true, fn: spec.fn };
   }
   const name = typeof spec === 'string' ? spec : spec.name;
   const fromLogits = typeof spec === 'object' && spec.fromLogits === true;

@@ -36,6 +36,11 @@ export function orderGradientTransforms(transforms: readonly GradientTransform[]
     .map(({ t }) => t);
 }
 
+/** The context a hook sees: its own random stream, so hooks never consume each other's draws. */
+function own<C extends StepContext>(ctx: C, hook: string): C {
+  return { ...ctx, random: ctx.random.derive(hook) };
+}
+
 /** Result of one batch's forward and backward pass; the caller owns every tensor. */
 export interface BatchResult {
   readonly grads: tf.NamedTensorMap;
@@ -57,14 +62,14 @@ export function forwardBackward(
   const { value, grads } = withSeed(ctx.random.derive('tfjs-ops'), () =>
     tf.variableGrads(() => {
       let b = batch;
-      for (const t of plugins.batchTransforms) b = t.transform(b, ctx);
+      for (const t of plugins.batchTransforms) b = t.transform(b, own(ctx, t.name));
       const pred = model.forward(b.x, true);
       let perSample = loss.fn(b.y, pred);
       if (b.sampleWeight) perSample = tf.mul(perSample, b.sampleWeight);
       const lossCtx = { ...ctx, batchData: b, yPred: pred, variables };
-      for (const t of plugins.lossTransforms) if (t.perSample) perSample = t.perSample(perSample, lossCtx);
+      for (const t of plugins.lossTransforms) if (t.perSample) perSample = t.perSample(perSample, own(lossCtx, t.name));
       let total = tf.mean(perSample) as tf.Scalar;
-      for (const t of plugins.lossTransforms) if (t.total) total = t.total(total, lossCtx);
+      for (const t of plugins.lossTransforms) if (t.total) total = t.total(total, own(lossCtx, t.name));
       yPred = tf.keep(pred);
       yTrue = b.y === batch.y ? batch.y : tf.keep(b.y);
       return total;
@@ -86,14 +91,14 @@ export function applyUpdate(
   return tf.tidy(() => {
     let g: Gradients | null = grads;
     if (parts.plugins.gradientTransforms.length > 0) {
-      const gradientCtx = { ...ctx, loss: parts.metrics.slice(0, 1).reshape([]) as tf.Scalar, samples: parts.samples };
+      const gradientCtx = { ...ctx, loss: parts.metrics.slice(0, 1).reshape([]) as tf.Scalar, samples: parts.samples, variables: parts.variables };
       for (const t of parts.plugins.gradientTransforms) {
-        g = t.transform(g, gradientCtx);
+        g = t.transform(g, own(gradientCtx, t.name));
         if (g === null) return false;
       }
     }
     applyOptimizerUpdate(parts.optimizer, g);
-    for (const c of parts.plugins.weightConstraints) c.apply(parts.variables, ctx);
+    for (const c of parts.plugins.weightConstraints) c.apply(parts.variables, own(ctx, c.name));
     return true;
   });
 }

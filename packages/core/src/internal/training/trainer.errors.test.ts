@@ -58,6 +58,13 @@ describe('clear errors for bad input', () => {
     expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'meanSquaredError', metrics: ['accuracy'], backend: 'current' })).toThrow(/'accuracy' is ambiguous with loss 'meanSquaredError'/);
   });
 
+  it('lets a custom loss declare its target kind so that accuracy resolves', () => {
+    const fn = (y: tf.Tensor, p: tf.Tensor) => tf.mean(tf.squaredDifference(y, p), -1) as tf.Tensor1D;
+    expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: { name: 'mine', fn }, metrics: ['accuracy'], backend: 'current' })).toThrow(/'accuracy' is ambiguous with loss 'mine'/);
+    expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: { name: 'mine', fn, kind: 'categorical' }, metrics: ['accuracy'], backend: 'current' })).not.toThrow();
+    expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: { name: 'mine', fn, kind: 'multi' as 'binary' }, backend: 'current' })).toThrow(/loss\.kind must be one of/);
+  });
+
   it.each([0, -1, 2.5, Number.NaN])('refuses batch size %s', async (batchSize) => {
     const error = await trainerFor().fit(classificationData(8, 3, 2), { ...fit, batchSize }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FitstreamInputError);
