@@ -1,0 +1,209 @@
+/**
+ * The `distributed` suite (`@fitstream/distributed`):
+ *
+ * - `threads2_vs_1`: training samples/s of 2 thread replicas (`dataParallel`, per-replica batch 64, global 128) ÷ 1
+ *   replica (batch 64) on a compute-bound MLP on the cpu backend. Target ≥ 1.6× on 2 cores.
+ * - `mpi_allreduce_vs_c_10mb`, `mpi_allreduce_vs_c_100mb`: median time of one in-place float32 `MPI_Allreduce` (sum)
+ *   of a 10 MB and a 100 MB bucket, 2 ranks on loopback, through the package's binding (koffi, MPI thread, registered
+ *   shared memory) ÷ the same call from a C program compiled here with `mpicc`. Target ≤ 1.2×. Skipped, with a note,
+ *   without `mpirun`/`mpicc`.
+ *
+ * This file is also the replica: as a worker thread of the threads launcher, or as a rank under `mpirun`
+ * (`FITSTREAM_BENCH_ROLE=mpi-allreduce`), it runs the measured side instead of the suite.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { createTrainer, withSeed } from '@fitstream/core';
+import { dataParallel, hasMpirun, init, launch } from '@fitstream/distributed';
+import { median, round, type BenchRow, type SuiteResult } from '../rows.js';
+
+export interface DistributedSuiteOptions {
+  readonly quick: boolean;
+  readonly log: (line: string) => void;
+}
+
+const BATCH = 64;
+const self = fileURLToPath(import.meta.url);
+const OMPI_ENV = { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_btl_vader_single_copy_mechanism: 'none' };
+
+/** tsx registration for worker threads and mpirun ranks (tsx's own entry registers on the main thread only). */
+function tsxImport(): string {
+  const api = createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs');
+  return `data:text/javascript,import { register } from ${JSON.stringify(pathToFileURL(api).href)}; register();`;
+}
+
+/** One thread replica: trains the MLP with dataParallel and reports its samples/s after warm-up. */
+async function threadReplica(): Promise<void> {
+  const ctx = await init();
+  const steps = Number(process.env.BENCH_STEPS ?? 12);
+  const warmup = 2;
+  const n = BATCH * ctx.worldSize * steps;
+  const x = tf.randomUniform([n, 256], -1, 1, 'float32', 1);
+  const y = tf.oneHot(tf.randomUniform([n], 0, 10, 'int32', 2) as tf.Tensor1D, 10);
+  const model = withSeed(3, () =>
+    tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [256], units: 512, activation: 'relu' }),
+        tf.layers.dense({ units: 512, activation: 'relu' }),
+        tf.layers.dense({ units: 10, activation: 'softmax' }),
+      ],
+    }),
+  );
+  const trainer = createTrainer({ model, optimizer: 'sgd', loss: 'categoricalCrossentropy', seed: 1, backend: 'cpu', log: null });
+  let started = 0;
+  let timedSteps = 0;
+  trainer.use(dataParallel(ctx, { log: null, averageMetrics: false })).use({
+    name: 'bench-timer',
+    attach: (events$) =>
+      events$.subscribe((e) => {
+        if (e.type !== 'step:end') return;
+        if (e.step === warmup) started = performance.now();
+        else if (e.step > warmup) timedSteps += 1;
+      }),
+  });
+  await trainer.fit({ x, y }, { epochs: 1, batchSize: BATCH, handleSignals: false });
+  parentPort!.postMessage({ ms: performance.now() - started, samples: timedSteps * BATCH });
+  ctx.close();
+}
+
+/** One MPI rank: median ms of an in-place allreduce of `floats` values through the binding. */
+async function mpiRank(): Promise<void> {
+  const ctx = await init();
+  const floats = Number(process.env.BENCH_FLOATS);
+  const iterations = Number(process.env.BENCH_ITERATIONS);
+  const buf = ctx.comm.alloc(floats); // registered shared memory: no copies
+  buf.fill(1);
+  const times: number[] = [];
+  for (let i = 0; i < iterations + 2; i++) {
+    ctx.comm.barrier();
+    const t0 = performance.now();
+    ctx.comm.allreduce(buf, 'sum');
+    if (i >= 2) times.push(performance.now() - t0);
+  }
+  if (ctx.rank === 0) process.stdout.write(`${JSON.stringify({ ms: median(times) })}\n`);
+  ctx.close();
+}
+
+const C_PROGRAM = `#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank; MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  long n = atol(argv[1]); int iterations = atoi(argv[2]);
+  float *buf = malloc(n * sizeof(float));
+  for (long i = 0; i < n; i++) buf[i] = 1.0f;
+  double *t = malloc(iterations * sizeof(double));
+  for (int i = 0; i < iterations + 2; i++) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = MPI_Wtime();
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if (i >= 2) t[i - 2] = (MPI_Wtime() - t0) * 1000.0;
+  }
+  qsort(t, iterations, sizeof(double), cmp);
+  double med = iterations % 2 ? t[iterations / 2] : (t[iterations / 2 - 1] + t[iterations / 2]) / 2;
+  if (rank == 0) printf("{\\"ms\\": %f}\\n", med);
+  free(buf); free(t);
+  MPI_Finalize();
+  return 0;
+}
+`;
+
+const MPIRUN_ARGS = ['-np', '2', '--oversubscribe', '--mca', 'btl', 'self,vader,tcp', '--mca', 'btl_tcp_if_include', 'lo'];
+
+function runMs(command: string, args: readonly string[], env: Record<string, string>): number {
+  const out = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, ...OMPI_ENV, ...env }, timeout: 300_000, maxBuffer: 1 << 20 });
+  if (out.status !== 0) throw new Error(`${command} ${args.slice(0, 3).join(' ')} … failed (${out.status ?? out.signal}): ${out.stderr.slice(-2000)}`);
+  const line = out.stdout.split('\n').find((l) => l.startsWith('{"ms"'));
+  if (!line) throw new Error(`no timing in the output of ${command}: ${out.stdout.slice(-500)}`);
+  return (JSON.parse(line) as { ms: number }).ms;
+}
+
+async function threadsRow(options: DistributedSuiteOptions): Promise<{ row: BenchRow; notes: string[] }> {
+  const steps = options.quick ? 4 : 12;
+  const sps = async (replicas: number) => {
+    const result = await launch({ script: self, nprocPerNode: replicas, backend: 'threads', import: [tsxImport()], execArgv: ['--conditions=@fitstream/source'], env: { BENCH_STEPS: String(steps) }, log: options.log });
+    if (!result.ok) throw new Error(`threads bench failed: ${JSON.stringify(result.attempts.at(-1)?.failures)}`);
+    const reports = result.results as { ms: number; samples: number }[];
+    // Global samples over the slowest replica's time: the group moves at its pace.
+    return reports.reduce((s, r) => s + r.samples, 0) / (Math.max(...reports.map((r) => r.ms)) / 1000);
+  };
+  const rounds = options.quick ? 1 : 3;
+  const ratios: number[] = [];
+  const one: number[] = [];
+  const two: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const a = await sps(1);
+    const b = await sps(2);
+    one.push(a);
+    two.push(b);
+    ratios.push(b / a);
+    options.log(`distributed suite: round ${r + 1}/${rounds}: 1 replica ${a.toFixed(0)} samples/s, 2 replicas ${b.toFixed(0)} samples/s`);
+  }
+  return {
+    row: { name: 'threads2_vs_1', value: round(median(ratios), 3), unit: 'ratio' },
+    notes: [`threads: MLP 256-512-512-10, cpu backend, batch ${BATCH} per replica, ${steps - 3} timed steps; 1 replica ${median(one).toFixed(0)} samples/s, 2 replicas ${median(two).toFixed(0)} samples/s (median of ${rounds})`],
+  };
+}
+
+function mpiRows(options: DistributedSuiteOptions): { rows: BenchRow[]; notes: string[] } {
+  const mpicc = spawnSync('mpicc', ['--version'], { encoding: 'utf8' });
+  if (!hasMpirun() || mpicc.error) {
+    return { rows: [], notes: ['mpi rows skipped: mpirun or mpicc is missing (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev)'] };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'fitstream-bench-mpi-'));
+  try {
+    writeFileSync(join(dir, 'allreduce.c'), C_PROGRAM);
+    const cc = spawnSync('mpicc', ['-O2', '-o', join(dir, 'allreduce'), join(dir, 'allreduce.c')], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`mpicc failed: ${cc.stderr}`);
+    const rows: BenchRow[] = [];
+    const notes: string[] = [];
+    for (const [mb, iterations] of [[10, options.quick ? 5 : 30], [100, options.quick ? 3 : 10]] as const) {
+      const floats = (mb * 1_000_000) / 4;
+      const ratios: number[] = [];
+      const cs: number[] = [];
+      const nodes: number[] = [];
+      for (let r = 0; r < (options.quick ? 1 : 3); r++) {
+        const c = runMs('mpirun', [...MPIRUN_ARGS, join(dir, 'allreduce'), String(floats), String(iterations)], {});
+        const node = runMs('mpirun', [...MPIRUN_ARGS, process.execPath, '--conditions=@fitstream/source', '--import', tsxImport(), self], {
+          FITSTREAM_BENCH_ROLE: 'mpi-allreduce',
+          FITSTREAM_BACKEND: 'mpi',
+          BENCH_FLOATS: String(floats),
+          BENCH_ITERATIONS: String(iterations),
+        });
+        cs.push(c);
+        nodes.push(node);
+        ratios.push(node / c);
+        options.log(`distributed suite: allreduce ${mb} MB: binding ${node.toFixed(2)} ms, C ${c.toFixed(2)} ms`);
+      }
+      rows.push({ name: `mpi_allreduce_vs_c_${mb}mb`, value: round(median(ratios), 3), unit: 'ratio' });
+      notes.push(`mpi ${mb} MB allreduce (2 ranks, loopback): binding ${median(nodes).toFixed(2)} ms, C ${median(cs).toFixed(2)} ms per call`);
+    }
+    return { rows, notes };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function distributedSuite(options: DistributedSuiteOptions): Promise<SuiteResult> {
+  options.log('distributed suite: 1 vs 2 thread replicas, then MPI allreduce through the binding vs C');
+  const threads = await threadsRow(options);
+  const mpi = mpiRows(options);
+  const rows = [threads.row, ...mpi.rows];
+  const remarks: Record<string, string> = {
+    threads2_vs_1: threads.row.value >= 1.6 ? 'target ≥ 1.6 met' : 'target ≥ 1.6 missed',
+  };
+  for (const row of mpi.rows) remarks[row.name] = row.value <= 1.2 ? 'target ≤ 1.2 met' : 'target ≤ 1.2 missed';
+  return { suite: 'distributed', rows, notes: [...threads.notes, ...mpi.notes], remarks };
+}
+
+// Replica roles: a worker thread of the threads launcher, or a rank under mpirun.
+if (!isMainThread && typeof workerData === 'object' && workerData !== null && '__fitstreamDistributed' in workerData) await threadReplica();
+else if (isMainThread && process.env.FITSTREAM_BENCH_ROLE === 'mpi-allreduce') await mpiRank();

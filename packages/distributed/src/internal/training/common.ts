@@ -1,0 +1,185 @@
+import { LearningRateOwner, StateProvider, ofType, provide, type DependencyContainer, type Json, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { distributed, shuffleSampler, type SamplerPlugin } from '@fitstream/samplers';
+import { Subscription, type Observable } from 'rxjs';
+import type { Communicator } from '../comm/communicator.js';
+import { PeerLostError } from '../errors.js';
+import type { DistributedContext } from '../init.js';
+import { planLearningRate, scaledLearningRate, type LrPlan, type LrScalingOptions } from './lr-scaling.js';
+import { broadcastWeights } from './weights.js';
+
+declare module '@fitstream/core' {
+  // Type parameters must match core's declaration exactly for the interfaces to merge.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  interface TrainerEventMap<M extends string = string> {
+    /** Epoch metrics averaged over all replicas (sample-weighted), published on every rank. */
+    'distributed:epoch-end': {
+      readonly epoch: number;
+      readonly step: number;
+      readonly learningRate: number;
+      readonly worldSize: number;
+      /** Training samples of the epoch over all replicas. */
+      readonly samples: number;
+      readonly metrics: Readonly<Record<string, number>>;
+    };
+    /** The learning-rate rule in force (linear scaling and warm-up), once per fit. */
+    'distributed:lr-plan': { readonly epoch: number; readonly step: number; readonly learningRate: number; readonly baseLr: number; readonly target: number; readonly warmupSteps: number; readonly text: string };
+  }
+}
+
+/** Options every data-parallel algorithm takes. */
+export interface ReplicaOptions {
+  /**
+   * The sampler whose epochs are sharded across replicas with `@fitstream/samplers`' `distributed` (default
+   * `shuffleSampler()`); `false` when you shard the data yourself.
+   */
+  readonly sampler?: SamplerPlugin | false;
+  /** Pad each epoch to a multiple of the world size (default `true`, PyTorch `drop_last=False`); see `distributed`. */
+  readonly pad?: boolean;
+  /** Linear LR scaling with gradual warm-up (Goyal et al.); default off. `true` means `{ scaling: 'linear' }`. */
+  readonly lr?: LrScalingOptions | boolean;
+  /** Copy rank 0's weights to every replica when a fit starts (default `true`). */
+  readonly broadcastInitialWeights?: boolean;
+  /** Average epoch metrics across replicas into `distributed:epoch-end` events (default `true`). */
+  readonly averageMetrics?: boolean;
+  /** Fail the group when this replica's fit fails, so peers stop at once (default `true`). */
+  readonly abortOnError?: boolean;
+  /** Rank-0 log lines (the LR plan, averaged epoch metrics). Default: `ctx.log`; `null` for none. */
+  readonly log?: ((line: string) => void) | null;
+}
+
+interface SharedState {
+  baseLr: number | undefined;
+}
+
+/** The parts every algorithm shares: sharded sampler, LR rule, initial broadcast, metric averaging, failure. */
+export class ReplicaSupport {
+  readonly sampler: SamplerPlugin | undefined;
+  readonly lrOptions: LrScalingOptions | undefined;
+  readonly state: SharedState = { baseLr: undefined };
+  plan: LrPlan | undefined;
+  control: TrainerControl | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly ctx: DistributedContext,
+    readonly options: ReplicaOptions,
+  ) {
+    const inner = options.sampler === undefined ? shuffleSampler() : options.sampler;
+    this.sampler = inner === false ? undefined : distributed(inner, { rank: ctx.rank, worldSize: ctx.worldSize, ...(options.pad === undefined ? {} : { pad: options.pad }) });
+    this.lrOptions = options.lr === true ? {} : options.lr === false || options.lr === undefined ? undefined : options.lr;
+  }
+
+  get comm(): Communicator {
+    return this.ctx.comm;
+  }
+
+  log(line: string): void {
+    if (this.options.log === null) return;
+    if (this.options.log) {
+      if (this.ctx.isMain) this.options.log(line);
+    } else this.ctx.log(line);
+  }
+
+  register(container: DependencyContainer, extraState: () => Json = () => null, restoreExtra: (state: Json) => void = () => undefined): void {
+    this.sampler?.register(container);
+    if (this.lrOptions) provide(container, LearningRateOwner, { name: `${this.name} (linear LR scaling)` });
+    provide(container, StateProvider, {
+      key: this.name,
+      getState: () => ({ baseLr: this.state.baseLr ?? null, extra: extraState() }),
+      setState: (s) => {
+        const state = s as { baseLr?: number | null; extra?: Json } | null;
+        if (state && typeof state.baseLr === 'number') this.state.baseLr = state.baseLr;
+        if (state && state.extra !== undefined) restoreExtra(state.extra);
+      },
+    });
+  }
+
+  /** Subscriptions common to all algorithms; `onStart` runs at `fit:start` after the weights were broadcast. */
+  attach(events$: Observable<TrainerEvent>, control: TrainerControl, samplerPlugin: Plugin | undefined = this.sampler): Subscription {
+    this.control = control;
+    const subscriptions = new Subscription();
+    const samplerTeardown = samplerPlugin?.attach?.(events$, control);
+    if (samplerTeardown) subscriptions.add(samplerTeardown);
+    if (this.options.broadcastInitialWeights ?? true) broadcastWeights(this.comm, control, 0);
+    subscriptions.add(
+      events$.pipe(ofType('fit:start')).subscribe((e) => {
+        this.state.baseLr ??= e.learningRate;
+        if (!this.lrOptions) return;
+        const plan = planLearningRate(this.lrOptions, { baseLr: this.state.baseLr, worldSize: this.ctx.worldSize, perReplicaBatch: e.batchSize * e.accumulateBatches, batchesPerEpoch: e.batchesPerEpoch });
+        this.plan = plan;
+        control.setLearningRate(scaledLearningRate({ ...plan, step: e.step }));
+        this.log(plan.text);
+        control.emit('distributed:lr-plan', { epoch: e.initialEpoch, step: e.step, learningRate: control.getLearningRate(), baseLr: plan.baseLr, target: plan.target, warmupSteps: plan.warmupSteps, text: plan.text });
+      }),
+    );
+    if (this.lrOptions) {
+      subscriptions.add(
+        events$.pipe(ofType('batch:start')).subscribe((e) => {
+          const plan = this.plan;
+          if (!plan || plan.warmupSteps <= 0 || e.step > plan.warmupSteps) return;
+          control.setLearningRate(scaledLearningRate({ ...plan, step: e.step }));
+          if (e.step === plan.warmupSteps) this.log(`warm-up done: learning rate ${Number(plan.target.toPrecision(6))}`);
+        }),
+      );
+    }
+    let validationSamples = 0;
+    subscriptions.add(
+      events$.pipe(ofType('validation:end')).subscribe((e) => {
+        validationSamples = e.samples;
+      }),
+    );
+    if (this.options.averageMetrics ?? true) {
+      subscriptions.add(
+        events$.pipe(ofType('epoch:end')).subscribe((e) => {
+          const metrics = e.metrics as Readonly<Record<string, number>>;
+          const names = Object.keys(metrics).sort();
+          const buf = new Float32Array(names.length * 2);
+          names.forEach((name, i) => {
+            const weight = name.startsWith('val_') ? validationSamples : e.samples;
+            buf[2 * i] = metrics[name]! * weight;
+            buf[2 * i + 1] = weight;
+          });
+          this.comm.allreduce(buf, 'sum');
+          const averaged: Record<string, number> = {};
+          names.forEach((name, i) => {
+            averaged[name] = buf[2 * i + 1]! > 0 ? buf[2 * i]! / buf[2 * i + 1]! : metrics[name]!;
+          });
+          const samples = names.length ? buf[names.indexOf('loss') >= 0 ? 2 * names.indexOf('loss') + 1 : 1]! : e.samples * this.ctx.worldSize;
+          control.emit('distributed:epoch-end', { epoch: e.epoch, step: e.step, learningRate: e.learningRate, worldSize: this.ctx.worldSize, samples, metrics: averaged });
+          this.log(`epoch ${e.epoch + 1}: ${names.map((n) => `${n} ${averaged[n]!.toPrecision(4)}`).join(', ')} (mean of ${this.ctx.worldSize} replicas, ${samples} samples)`);
+        }),
+      );
+    }
+    // A stop asked for on one replica (a signal, a time budget, early stopping on local metrics) must stop all of them
+    // after the same step. Stops are exchanged once every subscriber of the step (or epoch) has run — in a microtask
+    // the loop waits for — so that stops requested by plugins subscribed after this one are seen too.
+    const exchangeStops = () => {
+      if (this.comm.size === 1) return;
+      control.await(
+        Promise.resolve().then(() => {
+          const flag = Float32Array.of(control.stopRequested ? 1 : 0);
+          this.comm.allreduce(flag, 'sum');
+          this.followStop(flag[0]! > 0);
+        }),
+      );
+    };
+    subscriptions.add(events$.pipe(ofType('step:end')).subscribe(exchangeStops));
+    subscriptions.add(events$.pipe(ofType('epoch:end')).subscribe(exchangeStops));
+    subscriptions.add(
+      events$.pipe(ofType('fit:end')).subscribe((e) => {
+        if (e.reason !== 'error' || !(this.options.abortOnError ?? true) || this.comm.size === 1) return;
+        if (e.error?.name === 'PeerLostError') return; // a victim, not the cause
+        this.comm.abort(new Error(`rank ${this.ctx.rank}'s fit failed: ${e.error ? `${e.error.name}: ${e.error.message}` : 'unknown error'}`));
+      }),
+    );
+    return subscriptions;
+  }
+
+  /** After a collective that carried this replica's stop flag: stop with the others. */
+  followStop(anyStopped: boolean): void {
+    const control = this.control;
+    if (anyStopped && control && !control.stopRequested) control.stop('a peer replica stopped the fit');
+  }
+}
+
+export { PeerLostError };

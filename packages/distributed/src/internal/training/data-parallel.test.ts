@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { LocalCommunicator, contextFor, dataParallel } from '../../index.js';
+import { launchThreads } from '../../test-support/launch-helpers.js';
+import { buildModel, flatWeights, lrRecorder, makeData, makeTrainer, maxRelativeDifference } from '../../test-support/train-fixture.js';
+
+interface Report {
+  rank: number;
+  weights: number[];
+  centre: number[] | null;
+  step: number;
+  reason: string;
+  loss: number[];
+  averaged: Record<string, number>[];
+  lrs: number[];
+  restartCount: number;
+  resumedFrom: string | null;
+}
+
+/** One replica with the global batch: the run k replicas must reproduce. */
+async function reference(n: number, globalBatch: number, epochs: number, lr?: { scaling: 'linear'; warmupSteps: number; baseBatchSize: number }, baseLr = 0.5) {
+  await tf.setBackend('cpu');
+  const model = buildModel(42);
+  const trainer = makeTrainer(model, baseLr);
+  const lrs: number[] = [];
+  trainer.use(dataParallel(contextFor(new LocalCommunicator()), { log: null, ...(lr ? { lr } : {}) })).use(lrRecorder(lrs));
+  const result = await trainer.fit(makeData(n), { epochs, batchSize: globalBatch, handleSignals: false });
+  return { weights: flatWeights(model), step: result.step, lrs, loss: result.history.logs.loss ?? [] };
+}
+
+describe('dataParallel on thread replicas', () => {
+  for (const k of [2, 3, 4]) {
+    it(`${k} replicas × batch 4 equal one replica × batch ${4 * k} after 20 SGD steps (1e-5 relative), identical on every rank`, async () => {
+      const n = 4 * k * 5; // 5 steps per epoch, 4 epochs
+      const ref = await reference(n, 4 * k, 4);
+      expect(ref.step).toBe(20);
+      const result = await launchThreads('./train-worker.ts', k, { env: { ALGO: 'dp', N: String(n), BATCH: '4', EPOCHS: '4', DIFFERENT_INIT: '1', BUCKET_BYTES: '400' }, timeoutMs: 60_000 });
+      expect(result.attempts[0]!.failures).toEqual([]);
+      const reports = result.results as Report[];
+      for (const r of reports) {
+        expect(r.step).toBe(20);
+        expect(r.weights).toEqual(reports[0]!.weights); // bitwise: same reduced gradients everywhere
+      }
+      expect(maxRelativeDifference(reports[0]!.weights, ref.weights)).toBeLessThan(1e-5);
+      // Metrics averaged across replicas equal the single replica's epoch losses (same samples per epoch).
+      const averagedLoss = reports[0]!.averaged.map((m) => m.loss!);
+      expect(averagedLoss).toHaveLength(4);
+      averagedLoss.forEach((l, i) => expect(Math.abs(l - ref.loss[i]!) / ref.loss[i]!).toBeLessThan(1e-4));
+    });
+  }
+
+  it('linear LR scaling with warm-up (Goyal et al.): 2 replicas ramp from the base rate to 2× and match the formula', async () => {
+    const result = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: '40', BATCH: '4', EPOCHS: '2', LR: '0.1', LR_WARMUP: '4' }, timeoutMs: 60_000 });
+    expect(result.attempts[0]!.failures).toEqual([]);
+    const { lrs } = (result.results as Report[])[0]!;
+    // step:end carries the rate used by that step: steps 0..3 warm up from 0.1 towards 0.2, then 0.2.
+    expect(lrs.slice(0, 6).map((x) => Number(x.toFixed(6)))).toEqual([0.1, 0.125, 0.15, 0.175, 0.2, 0.2]);
+    // It equals one replica with batch 8 and the same schedule (base batch 4 → factor 2).
+    const ref = await reference(40, 8, 2, { scaling: 'linear', warmupSteps: 4, baseBatchSize: 4 }, 0.1);
+    expect(ref.lrs.slice(0, 6).map((x) => Number(x.toFixed(6)))).toEqual([0.1, 0.125, 0.15, 0.175, 0.2, 0.2]);
+  });
+
+  it('a stop on one replica stops every replica after the same step', async () => {
+    const result = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: '40', BATCH: '4', EPOCHS: '4', STOP: '1:3' }, timeoutMs: 60_000 });
+    expect(result.attempts[0]!.failures).toEqual([]);
+    const reports = result.results as Report[];
+    expect(reports.map((r) => r.step)).toEqual([3, 3]); // rank 1 stopped after step 3; rank 0 with it
+    expect(reports[0]!.weights).toEqual(reports[1]!.weights);
+  });
+});

@@ -1,0 +1,138 @@
+import * as tf from '@tensorflow/tfjs';
+import { GradientTransform, provide, type DependencyContainer, type Gradients, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import type { Observable, Subscription } from 'rxjs';
+import type { DistributedContext } from '../init.js';
+import { ReplicaSupport, type ReplicaOptions } from './common.js';
+import { checkSameLayout, layoutOf, type Layout } from './weights.js';
+
+/** Options of {@link dataParallel}. */
+export interface DataParallelOptions extends ReplicaOptions {
+  /** Gradients are fused into buckets of at most this many bytes, one all-reduce each (default 25 MiB, PyTorch DDP's). */
+  readonly bucketBytes?: number;
+}
+
+/** Counters of a {@link DataParallel} plugin. */
+export interface DataParallelStats {
+  /** Optimizer steps whose gradients were all-reduced. */
+  readonly steps: number;
+  readonly buckets: number;
+  /** Floats reduced per step. */
+  readonly values: number;
+  /** Milliseconds spent in all-reduce (including waiting for peers), over all steps. */
+  readonly allreduceMs: number;
+}
+
+/** The plugin {@link dataParallel} returns. */
+export interface DataParallel extends Plugin {
+  readonly stats: DataParallelStats;
+}
+
+interface Bucket {
+  readonly names: readonly string[];
+  readonly offsets: readonly number[];
+  readonly header: number;
+  readonly buffer: Float32Array;
+}
+
+/**
+ * Synchronous data-parallel SGD (PyTorch DDP, Horovod): every replica computes gradients on its shard of each global
+ * batch, gradients are fused into buckets and all-reduced as **sums of per-sample gradients divided by the global
+ * batch** (core hands each replica the mean over its own samples, so each is multiplied back by `ctx.samples` first),
+ * and every replica applies the same update. k replicas × batch b therefore equal one replica × batch k·b, whatever
+ * the shards' sizes. Also: rank 0's weights are broadcast when a fit starts, the data is sharded with
+ * `distributed(sampler)`, a stop on any replica stops all of them after the same step, and epoch metrics are averaged
+ * across replicas (`distributed:epoch-end`).
+ *
+ * Put guards that skip updates (`lossSpikeGuard`, `terminateOnNaN`) in the `post-reduce` stage: after the reduction
+ * every replica sees the same gradients and skips together.
+ *
+ * @example
+ * ```ts
+ * const ctx = await init();
+ * trainer.use(dataParallel(ctx, { lr: { scaling: 'linear', warmupEpochs: 5 } }));
+ * await trainer.fit({ x, y }, { epochs: 10, batchSize: 32 }); // 32 per replica
+ * ```
+ */
+export function dataParallel(ctx: DistributedContext, options: DataParallelOptions = {}): DataParallel {
+  const support = new ReplicaSupport('data-parallel', ctx, options);
+  const bucketValues = Math.max(1, Math.floor((options.bucketBytes ?? 25 * 2 ** 20) / 4));
+  const stats = { steps: 0, buckets: 0, values: 0, allreduceMs: 0 };
+  let layout: Layout | undefined;
+  let buckets: Bucket[] = [];
+
+  const plan = (grads: Gradients): void => {
+    layout = layoutOf(grads);
+    checkSameLayout(ctx.comm, layout, 'dataParallel');
+    buckets = [];
+    let names: string[] = [];
+    let offsets: number[] = [];
+    let fill = 2; // the first bucket carries [samples, stop flag]
+    let header = 2;
+    const close = () => {
+      buckets.push({ names, offsets, header, buffer: ctx.comm.alloc(fill) });
+      names = [];
+      offsets = [];
+      fill = 0;
+      header = 0;
+    };
+    layout.names.forEach((name, i) => {
+      const size = layout!.sizes[i]!;
+      if (names.length > 0 && fill + size > bucketValues) close();
+      names.push(name);
+      offsets.push(fill);
+      fill += size;
+    });
+    close();
+    stats.buckets = buckets.length;
+    stats.values = layout.length;
+  };
+
+  const reduce = (grads: Gradients, samples: number): Gradients => {
+    if (!layout || layout.names.length !== Object.keys(grads).length || layout.names.some((n) => !grads[n])) plan(grads);
+    const started = performance.now();
+    const out: Record<string, tf.Tensor> = {};
+    let total = 0;
+    for (const bucket of buckets) {
+      const buf = bucket.buffer;
+      if (bucket.names.length > 0) {
+        // One device read per bucket: the bucket's gradients, flattened and turned back into sums over samples.
+        const flat = tf.tidy(() => tf.mul(tf.concat(bucket.names.map((n) => tf.reshape(grads[n]!, [-1]))), samples));
+        buf.set(flat.dataSync() as Float32Array, bucket.header);
+        flat.dispose();
+      }
+      if (bucket.header) {
+        buf[0] = samples;
+        buf[1] = support.control?.stopRequested ? 1 : 0;
+      }
+      ctx.comm.allreduce(buf, 'sum');
+      if (bucket.header) {
+        total = buf[0]!;
+        support.followStop(buf[1]! > 0);
+      }
+      bucket.names.forEach((name, i) => {
+        const g = grads[name]!;
+        const start = bucket.offsets[i]!;
+        out[name] = tf.div(tf.tensor(buf.slice(start, start + g.size), g.shape), total);
+      });
+    }
+    stats.allreduceMs += performance.now() - started;
+    stats.steps += 1;
+    return out;
+  };
+
+  return {
+    name: 'data-parallel',
+    stats,
+    register(container: DependencyContainer) {
+      support.register(container);
+      provide(container, GradientTransform, {
+        name: 'data-parallel',
+        stage: 'reduce',
+        transform: (grads, gctx) => (ctx.comm.size === 1 ? grads : reduce(grads, gctx.samples)),
+      });
+    },
+    attach(events$: Observable<TrainerEvent>, control: TrainerControl): Subscription {
+      return support.attach(events$, control);
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// One training replica for the tests, configured by environment variables:
+// ALGO dp|local|easgd, N samples, BATCH per replica, EPOCHS, PERIOD (local SGD), LR_SCALING linear warm-up steps,
+// FAIL kind:rank:step (exit | hang | kill), STOP rank:step, CKPT checkpoint dir (rank 0 writes every epoch).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { findCheckpoint, ofType, type Plugin } from '@fitstream/core';
+import { dataParallel, easgd, init, localSGD, rankZero } from '../index.js';
+import { buildModel, flatWeights, lrRecorder, makeData, makeTrainer } from './train-fixture.js';
+
+const env = process.env;
+const ctx = await init();
+const algo = env.ALGO ?? 'dp';
+const n = Number(env.N ?? 40);
+const batch = Number(env.BATCH ?? 4);
+const epochs = Number(env.EPOCHS ?? 4);
+const model = buildModel(env.DIFFERENT_INIT ? 42 + ctx.rank : 42);
+const trainer = makeTrainer(model, Number(env.LR ?? 0.5));
+const lr = env.LR_WARMUP ? { scaling: 'linear' as const, warmupSteps: Number(env.LR_WARMUP) } : undefined;
+const common = { log: null, ...(lr ? { lr } : {}) };
+const plugin = algo === 'local' ? localSGD(ctx, { period: Number(env.PERIOD ?? 1), ...common }) : algo === 'easgd' ? easgd(ctx, { tau: Number(env.PERIOD ?? 1), ...common }) : dataParallel(ctx, { ...common, bucketBytes: Number(env.BUCKET_BYTES ?? 25 * 2 ** 20) });
+trainer.use(plugin);
+const lrs: number[] = [];
+trainer.use(lrRecorder(lrs));
+const averaged: Record<string, number>[] = [];
+const fault: Plugin = {
+  name: 'test-faults',
+  attach: (events$, control) =>
+    events$.pipe(ofType('step:end')).subscribe((e) => {
+      const [kind, rank, step] = (env.FAIL ?? '::').split(':');
+      if (kind && Number(rank) === ctx.rank && e.step === Number(step) && ctx.restartCount === 0) {
+        if (kind === 'exit') process.exit(3);
+        if (kind === 'kill') process.kill(process.pid, 'SIGKILL');
+        if (kind === 'hang') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+      }
+      const [stopRank, stopStep] = (env.STOP ?? ':').split(':');
+      if (stopRank && Number(stopRank) === ctx.rank && e.step === Number(stopStep)) control.stop('test stop');
+    }),
+};
+trainer.use(fault);
+trainer.use({ name: 'averaged', attach: (events$) => events$.pipe(ofType('distributed:epoch-end')).subscribe((e) => averaged.push({ ...e.metrics })) });
+if (env.CKPT) trainer.use(rankZero(ctx, { name: 'checkpoint-every-epoch', attach: (events$, control) => events$.pipe(ofType('epoch:end')).subscribe(() => control.requestCheckpoint('epoch')) }));
+const resumeFrom = env.CKPT && ctx.restartCount > 0 ? await findCheckpoint(env.CKPT) : undefined;
+const data = makeData(n);
+const result = await trainer.fit(data, { epochs, batchSize: batch, handleSignals: false, ...(env.CKPT ? { checkpointDir: env.CKPT } : {}), ...(resumeFrom ? { resumeFrom } : {}) });
+const report = {
+  rank: ctx.rank,
+  size: ctx.worldSize,
+  restartCount: ctx.restartCount,
+  resumedFrom: resumeFrom ?? null,
+  weights: flatWeights(model),
+  centre: algo === 'easgd' ? Array.from((plugin as ReturnType<typeof easgd>).centre() ?? []) : null,
+  step: result.step,
+  reason: result.reason,
+  loss: result.history.logs.loss ?? [],
+  averaged,
+  lrs,
+  stats: 'stats' in plugin ? plugin.stats : null,
+};
+if (parentPort) parentPort.postMessage(report);
+else {
+  mkdirSync(env.FITSTREAM_TEST_OUT!, { recursive: true });
+  writeFileSync(`${env.FITSTREAM_TEST_OUT}/rank-${ctx.rank}.json`, JSON.stringify(report));
+}
+ctx.close();
