@@ -4,7 +4,9 @@
  *
  * @packageDocumentation
  */
-export { main, createProgram, EXIT } from './program.js';
+export { main, createProgram } from './program.js';
+export { EXIT } from './exit.js';
 export { RECIPES } from './recipes/index.js';
-export type { Io, Recipe, RecipeEntry, TrainFlags, TrainSummary } from './recipes/recipe.js';
+export type { Io, RecipeDefinition, RecipeEntry, TrainSummary } from './recipes/recipe.js';
+export type { RunConfig } from './config/schema.js';
 export type { BackendCheck, DoctorReport } from './doctor/doctor.js';

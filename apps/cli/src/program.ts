@@ -1,13 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { BackendName } from '@fitstream/core';
-import { RECIPES } from './recipes/index.js';
-import type { Io, TrainFlags } from './recipes/recipe.js';
+import { ConfigError, extractDottedFlags, isConfigPath } from './config/resolve.js';
+import { BACKENDS } from './config/schema.js';
+import { EXIT } from './exit.js';
+import { RECIPES, recipeList } from './recipes/index.js';
+import type { Io } from './recipes/recipe.js';
 import { cliVersion } from './version.js';
 
-const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-
-/** Exit codes: 0 success, 1 a failed run, 2 a usage error (unknown command, recipe or flag value). */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 function positiveInteger(flag: string) {
   return (value: string): number => {
@@ -29,62 +27,166 @@ function learningRate(value: string): number {
   return n;
 }
 
-function recipeName(value: string): string {
-  if (!RECIPES.has(value)) {
-    const list = [...RECIPES.values()].map((r) => `${r.name} (${r.summary})`).join(', ');
-    throw new InvalidArgumentError(`unknown recipe "${value}". Available recipes: ${list}.`);
-  }
+function target(value: string): string {
+  if (isConfigPath(value)) return value;
+  if (!RECIPES.has(value)) throw new InvalidArgumentError(`unknown recipe "${value}". Available recipes: ${recipeList()}. Or pass a config file (.json, .yaml).`);
   return value;
 }
 
-interface TrainOptionValues {
-  seed: number;
+interface ConfigFlags {
+  seed?: number;
   epochs?: number;
   batchSize?: number;
   lr?: number;
-  backend: 'auto' | BackendName;
-  out: string;
+  backend?: string;
+  out?: string;
+  fastDevRun?: boolean | number;
+  printConfig?: boolean;
   json?: boolean;
+  folds?: number;
+}
+
+/** The options shared by commands that resolve a run configuration (train, cv, lr-find). */
+function withConfigOptions(command: Command): Command {
+  return command
+    .option('--seed <n>', 'seed for the split, the initial weights and every random stream (default 42)', seed)
+    .option('--epochs <n>', "number of epochs (default: the recipe's)", positiveInteger('--epochs'))
+    .option('--batch-size <n>', "batch size (default: the recipe's)", positiveInteger('--batch-size'))
+    .option('--lr <x>', "learning rate (default: the recipe's)", learningRate)
+    .addOption(new Option('--backend <name>', 'tfjs backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in order').choices(BACKENDS))
+    .option('--out <dir>', 'parent directory of run directories (default runs)')
+    .option('--fast-dev-run [batches]', 'smoke test: one epoch of 1 (or n) training and validation batches', positiveInteger('--fast-dev-run'))
+    .option('--print-config', 'print the resolved configuration as JSON and exit')
+    .option('--json', 'print one JSON summary on stdout at the end (logs go to stderr)')
+    .addHelpText(
+      'after',
+      '\nAny configuration key can be set with a dotted flag, e.g. --callbacks.earlyStopping.patience 5,\n' +
+        '--data.subset 3000, --callbacks.tensorBoard false, --callbacks.lrSchedule.type cosineDecay. See --print-config.\n' +
+        `\nRecipes:\n${[...RECIPES.values()].map((r) => `  ${r.name.padEnd(8)} ${r.summary}`).join('\n')}`,
+    );
+}
+
+function overridesFrom(flags: ConfigFlags, dotted: Record<string, unknown>): Record<string, unknown> {
+  const named: Record<string, unknown> = {};
+  if (flags.seed !== undefined) named['seed'] = flags.seed;
+  if (flags.epochs !== undefined) named['epochs'] = flags.epochs;
+  if (flags.batchSize !== undefined) named['batchSize'] = flags.batchSize;
+  if (flags.lr !== undefined) named['lr'] = flags.lr;
+  if (flags.backend !== undefined) named['backend'] = flags.backend;
+  if (flags.out !== undefined) named['out'] = flags.out;
+  if (flags.fastDevRun !== undefined) named['fastDevRun'] = flags.fastDevRun;
+  if (flags.folds !== undefined) named['cv'] = { folds: flags.folds };
+  // Dotted flags are the finer grain; named flags win where both set the same key.
+  return { ...dotted, ...named, ...(named['cv'] && dotted['cv'] ? { cv: { ...(dotted['cv'] as object), ...(named['cv'] as object) } } : {}) };
 }
 
 /** Builds the `fitstream` program; `setExit` receives the exit code of the command that ran. */
-export function createProgram(io: Io, setExit: (code: number) => void): Command {
+export function createProgram(io: Io, setExit: (code: number) => void, dotted: Record<string, unknown> = {}): Command {
   const program = new Command('fitstream')
-    .description('Train TensorFlow.js models with fitstream: recipes on real datasets, run directories, backend diagnostics.')
+    .description('Train TensorFlow.js models with fitstream: recipes on real datasets, run directories, reports, backend diagnostics.')
     .version(cliVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
     .exitOverride();
 
-  const recipeList = [...RECIPES.values()].map((r) => `  ${r.name.padEnd(8)} ${r.summary} (defaults: ${r.defaults.epochs} epochs, batch ${r.defaults.batchSize}, lr ${r.defaults.learningRate})`).join('\n');
+  const resolve = async (name: string, flags: ConfigFlags) => {
+    const { resolveConfig } = await import('./run/session.js');
+    const resolved = await resolveConfig(name, overridesFrom(flags, dotted));
+    if (flags.printConfig) {
+      io.out(JSON.stringify(resolved.config, null, 2));
+      setExit(EXIT.ok);
+      return undefined;
+    }
+    return resolved;
+  };
+
+  withConfigOptions(
+    program
+      .command('train')
+      .description('Train a recipe (or a config file) and write runs/<recipe>-<timestamp>/: config, environment, events.jsonl, metrics.csv, checkpoints, TensorBoard files, report.html')
+      .argument('<recipe|config>', `a recipe (${[...RECIPES.keys()].join(', ')}) or a config file (.json, .yaml) naming one`, target),
+  ).action(async (name: string, flags: ConfigFlags) => {
+    const resolved = await resolve(name, flags);
+    if (!resolved) return;
+    const { train } = await import('./run/session.js');
+    const outcome = await train(resolved, io, { json: flags.json === true });
+    if (flags.json && outcome.summary) io.out(JSON.stringify(outcome.summary));
+    setExit(outcome.code);
+  });
+
   program
-    .command('train')
-    .description('Train a recipe and write a run directory: config.json, environment.json, events.jsonl, metrics.csv, checkpoints/')
-    .argument('<recipe>', `what to train; one of: ${[...RECIPES.keys()].join(', ')}`, recipeName)
-    .option('--seed <n>', 'seed for the split, the initial weights and the shuffles', seed, 42)
-    .option('--epochs <n>', "number of epochs (default: the recipe's)", positiveInteger('--epochs'))
-    .option('--batch-size <n>', "batch size (default: the recipe's)", positiveInteger('--batch-size'))
-    .option('--lr <x>', "Adam learning rate (default: the recipe's)", learningRate)
-    .addOption(new Option('--backend <name>', 'tfjs backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in order').choices(BACKENDS).default('auto'))
-    .option('--out <dir>', 'parent directory of run directories', 'runs')
-    .option('--json', 'print one JSON summary on stdout at the end (logs go to stderr)')
-    .addHelpText('after', `\nRecipes:\n${recipeList}`)
-    .action(async (name: string, options: TrainOptionValues) => {
-      const entry = RECIPES.get(name)!;
-      const flags: TrainFlags = {
-        seed: options.seed,
-        epochs: options.epochs ?? entry.defaults.epochs,
-        batchSize: options.batchSize ?? entry.defaults.batchSize,
-        learningRate: options.lr ?? entry.defaults.learningRate,
-        backend: options.backend,
-        out: options.out,
-        json: options.json === true,
-      };
-      const recipe = await entry.load();
-      const summary = await recipe.train(flags, io);
-      if (flags.json) io.out(JSON.stringify(summary));
+    .command('resume')
+    .description('Continue an interrupted run (Ctrl-C, kill, crash) from its backup checkpoint, at the exact batch')
+    .argument('<run-dir>', 'the run directory')
+    .option('--json', 'print one JSON summary on stdout at the end')
+    .action(async (runDir: string, flags: { json?: boolean }) => {
+      const { runConfig, train } = await import('./run/session.js');
+      const outcome = await train(await runConfig(runDir), io, { json: flags.json === true, resumeDir: runDir });
+      if (flags.json && outcome.summary) io.out(JSON.stringify(outcome.summary));
+      setExit(outcome.code);
+    });
+
+  program
+    .command('evaluate')
+    .description("Evaluate a run's model on its validation split, or on labelled rows from a CSV/JSON file")
+    .argument('<run-dir>', 'the run directory')
+    .option('--data <file>', 'CSV or JSON rows with the features and the target (default: the run’s validation split)')
+    .option('--json', 'print the result as one JSON object')
+    .action(async (runDir: string, flags: { data?: string; json?: boolean }) => {
+      const { evaluateCommand } = await import('./commands/evaluate.js');
+      await evaluateCommand(runDir, flags, io);
       setExit(EXIT.ok);
     });
+
+  program
+    .command('predict')
+    .description("Predict with a run's model for rows of raw features in a CSV or JSON file (CSV on stdout)")
+    .argument('<run-dir>', 'the run directory')
+    .argument('<input>', 'CSV or JSON rows of features, in the data set’s units')
+    .option('--json', 'print one JSON array instead of CSV')
+    .action(async (runDir: string, input: string, flags: { json?: boolean }) => {
+      const { predictCommand } = await import('./commands/predict.js');
+      await predictCommand(runDir, input, flags, io);
+      setExit(EXIT.ok);
+    });
+
+  program
+    .command('report')
+    .description('Regenerate report.html of a run from its events.jsonl: curves, learning rate, confusion matrix for classifiers')
+    .argument('<run-dir>', 'the run directory')
+    .action(async (runDir: string) => {
+      const [{ writeRunReport }, { runConfig }] = await Promise.all([import('./run/report.js'), import('./run/session.js')]);
+      await runConfig(runDir); // a clear error when this is no run directory
+      io.out(await writeRunReport(runDir));
+      setExit(EXIT.ok);
+    });
+
+  withConfigOptions(
+    program
+      .command('cv')
+      .description("k-fold cross-validation of a recipe with samplers' crossValidate (stratified for classifiers)")
+      .argument('<recipe|config>', 'a recipe or a config file', target)
+      .option('--folds <k>', 'number of folds (default: config cv.folds, 5)', positiveInteger('--folds')),
+  ).action(async (name: string, flags: ConfigFlags) => {
+    const resolved = await resolve(name, flags);
+    if (!resolved) return;
+    const { cvCommand } = await import('./commands/cv.js');
+    await cvCommand(resolved, flags, io);
+    setExit(EXIT.ok);
+  });
+
+  withConfigOptions(
+    program
+      .command('lr-find')
+      .description("Learning-rate range test (callbacks' lrFinder) on a recipe: suggests a learning rate, writes a plot")
+      .argument('<recipe|config>', 'a recipe or a config file', target),
+  ).action(async (name: string, flags: ConfigFlags) => {
+    const resolved = await resolve(name, flags);
+    if (!resolved) return;
+    const { lrFindCommand } = await import('./commands/lr-find.js');
+    await lrFindCommand(resolved, flags, io);
+    setExit(EXIT.ok);
+  });
 
   program
     .command('doctor')
@@ -101,10 +203,12 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
   return program;
 }
 
+const CONFIG_COMMANDS = new Set(['train', 'cv', 'lr-find']);
+
 /**
- * Runs the `fitstream` command with `args` (without `node` and the script) and resolves with the exit code. Usage
- * errors (unknown recipe, bad flag values) are reported by commander on stderr with exit code 2; a failed run prints
- * `fitstream: <message>` on stderr with exit code 1.
+ * Runs the `fitstream` command with `args` (without `node` and the script) and resolves with the exit code. Usage and
+ * configuration errors (unknown recipe, bad flag values, unknown or invalid config keys) exit with 2; a failed run
+ * prints `fitstream: <message>` on stderr with exit code 1.
  *
  * @example
  * ```ts
@@ -113,9 +217,15 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
  */
 export async function main(args: readonly string[], io: Io = defaultIo(args)): Promise<number> {
   let code: number = EXIT.ok;
-  const program = createProgram(io, (c) => (code = c));
+  const { rest, overrides, given } = extractDottedFlags(args);
+  const command = rest.find((a) => !a.startsWith('-'));
+  if (given.length > 0 && !CONFIG_COMMANDS.has(command ?? '')) {
+    io.err(`error: configuration flags (${given.map((g) => `--${g}`).join(', ')}) apply to train, cv and lr-find only.`);
+    return EXIT.usage;
+  }
+  const program = createProgram(io, (c) => (code = c), overrides);
   try {
-    await program.parseAsync([...args], { from: 'user' });
+    await program.parseAsync(rest, { from: 'user' });
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -123,10 +233,11 @@ export async function main(args: readonly string[], io: Io = defaultIo(args)): P
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     io.err(`fitstream: ${error instanceof Error ? error.message : String(error)}`);
+    if (process.env['FITSTREAM_DEBUG'] && error instanceof Error && error.stack) io.err(error.stack);
+    if (error instanceof ConfigError || (error instanceof Error && error.name === 'PluginConflictError')) return EXIT.usage;
     if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /[/\\]dist[/\\]/.test(String((error as Error).message))) {
       io.err('A workspace package is not built: run `npm run build` at the repository root.');
     }
-    if (process.env['FITSTREAM_DEBUG'] && error instanceof Error && error.stack) io.err(error.stack);
     return EXIT.failure;
   }
 }
@@ -134,7 +245,7 @@ export async function main(args: readonly string[], io: Io = defaultIo(args)): P
 /** stdout for results and stderr for logs; with `--json`, anything else that prints to stdout goes to stderr. */
 function defaultIo(args: readonly string[]): Io {
   const stdout = process.stdout.write.bind(process.stdout);
-  if (args.includes('--json')) {
+  if (args.includes('--json') || args.includes('--print-config')) {
     // Keep stdout for the one JSON object: a library's console.log must not corrupt it.
     console.log = console.error;
     console.info = console.error;

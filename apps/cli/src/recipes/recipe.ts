@@ -1,4 +1,8 @@
-import type { BackendName } from '@fitstream/core';
+import type * as tf from '@tensorflow/tfjs';
+import type { BackendName, LossName, Plugin, Random } from '@fitstream/core';
+import type { Preprocessor } from '@fitstream/samplers';
+import type { z } from 'zod';
+import type { RunConfig } from '../config/schema.js';
 
 /** Where a command writes: stdout for results, stderr for logs. */
 export interface Io {
@@ -6,35 +10,69 @@ export interface Io {
   readonly err: (text: string) => void;
 }
 
-/** Options of `fitstream train <recipe>`, resolved: flags over the recipe's defaults. */
-export interface TrainFlags {
-  readonly seed: number;
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly learningRate: number;
-  readonly backend: 'auto' | BackendName;
-  readonly out: string;
-  readonly json: boolean;
-}
-
 /** What a training run reports at the end (the `--json` object). */
 export interface TrainSummary {
   readonly runDir: string;
   readonly backend: string;
   readonly epochs: number;
+  readonly reason: string;
   readonly final: Readonly<Record<string, number>>;
   readonly best: Readonly<Record<string, number>>;
+  readonly evaluation: Readonly<Record<string, number>>;
 }
 
-/** A reproducible training setup: dataset, preprocessing and model. */
-export interface Recipe {
-  train(flags: TrainFlags, io: Io): Promise<TrainSummary>;
+/** In-memory rows for the trainer. */
+export interface TensorPair {
+  readonly x: tf.Tensor;
+  readonly y: tf.Tensor;
 }
 
-/** A recipe as `fitstream train` lists it; `load` imports its code (and tfjs) only when it runs. */
+/** A recipe's whole data set as loaded, before any split. */
+export interface LoadedData extends TensorPair {
+  readonly metadata: { readonly classNames: readonly string[] } & Record<string, unknown>;
+  readonly cache: unknown;
+}
+
+/** The splits a run trains and validates on, and what `data.json` records (split sizes, preprocessing statistics). */
+export interface PreparedData {
+  readonly train: TensorPair;
+  readonly validation: TensorPair;
+  /** JSON for `<run>/data.json`; `preprocessing` is what {@link RecipeDefinition.inputs} needs to prepare new rows. */
+  readonly info: { readonly preprocessing: Record<string, unknown> } & Record<string, unknown>;
+}
+
+/** A reproducible training setup: dataset, split, preprocessing, model, loss and metrics, and its defaults. */
+export interface RecipeDefinition {
+  readonly name: string;
+  readonly summary: string;
+  readonly task: 'classification' | 'regression';
+  readonly loss: LossName;
+  readonly metrics: readonly string[];
+  /** Number of input features of one row in `predict`/`evaluate --data` files (mnist: 784 pixels). */
+  readonly featureCount: number;
+  readonly featureNames: readonly string[];
+  readonly targetName: string;
+  readonly schema: z.ZodType<RunConfig>;
+  defaults(): RunConfig;
+  load(config: RunConfig): Promise<LoadedData>;
+  /** Splits and preprocesses (statistics from the training split only). Takes ownership of `data`'s tensors. */
+  prepare(config: RunConfig, data: LoadedData): PreparedData;
+  /** Preprocessors fitted per fold by `fitstream cv` (on raw rows). */
+  cvPreprocessors(config: RunConfig): Preprocessor[];
+  buildModel(config: RunConfig, random: Random): tf.LayersModel;
+  /** Recipe-specific plugins (augmentation). */
+  plugins(config: RunConfig): Plugin[];
+  /** Raw feature rows (as in the data set's units) → model inputs, with the run's preprocessing. */
+  inputs(rows: readonly (readonly number[])[], preprocessing: Record<string, unknown>): tf.Tensor;
+  /** Raw targets (class indices or values) → the tensor the loss expects. */
+  targets(values: readonly number[]): tf.Tensor;
+}
+
+/** A recipe as `fitstream` lists it; `load` imports its code (and tfjs) only when it runs. */
 export interface RecipeEntry {
   readonly name: string;
   readonly summary: string;
-  readonly defaults: { readonly epochs: number; readonly batchSize: number; readonly learningRate: number };
-  load(): Promise<Recipe>;
+  load(): Promise<RecipeDefinition>;
 }
+
+export type { BackendName };

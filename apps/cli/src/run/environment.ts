@@ -41,6 +41,8 @@ export function versions(): { node: string; tfjs: Record<string, string | null>;
       '@fitstream/cli': v('@fitstream/cli'),
       '@fitstream/core': v('@fitstream/core'),
       '@fitstream/datasets': v('@fitstream/datasets'),
+      '@fitstream/callbacks': v('@fitstream/callbacks'),
+      '@fitstream/samplers': v('@fitstream/samplers'),
     },
   };
 }

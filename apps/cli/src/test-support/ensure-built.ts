@@ -1,5 +1,5 @@
 // Vitest global setup: the CLI tests run the real `fitstream` bin, which runs compiled JavaScript (dist/). Rebuild
-// core, datasets and the CLI when any of their sources is newer than their build, so the tests never run stale code.
+// core, datasets, callbacks, samplers and the CLI when any of their sources is newer than their build, so the tests never run stale code.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +9,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const PACKAGES = [
   { dir: 'packages/core', entry: 'dist/index.js' },
   { dir: 'packages/datasets', entry: 'dist/index.js' },
+  { dir: 'packages/callbacks', entry: 'dist/index.js' },
+  { dir: 'packages/samplers', entry: 'dist/index.js' },
   { dir: 'apps/cli', entry: 'dist/main.js' },
 ];
 

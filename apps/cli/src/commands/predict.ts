@@ -1,0 +1,40 @@
+import * as tf from '@tensorflow/tfjs';
+import { readRows } from '../run/rows.js';
+import type { Io } from '../recipes/recipe.js';
+import { loadRun } from './run-model.js';
+
+/**
+ * `fitstream predict <run-dir> <input.csv|json>`: predictions of the run's model for rows of raw features (the run's
+ * preprocessing is applied). CSV on stdout (`row,<target>[,p_<class>…]`), or one JSON array with `--json`.
+ */
+export async function predictCommand(runDir: string, input: string, options: { json?: boolean }, io: Io): Promise<void> {
+  const run = await loadRun(runDir, io);
+  const rows = await readRows(input, { ...run.recipe, classNames: run.classNames });
+  const x = run.recipe.inputs(rows.features, run.preprocessing);
+  try {
+    const output = tf.tidy(() => (run.model.predict(x, { batchSize: 256 }) as tf.Tensor).arraySync() as number[][]);
+    const target = run.recipe.targetName;
+    if (run.recipe.task === 'classification') {
+      const names = run.classNames.length > 0 ? run.classNames : output[0]!.map((_, i) => String(i));
+      const results = output.map((p, row) => {
+        const best = p.indexOf(Math.max(...p));
+        return { row: row + 1, [target]: names[best]!, index: best, probabilities: Object.fromEntries(names.map((n, i) => [n, p[i]!])) };
+      });
+      if (options.json) io.out(JSON.stringify(results));
+      else {
+        io.out(['row', target, ...names.map((n) => `p_${n}`)].join(','));
+        results.forEach((r, i) => io.out([String(r.row), names[r.index]!, ...output[i]!.map((v) => v.toFixed(6))].join(',')));
+      }
+    } else {
+      const results = output.map((p, row) => ({ row: row + 1, [target]: p[0]! }));
+      if (options.json) io.out(JSON.stringify(results));
+      else {
+        io.out(['row', target].join(','));
+        results.forEach((r) => io.out(`${r.row},${(r[target] as number).toFixed(4)}`));
+      }
+    }
+  } finally {
+    x.dispose();
+    run.model.dispose();
+  }
+}

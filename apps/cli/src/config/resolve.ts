@@ -1,0 +1,201 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+
+/** A configuration problem the user can fix: reported on stderr with exit code 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Plain = Record<string, unknown>;
+
+const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Whether a `train` argument names a config file rather than a recipe. */
+export function isConfigPath(arg: string): boolean {
+  return /\.(json|ya?ml)$/i.test(arg);
+}
+
+/** Reads a JSON or YAML config file into a plain object. */
+export async function readConfigFile(path: string): Promise<Plain> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the config file ${path}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`the config file ${path} is not valid ${extname(path).slice(1).toUpperCase()}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (!isPlain(value)) throw new ConfigError(`the config file ${path} must hold an object (key: value pairs), got ${Array.isArray(value) ? 'a list' : typeof value}.`);
+  return value;
+}
+
+/**
+ * Splits `--a.b.c value` / `--a.b.c=value` (any flag whose name has a dot) out of the arguments, as config overrides.
+ * Values are read as YAML scalars: `5` is a number, `true` a boolean, `null` null, `[1, 2]` a list, anything else a
+ * string. A dotted flag without a value is `true`.
+ */
+export function extractDottedFlags(args: readonly string[]): { rest: string[]; overrides: Plain; given: string[] } {
+  const rest: string[] = [];
+  const overrides: Plain = {};
+  const given: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const match = /^--([A-Za-z_][\w-]*(?:\.[\w-]+)+)(?:=(.*))?$/s.exec(arg);
+    if (!match) {
+      rest.push(arg);
+      continue;
+    }
+    const key = match[1]!;
+    let raw: string | undefined = match[2];
+    if (raw === undefined) {
+      const next = args[i + 1];
+      if (next !== undefined && !/^--[A-Za-z]/.test(next)) {
+        raw = next;
+        i++;
+      }
+    }
+    setPath(overrides, key.split('.'), raw === undefined ? true : scalar(raw));
+    given.push(key);
+  }
+  return { rest, overrides, given };
+}
+
+function scalar(raw: string): unknown {
+  try {
+    const v: unknown = parseYaml(raw);
+    return v === undefined ? raw : v;
+  } catch {
+    return raw;
+  }
+}
+
+function setPath(target: Plain, path: readonly string[], value: unknown): void {
+  let node = target;
+  path.slice(0, -1).forEach((k) => {
+    if (!isPlain(node[k])) node[k] = {};
+    node = node[k] as Plain;
+  });
+  node[path[path.length - 1]!] = value;
+}
+
+/**
+ * Deep-merges `over` into `base` (objects merge, anything else replaces). A boolean given for a section that has an
+ * `enabled` switch sets the switch: `--callbacks.tensorBoard false` = `--callbacks.tensorBoard.enabled false`.
+ */
+export function merge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (typeof over === 'boolean' && isPlain(base) && 'enabled' in base) return { ...base, enabled: over };
+  if (!isPlain(base) || !isPlain(over)) return over;
+  // A discriminated section (lrSchedule) with a new `type` starts from the new type's options only.
+  if ('type' in base && 'type' in over && base['type'] !== over['type']) return { ...over };
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v);
+  return out;
+}
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+function suggestion(key: string, allowed: readonly string[]): string {
+  const best = allowed.map((k) => [k, levenshtein(key, k)] as const).sort((a, b) => a[1] - b[1])[0];
+  return best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? ` Did you mean "${best[0]}"?` : '';
+}
+
+interface SchemaNode {
+  readonly def?: { readonly type?: string; readonly innerType?: SchemaNode; readonly options?: readonly SchemaNode[] };
+  readonly shape?: Record<string, SchemaNode>;
+}
+
+/** The object keys a schema allows at `path` (through optional/default wrappers and discriminated unions). */
+function keysAt(schema: SchemaNode, path: readonly PropertyKey[], value: unknown): string[] {
+  let node: SchemaNode | undefined = schema;
+  let current: unknown = value;
+  const unwrap = (n: SchemaNode | undefined): SchemaNode | undefined => {
+    let m = n;
+    while (m?.def?.innerType) m = m.def.innerType;
+    if (m?.def?.type === 'union' && m.def.options) {
+      const type = isPlain(current) ? current['type'] : undefined;
+      m = m.def.options.find((o) => (o.shape?.['type'] as { def?: { values?: unknown[] } } | undefined)?.def?.values?.includes(type)) ?? m.def.options.find((o) => o.shape) ?? m;
+    }
+    return m;
+  };
+  node = unwrap(node);
+  for (const key of path) {
+    current = isPlain(current) ? current[String(key)] : undefined;
+    node = unwrap(node?.shape?.[String(key)]);
+  }
+  return node?.shape ? Object.keys(node.shape) : [];
+}
+
+const quote = (v: unknown) => JSON.stringify(v);
+
+/** One line per problem, each naming the key (dotted path) and what is allowed there. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], schema: unknown, value: unknown): string[] {
+  const at = (path: readonly PropertyKey[]) => (path.length === 0 ? '(top level)' : path.map(String).join('.'));
+  const valueAt = (path: readonly PropertyKey[]) => path.reduce<unknown>((v, k) => (isPlain(v) || Array.isArray(v) ? (v as Record<string, unknown>)[String(k)] : undefined), value);
+  return issues.map((issue) => {
+    const key = at(issue.path);
+    const got = valueAt(issue.path);
+    switch (issue.code) {
+      case 'unrecognized_keys': {
+        const allowed = keysAt(schema as SchemaNode, issue.path, value);
+        return issue.keys
+          .map((k) => `unknown key "${[...issue.path.map(String), k].join('.')}". Allowed keys${issue.path.length ? ` in ${key}` : ''}: ${allowed.join(', ')}.${suggestion(k, allowed)}`)
+          .join('\n');
+      }
+      case 'invalid_value':
+        return `${key}: ${quote(got)} is not allowed. Allowed values: ${issue.values.map(quote).join(', ')}.${typeof got === 'string' ? suggestion(got, issue.values.map(String)) : ''}`;
+      case 'invalid_union': {
+        if ('note' in issue || (isPlain(got) && 'discriminator' in issue)) {
+          const atType = issue.path[issue.path.length - 1] === 'type';
+          const unionPath = atType ? issue.path.slice(0, -1) : issue.path;
+          const options = keysDiscriminator(schema as SchemaNode, unionPath);
+          const given = atType ? got : isPlain(got) ? got['type'] : got;
+          return `${at([...unionPath, 'type'])}: ${quote(given)} is not allowed. Allowed values: ${options.map(quote).join(', ')}.${typeof given === 'string' ? suggestion(given, options) : ''}`;
+        }
+        const alternatives = issue.errors.map((errs) => errs.map((e) => e.message).join('; ')).join(' | or | ');
+        return `${key}: ${quote(got)} is not allowed (${alternatives}).`;
+      }
+      case 'invalid_type':
+        return got === undefined ? `${key}: missing; expected ${issue.expected}.` : `${key}: expected ${issue.expected === 'int' ? 'an integer' : issue.expected}, got ${quote(got)}.`;
+      case 'too_small':
+        return `${key}: must be ${issue.inclusive === false ? '>' : '≥'} ${String(issue.minimum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}, got ${quote(got)}.`;
+      case 'too_big':
+        return `${key}: must be ${issue.inclusive === false ? '<' : '≤'} ${String(issue.maximum)}, got ${quote(got)}.`;
+      default:
+        return `${key}: ${issue.message} (got ${quote(got)}).`;
+    }
+  });
+}
+
+function keysDiscriminator(schema: SchemaNode, path: readonly PropertyKey[]): string[] {
+  let node: SchemaNode | undefined = schema;
+  for (const key of path) {
+    while (node?.def?.innerType) node = node.def.innerType;
+    node = node?.shape?.[String(key)];
+  }
+  while (node?.def?.innerType) node = node.def.innerType;
+  return (node?.def?.options ?? []).flatMap((o) => ((o.shape?.['type'] as { def?: { values?: unknown[] } } | undefined)?.def?.values ?? []).map(String));
+}
+
+/** Validates `value` against `schema`; a failure throws a {@link ConfigError} listing every problem. */
+export function validate<T>(schema: z.ZodType<T>, value: unknown, source: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const lines = formatIssues(result.error.issues, schema, value);
+  throw new ConfigError(`invalid configuration (${source}):\n  ${lines.join('\n  ')}`);
+}

@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs';
+import { withSeed } from '@fitstream/core';
+import { loadBostonHousing } from '@fitstream/datasets';
+import { standardScaler, trainTestSplit } from '@fitstream/samplers';
+import { z } from 'zod';
+import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
+import type { RecipeDefinition } from './recipe.js';
+import { checkRows, fitStandardisation, gatherPair, recordedStandardisation, standardise } from './tabular.js';
+
+const METRICS = ['mae'] as const;
+const FEATURES = ['crim', 'zn', 'indus', 'chas', 'nox', 'rm', 'age', 'dis', 'rad', 'tax', 'ptratio', 'b', 'lstat'];
+
+const data = z.strictObject({ testFraction: z.number().gt(0).lt(1), cache: z.boolean() });
+const model = z.strictObject({ hiddenUnits: z.array(z.int().min(1)), activation: z.enum(['relu', 'tanh', 'elu']) });
+const schema = configSchema('housing', METRICS, data, model) as unknown as z.ZodType<RunConfig>;
+
+/**
+ * `fitstream train housing`: an MLP regression of the median home value (in $1000s) on the 13 Boston features,
+ * standardised with the training split's statistics; `fitstream cv housing` runs k-fold cross-validation.
+ */
+export const housing: RecipeDefinition = {
+  name: 'housing',
+  summary: 'Boston house prices: MLP regression',
+  task: 'regression',
+  loss: 'meanSquaredError',
+  metrics: METRICS,
+  featureCount: FEATURES.length,
+  featureNames: FEATURES,
+  targetName: 'medv',
+  schema,
+  defaults(): RunConfig {
+    const base = commonDefaults('housing', 'val_loss');
+    return {
+      ...base,
+      epochs: 100,
+      batchSize: 32,
+      lr: 0.01,
+      data: { testFraction: 0.2, cache: true },
+      model: { hiddenUnits: [32, 16], activation: 'relu' },
+      callbacks: { ...base.callbacks, earlyStopping: { ...base.callbacks.earlyStopping, monitor: 'val_loss', patience: 20 } },
+    };
+  },
+  async load(config) {
+    const d = await loadBostonHousing({ cache: config.data['cache'] !== false });
+    return { x: d.x, y: d.y, metadata: { ...d.metadata }, cache: d.cache };
+  },
+  prepare(config, loaded) {
+    const testFraction = config.data['testFraction'] as number;
+    const n = loaded.x.shape[0]!;
+    const split = trainTestSplit(n, { testSize: testFraction, seed: config.seed });
+    const rawTrain = gatherPair(loaded.x, loaded.y, split.train);
+    const rawTest = gatherPair(loaded.x, loaded.y, split.test);
+    const standardisation = fitStandardisation(rawTrain.x);
+    const train = { x: standardise(rawTrain.x, standardisation), y: rawTrain.y };
+    const validation = { x: standardise(rawTest.x, standardisation), y: rawTest.y };
+    tf.dispose([rawTrain.x, rawTest.x, loaded.x, loaded.y]);
+    return {
+      train,
+      validation,
+      info: {
+        dataset: { ...loaded.metadata, cache: loaded.cache },
+        split: { kind: 'shuffled hold-out', testFraction, seed: config.seed, train: split.train.length, validation: split.test.length },
+        preprocessing: { standardise: standardisation, target: 'medv, raw (thousands of USD)' },
+      },
+    };
+  },
+  cvPreprocessors: () => [standardScaler()],
+  buildModel(config, random) {
+    const hidden = config.model['hiddenUnits'] as number[];
+    const activation = config.model['activation'] as 'relu';
+    return withSeed(random, () =>
+      tf.sequential({
+        name: 'housing_mlp',
+        layers: [
+          ...hidden.map((units, i) => tf.layers.dense({ name: `hidden${i + 1}`, ...(i === 0 ? { inputShape: [FEATURES.length] } : {}), units, activation })),
+          tf.layers.dense({ name: 'output', ...(hidden.length === 0 ? { inputShape: [FEATURES.length] } : {}), units: 1 }),
+        ],
+      }),
+    );
+  },
+  plugins: () => [],
+  inputs(rows, preprocessing) {
+    checkRows(rows, FEATURES.length, `housing (${FEATURES.join(', ')})`);
+    return tf.tidy(() => standardise(tf.tensor2d(rows.map((r) => [...r]), [rows.length, FEATURES.length]), recordedStandardisation(preprocessing)));
+  },
+  targets: (values) => tf.tensor2d([...values], [values.length, 1]),
+};

@@ -1,0 +1,128 @@
+import { join } from 'node:path';
+import type { Plugin } from '@fitstream/core';
+import {
+  backupAndRestore,
+  constantLr,
+  cosineDecay,
+  cosineRestarts,
+  csvLogger,
+  earlyStopping,
+  exponentialDecay,
+  jsonlLogger,
+  lossSpikeGuard,
+  modelCheckpoint,
+  multiStepDecay,
+  oneCycle,
+  polynomialDecay,
+  progressBar,
+  reduceLROnPlateau,
+  stepDecay,
+  tensorBoard,
+  terminateOnNaN,
+  timeBudget,
+  trainingReport,
+  warmup,
+  type LearningRateSchedule,
+  type ProgressStream,
+} from '@fitstream/callbacks';
+import type { LrScheduleConfig, RunConfig } from '../config/schema.js';
+
+/** Where each file of a run directory lives. */
+export function runPaths(runDir: string) {
+  return {
+    config: join(runDir, 'config.json'),
+    environment: join(runDir, 'environment.json'),
+    data: join(runDir, 'data.json'),
+    events: join(runDir, 'events.jsonl'),
+    metrics: join(runDir, 'metrics.csv'),
+    checkpoints: join(runDir, 'checkpoints'),
+    backup: join(runDir, 'backup'),
+    model: join(runDir, 'model'),
+    tensorboard: join(runDir, 'tensorboard'),
+    report: join(runDir, 'report.html'),
+    evaluation: join(runDir, 'evaluation.json'),
+  };
+}
+
+/** Drops `undefined` values: the callbacks' options are exact optional properties. */
+export function defined<T>(options: Record<string, unknown>): T {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
+}
+
+function schedule(config: LrScheduleConfig): LearningRateSchedule | undefined {
+  if (config.type === 'none') return undefined;
+  if (config.type === 'oneCycle') {
+    const { type: _t, ...rest } = config;
+    return oneCycle(defined(rest));
+  }
+  const { type, warmup: warm, ...rest } = config;
+  const options = defined<never>(rest);
+  const inner: LearningRateSchedule =
+    type === 'constantLr'
+      ? constantLr(options)
+      : type === 'stepDecay'
+        ? stepDecay(options)
+        : type === 'multiStepDecay'
+          ? multiStepDecay(options)
+          : type === 'exponentialDecay'
+            ? exponentialDecay(options)
+            : type === 'polynomialDecay'
+              ? polynomialDecay(options)
+              : type === 'cosineDecay'
+                ? cosineDecay(options)
+                : cosineRestarts(options);
+  return warm ? warmup(defined(warm), inner) : inner;
+}
+
+/**
+ * The callbacks of a run, from its configuration, writing into the run directory: events.jsonl, metrics.csv,
+ * checkpoints/, backup/, tensorboard/, report.html. The progress bar writes to `progress` (stdout, or stderr with --json).
+ */
+export function callbackPlugins(config: RunConfig, runDir: string, progress: ProgressStream, log: (line: string) => void): Plugin[] {
+  const c = config.callbacks;
+  const paths = runPaths(runDir);
+  const plugins: Plugin[] = [];
+  // The event log comes first: the report, `fitstream report` and `resume` read it.
+  plugins.push(jsonlLogger(defined({ path: paths.events, readBatchMetricsEvery: c.jsonlLogger.readBatchMetricsEvery || undefined, flushAtChars: c.jsonlLogger.flushAtChars })));
+  if (c.terminateOnNaN.enabled) plugins.push(terminateOnNaN({ every: c.terminateOnNaN.every, skipUpdate: c.terminateOnNaN.skipUpdate }));
+  if (c.lossSpikeGuard.enabled) {
+    const { enabled: _e, ...rest } = c.lossSpikeGuard;
+    plugins.push(lossSpikeGuard(defined(rest)));
+  }
+  const lr = schedule(c.lrSchedule);
+  if (lr) plugins.push(lr);
+  if (c.reduceLROnPlateau.enabled) {
+    const { enabled: _e, ...rest } = c.reduceLROnPlateau;
+    plugins.push(reduceLROnPlateau(defined(rest)));
+  }
+  if (c.earlyStopping.enabled) {
+    const { enabled: _e, ...rest } = c.earlyStopping;
+    plugins.push(earlyStopping(defined({ ...rest, log })));
+  }
+  if (c.timeBudget.enabled) {
+    const { enabled: _e, ...rest } = c.timeBudget;
+    plugins.push(timeBudget(defined(rest)));
+  }
+  if (c.modelCheckpoint.enabled) {
+    const { enabled: _e, ...rest } = c.modelCheckpoint;
+    plugins.push(modelCheckpoint(defined({ ...rest, dir: paths.checkpoints })));
+  }
+  if (c.backupAndRestore.enabled) {
+    const { enabled: _e, ...rest } = c.backupAndRestore;
+    plugins.push(backupAndRestore(defined({ ...rest, dir: paths.backup })));
+  }
+  if (c.csvLogger.enabled) plugins.push(csvLogger({ path: paths.metrics, separator: c.csvLogger.separator }));
+  if (c.tensorBoard.enabled) {
+    const { enabled: _e, ...rest } = c.tensorBoard;
+    plugins.push(tensorBoard(defined({ ...rest, logDir: paths.tensorboard })));
+  }
+  if (c.trainingReport.enabled) {
+    const { enabled: _e, ...rest } = c.trainingReport;
+    plugins.push(trainingReport(defined({ ...rest, title: rest.title ?? `fitstream ${config.recipe}`, dir: runDir })));
+  }
+  if (c.progressBar.enabled) {
+    const { enabled: _e, ...rest } = c.progressBar;
+    plugins.push(progressBar(defined({ ...rest, stream: progress })));
+  }
+  return plugins;
+}

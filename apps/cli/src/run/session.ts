@@ -1,0 +1,182 @@
+import { readFile } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import { Random, createTrainer, fileSystem, findCheckpoint, selectBackend, type FitOptions, type MetricSpec, type Trainer } from '@fitstream/core';
+import type { ProgressStream } from '@fitstream/callbacks';
+import { ConfigError, isConfigPath, merge, readConfigFile, validate } from '../config/resolve.js';
+import type { RunConfig } from '../config/schema.js';
+import { EXIT } from '../exit.js';
+import { RECIPES, recipeList } from '../recipes/index.js';
+import type { Io, PreparedData, RecipeDefinition, TensorPair, TrainSummary } from '../recipes/recipe.js';
+import { bestOf } from './best.js';
+import { environmentRecord } from './environment.js';
+import { formatNumber } from './format.js';
+import { callbackPlugins, defined, runPaths } from './plugins.js';
+import { evaluateModel } from './evaluation.js';
+import { writeRunReport } from './report.js';
+import { createRunDirectory, writeJson } from './run-directory.js';
+
+
+/** A recipe and its validated configuration. */
+export interface Resolved {
+  readonly recipe: RecipeDefinition;
+  readonly config: RunConfig;
+}
+
+/**
+ * Resolves a run's configuration: the recipe's defaults, then the config file (when `target` is a `.json`/`.yaml`
+ * path), then the flags. Validated against the recipe's schema; problems throw a {@link ConfigError} (exit code 2).
+ */
+export async function resolveConfig(target: string, overrides: Record<string, unknown>): Promise<Resolved> {
+  let file: Record<string, unknown> = {};
+  let name = target;
+  let source = `recipe ${target}`;
+  if (isConfigPath(target)) {
+    file = await readConfigFile(target);
+    if (typeof file['recipe'] !== 'string') throw new ConfigError(`the config file ${target} must name its recipe: "recipe": one of ${[...RECIPES.keys()].map((k) => JSON.stringify(k)).join(', ')}.`);
+    name = file['recipe'];
+    source = target;
+  }
+  const entry = RECIPES.get(name);
+  if (!entry) throw new ConfigError(`recipe: unknown recipe "${name}". Available recipes: ${recipeList()}.`);
+  const recipe = await entry.load();
+  const merged = merge(merge(recipe.defaults(), file), overrides);
+  const config = validate(recipe.schema, merged, Object.keys(overrides).length > 0 ? `${source} + flags` : source);
+  if (config.lrFinder.maxLr <= config.lrFinder.minLr) throw new ConfigError(`invalid configuration (${source}):\n  lrFinder.maxLr: must be > lrFinder.minLr (${config.lrFinder.minLr}), got ${config.lrFinder.maxLr}.`);
+  return { recipe, config };
+}
+
+/** Reads and re-validates the configuration a run directory was written with. */
+export async function runConfig(runDir: string): Promise<Resolved> {
+  const path = runPaths(runDir).config;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new ConfigError(`${runDir} is not a fitstream run directory: ${path} is missing.`);
+  }
+  return resolveConfig(path, {}).catch((error: unknown) => {
+    if (error instanceof ConfigError) throw error;
+    throw new Error(`cannot read ${path}: ${(error as Error).message} (${text.length} characters)`);
+  });
+}
+
+/** The fit options of a run: the config's `fit` section, epochs and batch size, `--fast-dev-run`. */
+export function fitOptions(config: RunConfig, validation: TensorPair | undefined, checkpointDir: string | undefined): FitOptions {
+  const dev = config.fastDevRun === false ? undefined : config.fastDevRun === true ? 1 : config.fastDevRun;
+  return defined<FitOptions>({
+    ...config.fit,
+    epochs: dev === undefined ? config.epochs : 1,
+    batchSize: config.batchSize,
+    validation,
+    checkpointDir,
+    handleSignals: true,
+    ...(dev === undefined ? {} : { limitBatches: dev, limitValidationBatches: dev }),
+  });
+}
+
+/** Creates the trainer of a recipe's model with the config's optimizer, learning rate and seed. */
+export function recipeTrainer(recipe: RecipeDefinition, config: RunConfig, model: tf.LayersModel, io: Io): Trainer<string> {
+  return createTrainer({
+    model,
+    optimizer: { name: config.optimizer, learningRate: config.lr },
+    loss: recipe.loss,
+    metrics: [...recipe.metrics] as MetricSpec[],
+    seed: config.seed,
+    backend: config.backend,
+    log: io.err,
+  }) as unknown as Trainer<string>;
+}
+
+/** Loads and prepares a recipe's data (deterministic: the same seed gives the same split and statistics). */
+export async function prepareData(recipe: RecipeDefinition, config: RunConfig): Promise<PreparedData> {
+  return recipe.prepare(config, await recipe.load(config));
+}
+
+export interface TrainOutcome {
+  readonly code: number;
+  readonly summary: TrainSummary | undefined;
+}
+
+/**
+ * Trains (or, with `resumeDir`, resumes) a run: selects the backend, writes the run directory, fits with the
+ * configured callbacks, saves the final model to `model/`, evaluates it on the validation split (`evaluation.json`,
+ * with a confusion matrix for classifiers) and writes `report.html`. SIGINT/SIGTERM stop after the current step;
+ * backupAndRestore writes a checkpoint and the command exits with 130/143.
+ */
+export async function train(resolved: Resolved, io: Io, options: { json: boolean; resumeDir?: string }): Promise<TrainOutcome> {
+  const { recipe, config } = resolved;
+  const log = options.json ? io.err : io.out;
+  const progress: ProgressStream = options.json ? process.stderr : process.stdout;
+
+  const selection = await selectBackend({ prefer: config.backend, log: io.err });
+  const resuming = options.resumeDir !== undefined;
+  const runDir = options.resumeDir ?? (await createRunDirectory(config.out, recipe.name));
+  const paths = runPaths(runDir);
+  if (resuming) {
+    if (!config.callbacks.backupAndRestore.enabled) throw new ConfigError(`cannot resume ${runDir}: it ran with callbacks.backupAndRestore.enabled = false, so it has no backup.`);
+    const backup = await findCheckpoint(paths.backup);
+    if (!backup) throw new Error(`nothing to resume in ${runDir}: ${paths.backup} holds no checkpoint (the run finished, or was killed before its first backup).`);
+    log(`resuming ${runDir} from ${backup}`);
+  } else {
+    await writeJson(paths.config, config);
+    await writeJson(paths.environment, await environmentRecord(selection, config.backend));
+  }
+
+  const prepared = await prepareData(recipe, config);
+  if (!resuming) await writeJson(paths.data, prepared.info);
+  const random = Random.fromSeed(config.seed);
+  const model = recipe.buildModel(config, random.derive('model-init'));
+  const trainer = recipeTrainer(recipe, config, model, io);
+  for (const plugin of [...recipe.plugins(config), ...callbackPlugins(config, runDir, progress, io.err)]) trainer.use(plugin);
+
+  try {
+    const result = await trainer.fit(prepared.train, fitOptions(config, prepared.validation, paths.checkpoints));
+    if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) {
+      const saved = config.callbacks.backupAndRestore.enabled ? await findCheckpoint(paths.backup) : undefined;
+      await writeRunReport(runDir).catch(() => undefined);
+      io.err(`fitstream: ${result.stopReason} — stopped after step ${result.step}` + (saved ? `; checkpoint saved to ${saved}. Continue with: fitstream resume ${runDir}` : ' (backups are disabled: nothing to resume).'));
+      return { code: result.stopReason?.startsWith('SIGTERM') ? EXIT.terminated : EXIT.interrupted, summary: undefined };
+    }
+
+    // The final model (after early stopping restored the best weights, if it did): stock tfjs can load it.
+    await trainer.saveCheckpoint(paths.model);
+    const restored = await tf.loadLayersModel(fileSystem(paths.model));
+    const probe = prepared.validation.x.slice(0, Math.min(32, prepared.validation.x.shape[0]!));
+    const mismatch = tf.tidy(() => tf.max(tf.abs(tf.sub(restored.predict(probe) as tf.Tensor, model.predict(probe) as tf.Tensor))).dataSync()[0]!);
+    restored.dispose();
+    probe.dispose();
+    if (mismatch !== 0) throw new Error(`the saved model at ${paths.model} does not reproduce the trained model (max difference ${mismatch})`);
+
+    const evaluation = await evaluateModel(recipe, model, prepared.validation, io, classNamesOf(prepared));
+    await writeJson(paths.evaluation, { split: 'validation', ...evaluation });
+    await writeRunReport(runDir);
+
+    const logs = result.history.logs as Readonly<Record<string, readonly number[]>>;
+    const summary: TrainSummary = {
+      runDir,
+      backend: result.backend,
+      epochs: result.history.epochs.length,
+      reason: result.stopReason ? `${result.reason}: ${result.stopReason}` : result.reason,
+      final: { ...(result.final ?? {}) },
+      best: bestOf(logs),
+      evaluation: evaluation.metrics,
+    };
+    const key = recipe.task === 'classification' ? 'val_accuracy' : 'val_loss';
+    log(
+      `done: ${summary.reason}, ${summary.epochs} epochs on ${result.backend}; final ${key} ${formatNumber(summary.final[key] ?? Number.NaN)}` +
+        (summary.best[key] !== undefined ? `, best ${formatNumber(summary.best[key])}` : '') +
+        `; validation ${Object.entries(evaluation.metrics).map(([k, v]) => `${k} ${formatNumber(v)}`).join(', ')}`,
+    );
+    log(`run directory: ${runDir}`);
+    log(`model: ${paths.model} (tf.loadLayersModel(fileSystem(dir))); report: ${paths.report}`);
+    return { code: EXIT.ok, summary };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+    tf.dispose([prepared.train.x, prepared.train.y, prepared.validation.x, prepared.validation.y]);
+  }
+}
+
+function classNamesOf(prepared: PreparedData): readonly string[] {
+  return (prepared.info['dataset'] as { classNames?: readonly string[] } | undefined)?.classNames ?? [];
+}
