@@ -4,6 +4,7 @@ import { BACKENDS } from './config/schema.js';
 import { EXIT } from './exit.js';
 import { RECIPES, recipeList } from './recipes/index.js';
 import type { Io } from './recipes/recipe.js';
+import type { LaunchFlags } from './commands/launch.js';
 import { cliVersion } from './version.js';
 
 
@@ -170,8 +171,8 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
   ).action(async (name: string, flags: ConfigFlags) => {
     const resolved = await resolve(name, flags);
     if (!resolved) return;
-    const { cvCommand } = await import('./commands/cv.js');
-    await cvCommand(resolved, flags, io);
+    const [{ cvCommand }, { modelRecipe }] = await Promise.all([import('./commands/cv.js'), import('./run/session.js')]);
+    await cvCommand(modelRecipe(resolved, 'cv'), flags, io);
     setExit(EXIT.ok);
   });
 
@@ -183,10 +184,31 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
   ).action(async (name: string, flags: ConfigFlags) => {
     const resolved = await resolve(name, flags);
     if (!resolved) return;
-    const { lrFindCommand } = await import('./commands/lr-find.js');
-    await lrFindCommand(resolved, flags, io);
+    const [{ lrFindCommand }, { modelRecipe }] = await Promise.all([import('./commands/lr-find.js'), import('./run/session.js')]);
+    await lrFindCommand(modelRecipe(resolved, 'lr-find'), flags, io);
     setExit(EXIT.ok);
   });
+
+  program
+    .command('launch')
+    .description('Data-parallel training: run <script> as replicas on worker threads or MPI processes (torchrun-style)')
+    .argument('<script>', 'the training script every replica runs (it calls init() from @fitstream/distributed)')
+    .argument('[args...]', 'arguments for the script (after --)')
+    .option('--nproc-per-node <n>', 'replicas per node (default 1)', positiveInteger('--nproc-per-node'))
+    .option('--nnodes <n>', 'nodes (default 1)', positiveInteger('--nnodes'))
+    .option('--node-rank <n>', "this node's rank (default 0)", (v: string) => Number(v))
+    .option('--master-addr <host>', 'rendezvous address (default 127.0.0.1)')
+    .option('--master-port <port>', 'rendezvous port (default 29500)', positiveInteger('--master-port'))
+    .addOption(new Option('--backend <engine>', 'threads: worker threads of one process; mpi: processes through mpirun').choices(['threads', 'mpi']))
+    .option('--max-restarts <n>', 'restart the group from its last checkpoint up to n times (default 0)', (v: string) => Number(v))
+    .option('--timeout-ms <ms>', 'collective timeout: a hung or dead peer fails the others after this long', positiveInteger('--timeout-ms'))
+    .option('--hosts <list>', 'MPI hosts with slots, comma-separated (node1:4,node2:4)')
+    .option('--devices <list>', 'GPUs, comma-separated: local rank l gets CUDA_VISIBLE_DEVICES=devices[l % n]')
+    .option('--json', 'print one JSON summary on stdout at the end')
+    .action(async (script: string, args: string[], options: LaunchFlags) => {
+      const { launchCommand } = await import('./commands/launch.js');
+      setExit(await launchCommand(script, args, options, io));
+    });
 
   program
     .command('doctor')

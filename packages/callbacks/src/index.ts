@@ -56,4 +56,5 @@ export type { IoEventType } from './internal/io/events.js';
 export { progressBar } from './internal/report/progress-bar.js';
 export type { ProgressBar, ProgressBarOptions, ProgressStream } from './internal/report/progress-bar.js';
 export { trainingReport, renderReportHtml, renderReportSvg, reportDataFromEvents, smoothEma, renderPng } from './internal/report/training-report.js';
+export type { ReportSection, ReportHtmlOptions } from './internal/report/training-report.js';
 export type { TrainingReport, TrainingReportOptions, ReportData, ReportRenderOptions } from './internal/report/training-report.js';

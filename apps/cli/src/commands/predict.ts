@@ -8,7 +8,7 @@ import { loadRun } from './run-model.js';
  * preprocessing is applied). CSV on stdout (`row,<target>[,p_<class>…]`), or one JSON array with `--json`.
  */
 export async function predictCommand(runDir: string, input: string, options: { json?: boolean }, io: Io): Promise<void> {
-  const run = await loadRun(runDir, io);
+  const run = await loadRun(runDir, io, 'predict');
   const rows = await readRows(input, { ...run.recipe, classNames: run.classNames });
   const x = run.recipe.inputs(rows.features, run.preprocessing);
   try {

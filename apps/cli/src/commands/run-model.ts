@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { fileSystem, findCheckpoint, selectBackend } from '@fitstream/core';
 import { runPaths } from '../run/plugins.js';
-import { runConfig, type Resolved } from '../run/session.js';
+import { modelRecipe, runConfig, type Resolved } from '../run/session.js';
 import type { Io } from '../recipes/recipe.js';
 
 /** A finished (or interrupted) run: its configuration, recorded preprocessing and trained model. */
@@ -19,8 +19,8 @@ export interface LoadedRun extends Resolved {
  * Loads a run directory's model: `model/` (the final model), else the newest checkpoint in `checkpoints/`, else the
  * backup of an interrupted run. Selects the run's backend first.
  */
-export async function loadRun(runDir: string, io: Io): Promise<LoadedRun> {
-  const resolved = await runConfig(runDir);
+export async function loadRun(runDir: string, io: Io, command = 'evaluate'): Promise<LoadedRun> {
+  const resolved = modelRecipe(await runConfig(runDir), command);
   await selectBackend({ prefer: resolved.config.backend, log: io.err });
   const paths = runPaths(runDir);
   const candidates = [await findCheckpoint(paths.model).catch(() => undefined), await findCheckpoint(paths.checkpoints).catch(() => undefined), await findCheckpoint(paths.backup).catch(() => undefined)];

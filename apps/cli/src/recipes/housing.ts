@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { withSeed } from '@fitstream/core';
 import { loadBostonHousing } from '@fitstream/datasets';
+import { l2 } from '@fitstream/regularisers';
 import { standardScaler, trainTestSplit } from '@fitstream/samplers';
 import { z } from 'zod';
 import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
@@ -8,15 +9,23 @@ import type { RecipeDefinition } from './recipe.js';
 import { checkRows, fitStandardisation, gatherPair, recordedStandardisation, standardise } from './tabular.js';
 
 const METRICS = ['mae'] as const;
+/**
+ * Small next to the MSE of targets in $1000s (≈ 10–15): 5-fold CV MAE 2.338 ± 0.255 with it, 2.356 ± 0.269 with 1e-3
+ * and 2.383 ± 0.312 without (seed 42); the hold-out MAE is unchanged (≈ 2.74).
+ */
+const L2_DEFAULT = 1e-2;
 const FEATURES = ['crim', 'zn', 'indus', 'chas', 'nox', 'rm', 'age', 'dis', 'rad', 'tax', 'ptratio', 'b', 'lstat'];
 
 const data = z.strictObject({ testFraction: z.number().gt(0).lt(1), cache: z.boolean() });
-const model = z.strictObject({ hiddenUnits: z.array(z.int().min(1)), activation: z.enum(['relu', 'tanh', 'elu']) });
+/** `l2`: coefficient of regularisers' `l2` penalty `λ·Σw²` on every kernel (biases excluded); 0 turns it off. */
+const model = z.strictObject({ hiddenUnits: z.array(z.int().min(1)), activation: z.enum(['relu', 'tanh', 'elu']), l2: z.number().min(0) });
 const schema = configSchema('housing', METRICS, data, model) as unknown as z.ZodType<RunConfig>;
 
 /**
  * `fitstream train housing`: an MLP regression of the median home value (in $1000s) on the 13 Boston features,
- * standardised with the training split's statistics; `fitstream cv housing` runs k-fold cross-validation.
+ * standardised with the training split's statistics, with an L2 penalty on the kernels (`model.l2`, regularisers'
+ * `l2`: a loss transform, so the training loss includes it and validation losses do not); `fitstream cv housing` runs
+ * k-fold cross-validation with the same penalty in every fold.
  */
 export const housing: RecipeDefinition = {
   name: 'housing',
@@ -36,7 +45,7 @@ export const housing: RecipeDefinition = {
       batchSize: 32,
       lr: 0.01,
       data: { testFraction: 0.2, cache: true },
-      model: { hiddenUnits: [32, 16], activation: 'relu' },
+      model: { hiddenUnits: [32, 16], activation: 'relu', l2: L2_DEFAULT },
       callbacks: { ...base.callbacks, earlyStopping: { ...base.callbacks.earlyStopping, monitor: 'val_loss', patience: 20 } },
     };
   },
@@ -78,7 +87,10 @@ export const housing: RecipeDefinition = {
       }),
     );
   },
-  plugins: () => [],
+  plugins(config) {
+    const lambda = config.model['l2'] as number;
+    return lambda > 0 ? [l2(lambda)] : [];
+  },
   inputs(rows, preprocessing) {
     checkRows(rows, FEATURES.length, `housing (${FEATURES.join(', ')})`);
     return tf.tidy(() => standardise(tf.tensor2d(rows.map((r) => [...r]), [rows.length, FEATURES.length]), recordedStandardisation(preprocessing)));

@@ -2,12 +2,15 @@ import type { RecipeEntry } from './recipe.js';
 
 /**
  * Every recipe `fitstream train` knows, by name. Listing them loads no tfjs: `--help` and usage errors stay instant.
- * `births` and `sensors` (time series) wait for @fitstream/time-series and @fitstream/regularisers.
+ * `births` and `sensors` are experiments (a walk-forward backtest; a classifier next to its unweighted baseline): only
+ * `fitstream train` runs them.
  */
 export const RECIPES: ReadonlyMap<string, RecipeEntry> = new Map<string, RecipeEntry>([
   ['iris', { name: 'iris', summary: "Fisher's Iris (150 flowers, 3 species): MLP 4-16-3, Adam, stratified 80/20 split", load: async () => (await import('./iris.js')).iris }],
   ['mnist', { name: 'mnist', summary: 'handwritten digits (10 000 from the mnist package): small CNN, shift augmentation, early stopping', load: async () => (await import('./mnist.js')).mnist }],
-  ['housing', { name: 'housing', summary: 'Boston house prices (506 tracts): MLP regression, standardised features, k-fold CV', load: async () => (await import('./housing.js')).housing }],
+  ['housing', { name: 'housing', summary: 'Boston house prices (506 tracts): MLP regression, L2 penalty, standardised features, k-fold CV', load: async () => (await import('./housing.js')).housing }],
+  ['births', { name: 'births', summary: 'US daily births (1969–1988): LSTM forecaster, walk-forward backtest vs seasonal naive (m = 7) and other baselines', load: async () => (await import('./births.js')).births }],
+  ['sensors', { name: 'sensors', summary: 'sensor network anomalies (0.8% positives): classifier on trailing-window features, focal loss or class weights, vs unweighted', load: async () => (await import('./sensors.js')).sensors }],
 ]);
 
 /** The recipe list for help and error messages. */

@@ -68,11 +68,61 @@ export interface RecipeDefinition {
   targets(values: readonly number[]): tf.Tensor;
 }
 
+/** The configuration fields every recipe has, whatever its sections (what `--seed`, `--epochs`… set). */
+export interface BaseConfig {
+  readonly recipe: string;
+  readonly seed: number;
+  readonly backend: RunConfig['backend'];
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly fastDevRun: boolean | number;
+  readonly out: string;
+}
+
+/** What an experiment recipe's run reports at the end (the `--json` object): its own metrics next to its baselines'. */
+export interface ExperimentSummary {
+  readonly runDir: string;
+  readonly backend: string;
+  readonly reason: string;
+  /** The headline numbers, flat. */
+  readonly final: Readonly<Record<string, number>>;
+  readonly [section: string]: unknown;
+}
+
+/** How an experiment recipe ends: the exit code and, when it finished, its summary. */
+export interface ExperimentOutcome {
+  readonly code: number;
+  readonly summary: ExperimentSummary | undefined;
+}
+
+/**
+ * A recipe that is a whole experiment rather than one model on one split — a walk-forward backtest with retraining, or
+ * a model trained next to its baseline. `fitstream train` hands it the validated configuration and it writes the run
+ * directory itself (with the helpers of `src/run/`); `cv`, `lr-find`, `resume`, `evaluate` and `predict` do not apply.
+ */
+export interface ExperimentRecipe<C extends BaseConfig = BaseConfig> {
+  readonly kind: 'experiment';
+  readonly name: string;
+  readonly summary: string;
+  readonly schema: z.ZodType<C>;
+  defaults(): C;
+  run(config: C, io: Io, options: { readonly json: boolean }): Promise<ExperimentOutcome>;
+}
+
+/** Any recipe `fitstream train` knows. */
+export type AnyRecipe = RecipeDefinition | ExperimentRecipe;
+
+/** Whether a recipe is an experiment (births, sensors) rather than a single-model recipe. */
+export function isExperiment(recipe: AnyRecipe): recipe is ExperimentRecipe {
+  return (recipe as Partial<ExperimentRecipe>).kind === 'experiment';
+}
+
 /** A recipe as `fitstream` lists it; `load` imports its code (and tfjs) only when it runs. */
 export interface RecipeEntry {
   readonly name: string;
   readonly summary: string;
-  load(): Promise<RecipeDefinition>;
+  load(): Promise<AnyRecipe>;
 }
 
 export type { BackendName };

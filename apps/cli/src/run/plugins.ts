@@ -41,6 +41,8 @@ export function runPaths(runDir: string) {
     tensorboard: join(runDir, 'tensorboard'),
     report: join(runDir, 'report.html'),
     evaluation: join(runDir, 'evaluation.json'),
+    backtest: join(runDir, 'backtest.json'),
+    detection: join(runDir, 'detection.json'),
   };
 }
 

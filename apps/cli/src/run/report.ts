@@ -1,12 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { lastValueFrom, toArray } from 'rxjs';
 import { writeFileAtomic } from '@fitstream/core';
+import type { TrainerEvent } from '@fitstream/core';
 import { renderReportHtml, renderReportSvg, replay, reportDataFromEvents, type ReportRenderOptions } from '@fitstream/callbacks';
 import type { Evaluation } from './evaluation.js';
 import { formatNumber } from './format.js';
 import { runPaths } from './plugins.js';
+import { backtestHtml, detectionHtml, escapeHtml, type BacktestRecord, type DetectionRecord } from './sections.js';
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** An extra section of report.html (callbacks' `renderReportHtml` `sections`). */
+export interface ReportSection {
+  readonly title: string;
+  readonly html: string;
+}
 
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
@@ -18,7 +24,7 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 /** The evaluation section of the report: metrics on the validation split and, for classifiers, the confusion matrix. */
-export function evaluationHtml(evaluation: Evaluation & { split?: string }): string {
+export function evaluationSection(evaluation: Evaluation & { split?: string }): ReportSection {
   const metrics = Object.entries(evaluation.metrics)
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${formatNumber(v)}</td></tr>`)
     .join('\n');
@@ -46,14 +52,13 @@ ${rows.join('\n')}
 </tbody>
 </table>`;
   }
-  return `<section class="evaluation">
-<h2>Final model on the ${escapeHtml(evaluation.split ?? 'validation')} split</h2>
-<table class="evaluation-metrics"><tbody>
+  return {
+    title: `Final model on the ${evaluation.split ?? 'validation'} split`,
+    html: `<table class="evaluation-metrics"><tbody>
 ${metrics}
 </tbody></table>
-${confusion}
-</section>
-`;
+${confusion}`,
+  };
 }
 
 /**
@@ -72,12 +77,30 @@ export async function writeRunReport(runDir: string): Promise<string> {
   }
   const options = config?.callbacks?.trainingReport ?? {};
   const title = options.title ?? `fitstream ${config?.recipe ?? 'run'}`;
-  const data = reportDataFromEvents(events, title);
+  const fits = separateFits(events);
+  const data = reportDataFromEvents(fits.at(-1) ?? [], fits.length > 1 ? `${title} (last of ${fits.length} fits)` : title);
   const render: ReportRenderOptions = { ...(options.smoothing !== undefined ? { smoothing: options.smoothing } : {}), ...(options.logScale !== undefined ? { logScale: options.logScale } : {}) };
-  let html = renderReportHtml(data, render);
+  const sections: ReportSection[] = [];
+  const backtest = await readJson<BacktestRecord>(paths.backtest);
+  if (backtest) sections.push({ title: 'Walk-forward backtest', html: backtestHtml(backtest) });
+  const detection = await readJson<DetectionRecord>(paths.detection);
+  if (detection) sections.push({ title: `Anomaly detection on the ${detection.split}`, html: detectionHtml(detection) });
   const evaluation = await readJson<Evaluation & { split?: string }>(paths.evaluation);
-  if (evaluation) html = html.replace('</main>', `${evaluationHtml(evaluation)}</main>`);
-  await writeFileAtomic(paths.report, html);
+  if (evaluation) sections.push(evaluationSection(evaluation));
+  await writeFileAtomic(paths.report, renderReportHtml(data, { ...render, sections }));
   await writeFileAtomic(paths.report.replace(/\.html$/, '.svg'), renderReportSvg(data, render));
   return paths.report;
+}
+
+/**
+ * Splits an event log into its fits: a `fit:start` that resumes continues the fit before it; any other starts a new
+ * one (the births backtest retrains once per fold, into one log). The report draws the last fit's curves.
+ */
+export function separateFits(events: readonly TrainerEvent[]): TrainerEvent[][] {
+  const fits: TrainerEvent[][] = [];
+  for (const e of events) {
+    if (fits.length === 0 || (e.type === 'fit:start' && e.resumedFrom === undefined)) fits.push([]);
+    fits.at(-1)!.push(e);
+  }
+  return fits;
 }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Random, createTrainer, fileSystem, findCheckpoint, selectBackend, type FitOptions, type MetricSpec, type Trainer } from '@fitstream/core';
 import type { ProgressStream } from '@fitstream/callbacks';
@@ -6,7 +7,7 @@ import { ConfigError, isConfigPath, merge, readConfigFile, validate } from '../c
 import type { RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
 import { RECIPES, recipeList } from '../recipes/index.js';
-import type { Io, PreparedData, RecipeDefinition, TensorPair, TrainSummary } from '../recipes/recipe.js';
+import { isExperiment, type BaseConfig, type ExperimentRecipe, type ExperimentSummary, type Io, type PreparedData, type RecipeDefinition, type TensorPair, type TrainSummary } from '../recipes/recipe.js';
 import { bestOf } from './best.js';
 import { environmentRecord } from './environment.js';
 import { formatNumber } from './format.js';
@@ -22,11 +23,28 @@ export interface Resolved {
   readonly config: RunConfig;
 }
 
+/** An experiment recipe (births, sensors) and its validated configuration. */
+export interface ResolvedExperiment {
+  readonly recipe: ExperimentRecipe;
+  readonly config: BaseConfig;
+}
+
+/** What {@link resolveConfig} returns: either kind of recipe. */
+export type AnyResolved = Resolved | ResolvedExperiment;
+
+/** Narrows to a single-model recipe; an experiment recipe is a usage error (exit code 2) for `command`. */
+export function modelRecipe(resolved: AnyResolved, command: string): Resolved {
+  if (isExperiment(resolved.recipe)) {
+    throw new ConfigError(`\`fitstream ${command}\` does not apply to the ${resolved.recipe.name} recipe (${resolved.recipe.summary}); run it with \`fitstream train ${resolved.recipe.name}\`.`);
+  }
+  return resolved as Resolved;
+}
+
 /**
  * Resolves a run's configuration: the recipe's defaults, then the config file (when `target` is a `.json`/`.yaml`
  * path), then the flags. Validated against the recipe's schema; problems throw a {@link ConfigError} (exit code 2).
  */
-export async function resolveConfig(target: string, overrides: Record<string, unknown>): Promise<Resolved> {
+export async function resolveConfig(target: string, overrides: Record<string, unknown>): Promise<AnyResolved> {
   let file: Record<string, unknown> = {};
   let name = target;
   let source = `recipe ${target}`;
@@ -40,13 +58,15 @@ export async function resolveConfig(target: string, overrides: Record<string, un
   if (!entry) throw new ConfigError(`recipe: unknown recipe "${name}". Available recipes: ${recipeList()}.`);
   const recipe = await entry.load();
   const merged = merge(merge(recipe.defaults(), file), overrides);
-  const config = validate(recipe.schema, merged, Object.keys(overrides).length > 0 ? `${source} + flags` : source);
+  const where = Object.keys(overrides).length > 0 ? `${source} + flags` : source;
+  if (isExperiment(recipe)) return { recipe, config: validate(recipe.schema, merged, where) };
+  const config = validate(recipe.schema, merged, where);
   if (config.lrFinder.maxLr <= config.lrFinder.minLr) throw new ConfigError(`invalid configuration (${source}):\n  lrFinder.maxLr: must be > lrFinder.minLr (${config.lrFinder.minLr}), got ${config.lrFinder.maxLr}.`);
   return { recipe, config };
 }
 
 /** Reads and re-validates the configuration a run directory was written with. */
-export async function runConfig(runDir: string): Promise<Resolved> {
+export async function runConfig(runDir: string): Promise<AnyResolved> {
   const path = runPaths(runDir).config;
   let text: string;
   try {
@@ -94,7 +114,7 @@ export async function prepareData(recipe: RecipeDefinition, config: RunConfig): 
 
 export interface TrainOutcome {
   readonly code: number;
-  readonly summary: TrainSummary | undefined;
+  readonly summary: TrainSummary | ExperimentSummary | undefined;
 }
 
 /**
@@ -103,8 +123,12 @@ export interface TrainOutcome {
  * with a confusion matrix for classifiers) and writes `report.html`. SIGINT/SIGTERM stop after the current step;
  * backupAndRestore writes a checkpoint and the command exits with 130/143.
  */
-export async function train(resolved: Resolved, io: Io, options: { json: boolean; resumeDir?: string }): Promise<TrainOutcome> {
-  const { recipe, config } = resolved;
+export async function train(resolved: AnyResolved, io: Io, options: { json: boolean; resumeDir?: string }): Promise<TrainOutcome> {
+  if (isExperiment(resolved.recipe)) {
+    if (options.resumeDir !== undefined) throw new Error(`nothing to resume in ${options.resumeDir}: ${resolved.recipe.name} runs keep no backup; run it again with \`fitstream train ${join(options.resumeDir, 'config.json')}\`.`);
+    return resolved.recipe.run(resolved.config, io, { json: options.json });
+  }
+  const { recipe, config } = resolved as Resolved;
   const log = options.json ? io.err : io.out;
   const progress: ProgressStream = options.json ? process.stderr : process.stdout;
 

@@ -52,7 +52,7 @@ function threadsData(): ThreadsWorkerData | undefined {
 }
 
 /** Builds a context around an existing communicator (tests, custom engines). */
-export function contextFor(comm: Communicator, environment: DistributedEnvironment = detectEnvironment({}), log: (line: string) => void = (line) => console.log(line)): DistributedContext {
+export function contextFor(comm: Communicator, environment: DistributedEnvironment = detectEnvironment({}), log: (line: string) => void = (line) => console.error(line)): DistributedContext {
   return {
     rank: comm.rank,
     worldSize: comm.size,

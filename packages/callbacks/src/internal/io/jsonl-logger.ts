@@ -22,7 +22,7 @@ export interface JsonlLoggerOptions {
   readonly include?: readonly TrainerEventType[];
   /** `'auto'` (default): the first fit of this plugin replaces the file, later fits and resumed fits append. */
   readonly append?: boolean | 'auto';
-  /** Flush when this many characters are buffered, besides every epoch and fit end (default 1 MiB). */
+  /** Flush when this many characters are buffered, besides every epoch end, saved checkpoint or backup and fit end (default 1 MiB). */
   readonly flushAtChars?: number;
 }
 
@@ -47,9 +47,17 @@ export function eventToRecord(event: TrainerEvent): Record<string, unknown> {
 }
 
 /**
+ * Events after which the buffer is written: an epoch end, and every saved checkpoint (core's `checkpoint:saved`, which
+ * `modelCheckpoint` and `backupAndRestore` writes emit, and `backup:saved`), so that a run killed and resumed from its
+ * backup loses no logged step before that backup.
+ */
+const FLUSH_AFTER: ReadonlySet<string> = new Set(['epoch:end', 'checkpoint:saved', 'backup:saved']);
+
+/**
  * Logs every trainer event (and every plugin event published with `control.emit`) as one JSON line, replayable with
- * {@link replay}. Lines are buffered and written at each epoch end and at fit end (holding the loop with
- * `control.await`), and whenever the buffer passes `flushAtChars`. NaN and ±Infinity survive the round trip.
+ * {@link replay}. Lines are buffered and written at each epoch end, after every saved checkpoint or backup
+ * (`checkpoint:saved`, `backup:saved`: a kill loses at most the steps since the last backup) and at fit end (holding
+ * the loop with `control.await`), and whenever the buffer passes `flushAtChars`. NaN and ±Infinity survive the round trip.
  *
  * A batch event is written when the next event arrives, so that metrics read by any subscriber of that batch (a
  * progress bar, a NaN guard) are included without a read of the logger's own.
@@ -96,7 +104,7 @@ export function jsonlLogger<M extends string = string>(options: JsonlLoggerOptio
           const closing = file;
           file = undefined;
           control.await(closing.close());
-        } else if (e.type === 'epoch:end' || file.buffered >= flushAt) control.await(file.flush());
+        } else if (FLUSH_AFTER.has(e.type) || file.buffered >= flushAt) control.await(file.flush());
       });
     },
   };

@@ -1,10 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter, first, firstValueFrom, lastValueFrom, map, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ofType, selectBackend, type TrainerEvent } from '@fitstream/core';
-import { callback, csvLogger, earlyStopping, earlyStoppingPolicy, jsonlLogger, parseEventLog, replay } from '../../index.js';
+import { backupAndRestore, callback, csvLogger, earlyStopping, earlyStoppingPolicy, jsonlLogger, parseEventLog, replay } from '../../index.js';
 import { blobs, corruptLoss, smallTrainer } from '../../test-support/fixtures.js';
 import { formatDuration, formatMetric } from './format.js';
 
@@ -67,6 +68,38 @@ describe('jsonlLogger + replay', () => {
     expect(events.map((e) => 'metrics' in e && JSON.stringify(e.metrics) !== '{}')).toHaveLength(4);
     const lines = (await readFile(path, 'utf8')).split('\n').filter((l) => l.includes('"batch:end"'));
     expect(lines.map((l) => l.includes('"metrics"'))).toEqual([false, true, false, false]);
+  });
+
+  it('flushes after every backup and checkpoint, mid-epoch: a kill loses at most the steps since the last backup', async () => {
+    const path = join(tmp, 'flush-on-backup.jsonl');
+    const trainer = smallTrainer();
+    // What a process killed right before the next batch would leave on disk, read when the loop goes on after a save.
+    const onDisk: { saved: string; step: number; text: string }[] = [];
+    let pending: { saved: string; step: number } | undefined;
+    trainer.use(jsonlLogger({ path, readBatchMetricsEvery: 1 }));
+    trainer.use(backupAndRestore({ dir: join(tmp, 'flush-backup'), everySteps: 3, everyEpochs: false, deleteOnFinish: false }));
+    trainer.use(
+      callback('disk-reader', (events$) =>
+        events$.subscribe((e) => {
+          if (e.type === 'backup:saved' || e.type === 'checkpoint:saved') pending = { saved: e.type, step: e.step };
+          else if (e.type === 'batch:start' && pending) {
+            onDisk.push({ ...pending, text: readFileSync(path, 'utf8') });
+            pending = undefined;
+          }
+        }),
+      ),
+    );
+    // One epoch of 8 steps: without the flush on backups nothing would reach the file before the epoch ends.
+    await trainer.fit(blobs(128), { epochs: 1, batchSize: 16, handleSignals: false });
+
+    expect(onDisk.map((d) => [d.saved, d.step])).toEqual([['backup:saved', 3], ['backup:saved', 6]]);
+    for (const { step, text } of onDisk) {
+      const logged = parseEventLog(text);
+      expect(logged.filter((e) => e.type === 'step:end').map((e) => e.step)).toEqual(Array.from({ length: step }, (_, i) => i + 1));
+      expect(logged.filter((e) => e.type === 'checkpoint:saved').map((e) => e.step)).toEqual(Array.from({ length: step / 3 }, (_, i) => 3 * (i + 1)));
+      expect(logged.at(-1)).toMatchObject({ type: 'backup:saved', step });
+      expect(logged.some((e) => e.type === 'epoch:end')).toBe(false);
+    }
   });
 
   it('NaN and Infinity survive the round trip; a partial last line is skipped', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@fitstream/core';
-import { cosineDecay, jsonlLogger, renderReportSvg, replay, reportDataFromEvents, smoothEma, trainingReport } from '../../index.js';
+import { cosineDecay, jsonlLogger, renderReportHtml, renderReportSvg, replay, reportDataFromEvents, smoothEma, trainingReport } from '../../index.js';
 import { blobs, smallTrainer } from '../../test-support/fixtures.js';
 import { logTicks, niceTicks } from './svg-chart.js';
 import { autoSmoothing } from './training-report.js';
@@ -114,5 +114,24 @@ describe('trainingReport', () => {
     expect(svg).toContain('loss per step (1 non-finite point not drawn)');
     expect(coordinates(svg).every((v) => Number.isFinite(v))).toBe(true);
     expect(existsSync(join(tmp, 'nothing.png'))).toBe(false);
+  });
+
+  it('appends extra sections inside <main>, in order, after the epoch table; titles are escaped, bodies kept as given', () => {
+    const data = reportDataFromEvents([], 'with sections');
+    const plain = renderReportHtml(data);
+    expect(plain).not.toContain('<section');
+    const html = renderReportHtml(data, {
+      sections: [
+        { title: 'Backtest <MASE & sMAPE>', html: '<table class="backtest"><tr><td>0.42</td></tr></table>' },
+        { title: 'Notes', html: '<p>second</p>' },
+      ],
+    });
+    const main = html.split('<main>')[1]!.split('</main>')[0]!;
+    expect(main.indexOf('Epoch logs')).toBeLessThan(main.indexOf('<section'));
+    expect(main).toContain('<section class="extra">\n<h2>Backtest &lt;MASE &amp; sMAPE&gt;</h2>\n<table class="backtest"><tr><td>0.42</td></tr></table>\n</section>');
+    expect(main.indexOf('Backtest &lt;')).toBeLessThan(main.indexOf('<h2>Notes</h2>'));
+    expect(html.match(/<\/main>/g)).toHaveLength(1);
+    expect(html.replace(/<section class="extra">[\s\S]*?<\/section>\n/g, '')).toBe(plain);
+    expect(() => renderReportHtml(data, { sections: [{ title: 'x' } as never] })).toThrow(/sections needs a title and html/);
   });
 });

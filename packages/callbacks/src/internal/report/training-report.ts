@@ -238,8 +238,36 @@ function summaryRows(data: ReportData): string {
     .join('\n');
 }
 
-/** A self-contained HTML report (inline SVG and CSS, no scripts, no network): summary, best values, charts, epoch table. */
-export function renderReportHtml(data: ReportData, options: ReportRenderOptions = {}): string {
+/** An extra section of the HTML report: a heading and a body of HTML. */
+export interface ReportSection {
+  /** The section's heading (plain text; escaped). */
+  readonly title: string;
+  /** The section's body, inserted as is: escape any text in it, and keep it self-contained (no scripts, no network). */
+  readonly html: string;
+}
+
+/** Options of {@link renderReportHtml}. */
+export interface ReportHtmlOptions extends ReportRenderOptions {
+  /** Sections appended inside `<main>` after the epoch table, in order (e.g. a final evaluation, a backtest). */
+  readonly sections?: readonly ReportSection[];
+}
+
+function sectionHtml(section: ReportSection): string {
+  if (typeof section?.title !== 'string' || typeof section.html !== 'string') throw new TypeError('renderReportHtml: every entry of options.sections needs a title and html (strings).');
+  return `<section class="extra">\n<h2>${esc(section.title)}</h2>\n${section.html}\n</section>\n`;
+}
+
+/**
+ * A self-contained HTML report (inline SVG and CSS, no scripts, no network): summary, best values, charts, epoch table,
+ * then any extra `sections`.
+ *
+ * @example
+ * ```ts
+ * const html = renderReportHtml(reportDataFromEvents(events, 'mnist'), { sections: [{ title: 'Notes', html: '<p>Shifted digits.</p>' }] });
+ * ```
+ */
+export function renderReportHtml(data: ReportData, options: ReportHtmlOptions = {}): string {
+  const sections = (options.sections ?? []).map(sectionHtml).join('');
   // The page has its own heading; the SVG file keeps one so it stands alone.
   const svg = renderReportSvg(data, { ...options, heading: false });
   const duration = data.startedAt !== undefined && data.endedAt !== undefined ? formatDuration(data.endedAt - data.startedAt) : '—';
@@ -295,7 +323,7 @@ ${epochRows}
 </tbody>
 </table>
 </details>
-</main>
+${sections}</main>
 </body>
 </html>
 `;

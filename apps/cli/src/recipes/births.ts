@@ -1,0 +1,211 @@
+import * as tf from '@tensorflow/tfjs';
+import { Random, createTrainer, withSeed } from '@fitstream/core';
+import { jsonlLogger, progressBar, terminateOnNaN } from '@fitstream/callbacks';
+import { loadUsBirths } from '@fitstream/datasets';
+import { drift, meanForecast, persistence, runBacktest, seasonalNaive, standardScaler, windowTensors, type Forecaster } from '@fitstream/time-series';
+import { z } from 'zod';
+import { EXIT } from '../exit.js';
+import { defined } from '../run/plugins.js';
+import { devBatches, experimentBase, experimentCallbackDefaults, experimentCallbacks, Interrupted, interruptedOutcome, startExperiment, type ExperimentRun } from '../run/experiment.js';
+import { formatNumber } from '../run/format.js';
+import { writeRunReport } from '../run/report.js';
+import { writeJson } from '../run/run-directory.js';
+import type { BacktestRecord, BacktestStepRecord } from '../run/sections.js';
+import type { ExperimentRecipe, Io } from './recipe.js';
+
+const schema = z.strictObject({
+  ...experimentBase('births'),
+  data: z.strictObject({ years: z.number().positive().max(20), cache: z.boolean() }),
+  model: z.strictObject({ inputLength: z.int().min(1), units: z.int().min(1) }),
+  backtest: z.strictObject({
+    /** Retrains: the model is refitted `folds` times, each followed by `stepsPerFold` forecasts. */
+    folds: z.int().min(1),
+    stepsPerFold: z.int().min(1),
+    /** Days per forecast (the model's multi-output head). */
+    horizon: z.int().min(1),
+    /** Training window in days (sliding). */
+    trainLength: z.int().min(1),
+    /** Seasonal period of MASE and of the seasonal naive baseline. */
+    m: z.int().min(1),
+  }),
+  callbacks: experimentCallbacks,
+});
+
+export type BirthsConfig = z.infer<typeof schema>;
+
+/** `--fast-dev-run`: one fold of one forecast, one epoch of one (or n) batches per fit. */
+function effective(config: BirthsConfig): { folds: number; stepsPerFold: number; epochs: number; limitBatches: number | undefined } {
+  const dev = devBatches(config);
+  return dev === undefined
+    ? { folds: config.backtest.folds, stepsPerFold: config.backtest.stepsPerFold, epochs: config.epochs, limitBatches: undefined }
+    : { folds: 1, stepsPerFold: 1, epochs: 1, limitBatches: dev };
+}
+
+/**
+ * The LSTM of @fitstream/time-series' `lstmForecaster` (LSTM → dense head emitting `horizon` days at once, on
+ * standardised values), trained with the run's optimizer, learning rate, epochs and batch size, and logging every fit
+ * into the run's events.jsonl (one `fit:start` per fold) with a progress bar.
+ */
+function loggedLstm(config: BirthsConfig, run: ExperimentRun, fold: number, folds: number, limitBatches: number | undefined, epochs: number): Forecaster {
+  const L = config.model.inputLength;
+  const H = config.backtest.horizon;
+  let model: tf.LayersModel | undefined;
+  return {
+    name: 'lstm',
+    async fit(train) {
+      model?.dispose();
+      model = withSeed(Random.fromSeed(config.seed).derive('model-init', fold), () =>
+        tf.sequential({ name: 'births_lstm', layers: [tf.layers.lstm({ name: 'lstm', units: config.model.units, inputShape: [L, 1] }), tf.layers.dense({ name: 'head', units: H })] }),
+      );
+      const { x, y } = windowTensors(train, { inputLength: L, horizon: H });
+      const trainer = createTrainer({ model, optimizer: { name: config.optimizer, learningRate: config.lr }, loss: 'meanSquaredError', seed: config.seed, backend: 'current', log: null });
+      const c = config.callbacks;
+      trainer.use(jsonlLogger(defined({ path: run.paths.events, append: fold > 0, readBatchMetricsEvery: c.jsonlLogger.readBatchMetricsEvery || undefined, flushAtChars: c.jsonlLogger.flushAtChars })));
+      trainer.use(terminateOnNaN());
+      if (c.progressBar.enabled) trainer.use(progressBar({ mode: c.progressBar.mode, refreshMs: c.progressBar.refreshMs, stream: run.progress }));
+      const started = performance.now();
+      try {
+        run.log(`fold ${fold + 1}/${folds}: training on ${train.length} days (${x.shape[0]} windows of ${L} → ${H} days)`);
+        const result = await trainer.fit({ x, y }, defined({ epochs, batchSize: config.batchSize, handleSignals: true, limitBatches }));
+        if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) throw new Interrupted(result.stopReason!);
+        run.log(`fold ${fold + 1}/${folds}: ${result.history.epochs.length} epochs, loss ${formatNumber(result.final?.['loss'] ?? Number.NaN)} (standardised), ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      } finally {
+        trainer.dispose();
+        tf.dispose([x, y]);
+      }
+    },
+    predict(history, horizon) {
+      if (!model) throw new Error('births: the LSTM was not trained before forecasting.');
+      const m = model;
+      const values = Array.from(history.subarray(Math.max(0, history.length - L)));
+      if (values.length < L) throw new Error(`births: the history has ${values.length} days; the model reads ${L}.`);
+      const out: number[] = [];
+      while (out.length < horizon) {
+        const block = tf.tidy(() => (m.apply(tf.tensor3d(Float32Array.from(values.slice(-L)), [1, L, 1]), { training: false }) as tf.Tensor).dataSync());
+        for (const v of block) {
+          if (out.length < horizon) out.push(v);
+          values.push(v);
+        }
+      }
+      return Float64Array.from(out);
+    },
+    dispose() {
+      model?.dispose();
+      model = undefined;
+    },
+  };
+}
+
+async function run(config: BirthsConfig, io: Io, options: { readonly json: boolean }) {
+  const exp = await startExperiment(config, io, options.json);
+  const { folds, stepsPerFold, epochs, limitBatches } = effective(config);
+  const { horizon, trainLength, m } = config.backtest;
+  const dataset = await loadUsBirths({ cache: config.data.cache });
+  const keep = Math.min(dataset.births.length, Math.round(config.data.years * 365.25));
+  const offset = dataset.births.length - keep;
+  const series = dataset.births.slice(offset);
+  const start = series.length - folds * stepsPerFold * horizon;
+  if (start < config.model.inputLength + horizon + m) {
+    throw new Error(`births: ${folds} folds × ${stepsPerFold} forecasts × ${horizon} days leave too little history in ${series.length} days (data.years ${config.data.years}); lower backtest.folds or backtest.stepsPerFold, or raise data.years.`);
+  }
+  const dateOf = (i: number) => dataset.dates[offset + i] ?? String(offset + i);
+  await writeJson(exp.paths.data, {
+    dataset: { ...dataset.metadata, cache: dataset.cache },
+    series: { days: series.length, from: dateOf(0), to: dateOf(series.length - 1), years: config.data.years },
+    split: { kind: 'walk-forward backtest', folds, stepsPerFold, horizon, trainLength, test: { start, end: series.length, from: dateOf(start), to: dateOf(series.length - 1) } },
+    preprocessing: { standardise: 'refitted on each training window only (time-series standardScaler)' },
+  });
+  exp.log(`births: ${series.length} days (${dateOf(0)} – ${dateOf(series.length - 1)}); backtest of ${folds * stepsPerFold} forecasts × ${horizon} days from ${dateOf(start)}, retraining every ${stepsPerFold}`);
+
+  let fold = 0;
+  const started = performance.now();
+  let outcome;
+  try {
+    outcome = await runBacktest({
+      series,
+      forecaster: () => loggedLstm(config, exp, fold++, folds, limitBatches, epochs),
+      start,
+      horizon,
+      stride: horizon,
+      retrain: stepsPerFold,
+      trainLength,
+      scaler: standardScaler(),
+      m,
+      baselines: [seasonalNaive(m), persistence(), drift(), meanForecast()],
+    });
+  } catch (error) {
+    if (error instanceof Interrupted) {
+      await writeRunReport(exp.runDir).catch(() => undefined);
+      return interruptedOutcome(error, exp.runDir, io);
+    }
+    throw error;
+  }
+  const { steps, report } = outcome;
+  const records: BacktestStepRecord[] = steps.map((s) => ({
+    step: s.step,
+    fold: Math.floor(s.step / stepsPerFold),
+    cutoff: s.cutoff,
+    trainRange: s.trainRange,
+    dates: Array.from({ length: horizon }, (_, i) => dateOf(s.cutoff + 1 + i)),
+    actual: Array.from(s.actual),
+    forecast: Array.from(s.forecast),
+    baselines: Object.fromEntries(Object.entries(s.baselines).map(([k, v]) => [k, Array.from(v)])),
+  }));
+  const record: BacktestRecord & Record<string, unknown> = { m, horizon, folds, stepsPerFold, trainLength, seriesDays: series.length, durationMs: performance.now() - started, report, steps: records };
+  await writeJson(exp.paths.backtest, record);
+  await writeRunReport(exp.runDir);
+
+  const naiveName = `seasonal-naive(${m})`;
+  const naive = report.baselines[naiveName]!;
+  const summary = {
+    runDir: exp.runDir,
+    backend: exp.selection.backend,
+    reason: 'completed',
+    final: {
+      mase: report.model.mase,
+      smape: report.model.smape,
+      mae: report.model.mae,
+      rmse: report.model.rmse,
+      seasonal_naive_mase: naive.mase,
+      seasonal_naive_smape: naive.smape,
+      seasonal_naive_mae: naive.mae,
+      relative_mase: report.relativeMase[naiveName]!,
+    },
+    backtest: { steps: report.steps, folds, stepsPerFold, horizon, m, epochsPerFold: epochs, model: report.model, baselines: report.baselines, relativeMase: report.relativeMase },
+  };
+  exp.log(
+    `done: LSTM MASE ${formatNumber(report.model.mase)} vs ${naiveName} ${formatNumber(naive.mase)} (ratio ${formatNumber(report.relativeMase[naiveName]!)}); ` +
+      `sMAPE ${(100 * report.model.smape).toFixed(2)}% vs ${(100 * naive.smape).toFixed(2)}%; MAE ${formatNumber(report.model.mae)} vs ${formatNumber(naive.mae)} births/day`,
+  );
+  exp.log(`run directory: ${exp.runDir}`);
+  exp.log(`report: ${exp.paths.report}; backtest: ${exp.paths.backtest}`);
+  return { code: EXIT.ok, summary };
+}
+
+/**
+ * `fitstream train births`: an LSTM forecaster of US daily births in a walk-forward backtest (@fitstream/time-series'
+ * `runBacktest`, as in its `forecastBirths` recipe) against seasonal naive (m = 7), persistence, drift and the mean.
+ * Writes config.json, environment.json, data.json, events.jsonl (every fold's fit), backtest.json and report.html.
+ */
+export const births: ExperimentRecipe<BirthsConfig> = {
+  kind: 'experiment',
+  name: 'births',
+  summary: 'US daily births: LSTM forecaster, walk-forward backtest vs seasonal naive (m = 7)',
+  schema,
+  defaults: (): BirthsConfig => ({
+    recipe: 'births',
+    seed: 42,
+    backend: 'auto',
+    epochs: 5,
+    batchSize: 32,
+    lr: 0.01,
+    optimizer: 'adam',
+    fastDevRun: false,
+    out: 'runs',
+    data: { years: 4, cache: true },
+    model: { inputLength: 28, units: 16 },
+    backtest: { folds: 3, stepsPerFold: 4, horizon: 7, trainLength: 3 * 365, m: 7 },
+    callbacks: experimentCallbackDefaults(),
+  }),
+  run,
+};

@@ -1,0 +1,77 @@
+import { selectBackend, type BackendSelection } from '@fitstream/core';
+import type { ProgressStream } from '@fitstream/callbacks';
+import { z } from 'zod';
+import { BACKENDS, OPTIMIZERS } from '../config/schema.js';
+import { EXIT } from '../exit.js';
+import type { BaseConfig, ExperimentOutcome, Io } from '../recipes/recipe.js';
+import { environmentRecord } from './environment.js';
+import { runPaths } from './plugins.js';
+import { createRunDirectory, writeJson } from './run-directory.js';
+
+/** The top-level keys of an experiment recipe's configuration (its own sections come on top). */
+export function experimentBase(recipe: string) {
+  return {
+    recipe: z.literal(recipe),
+    seed: z.int(),
+    backend: z.enum(BACKENDS),
+    epochs: z.int().min(1),
+    batchSize: z.int().min(1),
+    lr: z.number().positive(),
+    optimizer: z.enum(OPTIMIZERS),
+    /** `true` = a tiny run (one batch per fit, the smallest experiment); a number n = n batches per fit. */
+    fastDevRun: z.union([z.boolean(), z.int().min(1)]),
+    out: z.string().min(1),
+  };
+}
+
+/** The progress bar and event log of an experiment's fits. */
+export const experimentCallbacks = z.strictObject({
+  progressBar: z.strictObject({ enabled: z.boolean(), mode: z.enum(['auto', 'bar', 'lines']), refreshMs: z.number().min(0) }),
+  jsonlLogger: z.strictObject({ readBatchMetricsEvery: z.int().min(0), flushAtChars: z.int().min(1).optional() }),
+});
+
+export type ExperimentCallbacks = z.infer<typeof experimentCallbacks>;
+
+export const experimentCallbackDefaults = (): ExperimentCallbacks => ({
+  progressBar: { enabled: true, mode: 'auto', refreshMs: 100 },
+  jsonlLogger: { readBatchMetricsEvery: 1 },
+});
+
+/** `--fast-dev-run` as a batch limit per fit, or `undefined`. */
+export function devBatches(config: BaseConfig): number | undefined {
+  return config.fastDevRun === false ? undefined : config.fastDevRun === true ? 1 : config.fastDevRun;
+}
+
+/** A started experiment: its run directory (config.json and environment.json written) and where it logs. */
+export interface ExperimentRun {
+  readonly runDir: string;
+  readonly paths: ReturnType<typeof runPaths>;
+  readonly selection: BackendSelection;
+  /** Log lines: stdout, or stderr with `--json`. */
+  readonly log: (line: string) => void;
+  readonly progress: ProgressStream;
+}
+
+/** Selects the backend and writes `<out>/<recipe>-<timestamp>/` with config.json and environment.json. */
+export async function startExperiment(config: BaseConfig, io: Io, json: boolean): Promise<ExperimentRun> {
+  const selection = await selectBackend({ prefer: config.backend, log: io.err });
+  const runDir = await createRunDirectory(config.out, config.recipe);
+  const paths = runPaths(runDir);
+  await writeJson(paths.config, config);
+  await writeJson(paths.environment, await environmentRecord(selection, config.backend));
+  return { runDir, paths, selection, log: json ? io.err : io.out, progress: json ? process.stderr : process.stdout };
+}
+
+/** Thrown out of an experiment when SIGINT/SIGTERM stopped one of its fits. */
+export class Interrupted extends Error {
+  constructor(readonly signal: string) {
+    super(signal);
+    this.name = 'Interrupted';
+  }
+}
+
+/** The outcome of an interrupted experiment: exit code 130 (SIGINT) or 143 (SIGTERM); experiments keep no backup. */
+export function interruptedOutcome(error: Interrupted, runDir: string, io: Io): ExperimentOutcome {
+  io.err(`fitstream: ${error.signal} — stopped; ${runDir} holds what ran so far. This recipe keeps no backup: run it again with \`fitstream train ${runPaths(runDir).config}\`.`);
+  return { code: error.signal.startsWith('SIGTERM') ? EXIT.terminated : EXIT.interrupted, summary: undefined };
+}
