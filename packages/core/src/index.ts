@@ -30,8 +30,8 @@ export type {
   LoopPosition,
   SerializedError,
 } from './internal/events/event-map.js';
-export { readMetricsAsync, isMetricsRead } from './internal/events/lazy-metrics.js';
-export type { LazyMetrics } from './internal/events/lazy-metrics.js';
+export { readMetricsAsync, isMetricsRead, createLazyValues, hostLazyValues } from './internal/events/lazy-metrics.js';
+export type { LazyMetrics, LazyValues } from './internal/events/lazy-metrics.js';
 export type { EpochLogs, ValidationLogs, TrainName, ValidationName, LogName } from './internal/events/metric-names.js';
 
 export type { Plugin, Claim } from './internal/plugin/plugin.js';

@@ -14,7 +14,7 @@ import { createChildContainer, type DependencyContainer } from '../di/container.
 import { resolveAll } from '../di/token.js';
 import { createEventChannel, type EventChannel } from '../events/event-stream.js';
 import { CORE_EVENT_TYPES, serializeError, type EventOf, type FitEndReason, type History, type TrainerEvent, type TrainerEventMap, type TrainerEventType } from '../events/event-map.js';
-import { createLazyMetrics, type LazyMetrics } from '../events/lazy-metrics.js';
+import { createLazyValues, type LazyMetrics } from '../events/lazy-metrics.js';
 import type { EpochLogs, TrainName } from '../events/metric-names.js';
 import { assertNoConflicts, type OwnedClaim } from '../plugin/conflicts.js';
 import {
@@ -616,17 +616,17 @@ export class Trainer<M extends string = string> {
                 tf.dispose(Object.values(result.grads));
               }
               releaseLazy();
-              const lazy = createLazyMetrics<M>(this.metricNames, result.metrics, `epoch ${epoch} batch ${batchIndex}`);
-              previousLazy = { release: lazy.release, tensor: result.metrics, metrics: lazy.metrics };
+              const lazy = createLazyValues(this.metricNames, result.metrics, `the metrics of epoch ${epoch} batch ${batchIndex}`);
+              previousLazy = { release: lazy.release, tensor: result.metrics, metrics: lazy.values };
               consumed += 1;
               lastIndex = batchIndex;
-              this.emit('batch:end', { ...position0(), batch: batchIndex, size, metrics: lazy.metrics });
+              this.emit('batch:end', { ...position0(), batch: batchIndex, size, metrics: lazy.values });
               const lastOfEpoch = consumed >= cap;
               if (single) {
-                await finishStep(result.grads, ctx, result.metrics, lazy.metrics, size);
+                await finishStep(result.grads, ctx, result.metrics, lazy.values, size);
               } else if (accumulator.batches >= opts.accumulateBatches || lastOfEpoch) {
                 const samples = accumulator.samples;
-                await finishStep(accumulator.take(), ctx, result.metrics, lazy.metrics, samples);
+                await finishStep(accumulator.take(), ctx, result.metrics, lazy.values, samples);
               } else {
                 await boundary(false);
                 continue;
