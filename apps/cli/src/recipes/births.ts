@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
-import { Random, createTrainer, withSeed } from '@fitstream/core';
+import { Random } from '@fitstream/core';
 import { jsonlLogger, progressBar, terminateOnNaN } from '@fitstream/callbacks';
 import { loadUsBirths } from '@fitstream/datasets';
-import { drift, meanForecast, persistence, runBacktest, seasonalNaive, standardScaler, windowTensors, type Forecaster } from '@fitstream/time-series';
+import { drift, lstmForecaster, meanForecast, persistence, runBacktest, seasonalNaive, standardScaler, type Forecaster } from '@fitstream/time-series';
 import { z } from 'zod';
 import { EXIT } from '../exit.js';
 import { defined } from '../run/plugins.js';
@@ -42,58 +41,35 @@ function effective(config: BirthsConfig): { folds: number; stepsPerFold: number;
 }
 
 /**
- * The LSTM of @fitstream/time-series' `lstmForecaster` (LSTM → dense head emitting `horizon` days at once, on
- * standardised values), trained with the run's optimizer, learning rate, epochs and batch size, and logging every fit
- * into the run's events.jsonl (one `fit:start` per fold) with a progress bar.
+ * @fitstream/time-series' `lstmForecaster` (LSTM → dense head emitting `horizon` days at once, on standardised
+ * values), trained with the run's optimizer, learning rate, epochs and batch size, and logging every fit into the run's
+ * events.jsonl (one `fit:start` per fold) with a progress bar.
  */
 function loggedLstm(config: BirthsConfig, run: ExperimentRun, fold: number, folds: number, limitBatches: number | undefined, epochs: number): Forecaster {
-  const L = config.model.inputLength;
-  const H = config.backtest.horizon;
-  let model: tf.LayersModel | undefined;
-  return {
-    name: 'lstm',
-    async fit(train) {
-      model?.dispose();
-      model = withSeed(Random.fromSeed(config.seed).derive('model-init', fold), () =>
-        tf.sequential({ name: 'births_lstm', layers: [tf.layers.lstm({ name: 'lstm', units: config.model.units, inputShape: [L, 1] }), tf.layers.dense({ name: 'head', units: H })] }),
-      );
-      const { x, y } = windowTensors(train, { inputLength: L, horizon: H });
-      const trainer = createTrainer({ model, optimizer: { name: config.optimizer, learningRate: config.lr }, loss: 'meanSquaredError', seed: config.seed, backend: 'current', log: null });
-      const c = config.callbacks;
-      trainer.use(jsonlLogger(defined({ path: run.paths.events, append: fold > 0, readBatchMetricsEvery: c.jsonlLogger.readBatchMetricsEvery || undefined, flushAtChars: c.jsonlLogger.flushAtChars })));
+  const c = config.callbacks;
+  let started = false;
+  return lstmForecaster({
+    inputLength: config.model.inputLength,
+    horizon: config.backtest.horizon,
+    units: config.model.units,
+    epochs,
+    batchSize: config.batchSize,
+    seed: config.seed,
+    initSeed: Random.fromSeed(config.seed).derive('model-init', fold),
+    optimizer: { name: config.optimizer, learningRate: config.lr },
+    fitOptions: defined({ handleSignals: true, limitBatches }),
+    configure: (trainer) => {
+      trainer.use(jsonlLogger(defined({ path: run.paths.events, append: fold > 0 || started, readBatchMetricsEvery: c.jsonlLogger.readBatchMetricsEvery || undefined, flushAtChars: c.jsonlLogger.flushAtChars })));
       trainer.use(terminateOnNaN());
       if (c.progressBar.enabled) trainer.use(progressBar({ mode: c.progressBar.mode, refreshMs: c.progressBar.refreshMs, stream: run.progress }));
-      const started = performance.now();
-      try {
-        run.log(`fold ${fold + 1}/${folds}: training on ${train.length} days (${x.shape[0]} windows of ${L} → ${H} days)`);
-        const result = await trainer.fit({ x, y }, defined({ epochs, batchSize: config.batchSize, handleSignals: true, limitBatches }));
-        if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) throw new Interrupted(result.stopReason!);
-        run.log(`fold ${fold + 1}/${folds}: ${result.history.epochs.length} epochs, loss ${formatNumber(result.final?.['loss'] ?? Number.NaN)} (standardised), ${((performance.now() - started) / 1000).toFixed(1)} s`);
-      } finally {
-        trainer.dispose();
-        tf.dispose([x, y]);
-      }
+      run.log(`fold ${fold + 1}/${folds}: training`);
+      started = true;
     },
-    predict(history, horizon) {
-      if (!model) throw new Error('births: the LSTM was not trained before forecasting.');
-      const m = model;
-      const values = Array.from(history.subarray(Math.max(0, history.length - L)));
-      if (values.length < L) throw new Error(`births: the history has ${values.length} days; the model reads ${L}.`);
-      const out: number[] = [];
-      while (out.length < horizon) {
-        const block = tf.tidy(() => (m.apply(tf.tensor3d(Float32Array.from(values.slice(-L)), [1, L, 1]), { training: false }) as tf.Tensor).dataSync());
-        for (const v of block) {
-          if (out.length < horizon) out.push(v);
-          values.push(v);
-        }
-      }
-      return Float64Array.from(out);
+    onFit: (result, { windows, durationMs }) => {
+      if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) throw new Interrupted(result.stopReason!);
+      run.log(`fold ${fold + 1}/${folds}: ${result.history.epochs.length} epochs on ${windows} windows, loss ${formatNumber(result.final?.['loss'] ?? Number.NaN)} (standardised), ${(durationMs / 1000).toFixed(1)} s`);
     },
-    dispose() {
-      model?.dispose();
-      model = undefined;
-    },
-  };
+  });
 }
 
 async function run(config: BirthsConfig, io: Io, options: { readonly json: boolean }) {

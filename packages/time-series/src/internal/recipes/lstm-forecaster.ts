@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { createTrainer, withSeed, type BackendPreference } from '@fitstream/core';
+import { createTrainer, withSeed, type BackendPreference, type Random, type FitOptions, type FitResult, type OptimizerSpec, type Trainer } from '@fitstream/core';
 import type { Forecaster } from '../baselines/baselines.js';
 import { checkInteger } from '../util/checks.js';
 import { windowTensors } from '../windowing/window-tensors.js';
@@ -18,6 +18,16 @@ export interface LstmForecasterOptions {
   readonly seed?: number;
   /** Backend for the trainer (default `'current'`: whatever tfjs runs on). */
   readonly backend?: BackendPreference | 'current';
+  /** The optimizer (default Adam with `learningRate`). A name or spec: each fit gets a fresh optimizer. */
+  readonly optimizer?: Exclude<OptimizerSpec, tf.Optimizer>;
+  /** Seeds the initial weights (default `seed`); e.g. `Random.fromSeed(42).derive('model-init', fold)`. */
+  readonly initSeed?: number | string | Random;
+  /** Adds plugins (loggers, progress bars, guards) to each fit's trainer. */
+  readonly configure?: (trainer: Trainer) => void;
+  /** Extra fit options (e.g. `limitBatches`, `handleSignals`). */
+  readonly fitOptions?: Omit<FitOptions, 'epochs' | 'batchSize'>;
+  /** Called after each fit with its result and the number of training windows (logging, interruption checks). */
+  readonly onFit?: (result: FitResult, info: { readonly windows: number; readonly durationMs: number }) => void;
 }
 
 /**
@@ -39,7 +49,7 @@ export function lstmForecaster(options: LstmForecasterOptions = {}): Forecaster 
   for (const [k, v] of Object.entries({ inputLength: L, horizon: H, units, epochs, batchSize })) checkInteger(v, `options.${k}`, 1);
   let model: tf.LayersModel | undefined;
   const build = () =>
-    withSeed(seed, () =>
+    withSeed(options.initSeed ?? seed, () =>
       tf.sequential({
         layers: [tf.layers.lstm({ units, inputShape: [L, 1] }), tf.layers.dense({ units: H })],
       }),
@@ -50,13 +60,16 @@ export function lstmForecaster(options: LstmForecasterOptions = {}): Forecaster 
       model?.dispose();
       model = build();
       const { x, y } = windowTensors(train, { inputLength: L, horizon: H });
-      const optimizer = tf.train.adam(options.learningRate ?? 0.01);
+      // A named optimizer is owned (and disposed) by the trainer.
+      const optimizer = options.optimizer ?? { name: 'adam' as const, learningRate: options.learningRate ?? 0.01 };
       const trainer = createTrainer({ model, optimizer, loss: 'meanSquaredError', seed, backend: options.backend ?? 'current', log: null });
+      options.configure?.(trainer);
+      const started = performance.now();
       try {
-        await trainer.fit({ x, y }, { epochs, batchSize, handleSignals: false });
+        const result = await trainer.fit({ x, y }, { handleSignals: false, ...options.fitOptions, epochs, batchSize });
+        options.onFit?.(result, { windows: x.shape[0]!, durationMs: performance.now() - started });
       } finally {
         trainer.dispose();
-        optimizer.dispose();
         tf.dispose([x, y]);
       }
     },
