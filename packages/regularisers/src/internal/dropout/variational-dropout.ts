@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { BatchTransform, FitstreamInputError, Random, provide, type Plugin } from '@fitstream/core';
+import { FitstreamInputError, Random, type Plugin } from '@fitstream/core';
 import { probability } from '../assert.js';
-import { hostValues, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
+import { hostValues, resolveReport, type ReportSetting } from '../report/reporter.js';
+import { inputTransformPlugin } from '../noise/input-transform-plugin.js';
 
 function streamOf(random: Random | number | string): Random {
   return random instanceof Random ? random : Random.fromSeed(random);
@@ -74,21 +75,5 @@ export function variationalInputDropout(options: VariationalInputDropoutOptions)
     }
     return variationalDropout(x, rate, random);
   };
-  return {
-    name,
-    register: (c) =>
-      provide(c, BatchTransform, {
-        name,
-        applyTo: 'train',
-        transform: (batch, ctx) => {
-          if (!ctx.training) return batch;
-          const random = ctx.random.derive(`@fitstream/regularisers/${name}`);
-          const x = Array.isArray(batch.x)
-            ? (batch.x as readonly tf.Tensor[]).map((t, i) => (only && !only.has(i) ? t : drop(t, random, i)))
-            : drop(batch.x as tf.Tensor, random, undefined);
-          return { ...batch, x };
-        },
-      }),
-    attach: (events$, control) => reportOnSteps(events$, control, { name, report, body: () => ({ kind: 'dropout', values: hostValues({ rate }) }) }),
-  };
+  return inputTransformPlugin({ name, inputs: only, perturb: drop, report, body: () => ({ kind: 'dropout', values: hostValues({ rate }) }) });
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { BatchTransform, FitstreamInputError, GradientTransform, provide, type Batch, type Plugin, type Random } from '@fitstream/core';
+import { FitstreamInputError, GradientTransform, provide, type Plugin, type Random } from '@fitstream/core';
 import { nonNegative } from '../assert.js';
 import { hostValues, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
+import { inputTransformPlugin } from './input-transform-plugin.js';
 
 /** A tfjs op seed drawn from a fitstream stream (tfjs seeds its own generator from it: reproducible, on the device). */
 export function opSeed(random: Random): number {
@@ -36,23 +37,7 @@ export function gaussianNoise(options: GaussianNoiseOptions): Plugin {
   const report = resolveReport(options.report, `${name}: report`);
   const only = options.inputs ? new Set(options.inputs) : undefined;
   const noisy = (x: tf.Tensor, random: Random) => (x.dtype === 'float32' && stddev > 0 ? tf.add(x, tf.randomNormal(x.shape, 0, stddev, 'float32', opSeed(random))) : x);
-  return {
-    name,
-    register: (c) =>
-      provide(c, BatchTransform, {
-        name,
-        applyTo: 'train',
-        transform: (batch, ctx): Batch => {
-          if (!ctx.training) return batch;
-          const random = ctx.random.derive(`@fitstream/regularisers/${name}`);
-          const x = Array.isArray(batch.x)
-            ? (batch.x as readonly tf.Tensor[]).map((t, i) => (only && !only.has(i) ? t : noisy(t, random)))
-            : noisy(batch.x as tf.Tensor, random);
-          return { ...batch, x };
-        },
-      }),
-    attach: (events$, control) => reportOnSteps(events$, control, { name, report, body: () => ({ kind: 'input-noise', values: hostValues({ stddev }) }) }),
-  };
+  return inputTransformPlugin({ name, inputs: only, perturb: noisy, report, body: () => ({ kind: 'input-noise', values: hostValues({ stddev }) }) });
 }
 
 /** Options of {@link gradientNoise}. */

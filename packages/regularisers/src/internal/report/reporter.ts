@@ -22,7 +22,7 @@ export type Aggregate = 'last' | 'sum' | 'max' | 'mean';
 /** The report setting of a plugin: `false` turns reporting off. */
 export type ReportSetting = ReportOptions | false | undefined;
 
-interface ResolvedReport {
+export interface ResolvedReport {
   readonly every: number;
   readonly eager: boolean;
 }
@@ -112,9 +112,9 @@ export class DeviceAccumulator<K extends string> {
 }
 
 type StepEnd = EventOf<'step:end'>;
-type ReportPayload = RegulariserReport;
+export type ReportPayload = RegulariserReport;
 /** Distributes `Omit` over the report union, so each kind keeps its own fields. */
-type ReportBody<R> = R extends RegulariserReport ? Omit<R, 'name' | 'epoch' | 'step' | 'steps'> : never;
+export type ReportBody<R> = R extends RegulariserReport ? Omit<R, 'name' | 'epoch' | 'step' | 'steps'> : never;
 
 /**
  * Subscribes a plugin's reporting to `step:end`: every `every` steps, `body(e)` builds the report (return `undefined`
