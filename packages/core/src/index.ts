@@ -45,6 +45,8 @@ export {
   LearningRateOwner,
   IndexSampler,
   ResumeSource,
+  LearningRateMultiplier,
+  WeightView,
 } from './internal/plugin/plugin-points.js';
 export type { Batch, StepContext, LossContext, GradientContext, Gradients, GradientStage, Json, SamplerContext } from './internal/plugin/plugin-points.js';
 
@@ -64,6 +66,18 @@ export { installWasmKernels, uninstallWasmKernels } from './internal/backends/wa
 export type { WasmKernelOptions, WasmKernelReport } from './internal/backends/wasm/install-wasm-kernels.js';
 export { assertWasmThreads } from './internal/backends/select-backend.js';
 export { applyOptimizerUpdate, usesFusedUpdate } from './internal/optimizers/apply-optimizer-update.js';
+export type { LearningRateScale } from './internal/optimizers/apply-optimizer-update.js';
+export { alignOptimizerSlots } from './internal/optimizers/align-optimizer-slots.js';
+
+// Transfer learning: pretrained models, freezing, feature extraction, batch-norm statistics.
+export { loadPretrained, loadWeightsByName, truncateModel, attachHead } from './internal/transfer/pretrained.js';
+export type { LoadPretrainedOptions, LoadWeightsByNameOptions, LoadWeightsReport } from './internal/transfer/pretrained.js';
+export { selectLayers, freezeLayers, unfreezeLayers, modelLayers } from './internal/transfer/layer-selection.js';
+export type { LayerSelector } from './internal/transfer/layer-selection.js';
+export { installFrozenBatchNormInference, updateBatchNormStatistics, batchNormLayers } from './internal/transfer/batch-norm.js';
+export type { UpdateBatchNormOptions } from './internal/transfer/batch-norm.js';
+export { extractFeatures } from './internal/transfer/extract-features.js';
+export type { ExtractFeaturesOptions, ExtractedFeatures } from './internal/transfer/extract-features.js';
 
 export { fileSystem } from './internal/checkpoint/file-io.js';
 export { readCheckpoint, findCheckpoint, writeCheckpoint, markLatest } from './internal/checkpoint/checkpoint.js';

@@ -8,6 +8,7 @@ import type { RandomState } from '../random/random.js';
 import type { ModelAdapter } from '../training/model.js';
 import { exists, sha256, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from './atomic.js';
 import { fileSystem } from './file-io.js';
+import { renameOptimizerSlots } from '../optimizers/align-optimizer-slots.js';
 
 /** Where a checkpoint was written and which position it holds. */
 export interface CheckpointInfo {
@@ -34,7 +35,11 @@ export interface CheckpointState {
   readonly history: { readonly epochs: readonly number[]; readonly logs: Readonly<Record<string, readonly number[]>> };
   readonly plugins: Readonly<Record<string, Json>>;
   readonly optimizer: { readonly className: string; readonly extras: Readonly<Record<string, number>> };
-  readonly model: { readonly kind: 'layers' | 'function' };
+  /**
+   * `variables`: `[weight name, tfjs variable name]` of every model weight — the optimizer's slots are named after the
+   * variables, whose unique names differ between processes (absent in checkpoints of fitstream < 0.2).
+   */
+  readonly model: { readonly kind: 'layers' | 'function'; readonly variables?: ReadonlyArray<readonly [string, string]> };
   readonly fit: { readonly epochs: number; readonly batchSize: number; readonly accumulateBatches: number; readonly shuffle: boolean };
   /** SHA-256 of every other file in the directory. */
   readonly files: Readonly<Record<string, string>>;
@@ -48,6 +53,8 @@ const OPTIMIZER_JSON = 'optimizer.json';
 const OPTIMIZER_BIN = 'optimizer.bin';
 const VARIABLES_JSON = 'variables.json';
 const WEIGHTS_BIN = 'weights.bin';
+const PLUGIN_TENSORS_JSON = 'plugin-tensors.json';
+const PLUGIN_TENSORS_BIN = 'plugin-tensors.bin';
 
 // Adam and Adamax keep the running powers of beta as variables outside getWeights(); setWeights recomputes them with
 // pow(), which differs from the running product in the last bits. Saving them makes a resumed run bit-identical.
@@ -75,7 +82,13 @@ async function encodeNamed(named: tf.NamedTensorMap | NamedTensor[]): Promise<{ 
  */
 export async function writeCheckpoint(
   dir: string,
-  parts: { readonly model: ModelAdapter; readonly optimizer: tf.Optimizer; readonly state: CheckpointStateInput },
+  parts: {
+    readonly model: ModelAdapter;
+    readonly optimizer: tf.Optimizer;
+    readonly state: CheckpointStateInput;
+    /** Tensors of state providers, by provider key (see `StateProvider.getTensors`). */
+    readonly pluginTensors?: Readonly<Record<string, tf.NamedTensorMap>>;
+  },
 ): Promise<CheckpointInfo> {
   const path = resolvePath(dir);
   const createdAt = new Date().toISOString();
@@ -86,6 +99,8 @@ export async function writeCheckpoint(
   for (const w of optimizerWeights) if (w.name === 'iter') w.tensor.dispose();
   const extras = optimizerExtras(optimizer);
   const encodedVariables = model.kind === 'function' ? await encodeNamed(Object.fromEntries(model.namedWeights())) : undefined;
+  const pluginEntries = Object.entries(parts.pluginTensors ?? {}).flatMap(([key, map]) => Object.entries(map).map(([name, tensor]) => ({ name: `${key}/${name}`, tensor })));
+  const encodedPlugins = pluginEntries.length > 0 ? await encodeNamed(pluginEntries) : undefined;
 
   await writeDirectoryAtomic(path, async (tmp) => {
     const files: Record<string, string> = {};
@@ -100,6 +115,10 @@ export async function writeCheckpoint(
       await put(WEIGHTS_BIN, encodedVariables!.data);
       await put(VARIABLES_JSON, JSON.stringify({ format: 'fitstream-variables', weights: encodedVariables!.specs }));
     }
+    if (encodedPlugins) {
+      await put(PLUGIN_TENSORS_BIN, encodedPlugins.data);
+      await put(PLUGIN_TENSORS_JSON, JSON.stringify({ keys: Object.keys(parts.pluginTensors ?? {}), weights: encodedPlugins.specs }));
+    }
     await put(OPTIMIZER_BIN, encodedOptimizer.data);
     await put(OPTIMIZER_JSON, JSON.stringify({ className: optimizer.getClassName(), config: optimizer.getConfig(), weights: encodedOptimizer.specs }));
     const state: CheckpointState = {
@@ -108,7 +127,7 @@ export async function writeCheckpoint(
       createdAt,
       ...parts.state,
       optimizer: { className: optimizer.getClassName(), extras },
-      model: { kind: model.kind },
+      model: { kind: model.kind, variables: [...model.namedWeights()].map(([key, v]) => [key, v.name] as const) },
       files,
     };
     // state.json is written last: a directory without it is never a checkpoint.
@@ -163,6 +182,8 @@ export interface LoadedCheckpoint {
   readonly state: CheckpointState;
   readonly weights: tf.NamedTensorMap;
   readonly optimizerWeights: NamedTensor[];
+  /** Tensors of state providers, by provider key. */
+  readonly pluginTensors: Record<string, tf.NamedTensorMap>;
 }
 
 /** Reads and verifies a checkpoint (format, version, checksums). */
@@ -196,7 +217,17 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
   const { weights: optimizerSpecs } = JSON.parse(bytes[OPTIMIZER_JSON]!.toString('utf8')) as { weights: tf.io.WeightsManifestEntry[] };
   const optimizerMap = tf.io.decodeWeights(bufferOf(OPTIMIZER_BIN), optimizerSpecs);
   const optimizerWeights = optimizerSpecs.map((s) => ({ name: s.name, tensor: optimizerMap[s.name]! }));
-  return { path: dir, state, weights, optimizerWeights };
+  const pluginTensors: Record<string, tf.NamedTensorMap> = {};
+  if (bytes[PLUGIN_TENSORS_JSON]) {
+    const { keys, weights: specs } = JSON.parse(bytes[PLUGIN_TENSORS_JSON].toString('utf8')) as { keys: string[]; weights: tf.io.WeightsManifestEntry[] };
+    const decoded = tf.io.decodeWeights(bufferOf(PLUGIN_TENSORS_BIN), specs);
+    for (const [fullName, tensor] of Object.entries(decoded)) {
+      const key = keys.find((k) => fullName.startsWith(`${k}/`));
+      if (key === undefined) throw new Error(`Checkpoint ${dir}: plugin tensor "${fullName}" belongs to no saved plugin key.`);
+      (pluginTensors[key] ??= {})[fullName.slice(key.length + 1)] = tensor;
+    }
+  }
+  return { path: dir, state, weights, optimizerWeights, pluginTensors };
 }
 
 /**
@@ -223,7 +254,7 @@ export function assignWeights(model: ModelAdapter, weights: tf.NamedTensorMap, s
 }
 
 /** Restores optimizer slots and the extras saved beside them. */
-export async function restoreOptimizer(optimizer: tf.Optimizer, loaded: LoadedCheckpoint): Promise<void> {
+export async function restoreOptimizer(optimizer: tf.Optimizer, loaded: LoadedCheckpoint, model: ModelAdapter): Promise<void> {
   if (loaded.state.optimizer.className !== optimizer.getClassName()) {
     throw new Error(
       `Checkpoint ${loaded.path} was written with optimizer ${loaded.state.optimizer.className} but this trainer uses ${optimizer.getClassName()}; use the same optimizer to resume.`,
@@ -233,6 +264,21 @@ export async function restoreOptimizer(optimizer: tf.Optimizer, loaded: LoadedCh
   // trainer that already trained does not leak.
   for (const w of await optimizer.getWeights()) w.tensor.dispose();
   await optimizer.setWeights(loaded.optimizerWeights);
+  // The slots are named after the writer's variables; name them after this model's, weight for weight.
+  const saved = loaded.state.model.variables;
+  if (saved) {
+    // By weight name when they all match (the order of tfjs' weight list changes with trainability), else by position
+    // (a model rebuilt with other auto-generated layer names), as assignWeights does.
+    const current = [...model.namedWeights()];
+    const savedByKey = new Map(saved);
+    const byKey = current.every(([key]) => savedByKey.has(key));
+    const pairs = current.map(([key, v], i): [string, string] => [byKey ? savedByKey.get(key)! : (saved[i]?.[1] ?? v.name), v.name]);
+    renameOptimizerSlots(optimizer, new Map(pairs));
+  } else {
+    const trainable = model.trainableVariables().map((v) => v.name);
+    const slots = loaded.optimizerWeights.filter((w) => w.name !== 'iter').map((w) => w.name.slice(0, w.name.lastIndexOf('/')));
+    renameOptimizerSlots(optimizer, new Map(slots.slice(0, trainable.length).map((name, i) => [name, trainable[i]!])));
+  }
   for (const [key, value] of Object.entries(loaded.state.optimizer.extras)) {
     const v = (optimizer as unknown as Record<string, unknown>)[key];
     if (v instanceof tf.Variable) tf.tidy(() => v.assign(tf.scalar(value, v.dtype)));

@@ -97,19 +97,32 @@ export function usesFusedUpdate(optimizer: tf.Optimizer): boolean {
 }
 
 /**
+ * A per-variable factor on the optimizer's learning rate (discriminative learning rates): `1` leaves a variable's
+ * update as it is, `0.1` makes it ten times smaller. Called with each variable's name on every update.
+ */
+export type LearningRateScale = (variableName: string) => number;
+
+/**
  * `optimizer.applyGradients(grads)`, fused when possible (see the module comment). Semantics are those of tfjs:
  * slots are indexed by the position of the variable in `grads`, a missing gradient skips its variable but still
  * creates its slots, and the iteration count increases by one.
+ *
+ * With `scale`, each variable's update runs with the learning rate × `scale(name)`, as one optimizer per parameter
+ * group would (PyTorch param groups): Adam's moments, RMSProp's mean squares and momentum buffers are those of the
+ * unscaled optimizer. Optimizers without a fused path (Adagrad, Adadelta, Adamax, custom) take their own update and
+ * the step of each scaled variable is then multiplied by its factor — exact for every update that is linear in the
+ * learning rate, which all of tfjs' are.
  */
-export function applyOptimizerUpdate(optimizer: tf.Optimizer, grads: VariableGradients): void {
+export function applyOptimizerUpdate(optimizer: tf.Optimizer, grads: VariableGradients, scale?: LearningRateScale): void {
   const kind = kindOf(optimizer);
+  const entries = Array.isArray(grads)
+    ? grads.map(({ name, tensor }) => ({ name, gradient: tensor as tf.Tensor | undefined, factor: 1 }))
+    : Object.keys(grads).map((name) => ({ name, gradient: grads[name] as tf.Tensor | undefined, factor: 1 }));
+  if (scale) for (const e of entries) e.factor = checkedFactor(scale(e.name), e.name);
   if (kind === undefined || tf.getKernel(FUSED_KERNELS[kind], tf.getBackend()) === undefined || !allFloat32(grads)) {
-    optimizer.applyGradients(grads);
+    applyScaledStock(optimizer, grads, entries);
     return;
   }
-  const entries = Array.isArray(grads)
-    ? grads.map(({ name, tensor }) => ({ name, gradient: tensor as tf.Tensor | undefined }))
-    : Object.keys(grads).map((name) => ({ name, gradient: grads[name] as tf.Tensor | undefined }));
   tf.tidy(() => {
     if (kind === 'adam') adamUpdate(optimizer as unknown as AdamState, entries);
     else if (kind === 'rmsprop') rmspropUpdate(optimizer as unknown as RMSPropState, entries);
@@ -119,7 +132,23 @@ export function applyOptimizerUpdate(optimizer: tf.Optimizer, grads: VariableGra
   (optimizer as unknown as { incrementIterations(): void }).incrementIterations();
 }
 
-type Entry = { name: string; gradient: tf.Tensor | undefined };
+type Entry = { name: string; gradient: tf.Tensor | undefined; factor: number };
+
+function checkedFactor(factor: number, name: string): number {
+  if (!Number.isFinite(factor) || factor < 0) {
+    throw new RangeError(`Learning-rate scale for variable "${name}" is ${factor}; it must be a finite number ≥ 0.`);
+  }
+  return factor;
+}
+
+/** The optimizer's own update; the step of each variable with a factor ≠ 1 is then scaled by it. */
+function applyScaledStock(optimizer: tf.Optimizer, grads: VariableGradients, entries: Entry[]): void {
+  const scaled = entries.filter((e) => e.factor !== 1 && e.gradient != null).map((e) => ({ ...e, value: variableOf(e.name) }));
+  const before = scaled.map((e) => e.value.clone());
+  optimizer.applyGradients(grads);
+  tf.tidy(() => scaled.forEach((e, i) => e.value.assign(tf.add(before[i]!, tf.mul(tf.sub(e.value, before[i]!), e.factor)))));
+  tf.dispose(before);
+}
 
 function allFloat32(grads: VariableGradients): boolean {
   const list = Array.isArray(grads) ? grads.map((g) => ({ name: g.name, tensor: g.tensor })) : Object.entries(grads).map(([name, tensor]) => ({ name, tensor }));
@@ -164,10 +193,11 @@ function assignAll(targets: tf.Variable[], values: tf.Tensor[]): void {
 }
 
 function adamUpdate(o: AdamState, entries: Entry[]): void {
-  const attrs = { beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, learningRate: o.learningRate };
   const oneMinusAccBeta1 = tf.sub(1, o.accBeta1);
   const oneMinusAccBeta2 = tf.sub(1, o.accBeta2);
-  entries.forEach(({ name, gradient }, i) => {
+  entries.forEach(({ name, gradient, factor }, i) => {
+    const learningRate = o.learningRate * factor;
+    const attrs = { beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, learningRate };
     const value = variableOf(name);
     const m = slot(o.accumulatedFirstMoment, i, value, 'm');
     const v = slot(o.accumulatedSecondMoment, i, value, 'v');
@@ -183,15 +213,16 @@ function adamUpdate(o: AdamState, entries: Entry[]): void {
     const vHat = tf.div(newV, oneMinusAccBeta2);
     m.assign(newM);
     v.assign(newV);
-    value.assign(tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), o.epsilon)), -o.learningRate), value));
+    value.assign(tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), o.epsilon)), -learningRate), value));
   });
   o.accBeta1.assign(tf.mul(o.accBeta1, o.beta1));
   o.accBeta2.assign(tf.mul(o.accBeta2, o.beta2));
 }
 
 function rmspropUpdate(o: RMSPropState, entries: Entry[]): void {
-  const attrs = { decay: o.decay, momentum: o.momentum, epsilon: o.epsilon, learningRate: o.learningRate, centered: o.centered };
-  entries.forEach(({ name, gradient }, i) => {
+  entries.forEach(({ name, gradient, factor }, i) => {
+    const learningRate = o.learningRate * factor;
+    const attrs = { decay: o.decay, momentum: o.momentum, epsilon: o.epsilon, learningRate, centered: o.centered };
     const value = variableOf(name);
     const ms = slot(o.accumulatedMeanSquares, i, value, 'rms');
     const mom = slot(o.accumulatedMoments, i, value, 'momentum');
@@ -208,11 +239,11 @@ function rmspropUpdate(o: RMSPropState, entries: Entry[]): void {
     let newMom: tf.Tensor;
     if (mg) {
       const newMg = tf.add(tf.mul(mg, o.decay), tf.mul(gradient, 1 - o.decay));
-      const contribution = tf.div(tf.mul(gradient, o.learningRate), tf.sqrt(tf.sub(newMs, tf.add(tf.square(newMg), o.epsilon))));
+      const contribution = tf.div(tf.mul(gradient, learningRate), tf.sqrt(tf.sub(newMs, tf.add(tf.square(newMg), o.epsilon))));
       newMom = tf.add(tf.mul(mom, o.momentum), contribution);
       mg.assign(newMg);
     } else {
-      newMom = tf.add(tf.mul(mom, o.momentum), tf.div(tf.mul(gradient, o.learningRate), tf.sqrt(tf.add(newMs, o.epsilon))));
+      newMom = tf.add(tf.mul(mom, o.momentum), tf.div(tf.mul(gradient, learningRate), tf.sqrt(tf.add(newMs, o.epsilon))));
     }
     ms.assign(newMs);
     mom.assign(newMom);
@@ -221,8 +252,8 @@ function rmspropUpdate(o: RMSPropState, entries: Entry[]): void {
 }
 
 function momentumUpdate(o: MomentumState, entries: Entry[]): void {
-  const attrs = { momentum: o.momentum, learningRate: o.learningRate, nesterov: o.useNesterov };
-  entries.forEach(({ name, gradient }, i) => {
+  entries.forEach(({ name, gradient, factor }, i) => {
+    const attrs = { momentum: o.momentum, learningRate: o.learningRate * factor, nesterov: o.useNesterov };
     const value = variableOf(name);
     const acc = slot(o.accumulations, i, value, 'momentum');
     if (gradient == null) return;
@@ -231,18 +262,19 @@ function momentumUpdate(o: MomentumState, entries: Entry[]): void {
       return;
     }
     // tfjs' MomentumOptimizer.applyGradients, op for op (its `m` and `c` scalars).
+    const c = factor === 1 ? o.c : tf.mul(o.c, factor);
     const newAcc = tf.add(tf.mul(o.m, acc), gradient);
-    const newValue = o.useNesterov ? tf.add(tf.mul(o.c, tf.add(gradient, tf.mul(newAcc, o.m))), value) : tf.add(tf.mul(o.c, newAcc), value);
+    const newValue = o.useNesterov ? tf.add(tf.mul(c, tf.add(gradient, tf.mul(newAcc, o.m))), value) : tf.add(tf.mul(c, newAcc), value);
     acc.assign(newAcc);
     value.assign(newValue);
   });
 }
 
 function sgdUpdate(o: SgdState, entries: Entry[]): void {
-  for (const { name, gradient } of entries) {
+  for (const { name, gradient, factor } of entries) {
     if (gradient == null) continue;
     const value = variableOf(name);
-    if (value.size <= FUSED_MAX_ELEMENTS) assignAll([value], run(FUSED_KERNELS.sgd, { value, gradient }, { learningRate: o.learningRate }));
-    else value.assign(tf.add(tf.mul(o.c, gradient), value)); // tfjs' SGDOptimizer, op for op
+    if (value.size <= FUSED_MAX_ELEMENTS) assignAll([value], run(FUSED_KERNELS.sgd, { value, gradient }, { learningRate: o.learningRate * factor }));
+    else value.assign(tf.add(tf.mul(factor === 1 ? o.c : tf.mul(o.c, factor), gradient), value)); // tfjs' SGDOptimizer, op for op
   }
 }

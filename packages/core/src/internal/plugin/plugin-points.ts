@@ -89,15 +89,49 @@ export interface WeightConstraint {
 }
 export const WeightConstraint = token<WeightConstraint>('@fitstream/core/WeightConstraint');
 
+/**
+ * Plugin point: a per-variable factor on the learning rate (discriminative learning rates, layer-wise decay).
+ * Factors of several plugins multiply; `1` leaves a variable's update unchanged. Asked on every update, for every
+ * trained variable, so a schedule may change the factors between steps.
+ */
+export interface LearningRateMultiplier {
+  readonly name: string;
+  multiplier(variable: tf.Variable, ctx: StepContext): number;
+}
+export const LearningRateMultiplier = token<LearningRateMultiplier>('@fitstream/core/LearningRateMultiplier');
+
+/**
+ * Plugin point: another set of weights that stands in for the trained ones (averaged weights: EMA, SWA). While it is
+ * applied the model holds those weights; `apply` returns the function that puts the trained weights back. The trainer
+ * applies it around validation and `trainer.evaluate` when `evaluation` is set, and around writing a checkpoint's
+ * model weights when `checkpoints` is set (the plugin then saves what resume needs through its StateProvider). At
+ * most one per trainer.
+ */
+export interface WeightView {
+  readonly name: string;
+  readonly evaluation: boolean;
+  readonly checkpoints: boolean;
+  apply(): () => void;
+}
+export const WeightView = token<WeightView>('@fitstream/core/WeightView');
+
 /** JSON-serializable values. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
 
-/** Plugin point: state that checkpoints save and resume restores (a plugin's counters, best values, cursors). */
+/**
+ * Plugin point: state that checkpoints save and resume restores (a plugin's counters, best values, cursors).
+ * Tensors (averaged weights, running statistics) go through `getTensors`/`setTensors`: they are saved in the
+ * checkpoint's `plugins.bin` beside the model weights, never as JSON.
+ */
 export interface StateProvider {
   /** Unique key in `state.json` (use the plugin name). */
   readonly key: string;
   getState(): Json;
   setState(state: Json): void;
+  /** Tensors to save; the checkpoint reads them before it returns and does not dispose them. */
+  getTensors?(): tf.NamedTensorMap;
+  /** Called on resume after `setState`, with what `getTensors` returned; copy what you keep (they are disposed after). */
+  setTensors?(tensors: tf.NamedTensorMap): void;
 }
 export const StateProvider = token<StateProvider>('@fitstream/core/StateProvider');
 

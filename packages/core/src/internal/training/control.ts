@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Random } from '../random/random.js';
 import type { CheckpointInfo } from '../checkpoint/checkpoint.js';
 import type { PluginEventType, TrainerEventMap } from '../events/event-map.js';
+import type { TrainableModel } from './model.js';
 
 /**
  * How plugins steer a running fit. The event stream is for observing; this is for acting.
@@ -33,6 +34,13 @@ export interface TrainerControl<M extends string = string> {
   snapshotWeights(): Map<string, tf.Tensor>;
   /** Writes weights taken with {@link snapshotWeights} back into the model. */
   restoreWeights(weights: ReadonlyMap<string, tf.Tensor>): void;
+  /** The model being trained (the object given to `createTrainer`): fine-tuning schedules freeze and unfreeze its layers. */
+  readonly model: TrainableModel;
+  /**
+   * The model's weights by unique name (trainable and not: batch-norm statistics included), as the live variables —
+   * for plugins that keep a copy of the weights (EMA, SWA). Do not dispose them.
+   */
+  namedWeights(): ReadonlyMap<string, tf.Variable>;
   /** The trainer's seeded random root; derive streams from it (`control.random.derive('my-plugin', epoch)`). */
   readonly random: Random;
   /** The fit's `checkpointDir`, where `requestCheckpoint` writes; `undefined` when the fit has none. */

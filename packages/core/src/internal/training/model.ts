@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { installFrozenBatchNormInference } from '../transfer/batch-norm.js';
 
 /**
  * A custom model as a plain function of variables, for when a `LayersModel` does not fit.
@@ -59,6 +60,8 @@ function adaptLayersModel(model: tf.LayersModel): ModelAdapter {
   if (model.outputs.length !== 1) {
     throw new Error(`Model "${model.name}" has ${model.outputs.length} outputs; this version trains single-output models.`);
   }
+  // Frozen batch-norm layers train in inference mode, as in Keras (tfjs-layers ignores `trainable` there).
+  installFrozenBatchNormInference(model);
   return {
     kind: 'layers',
     label: `LayersModel "${model.name}"`,

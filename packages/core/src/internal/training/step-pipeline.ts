@@ -4,6 +4,7 @@ import type {
   BatchTransform,
   Gradients,
   GradientTransform,
+  LearningRateMultiplier,
   LossTransform,
   StepContext,
   WeightConstraint,
@@ -20,6 +21,7 @@ export interface StepPlugins {
   readonly lossTransforms: readonly LossTransform[];
   readonly gradientTransforms: readonly GradientTransform[];
   readonly weightConstraints: readonly WeightConstraint[];
+  readonly learningRateMultipliers: readonly LearningRateMultiplier[];
 }
 
 const STAGE_ORDER = { 'pre-reduce': 0, reduce: 1, 'post-reduce': 2 } as const;
@@ -97,7 +99,17 @@ export function applyUpdate(
         if (g === null) return false;
       }
     }
-    applyOptimizerUpdate(parts.optimizer, g);
+    const multipliers = parts.plugins.learningRateMultipliers;
+    if (multipliers.length === 0) applyOptimizerUpdate(parts.optimizer, g);
+    else {
+      const byName = new Map(parts.variables.map((v) => [v.name, v]));
+      const contexts = multipliers.map((m) => own(ctx, m.name));
+      const scale = (name: string) => {
+        const variable = byName.get(name);
+        return variable ? multipliers.reduce((f, m, i) => f * m.multiplier(variable, contexts[i]!), 1) : 1;
+      };
+      applyOptimizerUpdate(parts.optimizer, g, scale);
+    }
     for (const c of parts.plugins.weightConstraints) c.apply(parts.variables, own(ctx, c.name));
     return true;
   });

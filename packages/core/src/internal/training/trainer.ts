@@ -16,16 +16,19 @@ import { createEventChannel, type EventChannel } from '../events/event-stream.js
 import { CORE_EVENT_TYPES, serializeError, type EventOf, type FitEndReason, type History, type TrainerEvent, type TrainerEventMap, type TrainerEventType } from '../events/event-map.js';
 import { createLazyValues, type LazyMetrics } from '../events/lazy-metrics.js';
 import type { EpochLogs, TrainName } from '../events/metric-names.js';
-import { assertNoConflicts, type OwnedClaim } from '../plugin/conflicts.js';
+import { assertNoConflicts, PluginConflictError, type OwnedClaim } from '../plugin/conflicts.js';
+import { alignOptimizerSlots } from '../optimizers/align-optimizer-slots.js';
 import {
   BatchTransform,
   GradientTransform,
   IndexSampler,
+  LearningRateMultiplier,
   LearningRateOwner,
   LossTransform,
   ResumeSource,
   StateProvider,
   WeightConstraint,
+  WeightView,
   type Batch,
   type Json,
   type StepContext,
@@ -215,7 +218,7 @@ export class Trainer<M extends string = string> {
     this.assertUsable();
     await this.ensureBackend();
     const source = this.createValidationSource(data, options.batchSize ?? DEFAULT_BATCH, 'data');
-    const result = await this.runEvaluation(source, options.limitBatches, 'data');
+    const result = await this.withWeightView('evaluation', () => this.runEvaluation(source, options.limitBatches, 'data'));
     const logs: Record<string, number> = { samples: result.samples };
     this.metricNames.forEach((n, i) => (logs[n] = result.means[i]!));
     return logs as EvaluationLogs<M>;
@@ -225,7 +228,33 @@ export class Trainer<M extends string = string> {
   async saveCheckpoint(dir: string): Promise<CheckpointInfo> {
     this.assertUsable();
     const last = this.lastFit ?? { position: { epoch: 0, batch: 0, step: 0 }, history: emptyHistory(), fit: { epochs: 0, batchSize: DEFAULT_BATCH, accumulateBatches: 1, shuffle: true } };
-    return writeCheckpoint(dir, { model: this.model, optimizer: this.optimizer, state: this.checkpointState(last.position, undefined, last.history, last.fit) });
+    return this.withWeightView('checkpoints', () =>
+      writeCheckpoint(dir, { model: this.model, optimizer: this.optimizer, state: this.checkpointState(last.position, undefined, last.history, last.fit), pluginTensors: this.pluginTensors() }),
+    );
+  }
+
+  /** Runs `task` with the weight view (EMA, SWA …) applied when one is registered for `use`; puts the trained weights back after. */
+  private async withWeightView<T>(use: 'evaluation' | 'checkpoints', task: () => Promise<T>): Promise<T> {
+    const views = resolveAll(this.container, WeightView);
+    if (views.length > 1) throw new PluginConflictError(`Plugins "${views[0]!.name}" and "${views[1]!.name}" both provide a weight view; use one.`);
+    const view = views[0];
+    if (!view?.[use]) return task();
+    const restore = view.apply();
+    try {
+      return await task();
+    } finally {
+      restore();
+    }
+  }
+
+  /** Tensors of every state provider that has some, by key (read by the checkpoint writer; not disposed here). */
+  private pluginTensors(): Record<string, tf.NamedTensorMap> {
+    const tensors: Record<string, tf.NamedTensorMap> = {};
+    for (const provider of resolveAll(this.container, StateProvider)) {
+      const own = provider.getTensors?.();
+      if (own && Object.keys(own).length > 0) tensors[provider.key] = own;
+    }
+    return tensors;
   }
 
   /** Disposes what the trainer owns (a named optimizer) and ends the event stream. Models stay the caller's. */
@@ -359,6 +388,7 @@ export class Trainer<M extends string = string> {
       claims.push({ resource: 'batch-order', value: 'shuffled', owner: 'the trainer (fit option shuffle: true)' });
     }
     for (const owner of resolveAll(this.container, LearningRateOwner)) claims.push({ resource: 'learning-rate', exclusive: true, owner: owner.name });
+    for (const view of resolveAll(this.container, WeightView)) claims.push({ resource: 'weight-view', exclusive: true, owner: view.name });
     const resumeSources = resolveAll(this.container, ResumeSource);
     for (const source of resumeSources) claims.push({ resource: 'resume-source', exclusive: true, owner: source.name });
     assertNoConflicts(claims);
@@ -368,6 +398,7 @@ export class Trainer<M extends string = string> {
       lossTransforms: resolveAll(this.container, LossTransform),
       gradientTransforms: orderGradientTransforms(resolveAll(this.container, GradientTransform)),
       weightConstraints: resolveAll(this.container, WeightConstraint),
+      learningRateMultipliers: resolveAll(this.container, LearningRateMultiplier),
     };
     const validationTransforms = plugins.batchTransforms.filter((t) => t.applyTo === 'train-and-validation');
 
@@ -388,7 +419,7 @@ export class Trainer<M extends string = string> {
       const loaded = await readCheckpoint(resumeFrom);
       try {
         assignWeights(model, loaded.weights, `Checkpoint ${loaded.path}`);
-        await restoreOptimizer(this.optimizer, loaded);
+        await restoreOptimizer(this.optimizer, loaded, model);
       } finally {
         tf.dispose(Object.values(loaded.weights));
         tf.dispose(loaded.optimizerWeights.map((w) => w.tensor));
@@ -408,6 +439,15 @@ export class Trainer<M extends string = string> {
       if (s.aggregate && s.batch > 0) aggregate.restore(s.aggregate.sums, s.aggregate.samples, s.aggregate.batches);
       const providers = new Map(resolveAll(this.container, StateProvider).map((p) => [p.key, p]));
       for (const [key, value] of Object.entries(s.plugins)) providers.get(key)?.setState(value);
+      try {
+        for (const [key, tensors] of Object.entries(loaded.pluginTensors)) {
+          const provider = providers.get(key);
+          if (!provider?.setTensors) throw new Error(`Checkpoint ${loaded.path} holds tensors of plugin "${key}", which this trainer does not use; add it to resume exactly.`);
+          provider.setTensors(tensors);
+        }
+      } finally {
+        for (const tensors of Object.values(loaded.pluginTensors)) tf.dispose(Object.values(tensors));
+      }
       resumedFrom = loaded.path;
     }
 
@@ -423,7 +463,9 @@ export class Trainer<M extends string = string> {
     let checkpointRequest: string | undefined;
     const fitShape = { epochs: opts.epochs, batchSize: opts.batchSize, accumulateBatches: opts.accumulateBatches, shuffle: opts.shuffle };
     const save = async (dir: string, reason: string): Promise<CheckpointInfo> => {
-      const info = await writeCheckpoint(dir, { model, optimizer: this.optimizer, state: this.checkpointState(position, aggregate, history, fitShape) });
+      const info = await this.withWeightView('checkpoints', () =>
+        writeCheckpoint(dir, { model, optimizer: this.optimizer, state: this.checkpointState(position, aggregate, history, fitShape), pluginTensors: this.pluginTensors() }),
+      );
       this.emit('checkpoint:saved', { epoch: position.epoch, step: position.step, learningRate: this.learningRate, path: info.path, batch: position.batch, reason });
       return info;
     };
@@ -486,6 +528,8 @@ export class Trainer<M extends string = string> {
           v.assign(w);
         }
       },
+      model: this.options.model,
+      namedWeights: () => model.namedWeights(),
       random: this.random,
       metricNames: this.metricNames,
       checkpointDir: opts.checkpointDir,
@@ -538,6 +582,21 @@ export class Trainer<M extends string = string> {
     let epochsRun = 0;
     let final: EpochLogs<M> | undefined;
     const accumulator = new GradientAccumulator();
+    // The trained variables, read again at every step: freezing or unfreezing a layer takes effect at the next step.
+    // tfjs optimizers index their slots by position, so a change of the set realigns them by name: variables that stay
+    // trainable keep their moments.
+    let variables: tf.Variable[] = [];
+    let variableKey = '';
+    const refreshVariables = () => {
+      const next = model.trainableVariables();
+      if (next.length === 0) throw new Error(`${model.label} has no trainable variables; unfreeze at least one layer.`);
+      const key = next.map((v) => v.name).join('\n');
+      if (key !== variableKey) {
+        alignOptimizerSlots(this.optimizer, next.map((v) => v.name));
+        variableKey = key;
+      }
+      variables = next;
+    };
     const groupAggregate = new EpochAggregate(this.metricNames.length);
     let previousLazy: { release(): void; tensor: tf.Tensor; metrics: LazyMetrics<M> } | undefined;
     const releaseLazy = () => {
@@ -571,8 +630,7 @@ export class Trainer<M extends string = string> {
         const started = performance.now();
         const skip = position.batch;
         if (skip === 0) aggregate.dispose();
-        const variables = model.trainableVariables();
-        if (variables.length === 0) throw new Error(`${model.label} has no trainable variables; unfreeze at least one layer.`);
+        refreshVariables();
         this.emit('epoch:start', { ...position0(), batchesPerEpoch: effectiveBatches(trainSource.batchesIn(epoch), opts) });
         await boundary(false);
 
@@ -604,6 +662,8 @@ export class Trainer<M extends string = string> {
             const size = batch.y.shape[0];
             try {
               if (trainSource.kind === 'stream') validateBatch(batch, expect, 'data', checkValues);
+              // Trainability may change at any step boundary (fine-tuning schedules); never inside an accumulation group.
+              if (accumulator.batches === 0) refreshVariables();
               stepOpen = true;
               this.emit('batch:start', { ...position0(), batch: batchIndex, size });
               await boundary(false);
@@ -660,7 +720,7 @@ export class Trainer<M extends string = string> {
           const validation = opts.overfitBatches ? this.overfitValidation(trainSource, opts.overfitBatches) : validationSource;
           this.emit('validation:start', { ...position0(), batchesPerEpoch: validation.batchesPerEpoch });
           await boundary(false);
-          const result = await this.runValidation(validation, opts.overfitBatches ?? opts.limitValidationBatches, validationTransforms, epoch);
+          const result = await this.withWeightView('evaluation', () => this.runValidation(validation, opts.overfitBatches ?? opts.limitValidationBatches, validationTransforms, epoch));
           const valLogs: Record<string, number> = {};
           this.metricNames.forEach((n, i) => (valLogs[`val_${n}`] = result.means[i]!));
           Object.assign(logs, valLogs);
