@@ -156,3 +156,39 @@ describe('fitstream train housing (L2)', () => {
     expect((JSON.parse(defaults.stdout) as { model: { l2: number } }).model.l2).toBe(0.01);
   });
 });
+
+interface AutoencoderSummary {
+  runDir: string;
+  final: Record<string, number>;
+  embeddings: { dimensions: number; cache: 'hit' | 'miss' | 'off'; accuracy: number; pixelsAccuracy: number };
+}
+
+describe('fitstream train autoencoder', () => {
+  const args = ['train', 'autoencoder', '--json', '--callbacks.tensorBoard', 'false', '--data.subset', '2000', '--epochs', '6'];
+  let first: AutoencoderSummary;
+  let second: AutoencoderSummary;
+
+  beforeAll(async () => {
+    first = summary<AutoencoderSummary>(await sandbox.run(...args));
+    second = summary<AutoencoderSummary>(await sandbox.run(...args));
+  }, 90_000);
+
+  it('trains a classifier on the encoder’s embeddings of real digits to a stated accuracy, next to the pixel baseline', () => {
+    console.log(`autoencoder: head on 32-d codes ${first.embeddings.accuracy.toFixed(3)}, same head on 784 pixels ${first.embeddings.pixelsAccuracy.toFixed(3)}`);
+    expect(first.embeddings.dimensions).toBe(32);
+    expect(first.embeddings.accuracy).toBeGreaterThan(0.75); // 10 classes: chance is 0.1
+    expect(first.embeddings.pixelsAccuracy).toBeGreaterThan(0.75);
+    expect(first.final['val_loss']).toBeLessThan(0.2); // per-pixel binary cross-entropy of the reconstruction
+  });
+
+  it('caches the embeddings: the same seed gives the same encoder, so the second run reads them back and gets the same head', async () => {
+    expect(first.embeddings.cache).toBe('miss');
+    expect(second.embeddings.cache).toBe('hit');
+    expect(second.embeddings.accuracy).toBe(first.embeddings.accuracy);
+    const files = await readdir(first.runDir);
+    for (const f of ['config.json', 'data.json', 'events.jsonl', 'model', 'evaluation.json', 'embeddings.json', 'report.html']) expect(files).toContain(f);
+    const embeddings = JSON.parse(await readFile(join(first.runDir, 'embeddings.json'), 'utf8')) as { layer: string; cache: { path: string } };
+    expect(embeddings.layer).toBe('code');
+    expect(embeddings.cache.path).toContain(join('cache', 'features'));
+  });
+});

@@ -10,6 +10,7 @@ export const RECIPES: ReadonlyMap<string, RecipeEntry> = new Map<string, RecipeE
   ['mnist', { name: 'mnist', summary: 'handwritten digits (10 000 from the mnist package): small CNN, shift augmentation, early stopping', load: async () => (await import('./mnist.js')).mnist }],
   ['housing', { name: 'housing', summary: 'Boston house prices (506 tracts): MLP regression, L2 penalty, standardised features, k-fold CV', load: async () => (await import('./housing.js')).housing }],
   ['births', { name: 'births', summary: 'US daily births (1969–1988): LSTM forecaster, walk-forward backtest vs seasonal naive (m = 7) and other baselines', load: async () => (await import('./births.js')).births }],
+  ['autoencoder', { name: 'autoencoder', summary: 'MNIST digits: dense autoencoder, its encoder embeds the digits once (cached on disk), a classifier on the embeddings vs on raw pixels', load: async () => (await import('./autoencoder.js')).autoencoder }],
   ['sensors', { name: 'sensors', summary: 'sensor network anomalies (0.8% positives): classifier on trailing-window features, focal loss or class weights, vs unweighted', load: async () => (await import('./sensors.js')).sensors }],
 ]);
 
