@@ -1,8 +1,9 @@
 /**
  * @fitstream/regularisers — weight penalties, decoupled weight decay, gradient clipping and noise, input noise, weight
- * constraints, class weights, focal loss, label smoothing, output-bias initialisation and variational dropout, as
- * plugins of the fitstream step pipeline. Every plugin reports what it did on `trainer.events$`
- * (`regulariser:report`, `regulariser:skipped`) without a device sync unless someone reads the values.
+ * constraints, class weights, focal loss, label smoothing, knowledge distillation, output-bias initialisation and
+ * variational dropout, as plugins of the fitstream step pipeline. Every plugin reports what it did on
+ * `trainer.events$` (`regulariser:report`, `regulariser:skipped`) without a device sync unless someone reads the
+ * values.
  *
  * @packageDocumentation
  */
@@ -22,6 +23,7 @@ export type {
   LossWeightingReport,
   LabelSmoothingReport,
   DropoutReport,
+  DistillationReport,
   LossReduction,
   SkippedStep,
 } from './internal/report/events.js';
@@ -78,6 +80,8 @@ export { binaryCrossentropy, categoricalCrossentropy, smoothLabels } from './int
 export type { CrossEntropyOptions, LossFunction } from './internal/loss/cross-entropy.js';
 export { labelSmoothing } from './internal/loss/label-smoothing.js';
 export type { LabelSmoothingOptions } from './internal/loss/label-smoothing.js';
+export { distillation, distillationLoss } from './internal/loss/distillation.js';
+export type { DistillationOptions, DistillationLossOptions, DistillationOutputs, Teacher, TeacherFunction } from './internal/loss/distillation.js';
 
 // Initialisation and dropout.
 export { initOutputBias } from './internal/init/output-bias.js';

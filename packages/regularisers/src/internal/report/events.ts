@@ -10,7 +10,8 @@ export type RegulariserKind =
   | 'constraint'
   | 'loss-weighting'
   | 'label-smoothing'
-  | 'dropout';
+  | 'dropout'
+  | 'distillation';
 
 interface ReportBase {
   /** The plugin's name (unique per trainer). */
@@ -90,6 +91,18 @@ export interface DropoutReport extends ReportBase {
   readonly values: ReportValues<'rate'>;
 }
 
+/**
+ * Knowledge distillation, means over the training batches since the previous report: `hardLoss` is the per-sample loss
+ * the plugin received (the trainer's loss), `distillationLoss` the `T²·KL(teacher ‖ student)` term (NaN at α = 1, when
+ * the teacher is not run). The batch loss is `α·hardLoss + (1 − α)·distillationLoss`.
+ */
+export interface DistillationReport extends ReportBase {
+  readonly kind: 'distillation';
+  readonly alpha: number;
+  readonly temperature: number;
+  readonly values: ReportValues<'hardLoss' | 'distillationLoss'>;
+}
+
 /** Every report, discriminated on `kind`. */
 export type RegulariserReport =
   | PenaltyReport
@@ -100,7 +113,8 @@ export type RegulariserReport =
   | ConstraintReport
   | LossWeightingReport
   | LabelSmoothingReport
-  | DropoutReport;
+  | DropoutReport
+  | DistillationReport;
 
 /** How weighted per-sample losses are reduced to the batch loss. */
 export type LossReduction = 'sum_over_batch_size' | 'mean_with_weights';
