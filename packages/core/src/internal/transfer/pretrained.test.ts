@@ -71,6 +71,11 @@ async function writeKerasExport(target: string): Promise<{ kernel: number[]; bia
           layers: [
             { class_name: 'InputLayer', config: { batch_input_shape: [null, 4], dtype: 'float32', sparse: false, ragged: false, name: 'dense_input' } },
             dense('dense', 5, 'relu', { batch_input_shape: [null, 4] }),
+            // tf.keras ≥ 2 writes the axis of a built BatchNormalization as a list.
+            {
+              class_name: 'BatchNormalization',
+              config: { name: 'batch_normalization', trainable: true, dtype: 'float32', axis: [1], momentum: 0.99, epsilon: 0.001, center: true, scale: true, beta_initializer: { class_name: 'Zeros', config: {} }, gamma_initializer: { class_name: 'Ones', config: {} }, moving_mean_initializer: { class_name: 'Zeros', config: {} }, moving_variance_initializer: { class_name: 'Ones', config: {} }, beta_regularizer: null, gamma_regularizer: null, beta_constraint: null, gamma_constraint: null },
+            },
             dense('dense_1', 3, 'softmax'),
           ],
         },
@@ -84,13 +89,18 @@ async function writeKerasExport(target: string): Promise<{ kernel: number[]; bia
         weights: [
           { name: 'dense/kernel', shape: [4, 5], dtype: 'float32' },
           { name: 'dense/bias', shape: [5], dtype: 'float32' },
+          { name: 'batch_normalization/gamma', shape: [5], dtype: 'float32' },
+          { name: 'batch_normalization/beta', shape: [5], dtype: 'float32' },
+          { name: 'batch_normalization/moving_mean', shape: [5], dtype: 'float32' },
+          { name: 'batch_normalization/moving_variance', shape: [5], dtype: 'float32' },
           { name: 'dense_1/kernel', shape: [5, 3], dtype: 'float32' },
           { name: 'dense_1/bias', shape: [3], dtype: 'float32' },
         ],
       },
     ],
   };
-  const all = new Float32Array([...kernel, ...bias, ...kernel2, ...bias2]);
+  const bn = [...Array<number>(5).fill(1.5), ...Array<number>(5).fill(0.25), ...Array<number>(5).fill(0.5), ...Array<number>(5).fill(4)];
+  const all = new Float32Array([...kernel, ...bias, ...bn, ...kernel2, ...bias2]);
   const bytes = new Uint8Array(all.buffer);
   await writeFile(join(target, 'model.json'), JSON.stringify(json));
   await writeFile(join(target, 'group1-shard1of2.bin'), bytes.slice(0, 64));
@@ -114,7 +124,12 @@ describe('loadPretrained', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(target, { recursive: true }));
     const { kernel, bias } = await writeKerasExport(target);
     const model = await loadPretrained(join(target, 'model.json'));
-    expect(modelLayers(model).map((l) => l.name)).toEqual(['dense', 'dense_1']);
+    expect(modelLayers(model).map((l) => l.name)).toEqual(['dense', 'batch_normalization', 'dense_1']);
+    expect(Array.from(model.getLayer('batch_normalization').getWeights()[3]!.dataSync())).toEqual([4, 4, 4, 4, 4]);
+    // Inference uses the stored statistics: (h − 0.5) / √(4 + 0.001) · 1.5 + 0.25 for the dense layer's output h.
+    const h = tf.tidy(() => Array.from((truncateModel(model, 'dense').predict(tf.ones([1, 4])) as tf.Tensor).dataSync()));
+    const normalised = tf.tidy(() => Array.from((truncateModel(model, 'batch_normalization').predict(tf.ones([1, 4])) as tf.Tensor).dataSync()));
+    normalised.forEach((v, i) => expect(v).toBeCloseTo(((h[i]! - 0.5) / Math.sqrt(4.001)) * 1.5 + 0.25, 5));
     expect(Array.from(model.getLayer('dense').getWeights()[0]!.dataSync())).toEqual(Array.from(new Float32Array(kernel)));
     expect(Array.from(model.getLayer('dense').getWeights()[1]!.dataSync())).toEqual(Array.from(new Float32Array(bias)));
     const out = tf.tidy(() => Array.from((model.predict(tf.ones([2, 4])) as tf.Tensor).sum(1).dataSync()));
