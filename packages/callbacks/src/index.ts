@@ -58,3 +58,16 @@ export type { ProgressBar, ProgressBarOptions, ProgressStream } from './internal
 export { trainingReport, renderReportHtml, renderReportSvg, reportDataFromEvents, smoothEma, renderPng } from './internal/report/training-report.js';
 export type { ReportSection, ReportHtmlOptions } from './internal/report/training-report.js';
 export type { TrainingReport, TrainingReportOptions, ReportData, ReportRenderOptions } from './internal/report/training-report.js';
+
+// ---- Fine-tuning: gradual unfreezing and discriminative learning rates ----
+export { fineTuning, trainableGroupsAt } from './internal/fine-tuning/fine-tuning.js';
+export type { FineTuning, FineTuningOptions } from './internal/fine-tuning/fine-tuning.js';
+export { discriminativeLr, groupFactors } from './internal/fine-tuning/discriminative-lr.js';
+export type { DiscriminativeLrOptions, GroupFactors } from './internal/fine-tuning/discriminative-lr.js';
+
+// ---- Weight averaging: exponential moving average (EMA) and stochastic weight averaging (SWA) ----
+export { ema } from './internal/averaging/ema.js';
+export type { Ema, EmaOptions } from './internal/averaging/ema.js';
+export { swa } from './internal/averaging/swa.js';
+export type { Swa, SwaOptions } from './internal/averaging/swa.js';
+export type { AveragingEvent, AveragingEventType } from './internal/averaging/events.js';

@@ -1,0 +1,55 @@
+import { Subject, type Observable } from 'rxjs';
+import type { FitEndReason, TrainerControl, TrainerEventMap } from '@fitstream/core';
+
+declare module '@fitstream/core' {
+  // Type parameters must match core's declaration exactly for the interfaces to merge.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  interface TrainerEventMap<M extends string = string> {
+    /** `ema` wrote the averaged weights into the model as the fit ended (`finalize`). */
+    'ema:finalized': {
+      readonly epoch: number;
+      readonly step: number;
+      /** EMA updates folded into the average during the fit. */
+      readonly updates: number;
+      readonly reason: FitEndReason;
+    };
+    /** `swa` averaged its first model: the weights at the end of `epoch`. */
+    'swa:started': {
+      readonly epoch: number;
+      readonly step: number;
+      /** The first averaged epoch as resolved from the `start` option. */
+      readonly startEpoch: number;
+    };
+    /** `swa` wrote the average into the model as the fit ended and recomputed the batch-norm statistics. */
+    'swa:finalized': {
+      readonly epoch: number;
+      readonly step: number;
+      /** Models (epoch ends) in the average. */
+      readonly models: number;
+      /** Batch-normalization layers whose moving statistics were recomputed over `batchNormData`. */
+      readonly batchNormLayers: readonly string[];
+      readonly reason: FitEndReason;
+    };
+  }
+}
+
+/** The event names weight averaging adds to core's `TrainerEventMap`. */
+export type AveragingEventType = 'ema:finalized' | 'swa:started' | 'swa:finalized';
+
+type AveragingEventMap = {
+  [K in AveragingEventType]: { readonly type: K; readonly time: number } & TrainerEventMap[K];
+};
+
+/** One weight-averaging event, as it appears on the plugin's own `events$` and on `trainer.events$`. */
+export type AveragingEvent<K extends AveragingEventType = AveragingEventType> = AveragingEventMap[K];
+
+/** Publishes a plugin's events on its own `events$` and, through `control.emit`, on the trainer's stream. */
+export class AveragingEmitter<K extends AveragingEventType> {
+  private readonly subject = new Subject<AveragingEvent<K>>();
+  readonly events$: Observable<AveragingEvent<K>> = this.subject.asObservable();
+
+  emit<T extends K>(control: TrainerControl, type: T, payload: TrainerEventMap[T]): void {
+    this.subject.next({ type, time: Date.now(), ...payload } as unknown as AveragingEvent<K>);
+    control.emit(type, payload);
+  }
+}
