@@ -75,65 +75,123 @@ async function encodeNamed(named: tf.NamedTensorMap | NamedTensor[]): Promise<{ 
   return { specs, data: new Uint8Array(buffer) };
 }
 
+/** What a checkpoint is written from. */
+export interface CheckpointParts {
+  readonly model: ModelAdapter;
+  readonly optimizer: tf.Optimizer;
+  readonly state: CheckpointStateInput;
+  /** Tensors of state providers, by provider key (see `StateProvider.getTensors`). */
+  readonly pluginTensors?: Readonly<Record<string, tf.NamedTensorMap>>;
+}
+
+/**
+ * A checkpoint's content taken in one synchronous moment: copies of the model weights and plugin tensors, the model's
+ * topology, the optimizer and its extras. Taking it does not wait for anything, so nothing else (another event
+ * subscriber, the next step) can change what the checkpoint holds between the request and the write; a weight view
+ * (EMA, SWA) needs to stay applied only while it is taken. {@link writeSnapshot} writes it and disposes the copies.
+ */
+export interface CheckpointSnapshot {
+  readonly kind: ModelAdapter['kind'];
+  /** The layers model's `toJSON` (its topology), or `undefined` for a function model. */
+  readonly topology: tf.io.ModelJSON['modelTopology'] | undefined;
+  readonly userDefinedMetadata: tf.io.ModelArtifacts['userDefinedMetadata'];
+  /** Copies of every model weight in the model's canonical (layer) order. */
+  readonly weights: readonly NamedTensor[];
+  readonly variables: ReadonlyArray<readonly [string, string]>;
+  readonly pluginKeys: readonly string[];
+  readonly pluginTensors: readonly NamedTensor[];
+  readonly optimizer: tf.Optimizer;
+  /** `optimizer.getWeights()`, started in the same moment (tfjs reads the slot variables, which only updates change). */
+  readonly optimizerWeights: Promise<NamedTensor[]>;
+  readonly extras: Record<string, number>;
+  readonly state: CheckpointStateInput;
+}
+
+/** Takes a {@link CheckpointSnapshot} synchronously (see there). */
+export function snapshotCheckpoint(parts: CheckpointParts): CheckpointSnapshot {
+  const { model, optimizer } = parts;
+  const named = [...model.namedWeights()];
+  const pluginKeys = Object.keys(parts.pluginTensors ?? {});
+  return {
+    kind: model.kind,
+    topology: model.layersModel ? (model.layersModel.toJSON(null, false) as tf.io.ModelJSON['modelTopology']) : undefined,
+    userDefinedMetadata: model.layersModel?.getUserDefinedMetadata() as tf.io.ModelArtifacts['userDefinedMetadata'],
+    weights: named.map(([name, v]) => ({ name, tensor: tf.clone(v) })),
+    variables: named.map(([key, v]) => [key, v.name] as const),
+    pluginKeys,
+    pluginTensors: Object.entries(parts.pluginTensors ?? {}).flatMap(([key, map]) => Object.entries(map).map(([name, tensor]) => ({ name: `${key}/${name}`, tensor: tf.clone(tensor) }))),
+    optimizer,
+    optimizerWeights: optimizer.getWeights(),
+    extras: optimizerExtras(optimizer),
+    state: parts.state,
+  };
+}
+
 /**
  * Writes a checkpoint directory atomically: `model.json` + `weights.bin` (stock tfjs layers format, loadable with
  * `tf.loadLayersModel(fileSystem(dir))`) or `variables.json` + `weights.bin` for function models,
- * `optimizer.json` + `optimizer.bin`, and `state.json` with SHA-256 checksums of the other files.
+ * `optimizer.json` + `optimizer.bin`, plugin tensors, and `state.json` with SHA-256 checksums of the other files.
  */
-export async function writeCheckpoint(
-  dir: string,
-  parts: {
-    readonly model: ModelAdapter;
-    readonly optimizer: tf.Optimizer;
-    readonly state: CheckpointStateInput;
-    /** Tensors of state providers, by provider key (see `StateProvider.getTensors`). */
-    readonly pluginTensors?: Readonly<Record<string, tf.NamedTensorMap>>;
-  },
-): Promise<CheckpointInfo> {
+export async function writeCheckpoint(dir: string, parts: CheckpointParts): Promise<CheckpointInfo> {
+  return writeSnapshot(dir, snapshotCheckpoint(parts));
+}
+
+/** Writes a snapshot taken with {@link snapshotCheckpoint} (see {@link writeCheckpoint}) and disposes its copies. */
+export async function writeSnapshot(dir: string, snapshot: CheckpointSnapshot): Promise<CheckpointInfo> {
   const path = resolvePath(dir);
   const createdAt = new Date().toISOString();
-  const { model, optimizer } = parts;
-  // Read everything from the device before touching the disk so the snapshot is one consistent moment.
-  const optimizerWeights = await optimizer.getWeights();
-  const encodedOptimizer = await encodeNamed(optimizerWeights);
-  for (const w of optimizerWeights) if (w.name === 'iter') w.tensor.dispose();
-  const extras = optimizerExtras(optimizer);
-  const encodedVariables = model.kind === 'function' ? await encodeNamed(Object.fromEntries(model.namedWeights())) : undefined;
-  const pluginEntries = Object.entries(parts.pluginTensors ?? {}).flatMap(([key, map]) => Object.entries(map).map(([name, tensor]) => ({ name: `${key}/${name}`, tensor })));
-  const encodedPlugins = pluginEntries.length > 0 ? await encodeNamed(pluginEntries) : undefined;
+  const { optimizer } = snapshot;
+  try {
+    const optimizerWeights = await snapshot.optimizerWeights;
+    const encodedOptimizer = await encodeNamed(optimizerWeights);
+    for (const w of optimizerWeights) if (w.name === 'iter') w.tensor.dispose();
+    const encodedWeights = await encodeNamed([...snapshot.weights]);
+    const encodedPlugins = snapshot.pluginTensors.length > 0 ? await encodeNamed([...snapshot.pluginTensors]) : undefined;
 
-  await writeDirectoryAtomic(path, async (tmp) => {
-    const files: Record<string, string> = {};
-    const put = async (name: string, data: string | Uint8Array) => {
-      await writeFileDurable(join(tmp, name), data);
-      files[name] = sha256(data);
-    };
-    if (model.layersModel) {
-      await model.layersModel.save(fileSystem(tmp));
-      for (const name of ['model.json', WEIGHTS_BIN]) files[name] = sha256(await readFile(join(tmp, name)));
-    } else {
-      await put(WEIGHTS_BIN, encodedVariables!.data);
-      await put(VARIABLES_JSON, JSON.stringify({ format: 'fitstream-variables', weights: encodedVariables!.specs }));
-    }
-    if (encodedPlugins) {
-      await put(PLUGIN_TENSORS_BIN, encodedPlugins.data);
-      await put(PLUGIN_TENSORS_JSON, JSON.stringify({ keys: Object.keys(parts.pluginTensors ?? {}), weights: encodedPlugins.specs }));
-    }
-    await put(OPTIMIZER_BIN, encodedOptimizer.data);
-    await put(OPTIMIZER_JSON, JSON.stringify({ className: optimizer.getClassName(), config: optimizer.getConfig(), weights: encodedOptimizer.specs }));
-    const state: CheckpointState = {
-      format: 'fitstream-checkpoint',
-      version: 1,
-      createdAt,
-      ...parts.state,
-      optimizer: { className: optimizer.getClassName(), extras },
-      model: { kind: model.kind, variables: [...model.namedWeights()].map(([key, v]) => [key, v.name] as const) },
-      files,
-    };
-    // state.json is written last: a directory without it is never a checkpoint.
-    await writeFileDurable(join(tmp, STATE), JSON.stringify(state, null, 1));
-  });
-  return { path, epoch: parts.state.epoch, batch: parts.state.batch, step: parts.state.step, createdAt };
+    await writeDirectoryAtomic(path, async (tmp) => {
+      const files: Record<string, string> = {};
+      const put = async (name: string, data: string | Uint8Array) => {
+        await writeFileDurable(join(tmp, name), data);
+        files[name] = sha256(data);
+      };
+      if (snapshot.topology) {
+        // What `LayersModel.save` writes (stock tfjs layers format), from the snapshot rather than the live model.
+        await fileSystem(tmp).save!({
+          modelTopology: snapshot.topology,
+          format: 'layers-model',
+          generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+          convertedBy: null,
+          weightSpecs: encodedWeights.specs,
+          weightData: encodedWeights.data.buffer.slice(encodedWeights.data.byteOffset, encodedWeights.data.byteOffset + encodedWeights.data.byteLength) as ArrayBuffer,
+          ...(snapshot.userDefinedMetadata ? { userDefinedMetadata: snapshot.userDefinedMetadata } : {}),
+        });
+        for (const name of ['model.json', WEIGHTS_BIN]) files[name] = sha256(await readFile(join(tmp, name)));
+      } else {
+        await put(WEIGHTS_BIN, encodedWeights.data);
+        await put(VARIABLES_JSON, JSON.stringify({ format: 'fitstream-variables', weights: encodedWeights.specs }));
+      }
+      if (encodedPlugins) {
+        await put(PLUGIN_TENSORS_BIN, encodedPlugins.data);
+        await put(PLUGIN_TENSORS_JSON, JSON.stringify({ keys: snapshot.pluginKeys, weights: encodedPlugins.specs }));
+      }
+      await put(OPTIMIZER_BIN, encodedOptimizer.data);
+      await put(OPTIMIZER_JSON, JSON.stringify({ className: optimizer.getClassName(), config: optimizer.getConfig(), weights: encodedOptimizer.specs }));
+      const state: CheckpointState = {
+        format: 'fitstream-checkpoint',
+        version: 1,
+        createdAt,
+        ...snapshot.state,
+        optimizer: { className: optimizer.getClassName(), extras: snapshot.extras },
+        model: { kind: snapshot.kind, variables: snapshot.variables },
+        files,
+      };
+      // state.json is written last: a directory without it is never a checkpoint.
+      await writeFileDurable(join(tmp, STATE), JSON.stringify(state, null, 1));
+    });
+  } finally {
+    tf.dispose([...snapshot.weights.map((w) => w.tensor), ...snapshot.pluginTensors.map((w) => w.tensor)]);
+  }
+  return { path, epoch: snapshot.state.epoch, batch: snapshot.state.batch, step: snapshot.state.step, createdAt };
 }
 
 /** Points `<parent>/latest.json` at a checkpoint directory (atomic rename). */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { installFrozenBatchNormInference } from '../transfer/batch-norm.js';
+import { installFrozenBatchNormInference, leafLayers } from '../transfer/batch-norm.js';
 
 /**
  * A custom model as a plain function of variables, for when a `LayersModel` does not fit.
@@ -72,9 +72,11 @@ function adaptLayersModel(model: tf.LayersModel): ModelAdapter {
     },
     // Read on every fit: layer.trainable may change between fits (fine-tuning).
     trainableVariables: () => model.trainableWeights.map((w) => w.read() as tf.Variable),
+    // In layer order, each layer's weights in its own order: tfjs' `model.weights` lists trainable weights first, so
+    // its order changes when layers are frozen — and checkpoints match weights by position when names differ.
     namedWeights: () => {
       const map = new Map<string, tf.Variable>();
-      for (const w of model.weights) map.set(w.originalName, w.read() as tf.Variable);
+      for (const { layer } of leafLayers(model)) for (const w of layer.weights) map.set(w.originalName, w.read() as tf.Variable);
       return map;
     },
     inputShapes: model.inputs.map((i) => i.shape.slice(1)),

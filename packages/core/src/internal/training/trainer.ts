@@ -6,8 +6,10 @@ import {
   markLatest,
   readCheckpoint,
   restoreOptimizer,
-  writeCheckpoint,
+  snapshotCheckpoint,
+  writeSnapshot,
   type CheckpointInfo,
+  type CheckpointSnapshot,
   type CheckpointStateInput,
 } from '../checkpoint/checkpoint.js';
 import { createChildContainer, type DependencyContainer } from '../di/container.js';
@@ -228,22 +230,36 @@ export class Trainer<M extends string = string> {
   async saveCheckpoint(dir: string): Promise<CheckpointInfo> {
     this.assertUsable();
     const last = this.lastFit ?? { position: { epoch: 0, batch: 0, step: 0 }, history: emptyHistory(), fit: { epochs: 0, batchSize: DEFAULT_BATCH, accumulateBatches: 1, shuffle: true } };
-    return this.withWeightView('checkpoints', () =>
-      writeCheckpoint(dir, { model: this.model, optimizer: this.optimizer, state: this.checkpointState(last.position, undefined, last.history, last.fit), pluginTensors: this.pluginTensors() }),
-    );
+    return writeSnapshot(dir, this.checkpointSnapshot(this.checkpointState(last.position, undefined, last.history, last.fit)));
   }
 
-  /** Runs `task` with the weight view (EMA, SWA …) applied when one is registered for `use`; puts the trained weights back after. */
-  private async withWeightView<T>(use: 'evaluation' | 'checkpoints', task: () => Promise<T>): Promise<T> {
+  /** The registered weight view (EMA, SWA …) when it applies to `use`. */
+  private weightView(use: 'evaluation' | 'checkpoints'): WeightView | undefined {
     const views = resolveAll(this.container, WeightView);
     if (views.length > 1) throw new PluginConflictError(`Plugins "${views[0]!.name}" and "${views[1]!.name}" both provide a weight view; use one.`);
-    const view = views[0];
-    if (!view?.[use]) return task();
-    const restore = view.apply();
+    return views[0]?.[use] ? views[0] : undefined;
+  }
+
+  /** Runs `task` with the weight view applied when one is registered for `use`; puts the trained weights back after. */
+  private async withWeightView<T>(use: 'evaluation' | 'checkpoints', task: () => Promise<T>): Promise<T> {
+    const restore = this.weightView(use)?.apply();
     try {
       return await task();
     } finally {
-      restore();
+      restore?.();
+    }
+  }
+
+  /**
+   * What a checkpoint holds, taken synchronously — with the weight view applied only while it is taken, so no other
+   * subscriber or step ever sees the viewed weights in the model, and nothing that runs during the write changes it.
+   */
+  private checkpointSnapshot(state: CheckpointStateInput): CheckpointSnapshot {
+    const restore = this.weightView('checkpoints')?.apply();
+    try {
+      return snapshotCheckpoint({ model: this.model, optimizer: this.optimizer, state, pluginTensors: this.pluginTensors() });
+    } finally {
+      restore?.();
     }
   }
 
@@ -463,9 +479,7 @@ export class Trainer<M extends string = string> {
     let checkpointRequest: string | undefined;
     const fitShape = { epochs: opts.epochs, batchSize: opts.batchSize, accumulateBatches: opts.accumulateBatches, shuffle: opts.shuffle };
     const save = async (dir: string, reason: string): Promise<CheckpointInfo> => {
-      const info = await this.withWeightView('checkpoints', () =>
-        writeCheckpoint(dir, { model, optimizer: this.optimizer, state: this.checkpointState(position, aggregate, history, fitShape), pluginTensors: this.pluginTensors() }),
-      );
+      const info = await writeSnapshot(dir, this.checkpointSnapshot(this.checkpointState(position, aggregate, history, fitShape)));
       this.emit('checkpoint:saved', { epoch: position.epoch, step: position.step, learningRate: this.learningRate, path: info.path, batch: position.batch, reason });
       return info;
     };
