@@ -8,15 +8,16 @@
  * `setWeights()`, checkpoints and resume behave exactly as with the stock update, and the numbers are bit-identical
  * to it (see fused-update-kernels.ts). Nothing is patched on the optimizer instance.
  *
- * Per variable, the fused kernel runs for variables up to {@link FUSED_MAX_ELEMENTS} elements and tfjs' own
- * elementwise ops (the stock formula, op for op) for larger ones.
+ * Per variable, the fused kernel runs for variables of any size where it is the WebAssembly SIMD kernel (the wasm
+ * backend on an engine with WebAssembly SIMD), and otherwise (the JavaScript loop) for variables up to
+ * {@link FUSED_MAX_ELEMENTS} elements, with tfjs' own elementwise ops (the stock formula, op for op) for larger ones.
  *
  * Only optimizers whose `applyGradients` is tfjs' own (an `AdamOptimizer`, `RMSPropOptimizer`, `MomentumOptimizer`
  * or `SGDOptimizer` that no subclass or instance overrides) take the fused path; others, and float16/int variables,
  * use their own update.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, type FusedKernelName } from './fused-update-kernels.js';
+import { FUSED_KERNELS, type FusedKernelName, fusedMaxElements, JS_LOOP_MAX_ELEMENTS } from './fused-update-kernels.js';
 
 /** What `Optimizer.applyGradients` accepts. */
 type VariableGradients = Parameters<tf.Optimizer['applyGradients']>[0];
@@ -63,14 +64,14 @@ interface SgdState {
 type Kind = 'adam' | 'rmsprop' | 'momentum' | 'sgd';
 
 /**
- * Variables up to this many elements take the fused kernel; larger ones the same elementwise tfjs ops as the stock
- * optimizer (so every variable's numbers are tfjs' either way). The fused kernel is a scalar JavaScript loop: it
- * saves ≈14 kernel dispatches (≈70 µs on wasm) per variable but costs ≈13 ns/element against ≈3.5 ns/element for
- * XNNPACK's SIMD elementwise kernels, so it only wins for small variables (measured on wasm, Adam, one process:
- * 64 elements 26 vs 95 µs, 4 096: 122 vs 141 µs, 16 384: 443 vs 190 µs). Biases, normalisation parameters, small
- * kernels and most RNN/conv weights are below it; the big dense matrices are not.
+ * Where the fused kernel is the scalar JavaScript loop (no WebAssembly SIMD kernel on the active backend), variables
+ * up to this many elements take it and larger ones the same elementwise tfjs ops as the stock optimizer (so every
+ * variable's numbers are tfjs' either way): the loop saves ≈14 kernel dispatches (≈70 µs on wasm) per variable but
+ * costs ≈13 ns/element against ≈3.5 ns/element for XNNPACK's SIMD elementwise kernels (measurements at
+ * {@link JS_LOOP_MAX_ELEMENTS}). The WebAssembly SIMD kernel wins at every size, so with it there is no limit
+ * ({@link fusedMaxElements}).
  */
-export const FUSED_MAX_ELEMENTS = 6144;
+export const FUSED_MAX_ELEMENTS = JS_LOOP_MAX_ELEMENTS;
 
 /** Which fused update applies to `optimizer` (its class' own `applyGradients`, not overridden), if any. */
 function kindOf(optimizer: tf.Optimizer): Kind | undefined {
@@ -193,6 +194,7 @@ function assignAll(targets: tf.Variable[], values: tf.Tensor[]): void {
 }
 
 function adamUpdate(o: AdamState, entries: Entry[]): void {
+  const limit = fusedMaxElements(tf.backend());
   const oneMinusAccBeta1 = tf.sub(1, o.accBeta1);
   const oneMinusAccBeta2 = tf.sub(1, o.accBeta2);
   entries.forEach(({ name, gradient, factor }, i) => {
@@ -202,7 +204,7 @@ function adamUpdate(o: AdamState, entries: Entry[]): void {
     const m = slot(o.accumulatedFirstMoment, i, value, 'm');
     const v = slot(o.accumulatedSecondMoment, i, value, 'v');
     if (gradient == null) return;
-    if (value.size <= FUSED_MAX_ELEMENTS) {
+    if (value.size <= limit) {
       assignAll([value, m, v], run(FUSED_KERNELS.adam, { value, gradient, m, v, accBeta1: o.accBeta1, accBeta2: o.accBeta2 }, attrs));
       return;
     }
@@ -220,6 +222,7 @@ function adamUpdate(o: AdamState, entries: Entry[]): void {
 }
 
 function rmspropUpdate(o: RMSPropState, entries: Entry[]): void {
+  const limit = fusedMaxElements(tf.backend());
   entries.forEach(({ name, gradient, factor }, i) => {
     const learningRate = o.learningRate * factor;
     const attrs = { decay: o.decay, momentum: o.momentum, epsilon: o.epsilon, learningRate, centered: o.centered };
@@ -228,7 +231,7 @@ function rmspropUpdate(o: RMSPropState, entries: Entry[]): void {
     const mom = slot(o.accumulatedMoments, i, value, 'momentum');
     const mg = o.centered ? slot(o.accumulatedMeanGrads, i, value, 'mg') : undefined;
     if (gradient == null) return;
-    if (value.size <= FUSED_MAX_ELEMENTS) {
+    if (value.size <= limit) {
       const inputs: tf.NamedTensorMap = { value, gradient, ms, mom };
       if (mg) inputs['mg'] = mg;
       assignAll(mg ? [value, ms, mom, mg] : [value, ms, mom], run(FUSED_KERNELS.rmsprop, inputs, attrs));
@@ -252,12 +255,13 @@ function rmspropUpdate(o: RMSPropState, entries: Entry[]): void {
 }
 
 function momentumUpdate(o: MomentumState, entries: Entry[]): void {
+  const limit = fusedMaxElements(tf.backend());
   entries.forEach(({ name, gradient, factor }, i) => {
     const attrs = { momentum: o.momentum, learningRate: o.learningRate * factor, nesterov: o.useNesterov };
     const value = variableOf(name);
     const acc = slot(o.accumulations, i, value, 'momentum');
     if (gradient == null) return;
-    if (value.size <= FUSED_MAX_ELEMENTS) {
+    if (value.size <= limit) {
       assignAll([value, acc], run(FUSED_KERNELS.momentum, { value, gradient, acc }, attrs));
       return;
     }
@@ -271,10 +275,11 @@ function momentumUpdate(o: MomentumState, entries: Entry[]): void {
 }
 
 function sgdUpdate(o: SgdState, entries: Entry[]): void {
+  const limit = fusedMaxElements(tf.backend());
   for (const { name, gradient, factor } of entries) {
     if (gradient == null) continue;
     const value = variableOf(name);
-    if (value.size <= FUSED_MAX_ELEMENTS) assignAll([value], run(FUSED_KERNELS.sgd, { value, gradient }, { learningRate: o.learningRate * factor }));
+    if (value.size <= limit) assignAll([value], run(FUSED_KERNELS.sgd, { value, gradient }, { learningRate: o.learningRate * factor }));
     else value.assign(tf.add(tf.mul(factor === 1 ? o.c : tf.mul(o.c, factor), gradient), value)); // tfjs' SGDOptimizer, op for op
   }
 }

@@ -1,11 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { uninstallWasmKernels } from '../backends/wasm/install-wasm-kernels.js';
 import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../backends/wasm/wasm-kernel-test-harness.js';
 import { applyOptimizerUpdate, FUSED_MAX_ELEMENTS, usesFusedUpdate } from './apply-optimizer-update.js';
+import { fusedMaxElements, setSimdUpdatesEnabled, simdUpdatesOf } from './fused-update-kernels.js';
 
 const STEPS = 20;
-// The last shape is above FUSED_MAX_ELEMENTS, so both the fused kernel and the op-for-op path are checked.
+// Sizes 851, 23, 60 and 8000: tails of 3, 3, 0 and 0 elements for the SIMD kernel; the last shape is above
+// FUSED_MAX_ELEMENTS, so with the JavaScript loop both the loop and the op-for-op path are checked.
 const SHAPES = [[37, 23], [23], [5, 4, 3], [80, 100]];
+// A dense kernel of ≥ 200 000 elements (200 703 = 4·50 175 + 3) and every tail length of the SIMD kernel.
+const LARGE_SHAPES = [[449, 447], [7], [1], [3, 2], [5, 1], [4]];
 const worst = new WorstError();
 
 const CONFIGS: ReadonlyArray<readonly [string, () => tf.Optimizer]> = [
@@ -19,16 +23,23 @@ const CONFIGS: ReadonlyArray<readonly [string, () => tf.Optimizer]> = [
   ['sgd', () => tf.train.sgd(0.1)],
 ];
 
-/** Runs 20 updates with fixed pseudo-random gradients (one weight gets no gradient in step 3) and returns the state. */
-function train(make: () => tf.Optimizer, fused: boolean, arrayForm = false): { weights: Float32Array[]; slots: Float32Array[]; iterations: number; accBeta: number[] } {
-  const variables = SHAPES.map((shape, i) => tf.variable(tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), 100 + i), shape)));
+/** Runs `steps` updates with fixed pseudo-random gradients (one weight gets no gradient in step 3) and returns the state. */
+function train(
+  make: () => tf.Optimizer,
+  fused: boolean,
+  arrayForm = false,
+  shapes: number[][] = SHAPES,
+  steps = STEPS,
+  gradientValues: (size: number, seed: number) => Float32Array = randomValues,
+): { weights: Float32Array[]; slots: Float32Array[]; iterations: number; accBeta: number[] } {
+  const variables = shapes.map((shape, i) => tf.variable(tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), 100 + i), shape)));
   const optimizer = make();
-  for (let step = 0; step < STEPS; step++) {
+  for (let step = 0; step < steps; step++) {
     const grads: tf.NamedTensorMap = {};
     variables.forEach((v, i) => {
       // A variable without a gradient this step: tfjs skips its update but keeps slots by position.
       if (step === 3 && i === 1) grads[v.name] = null as unknown as tf.Tensor;
-      else grads[v.name] = tf.tensor(randomValues(v.size, 1000 * step + i), v.shape);
+      else grads[v.name] = tf.tensor(gradientValues(v.size, 1000 * step + i), v.shape);
     });
     const given = arrayForm ? Object.entries(grads).map(([name, tensor]) => ({ name, tensor })) : grads;
     if (fused) applyOptimizerUpdate(optimizer, given);
@@ -46,36 +57,111 @@ function train(make: () => tf.Optimizer, fused: boolean, arrayForm = false): { w
   return { weights, slots, iterations, accBeta };
 }
 
+/** Index of the first element whose bits differ (−1: identical). Faster than a deep equal on large arrays. */
+function firstMismatch(actual: Float32Array, expected: Float32Array | undefined): number {
+  if (expected === undefined || actual.length !== expected.length) return -2;
+  const [a, b] = [new Uint32Array(actual.buffer, actual.byteOffset, actual.length), new Uint32Array(expected.buffer, expected.byteOffset, expected.length)];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+/** The fused run equals the stock one on wasm bit for bit, and the stock one on cpu to ≤ 1e-6. */
+function expectSameState(name: string, fused: ReturnType<typeof train>, stockWasm: ReturnType<typeof train>, reference: ReturnType<typeof train>, steps: number): void {
+  fused.weights.forEach((w, i) => {
+    expect(worst.record(relativeError(w, reference.weights[i]!), `${name} weight ${i}`)).toBeLessThanOrEqual(1e-6);
+    expect(firstMismatch(w, stockWasm.weights[i]), `${name} weight ${i}: first element that differs`).toBe(-1);
+  });
+  expect(fused.slots).toHaveLength(stockWasm.slots.length);
+  fused.slots.forEach((s, i) => {
+    expect(worst.record(relativeError(s, reference.slots[i]!), `${name} slot ${i}`)).toBeLessThanOrEqual(1e-6);
+    expect(firstMismatch(s, stockWasm.slots[i]), `${name} slot ${i}: first element that differs`).toBe(-1);
+  });
+  expect(fused.iterations).toBe(steps);
+  expect(fused.accBeta).toEqual(stockWasm.accBeta);
+}
+
 describe('fused optimizer updates', () => {
   beforeAll(setUpWasmWithKernels);
+  afterEach(() => setSimdUpdatesEnabled(true));
   afterAll(() => {
-    console.info(`fused optimizers (wasm) vs stock tfjs optimizers (cpu), 20 steps, worst relative error: ${worst.toString()}`);
+    console.info(`fused optimizers (wasm) vs stock tfjs optimizers (cpu), worst relative error: ${worst.toString()}`);
   });
 
-  it.each(CONFIGS)('%s: 20 fused steps on wasm equal the stock optimizer on cpu (≤ 1e-6) and on wasm (bit for bit)', async (name, make) => {
-    const reference = await onBackend('cpu', () => train(make, false));
-    const stockWasm = train(make, false);
-    const probe = make();
-    expect(usesFusedUpdate(probe)).toBe(true);
-    probe.dispose();
-    const fused = train(make, true);
-    fused.weights.forEach((w, i) => {
-      expect(worst.record(relativeError(w, reference.weights[i]!), `${name} weight ${i}`)).toBeLessThanOrEqual(1e-6);
-      expect(w).toEqual(stockWasm.weights[i]);
+  describe.each([
+    ['WebAssembly SIMD kernel', true],
+    ['JavaScript loop', false],
+  ] as const)('with the %s', (_, simd) => {
+    it.each(CONFIGS)('%s: 20 fused steps on wasm equal the stock optimizer on cpu (≤ 1e-6) and on wasm (bit for bit)', async (name, make) => {
+      setSimdUpdatesEnabled(simd);
+      expect(simdUpdatesOf(tf.backend()) !== undefined).toBe(simd);
+      const reference = await onBackend('cpu', () => train(make, false));
+      const stockWasm = train(make, false);
+      const probe = make();
+      expect(usesFusedUpdate(probe)).toBe(true);
+      probe.dispose();
+      expectSameState(name, train(make, true), stockWasm, reference, STEPS);
     });
-    expect(fused.slots).toHaveLength(stockWasm.slots.length);
-    fused.slots.forEach((s, i) => {
-      expect(worst.record(relativeError(s, reference.slots[i]!), `${name} slot ${i}`)).toBeLessThanOrEqual(1e-6);
-      expect(s).toEqual(stockWasm.slots[i]);
-    });
-    expect(fused.iterations).toBe(STEPS);
-    expect(fused.accBeta).toEqual(stockWasm.accBeta);
   });
 
-  it('covers both paths: the test shapes straddle FUSED_MAX_ELEMENTS', () => {
+  it.each(CONFIGS)(
+    '%s: a variable of 200 703 elements and sizes 1–7 (every SIMD tail), 8 steps, equal the stock optimizer bit for bit',
+    async (name, make) => {
+      const steps = 8;
+      // |g| ≥ 0.05: with a gradient ≈ 0, tfjs' centered RMSProp takes sqrt(ms − (mg² + ε)) of a negative number (NaN,
+      // in tfjs too), and among 200 000 uniform values some are that small.
+      const gradients = (size: number, seed: number): Float32Array => randomValues(size, seed).map((u) => u + Math.sign(u) * 0.05);
+      const reference = await onBackend('cpu', () => train(make, false, false, LARGE_SHAPES, steps, gradients));
+      const stockWasm = train(make, false, false, LARGE_SHAPES, steps, gradients);
+      expect(simdUpdatesOf(tf.backend())).toBeDefined();
+      expectSameState(`${name} (large)`, train(make, true, false, LARGE_SHAPES, steps, gradients), stockWasm, reference, steps);
+    },
+  );
+
+  it('takes every variable through the SIMD kernel on wasm; the JavaScript loop keeps its limit (cpu, or SIMD off)', async () => {
+    expect(fusedMaxElements(tf.backend())).toBe(Number.POSITIVE_INFINITY);
+    setSimdUpdatesEnabled(false);
+    expect(fusedMaxElements(tf.backend())).toBe(FUSED_MAX_ELEMENTS);
+    setSimdUpdatesEnabled(true);
+    await onBackend('cpu', () => expect(fusedMaxElements(tf.backend())).toBe(FUSED_MAX_ELEMENTS));
+    // With the loop, the test shapes straddle its limit, so the loop and the op-for-op path are both checked above.
     const sizes = SHAPES.map((s) => s.reduce((a, b) => a * b, 1));
     expect(sizes.some((n) => n <= FUSED_MAX_ELEMENTS)).toBe(true);
     expect(sizes.some((n) => n > FUSED_MAX_ELEMENTS)).toBe(true);
+  });
+
+  it('a learning-rate scale on a large variable equals an optimizer with the scaled rate, bit for bit', () => {
+    const run = (lr: number, scale?: number): Float32Array => {
+      const v = tf.variable(tf.tensor(randomValues(70_001, 9), [70_001]));
+      const optimizer = tf.train.adam(lr);
+      for (let step = 0; step < 4; step++) {
+        const g = tf.tensor(randomValues(70_001, 90 + step), [70_001]);
+        applyOptimizerUpdate(optimizer, { [v.name]: g }, scale === undefined ? undefined : () => scale);
+        g.dispose();
+      }
+      const out = v.dataSync().slice() as Float32Array;
+      optimizer.dispose();
+      v.dispose();
+      return out;
+    };
+    // Adam's moments do not depend on the rate, so scaling one variable's rate equals an optimizer with lr × factor.
+    expect(firstMismatch(run(0.01, 0.3), run(0.01 * 0.3))).toBe(-1);
+    expect(firstMismatch(run(0.01, 0.3), run(0.01))).not.toBe(-1);
+  });
+
+  it('keeps the same SIMD kernels across heap growth, and updates variables allocated after it', () => {
+    const backend = tf.backend() as unknown as { wasm: { asm: { memory: { buffer: ArrayBuffer } } } };
+    const memory = backend.wasm.asm.memory;
+    const kernels = simdUpdatesOf(backend);
+    expect(kernels).toBeDefined();
+    const heapBytes = memory.buffer.byteLength;
+    const filler = tf.zeros([heapBytes / 4]); // more than the free part of the heap: it must grow
+    expect(memory.buffer.byteLength).toBeGreaterThan(heapBytes);
+    expect(backend.wasm.asm.memory).toBe(memory);
+    expect(simdUpdatesOf(backend)).toBe(kernels);
+    const make = (): tf.Optimizer => tf.train.adam(0.01);
+    const shapes = [[313, 317], [9]];
+    expect(firstMismatch(train(make, true, false, shapes, 3).weights[0]!, train(make, false, false, shapes, 3).weights[0])).toBe(-1);
+    filler.dispose();
   });
 
   it('accepts gradients as a NamedTensor array, like applyGradients', () => {
