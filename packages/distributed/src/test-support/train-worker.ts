@@ -1,9 +1,10 @@
 // One training replica for the tests, configured by environment variables:
 // ALGO dp|local|easgd, N samples, BATCH per replica, EPOCHS, PERIOD (local SGD), LR_SCALING linear warm-up steps,
-// FAIL kind:rank:step (exit | hang | kill), STOP rank:step, CKPT checkpoint dir (rank 0 writes every epoch).
+// FAIL kind:rank:step (exit | hang | kill), STOP rank:step, CKPT checkpoint dir (rank 0 writes every epoch),
+// SKIP rank:step (a pre-reduce guard on that rank skips that update).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { findCheckpoint, ofType, type Plugin } from '@fitstream/core';
+import { findCheckpoint, GradientTransform, ofType, provide, type Plugin } from '@fitstream/core';
 import { dataParallel, easgd, init, localSGD, rankZero } from '../index.js';
 import { buildModel, flatWeights, lrRecorder, makeData, makeTrainer } from './train-fixture.js';
 
@@ -37,6 +38,13 @@ const fault: Plugin = {
     }),
 };
 trainer.use(fault);
+if (env.SKIP) {
+  const [skipRank, skipStep] = env.SKIP.split(':').map(Number);
+  trainer.use({
+    name: 'test-pre-reduce-skip',
+    register: (c) => provide(c, GradientTransform, { name: 'test-pre-reduce-skip', stage: 'pre-reduce', transform: (g, gctx) => (ctx.rank === skipRank && gctx.step === skipStep ? null : g) }),
+  });
+}
 trainer.use({ name: 'averaged', attach: (events$) => events$.pipe(ofType('distributed:epoch-end')).subscribe((e) => averaged.push({ ...e.metrics })) });
 if (env.CKPT) trainer.use(rankZero(ctx, { name: 'checkpoint-every-epoch', attach: (events$, control) => events$.pipe(ofType('epoch:end')).subscribe(() => control.requestCheckpoint('epoch')) }));
 const resumeFrom = env.CKPT && ctx.restartCount > 0 ? await findCheckpoint(env.CKPT) : undefined;

@@ -79,6 +79,11 @@ export interface GradientTransform {
   readonly stage?: GradientStage;
   /** Return the new gradients, or `null` to skip this optimizer update (e.g. non-finite gradients, a loss spike). */
   transform(grads: Gradients, ctx: GradientContext): Gradients | null;
+  /**
+   * Called instead of `transform` when an earlier transform skipped this update. A cross-replica reducer implements
+   * it to take part in the collective anyway (so peers do not wait for this replica) and to make every replica skip.
+   */
+  skipped?(ctx: GradientContext): void;
 }
 export const GradientTransform = token<GradientTransform>('@fitstream/core/GradientTransform');
 

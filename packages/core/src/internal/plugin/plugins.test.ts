@@ -75,6 +75,19 @@ describe('plugin points', () => {
     expect(weightsOf(model)).toEqual(before);
   });
 
+  it('tells the transforms after a skip that the update was skipped (a reducer still joins its collective)', async () => {
+    const calls: string[] = [];
+    const trainer = base();
+    trainer.use({ name: 'guard', register: (c) => provide(c, GradientTransform, { name: 'guard', stage: 'pre-reduce', transform: (g, ctx) => (ctx.step === 1 ? null : g) }) });
+    trainer.use({
+      name: 'reducer',
+      register: (c) =>
+        provide(c, GradientTransform, { name: 'reducer', stage: 'reduce', transform: (g, ctx) => (calls.push(`transform ${ctx.step}`), g), skipped: (ctx) => void calls.push(`skipped ${ctx.step}`) }),
+    });
+    await trainer.fit(classificationData(24, 3, 2), { ...fit, batchSize: 8 });
+    expect(calls).toEqual(['transform 0', 'skipped 1', 'transform 2']);
+  });
+
   it('applies weight constraints after every update', async () => {
     const model = mlp(3, 4, 2);
     const trainer = createTrainer({ model, optimizer: { name: 'sgd', learningRate: 0.5 }, loss: 'categoricalCrossentropy', seed: 1, backend: 'current', log: null });

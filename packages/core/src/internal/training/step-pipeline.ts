@@ -94,9 +94,15 @@ export function applyUpdate(
     let g: Gradients | null = grads;
     if (parts.plugins.gradientTransforms.length > 0) {
       const gradientCtx = { ...ctx, loss: parts.metrics.slice(0, 1).reshape([]) as tf.Scalar, samples: parts.samples, variables: parts.variables };
-      for (const t of parts.plugins.gradientTransforms) {
+      const transforms = parts.plugins.gradientTransforms;
+      for (let i = 0; i < transforms.length; i++) {
+        const t = transforms[i]!;
         g = t.transform(g, own(gradientCtx, t.name));
-        if (g === null) return false;
+        if (g === null) {
+          // The later transforms learn of the skip (a reducer still joins its collective, so peers skip with it).
+          for (const later of transforms.slice(i + 1)) later.skipped?.(own(gradientCtx, later.name));
+          return false;
+        }
       }
     }
     const multipliers = parts.plugins.learningRateMultipliers;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { GradientTransform, provide } from '@fitstream/core';
 import { LocalCommunicator, contextFor, dataParallel } from '../../index.js';
 import { launchThreads } from '../../test-support/launch-helpers.js';
 import { buildModel, flatWeights, lrRecorder, makeData, makeTrainer, maxRelativeDifference } from '../../test-support/train-fixture.js';
@@ -48,6 +49,27 @@ describe('dataParallel on thread replicas', () => {
       averagedLoss.forEach((l, i) => expect(Math.abs(l - ref.loss[i]!) / ref.loss[i]!).toBeLessThan(1e-4));
     });
   }
+
+  it('a pre-reduce guard that skips an update on one replica makes every replica skip it, without waiting for a timeout', async () => {
+    const result = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: '40', BATCH: '4', EPOCHS: '2', SKIP: '1:3' }, timeoutMs: 60_000 });
+    expect(result.attempts[0]!.failures).toEqual([]);
+    const reports = result.results as (Report & { stats: { skipped: number; steps: number } })[];
+    for (const r of reports) {
+      expect(r.weights).toEqual(reports[0]!.weights);
+      expect(r.stats.skipped).toBe(1);
+      expect(r.stats.steps).toBe(9); // 10 updates, one skipped everywhere
+    }
+    // One replica with the global batch that skips the same update.
+    await tf.setBackend('cpu');
+    const model = buildModel(42);
+    const trainer = makeTrainer(model, 0.5);
+    trainer.use(dataParallel(contextFor(new LocalCommunicator()), { log: null })).use({
+      name: 'skip-step-3',
+      register: (c) => provide(c, GradientTransform, { name: 'skip-step-3', stage: 'pre-reduce', transform: (g, gctx) => (gctx.step === 3 ? null : g) }),
+    });
+    await trainer.fit(makeData(40), { epochs: 2, batchSize: 8, handleSignals: false });
+    expect(maxRelativeDifference(reports[0]!.weights, flatWeights(model))).toBeLessThan(1e-5);
+  });
 
   it('linear LR scaling with warm-up (Goyal et al.): 2 replicas ramp from the base rate to 2× and match the formula', async () => {
     const result = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: '40', BATCH: '4', EPOCHS: '2', LR: '0.1', LR_WARMUP: '4' }, timeoutMs: 60_000 });

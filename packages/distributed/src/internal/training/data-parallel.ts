@@ -20,6 +20,8 @@ export interface DataParallelStats {
   readonly values: number;
   /** Milliseconds spent in all-reduce (including waiting for peers), over all steps. */
   readonly allreduceMs: number;
+  /** Updates every replica skipped because one of them skipped it before the reduction (a `pre-reduce` guard). */
+  readonly skipped: number;
 }
 
 /** The plugin {@link dataParallel} returns. */
@@ -43,8 +45,9 @@ interface Bucket {
  * `distributed(sampler)`, a stop on any replica stops all of them after the same step, and epoch metrics are averaged
  * across replicas (`distributed:epoch-end`).
  *
- * Put guards that skip updates (`lossSpikeGuard`, `terminateOnNaN`) in the `post-reduce` stage: after the reduction
- * every replica sees the same gradients and skips together.
+ * Guards that skip updates (`lossSpikeGuard`, `terminateOnNaN`, `skipNonFiniteGradients`) work in either stage: in
+ * `post-reduce` every replica sees the same gradients and skips together; in `pre-reduce`, a replica that skips still
+ * joins the all-reduce (core calls the reducer's `skipped`) and every replica skips that update with it.
  *
  * @example
  * ```ts
@@ -56,7 +59,7 @@ interface Bucket {
 export function dataParallel(ctx: DistributedContext, options: DataParallelOptions = {}): DataParallel {
   const support = new ReplicaSupport('data-parallel', ctx, options);
   const bucketValues = Math.max(1, Math.floor((options.bucketBytes ?? 25 * 2 ** 20) / 4));
-  const stats = { steps: 0, buckets: 0, values: 0, allreduceMs: 0 };
+  const stats = { steps: 0, skipped: 0, buckets: 0, values: 0, allreduceMs: 0 };
   let layout: Layout | undefined;
   let buckets: Bucket[] = [];
 
@@ -66,8 +69,8 @@ export function dataParallel(ctx: DistributedContext, options: DataParallelOptio
     buckets = [];
     let names: string[] = [];
     let offsets: number[] = [];
-    let fill = 2; // the first bucket carries [samples, stop flag]
-    let header = 2;
+    let fill = 3; // the first bucket carries [samples, stop flag, replicas that skip this update]
+    let header = 3;
     const close = () => {
       buckets.push({ names, offsets, header, buffer: ctx.comm.alloc(fill) });
       names = [];
@@ -87,35 +90,54 @@ export function dataParallel(ctx: DistributedContext, options: DataParallelOptio
     stats.values = layout.length;
   };
 
-  const reduce = (grads: Gradients, samples: number): Gradients => {
-    if (!layout || layout.names.length !== Object.keys(grads).length || layout.names.some((n) => !grads[n])) plan(grads);
+  /**
+   * All-reduces `grads` (sums over samples) with the peers. `grads` is `undefined` on a replica whose update an earlier
+   * transform skipped: it still joins every all-reduce (with zeros) so that no peer waits for it, and when any replica
+   * skipped, every replica skips (returns `null`) — the replicas' weights never diverge.
+   */
+  const reduce = (grads: Gradients | undefined, samples: number, variables: readonly tf.Variable[]): Gradients | null => {
+    const shapes: Gradients = grads ?? Object.fromEntries(variables.map((v) => [v.name, v]));
+    if (!layout || layout.names.length !== Object.keys(shapes).length || layout.names.some((n) => !shapes[n])) plan(shapes);
     const started = performance.now();
     const out: Record<string, tf.Tensor> = {};
     let total = 0;
+    let skipping = 0;
     for (const bucket of buckets) {
       const buf = bucket.buffer;
       if (bucket.names.length > 0) {
-        // One device read per bucket: the bucket's gradients, flattened and turned back into sums over samples.
-        const flat = tf.tidy(() => tf.mul(tf.concat(bucket.names.map((n) => tf.reshape(grads[n]!, [-1]))), samples));
-        buf.set(flat.dataSync() as Float32Array, bucket.header);
-        flat.dispose();
+        if (grads) {
+          // One device read per bucket: the bucket's gradients, flattened and turned back into sums over samples.
+          const flat = tf.tidy(() => tf.mul(tf.concat(bucket.names.map((n) => tf.reshape(grads[n]!, [-1]))), samples));
+          buf.set(flat.dataSync() as Float32Array, bucket.header);
+          flat.dispose();
+        } else {
+          buf.fill(0, bucket.header);
+        }
       }
       if (bucket.header) {
-        buf[0] = samples;
+        buf[0] = grads ? samples : 0;
         buf[1] = support.control?.stopRequested ? 1 : 0;
+        buf[2] = grads ? 0 : 1;
       }
       ctx.comm.allreduce(buf, 'sum');
       if (bucket.header) {
         total = buf[0]!;
         support.followStop(buf[1]! > 0);
+        skipping = buf[2]!;
       }
+      if (skipping > 0) continue;
       bucket.names.forEach((name, i) => {
-        const g = grads[name]!;
+        const g = shapes[name]!;
         const start = bucket.offsets[i]!;
         out[name] = tf.div(tf.tensor(buf.slice(start, start + g.size), g.shape), total);
       });
     }
     stats.allreduceMs += performance.now() - started;
+    if (skipping > 0) {
+      tf.dispose(Object.values(out));
+      stats.skipped += 1;
+      return null;
+    }
     stats.steps += 1;
     return out;
   };
@@ -128,7 +150,10 @@ export function dataParallel(ctx: DistributedContext, options: DataParallelOptio
       provide(container, GradientTransform, {
         name: 'data-parallel',
         stage: 'reduce',
-        transform: (grads, gctx) => (ctx.comm.size === 1 ? grads : reduce(grads, gctx.samples)),
+        transform: (grads, gctx) => (ctx.comm.size === 1 ? grads : reduce(grads, gctx.samples, gctx.variables)),
+        skipped: (gctx) => {
+          if (ctx.comm.size > 1) reduce(undefined, 0, gctx.variables);
+        },
       });
     },
     attach(events$: Observable<TrainerEvent>, control: TrainerControl): Subscription {
