@@ -43,14 +43,18 @@ export function createTransposingMatMul(
     const b = requireInput(inputs, 'b', kernelName);
     const transposeA = attrs['transposeA'] === true;
     const transposeB = attrs['transposeB'] === true;
+    // The stock kernel caches its XNNPACK operator (with the packed right operand) per right-operand *buffer*, whatever
+    // its shape: a view of that buffer with another shape (a reshape, a unit-axis transpose) then reuses an operator
+    // packed for the wrong shape and writes out of bounds. So `b` always reaches it as a buffer of its own shape.
+    const bIsView = isReshapedView(backend, b);
     // Non-float32 operands are rejected by the original kernel; let it produce its own error.
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || (!transposeA && !transposeB && plain === undefined)) {
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || (!transposeA && !transposeB && plain === undefined && !bIsView)) {
       return original(args);
     }
     return withKernelScope(table, backend, (scope) => {
       const plainInputs: Record<string, TensorInfo> = {
         a: transposeA ? swapLastTwoAxes(scope, a) : a,
-        b: transposeB ? swapLastTwoAxes(scope, b) : b,
+        b: transposeB ? materialisedTranspose(scope, b, lastTwoSwapped(b)) : bIsView ? materialisedTranspose(scope, b, identityPerm(b)) : b,
       };
       for (const name of passThroughInputs) {
         const info = inputs[name];
@@ -68,11 +72,31 @@ export function createTransposingMatMul(
 }
 
 /** Materialises the transpose of the last two axes (a free reshape when one of them has size 1). */
-function swapLastTwoAxes(scope: KernelScope, x: TensorInfo): TensorInfo {
+function lastTwoSwapped(x: TensorInfo): number[] {
   const rank = x.shape.length;
   if (rank < 2) {
     throw new Error(`fitstream wasm kernel: matMul operand must have rank >= 2, got [${x.shape.join(',')}]`);
   }
-  const perm = [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
-  return scope.transpose(x, perm);
+  return [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
+}
+
+function identityPerm(x: TensorInfo): number[] {
+  return x.shape.map((_, i) => i);
+}
+
+/** The left operand: a transpose, or a free reshape when only unit axes move (the left operand is never cached). */
+function swapLastTwoAxes(scope: KernelScope, x: TensorInfo): TensorInfo {
+  return scope.transpose(x, lastTwoSwapped(x));
+}
+
+/** A transpose into a buffer of its own (never a view): the wasm `Transpose` kernel always allocates its output. */
+function materialisedTranspose(scope: KernelScope, x: TensorInfo, perm: number[]): TensorInfo {
+  return scope.run('Transpose', { x }, { perm });
+}
+
+/** Whether `x` is a view (e.g. a reshape) of a buffer allocated with another shape. */
+function isReshapedView(backend: unknown, x: TensorInfo): boolean {
+  const entry = (backend as { dataIdMap?: { get(dataId: TensorInfo['dataId']): { shape?: readonly number[] } | undefined } }).dataIdMap?.get(x.dataId);
+  const shape = entry?.shape;
+  return shape !== undefined && (shape.length !== x.shape.length || shape.some((d, i) => d !== x.shape[i]));
 }

@@ -12,8 +12,9 @@ const MISSING = [
   'FitstreamRMSPropUpdate',
   'FitstreamMomentumUpdate',
   'FitstreamSgdUpdate',
+  'FitstreamClipByValueGrad',
 ];
-const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice'];
+const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice', 'Identity', 'Cast'];
 const ALL = [...REPLACED, ...MISSING];
 
 function snapshot(backend: string): Map<string, tf.KernelConfig | undefined> {
@@ -78,11 +79,13 @@ describe('installWasmKernels', () => {
       poolGradients: false,
       batchCopies: false,
       optimizerUpdates: false,
+      sharedIdentity: false,
+      activationGradients: false,
     });
     expect(onlyEmbedding).toEqual({ registered: ['UnsortedSegmentSum'], replaced: [] });
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(native.get('BatchMatMul'));
 
-    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, batchCopies: false, optimizerUpdates: false });
+    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, batchCopies: false, optimizerUpdates: false, sharedIdentity: false, activationGradients: false });
     expect(withMatMul.replaced.sort()).toEqual(['BatchMatMul', '_FusedMatMul']);
     uninstallWasmKernels(tf);
   });

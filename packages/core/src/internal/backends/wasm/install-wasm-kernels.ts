@@ -16,6 +16,9 @@ import { createFusedMatMulKernel } from './fused-mat-mul-transpose.js';
 import { createGatherV2Kernel } from './gather-v2.js';
 import { createMaxPoolGradKernel } from './max-pool-grad.js';
 import { createSliceKernel } from './slice.js';
+import { createIdentityKernel } from './identity.js';
+import { createCastKernel } from './cast.js';
+import { CLIP_BY_VALUE_GRAD, createClipByValueGradKernel, routeClipByValueGradient } from './clip-by-value-grad.js';
 import { FUSED_KERNELS, fusedKernelFunc } from '../../optimizers/fused-update-kernels.js';
 import { createUnsortedSegmentSumKernel } from './unsorted-segment-sum.js';
 import { type KernelTable, resolveKernelTable } from './wasm-kernel-scope.js';
@@ -40,6 +43,14 @@ export interface WasmKernelOptions {
    * copy element by element (gather) or copy the whole source tensor first (slice) — the batch-assembly cost.
    */
   readonly batchCopies?: boolean;
+  /**
+   * `Identity` sharing its input's heap memory (a reference count) instead of copying it: the gradient tape clones
+   * every tensor it saves with `Identity` (≈ 1 500 per LSTM training step); likewise `Cast` to the same dtype (the
+   * gradient of those clones).
+   */
+  readonly sharedIdentity?: boolean;
+  /** The gradient of `ClipByValue` (hard sigmoid: LSTM/GRU gates) as one kernel instead of five. */
+  readonly activationGradients?: boolean;
   /**
    * Fused Adam / RMSProp / momentum / SGD updates (one kernel per variable instead of ≈10), used by the trainer
    * through `applyOptimizerUpdate`; bit-identical to tfjs' optimizers.
@@ -106,6 +117,11 @@ const GROUPS: Record<Group, ReadonlyArray<{ name: string; create: (ctx: KernelFa
     { name: 'GatherV2', create: ({ current }) => createGatherV2Kernel(requireOriginal('GatherV2', current)) },
     { name: 'Slice', create: ({ tf, current }) => createSliceKernel(tf, requireOriginal('Slice', current)) },
   ],
+  sharedIdentity: [
+    { name: 'Identity', create: ({ current }) => createIdentityKernel(requireOriginal('Identity', current)) },
+    { name: 'Cast', create: ({ current }) => createCastKernel(requireOriginal('Cast', current)) },
+  ],
+  activationGradients: [{ name: CLIP_BY_VALUE_GRAD, create: ({ tf }) => (routeClipByValueGradient(tf), createClipByValueGradKernel()) }],
   optimizerUpdates: Object.values(FUSED_KERNELS).map((name) => ({ name, create: () => fusedKernelFunc(name) })),
 };
 
