@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
 import { bestOf } from '../run/best.js';
-import { Interrupted, interruptedOutcome, startExperiment } from '../run/experiment.js';
+import { Interrupted, experimentRecipeCallbacks, interruptedOutcome, startExperiment } from '../run/experiment.js';
 import { formatNumber } from '../run/format.js';
 import { callbackPlugins } from '../run/plugins.js';
 import { writeRunReport } from '../run/report.js';
@@ -184,14 +184,7 @@ export const autoencoder: ExperimentRecipe<AutoencoderConfig> = {
       model: { hidden: [128], code: 32 },
       head: { hidden: [], epochs: 30, lr: 0.01, baseline: true },
       features: { cacheDir: 'auto' },
-      callbacks: {
-        ...base.callbacks,
-        earlyStopping: { ...base.callbacks.earlyStopping, enabled: false },
-        // Experiments are not resumable: no backups.
-        backupAndRestore: { ...base.callbacks.backupAndRestore, enabled: false },
-        jsonlLogger: { readBatchMetricsEvery: 10 },
-        trainingReport: { ...base.callbacks.trainingReport, stepEvery: 10 },
-      },
+      callbacks: experimentRecipeCallbacks(base.callbacks),
     } as AutoencoderConfig;
   },
   run,

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
 import { bestOf } from '../run/best.js';
-import { Interrupted, interruptedOutcome, startExperiment } from '../run/experiment.js';
+import { Interrupted, experimentRecipeCallbacks, interruptedOutcome, startExperiment } from '../run/experiment.js';
 import { formatNumber } from '../run/format.js';
 import { callbackPlugins, defined } from '../run/plugins.js';
 import { writeRunReport } from '../run/report.js';
@@ -278,14 +278,7 @@ export const sensors: ExperimentRecipe<SensorsConfig> = {
       loss: { kind: 'focal', gamma: 2, alpha: 0.75, positiveWeight: 'balanced' },
       regularisers: { clipGradNorm: 1 },
       detection: { threshold: 0.5, baseline: true },
-      callbacks: {
-        ...base.callbacks,
-        earlyStopping: { ...base.callbacks.earlyStopping, enabled: false },
-        // Experiments are not resumable: no backups.
-        backupAndRestore: { ...base.callbacks.backupAndRestore, enabled: false },
-        jsonlLogger: { readBatchMetricsEvery: 10 },
-        trainingReport: { ...base.callbacks.trainingReport, stepEvery: 10 },
-      },
+      callbacks: experimentRecipeCallbacks(base.callbacks),
     } as SensorsConfig;
   },
   run,

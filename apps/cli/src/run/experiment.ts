@@ -1,7 +1,7 @@
 import { selectBackend, type BackendSelection } from '@fitstream/core';
 import type { ProgressStream } from '@fitstream/callbacks';
 import { z } from 'zod';
-import { BACKENDS, OPTIMIZERS } from '../config/schema.js';
+import { BACKENDS, OPTIMIZERS, type RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
 import type { BaseConfig, ExperimentOutcome, Io } from '../recipes/recipe.js';
 import { environmentRecord } from './environment.js';
@@ -36,6 +36,20 @@ export const experimentCallbackDefaults = (): ExperimentCallbacks => ({
   progressBar: { enabled: true, mode: 'auto', refreshMs: 100 },
   jsonlLogger: { readBatchMetricsEvery: 1 },
 });
+
+/**
+ * The callbacks of an experiment recipe that uses the shared callbacks section (sensors, autoencoder): no early
+ * stopping, no backups (experiments are not resumable), batch metrics and report points every 10 steps.
+ */
+export function experimentRecipeCallbacks(callbacks: RunConfig['callbacks']): RunConfig['callbacks'] {
+  return {
+    ...callbacks,
+    earlyStopping: { ...callbacks.earlyStopping, enabled: false },
+    backupAndRestore: { ...callbacks.backupAndRestore, enabled: false },
+    jsonlLogger: { readBatchMetricsEvery: 10 },
+    trainingReport: { ...callbacks.trainingReport, stepEvery: 10 },
+  };
+}
 
 /** `--fast-dev-run` as a batch limit per fit, or `undefined`. */
 export function devBatches(config: BaseConfig): number | undefined {

@@ -39,3 +39,16 @@ export function corruptLoss(steps: ReadonlySet<number>, how: 'spike' | 'nan', fa
   };
   return { name: 'corrupt-loss', register: (c) => provide(c, LossTransform, transform) };
 }
+
+/** A trainer on `model` (seed 1, SGD with learning rate 0.1 or Adam), for the weight-averaging tests. */
+export function trainerFor(model: tf.LayersModel, optimizer: 'sgd' | 'adam' = 'sgd') {
+  const spec = optimizer === 'sgd' ? ({ name: 'sgd', learningRate: 0.1 } as const) : 'adam';
+  return { model, trainer: createTrainer({ model, optimizer: spec, loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 1, backend: 'current', log: null }) };
+}
+
+/** Averaged weights (a map by name, disposed here) as arrays in the model's weight order. */
+export function averagedList(model: tf.LayersModel, averaged: Map<string, tf.Tensor>): number[][] {
+  const out = model.weights.map((w) => Array.from(averaged.get(w.originalName)!.dataSync()));
+  tf.dispose([...averaged.values()]);
+  return out;
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, fileSystem, GradientTransform, ofType, provide, readCheckpoint, selectBackend, type Plugin, type TrainerEvent } from '@fitstream/core';
 import { ema, type EmaOptions } from '../../index.js';
-import { blobs, mlp, weightsOf } from '../../test-support/fixtures.js';
+import { averagedList, blobs, mlp, trainerFor, weightsOf } from '../../test-support/fixtures.js';
 import { emaDecay } from './ema.js';
 
 let tmp: string;
@@ -17,18 +17,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-/** A trainer on `model` (seed 1, SGD with learning rate 0.1 or Adam). */
-function trainerFor(model: tf.LayersModel, optimizer: 'sgd' | 'adam' = 'sgd') {
-  const spec = optimizer === 'sgd' ? ({ name: 'sgd', learningRate: 0.1 } as const) : 'adam';
-  return { model, trainer: createTrainer({ model, optimizer: spec, loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 1, backend: 'current', log: null }) };
-}
-
-/** Averaged weights (a map by name, disposed here) as arrays in the model's weight order. */
-function averagedList(model: tf.LayersModel, averaged: Map<string, tf.Tensor>): number[][] {
-  const out = model.weights.map((w) => Array.from(averaged.get(w.originalName)!.dataSync()));
-  tf.dispose([...averaged.values()]);
-  return out;
-}
 
 /** `model` with the given weights (in its weight order). */
 function modelWith(model: tf.LayersModel, weights: number[][]): tf.LayersModel {

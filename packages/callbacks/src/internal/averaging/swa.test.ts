@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, ofType, PluginConflictError, selectBackend, updateBatchNormStatistics, withSeed, type FitOptions, type TrainerEvent } from '@fitstream/core';
 import { constantLr, ema, swa, type SwaOptions } from '../../index.js';
-import { blobs, mlp, weightsOf } from '../../test-support/fixtures.js';
+import { averagedList, blobs, mlp, trainerFor, weightsOf } from '../../test-support/fixtures.js';
 import { swaLearningRate, swaStartEpoch } from './swa.js';
 
 let tmp: string;
@@ -17,18 +17,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-/** A trainer on `model` (seed 1, SGD with learning rate 0.1 or Adam). */
-function trainerFor(model: tf.LayersModel, optimizer: 'sgd' | 'adam' = 'sgd') {
-  const spec = optimizer === 'sgd' ? ({ name: 'sgd', learningRate: 0.1 } as const) : 'adam';
-  return { model, trainer: createTrainer({ model, optimizer: spec, loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 1, backend: 'current', log: null }) };
-}
-
-/** Averaged weights (a map by name, disposed here) as arrays in the model's weight order. */
-function averagedList(model: tf.LayersModel, averaged: Map<string, tf.Tensor>): number[][] {
-  const out = model.weights.map((w) => Array.from(averaged.get(w.originalName)!.dataSync()));
-  tf.dispose([...averaged.values()]);
-  return out;
-}
 
 /** Each weight tensor within `rel` of the expected one, relative to the tensor's largest magnitude. */
 function expectClose(got: number[][], expected: number[][], rel: number): void {
