@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
 import { bestOf } from '../run/best.js';
-import { Interrupted, experimentRecipeCallbacks, interruptedOutcome, startExperiment } from '../run/experiment.js';
+import { experimentRecipeCallbacks, interruptedOrThrow, startExperiment, throwIfInterrupted } from '../run/experiment.js';
 import { formatNumber } from '../run/format.js';
 import { callbackPlugins } from '../run/plugins.js';
 import { writeRunReport } from '../run/report.js';
@@ -72,7 +72,7 @@ async function trainHead(config: AutoencoderConfig, train: TensorPair, validatio
   const trainer = createTrainer({ model: head, optimizer: { name: 'adam', learningRate: config.head.lr }, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: config.seed, backend: 'current', log: null });
   try {
     const result = await trainer.fit({ x: tx, y: train.y }, { epochs: config.head.epochs, batchSize: config.batchSize, handleSignals: true, ...(config.fastDevRun === false ? {} : { limitBatches: 1, epochs: 1 }) });
-    if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) throw new Interrupted(result.stopReason!);
+    throwIfInterrupted(result);
     const logs = await trainer.evaluate({ x: vx, y: validation.y }, { batchSize: 512 });
     return { accuracy: logs.accuracy, loss: logs.loss };
   } finally {
@@ -106,7 +106,7 @@ async function run(config: AutoencoderConfig, io: Io, options: { readonly json: 
   try {
     exp.log(`autoencoder: ${split.train.length} training digits (labels unused), ${split.test.length} validation; ${[PIXELS, ...config.model.hidden, config.model.code, ...[...config.model.hidden].reverse(), PIXELS].join('-')}`);
     const result = await trainer.fit(unsupervised.train, fitOptions(runConfig, unsupervised.validation, exp.paths.checkpoints));
-    if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) throw new Interrupted(result.stopReason!);
+    throwIfInterrupted(result);
     await trainer.saveCheckpoint(exp.paths.model);
 
     // The encoder (inputs → `code`) embeds every digit once; the embeddings are cached under a key of its weights.
@@ -150,11 +150,7 @@ async function run(config: AutoencoderConfig, io: Io, options: { readonly json: 
     exp.log(`run directory: ${exp.runDir}`);
     return { code: EXIT.ok, summary };
   } catch (error) {
-    if (error instanceof Interrupted) {
-      await writeRunReport(exp.runDir).catch(() => undefined);
-      return interruptedOutcome(error, exp.runDir, io);
-    }
-    throw error;
+    return interruptedOrThrow(error, exp.runDir, io);
   } finally {
     trainer.dispose();
     autoencoder.dispose();

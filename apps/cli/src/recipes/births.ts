@@ -5,7 +5,7 @@ import { drift, lstmForecaster, meanForecast, persistence, runBacktest, seasonal
 import { z } from 'zod';
 import { EXIT } from '../exit.js';
 import { defined } from '../run/plugins.js';
-import { devBatches, experimentBase, experimentCallbackDefaults, experimentCallbacks, Interrupted, interruptedOutcome, startExperiment, type ExperimentRun } from '../run/experiment.js';
+import { devBatches, experimentBase, experimentCallbackDefaults, experimentCallbacks, interruptedOrThrow, startExperiment, throwIfInterrupted, type ExperimentRun } from '../run/experiment.js';
 import { formatNumber } from '../run/format.js';
 import { writeRunReport } from '../run/report.js';
 import { writeJson } from '../run/run-directory.js';
@@ -66,7 +66,7 @@ function loggedLstm(config: BirthsConfig, run: ExperimentRun, fold: number, fold
       started = true;
     },
     onFit: (result, { windows, durationMs }) => {
-      if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) throw new Interrupted(result.stopReason!);
+      throwIfInterrupted(result);
       run.log(`fold ${fold + 1}/${folds}: ${result.history.epochs.length} epochs on ${windows} windows, loss ${formatNumber(result.final?.['loss'] ?? Number.NaN)} (standardised), ${(durationMs / 1000).toFixed(1)} s`);
     },
   });
@@ -110,11 +110,7 @@ async function run(config: BirthsConfig, io: Io, options: { readonly json: boole
       baselines: [seasonalNaive(m), persistence(), drift(), meanForecast()],
     });
   } catch (error) {
-    if (error instanceof Interrupted) {
-      await writeRunReport(exp.runDir).catch(() => undefined);
-      return interruptedOutcome(error, exp.runDir, io);
-    }
-    throw error;
+    return interruptedOrThrow(error, exp.runDir, io);
   }
   const { steps, report } = outcome;
   const records: BacktestStepRecord[] = steps.map((s) => ({

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
 import { bestOf } from '../run/best.js';
-import { Interrupted, experimentRecipeCallbacks, interruptedOutcome, startExperiment } from '../run/experiment.js';
+import { experimentRecipeCallbacks, interruptedOrThrow, startExperiment, throwIfInterrupted } from '../run/experiment.js';
 import { formatNumber } from '../run/format.js';
 import { callbackPlugins, defined } from '../run/plugins.js';
 import { writeRunReport } from '../run/report.js';
@@ -168,7 +168,7 @@ async function trainPlainBaseline(config: SensorsConfig, prepared: Prepared): Pr
   try {
     const { handleSignals: _h, ...fit } = fitOptions(config as unknown as RunConfig, prepared.validation, undefined);
     const result = await trainer.fit(prepared.train, { ...fit, handleSignals: true });
-    if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) throw new Interrupted(result.stopReason!);
+    throwIfInterrupted(result);
     return probabilities(model, prepared.validation.x);
   } finally {
     trainer.dispose();
@@ -192,7 +192,7 @@ async function run(config: SensorsConfig, io: Io, options: { readonly json: bool
   for (const plugin of [...setup.plugins, ...callbackPlugins(runConfig, exp.runDir, exp.progress, io.err)]) trainer.use(plugin);
   try {
     const result = await trainer.fit(prepared.train, fitOptions(runConfig, prepared.validation, exp.paths.checkpoints));
-    if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) throw new Interrupted(result.stopReason!);
+    throwIfInterrupted(result);
     await trainer.saveCheckpoint(exp.paths.model);
     const restored = await tf.loadLayersModel(fileSystem(exp.paths.model));
     restored.dispose();
@@ -243,11 +243,7 @@ async function run(config: SensorsConfig, io: Io, options: { readonly json: bool
     exp.log(`model: ${exp.paths.model}; report: ${exp.paths.report}`);
     return { code: EXIT.ok, summary };
   } catch (error) {
-    if (error instanceof Interrupted) {
-      await writeRunReport(exp.runDir).catch(() => undefined);
-      return interruptedOutcome(error, exp.runDir, io);
-    }
-    throw error;
+    return interruptedOrThrow(error, exp.runDir, io);
   } finally {
     trainer.dispose();
     model.dispose();

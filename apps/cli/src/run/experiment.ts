@@ -6,6 +6,7 @@ import { EXIT } from '../exit.js';
 import type { BaseConfig, ExperimentOutcome, Io } from '../recipes/recipe.js';
 import { environmentRecord } from './environment.js';
 import { runPaths } from './plugins.js';
+import { writeRunReport } from './report.js';
 import { createRunDirectory, writeJson } from './run-directory.js';
 
 /** The top-level keys of an experiment recipe's configuration (its own sections come on top). */
@@ -82,6 +83,21 @@ export class Interrupted extends Error {
     super(signal);
     this.name = 'Interrupted';
   }
+}
+
+/** Throws {@link Interrupted} when a fit was stopped by SIGINT/SIGTERM (the trainer stops with the signal as reason). */
+export function throwIfInterrupted(result: { readonly reason: string; readonly stopReason?: string | undefined }): void {
+  if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) throw new Interrupted(result.stopReason!);
+}
+
+/**
+ * An experiment's `catch`: an interruption writes the report of what ran and ends with its exit code; any other error
+ * is thrown on.
+ */
+export async function interruptedOrThrow(error: unknown, runDir: string, io: Io): Promise<ExperimentOutcome> {
+  if (!(error instanceof Interrupted)) throw error;
+  await writeRunReport(runDir).catch(() => undefined);
+  return interruptedOutcome(error, runDir, io);
 }
 
 /** The outcome of an interrupted experiment: exit code 130 (SIGINT) or 143 (SIGTERM); experiments keep no backup. */

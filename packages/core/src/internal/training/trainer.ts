@@ -600,15 +600,14 @@ export class Trainer<M extends string = string> {
     // tfjs optimizers index their slots by position, so a change of the set realigns them by name: variables that stay
     // trainable keep their moments.
     let variables: tf.Variable[] = [];
-    let variableKey = '';
+    let aligned = false;
     const refreshVariables = () => {
       const next = model.trainableVariables();
       if (next.length === 0) throw new Error(`${model.label} has no trainable variables; unfreeze at least one layer.`);
-      const key = next.map((v) => v.name).join('\n');
-      if (key !== variableKey) {
-        alignOptimizerSlots(this.optimizer, next.map((v) => v.name));
-        variableKey = key;
-      }
+      // The same variables in the same order (every step but a freeze change): nothing to realign.
+      const same = aligned && next.length === variables.length && next.every((v, i) => v === variables[i]);
+      if (!same) alignOptimizerSlots(this.optimizer, next.map((v) => v.name));
+      aligned = true;
       variables = next;
     };
     const groupAggregate = new EpochAggregate(this.metricNames.length);
