@@ -134,12 +134,17 @@ interface Model {
   readonly y: tf.Tensor;
 }
 
+/** Seeds the initial weights: an unseeded initialiser made the loss curves (and their float32 drift) differ per run. */
+const INIT_SEED = process.env.FITSTREAM_TRAIN_LAYERS_SEED ?? 'train-layers';
+
 function build(c: LayerCase, weights: tf.Tensor[] | undefined): Model {
-  const input = tf.input({ shape: c.inputShape, dtype: c.vocabulary === undefined ? 'float32' : 'int32' });
-  let out = c.graph ? c.graph(input) : seq(input, c.body?.() ?? []);
-  if ((out.shape.length ?? 0) > 2) out = tf.layers.flatten().apply(out) as tf.SymbolicTensor;
-  out = tf.layers.dense({ units: 2 }).apply(out) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: out });
+  const model = withSeed(`${INIT_SEED}:${c.name}`, () => {
+    const input = tf.input({ shape: c.inputShape, dtype: c.vocabulary === undefined ? 'float32' : 'int32' });
+    let out = c.graph ? c.graph(input) : seq(input, c.body?.() ?? []);
+    if ((out.shape.length ?? 0) > 2) out = tf.layers.flatten().apply(out) as tf.SymbolicTensor;
+    out = tf.layers.dense({ units: 2 }).apply(out) as tf.SymbolicTensor;
+    return tf.model({ inputs: input, outputs: out });
+  });
   if (weights !== undefined) {
     model.setWeights(weights);
     tf.dispose(weights);
