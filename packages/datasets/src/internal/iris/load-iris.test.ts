@@ -48,6 +48,24 @@ describe('loadIris', () => {
     expect([ys[0], ys[50], ys[100], ys[149]]).toEqual([0, 1, 2, 2]);
   });
 
+  it('shuffle: the same 150 (features, label) rows in a seeded order, the same for the same seed', async () => {
+    const plain = await load();
+    const shuffled = await loadIris({ cache: dir, shuffle: 7 });
+    const xs = (await shuffled.x.array()) as number[][];
+    const ys = Array.from(await shuffled.y.data());
+    const again = await loadIris({ cache: dir, shuffle: 7 });
+    const other = await loadIris({ cache: dir, shuffle: 8 });
+    expect(Array.from(await again.y.data())).toEqual(ys);
+    expect(Array.from(await other.y.data())).not.toEqual(ys);
+    const rows = (x: number[][], y: number[]) => x.map((r, i) => JSON.stringify([...r, y[i]])).sort();
+    expect(rows(xs, ys)).toEqual(rows(plain.xs, plain.ys));
+    expect(new Set(ys.slice(0, 15)).size).toBe(3); // the first rows are no longer all setosa
+    expect(shuffled.metadata.notes.join(' ')).toMatch(/seeded random order \(options\.shuffle = 7\)/);
+    expect(plain.metadata.notes.join(' ')).toMatch(/ordered by class \(50 setosa/);
+    await expect(loadIris({ shuffle: 0.5 })).rejects.toThrow(/options\.shuffle/);
+    tf.dispose([shuffled.x, shuffled.y, again.x, again.y, other.x, other.y]);
+  });
+
   it('describes itself: names, units, classes, licence, citation, source package and version', async () => {
     const { metadata } = await loadIris({ cache: false }).then((d) => (tf.dispose([d.x, d.y]), d));
     expect(metadata).toMatchObject({

@@ -5,9 +5,15 @@ import { FitstreamInputError } from '@fitstream/core';
 import { cacheDirectory } from '../cache/cache-directory.js';
 import { cachedJson, type CacheReport } from '../cache/json-cache.js';
 import type { DatasetMetadata } from '../metadata.js';
+import { permuteRows, rowOrderNote, shuffledRowOrder } from '../shuffle/shuffle-rows.js';
 
 /** Options of {@link loadIris}. */
 export interface LoadIrisOptions {
+  /**
+   * Return the rows in a seeded random order (a seed for the core PRNG: the same seed gives the same order everywhere).
+   * Default: the package's order, 50 setosa, then 50 versicolor, then 50 virginica.
+   */
+  readonly shuffle?: number | string;
   /**
    * Cache the parsed numbers (default `true`): in {@link cacheDirectory}, or in this directory when a string.
    * `false` parses the package's data on every call and touches no file.
@@ -88,7 +94,7 @@ function isIrisPayload(p: unknown): p is IrisPayload {
   );
 }
 
-function irisMetadata(version: string, licence: string, labels: readonly number[]): DatasetMetadata {
+function irisMetadata(version: string, licence: string, labels: readonly number[], shuffle: number | string | undefined): DatasetMetadata {
   const classCounts = CLASS_NAMES.map((_, c) => labels.filter((l) => l === c).length);
   return {
     name: 'iris',
@@ -106,7 +112,7 @@ function irisMetadata(version: string, licence: string, labels: readonly number[
     source: { package: PACKAGE, version, licence },
     notes: [
       "Samples 35 and 38 (1-based) follow Fisher's paper, as in scikit-learn, not the UCI file's known errata.",
-      'Rows are ordered by class (50 setosa, 50 versicolor, 50 virginica): shuffle or split before training.',
+      rowOrderNote('50 setosa, 50 versicolor, 50 virginica', shuffle),
     ],
   };
 }
@@ -130,6 +136,7 @@ export async function loadIris(options: LoadIrisOptions = {}): Promise<IrisDatas
   if (typeof cache !== 'boolean' && (typeof cache !== 'string' || cache === '')) {
     throw new FitstreamInputError('options.cache', `must be true, false or a directory path, got ${JSON.stringify(cache)}.`);
   }
+  const order = shuffledRowOrder(SAMPLES, options.shuffle);
   const { version, licence } = packageInfo();
   let payload: IrisPayload;
   let report: CacheReport;
@@ -143,9 +150,9 @@ export async function loadIris(options: LoadIrisOptions = {}): Promise<IrisDatas
     ({ payload, cache: report } = await cachedJson(path, key, parseIrisPackage, isIrisPayload));
   }
   return {
-    x: tf.tensor2d(Float32Array.from(payload.features), [SAMPLES, FEATURES], 'float32'),
-    y: tf.tensor1d(Int32Array.from(payload.labels), 'int32'),
-    metadata: irisMetadata(version, licence, payload.labels),
+    x: tf.tensor2d(permuteRows(Float32Array.from(payload.features), FEATURES, order), [SAMPLES, FEATURES], 'float32'),
+    y: tf.tensor1d(permuteRows(Int32Array.from(payload.labels), 1, order), 'int32'),
+    metadata: irisMetadata(version, licence, payload.labels, options.shuffle),
     cache: report,
   };
 }

@@ -55,7 +55,29 @@ describe('loadMnist', () => {
     tf.dispose([data.x, data.y, full.x, full.y]);
   });
 
+  it('shuffle: the subset’s images, reordered by a seed, each image with its own label', async () => {
+    const plain = await loadMnist({ subset: 500, cache: dir });
+    const shuffled = await loadMnist({ subset: 500, shuffle: 'digits', cache: dir });
+    const labels = Array.from(await shuffled.y.data());
+    expect(labels.slice(0, 50)).not.toEqual([...labels.slice(0, 50)].sort((a, b) => a - b));
+    expect(new Set(labels.slice(0, 100)).size).toBe(10); // the first 100 rows hold every digit
+    expect(shuffled.metadata.classCounts).toEqual(plain.metadata.classCounts);
+    // Row i of the shuffled set is row order[i] of the plain one: images and labels moved together.
+    const plainLabels = Array.from(await plain.y.data());
+    const plainPixels = tf.tidy(() => plain.x.reshape([500, 784]).arraySync() as number[][]);
+    const shuffledPixels = tf.tidy(() => shuffled.x.reshape([500, 784]).arraySync() as number[][]);
+    const key = (pixels: number[], label: number) => `${label}:${pixels.join(',')}`;
+    const index = new Map(plainPixels.map((p, i) => [key(p, plainLabels[i]!), i]));
+    const sources = shuffledPixels.map((p, i) => index.get(key(p, labels[i]!)));
+    expect(sources.every((s) => s !== undefined)).toBe(true);
+    expect(new Set(sources).size).toBe(500);
+    const again = await loadMnist({ subset: 500, shuffle: 'digits', cache: dir });
+    expect(Array.from(await again.y.data())).toEqual(labels);
+    tf.dispose([plain.x, plain.y, shuffled.x, shuffled.y, again.x, again.y]);
+  });
+
   it('names the bad option', async () => {
+    await expect(loadMnist({ shuffle: -0.5 })).rejects.toThrow(/options\.shuffle/);
     await expect(loadMnist({ subset: 5 })).rejects.toThrow(/options\.subset.*from 10 to 10000/);
     await expect(loadMnist({ subset: 20_000 })).rejects.toThrow(/options\.subset/);
     await expect(loadMnist({ cache: '' })).rejects.toThrow(/options\.cache/);

@@ -6,6 +6,7 @@ import { FitstreamInputError } from '@fitstream/core';
 import { cacheDirectory } from '../cache/cache-directory.js';
 import { cachedJson, type CacheReport } from '../cache/json-cache.js';
 import type { DatasetMetadata } from '../metadata.js';
+import { permuteRows, rowOrderNote, shuffledRowOrder } from '../shuffle/shuffle-rows.js';
 
 /** Options of {@link loadMnist}. */
 export interface LoadMnistOptions {
@@ -15,6 +16,12 @@ export interface LoadMnistOptions {
    * always gives the same images.
    */
   readonly subset?: number;
+  /**
+   * Return the rows in a seeded random order (a seed for the core PRNG: the same seed gives the same order everywhere).
+   * Default: the package's order, all 0s, then all 1s, … The subset is chosen first, so `subset` and `shuffle` together
+   * give the same images as `subset` alone, reordered.
+   */
+  readonly shuffle?: number | string;
   /**
    * Cache the parsed pixels (default `true`): in {@link cacheDirectory}, or in this directory when a string. `false`
    * parses the package's JSON on every call and touches no file.
@@ -105,7 +112,7 @@ function subsetCounts(available: readonly number[], n: number): number[] {
   return counts;
 }
 
-function mnistMetadata(version: string, licence: string, available: readonly number[], counts: readonly number[]): DatasetMetadata {
+function mnistMetadata(version: string, licence: string, available: readonly number[], counts: readonly number[], shuffle: number | string | undefined): DatasetMetadata {
   const n = counts.reduce((a, b) => a + b, 0);
   return {
     name: 'mnist',
@@ -129,7 +136,7 @@ function mnistMetadata(version: string, licence: string, available: readonly num
       `The package holds 10 000 images (per digit: ${available.join(', ')}); it does not say which of MNIST’s 70 000 they are. ` +
         'Accuracies on it are not comparable with published MNIST test-set results.',
       'Pixels are stored by the package as byte/255 rounded to 3 decimals; the loader recovers the bytes exactly and returns byte/255.',
-      'Rows are ordered by class (all 0s, then all 1s, …): shuffle or split (stratifiedSplit) before training.',
+      rowOrderNote('all 0s, then all 1s, …', shuffle),
       ...(n < 10_000 ? [`A subset: the first ${counts.join(', ')} images of digits 0–9 respectively.`] : []),
     ],
   };
@@ -143,7 +150,7 @@ function mnistMetadata(version: string, licence: string, available: readonly num
  *
  * @example
  * ```ts
- * const { x, y, metadata } = await loadMnist({ subset: 2000 });
+ * const { x, y, metadata } = await loadMnist({ subset: 2000, shuffle: 42 }); // class-balanced, in a seeded order
  * x.shape;               // [2000, 28, 28, 1]
  * metadata.classCounts;  // [200, 225, 198, 206, 196, 173, 203, 214, 189, 196]
  * tf.dispose([x, y]);
@@ -159,6 +166,7 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<MnistDa
   if (!Number.isInteger(subset) || subset < CLASSES || subset > total) {
     throw new FitstreamInputError('options.subset', `must be an integer from ${CLASSES} to ${total} (the package holds ${total} images), got ${JSON.stringify(options.subset)}.`);
   }
+  const order = shuffledRowOrder(subset, options.shuffle);
   const { version, licence, dir } = packageInfo();
   let payload: MnistPayload;
   let report: CacheReport;
@@ -184,9 +192,9 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<MnistDa
     row += count;
   });
   return {
-    x: tf.tensor4d(pixels, [subset, SIDE, SIDE, 1], 'float32'),
-    y: tf.tensor1d(labels, 'int32'),
-    metadata: mnistMetadata(version, licence, available, counts),
+    x: tf.tensor4d(permuteRows(pixels, PIXELS, order), [subset, SIDE, SIDE, 1], 'float32'),
+    y: tf.tensor1d(permuteRows(labels, 1, order), 'int32'),
+    metadata: mnistMetadata(version, licence, available, counts, options.shuffle),
     cache: report,
   };
 }
