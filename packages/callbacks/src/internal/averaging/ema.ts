@@ -45,7 +45,7 @@ export interface Ema<M extends string = string> extends Plugin<M> {
    * the others from the model. After a finalized fit the model itself holds the average and this copies it.
    */
   averagedWeights(): Map<string, tf.Tensor>;
-  /** Frees the average kept after a fit that did not finalize (for `trainer.evaluate`); the next fit starts a new one anyway. */
+  /** Frees the average kept after a fit that did not finalize (for `trainer.evaluate`); `trainer.dispose()` calls it. Idempotent. */
   dispose(): void;
 }
 

@@ -55,7 +55,7 @@ export interface Swa<M extends string = string> extends Plugin<M> {
    * batch-norm statistics from the model. After a finalized fit the model itself holds the average and this copies it.
    */
   averagedWeights(): Map<string, tf.Tensor>;
-  /** Frees the average kept after a fit that did not finalize; the next fit starts a new one anyway. */
+  /** Frees the average kept after a fit that did not finalize; `trainer.dispose()` calls it. Idempotent. */
   dispose(): void;
 }
 

@@ -35,4 +35,10 @@ export interface Plugin<M extends string = string> {
   register?(container: DependencyContainer): void;
   /** Called at the start of every fit; the subscription is closed when the fit ends. */
   attach?(events$: Observable<TrainerEvent<M>>, control: TrainerControl<M>): Subscription | TeardownLogic | void;
+  /**
+   * Called by `trainer.dispose()`, in reverse order of `use`: free what the plugin keeps between fits (tensors such as
+   * an average kept for `trainer.evaluate`, open handles). One plugin object used on several trainers is disposed by
+   * each of them, so make it idempotent.
+   */
+  dispose?(): void;
 }

@@ -180,6 +180,44 @@ describe('conflicts at start', () => {
     const p: Plugin = { name: 'once' };
     expect(() => base().use(p).use(p)).toThrow(/already in use/);
   });
+
+  it('trainer.dispose() disposes the plugins, last added first, once, and frees what they kept', async () => {
+    const order: string[] = [];
+    let kept: tf.Tensor | undefined;
+    const keeper: Plugin = {
+      name: 'keeper',
+      attach: (e$) => e$.pipe(ofType('fit:end')).subscribe(() => (kept = tf.ones([3]))),
+      dispose: () => {
+        order.push('keeper');
+        kept?.dispose();
+      },
+    };
+    const optimizer = tf.train.sgd(0.1); // the caller's: trainer.dispose() leaves it, so only the plugin's tensor goes
+    const trainer = createTrainer({ model: mlp(3, 4, 2), optimizer, loss: 'categoricalCrossentropy', seed: 1, backend: 'current', log: null })
+      .use(keeper)
+      .use({ name: 'second', dispose: () => order.push('second') })
+      .use({ name: 'no-dispose' });
+    await trainer.fit(classificationData(16, 3, 2), fit);
+    expect(kept?.isDisposed).toBe(false); // kept after the fit, for as long as the trainer lives
+    const afterFit = tf.memory().numTensors;
+    trainer.dispose();
+    trainer.dispose();
+    expect(order).toEqual(['second', 'keeper']);
+    expect(kept?.isDisposed).toBe(true);
+    expect(tf.memory().numTensors).toBe(afterFit - 1);
+    optimizer.dispose();
+  });
+
+  it('trainer.dispose() disposes every plugin even when one throws, then reports the failure', async () => {
+    const disposed: string[] = [];
+    const failing = (name: string): Plugin => ({ name, dispose: () => { disposed.push(name); throw new Error(`${name} broke`); } });
+    const one = base().use({ name: 'a', dispose: () => disposed.push('a') }).use(failing('b'));
+    expect(() => one.dispose()).toThrow(/^b broke$/);
+    expect(disposed).toEqual(['b', 'a']);
+    const two = base().use(failing('c')).use(failing('d'));
+    expect(() => two.dispose()).toThrow(AggregateError);
+    await expect(two.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/disposed/);
+  });
 });
 
 declare module '../events/event-map.js' {

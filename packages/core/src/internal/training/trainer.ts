@@ -273,14 +273,28 @@ export class Trainer<M extends string = string> {
     return tensors;
   }
 
-  /** Disposes what the trainer owns (a named optimizer) and ends the event stream. Models stay the caller's. */
+  /**
+   * Disposes the plugins (their `dispose`, last added first) and what the trainer owns (a named optimizer), and ends
+   * the event stream. Models stay the caller's. A plugin whose `dispose` throws does not stop the others; the first
+   * error is rethrown once everything else is freed (several: an `AggregateError`).
+   */
   dispose(): void {
     if (this.disposed) return;
     if (this.running) throw new Error('trainer.dispose: a fit is running; stop it and await it first.');
     this.disposed = true;
+    const errors: unknown[] = [];
+    for (const plugin of [...this.plugins].reverse()) {
+      try {
+        plugin.dispose?.();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
     if (this.ownsOptimizer) this.optimizer.dispose();
     this.channel.complete();
     this.container.clearInstances();
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `trainer.dispose: ${errors.length} plugins failed to dispose.`);
   }
 
   /**
