@@ -160,6 +160,74 @@ describe('distillation(): the LossTransform plugin', () => {
     expect(transform.perSample!(losses, { ...ctx, training: false })).toBe(losses);
   });
 
+  it('keeps the teacher off the gradient tape: the step records as many tape nodes for a 12-layer teacher as for a 1-layer one', () => {
+    const { x, y } = data();
+    const student = mlp({ seed: 3 });
+    const variables = student.trainableWeights.map((w) => w.read() as tf.Variable);
+    // The engine's tape is internal to tfjs; reading its length is the only direct view of what a step records.
+    const tapeLength = () => (tf.engine().state as unknown as { activeTape: unknown[] }).activeTape.length;
+    const teacherOf = (hidden: number) =>
+      withSeed(5, () => {
+        const m = tf.sequential();
+        m.add(tf.layers.dense({ inputShape: [3], units: 8, activation: 'relu' }));
+        for (let i = 1; i < hidden; i++) m.add(tf.layers.dense({ units: 8, activation: 'relu' }));
+        m.add(tf.layers.dense({ units: 2, activation: 'softmax' }));
+        return m;
+      });
+    const recorded = (teacher: tf.LayersModel | ((x: tf.Tensor) => tf.Tensor)) => {
+      const transform = contributions(distillation({ teacher, temperature: 2, alpha: 0.5 })).loss[0]!;
+      let nodes = 0;
+      const { value, grads } = tf.variableGrads(() => {
+        const yPred = student.apply(x) as tf.Tensor;
+        const losses = resolveLoss('categoricalCrossentropy').fn(y, yPred);
+        const before = tapeLength();
+        const out = transform.perSample!(losses, { ...stepContext(), batchData: { x, y }, yPred, variables });
+        nodes = tapeLength() - before;
+        return tf.mean(out) as tf.Scalar;
+      }, variables);
+      const g = Object.values(grads).map((t) => Array.from(t.dataSync()));
+      tf.dispose([value, ...Object.values(grads)]);
+      return { nodes, grads: g };
+    };
+    const shallow = teacherOf(1);
+    const deep = teacherOf(12);
+    const a = recorded(shallow);
+    const b = recorded(deep);
+    expect(b.nodes).toBe(a.nodes);
+    // The control: run directly inside a step, a teacher records a node per op (matMul, bias add, relu…), so the two
+    // teachers would differ by at least 3 nodes for each of the 11 extra layers.
+    const direct = (teacher: tf.LayersModel) => {
+      let n = 0;
+      const control = tf.variableGrads(() => {
+        const start = tapeLength();
+        const out = teacher.apply(x, { training: false }) as tf.Tensor;
+        n = tapeLength() - start;
+        return tf.add(tf.mul(tf.sum(out), 0), tf.sum(variables[0]!)) as tf.Scalar;
+      }, variables.slice(0, 1));
+      tf.dispose([control.value, ...Object.values(control.grads)]);
+      return n;
+    };
+    expect(direct(deep) - direct(shallow)).toBeGreaterThanOrEqual(3 * 11);
+    // Same gradients as the pure loss with the teacher's outputs precomputed: nothing reaches the teacher.
+    const { grads: expected } = (() => {
+      const probs = deep.predict(x) as tf.Tensor;
+      const { value, grads } = tf.variableGrads(() => {
+        const yPred = student.apply(x) as tf.Tensor;
+        return tf.mean(distillationLoss(y, yPred, probs, { temperature: 2, alpha: 0.5 })) as tf.Scalar;
+      }, variables);
+      const g = Object.values(grads).map((t) => Array.from(t.dataSync()));
+      tf.dispose([value, probs, ...Object.values(grads)]);
+      return { grads: g };
+    })();
+    b.grads.forEach((g, i) => expectClose(g, expected[i]!, 1e-6));
+    // A teacher function runs off the tape too.
+    expect(recorded((input: tf.Tensor) => deep.predict(input) as tf.Tensor).nodes).toBe(a.nodes);
+    tf.dispose([x, y]);
+    shallow.dispose();
+    deep.dispose();
+    student.dispose();
+  });
+
   it('runs the teacher in inference mode: a teacher with Dropout(0.5) gives identical results on every call', () => {
     const { student, teacher } = pair({ dropout: true });
     const { x, y } = data();

@@ -106,6 +106,25 @@ const stopGradient = tf.customGrad((x) => {
   return { value: tf.clone(t), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
 });
 
+/**
+ * Runs the teacher as the forward function of one custom-gradient op. tfjs records nothing on the gradient tape while
+ * a kernel runs (its kernel depth is above zero), and a custom op's forward runs as a kernel: so the teacher's own ops,
+ * and the activations the tape would keep for them until the step's backward pass, are never recorded — only this one
+ * op is, and no gradient flows through it (its inputs are the batch, not trained variables; its gradient is zero).
+ * tfjs has no public way to pause the tape; this uses only the `tf.customGrad` contract.
+ */
+function runOffTape(x: Batch['x'], run: (x: Batch['x']) => tf.Tensor): tf.Tensor {
+  const inputs = x instanceof tf.Tensor ? [x] : [...x];
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const forwardInputs = args.slice(0, inputs.length) as tf.Tensor[];
+    return {
+      value: run(x instanceof tf.Tensor ? forwardInputs[0]! : forwardInputs),
+      gradFunc: () => forwardInputs.map((t) => tf.zerosLike(t)),
+    };
+  });
+  return op(...inputs);
+}
+
 function assertSameShape(student: tf.Tensor, teacher: tf.Tensor, where: string): void {
   if (!tf.util.arraysEqual(student.shape, teacher.shape)) {
     throw new FitstreamInputError(
@@ -298,7 +317,7 @@ export function distillation(options: DistillationOptions): Plugin {
             if (report.every > 0) accumulator.record([tf.mean(losses), tf.scalar(Number.NaN)]);
             return losses;
           }
-          const teacher = runTeacher(ctx.batchData.x, ctx);
+          const teacher = runOffTape(ctx.batchData.x, (x) => runTeacher(x, ctx));
           assertSameShape(ctx.yPred, teacher, `${name}: teacher`);
           let soft = softTerm(ctx.yPred, teacher, o);
           const weight = ctx.batchData.sampleWeight;
