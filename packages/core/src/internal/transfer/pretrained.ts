@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileSystem } from '../checkpoint/file-io.js';
 import { FitstreamInputError } from '../training/errors.js';
 import { installFrozenBatchNormInference, leafLayers } from './batch-norm.js';
+import { isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
 
 /** Options of {@link loadPretrained}. */
 export interface LoadPretrainedOptions {
@@ -24,7 +25,8 @@ async function modelJsonPath(path: string): Promise<string> {
 /**
  * Loads a pretrained tfjs *layers* model from a local `model.json` (or its directory) without `tfjs-node`: models
  * saved by tfjs (`model.save`) and Keras models converted with `tensorflowjs_converter` (Sequential and functional,
- * sharded weights). Errors name the problem: a missing file, a *graph* model (which cannot be fine-tuned: convert
+ * sharded weights) — from Keras 2, and from Keras 3 (TensorFlow ≥ 2.16), whose topology format `tf.loadLayersModel`
+ * refuses and which is translated here (its training config is not read: the trainer brings optimizer and loss). Errors name the problem: a missing file, a *graph* model (which cannot be fine-tuned: convert
  * with `--output_format tfjs_layers_model`), a weight file that does not fit the manifest. Batch-normalization layers
  * get Keras' frozen semantics (see {@link installFrozenBatchNormInference}).
  *
@@ -53,13 +55,37 @@ export async function loadPretrained(path: string, options: LoadPretrainedOption
   }
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(fileSystem(file));
+    model = isKeras3Topology(json.modelTopology) ? await loadKeras3Model(file) : await tf.loadLayersModel(fileSystem(file));
   } catch (error) {
+    if (error instanceof FitstreamInputError) throw error;
     throw new FitstreamInputError('path', `${file} could not be loaded as a layers model: ${(error as Error).message}`);
   }
   installFrozenBatchNormInference(model);
   if (options.frozen) for (const { layer } of leafLayers(model)) layer.trainable = false;
   return model;
+}
+
+/** A Keras 3 export: its topology in the Keras 2 form tfjs reads, its weights matched to the layers' own names. */
+async function loadKeras3Model(file: string): Promise<tf.LayersModel> {
+  const artifacts = await (fileSystem(file) as Required<Pick<tf.io.IOHandler, 'load'>>).load();
+  const model = await tf.models.modelFromJSON({ modelTopology: keras2Topology(artifacts.modelTopology as object) } as Parameters<typeof tf.models.modelFromJSON>[0]);
+  try {
+    const specs = artifacts.weightSpecs ?? [];
+    const names = matchWeightNames(
+      specs.map((s) => s.name),
+      model.weights.map((w) => w.originalName),
+    );
+    const weights = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs.map((s) => ({ ...s, name: names.get(s.name) ?? s.name })));
+    try {
+      model.loadWeights(weights, true);
+    } finally {
+      tf.dispose(Object.values(weights));
+    }
+    return model;
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
 }
 
 /** Options of {@link loadWeightsByName}. */
