@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTrainer, ofType, selectBackend, type FunctionModel } from '../../index.js';
+import { createTrainer, ofType, selectBackend, withSeed, type FunctionModel } from '../../index.js';
 import { classificationData, mlp, regressionData } from '../../test-support/fixtures.js';
 
 beforeAll(async () => {
@@ -127,11 +127,13 @@ describe('models', () => {
   });
 
   it('trains a two-input LayersModel', async () => {
-    const a = tf.input({ shape: [2] });
-    const c = tf.input({ shape: [1] });
-    const merged = tf.layers.concatenate().apply([a, c]) as tf.SymbolicTensor;
-    const out = tf.layers.dense({ units: 1 }).apply(merged) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: [a, c], outputs: out });
+    const model = withSeed(2, () => {
+      const a = tf.input({ shape: [2] });
+      const c = tf.input({ shape: [1] });
+      const merged = tf.layers.concatenate().apply([a, c]) as tf.SymbolicTensor;
+      const out = tf.layers.dense({ units: 1 }).apply(merged) as tf.SymbolicTensor;
+      return tf.model({ inputs: [a, c], outputs: out });
+    });
     const { x, y } = regressionData(64, 3);
     const inputs = [x.slice([0, 0], [-1, 2]), x.slice([0, 2], [-1, 1])];
     const trainer = createTrainer({ model, optimizer: { name: 'adam', learningRate: 0.05 }, loss: 'meanSquaredError', seed: 1, backend: 'current', log: null });
@@ -153,7 +155,7 @@ describe('models', () => {
 
   it('trains with sparse labels and logits losses', async () => {
     const data = classificationData(40, 3, 3);
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 3 })] });
+    const model = withSeed(3, () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 3 })] }));
     const trainer = createTrainer({ model, optimizer: { name: 'adam', learningRate: 0.05 }, loss: { name: 'sparseCategoricalCrossentropy', fromLogits: true }, metrics: ['accuracy'], seed: 1, backend: 'current', log: null });
     const result = await trainer.fit({ x: data.x, y: tf.tensor1d(data.labels, 'int32') }, { epochs: 30, batchSize: 8, handleSignals: false });
     expect(result.final!.accuracy).toBeGreaterThan(0.8);

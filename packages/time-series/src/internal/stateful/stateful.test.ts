@@ -22,10 +22,12 @@ function statefulModel(B: number, L: number | null, units = 6, seed = 7): tf.Lay
     }),
   );
 }
-function statelessModel(T: number, units = 6): tf.LayersModel {
-  return tf.sequential({
-    layers: [tf.layers.lstm({ units, returnSequences: true, inputShape: [T, F] }), tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 1 }) })],
-  });
+function statelessModel(T: number, units = 6, seed = 8): tf.LayersModel {
+  return withSeed(seed, () =>
+    tf.sequential({
+      layers: [tf.layers.lstm({ units, returnSequences: true, inputShape: [T, F] }), tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 1 }) })],
+    }),
+  );
 }
 const sine = (n: number) => Array.from({ length: n }, (_, t) => Math.sin(t / 4) + 0.3 * Math.sin(t / 11));
 const values = (s: StateSnapshot) => s.layers.map((l) => l!.map((t) => [...t.dataSync()]));
