@@ -195,6 +195,53 @@ describe('Keras 3 exports (tensorflowjs_converter under Keras 3, which tf.loadLa
     tf.dispose([data.x, data.y]);
   });
 
+  it('loads a functional backbone nested in a Sequential model (the usual transfer-learning export), weights under both names', async () => {
+    const backbone = functionalTopology().model_config;
+    const topology = {
+      keras_version: '3.10.0',
+      backend: 'tensorflow',
+      model_config: {
+        class_name: 'Sequential',
+        config: {
+          name: 'sequential',
+          trainable: true,
+          dtype: policy(),
+          layers: [
+            inputLayer('input_layer', [null, 4]),
+            { module: 'keras.src.models.functional', ...backbone, registered_name: 'Functional', build_config: { input_shape: [null, 4] } },
+            dense('new_head', 2, 'softmax'),
+          ],
+        },
+      },
+    };
+    const target = join(dir, 'nested');
+    const weights = await writeExport(target, topology, 'sequential/functional/');
+    // The head's weights, appended to the export's manifest and shard.
+    const json = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(join(target, 'model.json'), 'utf8'))) as { weightsManifest: Array<{ weights: object[] }> };
+    json.weightsManifest[0]!.weights.push({ name: 'sequential/new_head/kernel', shape: [3, 2], dtype: 'float32' }, { name: 'sequential/new_head/bias', shape: [2], dtype: 'float32' });
+    const head = Float32Array.from([0.5, -0.5, 0.25, -0.25, 1, -1, 0.1, -0.1]);
+    const shard = new Float32Array([...[...weights.values()].flatMap((v) => Array.from(v)), ...head]);
+    await writeFile(join(target, 'model.json'), JSON.stringify(json));
+    await writeFile(join(target, 'group1-shard1of1.bin'), new Uint8Array(shard.buffer));
+    const model = await loadPretrained(target, { frozen: true });
+    expect(modelLayers(model).map((l) => l.name)).toEqual(['left', 'right', 'concatenate', 'batch_normalization', 'dropout', 'classes', 'new_head']);
+    const reference = referenceModel(weights);
+    const x = tf.tensor2d(Float32Array.from({ length: 4 * 4 }, (_, i) => Math.cos(i)), [4, 4]);
+    const probabilities = predict(reference, x);
+    const expected = [0, 1, 2, 3].flatMap((r) => {
+      const row = probabilities.slice(3 * r, 3 * r + 3);
+      const logits = [0, 1].map((j) => row.reduce((sum, p, i) => sum + p * head[2 * i + j]!, head[6 + j]!));
+      const m = Math.max(...logits);
+      const e = logits.map((l) => Math.exp(l - m));
+      return e.map((v) => v / (e[0]! + e[1]!));
+    });
+    predict(model, x).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+    expect(model.trainableWeights).toHaveLength(0);
+    tf.dispose(x);
+    model.dispose();
+    reference.dispose();
+  });
+
   it('refuses what the tfjs format cannot express, naming the layer and the fix', async () => {
     const withTensorKwarg = functionalTopology();
     withTensorKwarg.model_config.config.layers[4]!.inbound_nodes = call([tensor('concatenate', [null, 5])], { mask: tensor('left', [null, 3]) });
