@@ -277,6 +277,28 @@ describe('keras2Topology / matchWeightNames', () => {
     expect(isKeras3Topology({ model_config: { config: { layers: [{ config: { batch_shape: [null, 4] } }] } } })).toBe(true);
   });
 
+  it('maps renamed layer arguments (LeakyReLU negative_slope → alpha: tfjs would use its own 0.3) and refuses ones tfjs ignores', async () => {
+    const sequential = (extra: object) => ({
+      keras_version: '3.10.0',
+      model_config: { class_name: 'Sequential', config: { name: 'sequential', layers: [inputLayer('input_layer', [null, 4]), { class_name: 'LeakyReLU', config: { name: 'leaky', negative_slope: 0.1, dtype: policy() } }, extra] } },
+    });
+    const target = join(dir, 'leaky');
+    await mkdir(target, { recursive: true });
+    await writeFile(join(target, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: sequential({ class_name: 'Dropout', config: { name: 'dropout', rate: 0.5, seed: null, noise_shape: null, dtype: policy() } }), weightsManifest: [{ paths: [], weights: [] }] }));
+    const model = await loadPretrained(target);
+    const x = tf.tensor2d([[-2, -1, 0, 3]]);
+    expect(predict(model, x)).toEqual([-0.2, -0.1, 0, 3].map((v) => Math.fround(v)));
+    tf.dispose(x);
+    model.dispose();
+    const refused: Array<[object, RegExp]> = [
+      [{ class_name: 'ReLU', config: { name: 'relu', negative_slope: 0.05, threshold: 0, max_value: null } }, /layer "relu" \(ReLU\) sets negative_slope = 0\.05, which tfjs-layers does not implement/],
+      [{ class_name: 'Dense', config: { name: 'adapted', units: 2, lora_rank: 4 } }, /layer "adapted" \(Dense\) sets lora_rank = 4/],
+      [{ class_name: 'Conv1D', config: { name: 'grouped', filters: 4, kernel_size: [1], groups: 2 } }, /layer "grouped" \(Conv1D\) sets groups = 2/],
+    ];
+    for (const [layer, message] of refused) expect(() => keras2Topology(sequential(layer))).toThrow(message);
+    expect(() => keras2Topology(sequential({ class_name: 'ReLU', config: { name: 'relu', negative_slope: 0, threshold: 0, max_value: 6 } }))).not.toThrow();
+  });
+
   it('matches prefixed names by their longest known suffix, each model weight once', () => {
     const model = ['dense/kernel', 'dense/bias', 'dense_1/kernel'];
     expect([...matchWeightNames(['sequential/dense/kernel', 'sequential/dense/bias', 'dense_1/kernel'], model)]).toEqual([

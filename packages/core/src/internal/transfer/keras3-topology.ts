@@ -9,7 +9,10 @@ import { FitstreamInputError } from '../training/errors.js';
  * - dtypes as `DTypePolicy` objects instead of strings;
  * - functional `inbound_nodes` as `{ args: [KerasTensor…], kwargs }` calls instead of `[layer, node, tensor, kwargs]`
  *   lists, and a single model input/output written as one `[layer, node, tensor]` triple;
- * - weight names prefixed with the model's name (`sequential/dense/kernel`), matched here to the layers' own.
+ * - weight names prefixed with the model's name (`sequential/dense/kernel`), matched here to the layers' own;
+ * - renamed layer arguments (LeakyReLU's `negative_slope`, which tfjs would replace by its own default).
+ * Arguments tfjs does not implement (grouped convolutions, LoRA, `keepdims` pooling, a leaky or thresholded ReLU layer)
+ * are refused by name instead of being silently ignored.
  */
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -75,6 +78,39 @@ function inboundNode(node: JsonObject, layer: string): Json[] {
   return tensorsOf(node['args'] ?? [], where).map((t) => [...history(t, where), kwargs]);
 }
 
+/** Keras 3 layer arguments under a new name: tfjs reads the Keras 2 one (and would silently use its own default). */
+const RENAMED_ARGUMENTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  // Keras 3 writes `negative_slope` (default 0.2); tfjs reads `alpha` and defaults to Keras 2's 0.3.
+  LeakyReLU: { negative_slope: 'alpha' },
+};
+
+/** Keras arguments tfjs-layers does not implement, with the values that mean "not used" (anything else is refused). */
+const UNSUPPORTED_ARGUMENTS: ReadonlyArray<{ readonly key: string; readonly unused: (v: Json | undefined) => boolean; readonly layers?: readonly string[] }> = [
+  { key: 'groups', unused: (v) => v === undefined || v === null || v === 1 },
+  { key: 'lora_rank', unused: (v) => v === undefined || v === null },
+  { key: 'keepdims', unused: (v) => v === undefined || v === null || v === false },
+  { key: 'negative_slope', unused: (v) => v === undefined || v === null || v === 0, layers: ['ReLU'] },
+  { key: 'threshold', unused: (v) => v === undefined || v === null || v === 0, layers: ['ReLU'] },
+];
+
+/** A layer's config with Keras 3 argument names mapped to tfjs', refusing arguments tfjs would silently ignore. */
+function layerArguments(className: string, config: JsonObject, layer: string): JsonObject {
+  const out = { ...config };
+  for (const [from, to] of Object.entries(RENAMED_ARGUMENTS[className] ?? {})) {
+    if (out[from] !== undefined && out[to] === undefined) out[to] = out[from]!;
+    delete out[from];
+  }
+  for (const { key, unused, layers } of UNSUPPORTED_ARGUMENTS) {
+    if ((layers === undefined || layers.includes(className)) && !unused(out[key])) {
+      throw new FitstreamInputError(
+        'path',
+        `layer "${layer}" (${className}) sets ${key} = ${JSON.stringify(out[key])}, which tfjs-layers does not implement (it would ignore it and compute something else); this model cannot be loaded into tfjs as it is.`,
+      );
+    }
+  }
+  return out;
+}
+
 /** `[layer, node, tensor]` → `[[layer, node, tensor]]`: Keras 3 writes a single input or output unwrapped. */
 function endpoints(v: Json | undefined): Json | undefined {
   return Array.isArray(v) && typeof v[0] === 'string' ? [v] : v;
@@ -97,6 +133,7 @@ function translate(value: Json, layerName: string | undefined): Json {
       out[key] = translate(v, name);
     }
   }
+  if (typeof className === 'string' && isObject(out['config'])) out['config'] = layerArguments(className, out['config'], name ?? '?');
   if (className === 'InputLayer' && isObject(out['config'])) {
     const c = { ...out['config'] };
     if (c['batch_shape'] !== undefined && c['batch_input_shape'] === undefined) c['batch_input_shape'] = c['batch_shape'];
