@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, freezeLayers, loadPretrained, modelLayers, selectBackend } from '../../index.js';
 import { Random } from '../random/random.js';
 import { classificationData } from '../../test-support/fixtures.js';
-import { isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
+import { assertSupportedArguments, isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -297,6 +297,15 @@ describe('keras2Topology / matchWeightNames', () => {
     ];
     for (const [layer, message] of refused) expect(() => keras2Topology(sequential(layer))).toThrow(message);
     expect(() => keras2Topology(sequential({ class_name: 'ReLU', config: { name: 'relu', negative_slope: 0, threshold: 0, max_value: 6 } }))).not.toThrow();
+    // Keras 2 topologies, which tfjs reads as they are, are checked the same way (tf.keras 2 has these arguments too).
+    const keras2 = (layer: object) => ({ keras_version: '2.15.0', model_config: { class_name: 'Sequential', config: { name: 'sequential', layers: [layer] } } });
+    expect(() => assertSupportedArguments(keras2({ class_name: 'Conv2D', config: { name: 'grouped', filters: 4, kernel_size: [3, 3], groups: 2 } }))).toThrow(/layer "grouped" \(Conv2D\) sets groups = 2/);
+    expect(() => assertSupportedArguments(keras2({ class_name: 'Conv2D', config: { name: 'plain', filters: 4, kernel_size: [3, 3], groups: 1 } }))).not.toThrow();
+    const keras2Target = join(dir, 'keras2-thresholded');
+    await mkdir(keras2Target, { recursive: true });
+    const relu = { class_name: 'ReLU', config: { name: 'thresholded', threshold: 0.5, negative_slope: 0, max_value: null, batch_input_shape: [null, 4] } };
+    await writeFile(join(keras2Target, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: keras2(relu), weightsManifest: [{ paths: [], weights: [] }] }));
+    await expect(loadPretrained(keras2Target)).rejects.toThrow(/path: layer "thresholded" \(ReLU\) sets threshold = 0\.5/);
   });
 
   it('matches prefixed names by their longest known suffix, each model weight once', () => {

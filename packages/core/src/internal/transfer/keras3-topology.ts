@@ -93,6 +93,17 @@ const UNSUPPORTED_ARGUMENTS: ReadonlyArray<{ readonly key: string; readonly unus
   { key: 'threshold', unused: (v) => v === undefined || v === null || v === 0, layers: ['ReLU'] },
 ];
 
+function refuseUnsupportedArguments(className: string, config: JsonObject, layer: string): void {
+  for (const { key, unused, layers } of UNSUPPORTED_ARGUMENTS) {
+    if ((layers === undefined || layers.includes(className)) && !unused(config[key])) {
+      throw new FitstreamInputError(
+        'path',
+        `layer "${layer}" (${className}) sets ${key} = ${JSON.stringify(config[key])}, which tfjs-layers does not implement (it would ignore it and compute something else); this model cannot be loaded into tfjs as it is.`,
+      );
+    }
+  }
+}
+
 /** A layer's config with Keras 3 argument names mapped to tfjs', refusing arguments tfjs would silently ignore. */
 function layerArguments(className: string, config: JsonObject, layer: string): JsonObject {
   const out = { ...config };
@@ -100,15 +111,24 @@ function layerArguments(className: string, config: JsonObject, layer: string): J
     if (out[from] !== undefined && out[to] === undefined) out[to] = out[from]!;
     delete out[from];
   }
-  for (const { key, unused, layers } of UNSUPPORTED_ARGUMENTS) {
-    if ((layers === undefined || layers.includes(className)) && !unused(out[key])) {
-      throw new FitstreamInputError(
-        'path',
-        `layer "${layer}" (${className}) sets ${key} = ${JSON.stringify(out[key])}, which tfjs-layers does not implement (it would ignore it and compute something else); this model cannot be loaded into tfjs as it is.`,
-      );
-    }
-  }
+  refuseUnsupportedArguments(className, out, layer);
   return out;
+}
+
+/**
+ * Refuses a Keras 2 topology (which tfjs reads as is) that sets an argument tfjs-layers ignores — a grouped
+ * convolution, a leaky or thresholded `ReLU` layer…: tfjs would load it and compute something else.
+ */
+export function assertSupportedArguments(topology: object): void {
+  const visit = (value: Json, layer: string | undefined): void => {
+    if (Array.isArray(value)) return value.forEach((v) => visit(v, layer));
+    if (!isObject(value)) return;
+    const config = value['config'];
+    const name = isObject(config) && typeof config['name'] === 'string' ? config['name'] : layer;
+    if (typeof value['class_name'] === 'string' && isObject(config)) refuseUnsupportedArguments(value['class_name'], config, name ?? '?');
+    for (const v of Object.values(value)) visit(v, name);
+  };
+  visit(topology as Json, undefined);
 }
 
 /** `[layer, node, tensor]` → `[[layer, node, tensor]]`: Keras 3 writes a single input or output unwrapped. */

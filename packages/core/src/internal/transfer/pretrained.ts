@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileSystem } from '../checkpoint/file-io.js';
 import { FitstreamInputError } from '../training/errors.js';
 import { installFrozenBatchNormInference, leafLayers } from './batch-norm.js';
-import { isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
+import { assertSupportedArguments, isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
 
 /** Options of {@link loadPretrained}. */
 export interface LoadPretrainedOptions {
@@ -55,7 +55,11 @@ export async function loadPretrained(path: string, options: LoadPretrainedOption
   }
   let model: tf.LayersModel;
   try {
-    model = isKeras3Topology(json.modelTopology) ? await loadKeras3Model(file) : await tf.loadLayersModel(fileSystem(file));
+    if (isKeras3Topology(json.modelTopology)) model = await loadKeras3Model(file);
+    else {
+      assertSupportedArguments(json.modelTopology);
+      model = await tf.loadLayersModel(fileSystem(file));
+    }
   } catch (error) {
     if (error instanceof FitstreamInputError) throw error;
     throw new FitstreamInputError('path', `${file} could not be loaded as a layers model: ${(error as Error).message}`);
