@@ -10,11 +10,11 @@ export function buildModel(seed = 42): tf.Sequential {
   );
 }
 
-/** `n` deterministic samples: 4 features, 3 classes (one-hot). */
-export function makeData(n: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
+/** `n` deterministic samples: 4 features, 3 classes (one-hot); `offset` draws other samples of the same rule. */
+export function makeData(n: number, offset = 0): { x: tf.Tensor2D; y: tf.Tensor2D } {
   const xs: number[][] = [];
   const ys: number[][] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = offset; i < offset + n; i++) {
     const row = [Math.sin(i * 1.3), Math.cos(i * 0.7), ((i * 37) % 11) / 11 - 0.5, ((i * 17) % 7) / 7 - 0.5];
     xs.push(row);
     const c = (row[0]! + row[2]! > 0 ? 1 : 0) + (row[1]! > 0.3 ? 1 : 0);

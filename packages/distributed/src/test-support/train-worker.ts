@@ -1,10 +1,13 @@
 // One training replica for the tests, configured by environment variables:
 // ALGO dp|local|easgd, N samples, BATCH per replica, EPOCHS, PERIOD (local SGD), LR_SCALING linear warm-up steps,
 // FAIL kind:rank:step (exit | hang | kill), STOP rank:step, CKPT checkpoint dir (rank 0 writes every epoch),
-// SKIP rank:step (a pre-reduce guard on that rank skips that update).
+// SKIP rank:step (a pre-reduce guard on that rank skips that update), VAL_N validation samples (each rank validates its
+// evaluationShard of them).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { findCheckpoint, GradientTransform, ofType, provide, type Plugin } from '@fitstream/core';
+import * as tf from '@tensorflow/tfjs';
+import { evaluationShard } from '@fitstream/samplers';
 import { dataParallel, easgd, init, localSGD, rankZero } from '../index.js';
 import { buildModel, flatWeights, lrRecorder, makeData, makeTrainer } from './train-fixture.js';
 
@@ -49,7 +52,14 @@ trainer.use({ name: 'averaged', attach: (events$) => events$.pipe(ofType('distri
 if (env.CKPT) trainer.use(rankZero(ctx, { name: 'checkpoint-every-epoch', attach: (events$, control) => events$.pipe(ofType('epoch:end')).subscribe(() => control.requestCheckpoint('epoch')) }));
 const resumeFrom = env.CKPT && ctx.restartCount > 0 ? await findCheckpoint(env.CKPT) : undefined;
 const data = makeData(n);
-const result = await trainer.fit(data, { epochs, batchSize: batch, handleSignals: false, ...(env.CKPT ? { checkpointDir: env.CKPT } : {}), ...(resumeFrom ? { resumeFrom } : {}) });
+let validation: { x: tf.Tensor2D; y: tf.Tensor2D } | undefined;
+if (env.VAL_N) {
+  const all = makeData(Number(env.VAL_N), 1000);
+  const mine = tf.tensor1d(evaluationShard(Number(env.VAL_N), { rank: ctx.rank, worldSize: ctx.worldSize }), 'int32');
+  validation = { x: tf.gather(all.x, mine), y: tf.gather(all.y, mine) };
+  tf.dispose([all.x, all.y, mine]);
+}
+const result = await trainer.fit(data, { epochs, batchSize: batch, handleSignals: false, ...(validation ? { validation, validationBatchSize: 4 } : {}), ...(env.CKPT ? { checkpointDir: env.CKPT } : {}), ...(resumeFrom ? { resumeFrom } : {}) });
 const report = {
   rank: ctx.rank,
   size: ctx.worldSize,

@@ -19,14 +19,16 @@ interface Report {
 }
 
 /** One replica with the global batch: the run k replicas must reproduce. */
-async function reference(n: number, globalBatch: number, epochs: number, lr?: { scaling: 'linear'; warmupSteps: number; baseBatchSize: number }, baseLr = 0.5) {
+async function reference(n: number, globalBatch: number, epochs: number, lr?: { scaling: 'linear'; warmupSteps: number; baseBatchSize: number }, baseLr = 0.5, validationN = 0) {
   await tf.setBackend('cpu');
   const model = buildModel(42);
   const trainer = makeTrainer(model, baseLr);
   const lrs: number[] = [];
   trainer.use(dataParallel(contextFor(new LocalCommunicator()), { log: null, ...(lr ? { lr } : {}) })).use(lrRecorder(lrs));
-  const result = await trainer.fit(makeData(n), { epochs, batchSize: globalBatch, handleSignals: false });
-  return { weights: flatWeights(model), step: result.step, lrs, loss: result.history.logs.loss ?? [] };
+  const validation = validationN > 0 ? makeData(validationN, 1000) : undefined;
+  const result = await trainer.fit(makeData(n), { epochs, batchSize: globalBatch, handleSignals: false, ...(validation ? { validation, validationBatchSize: 4 } : {}) });
+  if (validation) tf.dispose([validation.x, validation.y]);
+  return { weights: flatWeights(model), step: result.step, lrs, loss: result.history.logs.loss ?? [], valLoss: result.history.logs.val_loss ?? [] };
 }
 
 describe('dataParallel on thread replicas', () => {
@@ -49,6 +51,20 @@ describe('dataParallel on thread replicas', () => {
       averagedLoss.forEach((l, i) => expect(Math.abs(l - ref.loss[i]!) / ref.loss[i]!).toBeLessThan(1e-4));
     });
   }
+
+  it('exact distributed validation: each replica validates its evaluationShard (23 samples, uneven shards, partial batches) and the averaged val_loss equals one replica on all of them', async () => {
+    for (const k of [2, 3]) {
+      const n = 4 * k * 5;
+      const ref = await reference(n, 4 * k, 2, undefined, 0.5, 23);
+      const result = await launchThreads('./train-worker.ts', k, { env: { ALGO: 'dp', N: String(n), BATCH: '4', EPOCHS: '2', VAL_N: '23' }, timeoutMs: 60_000 });
+      expect(result.attempts[0]!.failures).toEqual([]);
+      const reports = result.results as Report[];
+      const valLoss = reports[0]!.averaged.map((m) => m.val_loss!);
+      expect(valLoss).toHaveLength(2);
+      for (const r of reports) expect(r.averaged.map((m) => m.val_loss)).toEqual(valLoss); // the same on every rank
+      valLoss.forEach((l, i) => expect(Math.abs(l - ref.valLoss[i]!) / ref.valLoss[i]!, `k = ${k}, epoch ${i}`).toBeLessThan(1e-5));
+    }
+  });
 
   it('a pre-reduce guard that skips an update on one replica makes every replica skip it, without waiting for a timeout', async () => {
     const result = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: '40', BATCH: '4', EPOCHS: '2', SKIP: '1:3' }, timeoutMs: 60_000 });
