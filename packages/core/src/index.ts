@@ -47,8 +47,9 @@ export {
   ResumeSource,
   LearningRateMultiplier,
   WeightView,
+  EpochMetricsReducer,
 } from './internal/plugin/plugin-points.js';
-export type { Batch, StepContext, LossContext, GradientContext, Gradients, GradientStage, Json, SamplerContext } from './internal/plugin/plugin-points.js';
+export type { Batch, StepContext, LossContext, GradientContext, Gradients, GradientStage, Json, SamplerContext, EpochMetricsContext } from './internal/plugin/plugin-points.js';
 
 export { token, resolve, resolveAll, provide } from './internal/di/token.js';
 export type { Token } from './internal/di/token.js';

@@ -2,7 +2,8 @@
 // ALGO dp|local|easgd, N samples, BATCH per replica, EPOCHS, PERIOD (local SGD), LR_SCALING linear warm-up steps,
 // FAIL kind:rank:step (exit | hang | kill), STOP rank:step, CKPT checkpoint dir (rank 0 writes every epoch),
 // SKIP rank:step (a pre-reduce guard on that rank skips that update), VAL_N validation samples (each rank validates its
-// evaluationShard of them).
+// evaluationShard of them; VAL_RANKS=0,… : only those ranks validate, on all rows), STOP_BELOW_VAL (stop at an epoch whose
+// val_loss is not below it).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { findCheckpoint, GradientTransform, ofType, provide, type Plugin } from '@fitstream/core';
@@ -41,6 +42,14 @@ const fault: Plugin = {
     }),
 };
 trainer.use(fault);
+if (env.STOP_BELOW_VAL) {
+  // A stand-in for early stopping: stop when the epoch's (group) val_loss is not below the threshold.
+  const threshold = Number(env.STOP_BELOW_VAL);
+  trainer.use({ name: 'stop-on-val', attach: (events$, control) => events$.pipe(ofType('epoch:end')).subscribe((e) => {
+    const v = (e.metrics as Record<string, number | undefined>)['val_loss'];
+    if (v !== undefined && !(v < threshold)) control.stop('val_loss not below threshold');
+  }) });
+}
 if (env.SKIP) {
   const [skipRank, skipStep] = env.SKIP.split(':').map(Number);
   trainer.use({
@@ -53,9 +62,11 @@ if (env.CKPT) trainer.use(rankZero(ctx, { name: 'checkpoint-every-epoch', attach
 const resumeFrom = env.CKPT && ctx.restartCount > 0 ? await findCheckpoint(env.CKPT) : undefined;
 const data = makeData(n);
 let validation: { x: tf.Tensor2D; y: tf.Tensor2D } | undefined;
-if (env.VAL_N) {
+if (env.VAL_N && (env.VAL_RANKS === undefined || env.VAL_RANKS.split(',').map(Number).includes(ctx.rank))) {
   const all = makeData(Number(env.VAL_N), 1000);
-  const mine = tf.tensor1d(evaluationShard(Number(env.VAL_N), { rank: ctx.rank, worldSize: ctx.worldSize }), 'int32');
+  // Every validating rank takes its evaluationShard; with VAL_RANKS, the listed ranks validate all rows.
+  const rows = env.VAL_RANKS === undefined ? evaluationShard(Number(env.VAL_N), { rank: ctx.rank, worldSize: ctx.worldSize }) : Int32Array.from({ length: Number(env.VAL_N) }, (_, i) => i);
+  const mine = tf.tensor1d(rows, 'int32');
   validation = { x: tf.gather(all.x, mine), y: tf.gather(all.y, mine) };
   tf.dispose([all.x, all.y, mine]);
 }
@@ -70,6 +81,7 @@ const report = {
   step: result.step,
   reason: result.reason,
   loss: result.history.logs.loss ?? [],
+  valLoss: result.history.logs.val_loss ?? [],
   averaged,
   lrs,
   stats: 'stats' in plugin ? plugin.stats : null,

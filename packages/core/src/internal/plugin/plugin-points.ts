@@ -120,6 +120,30 @@ export interface WeightView {
 }
 export const WeightView = token<WeightView>('@fitstream/core/WeightView');
 
+/** What an {@link EpochMetricsReducer} is given besides the logs: this replica's sample counts and the position. */
+export interface EpochMetricsContext {
+  readonly epoch: number;
+  readonly step: number;
+  /** Training samples this replica's epoch means are over. */
+  readonly samples: number;
+  /** Validation samples this replica's `val_*` means are over; 0 when it did not validate this epoch. */
+  readonly validationSamples: number;
+  /** The trainer's metric names (`loss` first); the logs hold these and, after validation, their `val_` forms. */
+  readonly metricNames: readonly string[];
+}
+
+/**
+ * Plugin point: turns one replica's epoch logs into those of the whole training group before `epoch:end` is published
+ * and the history is written — data-parallel training averages them across replicas (sample-weighted) — so that every
+ * plugin (early stopping, LR on plateau, best-epoch checkpoints, loggers) decides on the same, global numbers. Called
+ * on every rank, in step, once per epoch; `validation:end` keeps the replica's own numbers. At most one per trainer.
+ */
+export interface EpochMetricsReducer {
+  readonly name: string;
+  reduce(logs: Readonly<Record<string, number>>, ctx: EpochMetricsContext): Record<string, number>;
+}
+export const EpochMetricsReducer = token<EpochMetricsReducer>('@fitstream/core/EpochMetricsReducer');
+
 /** JSON-serializable values. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
 

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BatchTransform,
   createTrainer,
+  EpochMetricsReducer,
   GradientTransform,
   injectableWith,
   LearningRateOwner,
@@ -157,6 +158,35 @@ describe('index samplers', () => {
 });
 
 describe('conflicts at start', () => {
+  it('an epoch-metrics reducer rewrites the epoch logs before epoch:end and the history, given the sample counts; at most one', async () => {
+    const seen: Array<{ logs: Record<string, number>; samples: number; validationSamples: number; names: readonly string[] }> = [];
+    const reducer: Plugin = {
+      name: 'halve',
+      register: (c) =>
+        provide(c, EpochMetricsReducer, {
+          name: 'halve',
+          reduce: (logs, ctx) => {
+            seen.push({ logs: { ...logs }, samples: ctx.samples, validationSamples: ctx.validationSamples, names: ctx.metricNames });
+            return Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v / 2]));
+          },
+        }),
+    };
+    const published: Array<Record<string, number>> = [];
+    const trainer = createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 1, backend: 'current', log: null }).use(reducer);
+    trainer.events$.pipe(ofType('epoch:end')).subscribe((e) => published.push({ ...e.metrics }));
+    const data = classificationData(20, 3, 2);
+    const validation = classificationData(7, 3, 2, 9);
+    const result = await trainer.fit(data, { epochs: 2, batchSize: 8, validation, validationEvery: 2, handleSignals: false });
+    expect(seen.map((s) => [s.samples, s.validationSamples])).toEqual([[20, 0], [20, 7]]);
+    expect(seen[0]!.names).toEqual(['loss', 'accuracy']);
+    expect(Object.keys(seen[1]!.logs).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+    published.forEach((p, i) => Object.entries(p).forEach(([k, v]) => expect(v).toBe(seen[i]!.logs[k]! / 2)));
+    expect(result.history.logs.loss).toEqual(published.map((p) => p.loss));
+    expect(result.final).toEqual(published[1]);
+    const two = base().use(reducer).use({ name: 'other', register: (c) => provide(c, EpochMetricsReducer, { name: 'other', reduce: (l) => ({ ...l }) }) });
+    await expect(two.fit(data, fit)).rejects.toThrow(/Plugins "halve" and "other" both claim "epoch-metrics-reducer"/);
+  });
+
   it('refuses two learning-rate owners, naming both', async () => {
     const owner = (name: string): Plugin => ({ name, register: (c) => provide(c, LearningRateOwner, { name }) });
     const trainer = base().use(owner('cosineDecay')).use(owner('reduceLROnPlateau'));

@@ -34,6 +34,7 @@ import {
   type Batch,
   type Json,
   type StepContext,
+  EpochMetricsReducer,
 } from '../plugin/plugin-points.js';
 import type { Plugin } from '../plugin/plugin.js';
 import { Random } from '../random/random.js';
@@ -421,7 +422,10 @@ export class Trainer<M extends string = string> {
     for (const view of resolveAll(this.container, WeightView)) claims.push({ resource: 'weight-view', exclusive: true, owner: view.name });
     const resumeSources = resolveAll(this.container, ResumeSource);
     for (const source of resumeSources) claims.push({ resource: 'resume-source', exclusive: true, owner: source.name });
+    const metricsReducers = resolveAll(this.container, EpochMetricsReducer);
+    for (const reducer of metricsReducers) claims.push({ resource: 'epoch-metrics-reducer', exclusive: true, owner: reducer.name });
     assertNoConflicts(claims);
+    const metricsReducer = metricsReducers[0];
 
     const plugins: StepPlugins = {
       batchTransforms: resolveAll(this.container, BatchTransform),
@@ -740,7 +744,8 @@ export class Trainer<M extends string = string> {
         }
 
         const trainMeans = await aggregate.means();
-        const logs: Record<string, number> = {};
+        let logs: Record<string, number> = {};
+        let validationSamples = 0;
         this.metricNames.forEach((n, i) => (logs[n] = trainMeans[i]!));
         const lastEpoch = epoch === opts.epochs - 1;
         if (validationSource && (lastEpoch || (epoch + 1 - opts.initialEpoch) % opts.validationEvery === 0 || stopReason !== undefined)) {
@@ -751,8 +756,12 @@ export class Trainer<M extends string = string> {
           const valLogs: Record<string, number> = {};
           this.metricNames.forEach((n, i) => (valLogs[`val_${n}`] = result.means[i]!));
           Object.assign(logs, valLogs);
+          validationSamples = result.samples;
           this.emit('validation:end', { ...position0(), samples: result.samples, metrics: valLogs as never });
           await boundary(false);
+        }
+        if (metricsReducer) {
+          logs = metricsReducer.reduce(Object.freeze({ ...logs }), { epoch, step: position.step, samples: aggregate.samples, validationSamples, metricNames: this.metricNames });
         }
         final = Object.freeze(logs) as EpochLogs<M>;
         history.epochs.push(epoch);

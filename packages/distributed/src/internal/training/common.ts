@@ -1,4 +1,4 @@
-import { LearningRateOwner, StateProvider, ofType, provide, type DependencyContainer, type Json, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { EpochMetricsReducer, LearningRateOwner, StateProvider, ofType, provide, type DependencyContainer, type EpochMetricsContext, type Json, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import { distributed, shuffleSampler, type SamplerPlugin } from '@fitstream/samplers';
 import { Subscription, type Observable } from 'rxjs';
 import type { Communicator } from '../comm/communicator.js';
@@ -39,7 +39,12 @@ export interface ReplicaOptions {
   readonly lr?: LrScalingOptions | boolean;
   /** Copy rank 0's weights to every replica when a fit starts (default `true`). */
   readonly broadcastInitialWeights?: boolean;
-  /** Average epoch metrics across replicas into `distributed:epoch-end` events (default `true`). */
+  /**
+   * Average epoch metrics across replicas, sample-weighted (default `true`): every rank's `epoch:end` events, history
+   * and the plugins deciding on them (early stopping, LR on plateau, best checkpoints) see the group's metrics, also
+   * published as `distributed:epoch-end`. `val_*` metrics are weighted by each rank's validation samples, so ranks may
+   * validate disjoint shards (`evaluationShard`) or only some ranks may validate. `false`: each rank keeps its own.
+   */
   readonly averageMetrics?: boolean;
   /** Fail the group when this replica's fit fails, so peers stop at once (default `true`). */
   readonly abortOnError?: boolean;
@@ -58,6 +63,8 @@ export class ReplicaSupport {
   readonly state: SharedState = { baseLr: undefined };
   plan: LrPlan | undefined;
   control: TrainerControl | undefined;
+  /** Training samples of the last averaged epoch over all replicas. */
+  private groupSamples = 0;
 
   constructor(
     readonly name: string,
@@ -82,6 +89,7 @@ export class ReplicaSupport {
 
   register(container: DependencyContainer, extraState: () => Json = () => null, restoreExtra: (state: Json) => void = () => undefined): void {
     this.sampler?.register(container);
+    if (this.options.averageMetrics ?? true) provide(container, EpochMetricsReducer, { name: `${this.name} (metric averaging)`, reduce: (logs, c) => this.averageLogs(logs, c) });
     if (this.lrOptions) provide(container, LearningRateOwner, { name: `${this.name} (linear LR scaling)` });
     provide(container, StateProvider, {
       key: this.name,
@@ -92,6 +100,32 @@ export class ReplicaSupport {
         if (state && state.extra !== undefined) restoreExtra(state.extra);
       },
     });
+  }
+
+  /**
+   * The group's epoch logs: per metric, Σ value·samples / Σ samples over the replicas in one all-reduce, in a layout
+   * fixed by the metric names (the same on every rank), so that a rank that did not validate this epoch takes part with
+   * weight 0 instead of sending a shorter buffer.
+   */
+  private averageLogs(logs: Readonly<Record<string, number>>, c: EpochMetricsContext): Record<string, number> {
+    if (this.comm.size === 1) {
+      this.groupSamples = c.samples;
+      return { ...logs };
+    }
+    const names = c.metricNames;
+    const buf = new Float32Array(names.length * 4);
+    names.forEach((name, i) => {
+      const validated = logs[`val_${name}`];
+      buf.set([logs[name]! * c.samples, c.samples, validated === undefined ? 0 : validated * c.validationSamples, validated === undefined ? 0 : c.validationSamples], 4 * i);
+    });
+    this.comm.allreduce(buf, 'sum');
+    const out: Record<string, number> = {};
+    names.forEach((name, i) => {
+      out[name] = buf[4 * i + 1]! > 0 ? buf[4 * i]! / buf[4 * i + 1]! : logs[name]!;
+      if (buf[4 * i + 3]! > 0) out[`val_${name}`] = buf[4 * i + 2]! / buf[4 * i + 3]!;
+    });
+    this.groupSamples = buf[1] ?? c.samples;
+    return out;
   }
 
   /** Subscriptions common to all algorithms; `onStart` runs at `fit:start` after the weights were broadcast. */
@@ -122,31 +156,14 @@ export class ReplicaSupport {
         }),
       );
     }
-    let validationSamples = 0;
-    subscriptions.add(
-      events$.pipe(ofType('validation:end')).subscribe((e) => {
-        validationSamples = e.samples;
-      }),
-    );
     if (this.options.averageMetrics ?? true) {
       subscriptions.add(
         events$.pipe(ofType('epoch:end')).subscribe((e) => {
+          // The core already replaced the logs by the group's (the EpochMetricsReducer above).
           const metrics = e.metrics as Readonly<Record<string, number>>;
           const names = Object.keys(metrics).sort();
-          const buf = new Float32Array(names.length * 2);
-          names.forEach((name, i) => {
-            const weight = name.startsWith('val_') ? validationSamples : e.samples;
-            buf[2 * i] = metrics[name]! * weight;
-            buf[2 * i + 1] = weight;
-          });
-          this.comm.allreduce(buf, 'sum');
-          const averaged: Record<string, number> = {};
-          names.forEach((name, i) => {
-            averaged[name] = buf[2 * i + 1]! > 0 ? buf[2 * i]! / buf[2 * i + 1]! : metrics[name]!;
-          });
-          const samples = names.length ? buf[names.indexOf('loss') >= 0 ? 2 * names.indexOf('loss') + 1 : 1]! : e.samples * this.ctx.worldSize;
-          control.emit('distributed:epoch-end', { epoch: e.epoch, step: e.step, learningRate: e.learningRate, worldSize: this.ctx.worldSize, samples, metrics: averaged });
-          this.log(`epoch ${e.epoch + 1}: ${names.map((n) => `${n} ${averaged[n]!.toPrecision(4)}`).join(', ')} (mean of ${this.ctx.worldSize} replicas, ${samples} samples)`);
+          control.emit('distributed:epoch-end', { epoch: e.epoch, step: e.step, learningRate: e.learningRate, worldSize: this.ctx.worldSize, samples: this.groupSamples, metrics: { ...metrics } });
+          this.log(`epoch ${e.epoch + 1}: ${names.map((n) => `${n} ${metrics[n]!.toPrecision(4)}`).join(', ')} (mean of ${this.ctx.worldSize} replicas, ${this.groupSamples} samples)`);
         }),
       );
     }

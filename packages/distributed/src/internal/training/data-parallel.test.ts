@@ -12,6 +12,7 @@ interface Report {
   step: number;
   reason: string;
   loss: number[];
+  valLoss: number[];
   averaged: Record<string, number>[];
   lrs: number[];
   restartCount: number;
@@ -61,9 +62,29 @@ describe('dataParallel on thread replicas', () => {
       const reports = result.results as Report[];
       const valLoss = reports[0]!.averaged.map((m) => m.val_loss!);
       expect(valLoss).toHaveLength(2);
-      for (const r of reports) expect(r.averaged.map((m) => m.val_loss)).toEqual(valLoss); // the same on every rank
+      for (const r of reports) {
+        expect(r.averaged.map((m) => m.val_loss)).toEqual(valLoss); // the same on every rank…
+        expect(r.valLoss).toEqual(valLoss); // …and in every rank's own epoch:end events and history
+      }
       valLoss.forEach((l, i) => expect(Math.abs(l - ref.valLoss[i]!) / ref.valLoss[i]!, `k = ${k}, epoch ${i}`).toBeLessThan(1e-5));
     }
+  });
+
+  it('validation on rank 0 only: every rank gets rank 0’s val_loss (weight 0 from the others), and early stopping on it stops the group together', async () => {
+    const n = 4 * 2 * 5;
+    const ref = await reference(n, 8, 3, undefined, 0.5, 23);
+    const result = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: String(n), BATCH: '4', EPOCHS: '3', VAL_N: '23', VAL_RANKS: '0' }, timeoutMs: 60_000 });
+    expect(result.attempts[0]!.failures).toEqual([]);
+    const reports = result.results as Report[];
+    for (const r of reports) {
+      expect(r.valLoss).toHaveLength(3);
+      r.valLoss.forEach((l, i) => expect(Math.abs(l - ref.valLoss[i]!) / ref.valLoss[i]!).toBeLessThan(1e-5));
+    }
+    expect(reports[1]!.valLoss).toEqual(reports[0]!.valLoss);
+    // Early stopping with patience 0 on the group's val_loss, against an impossible baseline: both ranks stop after epoch 0.
+    const stopped = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: String(n), BATCH: '4', EPOCHS: '3', VAL_N: '23', VAL_RANKS: '1', STOP_BELOW_VAL: '0' }, timeoutMs: 60_000 });
+    expect(stopped.attempts[0]!.failures).toEqual([]);
+    for (const r of stopped.results as Report[]) expect([r.reason, r.valLoss.length]).toEqual(['stopped', 1]);
   });
 
   it('a pre-reduce guard that skips an update on one replica makes every replica skip it, without waiting for a timeout', async () => {

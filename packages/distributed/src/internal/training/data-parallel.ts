@@ -43,7 +43,7 @@ interface Bucket {
  * and every replica applies the same update. k replicas × batch b therefore equal one replica × batch k·b, whatever
  * the shards' sizes. Also: rank 0's weights are broadcast when a fit starts, the data is sharded with
  * `distributed(sampler)`, a stop on any replica stops all of them after the same step, and epoch metrics are averaged
- * across replicas (`distributed:epoch-end`).
+ * across replicas before `epoch:end` (every rank and plugin sees the group's metrics; also `distributed:epoch-end`).
  *
  * Guards that skip updates (`lossSpikeGuard`, `terminateOnNaN`, `skipNonFiniteGradients`) work in either stage: in
  * `post-reduce` every replica sees the same gradients and skips together; in `pre-reduce`, a replica that skips still
