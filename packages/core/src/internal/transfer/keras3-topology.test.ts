@@ -35,6 +35,12 @@ const batchNorm = (name: string) => ({
   },
 });
 const inputLayer = (name: string, batchShape: Array<number | null>) => ({ class_name: 'InputLayer', config: { batch_shape: batchShape, dtype: 'float32', sparse: false, ragged: false, name, optional: false } });
+/** A Sequential model's topology as Keras `version` writes it. */
+const sequentialTopology = (version: string, layers: object[]) => ({
+  keras_version: version,
+  backend: 'tensorflow',
+  model_config: { class_name: 'Sequential', config: { name: 'sequential', trainable: true, dtype: policy(), layers } },
+});
 
 /** Two branches from one input, concatenated, batch-normalised, dropout, softmax head: a Keras 3 functional model. */
 function functionalTopology() {
@@ -142,20 +148,7 @@ describe('Keras 3 exports (tensorflowjs_converter under Keras 3, which tf.loadLa
   });
 
   it('loads a Sequential model whose weight names carry the model name (sequential/dense/kernel), and fine-tunes it', async () => {
-    const topology = {
-      keras_version: '3.13.2',
-      backend: 'tensorflow',
-      model_config: {
-        class_name: 'Sequential',
-        config: {
-          name: 'sequential',
-          trainable: true,
-          dtype: policy(),
-          layers: [inputLayer('input_layer', [null, 4]), dense('left', 3, 'relu'), dense('classes', 3, 'softmax')],
-          build_input_shape: [null, 4],
-        },
-      },
-    };
+    const topology = sequentialTopology('3.13.2', [inputLayer('input_layer', [null, 4]), dense('left', 3, 'relu'), dense('classes', 3, 'softmax')]);
     const target = join(dir, 'sequential');
     await mkdir(target, { recursive: true });
     const kernel = Float32Array.from({ length: 12 }, (_, i) => (i - 6) / 10);
@@ -197,23 +190,11 @@ describe('Keras 3 exports (tensorflowjs_converter under Keras 3, which tf.loadLa
 
   it('loads a functional backbone nested in a Sequential model (the usual transfer-learning export), weights under both names', async () => {
     const backbone = functionalTopology().model_config;
-    const topology = {
-      keras_version: '3.10.0',
-      backend: 'tensorflow',
-      model_config: {
-        class_name: 'Sequential',
-        config: {
-          name: 'sequential',
-          trainable: true,
-          dtype: policy(),
-          layers: [
-            inputLayer('input_layer', [null, 4]),
-            { module: 'keras.src.models.functional', ...backbone, registered_name: 'Functional', build_config: { input_shape: [null, 4] } },
-            dense('new_head', 2, 'softmax'),
-          ],
-        },
-      },
-    };
+    const topology = sequentialTopology('3.10.0', [
+      inputLayer('input_layer', [null, 4]),
+      { module: 'keras.src.models.functional', ...backbone, registered_name: 'Functional', build_config: { input_shape: [null, 4] } },
+      dense('new_head', 2, 'softmax'),
+    ]);
     const target = join(dir, 'nested');
     const weights = await writeExport(target, topology, 'sequential/functional/');
     // The head's weights, appended to the export's manifest and shard.
@@ -278,10 +259,7 @@ describe('keras2Topology / matchWeightNames', () => {
   });
 
   it('maps renamed layer arguments (LeakyReLU negative_slope → alpha: tfjs would use its own 0.3) and refuses ones tfjs ignores', async () => {
-    const sequential = (extra: object) => ({
-      keras_version: '3.10.0',
-      model_config: { class_name: 'Sequential', config: { name: 'sequential', layers: [inputLayer('input_layer', [null, 4]), { class_name: 'LeakyReLU', config: { name: 'leaky', negative_slope: 0.1, dtype: policy() } }, extra] } },
-    });
+    const sequential = (extra: object) => sequentialTopology('3.10.0', [inputLayer('input_layer', [null, 4]), { class_name: 'LeakyReLU', config: { name: 'leaky', negative_slope: 0.1, dtype: policy() } }, extra]);
     const target = join(dir, 'leaky');
     await mkdir(target, { recursive: true });
     await writeFile(join(target, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: sequential({ class_name: 'Dropout', config: { name: 'dropout', rate: 0.5, seed: null, noise_shape: null, dtype: policy() } }), weightsManifest: [{ paths: [], weights: [] }] }));
