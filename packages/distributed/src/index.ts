@@ -31,4 +31,5 @@ export type { ReplicaOptions } from './internal/training/common.js';
 export { scaledLearningRate, planLearningRate } from './internal/training/lr-scaling.js';
 export type { LrScalingOptions, LrPlan } from './internal/training/lr-scaling.js';
 export { rankZero } from './internal/training/rank-zero.js';
+export { evaluateAcrossReplicas } from './internal/training/evaluate.js';
 export { broadcastWeights } from './internal/training/weights.js';

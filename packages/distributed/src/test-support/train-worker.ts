@@ -3,13 +3,14 @@
 // FAIL kind:rank:step (exit | hang | kill), STOP rank:step, CKPT checkpoint dir (rank 0 writes every epoch),
 // SKIP rank:step (a pre-reduce guard on that rank skips that update), VAL_N validation samples (each rank validates its
 // evaluationShard of them; VAL_RANKS=0,… : only those ranks validate, on all rows), STOP_BELOW_VAL (stop at an epoch whose
-// val_loss is not below it).
+// val_loss is not below it), EVAL_N (after the fit every rank evaluates its evaluationShard of EVAL_N other samples
+// with evaluateAcrossReplicas; EVAL_NONE=rank: that rank has none; EVAL_BAD=rank: that rank passes mismatched data).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { findCheckpoint, GradientTransform, ofType, provide, type Plugin } from '@fitstream/core';
 import * as tf from '@tensorflow/tfjs';
 import { evaluationShard } from '@fitstream/samplers';
-import { dataParallel, easgd, init, localSGD, rankZero } from '../index.js';
+import { dataParallel, easgd, evaluateAcrossReplicas, init, localSGD, rankZero } from '../index.js';
 import { buildModel, flatWeights, lrRecorder, makeData, makeTrainer } from './train-fixture.js';
 
 const env = process.env;
@@ -71,7 +72,23 @@ if (env.VAL_N && (env.VAL_RANKS === undefined || env.VAL_RANKS.split(',').map(Nu
   tf.dispose([all.x, all.y, mine]);
 }
 const result = await trainer.fit(data, { epochs, batchSize: batch, handleSignals: false, ...(validation ? { validation, validationBatchSize: 4 } : {}), ...(env.CKPT ? { checkpointDir: env.CKPT } : {}), ...(resumeFrom ? { resumeFrom } : {}) });
+let evaluated: Record<string, number> | null = null;
+let evalError: string | null = null;
+if (env.EVAL_N) {
+  const all = makeData(Number(env.EVAL_N), 2000);
+  const rows = tf.tensor1d(evaluationShard(Number(env.EVAL_N), ctx), 'int32');
+  const part =
+    Number(env.EVAL_NONE ?? -1) === ctx.rank ? undefined : Number(env.EVAL_BAD ?? -1) === ctx.rank ? { x: tf.gather(all.x, rows), y: tf.ones([1, 3]) } : { x: tf.gather(all.x, rows), y: tf.gather(all.y, rows) };
+  try {
+    evaluated = { ...(await evaluateAcrossReplicas(ctx, trainer, part)) };
+  } catch (error) {
+    evalError = (error as Error).message;
+  }
+  tf.dispose([all.x, all.y, rows, ...(part ? [part.x, part.y] : [])]);
+}
 const report = {
+  evaluated,
+  evalError,
   rank: ctx.rank,
   size: ctx.worldSize,
   restartCount: ctx.restartCount,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { GradientTransform, provide } from '@fitstream/core';
-import { LocalCommunicator, contextFor, dataParallel } from '../../index.js';
+import { LocalCommunicator, contextFor, dataParallel, evaluateAcrossReplicas } from '../../index.js';
 import { launchThreads } from '../../test-support/launch-helpers.js';
 import { buildModel, flatWeights, lrRecorder, makeData, makeTrainer, maxRelativeDifference } from '../../test-support/train-fixture.js';
 
@@ -68,6 +68,37 @@ describe('dataParallel on thread replicas', () => {
       }
       valLoss.forEach((l, i) => expect(Math.abs(l - ref.valLoss[i]!) / ref.valLoss[i]!, `k = ${k}, epoch ${i}`).toBeLessThan(1e-5));
     }
+  });
+
+  it('evaluateAcrossReplicas: shards evaluated on 3 replicas (one with none) give one process’s evaluation of all rows; a failure on one rank fails all, at once', async () => {
+    const n = 4 * 3 * 5;
+    await tf.setBackend('cpu');
+    const model = buildModel(42);
+    const trainer = makeTrainer(model, 0.5);
+    trainer.use(dataParallel(contextFor(new LocalCommunicator()), { log: null }));
+    await trainer.fit(makeData(n), { epochs: 2, batchSize: 12, handleSignals: false });
+    const test = makeData(31, 2000);
+    // World size 1: the replica's own evaluation, unchanged.
+    expect(await evaluateAcrossReplicas(contextFor(new LocalCommunicator()), trainer, test)).toEqual({ ...(await trainer.evaluate(test)) });
+    // What the group below must report: rank 2 (rows 2, 5, 8, …) evaluates nothing, ranks 0 and 1 their shards.
+    const kept = tf.tensor1d(Array.from({ length: 31 }, (_, i) => i).filter((i) => i % 3 !== 2), 'int32');
+    const expected = await trainer.evaluate({ x: tf.gather(test.x, kept), y: tf.gather(test.y, kept) });
+    tf.dispose([test.x, test.y, kept]);
+    const result = await launchThreads('./train-worker.ts', 3, { env: { ALGO: 'dp', N: String(n), BATCH: '4', EPOCHS: '2', EVAL_N: '31', EVAL_NONE: '2' }, timeoutMs: 60_000 });
+    expect(result.attempts[0]!.failures).toEqual([]);
+    const reports = result.results as Array<Report & { evaluated: Record<string, number> | null; evalError: string | null }>;
+    for (const r of reports) {
+      expect(r.evalError).toBeNull();
+      expect(r.evaluated).toEqual(reports[0]!.evaluated);
+    }
+    expect(reports[0]!.evaluated!.samples).toBe(21);
+    expect(Math.abs(reports[0]!.evaluated!.loss! - expected.loss!) / expected.loss!).toBeLessThan(1e-5);
+    const started = performance.now();
+    const failed = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: '40', BATCH: '4', EPOCHS: '1', EVAL_N: '31', EVAL_BAD: '1' }, timeoutMs: 60_000 });
+    expect(performance.now() - started).toBeLessThan(30_000);
+    const messages = (failed.results as Array<{ rank: number; evalError: string | null }>).sort((a, b) => a.rank - b.rank).map((r) => r.evalError);
+    expect(messages[0]).toMatch(/the evaluation failed on 1 other replica/);
+    expect(messages[1]).toMatch(/shape|rows|samples/i);
   });
 
   it('validation on rank 0 only: every rank gets rank 0’s val_loss (weight 0 from the others), and early stopping on it stops the group together', async () => {
