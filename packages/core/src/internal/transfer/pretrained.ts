@@ -26,9 +26,10 @@ async function modelJsonPath(path: string): Promise<string> {
  * Loads a pretrained tfjs *layers* model from a local `model.json` (or its directory) without `tfjs-node`: models
  * saved by tfjs (`model.save`) and Keras models converted with `tensorflowjs_converter` (Sequential and functional,
  * sharded weights) — from Keras 2, and from Keras 3 (TensorFlow ≥ 2.16), whose topology format `tf.loadLayersModel`
- * refuses and which is translated here (its training config is not read: the trainer brings optimizer and loss). Errors name the problem: a missing file, a *graph* model (which cannot be fine-tuned: convert
- * with `--output_format tfjs_layers_model`), a weight file that does not fit the manifest. Batch-normalization layers
- * get Keras' frozen semantics (see {@link installFrozenBatchNormInference}).
+ * refuses and which is translated here (its training config is not read: the trainer brings optimizer and loss).
+ * Errors name the problem: a missing file, a *graph* model (which cannot be fine-tuned: convert with
+ * `--output_format tfjs_layers_model`), a weight file that does not fit the manifest, a layer argument tfjs would
+ * silently ignore. Batch-normalization layers get Keras' frozen semantics (see {@link installFrozenBatchNormInference}).
  *
  * @example
  * ```ts
