@@ -42,17 +42,21 @@ export {
   GradientTransform,
   WeightConstraint,
   StateProvider,
-  LearningRateOwner,
   IndexSampler,
   ResumeSource,
   LearningRateMultiplier,
   WeightView,
   EpochMetricsReducer,
 } from './internal/plugin/plugin-points.js';
+export { LearningRateBase, LearningRateModifier } from './internal/learning-rate/learning-rate-points.js';
+export type { LearningRatePosition, LearningRateStage, LearningRateModifierInput } from './internal/learning-rate/learning-rate-points.js';
+export type { LearningRateValue, LearningRateRecord } from './internal/learning-rate/learning-rate-pipeline.js';
 export type { Batch, StepContext, LossContext, GradientContext, Gradients, GradientStage, Json, SamplerContext, EpochMetricsContext } from './internal/plugin/plugin-points.js';
 
 export { token, resolve, resolveAll, provide } from './internal/di/token.js';
-export type { Token } from './internal/di/token.js';
+export type { Token, PluginRegistry } from './internal/di/token.js';
+export { PLUGIN_POINTS } from './internal/plugin/plugin-point-registry.js';
+export type { Cardinality } from './internal/plugin/plugin-point-registry.js';
 export { injectableWith } from './internal/di/injectable-with.js';
 export { createChildContainer } from './internal/di/container.js';
 export type { DependencyContainer } from './internal/di/container.js';

@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { Json } from '../plugin/plugin-points.js';
 import type { RandomState } from '../random/random.js';
+import type { LearningRateRecord } from '../learning-rate/learning-rate-pipeline.js';
 import type { ModelAdapter } from '../training/model.js';
 import { exists, sha256, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from './atomic.js';
 import { fileSystem } from './file-io.js';
@@ -28,11 +29,19 @@ export interface CheckpointState {
   readonly epoch: number;
   readonly batch: number;
   readonly step: number;
+  /** The rate of the last update. */
   readonly learningRate: number;
+  /** The learning-rate pipeline: the run's base rate, the schedule's last rate and each modifier's factor (absent before 0.2). */
+  readonly learningRatePipeline?: LearningRateRecord;
   readonly random: RandomState;
   /** The partial epoch's device aggregates, read back, so that a resumed epoch reports the same means. */
   readonly aggregate: { readonly names: readonly string[]; readonly sums: readonly number[]; readonly samples: number; readonly batches: number } | null;
-  readonly history: { readonly epochs: readonly number[]; readonly logs: Readonly<Record<string, readonly number[]>> };
+  readonly history: {
+    readonly epochs: readonly number[];
+    readonly logs: Readonly<Record<string, readonly number[]>>;
+    readonly learningRate?: readonly number[];
+    readonly learningRateFactors?: Readonly<Record<string, readonly number[]>>;
+  };
   readonly plugins: Readonly<Record<string, Json>>;
   readonly optimizer: { readonly className: string; readonly extras: Readonly<Record<string, number>> };
   /**

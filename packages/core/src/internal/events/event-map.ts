@@ -30,6 +30,10 @@ export type FitEndReason = 'completed' | 'stopped' | 'error';
 export interface History<M extends string = string> {
   readonly epochs: readonly number[];
   readonly logs: Readonly<Partial<Record<keyof EpochLogs<M> & string, readonly number[]>>>;
+  /** The learning rate of each epoch's last update. */
+  readonly learningRate: readonly number[];
+  /** Each learning-rate modifier's factor at each epoch's last update, by modifier name. */
+  readonly learningRateFactors: Readonly<Record<string, readonly number[]>>;
 }
 
 /** Position of the loop, carried by every step-level event. */
@@ -78,6 +82,8 @@ export interface TrainerEventMap<M extends string = string> {
   'batch:end': LoopPosition & { readonly batch: number; readonly size: number; readonly metrics: LazyMetrics<M> };
   /** One optimizer update was applied (after `accumulateBatches` batches). */
   'step:end': LoopPosition & {
+    /** Each learning-rate modifier's factor in this update (`learningRate` = base schedule × these). */
+    readonly learningRateFactors: Readonly<Record<string, number>>;
     readonly batch: number;
     /** Samples that contributed to this update. */
     readonly samples: number;
@@ -91,6 +97,8 @@ export interface TrainerEventMap<M extends string = string> {
   'validation:end': LoopPosition & { readonly samples: number; readonly metrics: ValidationLogs<M> };
   /** Epoch aggregates, computed on the device and read back once. */
   'epoch:end': LoopPosition & {
+    /** Each learning-rate modifier's factor in the epoch's last update. */
+    readonly learningRateFactors: Readonly<Record<string, number>>;
     readonly samples: number;
     readonly batches: number;
     readonly durationMs: number;

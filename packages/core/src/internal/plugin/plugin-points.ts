@@ -198,9 +198,3 @@ export interface ResumeSource {
   find(): Promise<string | undefined>;
 }
 export const ResumeSource = token<ResumeSource>('@fitstream/core/ResumeSource');
-
-/** Plugin point: the one plugin that owns the learning rate (a schedule). Two owners are a conflict. */
-export interface LearningRateOwner {
-  readonly name: string;
-}
-export const LearningRateOwner = token<LearningRateOwner>('@fitstream/core/LearningRateOwner');

@@ -1,4 +1,4 @@
-import type { DependencyContainer } from 'tsyringe';
+import type { PluginRegistry } from '../di/token.js';
 import type { Observable, Subscription, TeardownLogic } from 'rxjs';
 import type { TrainerEvent } from '../events/event-map.js';
 import type { TrainerControl } from '../training/control.js';
@@ -31,8 +31,11 @@ export interface Claim {
 export interface Plugin<M extends string = string> {
   readonly name: string;
   readonly claims?: readonly Claim[];
-  /** Called once, when the plugin is added with `trainer.use`, with the trainer's own child container. */
-  register?(container: DependencyContainer): void;
+  /**
+   * Called once, when the plugin is added with `trainer.use`, with a registry that adds to the trainer's plugin points
+   * (`provide(registry, BatchTransform, …)`). Plugins cannot resolve or replace other plugins' registrations.
+   */
+  register?(registry: PluginRegistry): void;
   /** Called at the start of every fit; the subscription is closed when the fit ends. */
   attach?(events$: Observable<TrainerEvent<M>>, control: TrainerControl<M>): Subscription | TeardownLogic | void;
   /**

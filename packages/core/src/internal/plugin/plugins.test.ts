@@ -6,7 +6,8 @@ import {
   EpochMetricsReducer,
   GradientTransform,
   injectableWith,
-  LearningRateOwner,
+  LearningRateBase,
+  LearningRateModifier,
   LossTransform,
   ofType,
   PluginConflictError,
@@ -187,11 +188,18 @@ describe('conflicts at start', () => {
     await expect(two.fit(data, fit)).rejects.toThrow(/Plugins "halve" and "other" both claim "epoch-metrics-reducer"/);
   });
 
-  it('refuses two learning-rate owners, naming both', async () => {
-    const owner = (name: string): Plugin => ({ name, register: (c) => provide(c, LearningRateOwner, { name }) });
-    const trainer = base().use(owner('cosineDecay')).use(owner('reduceLROnPlateau'));
+  it('refuses two base learning-rate schedules, naming both', async () => {
+    const schedule = (name: string): Plugin => ({ name, register: (c) => provide(c, LearningRateBase, { name, rate: (p) => p.initialLr }) });
+    const trainer = base().use(schedule('cosineDecay')).use(schedule('stepDecay'));
     await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(PluginConflictError);
-    await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/Plugins "cosineDecay" and "reduceLROnPlateau" both claim "learning-rate"/);
+    await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/Plugins "cosineDecay" and "stepDecay" both claim "learning-rate base schedule"/);
+  });
+
+  it('refuses two plugins that both shape the warm-up, naming both', async () => {
+    const trainer = base()
+      .use({ name: 'oneCycle', register: (c) => provide(c, LearningRateBase, { name: 'oneCycle', shapesWarmup: true, rate: (p) => p.initialLr }) })
+      .use({ name: 'warmup', register: (c) => provide(c, LearningRateModifier, { name: 'warmup', stage: 'warmup', shapesWarmup: true, factor: () => 1 }) });
+    await expect(trainer.fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/Plugins "oneCycle" and "warmup" both claim "learning-rate warm-up"/);
   });
 
   it('refuses a sequential-order plugin with the shuffling trainer, and accepts it with shuffle: false', async () => {
@@ -203,7 +211,7 @@ describe('conflicts at start', () => {
 
   it('refuses two cross-replica reducers', async () => {
     const reducer = (name: string): Plugin => ({ name, register: (c) => provide(c, GradientTransform, { name, stage: 'reduce', transform: (g) => g }) });
-    await expect(base().use(reducer('allReduce')).use(reducer('localSGD')).fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/"allReduce" and "localSGD" both reduce/);
+    await expect(base().use(reducer('allReduce')).use(reducer('localSGD')).fit(classificationData(8, 3, 2), fit)).rejects.toThrow(/Plugins "allReduce" and "localSGD" both claim "cross-replica gradient reduction"/);
   });
 
   it('refuses the same plugin twice', () => {
@@ -289,7 +297,7 @@ describe('plugin events and gradient context', () => {
 describe('dependency injection', () => {
   it('gives each trainer its own child container', () => {
     const Greeting = token<string>('@fitstream/core-test/Greeting');
-    const a = base().use({ name: 'a', register: (c) => c.register(Greeting, { useValue: 'hello from a' }) });
+    const a = base().use({ name: 'a', register: (r) => r.provide(Greeting, 'hello from a') });
     const b = base();
     expect(resolve(a.container, Greeting)).toBe('hello from a');
     expect(b.container.isRegistered(Greeting, true)).toBe(false);
@@ -313,9 +321,19 @@ describe('dependency injection', () => {
     expect(() => injectableWith<[string, number]>(...([Unit] as unknown as [typeof Unit, typeof Scale]))(Broken)).toThrow(/takes 2 argument\(s\) but 1 token\(s\)/);
   });
 
-  it('refuses a token key declared twice', () => {
-    token<number>('@fitstream/core-test/Twice');
-    expect(() => token<number>('@fitstream/core-test/Twice')).toThrow(/declared twice/);
+  it('gives two declarations of one key (a package installed twice) one token, so both copies share plugin points', async () => {
+    const first = token<number>('@fitstream/core-test/Twice');
+    const second = token<number>('@fitstream/core-test/Twice');
+    expect(second).toBe(first);
+    const trainer = base().use({ name: 'copy-a', register: (r) => r.provide(first, 1) }).use({ name: 'copy-b', register: (r) => provide(r, second, 2) });
+    expect(resolveAll(trainer.container, first)).toEqual([1, 2]);
+  });
+
+  it('hands plugins a registry that can add registrations but not resolve or replace them', () => {
+    let given: unknown;
+    base().use({ name: 'peek', register: (r) => void (given = r) });
+    expect(Object.keys(given as object)).toEqual(['provide']);
+    expect(() => provide(given as never, StateProvider, { useFactory: () => ({}) } as never)).toThrow(/plugins register values/);
   });
 
   it('collects state providers for checkpoints', async () => {

@@ -21,8 +21,10 @@ export interface TrainerControl<M extends string = string> {
   stop(reason?: string): void;
   /** Whether a stop was requested. */
   readonly stopRequested: boolean;
-  /** Sets the learning rate of the optimizer (any tfjs optimizer); takes effect at the next update. */
-  setLearningRate(lr: number): void;
+  /**
+   * The learning rate in force. Core's learning-rate pipeline alone writes it (a `LearningRateBase` schedule times the
+   * `LearningRateModifier`s); to change it, provide one of those.
+   */
   getLearningRate(): number;
   /** Asks for a checkpoint in the fit's `checkpointDir` at the next step or epoch boundary. */
   requestCheckpoint(reason?: string): void;

@@ -61,9 +61,8 @@ function inputsOf(x: TensorData['x']): readonly tf.Tensor[] {
   return x instanceof tf.Tensor ? [x] : x;
 }
 
-/** Creates the batch source over in-memory tensors. Epoch orders are pure functions of `(seed, 'shuffle', epoch)`. */
-export function tensorSource(data: TensorData, options: TensorSourceOptions, argument: string): BatchSource {
-  const inputs = inputsOf(data.x);
+/** Samples in in-memory data; refuses empty data and inputs, targets or weights of different lengths. */
+function sampleCount(data: TensorData, inputs: readonly tf.Tensor[], argument: string): number {
   const n = data.y.shape[0] ?? 0;
   if (n === 0) throw new FitstreamInputError(`${argument}.y`, 'the dataset is empty (0 samples); pass at least one sample.');
   inputs.forEach((t, i) => {
@@ -77,6 +76,13 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
   if (data.sampleWeight && data.sampleWeight.shape[0] !== n) {
     throw new FitstreamInputError(`${argument}.sampleWeight`, `has ${data.sampleWeight.shape[0]} entries but there are ${n} samples.`);
   }
+  return n;
+}
+
+/** Creates the batch source over in-memory tensors. Epoch orders are pure functions of `(seed, 'shuffle', epoch)`. */
+export function tensorSource(data: TensorData, options: TensorSourceOptions, argument: string): BatchSource {
+  const inputs = inputsOf(data.x);
+  const n = sampleCount(data, inputs, argument);
   const { batchSize, shuffle, dropLast, random, sampler } = options;
   const full = Math.floor(n / batchSize);
   const builtinBatches = dropLast ? full : Math.ceil(n / batchSize);

@@ -26,12 +26,8 @@ export interface StepPlugins {
 
 const STAGE_ORDER = { 'pre-reduce': 0, reduce: 1, 'post-reduce': 2 } as const;
 
-/** Orders gradient transforms by stage (stable within a stage); refuses two reducers. */
+/** Orders gradient transforms by stage (stable within a stage); the plugin-point registry refuses two reducers. */
 export function orderGradientTransforms(transforms: readonly GradientTransform[]): GradientTransform[] {
-  const reducers = transforms.filter((t) => t.stage === 'reduce');
-  if (reducers.length > 1) {
-    throw new Error(`Gradient transforms "${reducers[0]!.name}" and "${reducers[1]!.name}" both reduce gradients across replicas; use one.`);
-  }
   return transforms
     .map((t, i) => ({ t, i }))
     .sort((a, b) => STAGE_ORDER[a.t.stage ?? 'post-reduce'] - STAGE_ORDER[b.t.stage ?? 'post-reduce'] || a.i - b.i)

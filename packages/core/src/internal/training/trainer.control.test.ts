@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { filter } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTrainer, ofType, OPTIMIZER_NAMES, selectBackend, type Plugin } from '../../index.js';
+import { createTrainer, LearningRateBase, ofType, OPTIMIZER_NAMES, provide, selectBackend, type Plugin } from '../../index.js';
 import { classificationData, mlp, weightsOf } from '../../test-support/fixtures.js';
 
 beforeAll(async () => {
@@ -35,10 +35,12 @@ describe('TrainerControl', () => {
     expect(result.history.epochs).toEqual([0, 1, 2]);
   });
 
-  it.each(OPTIMIZER_NAMES)('setLearningRate works on %s (0 freezes weights; the new rate shows in events)', async (name) => {
+  const constantRate = (name: string, lr: number): Plugin => ({ name, register: (c) => provide(c, LearningRateBase, { name, rate: () => lr }) });
+
+  it.each(OPTIMIZER_NAMES)('the learning-rate pipeline drives %s (0 freezes weights; the rate shows in events)', async (name) => {
     const model = mlp(3, 4, 2, 3);
     const trainer = createTrainer({ model, optimizer: name, loss: 'categoricalCrossentropy', seed: 2, backend: 'current', log: null });
-    trainer.use({ name: 'freeze', attach: (e$, c) => e$.pipe(ofType('fit:start')).subscribe(() => c.setLearningRate(0)) });
+    trainer.use(constantRate('freeze', 0));
     const rates: number[] = [];
     trainer.events$.pipe(ofType('step:end')).subscribe((e) => rates.push(e.learningRate));
     const before = weightsOf(model);
@@ -48,7 +50,7 @@ describe('TrainerControl', () => {
     expect(trainer.learningRate).toBe(0);
     trainer.dispose();
     const changed = createTrainer({ model, optimizer: name, loss: 'categoricalCrossentropy', seed: 2, backend: 'current', log: null });
-    changed.use({ name: 'raise', attach: (e$, c) => e$.pipe(ofType('fit:start')).subscribe(() => c.setLearningRate(0.05)) });
+    changed.use(constantRate('raise', 0.05));
     await changed.fit(data(), { epochs: 1, batchSize: 16, handleSignals: false });
     expect(weightsOf(model)).not.toEqual(before);
     changed.dispose();

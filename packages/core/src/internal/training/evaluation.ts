@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Batch, BatchTransform, StepContext } from '../plugin/plugin-points.js';
+import { disposeBatch, validateBatch, type BatchSource } from './data.js';
+import { EpochAggregate } from './epoch-aggregate.js';
+import { FitstreamInputError } from './errors.js';
+import { resolveLimit } from './fit-options.js';
+import type { TrainerCore } from './trainer-core.js';
+
+/** Sample-weighted means of `[loss, ...metrics]` over a pass, and the samples they cover. */
+export interface EvaluationResult {
+  readonly means: number[];
+  readonly samples: number;
+}
+
+/** Loss and metrics in inference mode (dropout off), aggregated on the device and read once. */
+export async function runEvaluation<M extends string>(core: TrainerCore<M>, source: BatchSource, limit: number | undefined, argument: string): Promise<EvaluationResult> {
+  const aggregate = new EpochAggregate(core.metricNames.length);
+  const cap = resolveLimit(limit, source.batchesPerEpoch, 'limitValidationBatches');
+  let index = 0;
+  const { batches, owned } = source.batches(0, 0);
+  try {
+    for await (const batch of batches) {
+      try {
+        if (source.kind === 'stream') validateBatch(batch, { model: core.model, targetKind: core.loss.kind }, argument, index === 0);
+        const values = tf.tidy(() => {
+          const pred = core.model.forward(batch.x, false);
+          let perSample = core.loss.fn(batch.y, pred);
+          if (batch.sampleWeight) perSample = tf.mul(perSample, batch.sampleWeight);
+          return tf.stack([tf.mean(perSample), ...core.metrics.map((m) => tf.mean(m.fn(batch.y, pred)))]) as tf.Tensor1D;
+        });
+        aggregate.add(values, batch.y.shape[0]);
+        values.dispose();
+      } finally {
+        if (owned) disposeBatch(batch);
+      }
+      if (++index >= cap) break;
+    }
+    if (aggregate.samples === 0) throw new FitstreamInputError(argument, 'yielded no batches; pass non-empty data.');
+    return { means: await aggregate.means(), samples: aggregate.samples };
+  } finally {
+    aggregate.dispose();
+  }
+}
+
+/** A fit's validation: evaluation with the batch transforms that apply to validation too (seeded per epoch). */
+export function runValidation<M extends string>(
+  core: TrainerCore<M>,
+  source: BatchSource,
+  limit: number | undefined,
+  transforms: readonly BatchTransform[],
+  epoch: number,
+): Promise<EvaluationResult> {
+  if (transforms.length === 0) return runEvaluation(core, source, limit, 'options.validation');
+  const random = core.random.derive('validation', epoch);
+  const transform = (b: Batch, i: number): Batch => {
+    const ctx: StepContext = { epoch, batch: i, step: 0, learningRate: core.learningRate, training: false, random: random.derive('batch', i) };
+    return tf.tidy(() => {
+      let x = b;
+      for (const t of transforms) x = t.transform(x, ctx);
+      return x as unknown as tf.TensorContainer;
+    }) as unknown as Batch;
+  };
+  const transformed: BatchSource = {
+    ...source,
+    batches: (e, skip) => {
+      const inner = source.batches(e, skip);
+      return {
+        owned: true,
+        batches: mapBatches(inner.batches, (b, i) => {
+          const out = transform(b, i);
+          if (inner.owned) disposeBatch(b, out);
+          return out;
+        }),
+      };
+    },
+  };
+  return runEvaluation(core, transformed, limit, 'options.validation');
+}
+
+async function* mapBatches(batches: AsyncIterable<Batch> | Iterable<Batch>, fn: (b: Batch, i: number) => Batch): AsyncGenerator<Batch> {
+  let i = 0;
+  for await (const b of batches) yield fn(b, i++);
+}
+
+/** `overfitBatches`: validation on the same first training batches, unshuffled. */
+export function overfitValidation(train: BatchSource, batches: number): BatchSource {
+  return { ...train, batchesPerEpoch: batches, batchesIn: () => batches, samplesIn: () => undefined, batches: () => train.batches(0, 0) };
+}
