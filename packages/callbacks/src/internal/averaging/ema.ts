@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Subscription, type Observable } from 'rxjs';
 import { ofType, provide, StateProvider, WeightConstraint, WeightView, type Plugin, type TrainerControl } from '@fitstream/core';
+import { afterFitEnd } from '../policies/after-fit-end.js';
 import { assertFiniteNumber, assertPositiveInt } from '../policies/monitor.js';
 import { asRecord, readNum } from '../policies/resumable-state.js';
 import { AveragedWeights, readNames } from './averaged-weights.js';
@@ -58,7 +59,8 @@ export function emaDecay(updates: number, decay: number, warmup: boolean): numbe
  * An exponential moving average of the weights: after every applied optimizer step (skipped steps do not count),
  * `average ← average − (1 − decay)·(average − weights)`, on the device in one `tf.tidy`, starting from the weights
  * at the start of the fit. Validation and `trainer.evaluate` use the average (`evaluation`), checkpoints may hold it
- * (`checkpoints`), and when the fit completes or is stopped the model gets it (`finalize`). Each fit starts a new
+ * (`checkpoints`), and when the fit completes or is stopped the model gets it (`finalize`, after every other subscriber
+ * has seen `fit:end`, so that a backup taken then saves the trained weights and the average). Each fit starts a new
  * average; a fit resumed from a checkpoint continues the saved one exactly.
  *
  * @example
@@ -181,8 +183,11 @@ export function ema<M extends string = string>(options: EmaOptions = {}): Ema<M>
         events$.pipe(ofType('fit:end')).subscribe((e) => {
           flush();
           if (!finalize || e.reason === 'error') return;
-          store.finalize();
-          emitter.emit(control, 'ema:finalized', { epoch: e.epoch, step: e.step, updates, reason: e.reason });
+          // Once every subscriber has seen fit:end: a backup taken then holds the trained weights and the average.
+          afterFitEnd(control, () => {
+            store.finalize();
+            emitter.emit(control, 'ema:finalized', { epoch: e.epoch, step: e.step, updates, reason: e.reason });
+          });
         }),
       );
       return subscription;

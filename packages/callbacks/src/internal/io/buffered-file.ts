@@ -11,9 +11,11 @@ export class BufferedFile {
   private handle: Promise<FileHandle> | undefined;
   private chain: Promise<void> = Promise.resolve();
 
+  /** `ready`: the file is opened only once it settles (a resumed log is first cut back to its checkpoint). */
   constructor(
     readonly path: string,
     private readonly mode: 'truncate' | 'append',
+    private readonly ready: Promise<unknown> = Promise.resolve(),
   ) {}
 
   /** Bytes (roughly: string length) waiting in memory. */
@@ -48,7 +50,7 @@ export class BufferedFile {
   }
 
   private open(): Promise<FileHandle> {
-    this.handle ??= mkdir(dirname(this.path), { recursive: true }).then(() => open(this.path, this.mode === 'truncate' ? 'w' : 'a'));
+    this.handle ??= this.ready.then(() => mkdir(dirname(this.path), { recursive: true })).then(() => open(this.path, this.mode === 'truncate' ? 'w' : 'a'));
     return this.handle;
   }
 }

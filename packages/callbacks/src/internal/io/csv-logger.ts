@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { ofType, type Plugin, type TrainerControl } from '@fitstream/core';
 import { merge } from 'rxjs';
 import { BufferedFile } from './buffered-file.js';
+import { cutCsvRows } from './resume-truncation.js';
 
 /** Options of {@link csvLogger}; Keras `CSVLogger` names. */
 export interface CsvLoggerOptions {
@@ -9,7 +10,10 @@ export interface CsvLoggerOptions {
   readonly path: string;
   /** Column separator (default `,`). */
   readonly separator?: string;
-  /** Append to an existing file (no second header) instead of replacing it; default `false`, or `true` when resuming. */
+  /**
+   * Append to an existing file (no second header) instead of replacing it; default `false`, or `true` when resuming. A
+   * resumed fit first cuts the file back to the rows of the epochs its checkpoint had finished.
+   */
   readonly append?: boolean;
 }
 
@@ -26,7 +30,11 @@ function cell(value: number | undefined): string {
 /**
  * Writes one CSV row per epoch (Keras `CSVLogger`): `epoch` (0-based, as Keras), the loss and metrics, their `val_`
  * counterparts (empty in epochs without validation), `learning_rate`, `step` and `duration_ms`. Rows are written at each
- * epoch end inside `control.await`. Resumed fits append without a second header.
+ * epoch end inside `control.await`.
+ *
+ * A fit resumed from a checkpoint cuts the file back to the rows of the epochs before the checkpoint (a row written
+ * after it, a torn last line of a kill) and appends without a second header, so the finished file equals the
+ * uninterrupted run's except for the wall-clock `duration_ms` column.
  *
  * @example
  * ```ts
@@ -47,12 +55,14 @@ export function csvLogger<M extends string = string>(options: CsvLoggerOptions):
       return merge(events$.pipe(ofType('fit:start')), events$.pipe(ofType('epoch:end')), events$.pipe(ofType('fit:end'))).subscribe((e) => {
         if (e.type === 'fit:start') {
           const append = options.append ?? e.resumedFrom !== undefined;
-          const f = new BufferedFile(options.path, append ? 'append' : 'truncate');
+          // Rows of epochs after the checkpoint are written again by this fit.
+          const cut = append && e.resumedFrom !== undefined ? cutCsvRows(options.path, e.initialEpoch, sep) : Promise.resolve();
+          const f = new BufferedFile(options.path, append ? 'append' : 'truncate', cut);
           file = f;
           const header = `${['epoch', ...columns, 'learning_rate', 'step', 'duration_ms'].join(sep)}\n`;
           // Appending to an empty or missing file still needs the header.
           control.await(
-            (append ? stat(options.path).then((s) => s.size === 0, () => true) : Promise.resolve(true)).then((needsHeader) => {
+            (append ? cut.then(() => stat(options.path).then((s) => s.size === 0, () => true)) : Promise.resolve(true)).then((needsHeader) => {
               if (needsHeader) f.write(header);
               return f.flush();
             }),

@@ -4,6 +4,7 @@ import { Observable } from 'rxjs';
 import { isMetricsRead, type Plugin, type TrainerControl, type TrainerEvent, type TrainerEventType } from '@fitstream/core';
 import { BufferedFile } from './buffered-file.js';
 import { parseEvent, stringifyEvent } from './json-lines.js';
+import { cutEventLog, happenedAfter, readResumePosition, type ResumePosition } from './resume-truncation.js';
 
 /** The first line of every event log. */
 export const EVENT_LOG_FORMAT = 'fitstream-events';
@@ -20,7 +21,10 @@ export interface JsonlLoggerOptions {
   readonly readBatchMetricsEvery?: number;
   /** Event types to log (default: all). */
   readonly include?: readonly TrainerEventType[];
-  /** `'auto'` (default): the first fit of this plugin replaces the file, later fits and resumed fits append. */
+  /**
+   * `'auto'` (default): the first fit of this plugin replaces the file, later fits and resumed fits append. A resumed
+   * fit first cuts the file back to its checkpoint (see {@link jsonlLogger}).
+   */
   readonly append?: boolean | 'auto';
   /** Flush when this many characters are buffered, besides every epoch end, saved checkpoint or backup and fit end (default 1 MiB). */
   readonly flushAtChars?: number;
@@ -62,6 +66,12 @@ const FLUSH_AFTER: ReadonlySet<string> = new Set(['epoch:end', 'checkpoint:saved
  * A batch event is written when the next event arrives, so that metrics read by any subscriber of that batch (a
  * progress bar, a NaN guard) are included without a read of the logger's own.
  *
+ * A fit resumed from a checkpoint continues the log as if the run had never stopped: the file is cut back to the
+ * events before the checkpoint (what the interrupted fit logged after it, a torn last line of a kill), and the events
+ * the resumed fit emits on its way back to that point — its `fit:start`, a mid-epoch resume's second `epoch:start` —
+ * are not written. The finished file equals the uninterrupted run's except for the wall-clock fields `time` (every
+ * event) and `durationMs` (`epoch:end`). A log that holds nothing before the checkpoint is appended to as it is.
+ *
  * @example
  * ```ts
  * trainer.use(jsonlLogger({ path: 'runs/mnist/events.jsonl', readBatchMetricsEvery: 10 }));
@@ -80,30 +90,66 @@ export function jsonlLogger<M extends string = string>(options: JsonlLoggerOptio
     attach: (events$, control: TrainerControl<M>) => {
       let file: BufferedFile | undefined;
       let held: TrainerEvent | undefined;
+      // A resumed fit's events until the first one the uninterrupted run logged after the checkpoint: dropped once the
+      // log is cut back (`at`), kept for writing while the cut is under way (it ends before the loop's first event).
+      let replaying: { at: ResumePosition | undefined; early: TrainerEvent[] } | undefined;
       const fit = fits++;
       const write = (event: TrainerEvent) => {
         if (include && !include.has(event.type)) return;
         file!.write(`${stringifyEvent(eventToRecord(event))}\n`);
       };
+      const header = `${JSON.stringify({ format: EVENT_LOG_FORMAT, version: 1 })}\n`;
+      const resume = (path: string, checkpoint: string): Promise<void> => {
+        const state: { at: ResumePosition | undefined; early: TrainerEvent[] } = { at: undefined, early: [] };
+        replaying = state;
+        const cut = readResumePosition(checkpoint).then(async (at) => ({ at, cut: await cutEventLog(path, at) }));
+        file = new BufferedFile(path, 'append', cut);
+        return cut.then(({ at, cut }) => {
+          if (replaying !== state) return;
+          if (cut.anchored) {
+            state.at = at;
+            return;
+          }
+          replaying = undefined;
+          file?.write(header);
+          for (const e of state.early) write(e);
+        });
+      };
       return events$.subscribe((event: TrainerEvent<M>) => {
         const e = event as TrainerEvent;
         if (e.type === 'fit:start') {
           const append = options.append === 'auto' || options.append === undefined ? fit > 0 || e.resumedFrom !== undefined : options.append;
-          file = new BufferedFile(options.path, append ? 'append' : 'truncate');
-          file.write(`${JSON.stringify({ format: EVENT_LOG_FORMAT, version: 1 })}\n`);
+          if (append && e.resumedFrom !== undefined) control.await(resume(options.path, e.resumedFrom));
+          else {
+            file = new BufferedFile(options.path, append ? 'append' : 'truncate');
+            file.write(header);
+          }
         }
         if (!file) return; // backend:selected before fit:start
-        if (held) {
-          write(held);
-          held = undefined;
+        if (replaying && !(replaying.at && happenedAfter(e.type, e, replaying.at))) {
+          if (!replaying.at) replaying.early.push(e);
+        } else {
+          replaying = undefined;
+          if (held) {
+            write(held);
+            held = undefined;
+          }
+          if (e.type === 'step:end' && every > 0 && e.step % every === 0) void e.metrics.loss; // one read, cached for everyone
+          if (e.type === 'batch:end' || e.type === 'step:end') held = e;
+          else write(e);
         }
-        if (e.type === 'step:end' && every > 0 && e.step % every === 0) void e.metrics.loss; // one read, cached for everyone
-        if (e.type === 'batch:end' || e.type === 'step:end') held = e;
-        else write(e);
         if (e.type === 'fit:end') {
           const closing = file;
-          file = undefined;
-          control.await(closing.close());
+          replaying = undefined;
+          // Plugins that change the model when the fit ends do it once every subscriber has seen fit:end, and say so
+          // (`earlyStopping:restored`, `ema:finalized`): the file stays open for them until the next macrotask.
+          const after = new Promise<void>((resolve) => setImmediate(resolve));
+          control.await(
+            after.then(() => {
+              if (file === closing) file = undefined;
+              return closing.close();
+            }),
+          );
         } else if (FLUSH_AFTER.has(e.type) || file.buffered >= flushAt) control.await(file.flush());
       });
     },

@@ -1,6 +1,7 @@
-import type * as tf from '@tensorflow/tfjs';
 import { Subscription, scan, type Observable, type OperatorFunction } from 'rxjs';
 import { ofType, provide, StateProvider, type LogName, type Plugin, type TrainerControl } from '@fitstream/core';
+import { afterFitEnd } from './after-fit-end.js';
+import { BestWeights } from './best-weights.js';
 import { PolicyEmitter, type PolicyEvent } from './events.js';
 import {
   assertFiniteNumber,
@@ -11,6 +12,7 @@ import {
   resolveMode,
   type MonitorMode,
 } from './monitor.js';
+import { readNames } from '../averaging/averaged-weights.js';
 import { ResumableState, asRecord, num, readNum } from './resumable-state.js';
 
 /** Options of {@link earlyStopping}; Keras names and defaults. */
@@ -27,7 +29,10 @@ export interface EarlyStoppingOptions<M extends string = string> {
   readonly baseline?: number;
   /** Epochs to ignore at the start (warm-up), default 0. */
   readonly startFromEpoch?: number;
-  /** Keep a copy of the best weights and write them back when the fit ends — whatever ended it. Default `false`. */
+  /**
+   * Keep a copy of the best weights and write them back when the fit ends — whatever ended it, as Keras 3. The copy is
+   * saved in checkpoints, so a resumed run restores the same weights. Default `false`.
+   */
   readonly restoreBestWeights?: boolean;
   /** Where the one-line note about a `val_` monitor missing in an epoch goes; default `console.warn`, `null` silences. */
   readonly log?: ((line: string) => void) | null;
@@ -125,8 +130,14 @@ export interface EarlyStopping<M extends string = string> extends Plugin<M> {
 
 /**
  * Stops training when a monitored epoch log stops improving (Keras `EarlyStopping` semantics), optionally restoring the
- * best weights when the fit ends — also when it completed all epochs or another plugin stopped it (Keras restores only
- * when early stopping itself stopped the run).
+ * best weights when the fit ends — whatever ended it: early stopping, all epochs done, another plugin's stop, a signal,
+ * an error. Keras 3 restores the same way at `on_train_end` (except after an error); tf.keras 2 restored only when early
+ * stopping itself stopped the run.
+ *
+ * Every piece of its state is in checkpoints — best value and epoch, wait counter, the stop decision and the best
+ * weights — so a run resumed from any checkpoint ends as the uninterrupted one: resumed from the checkpoint of the epoch
+ * that stopped it, it stops again at once. The weights are written back after every other subscriber has seen
+ * `fit:end`, so a backup taken then holds the weights being trained.
  *
  * `monitor` is typed from the trainer's metric names when the call sits inside `trainer.use(...)`; a name the trainer can
  * never report fails when the fit starts, naming the available ones.
@@ -144,13 +155,17 @@ export function earlyStopping<M extends string = string>(options: EarlyStoppingO
   const log = options.log === undefined ? (line: string) => console.warn(line) : options.log;
   const name = `early-stopping(${monitor})`;
   const emitter = new PolicyEmitter<'earlyStopping:stopped' | 'earlyStopping:restored'>();
+  const best = new BestWeights(name);
+  let savedOrder: readonly string[] | undefined;
   const state = new ResumableState<EarlyStoppingState>(() => INITIAL_EARLY_STOPPING_STATE, {
-    toJson: (s) => ({ best: num(s.best), bestEpoch: num(s.bestEpoch), wait: s.wait, stoppedEpoch: num(s.stoppedEpoch) }),
+    toJson: (s) => ({ best: num(s.best), bestEpoch: num(s.bestEpoch), wait: s.wait, stoppedEpoch: num(s.stoppedEpoch), weights: best.names() }),
     fromJson: (j) => {
       const r = asRecord(j);
+      savedOrder = readNames(r.weights);
       return { best: readNum(r.best), bestEpoch: readNum(r.bestEpoch), wait: readNum(r.wait) ?? 0, stoppedEpoch: readNum(r.stoppedEpoch) };
     },
   });
+  const stopReason = (s: EarlyStoppingState) => `early stopping: ${monitor} did not improve for ${s.wait} epochs (best ${String(s.best)} at epoch ${String(s.bestEpoch)})`;
 
   return {
     name,
@@ -159,17 +174,21 @@ export function earlyStopping<M extends string = string>(options: EarlyStoppingO
     get state() {
       return state.current;
     },
-    register: (container) => provide(container, StateProvider, state.provider(name)),
+    register: (container) =>
+      provide(container, StateProvider, {
+        ...state.provider(name),
+        getTensors: () => best.tensors(),
+        setTensors: (tensors) => best.load(tensors, savedOrder),
+      }),
+    dispose: () => best.dispose(),
     attach: (events$, control: TrainerControl<M>) => {
       assertMonitorKnown(`earlyStopping`, monitor, control.metricNames);
-      state.begin();
-      let best: Map<string, tf.Tensor> | undefined;
+      const resumed = state.begin();
+      best.bind(resumed && restoreBest, control.namedWeights());
+      // The checkpoint was written at the epoch that decided to stop: the uninterrupted run ended there.
+      if (resumed && state.current.stoppedEpoch !== undefined) control.stop(stopReason(state.current));
       let warned = false;
-      const dropSnapshot = () => {
-        if (best) for (const t of best.values()) t.dispose();
-        best = undefined;
-      };
-      const subscription = new Subscription(dropSnapshot);
+      const subscription = new Subscription(() => best.drop());
       subscription.add(
         events$.pipe(ofType('epoch:end')).subscribe((e) => {
           const logs = e.metrics as unknown as Readonly<Record<string, number | undefined>>;
@@ -181,22 +200,23 @@ export function earlyStopping<M extends string = string>(options: EarlyStoppingO
           const decision = earlyStoppingStep(config, state.current, { epoch: e.epoch, value });
           const { best: b, bestEpoch, wait, stoppedEpoch } = decision;
           state.current = { best: b, bestEpoch, wait, stoppedEpoch };
-          if (decision.action === 'improved' && restoreBest) {
-            dropSnapshot();
-            best = control.snapshotWeights();
-          }
+          if (decision.action === 'improved' && restoreBest) best.keep(control.snapshotWeights());
           if (decision.action === 'stop') {
-            control.stop(`early stopping: ${monitor} did not improve for ${wait} epochs (best ${String(b)} at epoch ${String(bestEpoch)})`);
+            control.stop(stopReason(state.current));
             emitter.emit(control, 'earlyStopping:stopped', { epoch: e.epoch, step: e.step, monitor, value: value!, best: b!, bestEpoch: bestEpoch!, wait });
           }
         }),
       );
       subscription.add(
         events$.pipe(ofType('fit:end')).subscribe((e) => {
-          if (!restoreBest || !best) return;
-          control.restoreWeights(best);
-          dropSnapshot();
-          emitter.emit(control, 'earlyStopping:restored', { monitor, best: state.current.best!, bestEpoch: state.current.bestEpoch!, reason: e.reason });
+          if (!restoreBest || !best.present) return;
+          afterFitEnd(control, () => {
+            const weights = best.current;
+            if (!weights) return;
+            control.restoreWeights(weights);
+            best.drop();
+            emitter.emit(control, 'earlyStopping:restored', { monitor, best: state.current.best!, bestEpoch: state.current.bestEpoch!, reason: e.reason });
+          });
         }),
       );
       return subscription;

@@ -1,0 +1,148 @@
+import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTrainer, ofType, type FitOptions, type History, type Plugin } from '@fitstream/core';
+import { csvLogger, earlyStopping, ema, jsonlLogger, modelCheckpoint, reduceLROnPlateau } from '../../index.js';
+import { blobs, mlp } from '../../test-support/fixtures.js';
+
+/**
+ * A resumed run equals the uninterrupted one: from every epoch's checkpoint and from a mid-epoch one, a fit stopped
+ * there (as by SIGINT, a torn log line appended as by a kill) and resumed in a fresh trainer ends with bit-identical
+ * weights, the same history, and the same CSV and JSONL files — up to the wall-clock fields, which are the only ones
+ * normalised: `time` (every event) and `durationMs` (`epoch:end`) in the JSONL, `duration_ms` in the CSV.
+ */
+
+const EPOCHS = 12;
+const BATCH = 8;
+/** The optimizer step after which the mid-epoch checkpoint is written (epoch 2, batch 3 of 6). */
+const MID_STEP = 15;
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'fitstream-resume-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+/** Where the run is interrupted: after an epoch's checkpoint, or at the mid-epoch checkpoint. */
+type Interruption = { readonly epoch: number } | { readonly step: number };
+
+/** Writes the mid-epoch checkpoint in every run (so that every log records it) and, in an interrupted run, stops there. */
+function interrupt(dir: string, at: Interruption | undefined): Plugin {
+  return {
+    name: 'interrupt',
+    attach: (events$, control) =>
+      events$.subscribe((e) => {
+        if (e.type === 'step:end' && e.step === MID_STEP) control.saveCheckpoint(join(dir, 'mid'), 'mid-epoch');
+        if (!at) return;
+        if (('epoch' in at && e.type === 'epoch:end' && e.epoch === at.epoch) || ('step' in at && e.type === 'step:end' && e.step === at.step)) control.stop('SIGINT');
+      }),
+  };
+}
+
+interface Outcome {
+  readonly weights: number[][];
+  readonly history: History;
+  readonly csv: string;
+  readonly jsonl: string;
+  readonly events: readonly string[];
+}
+
+const normaliseCsv = (text: string) => text.replace(/,[^,\n]*\n/g, ',<duration_ms>\n');
+const normaliseJsonl = (text: string) => text.replace(/"time":\d+/g, '"time":0').replace(/"durationMs":[-+0-9.e]+/g, '"durationMs":0');
+
+/** Three overlapping classes, 48 samples to train on and 24 to validate (made once: the fixture leaks intermediates). */
+const { data, validation } = tf.tidy(() => {
+  const all = blobs(72, 4, 3, 4);
+  return { data: { x: all.x.slice(0, 48), y: all.y.slice(0, 48) }, validation: { x: all.x.slice(48), y: all.y.slice(48) } };
+});
+afterAll(() => tf.dispose([data.x, data.y, validation.x, validation.y]));
+
+async function fitOnce(backend: 'cpu' | 'wasm', dir: string, options: { at?: Interruption; resumeFrom?: string } = {}) {
+  const model = mlp(4, 12, 3, 7);
+  const trainer = createTrainer({ model, optimizer: { name: 'sgd', learningRate: 0.6 }, loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 3, backend, log: null })
+    .use(earlyStopping({ monitor: 'val_loss', patience: 2, restoreBestWeights: true, log: null }))
+    .use(reduceLROnPlateau({ monitor: 'val_loss', factor: 0.5, patience: 0 }))
+    // Validation sees the average; finalize off, so that the final weights are early stopping's best ones.
+    .use(ema({ decay: 0.8, finalize: false }))
+    .use(modelCheckpoint({ dir: join(dir, 'ckpt') }))
+    .use(csvLogger({ path: join(dir, 'metrics.csv') }))
+    .use(jsonlLogger({ path: join(dir, 'events.jsonl') }))
+    .use(interrupt(dir, options.at));
+  const events: string[] = [];
+  trainer.events$.pipe(ofType('earlyStopping:stopped', 'earlyStopping:restored', 'learningRate:changed')).subscribe((e) => events.push(e.type));
+  const fitOptions: FitOptions = { epochs: EPOCHS, batchSize: BATCH, validation: { x: validation.x, y: validation.y }, handleSignals: false, ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}) };
+  try {
+    const result = await trainer.fit({ x: data.x, y: data.y }, fitOptions);
+    return { result, model, events };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+async function outcome(dir: string, fit: Awaited<ReturnType<typeof fitOnce>>): Promise<Outcome> {
+  const weights = fit.model.getWeights().map((w) => Array.from(w.dataSync()));
+  fit.model.dispose();
+  return {
+    weights,
+    history: fit.result.history,
+    csv: normaliseCsv(await readFile(join(dir, 'metrics.csv'), 'utf8')),
+    jsonl: normaliseJsonl(await readFile(join(dir, 'events.jsonl'), 'utf8')),
+    events: fit.events,
+  };
+}
+
+describe.each(['cpu', 'wasm'] as const)('resume equals the uninterrupted run (%s)', (backend) => {
+  // Every run works in the same directory, so that checkpoint paths in the logs agree.
+  const dir = () => join(root, backend);
+  let reference: Outcome;
+  let stoppedAt: number;
+
+  beforeAll(async () => {
+    await rm(dir(), { recursive: true, force: true });
+    const tensors = tf.memory().numTensors;
+    const run = await fitOnce(backend, dir());
+    reference = await outcome(dir(), run);
+    stoppedAt = run.result.history.epochs.at(-1)!;
+    expect(tf.memory().numTensors).toBe(tensors);
+  });
+
+  it('the run is worth resuming: early stopping stops it after its best epoch and the plateau cuts the rate', () => {
+    expect(reference.events).toContain('earlyStopping:stopped');
+    expect(reference.events).toContain('earlyStopping:restored');
+    expect(reference.events).toContain('learningRate:changed');
+    expect(stoppedAt).toBeLessThan(EPOCHS - 1);
+    expect(stoppedAt).toBeGreaterThan(MID_STEP / 6);
+    expect(reference.csv.split('\n')).toHaveLength(stoppedAt + 3); // header, one row per epoch, final newline
+  });
+
+  const resumeFrom = async (at: Interruption, checkpoint: (d: string) => Promise<string>) => {
+    await rm(dir(), { recursive: true, force: true });
+    const tensors = tf.memory().numTensors;
+    const stopped = await fitOnce(backend, dir(), { at });
+    stopped.model.dispose();
+    // A kill mid-write leaves a torn last line.
+    await appendFile(join(dir(), 'metrics.csv'), '99,0.1');
+    await appendFile(join(dir(), 'events.jsonl'), '{"type":"batch:st');
+    const resumed = await outcome(dir(), await fitOnce(backend, dir(), { resumeFrom: await checkpoint(dir()) }));
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(resumed.weights).toEqual(reference.weights);
+    expect(resumed.history).toEqual(reference.history);
+    expect(resumed.csv).toBe(reference.csv);
+    expect(resumed.jsonl).toBe(reference.jsonl);
+  };
+
+  it('from every epoch checkpoint', async () => {
+    for (let epoch = 0; epoch <= stoppedAt; epoch++) {
+      // Named after the position it resumes at: the next epoch.
+      await resumeFrom({ epoch }, async (d) => join(d, 'ckpt', (await readdir(join(d, 'ckpt'))).find((n) => n.startsWith(`epoch-${String(epoch + 1).padStart(4, '0')}-`))!));
+    }
+  });
+
+  it('from a mid-epoch checkpoint', async () => {
+    await resumeFrom({ step: MID_STEP }, async (d) => join(d, 'mid'));
+  });
+});
