@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, ofType, readCheckpoint, selectBackend, type TrainerEvent } from '@fitstream/core';
-import { backupAndRestore, callback } from '../../index.js';
+import * as tf from '@tensorflow/tfjs';
+import { backupAndRestore, callback, earlyStopping, ema } from '../../index.js';
 import { blobs, mlp, weightsOf } from '../../test-support/fixtures.js';
 
 function adamTrainer() {
@@ -176,6 +177,42 @@ describe('backupAndRestore in process', () => {
     expect(restored.map((e) => e.type)).toEqual(['backup:restored', 'backup:deleted']);
     expect(weightsOf(model)).toEqual(expected);
     expect(await backup.find()).toBeUndefined();
+  });
+
+  it('a SIGINT backup holds the weights being trained and the plugins\' state, though early stopping and EMA, used first, write into the model at fit:end', async () => {
+    const { model, trainer } = adamTrainer();
+    const dir = join(tmp, 'order');
+    let trained: Map<string, tf.Tensor> | undefined;
+    trainer
+      // Best epoch 0 (the training loss only falls): restoring it at fit:end changes the weights.
+      .use(earlyStopping({ monitor: 'loss', mode: 'max', patience: 100, restoreBestWeights: true, log: null }))
+      .use(ema({ decay: 0.5 }))
+      .use(backupAndRestore({ dir, everyEpochs: false }))
+      .use(
+        callback('interrupt', (events$, control) =>
+          events$.pipe(ofType('epoch:end')).subscribe((e) => {
+            if (e.epoch !== 2) return;
+            trained = control.snapshotWeights();
+            control.stop('SIGINT');
+          }),
+        ),
+      );
+    const data = blobs(32);
+    const result = await trainer.fit({ x: data.x, y: data.y }, { epochs: 6, batchSize: 8, handleSignals: false });
+    expect(result.stopReason).toBe('SIGINT');
+    const backup = await readCheckpoint(join(dir, 'backup'));
+    try {
+      const saved = Object.values(backup.weights).map((t) => Array.from(t.dataSync()));
+      const expected = [...trained!.values()].map((t) => Array.from(t.dataSync()));
+      expect(saved).toEqual(expected);
+      expect(weightsOf(model)).not.toEqual(expected); // the model got the average (finalize) after the backup was taken
+      expect(Object.keys(backup.pluginTensors).sort()).toEqual(['early-stopping(loss)', 'ema']);
+      expect(backup.state.plugins.ema).toMatchObject({ updates: 12 });
+    } finally {
+      tf.dispose([...trained!.values(), ...Object.values(backup.weights), ...Object.values(backup.pluginTensors).flatMap((m) => Object.values(m)), ...backup.optimizerWeights.map((w) => w.tensor)]);
+      tf.dispose([data.x, data.y]);
+      trainer.dispose();
+    }
   });
 
   it('validates its options', () => {

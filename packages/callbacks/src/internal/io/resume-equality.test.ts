@@ -36,7 +36,7 @@ function interrupt(dir: string, at: Interruption | undefined): Plugin {
     name: 'interrupt',
     attach: (events$, control) =>
       events$.subscribe((e) => {
-        if (e.type === 'step:end' && e.step === MID_STEP) control.saveCheckpoint(join(dir, 'mid'), 'mid-epoch');
+        if (e.type === 'step:end' && e.step === MID_STEP) void control.saveCheckpoint(join(dir, 'mid'), 'mid-epoch'); // held by the loop
         if (!at) return;
         if (('epoch' in at && e.type === 'epoch:end' && e.epoch === at.epoch) || ('step' in at && e.type === 'step:end' && e.step === at.step)) control.stop('SIGINT');
       }),
@@ -129,10 +129,10 @@ describe.each(['cpu', 'wasm'] as const)('resume equals the uninterrupted run (%s
     await appendFile(join(dir(), 'events.jsonl'), '{"type":"batch:st');
     const resumed = await outcome(dir(), await fitOnce(backend, dir(), { resumeFrom: await checkpoint(dir()) }));
     expect(tf.memory().numTensors).toBe(tensors);
-    expect(resumed.weights).toEqual(reference.weights);
-    expect(resumed.history).toEqual(reference.history);
-    expect(resumed.csv).toBe(reference.csv);
-    expect(resumed.jsonl).toBe(reference.jsonl);
+    expect(resumed.weights, `weights resumed from ${JSON.stringify(at)}`).toEqual(reference.weights);
+    expect(resumed.history, `history resumed from ${JSON.stringify(at)}`).toEqual(reference.history);
+    expect(resumed.csv, `CSV resumed from ${JSON.stringify(at)}`).toBe(reference.csv);
+    expect(resumed.jsonl, `JSONL resumed from ${JSON.stringify(at)}`).toBe(reference.jsonl);
   };
 
   it('from every epoch checkpoint', async () => {

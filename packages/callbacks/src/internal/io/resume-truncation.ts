@@ -1,6 +1,6 @@
 import { readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CheckpointState, TrainerEventType } from '@fitstream/core';
+import type { CheckpointState } from '@fitstream/core';
 import { parseEvent } from './json-lines.js';
 
 /** Where a checkpoint left the loop: `batch` batches of `epoch` trained, `step` optimizer updates in all. */
@@ -21,7 +21,7 @@ export async function readResumePosition(checkpoint: string): Promise<ResumePosi
  * resumed from it emits it again. `undefined` for other events (plugin events, `checkpoint:saved` …), which belong
  * with the loop event before them.
  */
-export function happenedAfter(type: TrainerEventType | string, event: object, at: ResumePosition): boolean | undefined {
+export function happenedAfter(type: string, event: object, at: ResumePosition): boolean | undefined {
   const fields = event as { readonly epoch?: unknown; readonly step?: unknown };
   const epoch = typeof fields.epoch === 'number' ? fields.epoch : Number.NaN;
   const step = typeof fields.step === 'number' ? fields.step : Number.NaN;

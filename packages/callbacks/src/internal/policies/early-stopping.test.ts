@@ -72,7 +72,7 @@ describe('earlyStoppingPolicy (pure operator, Keras EarlyStopping semantics)', (
 describe('earlyStopping plugin (real training)', () => {
   const data = () => blobs(48);
 
-  it('restores the best weights when the fit completes without early stopping (Keras would not)', async () => {
+  it('restores the best weights when the fit completes without early stopping (as Keras 3; tf.keras 2 would not)', async () => {
     const trainer = smallTrainer();
     const model = (trainer as unknown as { options: { model: tf.LayersModel } }).options.model;
     const atEpoch: number[][][] = [];
