@@ -184,6 +184,12 @@ export interface IndexSampler {
   readonly name: string;
   /** Declared so that order-sensitive plugins (stateful RNNs) can refuse a shuffling sampler. */
   readonly order: 'shuffled' | 'sequential';
+  /**
+   * The name of the random stream its plans draw from, `(seed, 'sampler:' + stream, epoch)` (default: `name`). A
+   * wrapper that shards another sampler's order (`distributed(shuffleSampler())`) names the inner sampler's stream, so
+   * that its global order is exactly the inner sampler's.
+   */
+  readonly stream?: string;
   /** The epoch's batches of row indices. */
   plan(ctx: SamplerContext): readonly Int32Array[];
 }

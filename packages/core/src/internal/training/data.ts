@@ -109,7 +109,7 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
         size: n,
         batchSize,
         epoch,
-        random: random.derive(`sampler:${sampler!.name}`, epoch),
+        random: random.derive(`sampler:${sampler!.stream ?? sampler!.name}`, epoch),
         labels: () => (labels ??= labelsOf(data.y)),
       });
       plan.forEach((b, i) => {

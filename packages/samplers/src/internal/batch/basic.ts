@@ -20,11 +20,11 @@ export function sequentialSampler(options: BatchPolicy = {}): SamplerPlugin {
  * A fresh seeded permutation of all rows every epoch (a full Fisher–Yates shuffle, not a window), cut into batches.
  * Epoch `e`'s order is a pure function of `(seed, e)`: the same whether or not earlier epochs ran, in any process.
  * Registering it replaces the trainer's own `shuffle` option (which then has no effect on in-memory data), and its
- * `dropLast` (default `true`) replaces the fit option `dropLast`.
+ * `dropLast` (default `false`, as the fit option) replaces the fit option `dropLast`.
  *
  * @example
  * ```ts
- * trainer.use(shuffleSampler({ seed: 42, dropLast: false, minBatch: 8 }));
+ * trainer.use(shuffleSampler({ seed: 42, minBatch: 8 })); // keep a last batch of at least 8 samples
  * ```
  */
 export function shuffleSampler(options: SamplerOptions = {}): SamplerPlugin {

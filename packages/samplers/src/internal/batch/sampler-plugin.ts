@@ -1,12 +1,13 @@
-import { FitstreamInputError, IndexSampler, Random, StateProvider, provide, type DependencyContainer, type Json, type Plugin, type SamplerContext } from '@fitstream/core';
+import { FitstreamInputError, IndexSampler, Random, StateProvider, provide, type Json, type PluginRegistry, type Plugin, type SamplerContext } from '@fitstream/core';
 import { Subject, type Observable } from 'rxjs';
 import { PURPOSE } from '../util/streams.js';
 
 /** How an epoch's index list is cut into batches. */
 export interface BatchPolicy {
   /**
-   * Drop the last partial batch (default `true`: these samplers plan training epochs, where a tiny last batch makes
-   * noisy steps and breaks batch norm). With `minBatch` set and `dropLast` unset, only a tail below `minBatch` drops.
+   * Drop the last partial batch. Default `false`, as the trainer's own `dropLast` and Keras/PyTorch: every sample trains
+   * every epoch. A tiny last batch makes a noisy step and breaks batch norm: set `minBatch` to drop only tails smaller
+   * than it, or `dropLast: true` to drop every partial batch.
    */
   readonly dropLast?: boolean;
   /** Keep a last partial batch only when it has at least this many samples (fastai's refinement of `dropLast`). */
@@ -45,6 +46,8 @@ export interface EpochContext extends SamplerContext {
 /** The part of a sampler that decides one epoch's flat index list: what {@link distributed} shards. */
 export interface EpochOrder {
   readonly name: string;
+  /** The random stream it draws from (default `name`); a sharding wrapper keeps its inner order's stream. */
+  readonly stream?: string;
   readonly order: 'shuffled' | 'sequential';
   /** A batch size the sampler fixes itself (P×K batches), overriding the trainer's `batchSize`. */
   readonly fixedBatchSize?: number;
@@ -84,7 +87,7 @@ export interface SamplerPlugin extends Plugin {
   readonly batching: Required<Pick<BatchPolicy, 'dropLast'>> & { readonly minBatch: number };
   readonly seed: number | string | undefined;
   /** Registers the index sampler and a state provider (called by `trainer.use`). */
-  register(container: DependencyContainer): void;
+  register(registry: PluginRegistry): void;
   /** Every plan this sampler computes (epoch, sizes, class counts before/after resampling). Hot, not replayed. */
   readonly plans$: Observable<SamplerPlanReport>;
   /** The batches of one epoch, computed as a trainer with seed `trainerSeed` would. */
@@ -98,7 +101,7 @@ export function batchPolicy(options: BatchPolicy, argument = 'options'): { dropL
     throw new FitstreamInputError(`${argument}.minBatch`, `must be an integer ≥ 1, got ${String(minBatch)}.`);
   }
   if (options.dropLast !== undefined && typeof options.dropLast !== 'boolean') throw new FitstreamInputError(`${argument}.dropLast`, `must be a boolean, got ${String(options.dropLast)}.`);
-  const dropLast = options.dropLast ?? minBatch === undefined;
+  const dropLast = options.dropLast ?? false;
   if (dropLast && minBatch !== undefined) {
     throw new FitstreamInputError(`${argument}.minBatch`, 'has no effect with dropLast: true (every partial batch drops); set dropLast: false to keep tails of at least minBatch samples.');
   }
@@ -137,6 +140,7 @@ export function fingerprint(value: Json): string {
 /** Builds the plugin around an epoch order: batching, reports, a state provider that checks settings on resume. */
 export function samplerPlugin(source: EpochOrder, policy: { dropLast: boolean; minBatch: number }, seed: number | string | undefined, shard?: (ctx: EpochContext, list: EpochIndices) => EpochIndices): SamplerPlugin {
   const name = source.name;
+  const streamName = source.stream ?? name;
   const reports = new Subject<SamplerPlanReport>();
   const config: Json = { sampler: name, seed: seed ?? null, dropLast: policy.dropLast, minBatch: policy.minBatch, source: source.config };
   const print = fingerprint(config);
@@ -144,7 +148,7 @@ export function samplerPlugin(source: EpochOrder, policy: { dropLast: boolean; m
   let lastEpoch: number | null = null;
 
   const compute = (ctx: SamplerContext): { batches: Int32Array[]; list: EpochIndices } => {
-    const stream = seed === undefined ? ctx.random : Random.fromSeed(seed).derive(`${PURPOSE}/${name}`, ctx.epoch);
+    const stream = seed === undefined ? ctx.random : Random.fromSeed(seed).derive(`${PURPOSE}/${streamName}`, ctx.epoch);
     const epochCtx: EpochContext = { size: ctx.size, batchSize: ctx.batchSize, epoch: ctx.epoch, random: ctx.random, labels: () => ctx.labels(), stream };
     let list = source.indices(epochCtx);
     if (shard) list = shard(epochCtx, list);
@@ -166,7 +170,7 @@ export function samplerPlugin(source: EpochOrder, policy: { dropLast: boolean; m
     });
     return batches;
   };
-  const sampler: IndexSampler = { name, order: source.order, plan };
+  const sampler: IndexSampler = { name, order: source.order, stream: streamName, plan };
   const state: StateProvider = {
     key: `${PURPOSE}/${name}`,
     // Plans are pure functions of (seed, epoch): the trainer's own epoch and batch cursor are all resume needs. What
@@ -197,7 +201,7 @@ export function samplerPlugin(source: EpochOrder, policy: { dropLast: boolean; m
         size: options.size,
         batchSize: options.batchSize,
         epoch,
-        random: Random.fromSeed(options.trainerSeed ?? 0).derive(`sampler:${name}`, epoch),
+        random: Random.fromSeed(options.trainerSeed ?? 0).derive(`sampler:${streamName}`, epoch),
         labels: () => {
           if (!labels) throw new FitstreamInputError('options.labels', `sampler "${name}" reads class labels; pass preview({ labels }).`);
           return labels;

@@ -50,6 +50,16 @@ describe('distributed (PyTorch DistributedSampler semantics)', () => {
     expect([...a, ...b].sort((x, y) => x - y)).toEqual(Array.from({ length: 10 }, (_, i) => i));
   });
 
+  it("shards exactly the inner sampler's own order, seeded or drawn from the trainer seed", () => {
+    for (const options of [{ seed: 11 }, {}] as const) {
+      const inner = flat(shuffleSampler(options).preview({ size: 30, batchSize: 30, epoch: 3, trainerSeed: 4 }));
+      const shards = [0, 1, 2].map((rank) => flat(distributed(shuffleSampler(options), { rank, worldSize: 3 }).preview({ size: 30, batchSize: 10, epoch: 3, trainerSeed: 4 })));
+      expect(Array.from({ length: 30 }, (_, i) => shards[i % 3]![Math.floor(i / 3)]!)).toEqual(inner);
+      const alone = flat(distributed(shuffleSampler(options), { rank: 0, worldSize: 1 }).preview({ size: 30, batchSize: 7, epoch: 3, trainerSeed: 4 }));
+      expect(alone).toEqual(inner);
+    }
+  });
+
   it('the evaluation shard scores every index exactly once across ranks', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 1, max: 9 }), (n, r) => {

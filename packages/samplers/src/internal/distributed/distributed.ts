@@ -60,8 +60,9 @@ export function shardIndices(global: Int32Array, options: ShardOptions & { reado
 
 /**
  * Shards another sampler's epochs across replicas with PyTorch `DistributedSampler` semantics: every rank computes the
- * same global list from `(seed, epoch)` — the inner sampler's stream never involves the rank, so ranks agree as long
- * as they share the trainer seed (or the inner sampler's `seed`) — and keeps its strided shard. Over- or weighted
+ * inner sampler's own global list — drawn from the inner sampler's stream `(seed, epoch)`, which never involves the
+ * rank, so ranks agree as long as they share the trainer seed (or the inner sampler's `seed`), and with one replica
+ * the order is exactly the inner sampler's — and keeps its strided shard. Over- or weighted
  * samplers shard *after* resampling, as pytorch/pytorch#77154 recommends. The rank's shard is then cut into batches
  * with the inner sampler's `dropLast`/`minBatch` unless overridden here. For exact evaluation use
  * {@link evaluationShard}, which never pads.
@@ -80,9 +81,9 @@ export function distributed(inner: SamplerPlugin, options: DistributedOptions): 
   const pad = options.pad ?? true;
   const policy = options.dropLast === undefined && options.minBatch === undefined ? inner.batching : batchPolicy(options);
   const { rank, worldSize } = options;
-  // The name leaves out the rank: the trainer derives the plan's stream from the name, and every rank needs the same.
+  // The stream is the inner sampler's (never the rank's): every rank computes the inner sampler's own global order.
   return samplerPlugin(
-    { ...inner.source, name: `distributed-${inner.source.name}`, config: { inner: inner.source.config, worldSize, pad } },
+    { ...inner.source, name: `distributed-${inner.source.name}`, stream: inner.source.stream ?? inner.source.name, config: { inner: inner.source.config, worldSize, pad } },
     policy,
     inner.seed,
     (ctx, list) => ({ ...list, indices: shardIndices(list.indices, { rank, worldSize, pad }) }),
