@@ -37,7 +37,6 @@ export type { LearningRateSchedule, ScheduleOptions, ScheduleInterval } from './
 export type { AnnealStrategy } from './internal/schedules/formulas.js';
 export { reduceLROnPlateau, plateauPolicy, plateauStep, plateauConfig } from './internal/schedules/reduce-lr-on-plateau.js';
 export type { ReduceLROnPlateau, ReduceLROnPlateauOptions, PlateauConfig, PlateauState, PlateauInput, PlateauDecision } from './internal/schedules/reduce-lr-on-plateau.js';
-export { LearningRateScale } from './internal/schedules/learning-rate-scale.js';
 
 // ---- I/O and reports (checkpoints, backup/restore, loggers, TensorBoard, progress bar, training report) ----
 export { modelCheckpoint } from './internal/io/model-checkpoint.js';

@@ -1,5 +1,6 @@
 // One training replica for the tests, configured by environment variables:
-// ALGO dp|local|easgd, N samples, BATCH per replica, EPOCHS, PERIOD (local SGD), LR_SCALING linear warm-up steps,
+// ALGO dp|local|easgd, N samples, BATCH per replica, EPOCHS, PERIOD (local SGD), LR_WARMUP linear-scaling warm-up steps,
+// LR_COSINE total steps of a cosine base schedule (core's LearningRateBase, PyTorch CosineAnnealingLR to 0),
 // FAIL kind:rank:step (exit | hang | kill), STOP rank:step, CKPT checkpoint dir (rank 0 writes every epoch),
 // SKIP rank:step (a pre-reduce guard on that rank skips that update), VAL_N validation samples (each rank validates its
 // evaluationShard of them; VAL_RANKS=0,… : only those ranks validate, on all rows), STOP_BELOW_VAL (stop at an epoch whose
@@ -7,7 +8,7 @@
 // with evaluateAcrossReplicas; EVAL_NONE=rank: that rank has none; EVAL_BAD=rank: that rank passes mismatched data).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { findCheckpoint, GradientTransform, ofType, provide, type Plugin } from '@fitstream/core';
+import { findCheckpoint, GradientTransform, LearningRateBase, ofType, provide, type Plugin } from '@fitstream/core';
 import * as tf from '@tensorflow/tfjs';
 import { evaluationShard } from '@fitstream/samplers';
 import { dataParallel, easgd, evaluateAcrossReplicas, init, localSGD, rankZero } from '../index.js';
@@ -25,6 +26,11 @@ const lr = env.LR_WARMUP ? { scaling: 'linear' as const, warmupSteps: Number(env
 const common = { log: null, ...(lr ? { lr } : {}) };
 const plugin = algo === 'local' ? localSGD(ctx, { period: Number(env.PERIOD ?? 1), ...common }) : algo === 'easgd' ? easgd(ctx, { tau: Number(env.PERIOD ?? 1), ...common }) : dataParallel(ctx, { ...common, bucketBytes: Number(env.BUCKET_BYTES ?? 25 * 2 ** 20) });
 trainer.use(plugin);
+if (env.LR_COSINE) {
+  const total = Number(env.LR_COSINE);
+  const cosine = { name: 'cosine', rate: (p: { step: number; initialLr: number }) => (p.initialLr * (1 + Math.cos((Math.PI * Math.min(p.step, total)) / total))) / 2 };
+  trainer.use({ name: 'cosine', register: (r) => provide(r, LearningRateBase, cosine) });
+}
 const lrs: number[] = [];
 trainer.use(lrRecorder(lrs));
 const averaged: Record<string, number>[] = [];
@@ -58,7 +64,7 @@ if (env.SKIP) {
     register: (c) => provide(c, GradientTransform, { name: 'test-pre-reduce-skip', stage: 'pre-reduce', transform: (g, gctx) => (ctx.rank === skipRank && gctx.step === skipStep ? null : g) }),
   });
 }
-trainer.use({ name: 'averaged', attach: (events$) => events$.pipe(ofType('distributed:epoch-end')).subscribe((e) => averaged.push({ ...e.metrics })) });
+trainer.use({ name: 'averaged', attach: (events$) => events$.pipe(ofType('distributed:epochEnd')).subscribe((e) => averaged.push({ ...e.metrics })) });
 if (env.CKPT) trainer.use(rankZero(ctx, { name: 'checkpoint-every-epoch', attach: (events$, control) => events$.pipe(ofType('epoch:end')).subscribe(() => control.requestCheckpoint('epoch')) }));
 const resumeFrom = env.CKPT && ctx.restartCount > 0 ? await findCheckpoint(env.CKPT) : undefined;
 const data = makeData(n);

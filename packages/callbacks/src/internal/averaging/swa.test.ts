@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTrainer, ofType, PluginConflictError, selectBackend, updateBatchNormStatistics, withSeed, type FitOptions, type TrainerEvent } from '@fitstream/core';
-import { constantLr, ema, swa, type SwaOptions } from '../../index.js';
+import { createTrainer, ofType, selectBackend, updateBatchNormStatistics, withSeed, type FitOptions, type Plugin, type TrainerEvent } from '@fitstream/core';
+import { constantLr, ema, stepDecay, swa, type SwaOptions } from '../../index.js';
 import { averagedList, blobs, mlp, trainerFor, weightsOf } from '../../test-support/fixtures.js';
 import { swaLearningRate, swaStartEpoch } from './swa.js';
 
@@ -121,22 +121,24 @@ describe('swa: the average', () => {
 
 describe('swa: learning rate', () => {
   const data = blobs(32);
-  const ratesOf = async (options: SwaOptions, epochs = 5) => {
+  const ratesOf = async (options: SwaOptions, epochs = 5, schedule?: Plugin) => {
     const { trainer } = trainerFor(mlp());
     const rates: number[] = [];
-    const changes: TrainerEvent[] = [];
+    const factors: (number | undefined)[] = [];
     trainer.events$.subscribe((e) => {
       if (e.type === 'epoch:start') rates.push(e.learningRate);
-      if (e.type === 'lr:changed') changes.push(e);
+      if (e.type === 'epoch:end') factors.push(e.learningRateFactors.swa);
     });
+    if (schedule) trainer.use(schedule);
     await trainer.use(swa({ finalize: false, ...options })).fit(data, { epochs, batchSize: 16, handleSignals: false });
-    return { rates, changes };
+    return { rates, factors };
   };
 
   it('switches to learningRate at the start epoch, or anneals to it as PyTorch SWALR', async () => {
     const constant = await ratesOf({ start: 2, learningRate: 0.01 });
     expect(constant.rates).toEqual([0.1, 0.1, 0.01, 0.01, 0.01]);
-    expect(constant.changes).toMatchObject([{ type: 'lr:changed', epoch: 2, previous: 0.1, learningRate: 0.01, by: 'swa', reason: 'schedule' }]);
+    // An 'override' modifier: its factor is the SWA rate over the rate that reaches it, reported in events and history.
+    expect(constant.factors).toEqual([1, 1, 0.01 / 0.1, 0.01 / 0.1, 0.01 / 0.1]);
     const linear = await ratesOf({ start: 1, learningRate: 0.01, annealEpochs: 2, annealStrategy: 'linear' });
     [0.1, 0.055, 0.01, 0.01, 0.01].forEach((lr, i) => expect(linear.rates[i]).toBeCloseTo(lr, 12));
     const cos = await ratesOf({ start: 1, learningRate: 0.01, annealEpochs: 3 });
@@ -147,12 +149,11 @@ describe('swa: learning rate', () => {
     expect((await ratesOf({ start: 0, learningRate: 0.02 }, 2)).rates).toEqual([0.02, 0.02]);
   });
 
-  it('owns the learning rate: another schedule in the trainer is a conflict reported when the fit starts', async () => {
-    const { trainer } = trainerFor(mlp());
-    trainer.use(swa({ learningRate: 0.01 })).use(constantLr());
-    const error = await trainer.fit(data, { epochs: 4, batchSize: 16, handleSignals: false }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PluginConflictError);
-    expect(String(error)).toMatch(/"swa" and "constant-lr" both claim "learning-rate"/);
+  it('takes over from a base schedule at the start epoch, annealing from the rate the schedule reached', async () => {
+    // Per epoch: 0.1, 0.05, 0.025, … until SWA starts at epoch 2 and anneals linearly over 2 epochs to 0.01.
+    const { rates } = await ratesOf({ start: 2, learningRate: 0.01, annealEpochs: 2, annealStrategy: 'linear' }, 5, stepDecay({ stepSize: 1, gamma: 0.5, interval: 'epoch' }));
+    // SWALR from 0.025 (the schedule's rate at epoch 2): k = 0 → α = 0.5: 0.0175; then 0.01.
+    [0.1, 0.05, 0.0175, 0.01, 0.01].forEach((lr, i) => expect(rates[i]).toBeCloseTo(lr, 12));
     // Without learningRate, SWA leaves the rate to the schedule.
     const other = trainerFor(mlp());
     await expect(other.trainer.use(swa({ start: 1 })).use(constantLr()).fit(data, { epochs: 2, batchSize: 16, handleSignals: false })).resolves.toBeDefined();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Subscription, type Observable } from 'rxjs';
-import { LearningRateOwner, ofType, provide, StateProvider, updateBatchNormStatistics, WeightView, type Plugin, type TrainerControl } from '@fitstream/core';
+import { LearningRateModifier, ofType, provide, StateProvider, updateBatchNormStatistics, WeightView, type LearningRateModifierInput, type Plugin, type TrainerControl } from '@fitstream/core';
 import { assertFiniteNumber, assertNonNegativeInt, assertPositiveInt } from '../policies/monitor.js';
 import { asRecord, num, readNum } from '../policies/resumable-state.js';
 import type { AnnealStrategy } from '../schedules/formulas.js';
@@ -18,8 +18,9 @@ export interface SwaOptions {
   /** Average at the end of every k-th epoch from `start` (start, start + k, …); default 1. */
   readonly every?: number;
   /**
-   * The SWA learning rate, in force from the start epoch (PyTorch `SWALR`'s `swa_lr`). SWA then owns the learning
-   * rate: another schedule in the same trainer is reported as a conflict when the fit starts. Default: leave the rate alone.
+   * The SWA learning rate, in force from the start epoch (PyTorch `SWALR`'s `swa_lr`): a modifier of core's learning-rate
+   * pipeline at stage `'override'`, so it takes over from whatever schedule ran before (its factor is the SWA rate over
+   * the rate that reaches it). Default: leave the rate alone.
    */
   readonly learningRate?: number;
   /** Anneal from the rate in force before `start` to `learningRate` over this many epochs (PyTorch `anneal_epochs`); default 0 (switch at once). */
@@ -123,6 +124,16 @@ export function swa<M extends string = string>(options: SwaOptions = {}): Swa<M>
   let savedOrder: readonly string[] | undefined;
   let startEpoch: number | undefined;
 
+  /** The SWA rate of an update as a factor on the rate that reaches it (the base schedule × earlier modifiers). */
+  const swaFactor = (swaRate: number, input: LearningRateModifierInput): number => {
+    if (startEpoch === undefined || input.epoch < startEpoch) return 1;
+    // SWALR anneals from the rate in force when SWA starts: the rate reaching the first SWA update, kept in checkpoints.
+    state.baseLr ??= input.rate;
+    const lr = swaLearningRate(input.epoch - startEpoch, state.baseLr, swaRate, annealEpochs, strategy);
+    // A factor cannot lift a rate of 0 (a warm-up starting at 0); SWA then leaves it, as there is nothing to scale.
+    return input.rate > 0 ? lr / input.rate : 1;
+  };
+
   const provider: StateProvider = {
     key: name,
     getState: () => ({ models: state.models, lastEpoch: num(state.lastEpoch), baseLr: num(state.baseLr), weights: store.order() ?? null }),
@@ -154,7 +165,7 @@ export function swa<M extends string = string>(options: SwaOptions = {}): Swa<M>
     dispose: () => store.dispose(),
     register: (container) => {
       provide(container, StateProvider, provider);
-      if (swaLr !== undefined) provide(container, LearningRateOwner, { name });
+      if (swaLr !== undefined) provide(container, LearningRateModifier, { name, stage: 'override', factor: (input) => swaFactor(swaLr, input) });
       if (evaluation || checkpoints) provide(container, WeightView, { name, evaluation, checkpoints, apply: () => store.apply() });
     },
     attach: (events$, control: TrainerControl<M>) => {
@@ -177,6 +188,9 @@ export function swa<M extends string = string>(options: SwaOptions = {}): Swa<M>
         store.clear();
       }
       const parameters = parameterNames(model, weights);
+      // An epoch index is known before `fit:start` (core computes the fit's first rate before publishing it); a fraction
+      // of the epochs is resolved at `fit:start`.
+      startEpoch = start > 0 && start < 1 ? undefined : start;
       let epochs = 0;
       let batchSize = 0;
 
@@ -191,16 +205,6 @@ export function swa<M extends string = string>(options: SwaOptions = {}): Swa<M>
         state.models += 1;
         state.lastEpoch = epoch;
         if (state.models === 1) emitter.emit(control, 'swa:started', { epoch, step, startEpoch: first });
-      };
-
-      const setRate = (epoch: number, step: number) => {
-        if (swaLr === undefined || epoch < startEpoch!) return;
-        state.baseLr ??= control.getLearningRate();
-        const lr = swaLearningRate(epoch - startEpoch!, state.baseLr, swaLr, annealEpochs, strategy);
-        const previous = control.getLearningRate();
-        if (lr === previous) return;
-        control.setLearningRate(lr);
-        control.emit('lr:changed', { epoch, step, previous, learningRate: lr, by: name, reason: 'schedule' });
       };
 
       const subscription = new Subscription(() => store.release());
@@ -218,7 +222,6 @@ export function swa<M extends string = string>(options: SwaOptions = {}): Swa<M>
           // A checkpoint written at the end of the previous epoch by a subscriber that ran before this plugin lacks
           // that epoch's average; the model weights restored from it are exactly the ones to add.
           if (resumed) average(e.initialEpoch - 1, e.step);
-          setRate(e.initialEpoch, e.step);
         }),
       );
       subscription.add(events$.pipe(ofType('epoch:start', 'batch:start')).subscribe(() => store.release()));
@@ -233,7 +236,6 @@ export function swa<M extends string = string>(options: SwaOptions = {}): Swa<M>
         events$.pipe(ofType('epoch:end')).subscribe((e) => {
           store.release();
           average(e.epoch, e.step);
-          if (e.epoch + 1 < epochs) setRate(e.epoch + 1, e.step);
         }),
       );
       subscription.add(

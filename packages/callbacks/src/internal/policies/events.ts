@@ -28,9 +28,15 @@ declare module '@fitstream/core' {
       readonly bestEpoch: number;
       readonly reason: FitEndReason;
     };
-    /** A learning-rate plugin changed the rate; `learningRate` is the new one, in force from the next update. */
-    'lr:changed': {
+    /**
+     * A learning-rate modifier changed its factor (a plateau reduction, a spike back-off); `learningRate` is the new rate
+     * as the plugin computed it from `previous` (the next update's rate also follows the base schedule). Schedules do not
+     * publish it: every step and epoch event carries the rate and each modifier's factor.
+     */
+    'learningRate:changed': {
+      /** The epoch the new rate applies to. */
       readonly epoch: number;
+      /** The first optimizer step (0-based, as `step:end`'s `step` counts completed steps) the new rate applies to. */
       readonly step: number;
       readonly previous: number;
       readonly learningRate: number;
@@ -72,7 +78,7 @@ declare module '@fitstream/core' {
 }
 
 /** The event names this package adds to core's `TrainerEventMap`. */
-export type PolicyEventType = 'earlyStopping:stopped' | 'earlyStopping:restored' | 'lr:changed' | 'nan:terminated' | 'spike:detected' | 'timer:expired';
+export type PolicyEventType = 'earlyStopping:stopped' | 'earlyStopping:restored' | 'learningRate:changed' | 'nan:terminated' | 'spike:detected' | 'timer:expired';
 
 type PolicyEventMap = {
   [K in PolicyEventType]: { readonly type: K; readonly time: number } & TrainerEventMap[K];
@@ -83,7 +89,7 @@ export type PolicyEvent<K extends PolicyEventType = PolicyEventType> = PolicyEve
 
 /**
  * Publishes a plugin's events twice: on the plugin's own `events$`, and on the trainer's stream through core's
- * `control.emit`, in order with the core events (so `trainer.events$.pipe(ofType('lr:changed'))` sees them).
+ * `control.emit`, in order with the core events (so `trainer.events$.pipe(ofType('learningRate:changed'))` sees them).
  */
 export class PolicyEmitter<K extends PolicyEventType> {
   private readonly subject = new Subject<PolicyEvent<K>>();

@@ -75,7 +75,7 @@ describe('lossSpikeGuard (real training)', () => {
     await trainer.fit(data(), { epochs: 3, batchSize: 16, handleSignals: false });
     // Snapshots at steps 2, 4, 6 (every 2): the spike at step 7 rolls back to the weights after step 6 and skips.
     expect(weights.get(8)).toEqual(weights.get(6));
-    expect(changes.map((e) => e.type)).toEqual(['lr:changed', 'spike:detected']);
+    expect(changes.map((e) => e.type)).toEqual(['learningRate:changed', 'spike:detected']);
     expect(guard.lrScale).toBe(0.5);
     expect(rates.get(10)).toBeCloseTo(0.5 * schedule(9), 12);
     trainer.dispose();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Subscription } from 'rxjs';
-import { createTrainer, getLearningRate, ofType, setLearningRate, type DataSource, type Trainer, type TrainerOptions } from '@fitstream/core';
+import { createTrainer, getLearningRate, LearningRateBase, ofType, provide, setLearningRate, type DataSource, type Trainer, type TrainerOptions } from '@fitstream/core';
 import { assertFiniteNumber, assertPositiveInt } from './monitor.js';
 import { lineChartSvg } from './svg-plot.js';
 
@@ -132,10 +132,11 @@ export async function lrFinder(target: Trainer | TrainerOptions, data: DataSourc
   let bestSmoothed = Number.POSITIVE_INFINITY;
   sweep.use({
     name: 'lr-finder',
+    // The sweep is the base schedule of the private trainer: step t trains at lrs[t].
+    register: (r) => provide(r, LearningRateBase, { name: 'lr-finder', rate: (p) => lrs[Math.min(p.step, lrs.length - 1)]! }),
     attach: (events$, control) => {
       const snapshot = control.snapshotWeights();
       const subscription = new Subscription(() => snapshot.forEach((t) => t.dispose()));
-      control.setLearningRate(lrs[0]!);
       subscription.add(
         events$.pipe(ofType('batch:end')).subscribe((e) => {
           const loss = e.metrics.loss;
@@ -153,7 +154,6 @@ export async function lrFinder(target: Trainer | TrainerOptions, data: DataSourc
       subscription.add(
         events$.pipe(ofType('step:end')).subscribe((e) => {
           if (e.step >= steps) control.stop('lrFinder: sweep done');
-          else if (!control.stopRequested) control.setLearningRate(lrs[e.step]!);
         }),
       );
       subscription.add(events$.pipe(ofType('fit:end')).subscribe(() => control.restoreWeights(snapshot)));

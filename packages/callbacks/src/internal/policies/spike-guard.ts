@@ -1,7 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Subscription, scan, type Observable, type OperatorFunction } from 'rxjs';
-import { GradientTransform, ofType, provide, StateProvider, type Json, type Plugin, type TrainerControl } from '@fitstream/core';
-import { LearningRateScale } from '../schedules/learning-rate-scale.js';
+import { GradientTransform, LearningRateModifier, ofType, provide, StateProvider, type Json, type Plugin, type TrainerControl } from '@fitstream/core';
 import { PolicyEmitter, type PolicyEvent, type SpikeAction } from './events.js';
 import { assertFiniteNumber, assertPositiveInt } from './monitor.js';
 import { ResumableState, asRecord, readNum } from './resumable-state.js';
@@ -94,7 +93,10 @@ export interface LossSpikeGuardOptions extends SpikeDetectorOptions {
    * update), or `'rollback'` (restore the last good weights, skip the update and lower the learning rate).
    */
   readonly action?: SpikeAction;
-  /** Rollback: multiply the learning rate by this (default 0.5); schedules keep applying the factor. */
+  /**
+   * Rollback: multiply the learning rate by this (default 0.5). The guard is a modifier of core's learning-rate pipeline
+   * (stage `'adapt'`), so the back-off stays on top of whatever base schedule runs.
+   */
   readonly lrFactor?: number;
   /** Rollback: take a snapshot of good weights every n optimizer steps (default 1; each is a copy of the weights). */
   readonly snapshotEvery?: number;
@@ -105,7 +107,7 @@ export interface LossSpikeGuardOptions extends SpikeDetectorOptions {
 
 /** The plugin {@link lossSpikeGuard} returns. */
 export interface LossSpikeGuard<M extends string = string> extends Plugin<M> {
-  readonly events$: Observable<PolicyEvent<'spike:detected' | 'lr:changed'>>;
+  readonly events$: Observable<PolicyEvent<'spike:detected' | 'learningRate:changed'>>;
   /** The product of the rollback factors applied so far (1 without rollbacks). */
   readonly lrScale: number;
 }
@@ -132,7 +134,7 @@ export function lossSpikeGuard<M extends string = string>(options: LossSpikeGuar
   const snapshotEvery = assertPositiveInt(options.snapshotEvery ?? 1, 'lossSpikeGuard: snapshotEvery');
   const maxConsecutive = assertPositiveInt(options.maxConsecutive ?? 10, 'lossSpikeGuard: maxConsecutive');
   const name = options.name ?? 'loss-spike-guard';
-  const emitter = new PolicyEmitter<'spike:detected' | 'lr:changed'>();
+  const emitter = new PolicyEmitter<'spike:detected' | 'learningRate:changed'>();
   interface GuardState extends SpikeDetectorState {
     readonly scale: number;
   }
@@ -155,14 +157,7 @@ export function lossSpikeGuard<M extends string = string>(options: LossSpikeGuar
     register: (c) => {
       provide(c, StateProvider, state.provider(name));
       if (action !== 'log') provide(c, GradientTransform, { name, transform: (grads, ctx) => (ctx.step === skipStep ? null : grads) });
-      if (action === 'rollback') {
-        provide(c, LearningRateScale, {
-          name,
-          get factor() {
-            return state.current.scale;
-          },
-        });
-      }
+      if (action === 'rollback') provide(c, LearningRateModifier, { name, stage: 'adapt', factor: () => state.current.scale });
     },
     attach: (events$, control: TrainerControl<M>) => {
       state.begin();
@@ -187,8 +182,8 @@ export function lossSpikeGuard<M extends string = string>(options: LossSpikeGuar
             const previous = control.getLearningRate();
             const lr = previous * lrFactor;
             state.current = { ...state.current, scale: state.current.scale * lrFactor };
-            control.setLearningRate(lr);
-            emitter.emit(control, 'lr:changed', { epoch: e.epoch, step: e.step, previous, learningRate: lr, by: name, reason: 'spike-rollback' });
+            // Core applies the lowered factor from the next update on (this step's update is skipped).
+            emitter.emit(control, 'learningRate:changed', { epoch: e.epoch, step: e.step, previous, learningRate: lr, by: name, reason: 'spike-rollback' });
           }
           emitter.emit(control, 'spike:detected', {
             epoch: e.epoch,

@@ -84,8 +84,8 @@ describe('progressBar as plain lines', () => {
     const base = { time: 0, step: 10, learningRate: 0.1 };
     events$.next({ type: 'fit:start', ...base, step: 0, epochs: 3, initialEpoch: 0, batchSize: 8, batchesPerEpoch: 10, samples: 80, accumulateBatches: 1, resumedFrom: undefined });
     events$.next({ type: 'epoch:start', ...base, step: 0, epoch: 0, batchesPerEpoch: 10 });
-    events$.next({ type: 'epoch:end', ...base, epoch: 0, samples: 80, batches: 10, durationMs: 1250, metrics: { loss: 3.2e-5, val_loss: 0.00041 } as never });
-    events$.next({ type: 'fit:end', ...base, epoch: 0, reason: 'stopped', stopReason: 'SIGINT', error: undefined, history: { epochs: [0], logs: {} } });
+    events$.next({ type: 'epoch:end', ...base, epoch: 0, learningRateFactors: {}, samples: 80, batches: 10, durationMs: 1250, metrics: { loss: 3.2e-5, val_loss: 0.00041 } as never });
+    events$.next({ type: 'fit:end', ...base, epoch: 0, reason: 'stopped', stopReason: 'SIGINT', error: undefined, history: { epochs: [0], logs: {}, learningRate: [0.1], learningRateFactors: {} } });
     expect(stream.text).toBe('Epoch 1/3  10 batches  1.3s  8.00 steps/s  loss 3.200e-5  val_loss 4.100e-4\nStopped after 1 epochs: SIGINT\n');
   });
 });

@@ -1,6 +1,5 @@
-import type { DependencyContainer } from 'tsyringe';
 import { Subscription, scan, type Observable, type OperatorFunction } from 'rxjs';
-import { LearningRateOwner, ofType, provide, StateProvider, type LogName, type Plugin, type TrainerControl } from '@fitstream/core';
+import { LearningRateModifier, ofType, provide, StateProvider, type LearningRateModifierInput, type LogName, type Plugin, type TrainerControl } from '@fitstream/core';
 import { PolicyEmitter, type PolicyEvent } from '../policies/events.js';
 import {
   assertFiniteNumber,
@@ -124,54 +123,97 @@ export function plateauPolicy(
 export interface ReduceLROnPlateau<M extends string = string> extends Plugin<M> {
   readonly monitor: string;
   readonly state: PlateauState;
-  readonly events$: Observable<PolicyEvent<'lr:changed'>>;
+  /** The product of the reductions so far (1 before the first); the rate is the rate so far × this, floored at `minLr`. */
+  readonly factor: number;
+  readonly events$: Observable<PolicyEvent<'learningRate:changed'>>;
+}
+
+interface PlateauPluginState extends PlateauState {
+  readonly factor: number;
+  readonly reductions: number;
 }
 
 /**
- * Lowers the learning rate when a monitored epoch log stops improving (Keras `ReduceLROnPlateau`). Owns the learning
- * rate: it cannot be combined with a schedule (the trainer refuses two owners, naming both).
+ * The plateau's factor on the rate so far: the product of its reductions, with Keras' floor — a reduction never takes
+ * the rate below `minLr` — expressed on the rate that reaches it, and never above 1, so that a rate a schedule already
+ * took below `minLr` is not raised back.
+ */
+export function plateauFactor(factor: number, reductions: number, minLr: number, rateIn: number): number {
+  if (reductions === 0) return 1;
+  return Math.min(1, Math.max(factor, rateIn > 0 ? minLr / rateIn : 0));
+}
+
+/**
+ * Lowers the learning rate when a monitored epoch log stops improving (Keras `ReduceLROnPlateau`). A modifier of core's
+ * learning-rate pipeline (stage `'adapt'`): each reduction multiplies its factor by `factor`, so it composes with any
+ * base schedule (`cosineDecay(…)` then plateau reductions on top). As Keras, a reduction happens only while the rate is
+ * above `minLr` and never takes it below `minLr`. The reductions stay in force across fits of the same trainer (the
+ * optimizer kept them in Keras); checkpoints keep the factor and the counters. Emits `learningRate:changed` at each
+ * reduction.
  *
  * @example
  * ```ts
- * trainer.use(reduceLROnPlateau({ monitor: 'val_loss', factor: 0.5, patience: 3, cooldown: 1, minLr: 1e-5 }));
+ * trainer.use(cosineDecay({ totalSteps: 10_000 })).use(reduceLROnPlateau({ monitor: 'val_loss', factor: 0.5, patience: 3, cooldown: 1, minLr: 1e-5 }));
  * ```
  */
 export function reduceLROnPlateau<M extends string = string>(options: ReduceLROnPlateauOptions<M> = {}): ReduceLROnPlateau<M> {
   const monitor: string = options.monitor ?? 'val_loss';
   const config = plateauConfig(monitor, options);
   const name = options.name ?? `reduce-lr-on-plateau(${monitor})`;
-  const emitter = new PolicyEmitter<'lr:changed'>();
-  const state = new ResumableState<PlateauState>(() => INITIAL_PLATEAU_STATE, {
-    toJson: (s) => ({ best: num(s.best), wait: s.wait, cooldownCounter: s.cooldownCounter }),
+  const emitter = new PolicyEmitter<'learningRate:changed'>();
+  // The counters restart with every fit (Keras `on_train_begin`); the reductions carry over, as the optimizer's rate did.
+  let carried = { factor: 1, reductions: 0 };
+  const state = new ResumableState<PlateauPluginState>(() => ({ ...INITIAL_PLATEAU_STATE, ...carried }), {
+    toJson: (s) => ({ best: num(s.best), wait: s.wait, cooldownCounter: s.cooldownCounter, factor: s.factor, reductions: s.reductions }),
     fromJson: (j) => {
       const r = asRecord(j);
-      return { best: readNum(r.best), wait: readNum(r.wait) ?? 0, cooldownCounter: readNum(r.cooldownCounter) ?? 0 };
+      return {
+        best: readNum(r.best),
+        wait: readNum(r.wait) ?? 0,
+        cooldownCounter: readNum(r.cooldownCounter) ?? 0,
+        factor: readNum(r.factor) ?? 1,
+        reductions: readNum(r.reductions) ?? 0,
+      };
     },
   });
+  const modifier: LearningRateModifier = {
+    name,
+    stage: 'adapt',
+    factor: (input: LearningRateModifierInput) => plateauFactor(state.current.factor, state.current.reductions, config.minLr, input.rate),
+  };
   return {
     name,
     monitor,
     events$: emitter.events$,
     get state() {
-      return state.current;
+      const { best, wait, cooldownCounter } = state.current;
+      return { best, wait, cooldownCounter };
     },
-    register: (c: DependencyContainer) => {
-      provide(c, LearningRateOwner, { name });
-      provide(c, StateProvider, state.provider(name));
+    get factor() {
+      return state.current.factor;
+    },
+    register: (r) => {
+      provide(r, LearningRateModifier, modifier);
+      provide(r, StateProvider, state.provider(name));
     },
     attach: (events$, control: TrainerControl<M>) => {
       assertMonitorKnown('reduceLROnPlateau', monitor, control.metricNames);
       state.begin();
+      carried = { factor: state.current.factor, reductions: state.current.reductions };
       const subscription = new Subscription();
       subscription.add(
         events$.pipe(ofType('epoch:end')).subscribe((e) => {
           const value = monitoredValue('reduceLROnPlateau', monitor, e.metrics as unknown as Record<string, number | undefined>, control.metricNames);
-          const previous = control.getLearningRate();
+          // Keras compares the rate in force; here that is the rate of the epoch's last update.
+          const previous = e.learningRate;
           const d = plateauStep(config, state.current, { epoch: e.epoch, value, learningRate: previous });
-          state.current = { best: d.best, wait: d.wait, cooldownCounter: d.cooldownCounter };
-          if (d.action === 'reduce') {
-            control.setLearningRate(d.learningRate);
-            emitter.emit(control, 'lr:changed', { epoch: e.epoch + 1, step: e.step, previous, learningRate: d.learningRate, by: name, reason: 'plateau' });
+          const reduced = d.action === 'reduce';
+          const factor = reduced ? state.current.factor * config.factor : state.current.factor;
+          const reductions = state.current.reductions + (reduced ? 1 : 0);
+          state.current = { best: d.best, wait: d.wait, cooldownCounter: d.cooldownCounter, factor, reductions };
+          carried = { factor, reductions };
+          if (reduced) {
+            emitter.emit(control, 'learningRate:changed', { epoch: e.epoch + 1, step: e.step, previous, learningRate: d.learningRate, by: name, reason: 'plateau' });
           }
         }),
       );

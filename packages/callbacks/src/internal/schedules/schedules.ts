@@ -1,3 +1,4 @@
+import { LearningRateModifier, provide, type Plugin } from '@fitstream/core';
 import { assertFiniteNumber, assertPositiveInt } from '../policies/monitor.js';
 import {
   cosineDecayAt,
@@ -10,13 +11,14 @@ import {
   warmupFactorAt,
   type AnnealStrategy,
 } from './formulas.js';
-import { createSchedule, type LearningRateSchedule, type ScheduleOptions } from './schedule.js';
+import { createSchedule, type LearningRateSchedule, type ScheduleInterval, type ScheduleOptions } from './schedule.js';
 
 const nonNegative = (v: unknown, what: string) => assertFiniteNumber(v, what, (x) => x >= 0, 'a finite number ≥ 0');
 const positive = (v: unknown, what: string) => assertFiniteNumber(v, what, (x) => x > 0, 'a finite number > 0');
 
 /**
- * A fixed learning rate (`lr`, or the optimizer's own) that owns the rate, so no other schedule can change it.
+ * A fixed learning rate (`initialLr`, or the optimizer's own) as the base schedule; modifiers (warm-up, plateau) still
+ * apply on top of it.
  *
  * @example
  * ```ts
@@ -127,25 +129,76 @@ export function cosineRestarts<M extends string = string>(
   return createSchedule<M>('cosine-restarts', options, (t, base) => cosineRestartsAt(t, base, t0, tMult, minLr, restartDecay));
 }
 
+/** Options of {@link warmup}. */
+export interface WarmupOptions {
+  /** Length of the warm-up in optimizer steps (or epochs with `interval: 'epoch'`, as a modifier). */
+  readonly steps: number;
+  /** The factor at `t = 0` (default 0); it grows linearly to 1 at `t = steps`. */
+  readonly startFactor?: number;
+  readonly name?: string;
+  /** As a modifier: count optimizer steps (default) or epochs. A composed warm-up counts in its schedule's units. */
+  readonly interval?: ScheduleInterval;
+}
+
 /**
- * Linear warm-up over the first `steps` units of `schedule`, then `schedule` itself, started after the warm-up (as Keras
- * `CosineDecay(warmup_steps)`): the rate climbs from `startFactor · schedule(0)` (default 0) to `schedule(0)`.
+ * A warm-up as core's `LearningRateModifier` (stage `'warmup'`): it multiplies whatever base schedule the trainer has by
+ * `startFactor + (1 − startFactor)·t/steps` for `t < steps`, then by 1. Callable as a pure function of `t` giving that
+ * factor.
+ */
+export interface LearningRateWarmup<M extends string = string> extends Plugin<M> {
+  (t: number): number;
+  readonly name: string;
+  readonly steps: number;
+  readonly interval: ScheduleInterval;
+}
+
+/**
+ * Linear warm-up. Two forms:
+ *
+ * - `warmup(options, schedule)` — a composed base schedule: the rate climbs from `startFactor · schedule(0)` (default 0)
+ *   to `schedule(0)` over the first `steps` units, then `schedule` itself runs, started after the warm-up (as Keras
+ *   `CosineDecay(warmup_steps)`).
+ * - `warmup(options)` — a modifier (PyTorch `LinearLR` chained with another scheduler): it scales the first `steps` steps
+ *   of any base schedule, which runs from step 0 (`cosineDecay`, `stepDecay`, a replica-scaled rate…).
+ *
+ * Both shape the warm-up: core refuses either beside another warm-up (one-cycle's own ramp, a replica warm-up), naming both.
  *
  * @example
  * ```ts
  * trainer.use(warmup({ steps: 500 }, cosineDecay({ totalSteps: 9_500, initialLr: 3e-4 })));
+ * // or: a warm-up on top of any base schedule
+ * trainer.use(cosineDecay({ totalSteps: 10_000 })).use(warmup({ steps: 500 }));
  * ```
  */
-export function warmup<M extends string = string>(
-  options: { readonly steps: number; readonly startFactor?: number; readonly name?: string },
-  schedule: LearningRateSchedule<M>,
-): LearningRateSchedule<M> {
+export function warmup<M extends string = string>(options: WarmupOptions, schedule: LearningRateSchedule<M>): LearningRateSchedule<M>;
+export function warmup<M extends string = string>(options: WarmupOptions): LearningRateWarmup<M>;
+export function warmup<M extends string = string>(options: WarmupOptions, schedule?: LearningRateSchedule<M>): LearningRateSchedule<M> | LearningRateWarmup<M> {
   const steps = assertPositiveInt(options.steps, 'warmup: steps');
   const startFactor = assertFiniteNumber(options.startFactor ?? 0, 'warmup: startFactor', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  if (schedule === undefined) return warmupModifier<M>(options, steps, startFactor);
   if (typeof schedule !== 'function' || typeof schedule.formula !== 'function') throw new TypeError('warmup(options, schedule): schedule must be a learning-rate schedule such as cosineDecay({ totalSteps }).');
   const inner = schedule.formula;
-  const scheduleOptions: ScheduleOptions = { interval: schedule.interval, name: options.name ?? `warmup(${schedule.name})`, ...(schedule.initialLr === undefined ? {} : { initialLr: schedule.initialLr }) };
+  const scheduleOptions = {
+    interval: schedule.interval,
+    name: options.name ?? `warmup(${schedule.name})`,
+    shapesWarmup: true,
+    ...(schedule.initialLr === undefined ? {} : { initialLr: schedule.initialLr }),
+  };
   return createSchedule<M>('warmup', scheduleOptions, (t, base) => (t < steps ? inner(0, base) * warmupFactorAt(t, steps, startFactor) : inner(t - steps, base)));
+}
+
+function warmupModifier<M extends string>(options: WarmupOptions, steps: number, startFactor: number): LearningRateWarmup<M> {
+  const interval = options.interval ?? 'step';
+  if (interval !== 'step' && interval !== 'epoch') throw new RangeError(`warmup: interval must be 'step' or 'epoch', got ${String(interval)}.`);
+  const name = options.name ?? 'warmup';
+  const factorAt = (t: number): number => {
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw new RangeError(`${name}: the index must be a finite number ≥ 0, got ${String(t)}.`);
+    return t < steps ? warmupFactorAt(t, steps, startFactor) : 1;
+  };
+  const modifier: LearningRateModifier = { name, stage: 'warmup', shapesWarmup: true, factor: (p) => factorAt(interval === 'step' ? p.step : p.epoch) };
+  const plugin: Omit<LearningRateWarmup<M>, 'name'> = { steps, interval, register: (r) => provide(r, LearningRateModifier, modifier) };
+  Object.defineProperty(factorAt, 'name', { value: name });
+  return Object.assign(factorAt, plugin) as unknown as LearningRateWarmup<M>;
 }
 
 /** Options of {@link oneCycle}: PyTorch `OneCycleLR` in camelCase, same defaults. */
@@ -179,5 +232,6 @@ export function oneCycle<M extends string = string>(options: OneCycleOptions): L
     threePhase: options.threePhase ?? false,
   } as const;
   if (settings.annealStrategy !== 'cos' && settings.annealStrategy !== 'linear') throw new RangeError(`oneCycle: annealStrategy must be 'cos' or 'linear', got ${String(settings.annealStrategy)}.`);
-  return createSchedule<M>('one-cycle', { ...options, initialLr: settings.maxLr / settings.divFactor }, (t) => oneCycleAt(t, settings));
+  // One-cycle ramps up itself: a warm-up modifier beside it would ramp twice, so core refuses the pair.
+  return createSchedule<M>('one-cycle', { ...options, initialLr: settings.maxLr / settings.divFactor, shapesWarmup: true }, (t) => oneCycleAt(t, settings));
 }

@@ -1,10 +1,23 @@
-import { EpochMetricsReducer, LearningRateOwner, StateProvider, ofType, provide, type DependencyContainer, type EpochMetricsContext, type Json, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import {
+  EpochMetricsReducer,
+  LearningRateModifier,
+  StateProvider,
+  ofType,
+  provide,
+  type EpochMetricsContext,
+  type Json,
+  type LearningRatePosition,
+  type Plugin,
+  type PluginRegistry,
+  type TrainerControl,
+  type TrainerEvent,
+} from '@fitstream/core';
 import { distributed, shuffleSampler, type SamplerPlugin } from '@fitstream/samplers';
 import { Subscription, type Observable } from 'rxjs';
 import type { Communicator } from '../comm/communicator.js';
 import { PeerLostError } from '../errors.js';
 import type { DistributedContext } from '../init.js';
-import { planLearningRate, scaledLearningRate, type LrPlan, type LrScalingOptions } from './lr-scaling.js';
+import { hasWarmup, learningRateScaleAt, planLearningRate, type LrPlan, type LrScalingOptions } from './lr-scaling.js';
 import { broadcastWeights } from './weights.js';
 
 declare module '@fitstream/core' {
@@ -12,7 +25,7 @@ declare module '@fitstream/core' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   interface TrainerEventMap<M extends string = string> {
     /** Epoch metrics averaged over all replicas (sample-weighted), published on every rank. */
-    'distributed:epoch-end': {
+    'distributed:epochEnd': {
       readonly epoch: number;
       readonly step: number;
       readonly learningRate: number;
@@ -21,8 +34,11 @@ declare module '@fitstream/core' {
       readonly samples: number;
       readonly metrics: Readonly<Record<string, number>>;
     };
-    /** The learning-rate rule in force (linear scaling and warm-up), once per fit. */
-    'distributed:lr-plan': { readonly epoch: number; readonly step: number; readonly learningRate: number; readonly baseLr: number; readonly target: number; readonly warmupSteps: number; readonly text: string };
+    /**
+     * The learning-rate rule in force (linear scaling and warm-up), once per fit, with the fit's first `epoch:start`:
+     * `learningRate` is the rate of the fit's first update (the base schedule × every modifier, this rule included).
+     */
+    'distributed:learningRatePlan': { readonly epoch: number; readonly step: number; readonly learningRate: number; readonly baseLr: number; readonly target: number; readonly warmupSteps: number; readonly text: string };
   }
 }
 
@@ -35,14 +51,18 @@ export interface ReplicaOptions {
   readonly sampler?: SamplerPlugin | false;
   /** Pad each epoch to a multiple of the world size (default `true`, PyTorch `drop_last=False`); see `distributed`. */
   readonly pad?: boolean;
-  /** Linear LR scaling with gradual warm-up (Goyal et al.); default off. `true` means `{ scaling: 'linear' }`. */
+  /**
+   * Linear LR scaling with gradual warm-up (Goyal et al.); default off. `true` means `{ scaling: 'linear' }`. A modifier
+   * of core's learning-rate pipeline (stage `'scale'`): it multiplies any base schedule (`cosineDecay`, …) by the
+   * replica factor, ramped up over the warm-up; with a warm-up it refuses a second warm-up (`warmup(…)`, one-cycle).
+   */
   readonly lr?: LrScalingOptions | boolean;
   /** Copy rank 0's weights to every replica when a fit starts (default `true`). */
   readonly broadcastInitialWeights?: boolean;
   /**
    * Average epoch metrics across replicas, sample-weighted (default `true`): every rank's `epoch:end` events, history
    * and the plugins deciding on them (early stopping, LR on plateau, best checkpoints) see the group's metrics, also
-   * published as `distributed:epoch-end`. `val_*` metrics are weighted by each rank's validation samples, so ranks may
+   * published as `distributed:epochEnd`. `val_*` metrics are weighted by each rank's validation samples, so ranks may
    * validate disjoint shards (`evaluationShard`) or only some ranks may validate. `false`: each rank keeps its own.
    */
   readonly averageMetrics?: boolean;
@@ -52,16 +72,14 @@ export interface ReplicaOptions {
   readonly log?: ((line: string) => void) | null;
 }
 
-interface SharedState {
-  baseLr: number | undefined;
-}
-
 /** The parts every algorithm shares: sharded sampler, LR rule, initial broadcast, metric averaging, failure. */
 export class ReplicaSupport {
   readonly sampler: SamplerPlugin | undefined;
   readonly lrOptions: LrScalingOptions | undefined;
-  readonly state: SharedState = { baseLr: undefined };
+  /** This fit's learning-rate plan, resolved at `fit:start` (the per-replica batch is known then). */
   plan: LrPlan | undefined;
+  /** The run's base rate as core's pipeline last gave it (what the rule scales). */
+  private initialLr: number | undefined;
   control: TrainerControl | undefined;
   /** Training samples of the last averaged epoch over all replicas. */
   private groupSamples = 0;
@@ -87,19 +105,36 @@ export class ReplicaSupport {
     } else this.ctx.log(line);
   }
 
-  register(container: DependencyContainer, extraState: () => Json = () => null, restoreExtra: (state: Json) => void = () => undefined): void {
+  register(container: PluginRegistry, extraState: () => Json = () => null, restoreExtra: (state: Json) => void = () => undefined): void {
     this.sampler?.register(container);
     if (this.options.averageMetrics ?? true) provide(container, EpochMetricsReducer, { name: `${this.name} (metric averaging)`, reduce: (logs, c) => this.averageLogs(logs, c) });
-    if (this.lrOptions) provide(container, LearningRateOwner, { name: `${this.name} (linear LR scaling)` });
+    const lr = this.lrOptions;
+    if (lr) {
+      provide(container, LearningRateModifier, { name: `${this.name} (linear LR scaling)`, stage: 'scale', shapesWarmup: hasWarmup(lr), factor: (p) => this.learningRateScale(lr, p) });
+    }
+    // The base rate the rule scales is core's (the run's initial rate, in its checkpoints); this keeps the algorithm's own.
     provide(container, StateProvider, {
       key: this.name,
-      getState: () => ({ baseLr: this.state.baseLr ?? null, extra: extraState() }),
+      getState: () => ({ extra: extraState() }),
       setState: (s) => {
-        const state = s as { baseLr?: number | null; extra?: Json } | null;
-        if (state && typeof state.baseLr === 'number') this.state.baseLr = state.baseLr;
+        const state = s as { extra?: Json } | null;
         if (state && state.extra !== undefined) restoreExtra(state.extra);
       },
     });
+  }
+
+  /**
+   * The rule's factor on the rate of the update at `p`. Core asks once before `fit:start`, when only a plan that needs no
+   * batch size can be made (no `baseBatchSize`: the factor is the world size); from `fit:start` on, this fit's plan.
+   */
+  private learningRateScale(options: LrScalingOptions, p: LearningRatePosition): number {
+    this.initialLr = p.initialLr;
+    const plan =
+      this.plan ??
+      (options.baseBatchSize === undefined
+        ? planLearningRate(options, { baseLr: p.initialLr, worldSize: this.ctx.worldSize, perReplicaBatch: 1, batchesPerEpoch: p.stepsPerEpoch })
+        : undefined);
+    return plan ? learningRateScaleAt(plan, p.step) : 1;
   }
 
   /**
@@ -135,24 +170,30 @@ export class ReplicaSupport {
     const samplerTeardown = samplerPlugin?.attach?.(events$, control);
     if (samplerTeardown) subscriptions.add(samplerTeardown);
     if (this.options.broadcastInitialWeights ?? true) broadcastWeights(this.comm, control, 0);
-    subscriptions.add(
-      events$.pipe(ofType('fit:start')).subscribe((e) => {
-        this.state.baseLr ??= e.learningRate;
-        if (!this.lrOptions) return;
-        const plan = planLearningRate(this.lrOptions, { baseLr: this.state.baseLr, worldSize: this.ctx.worldSize, perReplicaBatch: e.batchSize * e.accumulateBatches, batchesPerEpoch: e.batchesPerEpoch });
-        this.plan = plan;
-        control.setLearningRate(scaledLearningRate({ ...plan, step: e.step }));
-        this.log(plan.text);
-        control.emit('distributed:lr-plan', { epoch: e.initialEpoch, step: e.step, learningRate: control.getLearningRate(), baseLr: plan.baseLr, target: plan.target, warmupSteps: plan.warmupSteps, text: plan.text });
-      }),
-    );
-    if (this.lrOptions) {
+    this.plan = undefined;
+    const lr = this.lrOptions;
+    if (lr) {
+      let announce = false;
       subscriptions.add(
-        events$.pipe(ofType('batch:start')).subscribe((e) => {
+        events$.pipe(ofType('fit:start')).subscribe((e) => {
+          // Warm-up epochs count optimizer steps, as core's pipeline does.
+          const stepsPerEpoch = e.batchesPerEpoch === undefined ? undefined : Math.ceil(e.batchesPerEpoch / e.accumulateBatches);
+          this.plan = planLearningRate(lr, { baseLr: this.initialLr ?? e.learningRate, worldSize: this.ctx.worldSize, perReplicaBatch: e.batchSize * e.accumulateBatches, batchesPerEpoch: stepsPerEpoch });
+          this.log(this.plan.text);
+          announce = true;
+        }),
+      );
+      subscriptions.add(
+        events$.pipe(ofType('epoch:start')).subscribe((e) => {
           const plan = this.plan;
-          if (!plan || plan.warmupSteps <= 0 || e.step > plan.warmupSteps) return;
-          control.setLearningRate(scaledLearningRate({ ...plan, step: e.step }));
-          if (e.step === plan.warmupSteps) this.log(`warm-up done: learning rate ${Number(plan.target.toPrecision(6))}`);
+          if (!announce || !plan) return;
+          announce = false;
+          control.emit('distributed:learningRatePlan', { epoch: e.epoch, step: e.step, learningRate: e.learningRate, baseLr: plan.baseLr, target: plan.target, warmupSteps: plan.warmupSteps, text: plan.text });
+        }),
+      );
+      subscriptions.add(
+        events$.pipe(ofType('step:end')).subscribe((e) => {
+          if (this.plan && this.plan.warmupSteps > 0 && e.step === this.plan.warmupSteps) this.log(`warm-up done: learning rate ${Number(this.plan.target.toPrecision(6))}`);
         }),
       );
     }
@@ -162,7 +203,7 @@ export class ReplicaSupport {
           // The core already replaced the logs by the group's (the EpochMetricsReducer above).
           const metrics = e.metrics as Readonly<Record<string, number>>;
           const names = Object.keys(metrics).sort();
-          control.emit('distributed:epoch-end', { epoch: e.epoch, step: e.step, learningRate: e.learningRate, worldSize: this.ctx.worldSize, samples: this.groupSamples, metrics: { ...metrics } });
+          control.emit('distributed:epochEnd', { epoch: e.epoch, step: e.step, learningRate: e.learningRate, worldSize: this.ctx.worldSize, samples: this.groupSamples, metrics: { ...metrics } });
           this.log(`epoch ${e.epoch + 1}: ${names.map((n) => `${n} ${metrics[n]!.toPrecision(4)}`).join(', ')} (mean of ${this.ctx.worldSize} replicas, ${this.groupSamples} samples)`);
         }),
       );

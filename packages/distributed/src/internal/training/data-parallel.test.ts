@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { GradientTransform, provide } from '@fitstream/core';
+import { GradientTransform, LearningRateModifier, ofType, PluginConflictError, provide, type Plugin } from '@fitstream/core';
 import { LocalCommunicator, contextFor, dataParallel, evaluateAcrossReplicas } from '../../index.js';
 import { launchThreads } from '../../test-support/launch-helpers.js';
 import { buildModel, flatWeights, lrRecorder, makeData, makeTrainer, maxRelativeDifference } from '../../test-support/train-fixture.js';
@@ -150,11 +150,59 @@ describe('dataParallel on thread replicas', () => {
     expect(ref.lrs.slice(0, 6).map((x) => Number(x.toFixed(6)))).toEqual([0.1, 0.125, 0.15, 0.175, 0.2, 0.2]);
   });
 
+  it('linear LR scaling composes with a base schedule: 2 replicas run at cosine(t) × the warm-up ramp from 1 to 2 (hand-computed)', async () => {
+    const result = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: '40', BATCH: '4', EPOCHS: '2', LR: '0.1', LR_WARMUP: '4', LR_COSINE: '10' }, timeoutMs: 60_000 });
+    expect(result.attempts[0]!.failures).toEqual([]);
+    const reports = result.results as Report[];
+    // cosine(t) = 0.05·(1 + cos(πt/10)); ramp(t) = 1 + t/4 for t < 4, then 2 (k = 2 replicas × batch 4 / batch 4).
+    const expected = [0.1, 0.0975528 * 1.25, 0.0904508 * 1.5, 0.0793893 * 1.75, 0.0654508 * 2, 0.05 * 2, 0.0345492 * 2, 0.0206107 * 2, 0.0095492 * 2, 0.0024472 * 2];
+    for (const r of reports) {
+      expect(r.lrs).toHaveLength(10);
+      r.lrs.forEach((lr, t) => expect(lr, `rank ${r.rank}, step ${t}`).toBeCloseTo(expected[t]!, 6));
+    }
+    expect(reports[0]!.weights).toEqual(reports[1]!.weights);
+  });
+
   it('a stop on one replica stops every replica after the same step', async () => {
     const result = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: '40', BATCH: '4', EPOCHS: '4', STOP: '1:3' }, timeoutMs: 60_000 });
     expect(result.attempts[0]!.failures).toEqual([]);
     const reports = result.results as Report[];
     expect(reports.map((r) => r.step)).toEqual([3, 3]); // rank 1 stopped after step 3; rank 0 with it
     expect(reports[0]!.weights).toEqual(reports[1]!.weights);
+  });
+});
+
+describe('linear LR scaling in the learning-rate pipeline', () => {
+  const warmupModifier: Plugin = { name: 'my-warmup', register: (r) => provide(r, LearningRateModifier, { name: 'my-warmup', stage: 'warmup', shapesWarmup: true, factor: (p) => Math.min(1, (p.step + 1) / 2) }) };
+
+  it('reports its factor in events and publishes distributed:learningRatePlan with the first rate of the fit', async () => {
+    await tf.setBackend('cpu');
+    const trainer = makeTrainer(buildModel(42), 0.1);
+    const plans: { learningRate: number; target: number; warmupSteps: number }[] = [];
+    const factors: number[] = [];
+    trainer.events$.pipe(ofType('distributed:learningRatePlan')).subscribe((e) => plans.push(e));
+    trainer.events$.pipe(ofType('step:end')).subscribe((e) => factors.push(e.learningRateFactors['data-parallel (linear LR scaling)']!));
+    // Base batch 4, batch 8 on one replica: k = 2, reached over 2 steps.
+    trainer.use(dataParallel(contextFor(new LocalCommunicator()), { log: null, lr: { warmupSteps: 2, baseBatchSize: 4 } }));
+    await trainer.fit(makeData(32), { epochs: 1, batchSize: 8, handleSignals: false });
+    expect(factors).toEqual([1, 1.5, 2, 2]);
+    expect(plans).toMatchObject([{ learningRate: 0.1, target: 0.2, warmupSteps: 2 }]);
+    trainer.dispose();
+  });
+
+  it('with a warm-up it refuses a second warm-up, naming both; without one it combines with it', async () => {
+    await tf.setBackend('cpu');
+    const refused = makeTrainer(buildModel(42), 0.1).use(dataParallel(contextFor(new LocalCommunicator()), { log: null, lr: { warmupSteps: 2 } })).use(warmupModifier);
+    const error = await refused.fit(makeData(16), { epochs: 1, batchSize: 8, handleSignals: false }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PluginConflictError);
+    expect(String(error)).toMatch(/"data-parallel \(linear LR scaling\)" and "my-warmup" both claim "learning-rate warm-up"/);
+    refused.dispose();
+    const combined = makeTrainer(buildModel(42), 0.1).use(dataParallel(contextFor(new LocalCommunicator()), { log: null, lr: { baseBatchSize: 4 } })).use(warmupModifier);
+    const rates: number[] = [];
+    combined.events$.pipe(ofType('step:end')).subscribe((e) => rates.push(e.learningRate));
+    await combined.fit(makeData(32), { epochs: 1, batchSize: 8, handleSignals: false });
+    // 0.1 × k = 2 × warm-up (t + 1)/2.
+    expect(rates.map((r) => Number(r.toFixed(9)))).toEqual([0.1, 0.2, 0.2, 0.2]);
+    combined.dispose();
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GradientTransform, provide, type DependencyContainer, type Gradients, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { GradientTransform, provide, type PluginRegistry, type Gradients, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import type { Observable, Subscription } from 'rxjs';
 import type { DistributedContext } from '../init.js';
 import { ReplicaSupport, type ReplicaOptions } from './common.js';
@@ -43,7 +43,7 @@ interface Bucket {
  * and every replica applies the same update. k replicas × batch b therefore equal one replica × batch k·b, whatever
  * the shards' sizes. Also: rank 0's weights are broadcast when a fit starts, the data is sharded with
  * `distributed(sampler)`, a stop on any replica stops all of them after the same step, and epoch metrics are averaged
- * across replicas before `epoch:end` (every rank and plugin sees the group's metrics; also `distributed:epoch-end`).
+ * across replicas before `epoch:end` (every rank and plugin sees the group's metrics; also `distributed:epochEnd`).
  *
  * Guards that skip updates (`lossSpikeGuard`, `terminateOnNaN`, `skipNonFiniteGradients`) work in either stage: in
  * `post-reduce` every replica sees the same gradients and skips together; in `pre-reduce`, a replica that skips still
@@ -145,7 +145,7 @@ export function dataParallel(ctx: DistributedContext, options: DataParallelOptio
   return {
     name: 'data-parallel',
     stats,
-    register(container: DependencyContainer) {
+    register(container: PluginRegistry) {
       support.register(container);
       provide(container, GradientTransform, {
         name: 'data-parallel',

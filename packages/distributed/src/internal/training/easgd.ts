@@ -1,4 +1,4 @@
-import { FitstreamInputError, ofType, type DependencyContainer, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { FitstreamInputError, ofType, type PluginRegistry, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import type { Observable, Subscription } from 'rxjs';
 import type { DistributedContext } from '../init.js';
 import { ReplicaSupport, type ReplicaOptions } from './common.js';
@@ -68,7 +68,7 @@ export function easgd(ctx: DistributedContext, options: EasgdOptions = {}): Easg
   return {
     name: 'easgd',
     centre: () => (centre ? Float32Array.from(centre) : undefined),
-    register(container: DependencyContainer) {
+    register(container: PluginRegistry) {
       support.register(
         container,
         () => ({ since, centre: centre ? toBase64(centre) : null }),

@@ -1,4 +1,4 @@
-import { ofType, type DependencyContainer, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { ofType, type PluginRegistry, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import type { Observable, Subscription } from 'rxjs';
 import { FitstreamInputError } from '@fitstream/core';
 import type { DistributedContext } from '../init.js';
@@ -52,7 +52,7 @@ export function localSGD(ctx: DistributedContext, options: LocalSgdOptions): Loc
     get averagings() {
       return averagings;
     },
-    register(container: DependencyContainer) {
+    register(container: PluginRegistry) {
       support.register(
         container,
         () => sinceAverage,

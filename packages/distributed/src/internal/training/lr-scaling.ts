@@ -22,6 +22,25 @@ export function scaledLearningRate(o: { readonly baseLr: number; readonly factor
   return o.baseLr + ((target - o.baseLr) * o.step) / o.warmupSteps;
 }
 
+/**
+ * The rule as a factor on the base schedule's rate at optimizer step `step`: `k` after the warm-up, and a linear ramp
+ * from 1 to `k` during it. Core's learning-rate pipeline multiplies any base schedule by it (`scaledLearningRate / baseLr`).
+ *
+ * @example
+ * ```ts
+ * learningRateScaleAt({ factor: 4, warmupSteps: 100 }, 50); // 2.5
+ * ```
+ */
+export function learningRateScaleAt(plan: Pick<LrPlan, 'factor' | 'warmupSteps'>, step: number): number {
+  return scaledLearningRate({ baseLr: 1, factor: plan.factor, warmupSteps: plan.warmupSteps, step });
+}
+
+/** Whether the options ask for a gradual warm-up (then the rule shapes the warm-up and refuses a second one). */
+export function hasWarmup(options: LrScalingOptions): boolean {
+  if ((options.scaling ?? 'linear') === 'none') return false;
+  return options.warmupSteps !== undefined ? options.warmupSteps > 0 : (options.warmupEpochs ?? 0) > 0;
+}
+
 /** Resolved plan of the rule for one fit, and its log line. */
 export interface LrPlan {
   readonly baseLr: number;
@@ -31,6 +50,15 @@ export interface LrPlan {
   readonly text: string;
 }
 
+/**
+ * Resolves the rule for one fit. `batchesPerEpoch` counts what one warm-up epoch is in optimizer steps (the trainer
+ * passes its steps per epoch, i.e. batches / `accumulateBatches`).
+ *
+ * @example
+ * ```ts
+ * planLearningRate({ warmupEpochs: 5 }, { baseLr: 0.1, worldSize: 8, perReplicaBatch: 32, batchesPerEpoch: 100 }).text;
+ * ```
+ */
 export function planLearningRate(options: LrScalingOptions, fit: { baseLr: number; worldSize: number; perReplicaBatch: number; batchesPerEpoch: number | undefined }): LrPlan {
   const scaling = options.scaling ?? 'linear';
   const base = options.baseBatchSize ?? fit.perReplicaBatch;
