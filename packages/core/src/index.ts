@@ -53,7 +53,7 @@ export type { LearningRatePosition, LearningRateStage, LearningRateModifierInput
 export type { LearningRateValue, LearningRateRecord } from './internal/learning-rate/learning-rate-pipeline.js';
 export type { Batch, StepContext, LossContext, GradientContext, Gradients, GradientStage, Json, SamplerContext, EpochMetricsContext } from './internal/plugin/plugin-points.js';
 
-export { token, resolve, resolveAll, provide } from './internal/di/token.js';
+export { token, resolve, resolveAll, provide, pluginRegistry } from './internal/di/token.js';
 export type { Token, PluginRegistry } from './internal/di/token.js';
 export { PLUGIN_POINTS } from './internal/plugin/plugin-point-registry.js';
 export type { Cardinality } from './internal/plugin/plugin-point-registry.js';

@@ -8,6 +8,7 @@ import {
   WeightConstraint,
   createChildContainer,
   createTrainer,
+  pluginRegistry,
   provide,
   resolveAll,
   selectBackend,
@@ -72,7 +73,7 @@ export function collect(events$: { subscribe(fn: (e: TrainerEvent) => void): unk
 /** Registers a plugin in a fresh container and returns what it contributed to each plugin point. */
 export function contributions(plugin: Plugin) {
   const c = createChildContainer();
-  plugin.register?.(c);
+  plugin.register?.(pluginRegistry(c));
   return {
     batch: resolveAll(c, BatchTransform),
     loss: resolveAll(c, LossTransform),

@@ -28,7 +28,11 @@ export interface TrainerControl<M extends string = string> {
   getLearningRate(): number;
   /** Asks for a checkpoint in the fit's `checkpointDir` at the next step or epoch boundary. */
   requestCheckpoint(reason?: string): void;
-  /** Writes a checkpoint of the current state to `dir` now (holds the loop until written). */
+  /**
+   * Writes a checkpoint to `dir` (holds the loop until written). It is taken at the next boundary — once every
+   * subscriber has seen the current event, or when the current step ends — so it holds every plugin's state of the same
+   * moment whatever the order of `trainer.use`; a change made after that (a restore scheduled with `await`) never leaks in.
+   */
   saveCheckpoint(dir: string, reason?: string): Promise<CheckpointInfo>;
   /** Holds the loop at the next boundary until `promise` settles; a rejection fails the fit. */
   await(promise: PromiseLike<unknown>): void;

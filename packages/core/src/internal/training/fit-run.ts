@@ -190,6 +190,9 @@ export class FitRun<M extends string> {
     const { stopReason } = this.steering;
     const reason = stopReason === undefined ? 'completed' : 'stopped';
     const history = freezeHistory<M>(this.history);
+    // The rate in force after the fit is the next update's (a plateau reduction at the last epoch shows, as in Keras), so
+    // a run resumed from its last checkpoint ends with the same rate as the uninterrupted one.
+    this.updateRate();
     this.core.emit('fit:end', { ...this.loopPosition(), epoch: Math.max(this.position.epoch - 1, 0), reason, stopReason, error: undefined, history });
     await this.steering.boundary(true);
     return { history: freezeHistory(this.history), reason, stopReason, epochs: this.epochsRun, step: this.position.step, final: this.final, backend: this.prepared.backend, seed: this.core.seed };

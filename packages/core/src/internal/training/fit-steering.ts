@@ -78,7 +78,9 @@ export class FitSteering<M extends string> {
   async boundary(checkpointAllowed: boolean): Promise<void> {
     const errors = this.core.channel.takeErrors();
     if (errors.length) throw errors[0];
-    if (checkpointAllowed) await this.writeDeferredSaves();
+    // Saves asked for during an event are taken here, once every subscriber has seen it: plugins' state is then that
+    // of the same moment whatever the order of `trainer.use` (a checkpoint plugin added before early stopping too).
+    if (checkpointAllowed || !this.stepOpen) await this.writeDeferredSaves();
     while (this.pending.size) await Promise.all([...this.pending]);
     if (performance.now() - this.lastYield >= this.opts.yieldEveryMs) {
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -133,14 +135,10 @@ export class FitSteering<M extends string> {
     this.pending.add(tracked);
   }
 
+  /** Queues a save for the next boundary outside a step (the snapshot is taken there, synchronously). */
   private saveCheckpoint(dir: string, reason: string): Promise<CheckpointInfo> {
-    if (this.stepOpen) {
-      const p = new Promise<CheckpointInfo>((resolve, reject) => this.deferredSaves.push({ dir, reason, resolve, reject }));
-      this.deferredPromises.add(p);
-      return p;
-    }
-    const p = this.save(dir, reason);
-    this.hold(p);
+    const p = new Promise<CheckpointInfo>((resolve, reject) => this.deferredSaves.push({ dir, reason, resolve, reject }));
+    this.deferredPromises.add(p);
     return p;
   }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,24 +92,34 @@ describe('WeightView and plugin tensors', () => {
     saved.dispose();
   });
 
-  it('a checkpoint holds the moment it was asked for, whatever changes while it is written', async () => {
+  it('a checkpoint asked for during an event holds the state once every subscriber saw it, whatever the use order, and nothing that changes while it is written', async () => {
     const model = mlp(3, 8, 2);
     const trainer = createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 1, backend: 'current', log: null });
     const path = join(dir, 'moment');
-    let atRequest: number[][] | undefined;
+    let atEvent: number[][] | undefined;
+    let epochsSeen = 0;
     trainer.use({
       name: 'save-then-change',
       attach: (e$, control) =>
         e$.pipe(ofType('epoch:end')).subscribe(() => {
-          atRequest = weightsOf(model);
+          atEvent = weightsOf(model);
           control.await(control.saveCheckpoint(path));
-          // A later change (e.g. restoring the best weights) must not leak into the checkpoint being written.
-          tf.tidy(() => model.setWeights(model.getWeights().map((w) => w.add(1))));
+          // A change made after the event (as early stopping restores the best weights) must not leak into the checkpoint.
+          control.await(Promise.resolve().then(() => tf.tidy(() => model.setWeights(model.getWeights().map((w) => w.add(1))))));
         }),
+    });
+    // A plugin added after the checkpointing one updates its state at the same event: the checkpoint holds the update.
+    trainer.use({
+      name: 'counter',
+      register: (r) => r.provide(StateProvider, { key: 'counter', getState: () => epochsSeen, setState: () => undefined }),
+      attach: (e$) => e$.pipe(ofType('epoch:end')).subscribe(() => void (epochsSeen += 1)),
     });
     await trainer.fit(classificationData(32, 3, 2), { epochs: 1, batchSize: 16, handleSignals: false });
     const saved = await tf.loadLayersModel(fileSystem(path));
-    expect(weightsOf(saved)).toEqual(atRequest);
+    expect(weightsOf(saved)).toEqual(atEvent);
+    expect(weightsOf(model)).not.toEqual(atEvent);
+    const state = JSON.parse(await readFile(join(path, 'state.json'), 'utf8')) as { plugins: Record<string, unknown> };
+    expect(state.plugins.counter).toBe(1);
     saved.dispose();
   });
 

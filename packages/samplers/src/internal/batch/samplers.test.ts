@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Random, StateProvider, createChildContainer, resolveAll } from '@fitstream/core';
+import { Random, StateProvider, createChildContainer, pluginRegistry, resolveAll } from '@fitstream/core';
 import { describe, expect, it } from 'vitest';
 import { sequentialSampler, shuffleSampler } from './basic.js';
 
@@ -53,7 +53,7 @@ describe('sequentialSampler and shuffleSampler', () => {
 
     const stateOf = (plugin: ReturnType<typeof shuffleSampler>) => {
       const container = createChildContainer();
-      plugin.register(container);
+      plugin.register(pluginRegistry(container));
       return resolveAll(container, StateProvider)[0]!;
     };
     const saved = stateOf(s).getState();

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BatchTransform, Random, createChildContainer, resolveAll, selectBackend } from '@fitstream/core';
+import { BatchTransform, Random, createChildContainer, pluginRegistry, resolveAll, selectBackend } from '@fitstream/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainTestSplit } from '../holdout/train-test-split.js';
 import { prepareSplits, standardScaler } from './preprocess.js';
@@ -26,8 +26,8 @@ describe('role-aware transforms', () => {
 
   it('registers a train-only augmentation as a batch transform that skips validation, and refuses one without the train role', () => {
     const container = createChildContainer();
-    augmentation(addOne).register!(container);
-    augmentation(double).register!(container);
+    augmentation(addOne).register!(pluginRegistry(container));
+    augmentation(double).register!(pluginRegistry(container));
     expect(resolveAll(container, BatchTransform).map((t) => [t.name, t.applyTo])).toEqual([
       ['add-one', 'train'],
       ['double', 'train-and-validation'],
