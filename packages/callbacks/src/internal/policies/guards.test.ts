@@ -77,6 +77,10 @@ describe('lossSpikeGuard (real training)', () => {
     expect(weights.get(8)).toEqual(weights.get(6));
     expect(changes.map((e) => e.type)).toEqual(['learningRate:changed', 'spike:detected']);
     expect(guard.lrScale).toBe(0.5);
+    // Step 7 is epoch 1's last batch (4 per epoch): the lower rate applies from step 8, the first of epoch 2.
+    expect(changes[0]).toMatchObject({ type: 'learningRate:changed', epoch: 2, step: 8, reason: 'spike-rollback' });
+    expect(rates.get(8)).toBeCloseTo(schedule(7), 12);
+    expect(rates.get(9)).toBeCloseTo(0.5 * schedule(8), 12);
     expect(rates.get(10)).toBeCloseTo(0.5 * schedule(9), 12);
     trainer.dispose();
   });

@@ -164,12 +164,14 @@ export function lossSpikeGuard<M extends string = string>(options: LossSpikeGuar
       skipStep = undefined;
       let snapshot: Map<string, tf.Tensor> | undefined;
       let spikedThisStep = false;
+      let batchesPerEpoch: number | undefined;
       const drop = () => {
         if (snapshot) for (const t of snapshot.values()) t.dispose();
         snapshot = undefined;
       };
       const subscription = new Subscription(drop);
       if (action === 'rollback') snapshot = control.snapshotWeights();
+      subscription.add(events$.pipe(ofType('epoch:start')).subscribe((e) => (batchesPerEpoch = e.batchesPerEpoch)));
       subscription.add(
         events$.pipe(ofType('batch:end')).subscribe((e) => {
           const d = spikeDetectorStep(config, state.current, e.metrics.loss);
@@ -182,8 +184,10 @@ export function lossSpikeGuard<M extends string = string>(options: LossSpikeGuar
             const previous = control.getLearningRate();
             const lr = previous * lrFactor;
             state.current = { ...state.current, scale: state.current.scale * lrFactor };
-            // Core applies the lowered factor from the next update on (this step's update is skipped).
-            emitter.emit(control, 'learningRate:changed', { epoch: e.epoch, step: e.step, previous, learningRate: lr, by: name, reason: 'spike-rollback' });
+            // Core applies the lowered factor from the next update on (this step's update is skipped): step e.step + 1,
+            // in the next epoch when this was the epoch's last batch.
+            const epoch = batchesPerEpoch !== undefined && e.batch + 1 >= batchesPerEpoch ? e.epoch + 1 : e.epoch;
+            emitter.emit(control, 'learningRate:changed', { epoch, step: e.step + 1, previous, learningRate: lr, by: name, reason: 'spike-rollback' });
           }
           emitter.emit(control, 'spike:detected', {
             epoch: e.epoch,
