@@ -20,7 +20,7 @@ export { callback } from './internal/policies/lambda.js';
 export { lrFinder } from './internal/policies/lr-finder.js';
 export type { LrFinderOptions, LrFinderResult } from './internal/policies/lr-finder.js';
 
-// Learning-rate schedules: pure functions of the step or epoch that are also plugins owning the learning rate.
+// Learning-rate schedules: pure functions of the step or epoch that are also core's LearningRateBase (warmup alone, plateau: modifiers).
 export {
   constantLr,
   stepDecay,
@@ -32,7 +32,7 @@ export {
   warmup,
   oneCycle,
 } from './internal/schedules/schedules.js';
-export type { OneCycleOptions } from './internal/schedules/schedules.js';
+export type { OneCycleOptions, WarmupOptions, LearningRateWarmup } from './internal/schedules/schedules.js';
 export type { LearningRateSchedule, ScheduleOptions, ScheduleInterval } from './internal/schedules/schedule.js';
 export type { AnnealStrategy } from './internal/schedules/formulas.js';
 export { reduceLROnPlateau, plateauPolicy, plateauStep, plateauConfig } from './internal/schedules/reduce-lr-on-plateau.js';
