@@ -22,6 +22,8 @@ export type {
   TrainerEvent,
   TrainerEventMap,
   TrainerEventType,
+  CoreEventMap,
+  CoreEventType,
   PluginEventType,
   EventOf,
   History,

@@ -165,16 +165,16 @@ describe('backupAndRestore in process', () => {
     })));
     const backup = backupAndRestore({ dir });
     await expect(first.use(backup).fit(data, { epochs: 3, batchSize: 8, handleSignals: false })).rejects.toThrow('boom at step 8');
-    const saved = events.filter((e) => e.type === 'backup:saved');
+    const saved = events.filter((e) => e.type === 'backupAndRestore:saved');
     expect(saved.at(-1)).toMatchObject({ step: 8, batch: 2, reason: 'error: boom at step 8' });
     expect(await backup.find()).toBe(join(resolve(dir), 'backup'));
 
     const { trainer: second, model } = adamTrainer();
     const restored: TrainerEvent[] = [];
-    second.events$.pipe(ofType('backup:restored', 'backup:deleted')).subscribe((e) => restored.push(e));
+    second.events$.pipe(ofType('backupAndRestore:restored', 'backupAndRestore:deleted')).subscribe((e) => restored.push(e));
     const result = await second.use(backupAndRestore({ dir })).fit(data, { epochs: 3, batchSize: 8, handleSignals: false });
     expect(result.reason).toBe('completed');
-    expect(restored.map((e) => e.type)).toEqual(['backup:restored', 'backup:deleted']);
+    expect(restored.map((e) => e.type)).toEqual(['backupAndRestore:restored', 'backupAndRestore:deleted']);
     expect(weightsOf(model)).toEqual(expected);
     expect(await backup.find()).toBeUndefined();
   });

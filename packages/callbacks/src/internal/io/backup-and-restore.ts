@@ -76,7 +76,7 @@ export function backupAndRestore<M extends string = string>(options: BackupAndRe
             await markLatest(info.path);
             // The new backup is complete: leftovers of writes interrupted earlier (temporaries, a moved-aside copy) can go.
             await removeStaleTemporaries(dir);
-            control.emit('backup:saved', { path: info.path, epoch: info.epoch, step: info.step, batch: info.batch, reason });
+            control.emit('backupAndRestore:saved', { path: info.path, epoch: info.epoch, step: info.step, batch: info.batch, reason });
           }),
         );
       };
@@ -84,7 +84,7 @@ export function backupAndRestore<M extends string = string>(options: BackupAndRe
         const e = event as TrainerEvent;
         switch (e.type) {
           case 'fit:start':
-            if (e.resumedFrom !== undefined && (e.resumedFrom === target || e.resumedFrom.startsWith(`${dir}/`))) control.emit('backup:restored', { path: e.resumedFrom!, epoch: e.initialEpoch, step: e.step });
+            if (e.resumedFrom !== undefined && (e.resumedFrom === target || e.resumedFrom.startsWith(`${dir}/`))) control.emit('backupAndRestore:restored', { path: e.resumedFrom!, epoch: e.initialEpoch, step: e.step });
             break;
           case 'step:end':
             if (everySteps !== undefined && e.step % everySteps === 0) backup(`step ${e.step}`);
@@ -100,7 +100,7 @@ export function backupAndRestore<M extends string = string>(options: BackupAndRe
                 // Only what this plugin wrote: `dir` may hold the user's other files.
                 Promise.all([rm(target, { recursive: true, force: true }), rm(join(dir, 'latest.json'), { force: true })])
                   .then(() => removeStaleTemporaries(dir))
-                  .then(() => control.emit('backup:deleted', { path: target })),
+                  .then(() => control.emit('backupAndRestore:deleted', { path: target })),
               );
             }
             break;

@@ -52,15 +52,15 @@ export function eventToRecord(event: TrainerEvent): Record<string, unknown> {
 
 /**
  * Events after which the buffer is written: an epoch end, and every saved checkpoint (core's `checkpoint:saved`, which
- * `modelCheckpoint` and `backupAndRestore` writes emit, and `backup:saved`), so that a run killed and resumed from its
+ * `modelCheckpoint` and `backupAndRestore` writes emit, and `backupAndRestore:saved`), so that a run killed and resumed from its
  * backup loses no logged step before that backup.
  */
-const FLUSH_AFTER: ReadonlySet<string> = new Set(['epoch:end', 'checkpoint:saved', 'backup:saved']);
+const FLUSH_AFTER: ReadonlySet<string> = new Set(['epoch:end', 'checkpoint:saved', 'backupAndRestore:saved']);
 
 /**
  * Logs every trainer event (and every plugin event published with `control.emit`) as one JSON line, replayable with
  * {@link replay}. Lines are buffered and written at each epoch end, after every saved checkpoint or backup
- * (`checkpoint:saved`, `backup:saved`: a kill loses at most the steps since the last backup) and at fit end (holding
+ * (`checkpoint:saved`, `backupAndRestore:saved`: a kill loses at most the steps since the last backup) and at fit end (holding
  * the loop with `control.await`), and whenever the buffer passes `flushAtChars`. NaN and ±Infinity survive the round trip.
  *
  * A batch event is written when the next event arrives, so that metrics read by any subscriber of that batch (a

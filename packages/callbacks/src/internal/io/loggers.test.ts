@@ -81,7 +81,7 @@ describe('jsonlLogger + replay', () => {
     trainer.use(
       callback('disk-reader', (events$) =>
         events$.subscribe((e) => {
-          if (e.type === 'backup:saved' || e.type === 'checkpoint:saved') pending = { saved: e.type, step: e.step };
+          if (e.type === 'backupAndRestore:saved' || e.type === 'checkpoint:saved') pending = { saved: e.type, step: e.step };
           else if (e.type === 'batch:start' && pending) {
             onDisk.push({ ...pending, text: readFileSync(path, 'utf8') });
             pending = undefined;
@@ -92,12 +92,12 @@ describe('jsonlLogger + replay', () => {
     // One epoch of 8 steps: without the flush on backups nothing would reach the file before the epoch ends.
     await trainer.fit(blobs(128), { epochs: 1, batchSize: 16, handleSignals: false });
 
-    expect(onDisk.map((d) => [d.saved, d.step])).toEqual([['backup:saved', 3], ['backup:saved', 6]]);
+    expect(onDisk.map((d) => [d.saved, d.step])).toEqual([['backupAndRestore:saved', 3], ['backupAndRestore:saved', 6]]);
     for (const { step, text } of onDisk) {
       const logged = parseEventLog(text);
       expect(logged.filter((e) => e.type === 'step:end').map((e) => e.step)).toEqual(Array.from({ length: step }, (_, i) => i + 1));
       expect(logged.filter((e) => e.type === 'checkpoint:saved').map((e) => e.step)).toEqual(Array.from({ length: step / 3 }, (_, i) => 3 * (i + 1)));
-      expect(logged.at(-1)).toMatchObject({ type: 'backup:saved', step });
+      expect(logged.at(-1)).toMatchObject({ type: 'backupAndRestore:saved', step });
       expect(logged.some((e) => e.type === 'epoch:end')).toBe(false);
     }
   });

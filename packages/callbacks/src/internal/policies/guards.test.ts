@@ -36,14 +36,14 @@ describe('spikeDetector (pure operator: median/MAD over a window)', () => {
 });
 
 describe('lossSpikeGuard (real training)', () => {
-  it("'skip' skips the optimizer update of the spiking step and emits spike:detected", async () => {
+  it("'skip' skips the optimizer update of the spiking step and emits lossSpikeGuard:detected", async () => {
     const trainer = smallTrainer();
     const model = modelOf(trainer);
     const guard = lossSpikeGuard({ window: 10, minHistory: 4, action: 'skip' });
     const weights = new Map<number, number[][]>();
-    const spikes: PolicyEvent<'spike:detected'>[] = [];
+    const spikes: PolicyEvent<'lossSpikeGuard:detected'>[] = [];
     const skipped: number[] = [];
-    trainer.events$.pipe(ofType('spike:detected')).subscribe((e) => spikes.push(e));
+    trainer.events$.pipe(ofType('lossSpikeGuard:detected')).subscribe((e) => spikes.push(e));
     trainer
       .use(corruptLoss(new Set([6]), 'spike'))
       .use(guard)
@@ -75,7 +75,7 @@ describe('lossSpikeGuard (real training)', () => {
     await trainer.fit(data(), { epochs: 3, batchSize: 16, handleSignals: false });
     // Snapshots at steps 2, 4, 6 (every 2): the spike at step 7 rolls back to the weights after step 6 and skips.
     expect(weights.get(8)).toEqual(weights.get(6));
-    expect(changes.map((e) => e.type)).toEqual(['learningRate:changed', 'spike:detected']);
+    expect(changes.map((e) => e.type)).toEqual(['learningRate:changed', 'lossSpikeGuard:detected']);
     expect(guard.lrScale).toBe(0.5);
     // Step 7 is epoch 1's last batch (4 per epoch): the lower rate applies from step 8, the first of epoch 2.
     expect(changes[0]).toMatchObject({ type: 'learningRate:changed', epoch: 2, step: 8, reason: 'spike-rollback' });
@@ -93,7 +93,7 @@ describe('lossSpikeGuard (real training)', () => {
     logged.use(corruptLoss(new Set([5]), 'spike')).use(logGuard);
     await logged.fit(data(), { epochs: 2, batchSize: 16, handleSignals: false });
     // Logging does not protect the weights: the ×1000 step damages them and the next losses are spikes too.
-    expect(seen[0]).toMatchObject({ type: 'spike:detected', step: 5, action: 'log', consecutive: 1 });
+    expect(seen[0]).toMatchObject({ type: 'lossSpikeGuard:detected', step: 5, action: 'log', consecutive: 1 });
     expect(seen.length).toBeGreaterThan(1);
     logged.dispose();
 
@@ -107,11 +107,11 @@ describe('lossSpikeGuard (real training)', () => {
 });
 
 describe('terminateOnNaN (real training)', () => {
-  it('stops at the first non-finite loss, skips that update (weights stay finite), emits nan:terminated', async () => {
+  it('stops at the first non-finite loss, skips that update (weights stay finite), emits terminateOnNaN:stopped', async () => {
     const trainer = smallTrainer();
     const model = modelOf(trainer);
-    const events: PolicyEvent<'nan:terminated'>[] = [];
-    trainer.events$.pipe(ofType('nan:terminated')).subscribe((e) => events.push(e));
+    const events: PolicyEvent<'terminateOnNaN:stopped'>[] = [];
+    trainer.events$.pipe(ofType('terminateOnNaN:stopped')).subscribe((e) => events.push(e));
     trainer.use(corruptLoss(new Set([5]), 'nan')).use(terminateOnNaN());
     const result = await trainer.fit(data(), { epochs: 5, batchSize: 16, handleSignals: false });
     expect(result).toMatchObject({ reason: 'stopped', step: 6 });
@@ -124,7 +124,7 @@ describe('terminateOnNaN (real training)', () => {
 
   it('every: n counts non-finite losses on the device and reads once per n batches', async () => {
     const trainer = smallTrainer();
-    const events: PolicyEvent<'nan:terminated'>[] = [];
+    const events: PolicyEvent<'terminateOnNaN:stopped'>[] = [];
     const guard = terminateOnNaN({ every: 4 });
     guard.events$.subscribe((e) => events.push(e));
     trainer.use(corruptLoss(new Set([5]), 'nan')).use(guard);
@@ -138,7 +138,7 @@ describe('terminateOnNaN (real training)', () => {
 });
 
 describe('timeBudget', () => {
-  it('stops after the budget (fake clock), requests a final checkpoint, and emits timer:expired', async () => {
+  it('stops after the budget (fake clock), requests a final checkpoint, and emits timeBudget:expired', async () => {
     const { mkdtempSync, rmSync, existsSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
@@ -148,7 +148,7 @@ describe('timeBudget', () => {
       const trainer = smallTrainer();
       const budget = timeBudget({ seconds: 1, checkpoint: true, now: () => clock });
       trainer.events$.pipe(ofType('step:end')).subscribe(() => (clock += 150));
-      const expired: PolicyEvent<'timer:expired'>[] = [];
+      const expired: PolicyEvent<'timeBudget:expired'>[] = [];
       budget.events$.subscribe((e) => expired.push(e));
       trainer.use(budget);
       const result = await trainer.fit(data(), { epochs: 10, batchSize: 16, checkpointDir: dir, handleSignals: false });

@@ -89,7 +89,7 @@ export function spikeDetector(options: SpikeDetectorOptions = {}, initial: Spike
 /** Options of {@link lossSpikeGuard}. */
 export interface LossSpikeGuardOptions extends SpikeDetectorOptions {
   /**
-   * What to do on a spike: `'log'` (emit `spike:detected` only), `'skip'` (default: skip the spiking step's optimizer
+   * What to do on a spike: `'log'` (emit `lossSpikeGuard:detected` only), `'skip'` (default: skip the spiking step's optimizer
    * update), or `'rollback'` (restore the last good weights, skip the update and lower the learning rate).
    */
   readonly action?: SpikeAction;
@@ -107,7 +107,7 @@ export interface LossSpikeGuardOptions extends SpikeDetectorOptions {
 
 /** The plugin {@link lossSpikeGuard} returns. */
 export interface LossSpikeGuard<M extends string = string> extends Plugin<M> {
-  readonly events$: Observable<PolicyEvent<'spike:detected' | 'learningRate:changed'>>;
+  readonly events$: Observable<PolicyEvent<'lossSpikeGuard:detected' | 'learningRate:changed'>>;
   /** The product of the rollback factors applied so far (1 without rollbacks). */
   readonly lrScale: number;
 }
@@ -115,7 +115,7 @@ export interface LossSpikeGuard<M extends string = string> extends Plugin<M> {
 /**
  * Guards against loss spikes: the median and MAD of a window of recent batch losses flag a batch whose loss is far above
  * the norm; the guard then logs, skips the update, or rolls back to the last good weights with a lower learning rate.
- * Emits `spike:detected`.
+ * Emits `lossSpikeGuard:detected`.
  *
  * Cost: the median needs every batch loss on the host: one device read per batch (shared with anyone else reading the
  * batch metrics). The skip works because `batch:end` is published after the backward pass and before the optimizer
@@ -134,7 +134,7 @@ export function lossSpikeGuard<M extends string = string>(options: LossSpikeGuar
   const snapshotEvery = assertPositiveInt(options.snapshotEvery ?? 1, 'lossSpikeGuard: snapshotEvery');
   const maxConsecutive = assertPositiveInt(options.maxConsecutive ?? 10, 'lossSpikeGuard: maxConsecutive');
   const name = options.name ?? 'loss-spike-guard';
-  const emitter = new PolicyEmitter<'spike:detected' | 'learningRate:changed'>();
+  const emitter = new PolicyEmitter<'lossSpikeGuard:detected' | 'learningRate:changed'>();
   interface GuardState extends SpikeDetectorState {
     readonly scale: number;
   }
@@ -189,7 +189,7 @@ export function lossSpikeGuard<M extends string = string>(options: LossSpikeGuar
             const epoch = batchesPerEpoch !== undefined && e.batch + 1 >= batchesPerEpoch ? e.epoch + 1 : e.epoch;
             emitter.emit(control, 'learningRate:changed', { epoch, step: e.step + 1, previous, learningRate: lr, by: name, reason: 'spike-rollback' });
           }
-          emitter.emit(control, 'spike:detected', {
+          emitter.emit(control, 'lossSpikeGuard:detected', {
             epoch: e.epoch,
             step: e.step,
             batch: e.batch,

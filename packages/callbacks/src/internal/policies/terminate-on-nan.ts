@@ -20,12 +20,12 @@ export interface TerminateOnNaNOptions {
 
 /** The plugin {@link terminateOnNaN} returns. */
 export interface TerminateOnNaN<M extends string = string> extends Plugin<M> {
-  readonly events$: Observable<PolicyEvent<'nan:terminated'>>;
+  readonly events$: Observable<PolicyEvent<'terminateOnNaN:stopped'>>;
 }
 
 /**
  * Stops the fit at the first batch whose loss is NaN or ±Infinity (Keras `TerminateOnNaN`), and by default skips that
- * batch's optimizer update (Keras applies it, leaving non-finite weights). Emits `nan:terminated`.
+ * batch's optimizer update (Keras applies it, leaving non-finite weights). Emits `terminateOnNaN:stopped`.
  *
  * Cost: reading the loss is a device→host sync per checked batch (`every`, default each batch). On cpu/wasm that is
  * free; on WebGL/CUDA it stalls the pipeline once per check: raise `every` to trade detection latency for throughput.
@@ -40,7 +40,7 @@ export function terminateOnNaN<M extends string = string>(options: TerminateOnNa
   const every = assertPositiveInt(options.every ?? 1, 'terminateOnNaN: every');
   const skipUpdate = options.skipUpdate ?? true;
   const name = options.name ?? 'terminate-on-nan';
-  const emitter = new PolicyEmitter<'nan:terminated'>();
+  const emitter = new PolicyEmitter<'terminateOnNaN:stopped'>();
   let nonFinite: tf.Scalar | undefined; // device-side count of non-finite losses since the last check (every > 1)
   let skipStep: number | undefined; // the optimizer step whose update is skipped (its `step` before the update)
   const resetCounter = () => {
@@ -88,7 +88,7 @@ export function terminateOnNaN<M extends string = string>(options: TerminateOnNa
           const loss = e.metrics.loss;
           if (!Number.isFinite(loss)) skipStep = e.step;
           control.stop(`terminateOnNaN: non-finite loss (${loss}) at epoch ${e.epoch}, batch ${e.batch}`);
-          emitter.emit(control, 'nan:terminated', { epoch: e.epoch, step: e.step, batch: e.batch, loss, nonFiniteBatches: bad });
+          emitter.emit(control, 'terminateOnNaN:stopped', { epoch: e.epoch, step: e.step, batch: e.batch, loss, nonFiniteBatches: bad });
         }),
       );
       return subscription;

@@ -25,7 +25,7 @@ export interface TimeBudget<M extends string = string> extends Plugin<M> {
   /** Training time spent so far, including fits this one resumed from. */
   elapsedMs(): number;
   remainingMs(): number;
-  readonly events$: Observable<PolicyEvent<'timer:expired'>>;
+  readonly events$: Observable<PolicyEvent<'timeBudget:expired'>>;
 }
 
 /**
@@ -45,7 +45,7 @@ export function timeBudget<M extends string = string>(options: TimeBudgetOptions
   const interval = options.interval ?? 'step';
   const now = options.now ?? (() => performance.now());
   const name = options.name ?? 'time-budget';
-  const emitter = new PolicyEmitter<'timer:expired'>();
+  const emitter = new PolicyEmitter<'timeBudget:expired'>();
   const state = new ResumableState<{ elapsedMs: number }>(() => ({ elapsedMs: 0 }), {
     toJson: (s) => ({ elapsedMs: startedAt === undefined ? s.elapsedMs : now() - startedAt }),
     fromJson: (j) => ({ elapsedMs: readNum(asRecord(j).elapsedMs) ?? 0 }),
@@ -70,7 +70,7 @@ export function timeBudget<M extends string = string>(options: TimeBudgetOptions
         expired = true;
         if (options.checkpoint) control.requestCheckpoint(`time budget of ${budgetMs} ms spent`);
         control.stop(`timeBudget: ${Math.round(spent)} ms of ${budgetMs} ms spent`);
-        emitter.emit(control, 'timer:expired', { epoch, step, elapsedMs: spent, budgetMs, checkpointRequested: options.checkpoint ?? false });
+        emitter.emit(control, 'timeBudget:expired', { epoch, step, elapsedMs: spent, budgetMs, checkpointRequested: options.checkpoint ?? false });
       };
       const subscription = new Subscription(() => {
         state.current = { elapsedMs: elapsedMs() };

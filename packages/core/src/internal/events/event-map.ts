@@ -47,19 +47,10 @@ export interface LoopPosition {
 }
 
 /**
- * Every event the trainer publishes, keyed by `type`. Plugin packages add their own through module augmentation:
- *
- * ```ts
- * declare module '@fitstream/core' {
- *   interface TrainerEventMap<M extends string = string> {
- *     'sampler:resampled': { readonly epoch: number; readonly size: number };
- *   }
- * }
- * ```
- *
- * `M` is the union of metric names the trainer was created with, so `e.metrics.val_acuracy` fails to compile.
+ * The events core itself publishes, keyed by `type`: the one list of core event types ({@link CORE_EVENT_TYPES} is
+ * checked against it by the compiler). `M` is the union of metric names, so `e.metrics.val_acuracy` fails to compile.
  */
-export interface TrainerEventMap<M extends string = string> {
+export interface CoreEventMap<M extends string = string> {
   /** The tfjs backend the trainer runs on, and why each preferred candidate was skipped. */
   'backend:selected': { readonly backend: string; readonly fallbacks: readonly BackendFallback[] };
   'fit:start': {
@@ -115,26 +106,50 @@ export interface TrainerEventMap<M extends string = string> {
   };
 }
 
+/**
+ * Every event the trainer publishes, keyed by `type`: core's ({@link CoreEventMap}) and those plugin packages add
+ * through module augmentation. Names follow one pattern, `<source>:<what happened>` in lower camel case: the source is
+ * a core concept (`fit`, `epoch`, `step`…), a plugin factory (`earlyStopping`, `backupAndRestore`) or a package's family
+ * (`regulariser`, `distributed`); no abbreviations, no hyphens (see docs/concepts/events.md).
+ *
+ * ```ts
+ * declare module '@fitstream/core' {
+ *   interface TrainerEventMap<M extends string = string> {
+ *     'sampler:resampled': { readonly epoch: number; readonly size: number };
+ *   }
+ * }
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface TrainerEventMap<M extends string = string> extends CoreEventMap<M> {}
+
 /** Event names. */
 export type TrainerEventType = keyof TrainerEventMap;
 
-/** The events the core trainer itself publishes; plugins cannot emit these. */
-export const CORE_EVENT_TYPES = [
-  'backend:selected',
-  'fit:start',
-  'epoch:start',
-  'batch:start',
-  'batch:end',
-  'step:end',
-  'validation:start',
-  'validation:end',
-  'epoch:end',
-  'checkpoint:saved',
-  'fit:end',
-] as const satisfies readonly TrainerEventType[];
+/** Core's event types (`keyof CoreEventMap`). */
+export type CoreEventType = keyof CoreEventMap;
+
+// The compiler checks this against CoreEventMap both ways (a missing key is an error, an extra one too), so the runtime
+// list can never drift from the map: it exists only because types are gone at run time.
+const coreEventTypes = {
+  'backend:selected': true,
+  'fit:start': true,
+  'epoch:start': true,
+  'batch:start': true,
+  'batch:end': true,
+  'step:end': true,
+  'validation:start': true,
+  'validation:end': true,
+  'epoch:end': true,
+  'checkpoint:saved': true,
+  'fit:end': true,
+} as const satisfies { readonly [K in CoreEventType]: true };
+
+/** The events the core trainer itself publishes, derived from {@link CoreEventMap}; plugins cannot emit these. */
+export const CORE_EVENT_TYPES = Object.freeze(Object.keys(coreEventTypes) as CoreEventType[]);
 
 /** Event types added by plugin packages through module augmentation. */
-export type PluginEventType = Exclude<TrainerEventType, (typeof CORE_EVENT_TYPES)[number]>;
+export type PluginEventType = Exclude<TrainerEventType, CoreEventType>;
 
 /** One event: a discriminated union on `type`, built from {@link TrainerEventMap}. */
 export type TrainerEvent<M extends string = string> = {

@@ -16,7 +16,8 @@ export interface Claim {
 
 /**
  * A fitstream plugin. `register` contributes to DI plugin points (batch/loss/gradient transforms, weight constraints,
- * state providers, the learning-rate owner); `attach` subscribes to the event stream and steers through the control.
+ * state providers, learning-rate schedules and modifiers — see `PLUGIN_POINTS`); `attach` subscribes to the event
+ * stream and steers through the control.
  *
  * @example
  * ```ts

@@ -132,16 +132,19 @@ export interface SkippedStep {
   readonly norm: number;
 }
 
+/** The events this package publishes, by type: the one list of its event types (merged into core's `TrainerEventMap`). */
+export interface RegulariserEvents {
+  /** What a regulariser did since its previous report (every `report.every` steps); device values are read lazily. */
+  'regulariser:report': RegulariserReport;
+  /** A regulariser skipped an optimizer update (non-finite gradients with `nonFinite: 'skip'`). */
+  'regulariser:skipped': SkippedStep;
+}
+
 declare module '@fitstream/core' {
   // Type parameters must match core's declaration exactly for the interfaces to merge.
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  interface TrainerEventMap<M extends string = string> {
-    /** What a regulariser did since its previous report (every `report.every` steps); device values are read lazily. */
-    'regulariser:report': RegulariserReport;
-    /** A regulariser skipped an optimizer update (non-finite gradients with `nonFinite: 'skip'`). */
-    'regulariser:skipped': SkippedStep;
-  }
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/no-empty-object-type
+  interface TrainerEventMap<M extends string = string> extends RegulariserEvents {}
 }
 
 /** The event names this package adds to core's `TrainerEventMap`. */
-export type RegulariserEventType = 'regulariser:report' | 'regulariser:skipped';
+export type RegulariserEventType = keyof RegulariserEvents;
