@@ -33,6 +33,8 @@ interface PointRule<T, C extends Cardinality = Cardinality> {
 }
 
 const rule = <T, C extends Cardinality>(r: PointRule<T, C>): PointRule<T, C> => r;
+/** A schedule or modifier that ramps the rate up at the start claims the warm-up: two such are a conflict. */
+const warmUpClaim = (r: { readonly shapesWarmup?: boolean }): readonly Claim[] => (r.shapesWarmup ? [{ resource: 'learning-rate warm-up', exclusive: true }] : []);
 const named = (r: unknown): string => (r as { name?: string; key?: string }).name ?? (r as { key: string }).key;
 
 /**
@@ -50,18 +52,8 @@ export const PLUGIN_POINTS = {
   }),
   weightConstraints: rule({ token: WeightConstraint, cardinality: 'ordered', resource: 'weight constraint' }),
   learningRateMultipliers: rule({ token: LearningRateMultiplier, cardinality: 'many', resource: 'learning-rate multiplier' }),
-  learningRateBase: rule({
-    token: LearningRateBase,
-    cardinality: 'one',
-    resource: 'learning-rate base schedule',
-    claims: (b) => (b.shapesWarmup ? [{ resource: 'learning-rate warm-up', exclusive: true }] : []),
-  }),
-  learningRateModifiers: rule({
-    token: LearningRateModifier,
-    cardinality: 'ordered',
-    resource: 'learning-rate modifier',
-    claims: (m) => (m.shapesWarmup ? [{ resource: 'learning-rate warm-up', exclusive: true }] : []),
-  }),
+  learningRateBase: rule({ token: LearningRateBase, cardinality: 'one', resource: 'learning-rate base schedule', claims: warmUpClaim }),
+  learningRateModifiers: rule({ token: LearningRateModifier, cardinality: 'ordered', resource: 'learning-rate modifier', claims: warmUpClaim }),
   stateProviders: rule({ token: StateProvider, cardinality: 'many', resource: 'state provider' }),
   indexSampler: rule({ token: IndexSampler, cardinality: 'one', resource: 'index-sampler', claims: (s) => [{ resource: 'batch-order', value: s.order }] }),
   resumeSource: rule({ token: ResumeSource, cardinality: 'one', resource: 'resume-source' }),
