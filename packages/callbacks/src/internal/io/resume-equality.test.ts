@@ -4,14 +4,16 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, ofType, type FitOptions, type History, type Plugin } from '@fitstream/core';
-import { csvLogger, earlyStopping, ema, jsonlLogger, modelCheckpoint, reduceLROnPlateau } from '../../index.js';
+import { csvLogger, earlyStopping, ema, jsonlLogger, modelCheckpoint, reduceLROnPlateau, tensorBoard } from '../../index.js';
 import { blobs, mlp } from '../../test-support/fixtures.js';
+import { readEventFile, scalarEvent, tfRecord, type DecodedEvent } from './tensorboard/tfevents.js';
 
 /**
  * A resumed run equals the uninterrupted one: from every epoch's checkpoint and from a mid-epoch one, a fit stopped
  * there (as by SIGINT, a torn log line appended as by a kill) and resumed in a fresh trainer ends with bit-identical
- * weights, the same history, and the same CSV and JSONL files — up to the wall-clock fields, which are the only ones
- * normalised: `time` (every event) and `durationMs` (`epoch:end`) in the JSONL, `duration_ms` in the CSV.
+ * weights, the same history, and the same CSV, JSONL and TensorBoard files — up to the wall-clock fields, which are the
+ * only ones normalised: `time` (every event) and `durationMs` (`epoch:end`) in the JSONL, `duration_ms` in the CSV,
+ * `wall_time` and `epoch_steps_per_second` in the event files (one per run, continued under its name on resume).
  */
 
 const EPOCHS = 12;
@@ -48,11 +50,24 @@ interface Outcome {
   readonly history: History;
   readonly csv: string;
   readonly jsonl: string;
+  /** `train` and `validation`: each event file's name and events. */
+  readonly tensorBoard: Readonly<Record<string, readonly { readonly name: string; readonly events: readonly DecodedEvent[] }[]>>;
   readonly events: readonly string[];
 }
 
 const normaliseCsv = (text: string) => text.replace(/,[^,\n]*\n/g, ',<duration_ms>\n');
 const normaliseJsonl = (text: string) => text.replace(/"time":\d+/g, '"time":0').replace(/"durationMs":[-+0-9.e]+/g, '"durationMs":0');
+const normaliseEvents = (events: readonly DecodedEvent[]) =>
+  events.map((e) => ({ ...e, wallTime: 0, values: e.values.map((v) => (v.tag === 'epoch_steps_per_second' ? { ...v, simpleValue: 0 } : v)) }));
+/** Each run's event files, in name order. */
+async function readTensorBoard(dir: string): Promise<Outcome['tensorBoard']> {
+  const runs: Record<string, { name: string; events: DecodedEvent[] }[]> = {};
+  for (const run of ['train', 'validation']) {
+    const names = (await readdir(join(dir, 'tb', run))).sort();
+    runs[run] = await Promise.all(names.map(async (name) => ({ name, events: normaliseEvents(readEventFile(await readFile(join(dir, 'tb', run, name)))) })));
+  }
+  return runs;
+}
 
 /** Three overlapping classes, 48 samples to train on and 24 to validate (made once: the fixture leaks intermediates). */
 const { data, validation } = tf.tidy(() => {
@@ -71,6 +86,8 @@ async function fitOnce(backend: 'cpu' | 'wasm', dir: string, options: { at?: Int
     .use(modelCheckpoint({ dir: join(dir, 'ckpt') }))
     .use(csvLogger({ path: join(dir, 'metrics.csv') }))
     .use(jsonlLogger({ path: join(dir, 'events.jsonl') }))
+    // Scalars only: weight and gradient tags carry tfjs's per-process layer numbers (`dense_Dense12`).
+    .use(tensorBoard({ logDir: join(dir, 'tb'), updateFreq: 4 }))
     .use(interrupt(dir, options.at));
   const events: string[] = [];
   trainer.events$.pipe(ofType('earlyStopping:stopped', 'earlyStopping:restored', 'learningRate:changed')).subscribe((e) => events.push(e.type));
@@ -91,6 +108,7 @@ async function outcome(dir: string, fit: Awaited<ReturnType<typeof fitOnce>>): P
     history: fit.result.history,
     csv: normaliseCsv(await readFile(join(dir, 'metrics.csv'), 'utf8')),
     jsonl: normaliseJsonl(await readFile(join(dir, 'events.jsonl'), 'utf8')),
+    tensorBoard: await readTensorBoard(dir),
     events: fit.events,
   };
 }
@@ -127,12 +145,19 @@ describe.each(['cpu', 'wasm'] as const)('resume equals the uninterrupted run (%s
     // A kill mid-write leaves a torn last line.
     await appendFile(join(dir(), 'metrics.csv'), '99,0.1');
     await appendFile(join(dir(), 'events.jsonl'), '{"type":"batch:st');
+    const stoppedTensorBoard = await readTensorBoard(dir());
+    const train = join(dir(), 'tb', 'train', stoppedTensorBoard.train![0]!.name);
+    await appendFile(train, tfRecord(scalarEvent('batch_loss', 0.1, 99)).subarray(0, 21));
     const resumed = await outcome(dir(), await fitOnce(backend, dir(), { resumeFrom: await checkpoint(dir()) }));
     expect(tf.memory().numTensors).toBe(tensors);
     expect(resumed.weights, `weights resumed from ${JSON.stringify(at)}`).toEqual(reference.weights);
     expect(resumed.history, `history resumed from ${JSON.stringify(at)}`).toEqual(reference.history);
     expect(resumed.csv, `CSV resumed from ${JSON.stringify(at)}`).toBe(reference.csv);
     expect(resumed.jsonl, `JSONL resumed from ${JSON.stringify(at)}`).toBe(reference.jsonl);
+    // One file per run, the interrupted fit's (continued under its name); the same records as the uninterrupted run's.
+    expect(resumed.tensorBoard.train!.map((f) => f.name)).toEqual(stoppedTensorBoard.train!.map((f) => f.name));
+    const events = (tb: Outcome['tensorBoard']) => Object.fromEntries(Object.entries(tb).map(([run, files]) => [run, files.map((f) => f.events)]));
+    expect(events(resumed.tensorBoard), `TensorBoard resumed from ${JSON.stringify(at)}`).toEqual(events(reference.tensorBoard));
   };
 
   it('from every epoch checkpoint', async () => {

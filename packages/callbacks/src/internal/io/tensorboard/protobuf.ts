@@ -83,3 +83,52 @@ export class ProtoWriter {
     return out;
   }
 }
+
+/** One field of a parsed message: a varint (wire type 0), 8 or 4 raw bytes (1, 5) or length-delimited bytes (2). */
+export interface ProtoField {
+  readonly field: number;
+  readonly wire: 0 | 1 | 2 | 5;
+  /** The varint's value (wire type 0); 0 otherwise. */
+  readonly varint: number;
+  /** The field's bytes (wire types 1, 2, 5); empty for a varint. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Parses one message into its fields, in order — the reader side of {@link ProtoWriter}, enough to read back the event
+ * files it writes (resuming a run). Throws on a malformed message (a truncated field, an unknown wire type).
+ */
+export function readProtoFields(buf: Uint8Array): ProtoField[] {
+  const fields: ProtoField[] = [];
+  let i = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      if (i >= buf.length) throw new RangeError('protobuf: truncated varint.');
+      const b = buf[i++]!;
+      value += (b & 0x7f) * scale;
+      if (!(b & 0x80)) return value;
+      scale *= 0x80;
+      if (scale > 2 ** 63) throw new RangeError('protobuf: varint too long.');
+    }
+  };
+  const take = (n: number): Uint8Array => {
+    if (i + n > buf.length) throw new RangeError('protobuf: truncated field.');
+    const out = buf.subarray(i, i + n);
+    i += n;
+    return out;
+  };
+  const none = new Uint8Array();
+  while (i < buf.length) {
+    const key = varint();
+    const field = Math.floor(key / 8);
+    const wire = key % 8;
+    if (wire === 0) fields.push({ field, wire, varint: varint(), bytes: none });
+    else if (wire === 1) fields.push({ field, wire, varint: 0, bytes: take(8) });
+    else if (wire === 5) fields.push({ field, wire, varint: 0, bytes: take(4) });
+    else if (wire === 2) fields.push({ field, wire, varint: 0, bytes: take(varint()) });
+    else throw new RangeError(`protobuf: unexpected wire type ${wire}.`);
+  }
+  return fields;
+}

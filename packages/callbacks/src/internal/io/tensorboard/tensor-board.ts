@@ -1,6 +1,8 @@
 import { join, resolve as resolvePath } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GradientTransform, provide, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { readResumePosition } from '../resume-truncation.js';
+import { continueEventFile } from './resume.js';
 import { EventFileWriter } from './tfevents.js';
 
 /** Options of {@link tensorBoard}; Keras `TensorBoard` names where they exist. */
@@ -26,7 +28,7 @@ export interface TensorBoardOptions {
 /** The plugin {@link tensorBoard} returns. */
 export interface TensorBoard<M extends string = string> extends Plugin<M> {
   readonly logDir: string;
-  /** Event files written by the last fit. */
+  /** Event files written by the last fit (a resumed fit's are the continued ones). */
   readonly files: readonly string[];
 }
 
@@ -40,6 +42,11 @@ function nonNegativeInt(v: number | undefined, what: string): number {
  * Writes TensorBoard event files in pure TypeScript (no tfjs-node): epoch scalars for training and validation (one
  * chart per metric with both runs, as Keras), the learning rate, batch scalars every n steps, weight histograms every
  * n epochs and gradient histograms every n steps. Records are buffered and flushed at each epoch and fit end.
+ *
+ * A fit resumed from a checkpoint continues the newest event file of each run (`train`, `validation`) under its name
+ * instead of starting another: the file is first cut back to the records written up to the checkpoint (and a record
+ * torn by a kill) and rewritten atomically, so the finished files equal the uninterrupted run's except for wall times
+ * (and `epoch_steps_per_second`) — TensorBoard shows no duplicated or missing points.
  *
  * @example
  * ```ts
@@ -55,7 +62,8 @@ export function tensorBoard<M extends string = string>(options: TensorBoardOptio
   const histogramFreq = nonNegativeInt(options.histogramFreq, 'histogramFreq');
   const gradientFreq = nonNegativeInt(options.gradientFreq, 'gradientFreq');
   const buckets = options.buckets ?? 30;
-  let files: string[] = [];
+  // The last fit's writers: their paths are known once a resumed fit found the files it continues.
+  let writers: readonly EventFileWriter[] = [];
   // Set while a fit runs; the gradient transform is registered once per trainer and is idle between fits.
   let train: EventFileWriter | undefined;
 
@@ -75,7 +83,7 @@ export function tensorBoard<M extends string = string>(options: TensorBoardOptio
     name: 'tensorboard',
     logDir,
     get files() {
-      return files;
+      return writers.map((w) => w.path);
     },
     register: (container) => {
       if (gradientFreq > 0) provide(container, GradientTransform, observer);
@@ -83,16 +91,26 @@ export function tensorBoard<M extends string = string>(options: TensorBoardOptio
     attach: (events$, control: TrainerControl<M>) => {
       let validation: EventFileWriter | undefined;
       const names = [...control.metricNames] as string[];
-      files = [];
+      writers = [];
       const flushAll = () => Promise.all([train?.flush(), validation?.flush()]);
       return events$.subscribe((event: TrainerEvent<M>) => {
         const e = event as TrainerEvent;
         switch (e.type) {
-          case 'fit:start':
-            train = new EventFileWriter(join(logDir, 'train'));
-            validation = new EventFileWriter(join(logDir, 'validation'));
-            files = [train.path, validation.path];
+          case 'fit:start': {
+            // A resumed fit continues each run's newest file, cut back to the checkpoint; the writers hold their
+            // records until it is ready (the loop waits for it at its next boundary).
+            const at = e.resumedFrom === undefined ? undefined : readResumePosition(e.resumedFrom);
+            const writer = (run: string) => {
+              const dir = join(logDir, run);
+              return new EventFileWriter(dir, at ? { continuing: at.then((position) => continueEventFile(dir, position)) } : {});
+            };
+            train = writer('train');
+            validation = writer('validation');
+            writers = [train, validation];
+            // Every fit leaves its files from its start, so that a fit resumed later finds the file it continues.
+            control.await(flushAll());
             break;
+          }
           case 'step:end':
             if (train && updateFreq !== 'epoch' && e.step % updateFreq === 0) {
               const metrics = e.metrics as Readonly<Record<string, number>>;

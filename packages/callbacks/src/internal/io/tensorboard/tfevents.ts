@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BufferedFile } from '../buffered-file.js';
 import { maskedCrc32c } from './crc32c.js';
-import { ProtoWriter } from './protobuf.js';
+import { ProtoWriter, readProtoFields, type ProtoField } from './protobuf.js';
 
 /** TensorBoard's HistogramProto fields. */
 export interface Histogram {
@@ -78,37 +78,170 @@ export function fileVersionEvent(wallTime = Date.now() / 1000): Uint8Array {
   return new ProtoWriter().double(1, wallTime).int64(2, 0).bytes(3, 'brain.Event:2').finish();
 }
 
-let fileCounter = 0;
+/** One framed record of an event file: its byte range and its payload (an `Event` message). */
+export interface FramedRecord {
+  readonly start: number;
+  readonly end: number;
+  readonly data: Uint8Array;
+}
 
 /**
- * One `events.out.tfevents.<seconds>.<host>` file in `dir`, buffered until {@link flush}. TensorBoard reads every event
- * file in a directory (one run), so a new writer per fit is fine.
+ * The records at the start of an event file, up to the first whose length or either CRC is wrong — a record torn by a
+ * kill mid-write, or bytes that are no TFRecord; `end` is where the last good record ends.
+ */
+export function readTfRecords(bytes: Uint8Array): { readonly records: FramedRecord[]; readonly end: number } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const records: FramedRecord[] = [];
+  let o = 0;
+  while (o + 12 <= bytes.length) {
+    if (view.getUint32(o + 8, true) !== maskedCrc32c(bytes.subarray(o, o + 8))) break;
+    const length = view.getBigUint64(o, true);
+    if (length > BigInt(bytes.length - o - 16)) break; // the data or its CRC is cut off
+    const n = Number(length);
+    const data = bytes.subarray(o + 12, o + 12 + n);
+    if (view.getUint32(o + 12 + n, true) !== maskedCrc32c(data)) break;
+    records.push({ start: o, end: o + 16 + n, data });
+    o += 16 + n;
+  }
+  return { records, end: o };
+}
+
+/** One `Summary.Value` of a decoded event: a scalar (`simpleValue`) or a histogram. */
+export interface EventValue {
+  readonly tag: string;
+  readonly simpleValue?: number;
+  readonly histogram?: Histogram;
+}
+
+/** The fields of an `Event` this package writes. */
+export interface DecodedEvent {
+  readonly wallTime: number;
+  readonly step: number;
+  readonly fileVersion?: string;
+  readonly values: readonly EventValue[];
+}
+
+const decoder = new TextDecoder();
+const fieldsOf = (fields: readonly ProtoField[], field: number) => fields.filter((f) => f.field === field);
+const float64 = (f: ProtoField | undefined) => (f && f.wire === 1 ? new DataView(f.bytes.buffer, f.bytes.byteOffset, 8).getFloat64(0, true) : 0);
+const doubles = (fields: readonly ProtoField[]) =>
+  fields.flatMap((f) => {
+    if (f.wire === 1) return [float64(f)];
+    if (f.wire !== 2) return [];
+    const view = new DataView(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength);
+    return Array.from({ length: Math.floor(f.bytes.length / 8) }, (_, k) => view.getFloat64(8 * k, true));
+  });
+
+function decodeHistogram(bytes: Uint8Array): Histogram {
+  const h = readProtoFields(bytes);
+  const one = (field: number) => float64(fieldsOf(h, field)[0]);
+  return { min: one(1), max: one(2), num: one(3), sum: one(4), sumSquares: one(5), bucketLimit: doubles(fieldsOf(h, 6)), bucket: doubles(fieldsOf(h, 7)) };
+}
+
+/** Decodes one record's `Event` (wall time, step, file version, summary values); throws when it is no valid message. */
+export function decodeEvent(data: Uint8Array): DecodedEvent {
+  const ev = readProtoFields(data);
+  const version = fieldsOf(ev, 3)[0];
+  const values = fieldsOf(ev, 5).flatMap((summary) =>
+    fieldsOf(readProtoFields(summary.bytes), 1).map((v): EventValue => {
+      const value = readProtoFields(v.bytes);
+      const tag = decoder.decode(fieldsOf(value, 1)[0]?.bytes ?? new Uint8Array());
+      const simple = fieldsOf(value, 2)[0];
+      const histo = fieldsOf(value, 5)[0];
+      return {
+        tag,
+        ...(simple?.wire === 5 ? { simpleValue: new DataView(simple.bytes.buffer, simple.bytes.byteOffset, 4).getFloat32(0, true) } : {}),
+        ...(histo?.wire === 2 ? { histogram: decodeHistogram(histo.bytes) } : {}),
+      };
+    }),
+  );
+  return {
+    wallTime: float64(fieldsOf(ev, 1)[0]),
+    step: fieldsOf(ev, 2)[0]?.varint ?? 0,
+    ...(version?.wire === 2 ? { fileVersion: decoder.decode(version.bytes) } : {}),
+    values,
+  };
+}
+
+/** Reads the events of an event file's bytes: the complete records, decoded (a torn last record is left out). */
+export function readEventFile(bytes: Uint8Array): DecodedEvent[] {
+  return readTfRecords(bytes).records.map((r) => decodeEvent(r.data));
+}
+
+let fileCounter = 0;
+
+/** Options of {@link EventFileWriter}. */
+export interface EventFileWriterOptions {
+  /** When the file starts, in ms since the epoch (its name and version record); default now. */
+  readonly now?: number;
+  /**
+   * An existing event file to append to (a resumed fit continues its run's file, already cut back to the checkpoint),
+   * or `undefined` to start a new one; the writer holds its records in memory until this settles.
+   */
+  readonly continuing?: PromiseLike<string | undefined>;
+}
+
+/**
+ * One `events.out.tfevents.<seconds>.<host>` file in `dir`, buffered until {@link flush}, or an existing one continued
+ * (`continuing`). TensorBoard reads every event file in a directory (one run), so a new writer per fit is fine.
  */
 export class EventFileWriter {
-  readonly path: string;
-  private readonly file: BufferedFile;
+  private current: string;
+  private file: BufferedFile | undefined;
+  private pending: Uint8Array[] = [];
+  private readonly opening: Promise<BufferedFile>;
 
-  constructor(dir: string, now = Date.now()) {
+  constructor(dir: string, options: EventFileWriterOptions = {}) {
+    const now = options.now ?? Date.now();
     // The counter keeps two writers started in the same second apart (TensorBoard orders files by name).
     const suffix = fileCounter++ === 0 ? '' : `.${process.pid}-${fileCounter}`;
-    this.path = join(dir, `events.out.tfevents.${Math.floor(now / 1000)}.${hostname()}${suffix}`);
-    this.file = new BufferedFile(this.path, 'truncate');
-    this.file.write(tfRecord(fileVersionEvent(now / 1000)));
+    this.current = join(dir, `events.out.tfevents.${Math.floor(now / 1000)}.${hostname()}${suffix}`);
+    const start = (existing: string | undefined): BufferedFile => {
+      if (existing !== undefined) {
+        this.current = existing;
+        return new BufferedFile(existing, 'append');
+      }
+      const file = new BufferedFile(this.current, 'truncate');
+      file.write(tfRecord(fileVersionEvent(now / 1000)));
+      return file;
+    };
+    if (options.continuing === undefined) {
+      this.file = start(undefined);
+      this.opening = Promise.resolve(this.file);
+    } else {
+      this.opening = Promise.resolve(options.continuing).then((existing) => {
+        const file = start(existing);
+        for (const chunk of this.pending) file.write(chunk);
+        this.pending = [];
+        this.file = file;
+        return file;
+      });
+    }
+  }
+
+  /** The file written: a new one, or once `continuing` settled, the continued one. */
+  get path(): string {
+    return this.current;
+  }
+
+  private write(record: Uint8Array): void {
+    if (this.file) this.file.write(record);
+    else this.pending.push(record);
   }
 
   scalar(tag: string, value: number, step: number): void {
-    this.file.write(tfRecord(scalarEvent(tag, value, step)));
+    this.write(tfRecord(scalarEvent(tag, value, step)));
   }
 
   histogram(tag: string, values: ArrayLike<number>, step: number, buckets?: number): void {
-    this.file.write(tfRecord(histogramEvent(tag, histogramOf(values, buckets), step)));
+    this.write(tfRecord(histogramEvent(tag, histogramOf(values, buckets), step)));
   }
 
-  flush(): Promise<void> {
-    return this.file.flush();
+  async flush(): Promise<void> {
+    await (await this.opening).flush();
   }
 
-  close(): Promise<void> {
-    return this.file.close();
+  async close(): Promise<void> {
+    await (await this.opening).close();
   }
 }
