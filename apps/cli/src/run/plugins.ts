@@ -1,5 +1,6 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Plugin } from '@fitstream/core';
+import { removeStaleTemporaries, type Plugin } from '@fitstream/core';
 import {
   backupAndRestore,
   constantLr,
@@ -44,6 +45,34 @@ export function runPaths(runDir: string) {
     backtest: join(runDir, 'backtest.json'),
     detection: join(runDir, 'detection.json'),
   };
+}
+
+/**
+ * The checkpoint `fitstream resume` continues from: what the run's backupAndRestore plugin finds (its backup, or the
+ * previous one moved aside when a kill came between the two renames of a replacement), `undefined` when there is none.
+ */
+export function findBackup(runDir: string): Promise<string | undefined> {
+  return backupAndRestore({ dir: runPaths(runDir).backup }).find();
+}
+
+/**
+ * Stop reasons that leave a run to resume (backupAndRestore's default): a signal, an abort, the time budget. Any other
+ * stop (early stopping, terminateOnNaN) finishes the run.
+ */
+export function isInterruption(stopReason: string | undefined): boolean {
+  return stopReason !== undefined && /^(SIGINT|SIGTERM|aborted|timeBudget|time budget)/.test(stopReason);
+}
+
+/**
+ * Deletes a finished run's backup (what `backupAndRestore` wrote to `<run>/backup`), once its model, evaluation and
+ * report are written. `latest.json` goes first: from then on the backup is invisible to `findCheckpoint`, so a kill
+ * during the deletion leaves a finished run, never a half-deleted checkpoint to resume from.
+ */
+export async function deleteBackup(runDir: string): Promise<void> {
+  const dir = runPaths(runDir).backup;
+  await rm(join(dir, 'latest.json'), { force: true });
+  await rm(join(dir, 'backup'), { recursive: true, force: true });
+  await removeStaleTemporaries(dir);
 }
 
 /** Drops `undefined` values: the callbacks' options are exact optional properties. */
@@ -110,8 +139,10 @@ export function callbackPlugins(config: RunConfig, runDir: string, progress: Pro
     plugins.push(modelCheckpoint(defined({ ...rest, dir: paths.checkpoints })));
   }
   if (c.backupAndRestore.enabled) {
-    const { enabled: _e, ...rest } = c.backupAndRestore;
-    plugins.push(backupAndRestore(defined({ ...rest, dir: paths.backup })));
+    // `deleteOnFinish` is the caller's (see `deleteBackup`): the backup must outlive the fit until the model is
+    // exported, so that a kill between the fit's end and the export still leaves something to resume from.
+    const { enabled: _e, deleteOnFinish: _d, ...rest } = c.backupAndRestore;
+    plugins.push(backupAndRestore(defined({ ...rest, deleteOnFinish: false, isInterruption, dir: paths.backup })));
   }
   if (c.csvLogger.enabled) plugins.push(csvLogger({ path: paths.metrics, separator: c.csvLogger.separator }));
   if (c.tensorBoard.enabled) {

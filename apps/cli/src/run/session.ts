@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Random, createTrainer, fileSystem, findCheckpoint, selectBackend, type FitOptions, type MetricSpec, type Trainer } from '@fitstream/core';
+import { Random, createTrainer, fileSystem, selectBackend, type FitOptions, type MetricSpec, type Trainer } from '@fitstream/core';
 import type { ProgressStream } from '@fitstream/callbacks';
 import { ConfigError, isConfigPath, merge, readConfigFile, validate } from '../config/resolve.js';
 import type { RunConfig } from '../config/schema.js';
@@ -11,7 +11,7 @@ import { isExperiment, type BaseConfig, type ExperimentRecipe, type ExperimentSu
 import { bestOf } from './best.js';
 import { environmentRecord } from './environment.js';
 import { formatNumber } from './format.js';
-import { callbackPlugins, defined, runPaths } from './plugins.js';
+import { callbackPlugins, defined, deleteBackup, findBackup, isInterruption, runPaths } from './plugins.js';
 import { evaluateModel } from './evaluation.js';
 import { writeRunReport } from './report.js';
 import { createRunDirectory, writeJson } from './run-directory.js';
@@ -136,18 +136,26 @@ export async function train(resolved: AnyResolved, io: Io, options: { json: bool
   const resuming = options.resumeDir !== undefined;
   const runDir = options.resumeDir ?? (await createRunDirectory(config.out, recipe.name));
   const paths = runPaths(runDir);
+  // Resuming from the backup, or starting over: a run killed before its first backup resumes from its first step.
+  let fromBackup = false;
   if (resuming) {
     if (!config.callbacks.backupAndRestore.enabled) throw new ConfigError(`cannot resume ${runDir}: it ran with callbacks.backupAndRestore.enabled = false, so it has no backup.`);
-    const backup = await findCheckpoint(paths.backup);
-    if (!backup) throw new Error(`nothing to resume in ${runDir}: ${paths.backup} holds no checkpoint (the run finished, or was killed before its first backup).`);
-    log(`resuming ${runDir} from ${backup}`);
+    const backup = await findBackup(runDir);
+    if (backup) {
+      fromBackup = true;
+      log(`resuming ${runDir} from ${backup}`);
+    } else if (await exists(paths.model)) {
+      throw new Error(`nothing to resume in ${runDir}: the run finished (its model is in ${paths.model}) and ${paths.backup} holds no checkpoint.`);
+    } else {
+      log(`resuming ${runDir} from its first step: it was stopped before its first backup`);
+    }
   } else {
     await writeJson(paths.config, config);
-    await writeJson(paths.environment, await environmentRecord(selection, config.backend));
   }
+  if (!fromBackup && !(resuming && (await exists(paths.environment)))) await writeJson(paths.environment, await environmentRecord(selection, config.backend));
 
   const prepared = await prepareData(recipe, config);
-  if (!resuming) await writeJson(paths.data, prepared.info);
+  if (!fromBackup) await writeJson(paths.data, prepared.info);
   const random = Random.fromSeed(config.seed);
   const model = recipe.buildModel(config, random.derive('model-init'));
   const trainer = recipeTrainer(recipe, config, model, io);
@@ -156,7 +164,7 @@ export async function train(resolved: AnyResolved, io: Io, options: { json: bool
   try {
     const result = await trainer.fit(prepared.train, fitOptions(config, prepared.validation, paths.checkpoints));
     if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) {
-      const saved = config.callbacks.backupAndRestore.enabled ? await findCheckpoint(paths.backup) : undefined;
+      const saved = config.callbacks.backupAndRestore.enabled ? await findBackup(runDir) : undefined;
       await writeRunReport(runDir).catch(() => undefined);
       io.err(`fitstream: ${result.stopReason} — stopped after step ${result.step}` + (saved ? `; checkpoint saved to ${saved}. Continue with: fitstream resume ${runDir}` : ' (backups are disabled: nothing to resume).'));
       return { code: result.stopReason?.startsWith('SIGTERM') ? EXIT.terminated : EXIT.interrupted, summary: undefined };
@@ -174,6 +182,9 @@ export async function train(resolved: AnyResolved, io: Io, options: { json: bool
     const evaluation = await evaluateModel(recipe, model, prepared.validation, io, classNamesOf(prepared));
     await writeJson(paths.evaluation, { split: 'validation', ...evaluation });
     await writeRunReport(runDir);
+    // Last: until here a kill leaves the backup, and `fitstream resume` redoes the end of the run (the same bytes).
+    const b = config.callbacks.backupAndRestore;
+    if (b.enabled && b.deleteOnFinish && !(result.reason === 'stopped' && isInterruption(result.stopReason))) await deleteBackup(runDir);
 
     const logs = result.history.logs as Readonly<Record<string, readonly number[]>>;
     const summary: TrainSummary = {
@@ -181,7 +192,9 @@ export async function train(resolved: AnyResolved, io: Io, options: { json: bool
       backend: result.backend,
       epochs: result.history.epochs.length,
       reason: result.stopReason ? `${result.reason}: ${result.stopReason}` : result.reason,
-      final: { ...(result.final ?? {}) },
+      // A fit resumed from the backup of its last epoch trains no epoch (`result.final` is undefined): the run's last
+      // epoch is in the history, restored from the checkpoint.
+      final: { ...(result.final ?? lastEpochLogs(logs)) },
       best: bestOf(logs),
       evaluation: evaluation.metrics,
     };
@@ -200,6 +213,17 @@ export async function train(resolved: AnyResolved, io: Io, options: { json: bool
     tf.dispose([prepared.train.x, prepared.train.y, prepared.validation.x, prepared.validation.y]);
   }
 }
+
+/** The logs of a history's last epoch. */
+function lastEpochLogs(logs: Readonly<Record<string, readonly number[]>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(logs).flatMap(([name, values]) => (typeof values.at(-1) === 'number' ? [[name, values.at(-1)!]] : [])));
+}
+
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 function classNamesOf(prepared: PreparedData): readonly string[] {
   return (prepared.info['dataset'] as { classNames?: readonly string[] } | undefined)?.classNames ?? [];
