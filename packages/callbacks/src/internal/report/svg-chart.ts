@@ -46,10 +46,20 @@ export function tickLabel(v: number): string {
 
 /** "Nice" linear ticks covering [lo, hi] (Heckbert's algorithm). */
 export function niceTicks(lo: number, hi: number, count = 5, integer = false): number[] {
-  if (!(hi > lo)) {
-    const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
-    return niceTicks(lo - pad, lo + pad, count, integer);
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
+    // NaN or ±Infinity in the range: an axis over whatever is finite, else a unit axis (nothing to scale to).
+    const finite = [lo, hi].filter(Number.isFinite);
+    return finite.length ? niceTicks(Math.min(...finite), Math.max(...finite), count, integer) : niceTicks(0, 1, count, integer);
   }
+  if (hi < lo) [lo, hi] = [hi, lo];
+  const magnitude = Math.max(Math.abs(lo), Math.abs(hi));
+  // A range narrower than the float spacing at its magnitude (constant, one ulp apart) is widened by a tenth of the
+  // magnitude (a unit around tiny or subnormal values), or the step would be too small to move from tick to tick.
+  if (!(hi - lo > magnitude * 1e-9)) {
+    const pad = magnitude < 1e-200 ? 1 : magnitude * 0.1;
+    [lo, hi] = [Math.max(lo - pad, -Number.MAX_VALUE), Math.min(hi + pad, Number.MAX_VALUE)];
+  }
+  if (!Number.isFinite(hi - lo)) return [lo, 0, hi]; // a span past Number.MAX_VALUE: the ends and zero
   const niceNum = (x: number, round: boolean) => {
     const exp = Math.floor(Math.log10(x));
     const f = x / 10 ** exp;
@@ -58,12 +68,15 @@ export function niceTicks(lo: number, hi: number, count = 5, integer = false): n
   };
   let step = niceNum(niceNum(hi - lo, false) / Math.max(1, count - 1), true);
   if (integer) step = Math.max(1, Math.round(step));
+  if (!(step > 0) || !Number.isFinite(step)) return [lo, hi];
   const start = Math.floor(lo / step) * step;
-  const end = Math.ceil(hi / step) * step;
-  const ticks: number[] = [];
-  for (let t = start; t <= end + step * 1e-6; t += step) ticks.push(Number(t.toPrecision(12)));
-  return ticks;
+  const n = Math.min(MAX_TICKS, Math.ceil(hi / step) - Math.floor(lo / step));
+  // Ticks by index, never by accumulation (t += step), so rounding cannot stall or drift the loop.
+  return Array.from({ length: n + 1 }, (_, i) => Number((start + i * step).toPrecision(12)));
 }
+
+/** More ticks than any axis draws: a bound on `niceTicks`' output whatever the range. */
+const MAX_TICKS = 50;
 
 /** Powers of ten (and 2·, 5· when the range is narrow) covering [lo, hi], lo > 0. */
 export function logTicks(lo: number, hi: number): number[] {

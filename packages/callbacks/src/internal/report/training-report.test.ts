@@ -53,6 +53,34 @@ describe('smoothing and ticks', () => {
     expect(niceTicks(0, 47, 6, true)).toEqual([0, 10, 20, 30, 40, 50]);
     expect(logTicks(3e-4, 2)).toEqual([1e-4, 1e-3, 1e-2, 1e-1, 1, 10]);
   });
+
+  it('ends on every range, degenerate ones too, with few finite ticks covering the finite data', () => {
+    const ulp = (x: number) => x + Math.abs(x) * Number.EPSILON;
+    const ranges: [number, number][] = [
+      [0.875, 0.8750000000000001], // one ulp: the smoothed accuracy that hung a resumed CLI run
+      [3, 3], [0, 0], [-2.5, -2.5], [1e-310, 2e-310], [5e-324, 5e-324], [0, 5e-324], [1e300, ulp(1e300)],
+      [-1e308, 1e308], [-Number.MAX_VALUE, Number.MAX_VALUE], [Number.NaN, 1], [0, Number.POSITIVE_INFINITY],
+      [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY], [Number.NaN, Number.NaN], [7, 2], [1e-9, 1e-9 + 1e-25],
+    ];
+    for (const [lo, hi] of ranges) {
+      const ticks = niceTicks(lo, hi, 5);
+      expect(ticks.length, `${lo}…${hi}`).toBeGreaterThanOrEqual(2);
+      expect(ticks.length, `${lo}…${hi}`).toBeLessThanOrEqual(51);
+      expect(ticks.every(Number.isFinite), `${lo}…${hi}`).toBe(true);
+      const finite = [lo, hi].filter(Number.isFinite);
+      if (finite.length) expect(ticks[0]! <= Math.min(...finite) && ticks[ticks.length - 1]! >= Math.max(...finite), `${lo}…${hi}: ${ticks.join(',')}`).toBe(true);
+    }
+    // Seeded sweep of random narrow ranges at random magnitudes.
+    let seed = 12345;
+    const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let i = 0; i < 2000; i++) {
+      const lo = (next() - 0.5) * 10 ** Math.floor(next() * 40 - 20);
+      const hi = lo + Math.abs(lo) * Number.EPSILON * Math.floor(next() * 8);
+      const ticks = niceTicks(lo, hi, 1 + Math.floor(next() * 8), next() < 0.2);
+      expect(ticks.length).toBeLessThanOrEqual(51);
+      expect(ticks[0]! <= lo && ticks[ticks.length - 1]! >= hi).toBe(true);
+    }
+  });
 });
 
 describe('trainingReport', () => {

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { token } from '../di/token.js';
 import type { Random } from '../random/random.js';
+import type { SampleWeights, Targets } from '../training/heads.js';
 
 /** What every step-pipeline hook is told about where the loop is. */
 export interface StepContext {
@@ -16,12 +17,15 @@ export interface StepContext {
   readonly random: Random;
 }
 
-/** A batch: inputs and targets. Multi-input models take an array of input tensors. */
+/**
+ * A batch: inputs and targets. Multi-input models take an array of input tensors; multi-output models one target per
+ * output (an array in output order, or a map by output name), and optionally one weight per output.
+ */
 export interface Batch {
   readonly x: tf.Tensor | readonly tf.Tensor[];
-  readonly y: tf.Tensor;
-  /** Optional per-sample weights, shape `[batch]`. */
-  readonly sampleWeight?: tf.Tensor1D;
+  readonly y: Targets;
+  /** Optional per-sample weights, shape `[batch]`: for every output, or one per output. */
+  readonly sampleWeight?: SampleWeights;
 }
 
 /**
@@ -37,15 +41,30 @@ export const BatchTransform = token<BatchTransform>('@fitstream/core/BatchTransf
 
 /** What a loss transform sees. */
 export interface LossContext extends StepContext {
+  /** The whole batch (after batch transforms). */
   readonly batchData: Batch;
+  /**
+   * The output being scored, by name, in `perSample` of a multi-output model (called once per output); `undefined` for a
+   * single-output model and in `total`.
+   */
+  readonly output: string | undefined;
+  /** The model's output names, in order (one for a single-output model). */
+  readonly outputs: readonly string[];
+  /** Targets of the output being scored (in `total`: of the first output). */
+  readonly yTrue: tf.Tensor;
+  /** Predictions of the output being scored (in `total`: of the first output). */
   readonly yPred: tf.Tensor;
+  /** Per-sample weights of the output being scored, already applied to the losses (`undefined`: none). */
+  readonly sampleWeight: tf.Tensor1D | undefined;
   /** The model's trainable variables (for weight penalties). */
   readonly variables: readonly tf.Variable[];
 }
 
 /**
  * Plugin point: shapes the loss inside the gradient tape (class/sample weights, focal loss, label smoothing, penalties).
- * `perSample` maps the per-sample losses `[batch]` before the mean; `total` maps the reduced scalar (add penalties).
+ * `perSample` maps the per-sample losses `[batch]` of one output before its mean (called once per output of a
+ * multi-output model, `ctx.output` naming it); `total` maps the reduced scalar, the weighted sum over outputs (add
+ * penalties). A transform that only makes sense for one kind of output refuses the others with a clear error.
  */
 export interface LossTransform {
   readonly name: string;

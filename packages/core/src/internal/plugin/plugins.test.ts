@@ -134,7 +134,7 @@ describe('index samplers', () => {
     const trainer = base().use(reversePairs);
     trainer.events$.pipe(ofType('epoch:end')).subscribe((e) => sizes.push([e.epoch, e.batches, e.samples]));
     let firstTarget: number[] = [];
-    trainer.use({ name: 'spy', register: (c) => provide(c, BatchTransform, { name: 'spy', transform: (b, ctx) => { if (ctx.epoch === 0 && ctx.batch === 0) firstTarget = Array.from(b.y.dataSync()); return b; } }) });
+    trainer.use({ name: 'spy', register: (c) => provide(c, BatchTransform, { name: 'spy', transform: (b, ctx) => { if (ctx.epoch === 0 && ctx.batch === 0) firstTarget = Array.from((b.y as tf.Tensor).dataSync()); return b; } }) });
     const data = classificationData(6, 3, 2);
     await trainer.fit(data, { ...fit, epochs: 2 });
     expect(sizes).toEqual([[0, 3, 6], [1, 2, 4]]);

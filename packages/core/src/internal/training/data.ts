@@ -1,20 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, IndexSampler } from '../plugin/plugin-points.js';
 import { FitstreamInputError } from './errors.js';
-import type { TargetKind } from './losses.js';
+import { sampleWeightList, targetList, type Heads, type SampleWeights, type Targets } from './heads.js';
 import type { ModelAdapter } from './model.js';
 import type { Random } from '../random/random.js';
 
 /** In-memory data: all samples as tensors, first axis = samples. */
 export interface TensorData {
   readonly x: tf.Tensor | readonly tf.Tensor[];
-  readonly y: tf.Tensor;
-  /** Optional per-sample weights, shape `[samples]`. */
-  readonly sampleWeight?: tf.Tensor1D;
+  /** Targets: one tensor, or one per model output (an array in output order, or a map by output name). */
+  readonly y: Targets;
+  /** Optional per-sample weights, shape `[samples]`: for every output, or one per output. */
+  readonly sampleWeight?: SampleWeights;
 }
 
 /** One element of a batch stream: `{ x, y }` or tf.data's `{ xs, ys }`. */
-export type StreamBatch = Batch | { readonly xs: tf.Tensor | readonly tf.Tensor[]; readonly ys: tf.Tensor };
+export type StreamBatch = Batch | { readonly xs: tf.Tensor | readonly tf.Tensor[]; readonly ys: Targets };
 
 /** A stream of batches that can be iterated once per epoch. */
 export type BatchStream = AsyncIterable<StreamBatch> | Iterable<StreamBatch> | tf.data.Dataset<tf.TensorContainer>;
@@ -54,7 +55,28 @@ export interface TensorSourceOptions {
 }
 
 export function isTensorData(d: unknown): d is TensorData {
-  return typeof d === 'object' && d !== null && 'x' in d && 'y' in d && (d as TensorData).y instanceof tf.Tensor;
+  return typeof d === 'object' && d !== null && 'x' in d && 'y' in d && isTargets((d as { y: unknown }).y);
+}
+
+/** A tensor, a non-empty array of tensors, or a plain object of tensors. */
+function isTargets(y: unknown): y is Targets {
+  if (y instanceof tf.Tensor) return true;
+  const values = Array.isArray(y) ? (y as unknown[]) : typeof y === 'object' && y !== null && Object.getPrototypeOf(y) === Object.prototype ? Object.values(y) : [];
+  return values.length > 0 && values.every((v) => v instanceof tf.Tensor);
+}
+
+/** Every tensor of targets (or weights) given as one tensor, an array or a map. */
+export function tensorsIn(y: Targets | SampleWeights | undefined): tf.Tensor[] {
+  if (y === undefined) return [];
+  if (y instanceof tf.Tensor) return [y];
+  return (Array.isArray(y) ? [...(y as readonly (tf.Tensor | null)[])] : Object.values(y as Record<string, tf.Tensor>)).filter((t): t is tf.Tensor => t instanceof tf.Tensor);
+}
+
+/** Applies `fn` to every tensor, keeping the structure (one tensor, an array, a map). */
+function mapTensors<T extends Targets | SampleWeights>(y: T, fn: (t: tf.Tensor) => tf.Tensor): T {
+  if (y instanceof tf.Tensor) return fn(y) as T;
+  if (Array.isArray(y)) return (y as readonly (tf.Tensor | null)[]).map((t) => (t ? fn(t) : t)) as unknown as T;
+  return Object.fromEntries(Object.entries(y).map(([k, t]) => [k, fn(t as tf.Tensor)])) as T;
 }
 
 function inputsOf(x: TensorData['x']): readonly tf.Tensor[] {
@@ -63,8 +85,12 @@ function inputsOf(x: TensorData['x']): readonly tf.Tensor[] {
 
 /** Samples in in-memory data; refuses empty data and inputs, targets or weights of different lengths. */
 function sampleCount(data: TensorData, inputs: readonly tf.Tensor[], argument: string): number {
-  const n = data.y.shape[0] ?? 0;
+  if (!isTargets(data.y)) throw new FitstreamInputError(`${argument}.y`, 'must be a tensor, or one tensor per model output (an array or a map by output name).');
+  const n = tensorsIn(data.y)[0]!.shape[0] ?? 0;
   if (n === 0) throw new FitstreamInputError(`${argument}.y`, 'the dataset is empty (0 samples); pass at least one sample.');
+  for (const t of tensorsIn(data.y)) {
+    if (t.shape[0] !== n) throw new FitstreamInputError(`${argument}.y`, `targets of different outputs have ${t.shape[0]} and ${n} samples; every target needs one row per sample.`);
+  }
   inputs.forEach((t, i) => {
     if (t.shape[0] !== n) {
       throw new FitstreamInputError(
@@ -73,8 +99,8 @@ function sampleCount(data: TensorData, inputs: readonly tf.Tensor[], argument: s
       );
     }
   });
-  if (data.sampleWeight && data.sampleWeight.shape[0] !== n) {
-    throw new FitstreamInputError(`${argument}.sampleWeight`, `has ${data.sampleWeight.shape[0]} entries but there are ${n} samples.`);
+  for (const w of tensorsIn(data.sampleWeight)) {
+    if (w.shape[0] !== n) throw new FitstreamInputError(`${argument}.sampleWeight`, `has ${w.shape[0]} entries but there are ${n} samples.`);
   }
   return n;
 }
@@ -96,7 +122,7 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
         return tf.gather(t, tf.tensor1d(indices.subarray(start, start + size), 'int32'));
       };
       const x = data.x instanceof tf.Tensor ? pick(data.x) : inputs.map(pick);
-      const batch: Batch = { x, y: pick(data.y), ...(data.sampleWeight ? { sampleWeight: pick(data.sampleWeight) as tf.Tensor1D } : {}) };
+      const batch: Batch = { x, y: mapTensors(data.y, pick), ...(data.sampleWeight ? { sampleWeight: mapTensors(data.sampleWeight, pick) } : {}) };
       return batch as unknown as tf.TensorContainer;
     }) as unknown as Batch;
 
@@ -110,7 +136,7 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
         batchSize,
         epoch,
         random: random.derive(`sampler:${sampler!.stream ?? sampler!.name}`, epoch),
-        labels: () => (labels ??= labelsOf(data.y)),
+        labels: () => (labels ??= labelsOf(data.y, sampler!.name)),
       });
       plan.forEach((b, i) => {
         if (b.length === 0) throw new Error(`Sampler "${sampler!.name}" planned an empty batch ${i} in epoch ${epoch}; plan only non-empty batches.`);
@@ -154,7 +180,12 @@ export function tensorSource(data: TensorData, options: TensorSourceOptions, arg
 }
 
 /** Class labels of targets: argmax of one-hot rows, or the sparse labels themselves. */
-function labelsOf(y: tf.Tensor): Int32Array {
+function labelsOf(targets: Targets, sampler: string): Int32Array {
+  const all = tensorsIn(targets);
+  if (all.length !== 1) {
+    throw new FitstreamInputError('data.y', `sampler "${sampler}" reads class labels, but the data has ${all.length} targets (a multi-output model); give that sampler the labels to stratify on through a single-target split, or use a sampler that reads no labels (shuffleSampler).`);
+  }
+  const y = all[0]!;
   return tf.tidy(() => {
     const labels = y.rank >= 2 && y.shape[y.rank - 1]! > 1 ? tf.argMax(y, -1) : y.reshape([y.shape[0]!]);
     return labels.toInt().dataSync() as Int32Array;
@@ -164,12 +195,12 @@ function labelsOf(y: tf.Tensor): Int32Array {
 function normaliseStreamBatch(element: unknown, argument: string, index: number): Batch {
   const e = element as Record<string, unknown>;
   const x = (e?.['x'] ?? e?.['xs']) as Batch['x'] | undefined;
-  const y = (e?.['y'] ?? e?.['ys']) as tf.Tensor | undefined;
-  if (!x || !(y instanceof tf.Tensor)) {
+  const y = (e?.['y'] ?? e?.['ys']) as Targets | undefined;
+  if (!x || !isTargets(y)) {
     throw new FitstreamInputError(argument, `batch ${index} is not { x, y } (or tf.data's { xs, ys }) of tensors.`);
   }
-  const w = e['sampleWeight'];
-  return { x, y, ...(w instanceof tf.Tensor ? { sampleWeight: w as tf.Tensor1D } : {}) };
+  const w = e['sampleWeight'] as SampleWeights | undefined;
+  return { x, y, ...(w !== undefined && tensorsIn(w).length > 0 ? { sampleWeight: w } : {}) };
 }
 
 function isDataset(d: unknown): d is tf.data.Dataset<tf.TensorContainer> {
@@ -233,11 +264,11 @@ export function createSource(data: DataSource, options: TensorSourceOptions, arg
   if (data == null) throw new FitstreamInputError(argument, 'is required: pass { x, y } tensors, a tf.data.Dataset, or an iterable of { x, y } batches.');
   if (isTensorData(data)) return tensorSource(data, options, argument);
   if (typeof data === 'function' || isBatchStream(data)) return streamSource(data as BatchStream | (() => BatchStream), argument);
-  throw new FitstreamInputError(argument, 'must be { x: Tensor | Tensor[], y: Tensor }, a tf.data.Dataset, an (async) iterable of { x, y } batches, or a function returning one.');
+  throw new FitstreamInputError(argument, 'must be { x: Tensor | Tensor[], y: Tensor | Tensor[] | { [output]: Tensor } }, a tf.data.Dataset, an (async) iterable of { x, y } batches, or a function returning one.');
 }
 
 function tensorsOf(batch: Batch): tf.Tensor[] {
-  return [...inputsOf(batch.x), batch.y, ...(batch.sampleWeight ? [batch.sampleWeight] : [])];
+  return [...inputsOf(batch.x), ...tensorsIn(batch.y), ...tensorsIn(batch.sampleWeight)];
 }
 
 export function disposeBatch(batch: Batch, keep?: Batch): void {
@@ -252,7 +283,7 @@ function shapeText(shape: readonly (number | null)[]): string {
 /** What the data must agree with. */
 export interface DataExpectations {
   readonly model: ModelAdapter;
-  readonly targetKind: TargetKind;
+  readonly heads: Heads;
 }
 
 /**
@@ -261,7 +292,7 @@ export interface DataExpectations {
  */
 export function validateBatch(batch: Batch, expect: DataExpectations, argument: string, checkValues: boolean): void {
   const inputs = inputsOf(batch.x);
-  const { model, targetKind } = expect;
+  const { model, heads } = expect;
   if (model.inputShapes) {
     if (model.inputShapes.length !== inputs.length) {
       throw new FitstreamInputError(`${argument}.x`, `the model takes ${model.inputShapes.length} input(s) but the data has ${inputs.length}; pass x as ${model.inputShapes.length === 1 ? 'one tensor' : `an array of ${model.inputShapes.length} tensors`}.`);
@@ -277,31 +308,40 @@ export function validateBatch(batch: Batch, expect: DataExpectations, argument: 
       }
     });
   }
-  const out = model.outputShape;
-  const y = batch.y;
+  const ys = targetList(heads, batch.y, `${argument}.y`);
+  const weights = sampleWeightList(heads, batch.sampleWeight, `${argument}.sampleWeight`);
+  heads.heads.forEach((head, i) => {
+    const where = heads.multi ? `.${head.name}` : '';
+    validateTarget(ys[i]!, weights[i], { kind: head.loss.kind, out: model.outputShapes?.[i], label: model.label }, { y: `${argument}.y${where}`, w: `${argument}.sampleWeight${where}` }, checkValues);
+  });
+  if (checkValues) inputs.forEach((t, i) => assertFinite(t, `${argument}.x${inputs.length > 1 ? `[${i}]` : ''}`));
+}
+
+/** One output's targets (and weights) against its loss kind and output shape. */
+function validateTarget(y: tf.Tensor, weight: tf.Tensor1D | undefined, head: { kind: string; out: readonly (number | null)[] | undefined; label: string }, argument: { y: string; w: string }, checkValues: boolean): void {
+  const { kind, out } = head;
   if (out) {
     const ySample = y.shape.slice(1);
-    if (targetKind === 'sparse') {
+    if (kind === 'sparse') {
       if (!(ySample.length === 0 || (ySample.length === 1 && ySample[0] === 1))) {
-        throw new FitstreamInputError(`${argument}.y`, `sparse labels must have shape [batch] or [batch, 1], got ${shapeText(y.shape)}; use 'categoricalCrossentropy' for one-hot targets.`);
+        throw new FitstreamInputError(argument.y, `sparse labels must have shape [batch] or [batch, 1], got ${shapeText(y.shape)}; use 'categoricalCrossentropy' for one-hot targets.`);
       }
     } else {
       const ok = ySample.length === out.length && out.every((d, k) => d === null || d === ySample[k]);
       if (!ok) {
-        const hint = targetKind === 'categorical' && ySample.length === 0 ? " — these look like integer labels: use loss 'sparseCategoricalCrossentropy'" : '';
-        throw new FitstreamInputError(`${argument}.y`, `targets have sample shape ${shapeText(ySample)} but ${model.label} outputs ${shapeText(out)}${hint}.`);
+        const hint = kind === 'categorical' && ySample.length === 0 ? " — these look like integer labels: use loss 'sparseCategoricalCrossentropy'" : '';
+        throw new FitstreamInputError(argument.y, `targets have sample shape ${shapeText(ySample)} but ${head.label} outputs ${shapeText(out)}${hint}.`);
       }
     }
   }
-  if (batch.sampleWeight && batch.sampleWeight.shape[0] !== y.shape[0]) {
-    throw new FitstreamInputError(`${argument}.sampleWeight`, `has ${batch.sampleWeight.shape[0]} entries for ${y.shape[0]} samples.`);
+  if (weight && weight.shape[0] !== y.shape[0]) {
+    throw new FitstreamInputError(argument.w, `has ${weight.shape[0]} entries for ${y.shape[0]} samples.`);
   }
   if (!checkValues) return;
-  inputs.forEach((t, i) => assertFinite(t, `${argument}.x${inputs.length > 1 ? `[${i}]` : ''}`));
-  assertFinite(y, `${argument}.y`);
-  if (targetKind === 'sparse' && out) {
+  assertFinite(y, argument.y);
+  if (kind === 'sparse' && out) {
     const classes = out[out.length - 1];
-    if (typeof classes === 'number') assertLabels(y, classes, `${argument}.y`);
+    if (typeof classes === 'number') assertLabels(y, classes, argument.y);
   }
 }
 

@@ -4,6 +4,7 @@ import { disposeBatch, validateBatch, type BatchSource } from './data.js';
 import { EpochAggregate } from './epoch-aggregate.js';
 import { FitstreamInputError } from './errors.js';
 import { resolveLimit } from './fit-options.js';
+import { batchSizeOf, predictionList, sampleWeightList, scoreBatch, targetList } from './heads.js';
 import type { TrainerCore } from './trainer-core.js';
 
 /** Sample-weighted means of `[loss, ...metrics]` over a pass, and the samples they cover. */
@@ -21,14 +22,13 @@ export async function runEvaluation<M extends string>(core: TrainerCore<M>, sour
   try {
     for await (const batch of batches) {
       try {
-        if (source.kind === 'stream') validateBatch(batch, { model: core.model, targetKind: core.loss.kind }, argument, index === 0);
+        if (source.kind === 'stream') validateBatch(batch, { model: core.model, heads: core.heads }, argument, index === 0);
         const values = tf.tidy(() => {
-          const pred = core.model.forward(batch.x, false);
-          let perSample = core.loss.fn(batch.y, pred);
-          if (batch.sampleWeight) perSample = tf.mul(perSample, batch.sampleWeight);
-          return tf.stack([tf.mean(perSample), ...core.metrics.map((m) => tf.mean(m.fn(batch.y, pred)))]) as tf.Tensor1D;
+          const preds = predictionList(core.model.forward(batch.x, false), core.heads);
+          const ys = targetList(core.heads, batch.y, `${argument}.y`);
+          return scoreBatch(core.heads, ys, preds, sampleWeightList(core.heads, batch.sampleWeight, `${argument}.sampleWeight`));
         });
-        aggregate.add(values, batch.y.shape[0]);
+        aggregate.add(values, batchSizeOf(batch.y));
         values.dispose();
       } finally {
         if (owned) disposeBatch(batch);

@@ -63,7 +63,7 @@ export async function prepareFit<M extends string>(core: TrainerCore<M>, data: D
     validationTransforms: step.batchTransforms.filter((t) => t.applyTo === 'train-and-validation'),
     train,
     validation,
-    expect: { model: core.model, targetKind: core.loss.kind },
+    expect: { model: core.model, heads: core.heads },
     fitShape: { epochs: opts.epochs, batchSize: opts.batchSize, accumulateBatches: opts.accumulateBatches, shuffle: opts.shuffle },
     position: { epoch: opts.initialEpoch, batch: 0, step: 0 },
     history: emptyHistory(),

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FitstreamInputError } from './errors.js';
 
 /** A loss as a function of targets and predictions that returns one value per sample, shape `[batch]`. */
 export type PerSampleLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
@@ -12,9 +13,17 @@ export type LossName =
   | 'categoricalCrossentropy'
   | 'sparseCategoricalCrossentropy';
 
+/**
+ * A loss function as tfjs users write them, `(yTrue, yPred) => tensor`: per-sample values `[batch]` (tfjs-layers'
+ * losses), or `[batch, …]` averaged per sample. A scalar (a reduced `tf.losses.*` result) cannot be sample-weighted
+ * and is refused: pass `tf.Reduction.NONE`.
+ */
+export type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+
 /** How the trainer's `loss` option may be given. */
 export type LossSpec =
   | LossName
+  | LossFunction
   | { readonly name: LossName; readonly fromLogits?: boolean }
   /** A custom loss; `kind` and `fromLogits` let `'accuracy'` resolve (and threshold logits at 0) as for built-ins. */
   | { readonly name: string; readonly fn: PerSampleLoss; readonly kind?: TargetKind; readonly fromLogits?: boolean };
@@ -95,21 +104,33 @@ const KIND: Record<LossName, TargetKind> = {
 /** The built-in loss names, for error messages and schemas. */
 export const LOSS_NAMES = Object.keys(KIND) as LossName[];
 
+/** A user's loss function, checked to return per-sample values. */
+function perSampleOf(fn: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor, argument: string): PerSampleLoss {
+  return (y, p) => {
+    const out = fn(y, p);
+    if (out.rank === 0) {
+      throw new FitstreamInputError(argument, 'returned a scalar; return one loss per sample ([batch]) so that sample weights and per-output means are exact — for tf.losses.* pass tf.Reduction.NONE.');
+    }
+    return meanPerSample(out);
+  };
+}
+
 /** Resolves the `loss` option; unknown names fail with the list of known ones. */
-export function resolveLoss(spec: LossSpec): ResolvedLoss {
-  if (typeof spec === 'object' && 'fn' in spec) {
-    if (typeof spec.fn !== 'function') throw new TypeError(`loss.fn must be a function (yTrue, yPred) => per-sample losses.`);
+export function resolveLoss(spec: LossSpec, argument = 'loss'): ResolvedLoss {
+  if (typeof spec === 'function') return { name: spec.name || 'loss', kind: 'custom', fromLogits: false, fn: perSampleOf(spec, argument) };
+  if (typeof spec === 'object' && spec !== null && 'fn' in spec) {
+    if (typeof spec.fn !== 'function') throw new FitstreamInputError(`${argument}.fn`, 'must be a function (yTrue, yPred) => per-sample losses.');
     const kinds: readonly TargetKind[] = ['binary', 'categorical', 'sparse', 'regression', 'custom'];
-    if (spec.kind !== undefined && !kinds.includes(spec.kind)) throw new TypeError(`loss.kind must be one of ${kinds.join(', ')}, got ${String(spec.kind)}.`);
-    return { name: spec.name, kind: spec.kind ?? 'custom', fromLogits: spec.fromLogits === true, fn: spec.fn };
+    if (spec.kind !== undefined && !kinds.includes(spec.kind)) throw new FitstreamInputError(`${argument}.kind`, `must be one of ${kinds.join(', ')}, got ${String(spec.kind)}.`);
+    return { name: spec.name, kind: spec.kind ?? 'custom', fromLogits: spec.fromLogits === true, fn: perSampleOf(spec.fn, argument) };
   }
   const name = typeof spec === 'string' ? spec : spec.name;
   const fromLogits = typeof spec === 'object' && spec.fromLogits === true;
   if (!(name in KIND)) {
-    throw new Error(`Unknown loss "${name}". Use one of ${LOSS_NAMES.map((n) => `'${n}'`).join(', ')}, or { name, fn } for a custom loss.`);
+    throw new FitstreamInputError(argument, `unknown loss "${name}". Use one of ${LOSS_NAMES.map((n) => `'${n}'`).join(', ')}, a function (yTrue, yPred) => per-sample losses, or { name, fn } for a custom loss.`);
   }
   if (fromLogits && KIND[name] === 'regression') {
-    throw new Error(`loss: fromLogits applies to cross-entropy losses only, not '${name}'.`);
+    throw new FitstreamInputError(argument, `fromLogits applies to cross-entropy losses only, not '${name}'.`);
   }
   return { name, kind: KIND[name], fromLogits, fn: builtin(name, fromLogits) };
 }

@@ -16,8 +16,10 @@ export interface FunctionModel {
   readonly variables: readonly tf.Variable[];
   /** Variables saved in checkpoints but not trained (running statistics, RNN state). */
   readonly nonTrainableVariables?: readonly tf.Variable[];
-  /** Forward pass. `training` is `false` during validation and evaluation. */
-  apply(x: tf.Tensor | readonly tf.Tensor[], options: { readonly training: boolean }): tf.Tensor;
+  /** Forward pass: one tensor, or one per output. `training` is `false` during validation and evaluation. */
+  apply(x: tf.Tensor | readonly tf.Tensor[], options: { readonly training: boolean }): tf.Tensor | readonly tf.Tensor[];
+  /** Names of the outputs when `apply` returns several (default `output_0`, `output_1`, …; one output: `output`). */
+  readonly outputNames?: readonly string[];
   /** Shape of one input sample (without the batch axis), checked against the data when given. */
   readonly inputShape?: readonly (number | null)[];
 }
@@ -29,14 +31,17 @@ export type TrainableModel = tf.LayersModel | FunctionModel;
 export interface ModelAdapter {
   readonly kind: 'layers' | 'function';
   readonly label: string;
-  forward(x: tf.Tensor | readonly tf.Tensor[], training: boolean): tf.Tensor;
+  /** One tensor per output, in output order. */
+  forward(x: tf.Tensor | readonly tf.Tensor[], training: boolean): tf.Tensor[];
   trainableVariables(): tf.Variable[];
   /** Every weight that a checkpoint must hold, by unique name. */
   namedWeights(): Map<string, tf.Variable>;
   /** Per-input sample shapes (no batch axis); `null` entries are free. */
   readonly inputShapes: readonly (readonly (number | null)[])[] | undefined;
-  /** Output sample shape (no batch axis), when known. */
-  readonly outputShape: readonly (number | null)[] | undefined;
+  /** The outputs' names, in order (Keras: the output layers' names). */
+  readonly outputNames: readonly string[];
+  /** Output sample shapes (no batch axis), per output, when known. */
+  readonly outputShapes: readonly (readonly (number | null)[])[] | undefined;
   readonly layersModel: tf.LayersModel | undefined;
 }
 
@@ -57,9 +62,6 @@ export function adaptModel(model: TrainableModel): ModelAdapter {
 }
 
 function adaptLayersModel(model: tf.LayersModel): ModelAdapter {
-  if (model.outputs.length !== 1) {
-    throw new Error(`Model "${model.name}" has ${model.outputs.length} outputs; this version trains single-output models.`);
-  }
   // Frozen batch-norm layers train in inference mode, as in Keras (tfjs-layers ignores `trainable` there).
   installFrozenBatchNormInference(model);
   return {
@@ -68,7 +70,7 @@ function adaptLayersModel(model: tf.LayersModel): ModelAdapter {
     layersModel: model,
     forward: (x, training) => {
       const out = model.apply(x as tf.Tensor | tf.Tensor[], { training });
-      return (Array.isArray(out) ? out[0]! : out) as tf.Tensor;
+      return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
     },
     // Read on every fit: layer.trainable may change between fits (fine-tuning).
     trainableVariables: () => model.trainableWeights.map((w) => w.read() as tf.Variable),
@@ -80,11 +82,17 @@ function adaptLayersModel(model: tf.LayersModel): ModelAdapter {
       return map;
     },
     inputShapes: model.inputs.map((i) => i.shape.slice(1)),
-    outputShape: model.outputs[0]!.shape.slice(1),
+    // A Sequential's `outputNames` stays empty until it is compiled: the output layers' names, as Keras reports them.
+    outputNames: model.outputNames.length === model.outputs.length ? model.outputNames : model.outputs.map((o) => o.sourceLayer.name),
+    outputShapes: model.outputs.map((o) => o.shape.slice(1)),
   };
 }
 
 function adaptFunctionModel(model: FunctionModel): ModelAdapter {
+  const outputNames = model.outputNames ? [...model.outputNames] : ['output'];
+  if (new Set(outputNames).size !== outputNames.length || outputNames.some((n) => typeof n !== 'string' || n === '')) {
+    throw new TypeError(`FunctionModel.outputNames must be distinct non-empty names, got ${JSON.stringify(model.outputNames)}.`);
+  }
   const named = new Map<string, tf.Variable>();
   for (const v of [...model.variables, ...(model.nonTrainableVariables ?? [])]) {
     if (named.has(v.name)) throw new Error(`FunctionModel: two variables are named "${v.name}"; give each variable a unique name.`);
@@ -94,10 +102,16 @@ function adaptFunctionModel(model: FunctionModel): ModelAdapter {
     kind: 'function',
     label: 'FunctionModel',
     layersModel: undefined,
-    forward: (x, training) => model.apply(x, { training }),
+    forward: (x, training) => {
+      const out = model.apply(x, { training });
+      const list = out instanceof tf.Tensor ? [out] : [...out];
+      if (list.length !== outputNames.length) throw new Error(`FunctionModel: apply returned ${list.length} outputs but outputNames names ${outputNames.length}; keep them in step.`);
+      return list;
+    },
     trainableVariables: () => model.variables.filter((v) => v.trainable),
     namedWeights: () => named,
     inputShapes: model.inputShape ? [model.inputShape] : undefined,
-    outputShape: undefined,
+    outputNames,
+    outputShapes: undefined,
   };
 }

@@ -4,6 +4,7 @@ import { alignOptimizerSlots } from '../optimizers/align-optimizer-slots.js';
 import type { Batch, StepContext } from '../plugin/plugin-points.js';
 import { disposeBatch, validateBatch } from './data.js';
 import { EpochAggregate } from './epoch-aggregate.js';
+import { batchSizeOf } from './heads.js';
 import type { PreparedFit } from './fit-prepare.js';
 import type { FitSteering } from './fit-steering.js';
 import { GradientAccumulator, applyUpdate, forwardBackward } from './step-pipeline.js';
@@ -93,7 +94,7 @@ export class StepAssembly<M extends string> {
   private async trainBatch(batch: Batch, cursor: EpochCursor, updateRate: () => void): Promise<boolean> {
     const { opts, step: plugins } = this.prepared;
     const index = cursor.consumed;
-    const size = batch.y.shape[0];
+    const size = batchSizeOf(batch.y);
     // Trainability and the rate may change at any step boundary (fine-tuning, schedules); never inside a group.
     if (this.accumulator.batches === 0) {
       this.refreshVariables();
@@ -103,7 +104,7 @@ export class StepAssembly<M extends string> {
     this.core.emit('batch:start', { ...this.loopPosition(), batch: index, size });
     await this.steering.boundary(false);
     const ctx = this.context(cursor.epoch, index);
-    const result = forwardBackward(batch, ctx, { model: this.core.model, variables: this.variables, loss: this.core.loss, metrics: this.core.metrics, plugins });
+    const result = forwardBackward(batch, ctx, { model: this.core.model, variables: this.variables, heads: this.core.heads, plugins });
     const single = opts.accumulateBatches === 1;
     if (!single) {
       this.groupAggregate.add(result.metrics, size);

@@ -11,8 +11,8 @@ import type {
 } from '../plugin/plugin-points.js';
 import { applyOptimizerUpdate } from '../optimizers/apply-optimizer-update.js';
 import { withSeed } from '../random/with-seed.js';
-import type { ResolvedLoss } from './losses.js';
-import type { ResolvedMetric } from './metrics.js';
+import { tensorsIn } from './data.js';
+import { metricValues, predictionList, sampleWeightList, targetList, totalLoss, type Heads, type HeadTerms } from './heads.js';
 import type { ModelAdapter } from './model.js';
 
 /** The plugin points of one fit, resolved once at start and ordered. */
@@ -46,38 +46,43 @@ export interface BatchResult {
   readonly metrics: tf.Tensor1D;
 }
 
-/** Runs one batch forward and backward. */
+/** Runs one batch forward and backward: every output's loss (weighted), loss transforms, gradients, batch metrics. */
 export function forwardBackward(
   batch: Batch,
   ctx: StepContext,
-  parts: { model: ModelAdapter; variables: readonly tf.Variable[]; loss: ResolvedLoss; metrics: readonly ResolvedMetric[]; plugins: StepPlugins },
+  parts: { model: ModelAdapter; variables: readonly tf.Variable[]; heads: Heads; plugins: StepPlugins },
 ): BatchResult {
-  const { model, variables, loss, metrics, plugins } = parts;
-  let yPred: tf.Tensor | undefined;
-  let yTrue: tf.Tensor | undefined;
+  const { model, variables, heads, plugins } = parts;
+  let terms: HeadTerms[] = [];
+  const original = new Set(tensorsIn(batch.y));
   // Unseeded tfjs randomness (dropout, noise layers) draws from Math.random: scope it to a stream of (seed, epoch, batch)
   // so that a run, and a resumed run, draw the same masks.
   const { value, grads } = withSeed(ctx.random.derive('tfjs-ops'), () =>
     tf.variableGrads(() => {
       let b = batch;
       for (const t of plugins.batchTransforms) b = t.transform(b, own(ctx, t.name));
-      const pred = model.forward(b.x, true);
-      let perSample = loss.fn(b.y, pred);
-      if (b.sampleWeight) perSample = tf.mul(perSample, b.sampleWeight);
-      const lossCtx = { ...ctx, batchData: b, yPred: pred, variables };
-      for (const t of plugins.lossTransforms) if (t.perSample) perSample = t.perSample(perSample, own(lossCtx, t.name));
-      let total = tf.mean(perSample) as tf.Scalar;
-      for (const t of plugins.lossTransforms) if (t.total) total = t.total(total, own(lossCtx, t.name));
-      yPred = tf.keep(pred);
-      yTrue = b.y === batch.y ? batch.y : tf.keep(b.y);
+      const preds = predictionList(model.forward(b.x, true), heads);
+      const ys = targetList(heads, b.y, 'data.y');
+      const weights = sampleWeightList(heads, b.sampleWeight, 'data.sampleWeight');
+      const outputs = heads.heads.map((h) => h.name);
+      const scored = heads.heads.map((h, i) => {
+        let perSample = h.loss.fn(ys[i]!, preds[i]!);
+        if (weights[i]) perSample = tf.mul(perSample, weights[i]!);
+        const lossCtx = { ...ctx, batchData: b, output: heads.multi ? h.name : undefined, outputs, yTrue: ys[i]!, yPred: preds[i]!, sampleWeight: weights[i], variables };
+        for (const t of plugins.lossTransforms) if (t.perSample) perSample = t.perSample(perSample, own(lossCtx, t.name));
+        return { perSample, yTrue: ys[i]!, yPred: preds[i]! };
+      });
+      let total = totalLoss(heads, scored);
+      const totalCtx = { ...ctx, batchData: b, output: undefined, outputs, yTrue: ys[0]!, yPred: preds[0]!, sampleWeight: weights[0], variables };
+      for (const t of plugins.lossTransforms) if (t.total) total = t.total(total, own(totalCtx, t.name));
+      // Kept for the metrics, computed off the tape below.
+      terms = scored.map((t) => ({ perSample: tf.keep(t.perSample), yTrue: original.has(t.yTrue) ? t.yTrue : tf.keep(t.yTrue), yPred: tf.keep(t.yPred) }));
       return total;
     }, variables as tf.Variable[]),
   );
-  const metricValues = tf.tidy(() => tf.stack([value, ...metrics.map((m) => tf.mean(m.fn(yTrue!, yPred!)))]) as tf.Tensor1D);
-  value.dispose();
-  yPred!.dispose();
-  if (yTrue !== batch.y) yTrue!.dispose();
-  return { grads, metrics: metricValues };
+  const metrics = metricValues(heads, value, terms);
+  tf.dispose([value, ...terms.flatMap((t) => [t.perSample, t.yPred, ...(original.has(t.yTrue) ? [] : [t.yTrue])])]);
+  return { grads, metrics };
 }
 
 /** Applies one optimizer update with the step's gradients; returns `false` when a transform skipped it. */

@@ -11,12 +11,12 @@ import { resolvePluginPoints } from '../plugin/plugin-point-registry.js';
 import { StateProvider, type Json, type WeightView } from '../plugin/plugin-points.js';
 import type { Plugin } from '../plugin/plugin.js';
 import { Random } from '../random/random.js';
-import { createSource, isTensorData, validateBatch, type BatchSource, type DataSource, type TensorData } from './data.js';
+import { createSource, isTensorData, tensorsIn, validateBatch, type BatchSource, type DataSource, type TensorData } from './data.js';
 import type { EpochAggregate } from './epoch-aggregate.js';
 import { FitstreamInputError } from './errors.js';
 import { copyHistory, type MutableHistory } from './history.js';
-import { resolveLoss, type LossSpec, type ResolvedLoss } from './losses.js';
-import { resolveMetrics, type MetricSpec, type ResolvedMetric } from './metrics.js';
+import { resolveHeads, type Heads, type LossOption, type LossWeights } from './heads.js';
+import type { MetricSpec } from './metrics.js';
 import { adaptModel, type ModelAdapter, type TrainableModel } from './model.js';
 import { getLearningRate, resolveOptimizer, type OptimizerSpec } from './optimizer.js';
 
@@ -25,8 +25,15 @@ export interface TrainerOptions<S extends MetricSpec = MetricSpec> {
   readonly model: TrainableModel;
   /** A tfjs optimizer instance (you own it) or a name (the trainer owns and disposes it). */
   readonly optimizer: OptimizerSpec;
-  readonly loss: LossSpec;
-  readonly metrics?: readonly S[];
+  /**
+   * The loss: a name, a function `(yTrue, yPred) => per-sample losses`, or `{ name, fn }`; for a multi-output model one
+   * for every output, a list in output order, or a map by output name (Keras 3). The total is `Σ lossWeights · lossₒ`.
+   */
+  readonly loss: LossOption;
+  /** Metrics for every output, a list per output in order, or a map by output name. */
+  readonly metrics?: readonly S[] | readonly (readonly S[])[] | { readonly [output: string]: readonly S[] };
+  /** A multi-output model's loss weights (default 1 each), as a list in output order or a map by output name. */
+  readonly lossWeights?: LossWeights;
   /** Seeds every random stream (shuffling, dropout masks, plugins). Default: a random seed, reported in `fit:start`. */
   readonly seed?: number | string;
   /** Backend preference for {@link selectBackend}; `'current'` keeps whatever tfjs runs on now. Default `'auto'`. */
@@ -51,8 +58,8 @@ export class TrainerCore<M extends string> {
   readonly model: ModelAdapter;
   readonly optimizer: tf.Optimizer;
   readonly ownsOptimizer: boolean;
-  readonly loss: ResolvedLoss;
-  readonly metrics: readonly ResolvedMetric[];
+  /** The model's outputs as they are scored: losses, weights, metrics. */
+  readonly heads: Heads;
   readonly metricNames: readonly TrainName<M>[];
   readonly seed: number | string;
   readonly random: Random;
@@ -69,15 +76,14 @@ export class TrainerCore<M extends string> {
     this.model = adaptModel(options.model);
     if (options.optimizer == null) throw new FitstreamInputError('optimizer', "is required: a name such as 'adam' or a tf.train.* instance.");
     if (options.loss == null) throw new FitstreamInputError('loss', "is required: a name such as 'categoricalCrossentropy' or { name, fn }.");
-    this.loss = resolveLoss(options.loss);
-    this.metrics = resolveMetrics(options.metrics ?? [], this.loss);
+    this.heads = resolveHeads(this.model.outputNames, options.loss, options.metrics, options.lossWeights);
     const { optimizer, owned } = resolveOptimizer(options.optimizer);
     this.optimizer = optimizer;
     this.ownsOptimizer = owned;
     this.seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
     this.random = Random.fromSeed(this.seed);
     this.lr = new LearningRatePipeline(optimizer);
-    this.metricNames = ['loss', ...this.metrics.map((m) => m.name as M)];
+    this.metricNames = this.heads.metricNames as readonly TrainName<M>[];
   }
 
   get learningRate(): number {
@@ -118,9 +124,9 @@ export class TrainerCore<M extends string> {
    */
   validateTensors(data: TensorData, argument: string, checkValues: boolean): void {
     const inputs = data.x instanceof tf.Tensor ? [data.x] : [...data.x];
-    const key = [...inputs, data.y].map((t) => t.id).join(',');
+    const key = [...inputs, ...tensorsIn(data.y)].map((t) => t.id).join(',');
     const seen = checkValues && this.checkedData.has(key);
-    validateBatch({ x: data.x, y: data.y }, { model: this.model, targetKind: this.loss.kind }, argument, checkValues && !seen);
+    validateBatch({ x: data.x, y: data.y }, { model: this.model, heads: this.heads }, argument, checkValues && !seen);
     if (checkValues) this.checkedData.add(key);
   }
 

@@ -53,7 +53,7 @@ describe('clear errors for bad input', () => {
 
   it('refuses unknown metrics, losses and optimizers, listing the known ones', () => {
     expect(() => trainerFor('categoricalCrossentropy', ['acuracy' as MetricSpec])).toThrow(/Unknown metric "acuracy"\. Known metrics: accuracy, binaryAccuracy/);
-    expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'crossEntropy' as 'huber', backend: 'current' })).toThrow(/Unknown loss "crossEntropy"\. Use one of 'meanSquaredError'/);
+    expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'crossEntropy' as 'huber', backend: 'current' })).toThrow(/loss: unknown loss "crossEntropy"\. Use one of 'meanSquaredError'/);
     expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'adamw' as 'adam', loss: 'huber', backend: 'current' })).toThrow(/Unknown optimizer "adamw"/);
     expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'meanSquaredError', metrics: ['accuracy'], backend: 'current' })).toThrow(/'accuracy' is ambiguous with loss 'meanSquaredError'/);
   });
@@ -62,7 +62,7 @@ describe('clear errors for bad input', () => {
     const fn = (y: tf.Tensor, p: tf.Tensor) => tf.mean(tf.squaredDifference(y, p), -1) as tf.Tensor1D;
     expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: { name: 'mine', fn }, metrics: ['accuracy'], backend: 'current' })).toThrow(/'accuracy' is ambiguous with loss 'mine'/);
     expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: { name: 'mine', fn, kind: 'categorical' }, metrics: ['accuracy'], backend: 'current' })).not.toThrow();
-    expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: { name: 'mine', fn, kind: 'multi' as 'binary' }, backend: 'current' })).toThrow(/loss\.kind must be one of/);
+    expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: { name: 'mine', fn, kind: 'multi' as 'binary' }, backend: 'current' })).toThrow(/loss\.kind: must be one of/);
   });
 
   it.each([0, -1, 2.5, Number.NaN])('refuses batch size %s', async (batchSize) => {

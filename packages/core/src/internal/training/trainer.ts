@@ -11,7 +11,8 @@ import { runEvaluation } from './evaluation.js';
 import { DEFAULT_BATCH, type FitOptions } from './fit-options.js';
 import { runFit, type FitResult } from './fit-run.js';
 import { copyHistory, emptyHistory, type MutableHistory } from './history.js';
-import type { MetricNameOf, MetricSpec } from './metrics.js';
+import type { LogNamesOf, LossOption } from './heads.js';
+import type { MetricSpec } from './metrics.js';
 import { TrainerCore, type LoopState, type TrainerOptions } from './trainer-core.js';
 
 export type { TrainerOptions } from './trainer-core.js';
@@ -144,7 +145,8 @@ export class Trainer<M extends string = string> {
 
 /**
  * Creates a trainer for a model, an optimizer, a loss and metrics. Metric names are typed from `metrics`, so event
- * logs such as `e.metrics.val_accuracy` are checked at compile time.
+ * logs such as `e.metrics.val_accuracy` are checked at compile time; for a multi-output model with a loss map keyed by
+ * output name, `e.metrics.val_<output>_loss` and `e.metrics.<output>_<metric>` are.
  *
  * @example
  * ```ts
@@ -153,8 +155,10 @@ export class Trainer<M extends string = string> {
  * const { history } = await trainer.fit({ x, y }, { epochs: 20, batchSize: 16, validation: { x: xVal, y: yVal } });
  * ```
  */
-export function createTrainer<const S extends MetricSpec = never>(options: TrainerOptions<S>): Trainer<MetricNameOf<S>> {
-  return new Trainer<MetricNameOf<S>>(options);
+export function createTrainer<const S extends MetricSpec = never, const L extends LossOption = LossOption, const MX extends TrainerOptions<S>['metrics'] = readonly S[]>(
+  options: TrainerOptions<S> & { readonly loss: L; readonly metrics?: MX },
+): Trainer<LogNamesOf<L, MX>> {
+  return new Trainer<LogNamesOf<L, MX>>(options);
 }
 
 export type { EventOf };
