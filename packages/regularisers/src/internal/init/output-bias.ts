@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError } from '@fitstream/core';
 import { classCounts, type LabelSource } from '../loss/class-weights.js';
+import { checkOutputChoice, outputOption } from '../loss/output-choice.js';
 
 /** Options of {@link initOutputBias}: class statistics from labels, counts, or priors. */
 export interface OutputBiasOptions {
@@ -15,6 +16,18 @@ export interface OutputBiasOptions {
    * naming the activation of the loss (`'sigmoid'` for binary from logits, `'softmax'` for categorical).
    */
   readonly activation?: 'sigmoid' | 'softmax';
+  /**
+   * The output whose Dense layer is initialised, by name (the output layer's name), for a model with several outputs;
+   * required there. Optional for a single-output model (then it must name its output).
+   */
+  readonly output?: string;
+}
+
+/** The Dense layer to initialise: the named output's layer, or the last layer of a single-output model. */
+function outputLayer(model: tf.LayersModel, output: string | undefined): tf.layers.Layer | undefined {
+  checkOutputChoice({ plugin: 'initOutputBias', output, scope: 'one', verb: 'initialise' }, model.outputNames ?? []);
+  if (output === undefined) return model.layers[model.layers.length - 1];
+  return model.outputs[model.outputNames.indexOf(output)]!.sourceLayer as tf.layers.Layer;
 }
 
 /** Probabilities are floored here before a log, so that an absent class gets a very negative, finite bias. */
@@ -24,7 +37,8 @@ const FLOOR = 1e-7;
  * Initialises the bias of the model's last Dense layer so that the untrained model predicts the class frequencies
  * (Karpathy's "init well"; Lin et al. §4.1): `log(pos / neg)` = `−log((1 − π) / π)` per sigmoid output, and the log
  * priors `log(count_c / n)` for softmax (softmax is shift-invariant, so this predicts the priors exactly). Avoids the
- * first epochs of an imbalanced problem being spent learning the base rate. Returns the bias values set.
+ * first epochs of an imbalanced problem being spent learning the base rate. Returns the bias values set. A model with
+ * several outputs needs `output`, the name of the output whose Dense layer to initialise.
  *
  * @example
  * ```ts
@@ -34,9 +48,10 @@ const FLOOR = 1e-7;
  */
 export function initOutputBias(model: tf.LayersModel, options: OutputBiasOptions): number[] {
   if (!(model instanceof tf.LayersModel)) throw new FitstreamInputError('initOutputBias(model)', 'expects a tf.LayersModel whose last layer is Dense.');
-  const layer = model.layers[model.layers.length - 1];
+  const output = outputOption(options.output, 'initOutputBias');
+  const layer = outputLayer(model, output);
   if (!layer || layer.getClassName() !== 'Dense') {
-    throw new FitstreamInputError('initOutputBias(model)', `the last layer is ${layer ? `a ${layer.getClassName()} ("${layer.name}")` : 'missing'}; it must be a Dense layer with a bias.`);
+    throw new FitstreamInputError('initOutputBias(model)', `${output === undefined ? 'the last layer' : `the layer of output "${output}"`} is ${layer ? `a ${layer.getClassName()} ("${layer.name}")` : 'missing'}; it must be a Dense layer with a bias.`);
   }
   const weights = layer.getWeights();
   const bias = weights[1];

@@ -15,8 +15,10 @@ function batchLoss(plugin: ReturnType<typeof classWeights>, options: { sampleWei
   const [t] = contributions(plugin).loss;
   const sw = options.sampleWeight ? tf.tensor1d(options.sampleWeight) : undefined;
   const weighted = sw ? (tf.mul(losses(), sw) as tf.Tensor1D) : losses(); // core multiplies sampleWeight first
-  const batchData = { x: tf.zeros([4, 1]), y: options.target ?? y(), ...(sw ? { sampleWeight: sw } : {}) };
-  return values(tf.mean(t!.perSample!(weighted, { ...stepContext(), batchData, yPred: tf.zeros([4, 2]), variables: [] })))[0]!;
+  const target = options.target ?? y();
+  const batchData = { x: tf.zeros([4, 1]), y: target, ...(sw ? { sampleWeight: sw } : {}) };
+  const ctx = { ...stepContext(), batchData, output: undefined, outputs: ['output'], yTrue: target, yPred: tf.zeros([4, 2]), sampleWeight: sw, variables: [] };
+  return values(tf.mean(t!.perSample!(weighted, ctx)))[0]!;
 }
 
 describe('class weights', () => {
@@ -91,7 +93,7 @@ describe('labelSmoothing plugin', () => {
   it('smooths one-hot training targets, refuses binary ones', () => {
     const [t] = contributions(labelSmoothing(0.2)).batch;
     const batch = { x: tf.zeros([2, 1]), y: tf.tensor2d([[1, 0], [0, 1]]) };
-    expectClose(values(t!.transform(batch, stepContext()).y), [0.9, 0.1, 0.1, 0.9]);
+    expectClose(values(t!.transform(batch, stepContext()).y as tf.Tensor), [0.9, 0.1, 0.1, 0.9]);
     expect(t!.transform(batch, stepContext({ training: false })).y).toBe(batch.y);
     expect(() => t!.transform({ x: tf.zeros([2, 1]), y: tf.tensor2d([[1], [0]]) }, stepContext())).toThrow(/binaryCrossentropy\(\{ labelSmoothing \}\)/);
   });

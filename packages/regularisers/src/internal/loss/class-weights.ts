@@ -3,6 +3,7 @@ import { FitstreamInputError, LossTransform, provide, type Plugin } from '@fitst
 import { nonNegative } from '../assert.js';
 import type { LossReduction } from '../report/events.js';
 import { DeviceAccumulator, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
+import { actsOn, checkOutputChoice, outputNamesOf, outputOption, withOutput, type OutputChoice } from './output-choice.js';
 
 /** Class weights by class index: a record `{ 0: 1, 1: 50 }` or an array `[1, 50]`. Missing classes weigh 1. */
 export type ClassWeightMap = Readonly<Record<number, number>> | readonly number[];
@@ -92,6 +93,13 @@ export interface ClassWeightsOptions {
    * class weight times the data's `sampleWeight`.
    */
   readonly reduction?: LossReduction;
+  /**
+   * The output whose loss is weighted, by name (`<output>_loss`), for a model with several outputs: the class weights
+   * apply to that output's targets and loss only. Required when the model has several outputs (Keras 3 applies
+   * `class_weight` to single-output models only); optional otherwise (then it must name the one output).
+   */
+  readonly output?: string;
+  /** The plugin's name (default `'class-weights'`, or `'class-weights:<output>'` with `output`, so one per output can be used). */
   readonly name?: string;
   /** `regulariser:report` (kind `'loss-weighting'`): `meanWeight` of the last batch; lazy. */
   readonly report?: ReportSetting;
@@ -105,26 +113,34 @@ function reductionOf(value: unknown, where: string): LossReduction {
   return r;
 }
 
-function weightingPlugin(name: string, vector: number[] | undefined, reduction: LossReduction, report: ReportSetting): Plugin {
+function weightingPlugin(name: string, vector: number[] | undefined, reduction: LossReduction, report: ReportSetting, choice: OutputChoice): Plugin {
   const reporting = resolveReport(report, `${name}: report`);
   const accumulator = new DeviceAccumulator(['meanWeight'] as const, ['last']);
   return {
     name,
-    // One plugin decides how weighted losses are reduced: two would each normalise by a different Σw.
-    claims: [{ resource: 'loss-weighting', exclusive: true }],
+    // One plugin decides how an output's weighted losses are reduced: two would each normalise by a different Σw.
+    // Plugins restricted to different outputs share the resource; one acting on every output excludes them all.
+    claims:
+      choice.output === undefined
+        ? [{ resource: 'loss-weighting', exclusive: true }]
+        : [
+            { resource: 'loss-weighting', value: 'per-output' },
+            { resource: `loss-weighting:${choice.output}`, exclusive: true },
+          ],
     register: (c) =>
       provide(c, LossTransform, {
         name,
         perSample: (losses, ctx) => {
+          if (!actsOn(choice, ctx)) return losses;
           const n = losses.shape[0];
           let classWeight: tf.Tensor1D | undefined;
           if (vector) {
-            const ids = classIndices(ctx.batchData.y);
+            const ids = classIndices(ctx.yTrue);
             const size = vector.length;
             const inRange = tf.logicalAnd(tf.greaterEqual(ids, 0), tf.less(ids, size));
             classWeight = tf.where(inRange, tf.gather(tf.tensor1d(vector), tf.clipByValue(ids, 0, size - 1)), tf.onesLike(ids).toFloat()) as tf.Tensor1D;
           }
-          const sampleWeight = ctx.batchData.sampleWeight;
+          const sampleWeight = ctx.sampleWeight;
           let out = classWeight ? (tf.mul(losses, classWeight) as tf.Tensor1D) : losses;
           const weights = classWeight && sampleWeight ? tf.mul(classWeight, sampleWeight) : (classWeight ?? sampleWeight);
           if (reduction === 'mean_with_weights' && weights) out = tf.mul(out, tf.divNoNan(tf.scalar(n), tf.sum(weights))) as tf.Tensor1D;
@@ -133,6 +149,8 @@ function weightingPlugin(name: string, vector: number[] | undefined, reduction: 
         },
       }),
     attach: (events$, control) => {
+      // Refused when the fit starts, before any step, rather than inside the first one.
+      checkOutputChoice(choice, outputNamesOf(control.model));
       accumulator.dispose();
       const subscription = reportOnSteps(events$, control, {
         name,
@@ -153,16 +171,20 @@ function weightingPlugin(name: string, vector: number[] | undefined, reduction: 
  * one-hot targets, or the rounded target (binary/sparse). Classes missing from the map weigh 1 (Keras 3; tfjs-layers
  * throws). `'balanced'` computes `n / (k · count)` from `options.labels` (scikit-learn). Combined with the data's
  * `sampleWeight`, the two **multiply** (tf.keras 2; Keras 3 refuses the combination). Training only: validation losses
- * stay unweighted (sample-weighted by the data's `sampleWeight` only), so they compare across runs.
+ * stay unweighted (sample-weighted by the data's `sampleWeight` only), so they compare across runs. A model with
+ * several outputs needs `output`, the name of the output to weight (its `<output>_loss` changes, the others do not);
+ * without it the plugin refuses the fit with a `FitstreamInputError` listing the outputs.
  *
  * @example
  * ```ts
  * trainer.use(classWeights({ 0: 1, 1: 50 }));
  * trainer.use(classWeights('balanced', { labels: yTrain, reduction: 'mean_with_weights' }));
+ * trainer.use(classWeights({ 0: 1, 1: 5 }, { output: 'species' })); // a multi-output model: weight one output
  * ```
  */
 export function classWeights(weights: ClassWeightMap | 'balanced', options: ClassWeightsOptions = {}): Plugin {
-  const name = options.name ?? 'class-weights';
+  const choice: OutputChoice = { plugin: 'classWeights', output: outputOption(options.output, 'classWeights'), scope: 'one', verb: 'weight' };
+  const name = options.name ?? withOutput('class-weights', choice.output);
   let vector: number[];
   if (weights === 'balanced') {
     if (options.labels === undefined) throw new FitstreamInputError('classWeights', "'balanced' needs the training labels: classWeights('balanced', { labels: yTrain }).");
@@ -171,13 +193,15 @@ export function classWeights(weights: ClassWeightMap | 'balanced', options: Clas
     if (weights == null || typeof weights !== 'object') throw new FitstreamInputError('classWeights', "expects a map { class: weight }, an array, or 'balanced'.");
     vector = weightVector(weights);
   }
-  return weightingPlugin(name, vector, reductionOf(options.reduction, name), options.report);
+  return weightingPlugin(name, vector, reductionOf(options.reduction, name), options.report, choice);
 }
 
 /**
  * Names the reduction of sample-weighted losses (the data's `sampleWeight`, which core multiplies in):
  * `'mean_with_weights'` divides `Σ wℓ` by `Σ w` instead of the batch size (`'sum_over_batch_size'`, core's default).
- * Use `classWeights(…, { reduction })` when you also weight classes (the two plugins cannot be combined).
+ * Use `classWeights(…, { reduction })` when you also weight classes (the two plugins cannot be combined). With several
+ * outputs each output's losses are reduced with its own weights (Keras 3 reduces each output's loss); `output`
+ * restricts the reduction to one output, by name.
  *
  * @example
  * ```ts
@@ -185,7 +209,8 @@ export function classWeights(weights: ClassWeightMap | 'balanced', options: Clas
  * await trainer.fit({ x, y, sampleWeight }, { epochs: 10 });
  * ```
  */
-export function sampleWeightReduction(reduction: LossReduction, options: { readonly name?: string; readonly report?: ReportSetting } = {}): Plugin {
-  const name = options.name ?? 'sample-weight-reduction';
-  return weightingPlugin(name, undefined, reductionOf(reduction, name), options.report);
+export function sampleWeightReduction(reduction: LossReduction, options: { readonly name?: string; readonly report?: ReportSetting; readonly output?: string } = {}): Plugin {
+  const choice: OutputChoice = { plugin: 'sampleWeightReduction', output: outputOption(options.output, 'sampleWeightReduction'), scope: 'every', verb: 'reduce' };
+  const name = options.name ?? withOutput('sample-weight-reduction', choice.output);
+  return weightingPlugin(name, undefined, reductionOf(reduction, name), options.report, choice);
 }

@@ -147,13 +147,13 @@ describe('distillation(): the LossTransform plugin', () => {
     const { x, y } = data();
     const yPred = student.apply(x) as tf.Tensor;
     const losses = resolveLoss('categoricalCrossentropy').fn(y, yPred);
-    const ctx: LossContext = { ...stepContext(), batchData: { x, y }, yPred, variables: student.trainableWeights.map((w) => w.read() as tf.Variable) };
+    const ctx: LossContext = { ...stepContext(), batchData: { x, y }, output: undefined, outputs: ['output'], yTrue: y, yPred, sampleWeight: undefined, variables: student.trainableWeights.map((w) => w.read() as tf.Variable) };
     const out = transform.perSample!(losses, ctx);
     expectClose(values(out), values(distillationLoss(y, yPred, teacher.predict(x) as tf.Tensor, { temperature: 3, alpha: 0.25 })), 1e-6);
     // the data's sample weights (already in the hard loss, as core applies them) weight the distillation term too
     const w = tf.linspace(0, 2, 64) as tf.Tensor1D;
     const soft = values(distillationLoss(y, yPred, teacher.predict(x) as tf.Tensor, { temperature: 3, alpha: 0 }));
-    const weighted = transform.perSample!(tf.mul(losses, w) as tf.Tensor1D, { ...ctx, batchData: { x, y, sampleWeight: w } });
+    const weighted = transform.perSample!(tf.mul(losses, w) as tf.Tensor1D, { ...ctx, batchData: { x, y, sampleWeight: w }, sampleWeight: w });
     const wv = values(w);
     expectClose(values(weighted), values(losses).map((l, i) => wv[i]! * (0.25 * l + 0.75 * soft[i]!)), 1e-5);
     // outside training (core never calls it there): the plain loss
@@ -181,7 +181,7 @@ describe('distillation(): the LossTransform plugin', () => {
         const yPred = student.apply(x) as tf.Tensor;
         const losses = resolveLoss('categoricalCrossentropy').fn(y, yPred);
         const before = tapeLength();
-        const out = transform.perSample!(losses, { ...stepContext(), batchData: { x, y }, yPred, variables });
+        const out = transform.perSample!(losses, { ...stepContext(), batchData: { x, y }, output: undefined, outputs: ['output'], yTrue: y, yPred, sampleWeight: undefined, variables });
         nodes = tapeLength() - before;
         return tf.mean(out) as tf.Scalar;
       }, variables);
@@ -236,7 +236,7 @@ describe('distillation(): the LossTransform plugin', () => {
     const transform = contributions(distillation({ teacher, alpha: 0 })).loss[0]!;
     const yPred = student.apply(x) as tf.Tensor;
     const losses = resolveLoss('categoricalCrossentropy').fn(y, yPred);
-    const ctx: LossContext = { ...stepContext(), batchData: { x, y }, yPred, variables: student.trainableWeights.map((w) => w.read() as tf.Variable) };
+    const ctx: LossContext = { ...stepContext(), batchData: { x, y }, output: undefined, outputs: ['output'], yTrue: y, yPred, sampleWeight: undefined, variables: student.trainableWeights.map((w) => w.read() as tf.Variable) };
     const first = values(transform.perSample!(losses, ctx));
     expect(values(transform.perSample!(losses, { ...ctx, batch: 1, random: stepContext({ batch: 1 }).random }))).toEqual(first);
     expectClose(first, values(distillationLoss(y, yPred, teacher.predict(x) as tf.Tensor, { alpha: 0 })), 1e-6);

@@ -13,6 +13,7 @@ import {
 import { assertNumber } from '../assert.js';
 import { DeviceAccumulator, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
 import { EPSILON, perSample } from './cross-entropy.js';
+import { actsOn, checkOutputChoice, outputNamesOf, outputOption, withOutput, type OutputChoice } from './output-choice.js';
 
 /** What a model's last layer gives: normalised class probabilities (a softmax) or unnormalised logits. */
 export type DistillationOutputs = 'probabilities' | 'logits';
@@ -61,7 +62,13 @@ export interface DistillationLossOptions {
 export interface DistillationOptions extends DistillationLossOptions {
   /** The trained model to learn from; see {@link Teacher}. */
   readonly teacher: Teacher;
-  /** The plugin's name (default `'distillation'`). */
+  /**
+   * The student's output to distil into, by name, for a student with several outputs: the teacher's single output is
+   * matched with that output's predictions and only its loss (`<output>_loss`) changes. Required when the student has
+   * several outputs; optional otherwise (then it must name the one output).
+   */
+  readonly output?: string;
+  /** The plugin's name (default `'distillation'`, or `'distillation:<output>'` with `output`). */
   readonly name?: string;
   /** `regulariser:report` (kind `'distillation'`): mean `hardLoss` and `distillationLoss` since the previous report; lazy. */
   readonly report?: ReportSetting;
@@ -253,7 +260,9 @@ function sharedWeights(model: tf.LayersModel, trained: readonly tf.Variable[]): 
  * `classWeights`) shapes only the hard term, one after it the sum. The teacher's output shape must equal the student's
  * (checked every batch, host-side); a `LayersModel` teacher whose last layer is a softmax or linear contradicting
  * `teacherOutputs`, or that shares trained weights with the student, is refused. Reports `regulariser:report` (kind
- * `'distillation'`): mean `hardLoss` and `distillationLoss` (`T²·KL`) since the previous report, read lazily.
+ * `'distillation'`): mean `hardLoss` and `distillationLoss` (`T²·KL`) since the previous report, read lazily. A
+ * student with several outputs needs `output`, the output the (single-output) teacher's predictions are matched with;
+ * without it the plugin refuses the fit with a `FitstreamInputError` listing the outputs.
  *
  * @example
  * ```ts
@@ -265,7 +274,8 @@ function sharedWeights(model: tf.LayersModel, trained: readonly tf.Variable[]): 
  */
 export function distillation(options: DistillationOptions): Plugin {
   if (options == null || typeof options !== 'object') throw new FitstreamInputError('distillation(options)', 'options are required, e.g. { teacher, temperature: 4, alpha: 0.1 }.');
-  const name = options.name ?? 'distillation';
+  const choice: OutputChoice = { plugin: 'distillation', output: outputOption(options.output, 'distillation'), scope: 'one', verb: 'distil into' };
+  const name = options.name ?? withOutput('distillation', choice.output);
   const o = resolveOptions(options, name);
   const report = resolveReport(options.report, `${name}: report`);
   const source = options.teacher;
@@ -312,7 +322,7 @@ export function distillation(options: DistillationOptions): Plugin {
         name,
         perSample: (losses, ctx) => {
           // Core runs no loss transforms outside training; the guard keeps the contract if one is ever called there.
-          if (!ctx.training) return losses;
+          if (!ctx.training || !actsOn(choice, ctx)) return losses;
           if (o.alpha === 1) {
             if (report.every > 0) accumulator.record([tf.mean(losses), tf.scalar(Number.NaN)]);
             return losses;
@@ -320,13 +330,15 @@ export function distillation(options: DistillationOptions): Plugin {
           const teacher = runOffTape(ctx.batchData.x, (x) => runTeacher(x, ctx));
           assertSameShape(ctx.yPred, teacher, `${name}: teacher`);
           let soft = softTerm(ctx.yPred, teacher, o);
-          const weight = ctx.batchData.sampleWeight;
+          const weight = ctx.sampleWeight;
           if (weight) soft = tf.mul(soft, weight) as tf.Tensor1D;
           if (report.every > 0) accumulator.record([tf.mean(losses), tf.mean(soft)]);
           return combine(losses, soft, o.alpha);
         },
       }),
     attach: (events$, control) => {
+      // Refused when the fit starts, before any step (and before a teacher is loaded), rather than inside the first one.
+      checkOutputChoice(choice, outputNamesOf(control.model));
       accumulator.dispose();
       checkedShared = false;
       const subscription = reportOnSteps(events$, control, {
