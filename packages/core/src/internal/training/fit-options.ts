@@ -1,4 +1,5 @@
-import type { DataSource } from './data.js';
+import * as tf from '@tensorflow/tfjs';
+import { isTensorData, type DataSource } from './data.js';
 import { FitstreamInputError, assertNonNegativeInteger, assertPositiveInteger } from './errors.js';
 
 /** Batch size when neither the fit nor the data says. */
@@ -10,6 +11,7 @@ export interface FitOptions {
   readonly epochs: number;
   /** Batch size for in-memory data (default 32); streams bring their own batches. */
   readonly batchSize?: number;
+  /** Validation data: `{ x, y }` tensors, a `tf.data.Dataset` or a stream of batches (see {@link Trainer.fit} for tfjs' forms). */
   readonly validation?: DataSource;
   /** Batch size for in-memory validation data (default: `batchSize`). */
   readonly validationBatchSize?: number;
@@ -26,7 +28,13 @@ export interface FitOptions {
   readonly initialEpoch?: number;
   /** Train on only this many batches per epoch (an integer), or this fraction of them (0 < f < 1). */
   readonly limitBatches?: number;
-  /** Validate on only this many batches (integer) or this fraction of them. */
+  /**
+   * Validate on only this many batches (an integer, tfjs' name), or this fraction of them (0 < f < 1, data of known
+   * length). Required when the validation stream's length is unknown (a generator, an async iterable, a
+   * `tf.data.Dataset` whose `size` is `null` or `Infinity`): an endless one would otherwise never end.
+   */
+  readonly validationBatches?: number;
+  /** The former name of {@link FitOptions.validationBatches}, kept as an alias (same meaning; give one of them). */
   readonly limitValidationBatches?: number;
   /** Debug aid: train (and validate) on the same first n batches every epoch, unshuffled. */
   readonly overfitBatches?: number;
@@ -47,6 +55,33 @@ export interface FitOptions {
    */
   readonly yieldEveryMs?: number;
 }
+
+/**
+ * Every name of {@link FitOptions}, checked against the interface at compile time: `fit` refuses any other name with a
+ * did-you-mean (a misspelt option is never silently ignored). Add a new option here too.
+ */
+export const FIT_OPTION_NAMES = Object.keys({
+  epochs: true,
+  batchSize: true,
+  validation: true,
+  validationBatchSize: true,
+  validationEvery: true,
+  shuffle: true,
+  dropLast: true,
+  stepsPerEpoch: true,
+  accumulateBatches: true,
+  initialEpoch: true,
+  limitBatches: true,
+  validationBatches: true,
+  limitValidationBatches: true,
+  overfitBatches: true,
+  signal: true,
+  handleSignals: true,
+  checkpointDir: true,
+  checkData: true,
+  resumeFrom: true,
+  yieldEveryMs: true,
+} satisfies { readonly [K in keyof Required<FitOptions>]: true }) as readonly (keyof FitOptions)[];
 
 export interface NormalisedFitOptions extends FitOptions {
   readonly batchSize: number;
@@ -77,7 +112,10 @@ export function normaliseFitOptions(options: FitOptions): NormalisedFitOptions {
   if (options.stepsPerEpoch !== undefined) assertPositiveInteger(options.stepsPerEpoch, 'options.stepsPerEpoch');
   if (options.overfitBatches !== undefined) assertPositiveInteger(options.overfitBatches, 'options.overfitBatches');
   if (options.validationBatchSize !== undefined) assertPositiveInteger(options.validationBatchSize, 'options.validationBatchSize');
-  for (const key of ['limitBatches', 'limitValidationBatches'] as const) {
+  if (options.validationBatches !== undefined && options.limitValidationBatches !== undefined && options.validationBatches !== options.limitValidationBatches) {
+    throw new FitstreamInputError('options.validationBatches', `is ${options.validationBatches} but limitValidationBatches (its former name) is ${options.limitValidationBatches}; give only validationBatches.`);
+  }
+  for (const key of ['limitBatches', 'validationBatches', 'limitValidationBatches'] as const) {
     const v = options[key];
     if (v !== undefined && !(typeof v === 'number' && v > 0 && (v < 1 || Number.isInteger(v)))) {
       throw new FitstreamInputError(`options.${key}`, `must be a batch count (integer ≥ 1) or a fraction in (0, 1), got ${String(v)}.`);
@@ -85,6 +123,8 @@ export function normaliseFitOptions(options: FitOptions): NormalisedFitOptions {
   }
   const yieldEveryMs = options.yieldEveryMs ?? 50;
   if (typeof yieldEveryMs !== 'number' || !(yieldEveryMs >= 0)) throw new FitstreamInputError('options.yieldEveryMs', `must be a number of milliseconds ≥ 0, got ${String(yieldEveryMs)}.`);
+  const validationBatches = options.validationBatches ?? options.limitValidationBatches;
+  if (options.validation !== undefined && validationBatches === undefined && !options.overfitBatches) assertFiniteValidation(options.validation);
   const checkData = options.checkData ?? 'first-epoch';
   if (!['first-epoch', 'always', 'never'].includes(checkData)) throw new FitstreamInputError('options.checkData', `must be 'first-epoch', 'always' or 'never', got ${String(checkData)}.`);
   return {
@@ -98,7 +138,28 @@ export function normaliseFitOptions(options: FitOptions): NormalisedFitOptions {
     handleSignals: options.handleSignals ?? true,
     checkData,
     yieldEveryMs,
+    // One option under two names: the loop reads the old one.
+    ...(validationBatches === undefined ? {} : { validationBatches, limitValidationBatches: validationBatches }),
   };
+}
+
+/**
+ * Validation runs to the end of its data, so data of unknown length needs `validationBatches`: after an epoch we
+ * could not tell an endless stream from a long one, so the limit is asked for up front, before anything trains.
+ */
+function assertFiniteValidation(validation: DataSource): void {
+  if (isTensorData(validation) || Array.isArray(validation)) return;
+  let what: string;
+  if (validation instanceof tf.data.Dataset) {
+    const size = validation.size as number | null;
+    if (typeof size === 'number' && Number.isFinite(size)) return;
+    what = size === null ? 'a tf.data.Dataset of unknown size (dataset.size is null, e.g. tf.data.generator)' : 'an endless tf.data.Dataset (dataset.size is Infinity, e.g. .repeat())';
+  } else if (typeof validation === 'function') {
+    what = 'a function returning a stream (its length is unknown until it ends)';
+  } else {
+    what = 'a stream of unknown length (an iterator or async iterable)';
+  }
+  throw new FitstreamInputError('options.validationBatches', `is required: options.validation is ${what}, and an endless one would never finish validating. Pass validationBatches: N (the batches to validate on each time), or validation data of known length (tensors, an array of batches, a finite tf.data.Dataset).`);
 }
 
 export function resolveLimit(limit: number | undefined, known: number | undefined, argument: string): number {
