@@ -6,6 +6,9 @@
  */
 export { createTrainer, Trainer } from './internal/training/trainer.js';
 export type { TrainerOptions, FitOptions, FitResult, EvaluationLogs } from './internal/training/trainer.js';
+export type { FitArgs, TfjsFitArgs, FitInputs, ModelFitArgs, TfjsCallback, TfjsLogs, ValidationTuple } from './internal/training/trainer.js';
+export type { TrainStep, TrainStepContext, EvaluateStepContext, StepValues } from './internal/training/train-step.js';
+export type { OptimizersOption } from './internal/training/trainer-parts.js';
 export type { TrainerControl } from './internal/training/control.js';
 export type { FunctionModel, TrainableModel } from './internal/training/model.js';
 export type { DataSource, TensorData, BatchStream, StreamBatch } from './internal/training/data.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Subscription } from 'rxjs';
-import { createTrainer, getLearningRate, LearningRateBase, ofType, provide, setLearningRate, type DataSource, type Trainer, type TrainerOptions } from '@fitstream/core';
+import { FitstreamInputError, createTrainer, getLearningRate, LearningRateBase, ofType, provide, setLearningRate, type DataSource, type Trainer, type TrainerOptions } from '@fitstream/core';
 import { assertFiniteNumber, assertPositiveInt } from './monitor.js';
 import { lineChartSvg } from './svg-plot.js';
 
@@ -106,7 +106,10 @@ export async function lrFinder(target: Trainer | TrainerOptions, data: DataSourc
   const base = isTrainer(target) ? target.options : target;
   const optimizer = isTrainer(target) ? target.optimizer : base.optimizer;
   const seed = isTrainer(target) ? target.seed : base.seed;
-  const sweep = createTrainer({ model: base.model, optimizer, loss: base.loss, ...(seed === undefined ? {} : { seed }), backend: 'current', log: null });
+  if (base.loss === undefined || base.trainStep) {
+    throw new FitstreamInputError('lrFinder', 'sweeps the default step (one loss, one optimizer); a trainer with a custom trainStep has no single loss to sweep — run the sweep on a trainer built with the loss you want to tune.');
+  }
+  const sweep = createTrainer({ model: base.model, ...(optimizer === undefined ? {} : { optimizer }), loss: base.loss, ...(seed === undefined ? {} : { seed }), backend: 'current', log: null });
   const shared = typeof optimizer === 'object';
 
   // The optimizer's slots and iteration count, copied (getWeights returns the live variables).

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { Json } from '../plugin/plugin-points.js';
 import type { RandomState } from '../random/random.js';
@@ -33,6 +33,8 @@ export interface CheckpointState {
   readonly learningRate: number;
   /** The learning-rate pipeline: the run's base rate, the schedule's last rate and each modifier's factor (absent before 0.2). */
   readonly learningRatePipeline?: LearningRateRecord;
+  /** The other optimizers' pipelines of a custom train step, by optimizer name. */
+  readonly learningRatePipelines?: Readonly<Record<string, LearningRateRecord>>;
   readonly random: RandomState;
   /** The partial epoch's device aggregates, read back, so that a resumed epoch reports the same means. */
   readonly aggregate: { readonly names: readonly string[]; readonly sums: readonly number[]; readonly samples: number; readonly batches: number } | null;
@@ -50,11 +52,19 @@ export interface CheckpointState {
    */
   readonly model: { readonly kind: 'layers' | 'function'; readonly variables?: ReadonlyArray<readonly [string, string]> };
   readonly fit: { readonly epochs: number; readonly batchSize: number; readonly accumulateBatches: number; readonly shuffle: boolean };
+  /**
+   * The other models and optimizers of a custom train step (`models/<name>/`, `optimizers/<name>/`), by name; the main
+   * model and optimizer are the files at the top, loadable with stock tfjs.
+   */
+  readonly parts?: {
+    readonly models: Readonly<Record<string, { readonly kind: 'layers' | 'function'; readonly variables: ReadonlyArray<readonly [string, string]> }>>;
+    readonly optimizers: Readonly<Record<string, { readonly className: string; readonly extras: Readonly<Record<string, number>> }>>;
+  };
   /** SHA-256 of every other file in the directory. */
   readonly files: Readonly<Record<string, string>>;
 }
 
-export type CheckpointStateInput = Omit<CheckpointState, 'format' | 'version' | 'createdAt' | 'files' | 'optimizer' | 'model'>;
+export type CheckpointStateInput = Omit<CheckpointState, 'format' | 'version' | 'createdAt' | 'files' | 'optimizer' | 'model' | 'parts'>;
 
 const STATE = 'state.json';
 const LATEST = 'latest.json';
@@ -64,6 +74,8 @@ const VARIABLES_JSON = 'variables.json';
 const WEIGHTS_BIN = 'weights.bin';
 const PLUGIN_TENSORS_JSON = 'plugin-tensors.json';
 const PLUGIN_TENSORS_BIN = 'plugin-tensors.bin';
+const MODELS_DIR = 'models';
+const OPTIMIZERS_DIR = 'optimizers';
 
 // Adam and Adamax keep the running powers of beta as variables outside getWeights(); setWeights recomputes them with
 // pow(), which differs from the running product in the last bits. Saving them makes a resumed run bit-identical.
@@ -91,6 +103,55 @@ export interface CheckpointParts {
   readonly state: CheckpointStateInput;
   /** Tensors of state providers, by provider key (see `StateProvider.getTensors`). */
   readonly pluginTensors?: Readonly<Record<string, tf.NamedTensorMap>>;
+  /** The other models of a custom train step, by name (saved under `models/<name>/`). */
+  readonly models?: ReadonlyMap<string, ModelAdapter>;
+  /** The other optimizers of a custom train step, by name (saved under `optimizers/<name>/`). */
+  readonly optimizers?: ReadonlyMap<string, tf.Optimizer>;
+}
+
+/** One model's part of a snapshot: its topology and copies of its weights. */
+interface ModelSnapshot {
+  readonly kind: ModelAdapter['kind'];
+  readonly topology: tf.io.ModelJSON['modelTopology'] | undefined;
+  readonly userDefinedMetadata: tf.io.ModelArtifacts['userDefinedMetadata'];
+  readonly weights: readonly NamedTensor[];
+  readonly variables: ReadonlyArray<readonly [string, string]>;
+}
+
+/** One optimizer's part of a snapshot. */
+interface OptimizerSnapshot {
+  readonly optimizer: tf.Optimizer;
+  readonly weights: Promise<NamedTensor[]>;
+  readonly extras: Record<string, number>;
+}
+
+function snapshotModel(model: ModelAdapter): ModelSnapshot {
+  const named = [...model.namedWeights()];
+  return {
+    kind: model.kind,
+    topology: model.layersModel ? (model.layersModel.toJSON(null, false) as tf.io.ModelJSON['modelTopology']) : undefined,
+    userDefinedMetadata: model.layersModel?.getUserDefinedMetadata() as tf.io.ModelArtifacts['userDefinedMetadata'],
+    weights: named.map(([name, v]) => ({ name, tensor: tf.clone(v) })),
+    variables: named.map(([key, v]) => [key, v.name] as const),
+  };
+}
+
+function snapshotOptimizer(optimizer: tf.Optimizer): OptimizerSnapshot {
+  return { optimizer, weights: optimizerWeightsOf(optimizer), extras: optimizerExtras(optimizer) };
+}
+
+/** `optimizer.getWeights()`, with a clear error for tfjs optimizers that cannot save their state (Adamax). */
+function optimizerWeightsOf(optimizer: tf.Optimizer): Promise<NamedTensor[]> {
+  const refuse = (error: unknown): never => {
+    throw new Error(
+      `Optimizer ${optimizer.getClassName()} cannot save its state in tfjs (${error instanceof Error ? error.message : String(error)}), so a checkpoint cannot hold it and a resume would not be exact; train with 'adam', 'rmsprop', 'adagrad', 'adadelta', 'momentum' or 'sgd' to checkpoint.`,
+    );
+  };
+  try {
+    return optimizer.getWeights().catch(refuse);
+  } catch (error) {
+    return refuse(error);
+  }
 }
 
 /**
@@ -114,25 +175,25 @@ export interface CheckpointSnapshot {
   readonly optimizerWeights: Promise<NamedTensor[]>;
   readonly extras: Record<string, number>;
   readonly state: CheckpointStateInput;
+  /** The other models and optimizers of a custom train step. */
+  readonly models: ReadonlyMap<string, ModelSnapshot>;
+  readonly optimizers: ReadonlyMap<string, OptimizerSnapshot>;
 }
 
 /** Takes a {@link CheckpointSnapshot} synchronously (see there). */
 export function snapshotCheckpoint(parts: CheckpointParts): CheckpointSnapshot {
   const { model, optimizer } = parts;
-  const named = [...model.namedWeights()];
   const pluginKeys = Object.keys(parts.pluginTensors ?? {});
   return {
-    kind: model.kind,
-    topology: model.layersModel ? (model.layersModel.toJSON(null, false) as tf.io.ModelJSON['modelTopology']) : undefined,
-    userDefinedMetadata: model.layersModel?.getUserDefinedMetadata() as tf.io.ModelArtifacts['userDefinedMetadata'],
-    weights: named.map(([name, v]) => ({ name, tensor: tf.clone(v) })),
-    variables: named.map(([key, v]) => [key, v.name] as const),
+    ...snapshotModel(model),
     pluginKeys,
     pluginTensors: Object.entries(parts.pluginTensors ?? {}).flatMap(([key, map]) => Object.entries(map).map(([name, tensor]) => ({ name: `${key}/${name}`, tensor: tf.clone(tensor) }))),
     optimizer,
-    optimizerWeights: optimizer.getWeights(),
+    optimizerWeights: optimizerWeightsOf(optimizer),
     extras: optimizerExtras(optimizer),
     state: parts.state,
+    models: new Map([...(parts.models ?? [])].map(([name, m]) => [name, snapshotModel(m)])),
+    optimizers: new Map([...(parts.optimizers ?? [])].map(([name, o]) => [name, snapshotOptimizer(o)])),
   };
 }
 
@@ -151,40 +212,22 @@ export async function writeSnapshot(dir: string, snapshot: CheckpointSnapshot): 
   const createdAt = new Date().toISOString();
   const { optimizer } = snapshot;
   try {
-    const optimizerWeights = await snapshot.optimizerWeights;
-    const encodedOptimizer = await encodeNamed(optimizerWeights);
-    for (const w of optimizerWeights) if (w.name === 'iter') w.tensor.dispose();
-    const encodedWeights = await encodeNamed([...snapshot.weights]);
     const encodedPlugins = snapshot.pluginTensors.length > 0 ? await encodeNamed([...snapshot.pluginTensors]) : undefined;
-
     await writeDirectoryAtomic(path, async (tmp) => {
       const files: Record<string, string> = {};
       const put = async (name: string, data: string | Uint8Array) => {
+        await mkdir(dirname(join(tmp, name)), { recursive: true });
         await writeFileDurable(join(tmp, name), data);
         files[name] = sha256(data);
       };
-      if (snapshot.topology) {
-        // What `LayersModel.save` writes (stock tfjs layers format), from the snapshot rather than the live model.
-        await fileSystem(tmp).save!({
-          modelTopology: snapshot.topology,
-          format: 'layers-model',
-          generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
-          convertedBy: null,
-          weightSpecs: encodedWeights.specs,
-          weightData: encodedWeights.data.buffer.slice(encodedWeights.data.byteOffset, encodedWeights.data.byteOffset + encodedWeights.data.byteLength) as ArrayBuffer,
-          ...(snapshot.userDefinedMetadata ? { userDefinedMetadata: snapshot.userDefinedMetadata } : {}),
-        });
-        for (const name of ['model.json', WEIGHTS_BIN]) files[name] = sha256(await readFile(join(tmp, name)));
-      } else {
-        await put(WEIGHTS_BIN, encodedWeights.data);
-        await put(VARIABLES_JSON, JSON.stringify({ format: 'fitstream-variables', weights: encodedWeights.specs }));
-      }
+      await writeModelFiles(tmp, '', snapshot, put, files);
+      await writeOptimizerFiles('', { optimizer, weights: snapshot.optimizerWeights, extras: snapshot.extras }, put);
       if (encodedPlugins) {
         await put(PLUGIN_TENSORS_BIN, encodedPlugins.data);
         await put(PLUGIN_TENSORS_JSON, JSON.stringify({ keys: snapshot.pluginKeys, weights: encodedPlugins.specs }));
       }
-      await put(OPTIMIZER_BIN, encodedOptimizer.data);
-      await put(OPTIMIZER_JSON, JSON.stringify({ className: optimizer.getClassName(), config: optimizer.getConfig(), weights: encodedOptimizer.specs }));
+      for (const [name, model] of snapshot.models) await writeModelFiles(tmp, `${MODELS_DIR}/${name}/`, model, put, files);
+      for (const [name, part] of snapshot.optimizers) await writeOptimizerFiles(`${OPTIMIZERS_DIR}/${name}/`, part, put);
       const state: CheckpointState = {
         format: 'fitstream-checkpoint',
         version: 1,
@@ -192,15 +235,60 @@ export async function writeSnapshot(dir: string, snapshot: CheckpointSnapshot): 
         ...snapshot.state,
         optimizer: { className: optimizer.getClassName(), extras: snapshot.extras },
         model: { kind: snapshot.kind, variables: snapshot.variables },
+        ...(snapshot.models.size || snapshot.optimizers.size
+          ? {
+              parts: {
+                models: Object.fromEntries([...snapshot.models].map(([name, m]) => [name, { kind: m.kind, variables: m.variables }])),
+                optimizers: Object.fromEntries([...snapshot.optimizers].map(([name, o]) => [name, { className: o.optimizer.getClassName(), extras: o.extras }])),
+              },
+            }
+          : {}),
         files,
       };
       // state.json is written last: a directory without it is never a checkpoint.
       await writeFileDurable(join(tmp, STATE), JSON.stringify(state, null, 1));
     });
   } finally {
-    tf.dispose([...snapshot.weights.map((w) => w.tensor), ...snapshot.pluginTensors.map((w) => w.tensor)]);
+    const models = [snapshot, ...snapshot.models.values()];
+    tf.dispose([...models.flatMap((m) => m.weights.map((w) => w.tensor)), ...snapshot.pluginTensors.map((w) => w.tensor)]);
   }
   return { path, epoch: snapshot.state.epoch, batch: snapshot.state.batch, step: snapshot.state.step, createdAt };
+}
+
+type PutFile = (name: string, data: string | Uint8Array) => Promise<void>;
+
+/**
+ * A model's files under `prefix`: `model.json` + `weights.bin` (stock tfjs layers format, what `LayersModel.save` writes,
+ * from the snapshot rather than the live model) or `variables.json` + `weights.bin` for function models.
+ */
+async function writeModelFiles(tmp: string, prefix: string, model: ModelSnapshot, put: PutFile, files: Record<string, string>): Promise<void> {
+  const encoded = await encodeNamed([...model.weights]);
+  if (!model.topology) {
+    await put(`${prefix}${WEIGHTS_BIN}`, encoded.data);
+    await put(`${prefix}${VARIABLES_JSON}`, JSON.stringify({ format: 'fitstream-variables', weights: encoded.specs }));
+    return;
+  }
+  const target = join(tmp, prefix);
+  await mkdir(target, { recursive: true });
+  await fileSystem(target).save!({
+    modelTopology: model.topology,
+    format: 'layers-model',
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+    convertedBy: null,
+    weightSpecs: encoded.specs,
+    weightData: encoded.data.buffer.slice(encoded.data.byteOffset, encoded.data.byteOffset + encoded.data.byteLength) as ArrayBuffer,
+    ...(model.userDefinedMetadata ? { userDefinedMetadata: model.userDefinedMetadata } : {}),
+  });
+  for (const name of ['model.json', WEIGHTS_BIN]) files[`${prefix}${name}`] = sha256(await readFile(join(target, name)));
+}
+
+/** An optimizer's slots and config under `prefix`: `optimizer.json` + `optimizer.bin`. */
+async function writeOptimizerFiles(prefix: string, part: OptimizerSnapshot, put: PutFile): Promise<void> {
+  const weights = await part.weights;
+  const encoded = await encodeNamed(weights);
+  for (const w of weights) if (w.name === 'iter') w.tensor.dispose();
+  await put(`${prefix}${OPTIMIZER_BIN}`, encoded.data);
+  await put(`${prefix}${OPTIMIZER_JSON}`, JSON.stringify({ className: part.optimizer.getClassName(), config: part.optimizer.getConfig(), weights: encoded.specs }));
 }
 
 /** Points `<parent>/latest.json` at a checkpoint directory (atomic rename). */
@@ -251,6 +339,8 @@ export interface LoadedCheckpoint {
   readonly optimizerWeights: NamedTensor[];
   /** Tensors of state providers, by provider key. */
   readonly pluginTensors: Record<string, tf.NamedTensorMap>;
+  /** The other models' weights and the other optimizers' slots of a custom train step, by name. */
+  readonly parts: { readonly models: Record<string, tf.NamedTensorMap>; readonly optimizers: Record<string, NamedTensor[]> };
 }
 
 /** Reads and verifies a checkpoint (format, version, checksums). */
@@ -272,18 +362,25 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
     const b = bytes[name]!;
     return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
   };
-  let weights: tf.NamedTensorMap;
-  if (state.model.kind === 'layers') {
-    const json = JSON.parse(bytes['model.json']!.toString('utf8')) as tf.io.ModelJSON;
-    const specs = json.weightsManifest.flatMap((g) => g.weights);
-    weights = tf.io.decodeWeights(bufferOf(WEIGHTS_BIN), specs);
-  } else {
-    const { weights: specs } = JSON.parse(bytes[VARIABLES_JSON]!.toString('utf8')) as { weights: tf.io.WeightsManifestEntry[] };
-    weights = tf.io.decodeWeights(bufferOf(WEIGHTS_BIN), specs);
-  }
-  const { weights: optimizerSpecs } = JSON.parse(bytes[OPTIMIZER_JSON]!.toString('utf8')) as { weights: tf.io.WeightsManifestEntry[] };
-  const optimizerMap = tf.io.decodeWeights(bufferOf(OPTIMIZER_BIN), optimizerSpecs);
-  const optimizerWeights = optimizerSpecs.map((s) => ({ name: s.name, tensor: optimizerMap[s.name]! }));
+  const modelWeights = (prefix: string, kind: 'layers' | 'function'): tf.NamedTensorMap => {
+    if (kind === 'layers') {
+      const json = JSON.parse(bytes[`${prefix}model.json`]!.toString('utf8')) as tf.io.ModelJSON;
+      return tf.io.decodeWeights(bufferOf(`${prefix}${WEIGHTS_BIN}`), json.weightsManifest.flatMap((g) => g.weights));
+    }
+    const { weights: specs } = JSON.parse(bytes[`${prefix}${VARIABLES_JSON}`]!.toString('utf8')) as { weights: tf.io.WeightsManifestEntry[] };
+    return tf.io.decodeWeights(bufferOf(`${prefix}${WEIGHTS_BIN}`), specs);
+  };
+  const optimizerSlots = (prefix: string): NamedTensor[] => {
+    const { weights: specs } = JSON.parse(bytes[`${prefix}${OPTIMIZER_JSON}`]!.toString('utf8')) as { weights: tf.io.WeightsManifestEntry[] };
+    const map = tf.io.decodeWeights(bufferOf(`${prefix}${OPTIMIZER_BIN}`), specs);
+    return specs.map((s) => ({ name: s.name, tensor: map[s.name]! }));
+  };
+  const weights = modelWeights('', state.model.kind);
+  const optimizerWeights = optimizerSlots('');
+  const parts = {
+    models: Object.fromEntries(Object.entries(state.parts?.models ?? {}).map(([name, m]) => [name, modelWeights(`${MODELS_DIR}/${name}/`, m.kind)])),
+    optimizers: Object.fromEntries(Object.keys(state.parts?.optimizers ?? {}).map((name) => [name, optimizerSlots(`${OPTIMIZERS_DIR}/${name}/`)])),
+  };
   const pluginTensors: Record<string, tf.NamedTensorMap> = {};
   if (bytes[PLUGIN_TENSORS_JSON]) {
     const { keys, weights: specs } = JSON.parse(bytes[PLUGIN_TENSORS_JSON].toString('utf8')) as { keys: string[]; weights: tf.io.WeightsManifestEntry[] };
@@ -294,7 +391,7 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
       (pluginTensors[key] ??= {})[fullName.slice(key.length + 1)] = tensor;
     }
   }
-  return { path: dir, state, weights, optimizerWeights, pluginTensors };
+  return { path: dir, state, weights, optimizerWeights, pluginTensors, parts };
 }
 
 /**
@@ -322,31 +419,67 @@ export function assignWeights(model: ModelAdapter, weights: tf.NamedTensorMap, s
 
 /** Restores optimizer slots and the extras saved beside them. */
 export async function restoreOptimizer(optimizer: tf.Optimizer, loaded: LoadedCheckpoint, model: ModelAdapter): Promise<void> {
-  if (loaded.state.optimizer.className !== optimizer.getClassName()) {
-    throw new Error(
-      `Checkpoint ${loaded.path} was written with optimizer ${loaded.state.optimizer.className} but this trainer uses ${optimizer.getClassName()}; use the same optimizer to resume.`,
-    );
+  const saved = { className: loaded.state.optimizer.className, weights: loaded.optimizerWeights, extras: loaded.state.optimizer.extras };
+  await restoreOptimizerSlots(optimizer, saved, loaded, slotRenames(loaded, new Map([['model', model]])) ?? legacySlotRenames(loaded, model));
+}
+
+/** Checkpoints of fitstream < 0.2 name no variables: their slots follow the trainable variables' order. */
+function legacySlotRenames(loaded: LoadedCheckpoint, model: ModelAdapter): Map<string, string> {
+  const trainable = model.trainableVariables().map((v) => v.name);
+  const slots = loaded.optimizerWeights.filter((w) => w.name !== 'iter').map((w) => w.name.slice(0, w.name.lastIndexOf('/')));
+  return new Map(slots.slice(0, trainable.length).map((name, i) => [name, trainable[i]!]));
+}
+
+/** Restores the other models and optimizers of a custom train step, by name. */
+export async function restoreParts(loaded: LoadedCheckpoint, models: ReadonlyMap<string, ModelAdapter>, optimizers: ReadonlyMap<string, tf.Optimizer>): Promise<void> {
+  for (const [name, model] of models) {
+    if (name === 'model') continue;
+    const weights = loaded.parts.models[name];
+    if (!weights) throw new Error(`Checkpoint ${loaded.path} holds no model "${name}" (it has ${Object.keys(loaded.parts.models).map((n) => `"${n}"`).join(', ') || 'none besides the main one'}); resume with the models it was written with.`);
+    assignWeights(model, weights, `Checkpoint ${loaded.path} (model "${name}")`);
+  }
+  const renames = slotRenames(loaded, models);
+  for (const [name, optimizer] of optimizers) {
+    const slots = loaded.parts.optimizers[name];
+    const saved = loaded.state.parts?.optimizers[name];
+    if (!slots || !saved) throw new Error(`Checkpoint ${loaded.path} holds no optimizer "${name}"; resume with the optimizers it was written with.`);
+    await restoreOptimizerSlots(optimizer, { className: saved.className, weights: slots, extras: saved.extras }, loaded, renames);
+  }
+}
+
+/**
+ * Saved variable name → this process's, over every model: optimizer slots are named after the variables, whose unique
+ * names differ between processes. By weight key when they all match, else by position (a model rebuilt with other
+ * auto-generated layer names), as assignWeights does.
+ */
+function slotRenames(loaded: LoadedCheckpoint, models: ReadonlyMap<string, ModelAdapter>): Map<string, string> | undefined {
+  const pairs: [string, string][] = [];
+  for (const [name, model] of models) {
+    const saved = name === 'model' ? loaded.state.model.variables : loaded.state.parts?.models[name]?.variables;
+    if (!saved) return undefined;
+    const current = [...model.namedWeights()];
+    const savedByKey = new Map(saved);
+    const byKey = current.every(([key]) => savedByKey.has(key));
+    current.forEach(([key, v], i) => pairs.push([byKey ? savedByKey.get(key)! : (saved[i]?.[1] ?? v.name), v.name]));
+  }
+  return new Map(pairs);
+}
+
+async function restoreOptimizerSlots(
+  optimizer: tf.Optimizer,
+  saved: { readonly className: string; readonly weights: NamedTensor[]; readonly extras: Readonly<Record<string, number>> },
+  loaded: LoadedCheckpoint,
+  renames: Map<string, string> | undefined,
+): Promise<void> {
+  if (saved.className !== optimizer.getClassName()) {
+    throw new Error(`Checkpoint ${loaded.path} was written with optimizer ${saved.className} but this trainer uses ${optimizer.getClassName()}; use the same optimizer to resume.`);
   }
   // setWeights replaces the slot variables without disposing the old ones; dispose them first so resuming into a
   // trainer that already trained does not leak.
   for (const w of await optimizer.getWeights()) w.tensor.dispose();
-  await optimizer.setWeights(loaded.optimizerWeights);
-  // The slots are named after the writer's variables; name them after this model's, weight for weight.
-  const saved = loaded.state.model.variables;
-  if (saved) {
-    // By weight name when they all match (the order of tfjs' weight list changes with trainability), else by position
-    // (a model rebuilt with other auto-generated layer names), as assignWeights does.
-    const current = [...model.namedWeights()];
-    const savedByKey = new Map(saved);
-    const byKey = current.every(([key]) => savedByKey.has(key));
-    const pairs = current.map(([key, v], i): [string, string] => [byKey ? savedByKey.get(key)! : (saved[i]?.[1] ?? v.name), v.name]);
-    renameOptimizerSlots(optimizer, new Map(pairs));
-  } else {
-    const trainable = model.trainableVariables().map((v) => v.name);
-    const slots = loaded.optimizerWeights.filter((w) => w.name !== 'iter').map((w) => w.name.slice(0, w.name.lastIndexOf('/')));
-    renameOptimizerSlots(optimizer, new Map(slots.slice(0, trainable.length).map((name, i) => [name, trainable[i]!])));
-  }
-  for (const [key, value] of Object.entries(loaded.state.optimizer.extras)) {
+  await optimizer.setWeights(saved.weights);
+  if (renames) renameOptimizerSlots(optimizer, renames);
+  for (const [key, value] of Object.entries(saved.extras)) {
     const v = (optimizer as unknown as Record<string, unknown>)[key];
     if (v instanceof tf.Variable) tf.tidy(() => v.assign(tf.scalar(value, v.dtype)));
   }

@@ -30,6 +30,8 @@ export interface LearningRatePosition {
  */
 export interface LearningRateBase {
   readonly name: string;
+  /** The optimizer it schedules, by name, when a custom train step has several (default: every optimizer). */
+  readonly optimizer?: string;
   /** `true` when the schedule ramps the rate up at the start itself (one-cycle): a warm-up modifier is refused beside it. */
   readonly shapesWarmup?: boolean;
   rate(position: LearningRatePosition): number;
@@ -61,6 +63,8 @@ export interface LearningRateModifierInput extends LearningRatePosition {
  */
 export interface LearningRateModifier {
   readonly name: string;
+  /** The optimizer it applies to, by name, when a custom train step has several (default: every optimizer). */
+  readonly optimizer?: string;
   /** Default `'scale'`. */
   readonly stage?: LearningRateStage;
   /** `true` when it ramps the rate up at the start (a warm-up): refused beside a base or modifier that does too. */

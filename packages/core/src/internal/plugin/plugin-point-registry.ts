@@ -52,7 +52,14 @@ export const PLUGIN_POINTS = {
   }),
   weightConstraints: rule({ token: WeightConstraint, cardinality: 'ordered', resource: 'weight constraint' }),
   learningRateMultipliers: rule({ token: LearningRateMultiplier, cardinality: 'many', resource: 'learning-rate multiplier' }),
-  learningRateBase: rule({ token: LearningRateBase, cardinality: 'one', resource: 'learning-rate base schedule', claims: warmUpClaim }),
+  // One base schedule per optimizer: an untargeted one schedules every optimizer, a targeted one (`optimizer: name`)
+  // only its own — where both apply, the targeted one wins.
+  learningRateBase: rule({
+    token: LearningRateBase,
+    cardinality: 'many',
+    resource: 'learning-rate base schedule',
+    claims: (b) => [{ resource: b.optimizer === undefined ? 'learning-rate base schedule' : `learning-rate base schedule of optimizer "${b.optimizer}"`, exclusive: true }, ...warmUpClaim(b)],
+  }),
   learningRateModifiers: rule({ token: LearningRateModifier, cardinality: 'ordered', resource: 'learning-rate modifier', claims: warmUpClaim }),
   stateProviders: rule({ token: StateProvider, cardinality: 'many', resource: 'state provider' }),
   indexSampler: rule({ token: IndexSampler, cardinality: 'one', resource: 'index-sampler', claims: (s) => [{ resource: 'batch-order', value: s.order }] }),

@@ -284,6 +284,8 @@ function shapeText(shape: readonly (number | null)[]): string {
 export interface DataExpectations {
   readonly model: ModelAdapter;
   readonly heads: Heads;
+  /** A custom train step reads the batch itself: inputs are not checked against the main model's shapes. */
+  readonly customStep?: boolean;
 }
 
 /**
@@ -293,7 +295,7 @@ export interface DataExpectations {
 export function validateBatch(batch: Batch, expect: DataExpectations, argument: string, checkValues: boolean): void {
   const inputs = inputsOf(batch.x);
   const { model, heads } = expect;
-  if (model.inputShapes) {
+  if (model.inputShapes && !expect.customStep) {
     if (model.inputShapes.length !== inputs.length) {
       throw new FitstreamInputError(`${argument}.x`, `the model takes ${model.inputShapes.length} input(s) but the data has ${inputs.length}; pass x as ${model.inputShapes.length === 1 ? 'one tensor' : `an array of ${model.inputShapes.length} tensors`}.`);
     }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { assignWeights, readCheckpoint, restoreOptimizer, type CheckpointStateInput, type LoadedCheckpoint } from '../checkpoint/checkpoint.js';
+import { assignWeights, readCheckpoint, restoreOptimizer, restoreParts, type CheckpointStateInput, type LoadedCheckpoint } from '../checkpoint/checkpoint.js';
 import type { OwnedClaim } from '../plugin/conflicts.js';
 import { pluginClaims, resolvePluginPoints, type ResolvedPluginPoints } from '../plugin/plugin-point-registry.js';
 import { resolveAll } from '../di/token.js';
@@ -45,7 +45,8 @@ export async function prepareFit<M extends string>(core: TrainerCore<M>, data: D
     weightConstraints: points.weightConstraints,
     learningRateMultipliers: points.learningRateMultipliers,
   };
-  core.lr.begin(points.learningRateBase, points.learningRateModifiers);
+  beginLearningRates(core, points);
+  assertStepFits(core, opts, points);
 
   // Data: sources, shape checks (no sync) and value checks (one read for in-memory data).
   const train = createSource(data, { batchSize: opts.batchSize, shuffle: opts.shuffle && !opts.overfitBatches, dropLast: opts.dropLast, random: core.random, sampler }, 'data');
@@ -63,7 +64,7 @@ export async function prepareFit<M extends string>(core: TrainerCore<M>, data: D
     validationTransforms: step.batchTransforms.filter((t) => t.applyTo === 'train-and-validation'),
     train,
     validation,
-    expect: { model: core.model, heads: core.heads },
+    expect: { model: core.model, heads: core.heads, customStep: core.trainStep !== undefined },
     fitShape: { epochs: opts.epochs, batchSize: opts.batchSize, accumulateBatches: opts.accumulateBatches, shuffle: opts.shuffle },
     position: { epoch: opts.initialEpoch, batch: 0, step: 0 },
     history: emptyHistory(),
@@ -79,6 +80,33 @@ export async function prepareFit<M extends string>(core: TrainerCore<M>, data: D
     prepared.aggregate.dispose();
     throw error;
   }
+}
+
+/** Binds each optimizer's learning-rate pipeline to the schedules and modifiers that apply to it. */
+function beginLearningRates<M extends string>(core: TrainerCore<M>, points: ResolvedPluginPoints): void {
+  const names = core.optimizers.map((o) => o.name);
+  for (const target of [...points.learningRateBase, ...points.learningRateModifiers]) {
+    if (target.optimizer !== undefined && !names.includes(target.optimizer)) {
+      throw new FitstreamInputError(`"${target.name}".optimizer`, `names "${target.optimizer}", which is not one of the trainer's optimizers (${names.map((n) => `"${n}"`).join(', ')}).`);
+    }
+  }
+  for (const { name, lr } of core.optimizers) {
+    const applies = (t: { readonly optimizer?: string }) => t.optimizer === undefined || t.optimizer === name;
+    const bases = points.learningRateBase.filter(applies);
+    lr.begin(bases.find((b) => b.optimizer === name) ?? bases[0], points.learningRateModifiers.filter(applies));
+  }
+}
+
+/** What a custom train step cannot do: accumulate batches, reduce gradients across replicas, validate without `evaluate`. */
+function assertStepFits<M extends string>(core: TrainerCore<M>, opts: NormalisedFitOptions, points: ResolvedPluginPoints): void {
+  const step = core.trainStep;
+  if (!step) return;
+  if (opts.accumulateBatches !== 1) throw new FitstreamInputError('options.accumulateBatches', `a custom trainStep ("${step.name}") applies its own updates on each batch; accumulate inside it, or drop accumulateBatches.`);
+  const reducer = points.gradientTransforms.find((t) => (t.stage ?? 'post-reduce') !== 'post-reduce');
+  if (reducer) {
+    throw new FitstreamInputError('trainStep', `"${reducer.name}" averages the default step's gradients across replicas and cannot reach inside trainStep "${step.name}"; use model averaging (localSGD or easgd from @fitstream/distributed) instead.`);
+  }
+  if (opts.validation && !step.evaluate) throw new FitstreamInputError('options.validation', `trainStep "${step.name}" has no evaluate(batch, ctx); add one to validate, or drop options.validation.`);
 }
 
 /** Resolves and checks every plugin point with the fit's own claims (the trainer's shuffling owns the batch order). */
@@ -98,9 +126,12 @@ async function resume<M extends string>(core: TrainerCore<M>, prepared: Prepared
   try {
     assignWeights(core.model, loaded.weights, `Checkpoint ${loaded.path}`);
     await restoreOptimizer(core.optimizer, loaded, core.model);
+    await restoreParts(loaded, core.models, new Map(core.optimizers.slice(1).map((o) => [o.name, o.optimizer])));
   } finally {
     tf.dispose(Object.values(loaded.weights));
     tf.dispose(loaded.optimizerWeights.map((w) => w.tensor));
+    tf.dispose(Object.values(loaded.parts.models).flatMap((m) => Object.values(m)));
+    tf.dispose(Object.values(loaded.parts.optimizers).flatMap((o) => o.map((w) => w.tensor)));
   }
   const { opts } = prepared;
   const s = loaded.state;
@@ -112,6 +143,7 @@ async function resume<M extends string>(core: TrainerCore<M>, prepared: Prepared
     throw new FitstreamInputError('seed', `the checkpoint ${loaded.path} was written by a trainer with another seed; create the trainer with the same seed to resume exactly.`);
   }
   core.lr.restore(s.learningRatePipeline, s.learningRate);
+  for (const o of core.optimizers.slice(1)) o.lr.restore(s.learningRatePipelines?.[o.name], s.learningRate);
   if (s.aggregate && s.batch > 0) prepared.aggregate.restore(s.aggregate.sums, s.aggregate.samples, s.aggregate.batches);
   restorePluginState(prepared.points.stateProviders, loaded);
   return { ...prepared, position: { epoch: s.epoch, batch: s.batch, step: s.step }, history: copyHistory(s.history), resumedFrom: loaded.path };

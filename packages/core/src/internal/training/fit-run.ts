@@ -117,7 +117,8 @@ export class FitRun<M extends string> {
     const epoch = this.position.epoch;
     const started = performance.now();
     if (this.position.batch === 0) aggregate.dispose();
-    this.steps.refreshVariables();
+    // The default step trains the main model's trainable variables; a custom step chooses its own.
+    if (!this.core.trainStep) this.steps.refreshVariables();
     const batchesPerEpoch = this.planEpoch();
     this.updateRate();
     this.core.emit('epoch:start', { ...this.loopPosition(), batchesPerEpoch });
@@ -158,7 +159,8 @@ export class FitRun<M extends string> {
     this.core.emit('validation:start', { ...this.loopPosition(), batchesPerEpoch: validation.batchesPerEpoch });
     await this.steering.boundary(false);
     const limit = opts.overfitBatches ?? opts.limitValidationBatches;
-    const result = await this.core.withWeightView('evaluation', () => runValidation(this.core, validation, limit, validationTransforms, epoch));
+    const steering = { stopped: () => this.steering.stopReason !== undefined, yieldEveryMs: opts.yieldEveryMs };
+    const result = await this.core.withWeightView('evaluation', () => runValidation(this.core, validation, limit, validationTransforms, epoch, steering));
     const logs: Record<string, number> = {};
     this.core.metricNames.forEach((n, i) => (logs[`val_${n}`] = result.means[i]!));
     this.core.emit('validation:end', { ...this.loopPosition(), samples: result.samples, metrics: logs as never });
@@ -221,7 +223,9 @@ export class FitRun<M extends string> {
 
   /** Computes the rate of the next update (core's learning-rate pipeline writes it into the optimizer). */
   private updateRate(): LearningRateValue {
-    return this.core.lr.update({ step: this.position.step, epoch: this.position.epoch, stepsPerEpoch: this.stepsPerEpoch });
+    const position = { step: this.position.step, epoch: this.position.epoch, stepsPerEpoch: this.stepsPerEpoch };
+    for (const o of this.core.optimizers.slice(1)) o.lr.update(position);
+    return this.core.lr.update(position);
   }
 
   /** Batches of the epoch about to run (known for in-memory data and `stepsPerEpoch`); sets the steps per epoch. */

@@ -82,6 +82,9 @@ function perOutput<T>(option: T | readonly T[] | { readonly [output: string]: T 
   });
 }
 
+/** No outputs scored: a custom train step that computes its own losses. */
+export const NO_HEADS: Heads = { heads: [], multi: false, metricNames: ['loss'] };
+
 /** Resolves losses, weights and metrics for the model's outputs; names follow Keras 3. */
 export function resolveHeads(outputs: readonly string[], loss: LossOption, metrics: MetricsOption = [], lossWeights?: LossWeights): Heads {
   const losses = perOutput<LossSpec>(loss, outputs, 'loss', isLossSpec).map((spec, i) => resolveLoss(spec, outputs.length > 1 ? `loss.${outputs[i]}` : 'loss'));

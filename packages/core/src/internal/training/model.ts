@@ -30,6 +30,8 @@ export type TrainableModel = tf.LayersModel | FunctionModel;
 /** What the loop needs from a model, whatever its kind. */
 export interface ModelAdapter {
   readonly kind: 'layers' | 'function';
+  /** The model as the user gave it. */
+  readonly source: TrainableModel;
   readonly label: string;
   /** One tensor per output, in output order. */
   forward(x: tf.Tensor | readonly tf.Tensor[], training: boolean): tf.Tensor[];
@@ -66,6 +68,7 @@ function adaptLayersModel(model: tf.LayersModel): ModelAdapter {
   installFrozenBatchNormInference(model);
   return {
     kind: 'layers',
+    source: model,
     label: `LayersModel "${model.name}"`,
     layersModel: model,
     forward: (x, training) => {
@@ -100,6 +103,7 @@ function adaptFunctionModel(model: FunctionModel): ModelAdapter {
   }
   return {
     kind: 'function',
+    source: model,
     label: 'FunctionModel',
     layersModel: undefined,
     forward: (x, training) => {

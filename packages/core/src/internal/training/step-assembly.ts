@@ -8,6 +8,7 @@ import { batchSizeOf } from './heads.js';
 import type { PreparedFit } from './fit-prepare.js';
 import type { FitSteering } from './fit-steering.js';
 import { GradientAccumulator, applyUpdate, forwardBackward } from './step-pipeline.js';
+import { runTrainStep, type StepParts } from './train-step.js';
 import type { TrainerCore } from './trainer-core.js';
 
 /** The lazy metrics of the last batch, released when the next batch ends (or the epoch). */
@@ -74,7 +75,7 @@ export class StepAssembly<M extends string> {
         let stopped: boolean;
         try {
           if (train.kind === 'stream') validateBatch(batch, this.prepared.expect, 'data', checkValues);
-          stopped = await this.trainBatch(batch, cursor, updateRate);
+          stopped = this.core.trainStep ? await this.trainCustomStep(batch, cursor, updateRate) : await this.trainBatch(batch, cursor, updateRate);
         } finally {
           if (source.owned) disposeBatch(batch);
         }
@@ -127,18 +128,58 @@ export class StepAssembly<M extends string> {
     return this.steering.stopReason !== undefined;
   }
 
+  /**
+   * One step of the user's `trainStep`: its updates happen inside (one batch per step); the loop's bookkeeping — events,
+   * epoch sums, position, boundaries — is the same as the default step's. Returns whether the fit stopped.
+   */
+  private async trainCustomStep(batch: Batch, cursor: EpochCursor, updateRate: () => void): Promise<boolean> {
+    const index = cursor.consumed;
+    const size = batchSizeOf(batch.y);
+    updateRate();
+    this.steering.stepOpen = true;
+    this.core.emit('batch:start', { ...this.loopPosition(), batch: index, size });
+    await this.steering.boundary(false);
+    const ctx = this.context(cursor.epoch, index);
+    const metrics = runTrainStep(this.core.trainStep!, batch, ctx, this.stepParts(), this.core.metricNames);
+    const lazy = this.hold(metrics, cursor.epoch, index);
+    cursor.consumed += 1;
+    cursor.lastIndex = index;
+    this.core.emit('batch:end', { ...this.loopPosition(), batch: index, size, metrics: lazy });
+    this.prepared.aggregate.add(metrics, size);
+    await this.completeStep(index, size, false, lazy, cursor);
+    return this.steering.stopReason !== undefined;
+  }
+
+  /** What a custom step runs with: every model and optimizer, and the update plugins. */
+  stepParts(): StepParts {
+    const { step: plugins } = this.prepared;
+    return {
+      models: this.core.models,
+      optimizers: new Map(this.core.optimizers.map((o) => [o.name, o.optimizer])),
+      gradientTransforms: plugins.gradientTransforms,
+      learningRateMultipliers: plugins.learningRateMultipliers,
+      weightConstraints: plugins.weightConstraints,
+    };
+  }
+
   /** The update of one step: gradient transforms, optimizer, constraints; then the position moves. */
   private async finishStep(grads: tf.NamedTensorMap, ctx: StepContext, metrics: tf.Tensor1D, lazy: LazyMetrics<M>, samples: number, cursor: EpochCursor): Promise<void> {
-    const { opts, aggregate, position, step: plugins } = this.prepared;
+    const { opts, aggregate, step: plugins } = this.prepared;
     const applied = applyUpdate(grads, ctx, { optimizer: this.core.optimizer, variables: this.variables, plugins, metrics, samples });
     tf.dispose(Object.values(grads));
     if (opts.accumulateBatches === 1) aggregate.add(metrics, samples);
     else aggregate.absorb(this.groupAggregate);
+    await this.completeStep(ctx.batch, samples, !applied, lazy, cursor);
+  }
+
+  /** The step is in the weights: the position moves, `step:end` is published, plugins get their boundary. */
+  private async completeStep(batch: number, samples: number, skipped: boolean, lazy: LazyMetrics<M>, cursor: EpochCursor): Promise<void> {
+    const { position } = this.prepared;
     position.batch = cursor.consumed;
     position.step += 1;
     this.steering.stepOpen = false;
     const factors = this.core.lr.current.factors;
-    this.core.emit('step:end', { ...this.loopPosition(), learningRateFactors: factors, batch: ctx.batch, samples, skipped: !applied, metrics: lazy });
+    this.core.emit('step:end', { ...this.loopPosition(), learningRateFactors: factors, batch, samples, skipped, metrics: lazy });
     await this.steering.boundary(true);
   }
 

@@ -106,6 +106,10 @@ export function applyUpdate(
         }
       }
     }
+    // tfjs optimizers index their slots by the position of a variable in the gradients: give them in the trained
+    // variables' order, whatever order the transforms returned (an all-reduce lays gradients out sorted by name), so
+    // that slots, checkpoints and the realignment at freeze changes all agree.
+    g = inVariableOrder(g, parts.variables);
     const multipliers = parts.plugins.learningRateMultipliers;
     if (multipliers.length === 0) applyOptimizerUpdate(parts.optimizer, g);
     else {
@@ -120,6 +124,16 @@ export function applyUpdate(
     for (const c of parts.plugins.weightConstraints) c.apply(parts.variables, own(ctx, c.name));
     return true;
   });
+}
+
+/** The gradients keyed in the order of `variables` (those without a gradient left out). */
+export function inVariableOrder(grads: Gradients, variables: readonly tf.Variable[]): Gradients {
+  const keys = Object.keys(grads);
+  if (keys.length === variables.length && keys.every((k, i) => k === variables[i]!.name)) return grads;
+  const ordered: Record<string, tf.Tensor> = {};
+  for (const v of variables) if (grads[v.name]) ordered[v.name] = grads[v.name]!;
+  for (const k of keys) if (!(k in ordered)) ordered[k] = grads[k]!;
+  return ordered;
 }
 
 /**

@@ -6,30 +6,47 @@ import { resolveAll } from '../di/token.js';
 import { createEventChannel, type EventChannel } from '../events/event-stream.js';
 import type { TrainerEvent, TrainerEventMap, TrainerEventType } from '../events/event-map.js';
 import type { TrainName } from '../events/metric-names.js';
-import { LearningRatePipeline } from '../learning-rate/learning-rate-pipeline.js';
+import type { LearningRatePipeline } from '../learning-rate/learning-rate-pipeline.js';
 import { resolvePluginPoints } from '../plugin/plugin-point-registry.js';
 import { StateProvider, type Json, type WeightView } from '../plugin/plugin-points.js';
 import type { Plugin } from '../plugin/plugin.js';
 import { Random } from '../random/random.js';
+import { resolveTrainerOptions } from './compiled-model.js';
 import { createSource, isTensorData, tensorsIn, validateBatch, type BatchSource, type DataSource, type TensorData } from './data.js';
 import type { EpochAggregate } from './epoch-aggregate.js';
 import { FitstreamInputError } from './errors.js';
 import { copyHistory, type MutableHistory } from './history.js';
-import { resolveHeads, type Heads, type LossOption, type LossWeights } from './heads.js';
+import { NO_HEADS, resolveHeads, type Heads, type LossOption, type LossWeights } from './heads.js';
 import type { MetricSpec } from './metrics.js';
 import { adaptModel, type ModelAdapter, type TrainableModel } from './model.js';
-import { getLearningRate, resolveOptimizer, type OptimizerSpec } from './optimizer.js';
+import { getLearningRate } from './optimizer.js';
+import { assertTrainStep, type TrainStep } from './train-step.js';
+import { MAIN_MODEL, resolveModels, resolveOptimizers, type NamedOptimizer, type OptimizersOption } from './trainer-parts.js';
 
 /** Options of {@link createTrainer}. */
 export interface TrainerOptions<S extends MetricSpec = MetricSpec> {
   readonly model: TrainableModel;
-  /** A tfjs optimizer instance (you own it) or a name (the trainer owns and disposes it). */
-  readonly optimizer: OptimizerSpec;
+  /**
+   * Other models a custom `trainStep` trains (a GAN's discriminator, a VAE's decoder), by name: checkpoints hold every
+   * model's weights, and `ctx.models` hands them to the step beside the main one (`ctx.models.model`).
+   */
+  readonly models?: { readonly [name: string]: TrainableModel };
+  /**
+   * A tfjs optimizer instance (you own it) or a name (the trainer owns and disposes it); for a custom `trainStep`, several
+   * by name (`{ generator: 'adam', discriminator: { name: 'adam', learningRate: 2e-4 } }`), each with its own slots in
+   * checkpoints and its own learning-rate pipeline. The first is the main one. Optional for a model compiled with
+   * `model.compile({ optimizer })`, whose optimizer is then used (this option wins when both are given).
+   */
+  readonly optimizer?: OptimizersOption;
   /**
    * The loss: a name, a function `(yTrue, yPred) => per-sample losses`, or `{ name, fn }`; for a multi-output model one
    * for every output, a list in output order, or a map by output name (Keras 3). The total is `Σ lossWeights · lossₒ`.
+   * Optional with a `trainStep`, which computes its own losses, and for a model compiled with `model.compile({ loss,
+   * metrics })`, whose loss (and metrics, when `metrics` is not given) are then used; this option wins when both are.
    */
-  readonly loss: LossOption;
+  readonly loss?: LossOption;
+  /** Replaces the default step with yours (a GAN, a VAE, several optimizers): see {@link TrainStep}. */
+  readonly trainStep?: TrainStep;
   /** Metrics for every output, a list per output in order, or a map by output name. */
   readonly metrics?: readonly S[] | readonly (readonly S[])[] | { readonly [output: string]: readonly S[] };
   /** A multi-output model's loss weights (default 1 each), as a list in output order or a map by output name. */
@@ -56,13 +73,20 @@ export interface LoopState {
  */
 export class TrainerCore<M extends string> {
   readonly model: ModelAdapter;
+  /** Every model by name: the main one under `model`, then the `models` option's. */
+  readonly models: ReadonlyMap<string, ModelAdapter>;
+  /** The main optimizer (the first of `optimizers`). */
   readonly optimizer: tf.Optimizer;
-  readonly ownsOptimizer: boolean;
-  /** The model's outputs as they are scored: losses, weights, metrics. */
+  /** Every optimizer by name, each with its learning-rate pipeline, in option order. */
+  readonly optimizers: readonly NamedOptimizer[];
+  /** The model's outputs as they are scored: losses, weights, metrics (none with a custom step and no `loss`). */
   readonly heads: Heads;
+  /** The user's step, when it replaces the default one. */
+  readonly trainStep: TrainStep | undefined;
   readonly metricNames: readonly TrainName<M>[];
   readonly seed: number | string;
   readonly random: Random;
+  /** The main optimizer's learning-rate pipeline. */
   readonly lr: LearningRatePipeline;
   readonly channel: EventChannel<M> = createEventChannel<M>();
   readonly container: DependencyContainer = createChildContainer();
@@ -71,19 +95,26 @@ export class TrainerCore<M extends string> {
   /** Tensor ids (x…, y) whose values were already checked for NaN/Inf and label ranges. */
   private readonly checkedData = new Set<string>();
 
-  constructor(readonly options: TrainerOptions) {
-    if (options == null) throw new TypeError('createTrainer(options): options are required ({ model, optimizer, loss }).');
+  /** The options in force: createTrainer's, with what a compiled model brings where they name nothing. */
+  readonly options: TrainerOptions;
+
+  constructor(given: TrainerOptions) {
+    if (given == null) throw new TypeError('createTrainer(options): options are required ({ model, optimizer, loss }).');
+    const options = (this.options = resolveTrainerOptions(given));
     this.model = adaptModel(options.model);
-    if (options.optimizer == null) throw new FitstreamInputError('optimizer', "is required: a name such as 'adam' or a tf.train.* instance.");
-    if (options.loss == null) throw new FitstreamInputError('loss', "is required: a name such as 'categoricalCrossentropy' or { name, fn }.");
-    this.heads = resolveHeads(this.model.outputNames, options.loss, options.metrics, options.lossWeights);
-    const { optimizer, owned } = resolveOptimizer(options.optimizer);
-    this.optimizer = optimizer;
-    this.ownsOptimizer = owned;
+    if (options.optimizer == null) throw new FitstreamInputError('optimizer', "is required: a name such as 'adam' or a tf.train.* instance (or compile the model with one).");
+    if (options.loss == null && !options.trainStep) throw new FitstreamInputError('loss', "is required: a name such as 'categoricalCrossentropy' or { name, fn } (or a trainStep that computes its own).");
+    this.models = resolveModels(this.model, options.models);
+    if (options.trainStep) assertTrainStep(options.trainStep);
+    this.trainStep = options.trainStep;
+    this.heads = options.loss == null ? NO_HEADS : resolveHeads(this.model.outputNames, options.loss, options.metrics, options.lossWeights);
+    this.optimizers = resolveOptimizers(options.optimizer);
+    if (this.optimizers.length > 1 && !this.trainStep) throw new FitstreamInputError('optimizer', `names ${this.optimizers.length} optimizers but the default step uses one; pass one optimizer, or a trainStep that uses them (ctx.minimize(name, loss)).`);
+    this.optimizer = this.optimizers[0]!.optimizer;
+    this.lr = this.optimizers[0]!.lr;
     this.seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
     this.random = Random.fromSeed(this.seed);
-    this.lr = new LearningRatePipeline(optimizer);
-    this.metricNames = this.heads.metricNames as readonly TrainName<M>[];
+    this.metricNames = (this.trainStep ? ['loss', ...this.trainStep.metrics] : this.heads.metricNames) as readonly TrainName<M>[];
   }
 
   get learningRate(): number {
@@ -126,7 +157,7 @@ export class TrainerCore<M extends string> {
     const inputs = data.x instanceof tf.Tensor ? [data.x] : [...data.x];
     const key = [...inputs, ...tensorsIn(data.y)].map((t) => t.id).join(',');
     const seen = checkValues && this.checkedData.has(key);
-    validateBatch({ x: data.x, y: data.y }, { model: this.model, heads: this.heads }, argument, checkValues && !seen);
+    validateBatch({ x: data.x, y: data.y }, { model: this.model, heads: this.heads, customStep: this.trainStep !== undefined }, argument, checkValues && !seen);
     if (checkValues) this.checkedData.add(key);
   }
 
@@ -160,7 +191,14 @@ export class TrainerCore<M extends string> {
   checkpointSnapshot(state: CheckpointStateInput): CheckpointSnapshot {
     const restore = this.weightView('checkpoints')?.apply();
     try {
-      return snapshotCheckpoint({ model: this.model, optimizer: this.optimizer, state, pluginTensors: this.pluginTensors() });
+      return snapshotCheckpoint({
+        model: this.model,
+        optimizer: this.optimizer,
+        state,
+        pluginTensors: this.pluginTensors(),
+        models: new Map([...this.models].filter(([name]) => name !== MAIN_MODEL)),
+        optimizers: new Map(this.optimizers.slice(1).map((o) => [o.name, o.optimizer])),
+      });
     } finally {
       restore?.();
     }
@@ -186,6 +224,7 @@ export class TrainerCore<M extends string> {
       step: position.step,
       learningRate: this.learningRate,
       learningRatePipeline: this.lr.record(),
+      ...(this.optimizers.length > 1 ? { learningRatePipelines: Object.fromEntries(this.optimizers.slice(1).map((o) => [o.name, o.lr.record()])) } : {}),
       random: this.random.getState(),
       aggregate:
         aggregate && aggregate.batches > 0

@@ -8,15 +8,18 @@ import type { TrainName } from '../events/metric-names.js';
 import type { Plugin } from '../plugin/plugin.js';
 import type { DataSource } from './data.js';
 import { runEvaluation } from './evaluation.js';
-import { DEFAULT_BATCH, type FitOptions } from './fit-options.js';
+import { DEFAULT_BATCH } from './fit-options.js';
 import { runFit, type FitResult } from './fit-run.js';
+import { normaliseFitCall, type FitArgs, type FitInputs, type TfjsFitArgs } from './model-fit-compat.js';
 import { copyHistory, emptyHistory, type MutableHistory } from './history.js';
-import type { LogNamesOf, LossOption } from './heads.js';
+import type { LogNamesOf, LossOption, Targets } from './heads.js';
 import type { MetricSpec } from './metrics.js';
+import type { TrainStep } from './train-step.js';
 import { TrainerCore, type LoopState, type TrainerOptions } from './trainer-core.js';
 
 export type { TrainerOptions } from './trainer-core.js';
 export type { FitOptions } from './fit-options.js';
+export type { FitArgs, TfjsFitArgs, FitInputs, ModelFitArgs, TfjsCallback, TfjsLogs, ValidationTuple } from './model-fit-compat.js';
 export type { FitResult } from './fit-run.js';
 
 /** Evaluation results: loss and metrics on the data, plain numbers. */
@@ -38,7 +41,10 @@ export class Trainer<M extends string = string> {
   readonly events$: Observable<TrainerEvent<M>>;
   /** The trainer's own DI container (a child of tsyringe's root); plugins get only a registry that adds to it. */
   readonly container: DependencyContainer;
+  /** The main optimizer (the first of {@link optimizers}). */
   readonly optimizer: tf.Optimizer;
+  /** Every optimizer by name (one unnamed optimizer is `default`). */
+  readonly optimizers: Readonly<Record<string, tf.Optimizer>>;
   readonly seed: number | string;
   readonly metricNames: readonly TrainName<M>[];
   /** The options the trainer was created with (model, optimizer, loss, metrics, seed, backend). */
@@ -55,6 +61,7 @@ export class Trainer<M extends string = string> {
     this.events$ = this.core.channel.events$;
     this.container = this.core.container;
     this.optimizer = this.core.optimizer;
+    this.optimizers = Object.freeze(Object.fromEntries(this.core.optimizers.map((o) => [o.name, o.optimizer])));
     this.seed = this.core.seed;
     this.metricNames = this.core.metricNames;
   }
@@ -76,23 +83,43 @@ export class Trainer<M extends string = string> {
     return this.core.learningRate;
   }
 
-  /** Trains. Resolves with the history when the last epoch ends or a plugin stops the fit; rejects on errors. */
-  async fit(data: DataSource, options: FitOptions): Promise<FitResult<M>> {
+  /**
+   * Trains. Resolves with the history when the last epoch ends or a plugin stops the fit; rejects on errors.
+   *
+   * Also takes tfjs' `model.fit(x, y, options)` call shape (x: a tensor, one per input or a map by input name; y: a
+   * tensor, one per output or a map by output name; `epochs` defaults to 1 there, as in tfjs) and tfjs' option names
+   * (`validationData`, `validationSplit`, `callbacks`, `batchesPerEpoch`, `yieldEvery`, `verbose` …): see
+   * docs/guides/from-model-fit.md. An unknown option name is an error with the closest known one.
+   *
+   * @example
+   * ```ts
+   * await trainer.fit({ x, y }, { epochs: 10, batchSize: 32, validation: { x: xVal, y: yVal } });
+   * await trainer.fit(x, y, { epochs: 10, validationSplit: 0.2, callbacks: { onEpochEnd: (epoch, logs) => console.log(epoch, logs?.val_loss) } });
+   * ```
+   */
+  fit(data: DataSource, options: FitArgs): Promise<FitResult<M>>;
+  fit(x: FitInputs, y: Targets, options?: TfjsFitArgs): Promise<FitResult<M>>;
+  async fit(first: DataSource | FitInputs, second: FitArgs | Targets, third?: TfjsFitArgs): Promise<FitResult<M>> {
     this.assertUsable();
     if (this.running) throw new Error('trainer.fit: a fit is already running on this trainer; await it first.');
+    const call = normaliseFitCall(this.core.model, (line) => this.core.log(line), first, second, third);
     this.running = true;
+    this.core.plugins.push(...(call.plugins as Plugin<M>[]));
     try {
       // A mid-epoch stop keeps its partial position; the epoch's metric sums are not kept between fits.
-      return await runFit(this.core, data, options, (run) => {
+      return await runFit(this.core, call.data, call.options, (run) => {
         this.lastFit = { position: { ...run.position }, history: copyHistory(run.history), fit: run.prepared.fitShape };
       });
     } finally {
+      // The fit's own plugins (tfjs callbacks, verbose) leave with it.
+      for (const plugin of call.plugins) this.core.plugins.splice(this.core.plugins.indexOf(plugin as Plugin<M>), 1);
+      call.dispose();
       this.running = false;
     }
   }
 
   /** Continues an interrupted fit from a checkpoint, mid-epoch at the exact batch. */
-  resume(checkpoint: string, data: DataSource, options: FitOptions): Promise<FitResult<M>> {
+  resume(checkpoint: string, data: DataSource, options: FitArgs): Promise<FitResult<M>> {
     return this.fit(data, { ...options, resumeFrom: checkpoint });
   }
 
@@ -131,7 +158,7 @@ export class Trainer<M extends string = string> {
         errors.push(error);
       }
     }
-    if (this.core.ownsOptimizer) this.optimizer.dispose();
+    for (const o of this.core.optimizers) if (o.owned) o.optimizer.dispose();
     this.core.channel.complete();
     this.container.clearInstances();
     if (errors.length === 1) throw errors[0];
@@ -155,10 +182,14 @@ export class Trainer<M extends string = string> {
  * const { history } = await trainer.fit({ x, y }, { epochs: 20, batchSize: 16, validation: { x: xVal, y: yVal } });
  * ```
  */
+export function createTrainer<const N extends string>(options: TrainerOptions & { readonly trainStep: TrainStep<N> }): Trainer<N>;
 export function createTrainer<const S extends MetricSpec = never, const L extends LossOption = LossOption, const MX extends TrainerOptions<S>['metrics'] = readonly S[]>(
   options: TrainerOptions<S> & { readonly loss: L; readonly metrics?: MX },
-): Trainer<LogNamesOf<L, MX>> {
-  return new Trainer<LogNamesOf<L, MX>>(options);
+): Trainer<LogNamesOf<L, MX>>;
+/** A model compiled with `model.compile({ optimizer, loss, metrics })` brings its own: metric names are not known statically. */
+export function createTrainer(options: TrainerOptions & { readonly model: tf.LayersModel; readonly loss?: undefined; readonly trainStep?: undefined }): Trainer<string>;
+export function createTrainer(options: TrainerOptions): Trainer<string> {
+  return new Trainer<string>(options);
 }
 
 export type { EventOf };
