@@ -14,6 +14,7 @@ import {
   selectBackend,
   withSeed,
   type FunctionModel,
+  type LossOption,
   type Plugin,
   type TrainerEvent,
 } from '@fitstream/core';
@@ -56,7 +57,7 @@ export function fresh(prefix: string): string {
   return `${prefix}${unique++}`;
 }
 
-export function trainer(model: tf.LayersModel | FunctionModel, options: { optimizer?: 'sgd' | 'adam' | tf.Optimizer; loss?: Parameters<typeof createTrainer>[0]['loss']; seed?: number } = {}) {
+export function trainer(model: tf.LayersModel | FunctionModel, options: { optimizer?: 'sgd' | 'adam' | tf.Optimizer; loss?: LossOption; seed?: number } = {}) {
   return createTrainer({ model, optimizer: options.optimizer ?? 'sgd', loss: options.loss ?? 'categoricalCrossentropy', seed: options.seed ?? 1, backend: 'current', log: null });
 }
 
