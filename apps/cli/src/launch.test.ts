@@ -27,3 +27,10 @@ describe('fitstream launch', () => {
     expect(run.stderr).toMatch(/--nproc-per-node must be a whole number ≥ 1/);
   });
 });
+
+describe('fitstream launch --mpi-args', () => {
+  it('splits the mpirun arguments like a shell (quotes group words)', async () => {
+    const { splitArgs } = await import('./commands/launch.js');
+    expect(splitArgs(`--oversubscribe --mca btl self,tcp -x "A B" 'c d'`)).toEqual(['--oversubscribe', '--mca', 'btl', 'self,tcp', '-x', 'A B', 'c d']);
+  });
+});

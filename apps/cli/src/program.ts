@@ -204,6 +204,7 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     .option('--timeout-ms <ms>', 'collective timeout: a hung or dead peer fails the others after this long', positiveInteger('--timeout-ms'))
     .option('--hosts <list>', 'MPI hosts with slots, comma-separated (node1:4,node2:4)')
     .option('--devices <list>', 'GPUs, comma-separated: local rank l gets CUDA_VISIBLE_DEVICES=devices[l % n]')
+    .option('--mpi-args <args>', 'extra mpirun arguments, quoted as one string ("--oversubscribe --mca btl self,tcp"); as root, Open MPI\'s allow-run-as-root variables are set for you')
     .option('--json', 'print one JSON summary on stdout at the end')
     .action(async (script: string, args: string[], options: LaunchFlags) => {
       const { launchCommand } = await import('./commands/launch.js');

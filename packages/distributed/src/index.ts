@@ -14,7 +14,7 @@ export type { MpiOptions, MpiFlavor } from './internal/mpi/mpi-communicator.js';
 export { PeerLostError, MpiUnavailableError, DistributedConfigError } from './internal/errors.js';
 export type { PeerLostReason } from './internal/errors.js';
 
-export { init, contextFor } from './internal/init.js';
+export { init, contextFor, isReplica } from './internal/init.js';
 export type { InitOptions, DistributedContext } from './internal/init.js';
 export { detectEnvironment, launchDefaults, deviceForLocalRank } from './internal/env/detect.js';
 export type { DistributedEnvironment, EnvironmentSource } from './internal/env/detect.js';
@@ -30,6 +30,6 @@ export type { Easgd, EasgdOptions } from './internal/training/easgd.js';
 export type { ReplicaOptions } from './internal/training/common.js';
 export { scaledLearningRate, planLearningRate } from './internal/training/lr-scaling.js';
 export type { LrScalingOptions, LrPlan } from './internal/training/lr-scaling.js';
-export { rankZero } from './internal/training/rank-zero.js';
+export { rankZero, sharedResumeSource } from './internal/training/rank-zero.js';
 export { evaluateAcrossReplicas } from './internal/training/evaluate.js';
 export { broadcastWeights } from './internal/training/weights.js';

@@ -13,7 +13,17 @@ export interface LaunchFlags {
   readonly timeoutMs?: number;
   readonly hosts?: string;
   readonly devices?: string;
+  /** Extra mpirun arguments, one string split like a shell would (quotes group words): `--mpi-args "--oversubscribe --mca btl self,tcp"`. */
+  readonly mpiArgs?: string;
   readonly json?: boolean;
+}
+
+/** Splits `--mpi-args` into words: whitespace separates, single or double quotes group. */
+export function splitArgs(text: string): string[] {
+  const words: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) words.push(m[1] ?? m[2] ?? m[3]!);
+  return words;
 }
 
 /**
@@ -37,6 +47,7 @@ export async function launchCommand(script: string, args: readonly string[], fla
     ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
     ...(flags.hosts ? { hosts: flags.hosts.split(',') } : {}),
     ...(flags.devices ? { devices: flags.devices.split(',') } : {}),
+    ...(flags.mpiArgs ? { mpirunArgs: splitArgs(flags.mpiArgs) } : {}),
     ...(typescript ? { import: ['tsx/esm'] } : {}),
     log: io.err,
   });

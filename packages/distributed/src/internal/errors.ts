@@ -8,7 +8,10 @@ export type PeerLostReason = 'exited' | 'timeout' | 'aborted';
  */
 export class PeerLostError extends Error {
   override readonly name = 'PeerLostError';
-  /** Ranks known to be lost (empty when unknown). */
+  /**
+   * The ranks lost: on threads the ranks that exited, aborted or did not answer; on MPI the aborting rank, or after a
+   * timeout every peer (a blocking MPI collective cannot say which rank it waits for).
+   */
   readonly lostRanks: readonly number[];
   /** `'exited'`: a peer's thread or process ended; `'timeout'`: no answer within the timeout; `'aborted'`: a peer called `abort`. */
   readonly reason: PeerLostReason;

@@ -51,6 +51,21 @@ function threadsData(): ThreadsWorkerData | undefined {
   return (workerData as Record<string, unknown>)[THREADS_KEY] as ThreadsWorkerData | undefined;
 }
 
+/**
+ * Whether this thread or process is a replica: a worker thread of `launch({ backend: 'threads' })`, or a process
+ * started by a launcher (`launch({ backend: 'mpi' })`, `mpirun`, `srun`, torchrun-style variables). A script that is
+ * both launcher and replica asks this instead of `isMainThread`, which is also true in every MPI rank.
+ *
+ * @example
+ * ```ts
+ * if (!isReplica()) await launch({ script: new URL(import.meta.url), nprocPerNode: 2 });
+ * else await train(await init());
+ * ```
+ */
+export function isReplica(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  return threadsData() !== undefined || detectEnvironment(env).source !== 'none';
+}
+
 /** Builds a context around an existing communicator (tests, custom engines). */
 export function contextFor(comm: Communicator, environment: DistributedEnvironment = detectEnvironment({}), log: (line: string) => void = (line) => console.error(line)): DistributedContext {
   return {

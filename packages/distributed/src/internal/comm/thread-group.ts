@@ -24,7 +24,7 @@ const ABORT = 2; // 0, or the reason code once the group failed
 const ABORT_RANK = 3; // the rank blamed (-1 unknown)
 const ABORT_LOCK = 4; // first writer of the failure wins
 const MESSAGE_LENGTH = 5;
-const ARRIVED = 8; // ARRIVED + r: the last generation rank r reached
+const ARRIVED = 8; // ARRIVED + r: the last generation rank r reached; ARRIVED + size + r: 1 when rank r is lost
 const REASONS: readonly PeerLostReason[] = ['exited', 'timeout', 'aborted'];
 
 /** Allocates a group's shared memory (in the launching thread). */
@@ -34,17 +34,21 @@ export function createThreadGroup(size: number, options: { readonly bufferBytes?
     size,
     capacity,
     timeoutMs: options.timeoutMs ?? 300_000,
-    control: new SharedArrayBuffer(4 * (ARRIVED + size)),
+    control: new SharedArrayBuffer(4 * (ARRIVED + 2 * size)),
     message: new SharedArrayBuffer(4096),
     slots: Array.from({ length: size }, () => new SharedArrayBuffer(4 * capacity)),
     result: new SharedArrayBuffer(4 * capacity),
   };
 }
 
-/** Marks the group failed (first caller wins) and wakes every waiting rank. Safe from any thread. */
-export function failThreadGroup(group: ThreadGroup, reason: PeerLostReason, rank: number, text: string): void {
+/**
+ * Marks the group failed (first caller wins) and wakes every waiting rank. Safe from any thread. `rank` is the rank
+ * blamed; `lost` every rank known to be lost (default `[rank]`), which the launcher ends at once when they hung.
+ */
+export function failThreadGroup(group: ThreadGroup, reason: PeerLostReason, rank: number, text: string, lost: readonly number[] = rank >= 0 ? [rank] : []): void {
   const control = new Int32Array(group.control);
   if (Atomics.compareExchange(control, ABORT_LOCK, 0, 1) !== 0) return;
+  for (const r of lost) if (r >= 0 && r < group.size) Atomics.store(control, ARRIVED + group.size + r, 1);
   const bytes = new TextEncoder().encode(text).subarray(0, group.message.byteLength);
   new Uint8Array(group.message).set(bytes);
   Atomics.store(control, MESSAGE_LENGTH, bytes.length);
@@ -53,14 +57,16 @@ export function failThreadGroup(group: ThreadGroup, reason: PeerLostReason, rank
   Atomics.notify(control, GEN);
 }
 
-/** The group's failure, if any. */
-export function threadGroupFailure(group: ThreadGroup): { reason: PeerLostReason; rank: number; text: string } | undefined {
+/** The group's failure, if any: its reason, the rank blamed, every rank known lost, and the message. */
+export function threadGroupFailure(group: ThreadGroup): { reason: PeerLostReason; rank: number; lost: number[]; text: string } | undefined {
   const control = new Int32Array(group.control);
   const code = Atomics.load(control, ABORT);
   if (code === 0) return undefined;
   const length = Atomics.load(control, MESSAGE_LENGTH);
   const text = new TextDecoder().decode(new Uint8Array(group.message).slice(0, length));
-  return { reason: REASONS[code - 1] ?? 'aborted', rank: Atomics.load(control, ABORT_RANK), text };
+  const lost: number[] = [];
+  for (let r = 0; r < group.size; r++) if (Atomics.load(control, ARRIVED + group.size + r) === 1) lost.push(r);
+  return { reason: REASONS[code - 1] ?? 'aborted', rank: Atomics.load(control, ABORT_RANK), lost, text };
 }
 
 /**
@@ -175,8 +181,8 @@ export class ThreadsCommunicator implements Communicator {
     if (!Number.isInteger(root) || root < 0 || root >= this.size) throw new RangeError(`${name} must be a rank in [0, ${this.size - 1}], got ${String(root)}.`);
   }
 
-  private lost(what: string, failure: { reason: PeerLostReason; rank: number; text: string }): PeerLostError {
-    const lostRanks = failure.rank >= 0 && failure.rank !== this.rank ? [failure.rank] : [];
+  private lost(what: string, failure: { reason: PeerLostReason; rank: number; lost: readonly number[]; text: string }): PeerLostError {
+    const lostRanks = failure.lost.filter((r) => r !== this.rank);
     return new PeerLostError(`rank ${this.rank} lost its group in ${what}: ${failure.text}`, { lostRanks, reason: failure.reason });
   }
 
@@ -203,7 +209,7 @@ export class ThreadsCommunicator implements Communicator {
         const missing: number[] = [];
         for (let r = 0; r < this.size; r++) if (Atomics.load(control, ARRIVED + r) !== gen + 1) missing.push(r);
         const text = `no answer from rank${missing.length === 1 ? '' : 's'} ${missing.join(', ')} within ${this.timeoutMs} ms (seen by rank ${this.rank} in ${what}); a peer is dead or hung`;
-        failThreadGroup(this.group, 'timeout', missing[0] ?? -1, text);
+        failThreadGroup(this.group, 'timeout', missing[0] ?? -1, text, missing);
         throw new PeerLostError(`rank ${this.rank}: ${text}`, { lostRanks: missing, reason: 'timeout' });
       }
       Atomics.wait(control, GEN, gen, Math.min(left, 1000));

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { createThreadGroup, failThreadGroup } from '../comm/thread-group.js';
+import { createThreadGroup, failThreadGroup, threadGroupFailure } from '../comm/thread-group.js';
 import { describe } from '../comm/communicator.js';
 import { launchDefaults } from '../env/detect.js';
 import { DistributedConfigError, MpiUnavailableError } from '../errors.js';
@@ -43,11 +43,20 @@ export interface LaunchOptions {
   readonly hosts?: readonly string[];
   /** The MPI launcher (default `mpirun`). */
   readonly mpirun?: string;
-  /** Extra `mpirun` arguments, e.g. `['--oversubscribe']`. */
+  /** Extra `mpirun` arguments, passed through before the program, e.g. `['--oversubscribe', '--mca', 'btl', 'self,tcp']` (CLI: `--mpi-args`). */
   readonly mpirunArgs?: readonly string[];
+  /**
+   * Open MPI refuses to run as root unless `OMPI_ALLOW_RUN_AS_ROOT=1` and `OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1` are set
+   * (its documented opt-in, e.g. in containers). Default `true`: as root, `launch` sets both for `mpirun` and says so in
+   * the log; `false`: it refuses with a clear error instead of spending a restart on mpirun's refusal.
+   */
+  readonly allowRunAsRoot?: boolean;
   /** Threads: bytes per rank of shared memory for collectives (default 32 MiB; longer arrays run in chunks). */
   readonly bufferBytes?: number;
-  /** Threads: how long survivors may take to fail after a replica died, before they are terminated (default 10 000 ms). */
+  /**
+   * Threads: how long survivors may take to end after a replica died (to write an error backup, say), before they are
+   * terminated (default 10 000 ms). A replica found hung by the collective timeout is terminated at once, without it.
+   */
   readonly gracePeriodMs?: number;
   readonly runId?: string;
   /** Launcher messages (restarts, failures). Default `console.error`; `null` for none. */
@@ -141,7 +150,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       ...(options.devices ? { FITSTREAM_DEVICES: options.devices.join(','), TF_FORCE_GPU_ALLOW_GROWTH: 'true' } : {}),
       ...options.env,
     };
-    const attempt = backend === 'threads' ? await runThreads(options, nproc, restartCount, baseEnv) : await runMpi(options, worldSize, baseEnv);
+    const attempt = backend === 'threads' ? await runThreads(options, nproc, restartCount, baseEnv) : await runMpi(options, worldSize, baseEnv, log);
     results = attempt.results;
     const record: LaunchAttempt = { restartCount, exitCode: attempt.exitCode, durationMs: performance.now() - started, failures: attempt.failures };
     attempts.push(record);
@@ -172,6 +181,23 @@ function runThreads(options: LaunchOptions, size: number, restartCount: number, 
   const workers: Worker[] = [];
   let running = size;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  const exited = new Set<number>();
+  const hung = new Map<number, string>();
+  // A replica the collective timeout found hung never ends by itself: end it as soon as a peer reports it (polling the
+  // group's failure word), not after the grace period, so the group restarts right after the timeout.
+  const watch = setInterval(() => {
+    const failure = threadGroupFailure(group);
+    if (!failure) return;
+    if (failure.reason === 'timeout') {
+      for (const r of failure.lost) {
+        if (exited.has(r) || hung.has(r)) continue;
+        hung.set(r, `terminated by the launcher: no answer within the ${group.timeoutMs} ms collective timeout (hung)`);
+        void workers[r]?.terminate();
+      }
+    }
+    clearInterval(watch);
+  }, 20);
+  watch.unref();
   return new Promise((resolve) => {
     for (let rank = 0; rank < size; rank++) {
       const data: ThreadsWorkerData = { group, rank };
@@ -194,8 +220,9 @@ function runThreads(options: LaunchOptions, size: number, restartCount: number, 
       });
       worker.on('exit', (code) => {
         running -= 1;
-        const failed = code !== 0 || error !== undefined;
-        if (failed) failures.push({ rank, error: error === undefined ? `exited with code ${code}` : describe(error) });
+        exited.add(rank);
+        const failed = code !== 0 || error !== undefined || hung.has(rank);
+        if (failed) failures.push({ rank, error: hung.get(rank) ?? (error === undefined ? `exited with code ${code}` : describe(error)) });
         // Peers still inside collectives with this rank must not wait for it.
         failThreadGroup(group, 'exited', rank, failed ? `rank ${rank} failed (${error === undefined ? `exit code ${code}` : describe(error)})` : `rank ${rank} finished while its peers still ran collectives`);
         if (failed && graceTimer === undefined && running > 0) {
@@ -205,6 +232,7 @@ function runThreads(options: LaunchOptions, size: number, restartCount: number, 
         }
         if (running === 0) {
           if (graceTimer) clearTimeout(graceTimer);
+          clearInterval(watch);
           failures.sort((a, b) => a.rank - b.rank);
           resolve({ exitCode: failures.length ? 1 : 0, failures, results });
         }
@@ -230,11 +258,35 @@ function preloadUrl(): string {
   return new URL(here.endsWith('.ts') ? './preload.ts' : './preload.js', here).href;
 }
 
-function runMpi(options: LaunchOptions, worldSize: number, baseEnv: Record<string, string>): Promise<AttemptOutcome> {
+/** The variables Open MPI documents for running as root (`mpirun --allow-run-as-root` as environment). */
+const OMPI_ROOT_VARIABLES = { OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' } as const;
+
+/** What `mpirun` needs to run as root: the variables to add (logged), or a refusal; nothing when not root or not Open MPI. */
+export function rootEnvironment(
+  flavor: 'openmpi' | 'mpich',
+  options: { readonly allowRunAsRoot?: boolean | undefined; readonly uid?: number | undefined; readonly env: Readonly<Record<string, string | undefined>>; readonly args?: readonly string[] },
+): Record<string, string> {
+  if (flavor !== 'openmpi' || options.uid !== 0) return {};
+  if (options.args?.includes('--allow-run-as-root')) return {};
+  const missing = Object.entries(OMPI_ROOT_VARIABLES).filter(([k]) => options.env[k] !== '1');
+  if (missing.length === 0) return {};
+  if (options.allowRunAsRoot === false) {
+    throw new DistributedConfigError(
+      'launch: this process runs as root, and Open MPI\'s mpirun refuses root unless OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are set (or --allow-run-as-root is passed). Run as another user, set those variables, or drop allowRunAsRoot: false to let launch set them.',
+    );
+  }
+  return Object.fromEntries(missing);
+}
+
+function runMpi(options: LaunchOptions, worldSize: number, baseEnv: Record<string, string>, log: (line: string) => void): Promise<AttemptOutcome> {
   const mpirun = options.mpirun ?? 'mpirun';
   const flavor = mpirunFlavor(mpirun);
   if (!flavor) {
     throw new MpiUnavailableError(`launch: "${mpirun}" was not found. Install MPI (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev), or use backend 'threads' on one machine.`);
+  }
+  const rootEnv = rootEnvironment(flavor, { allowRunAsRoot: options.allowRunAsRoot, uid: process.getuid?.(), env: { ...process.env, ...baseEnv }, args: options.mpirunArgs ?? [] });
+  if (Object.keys(rootEnv).length > 0) {
+    log(`fitstream launch: running as root; setting ${Object.keys(rootEnv).map((k) => `${k}=1`).join(' ')} for mpirun (Open MPI's documented opt-in; pass allowRunAsRoot: false to refuse instead).`);
   }
   const names = Object.keys(baseEnv);
   const forward = flavor === 'openmpi' ? names.flatMap((n) => ['-x', n]) : ['-genvlist', names.join(',')];
@@ -243,7 +295,7 @@ function runMpi(options: LaunchOptions, worldSize: number, baseEnv: Record<strin
   const nodeArgs = [...(options.execArgv ?? []), ...imports.flatMap((m) => ['--import', m]), '--import', preloadUrl(), fileURLToPathSafe(options.script), ...(options.args ?? [])];
   const args = ['-np', String(worldSize), ...hosts, ...forward, ...(options.mpirunArgs ?? []), process.execPath, ...nodeArgs];
   return new Promise((resolve, reject) => {
-    const child = spawn(mpirun, args, { stdio: 'inherit', env: { ...process.env, ...baseEnv } });
+    const child = spawn(mpirun, args, { stdio: 'inherit', env: { ...process.env, ...baseEnv, ...rootEnv } });
     child.once('error', (e) => reject(new MpiUnavailableError(`launch: could not start ${mpirun}: ${describe(e)}`)));
     child.once('exit', (code, signal) => {
       const exitCode = code ?? (signal ? 128 : 1);

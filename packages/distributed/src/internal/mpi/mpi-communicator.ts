@@ -207,6 +207,14 @@ export class MpiCommunicator implements Communicator {
     void this.worker.terminate();
   }
 
+  /**
+   * The ranks a timeout may blame: every peer. A blocking MPI collective does not say which rank it is waiting for,
+   * and a hung peer cannot be asked, so `lostRanks` lists the suspects rather than leaving them out.
+   */
+  private peers(): number[] {
+    return Array.from({ length: this.size }, (_, r) => r).filter((r) => r !== this.rank);
+  }
+
   private abortNow(code: number): never {
     const handle = this.flavor === 'openmpi' ? 'void *' : 'int';
     const abort = this.lib.func(`int MPI_Abort(${handle} comm, int code)`);
@@ -216,7 +224,7 @@ export class MpiCommunicator implements Communicator {
 
   private begin(name: string): string {
     if (this.state === 'closed') throw new Error(`${name}: this communicator is closed.`);
-    if (this.state === 'broken') throw new PeerLostError(`rank ${this.rank}: ${name} after the group was lost; the MPI job is being aborted.`, { reason: 'timeout' });
+    if (this.state === 'broken') throw new PeerLostError(`rank ${this.rank}: ${name} after the group was lost; the MPI job is being aborted.`, { reason: 'timeout', lostRanks: this.peers() });
     this.op += 1;
     return `${name} #${this.op}`;
   }
@@ -263,11 +271,11 @@ export class MpiCommunicator implements Communicator {
       const left = deadline - performance.now();
       if (left <= 0) {
         this.state = 'broken';
-        const message = `rank ${this.rank}: ${what} did not complete within ${timeoutMs} ms; a peer is dead or hung. Aborting the MPI job in ${this.abortGraceMs} ms (restart from the last checkpoint).`;
+        const message = `rank ${this.rank}: ${what} did not complete within ${timeoutMs} ms; one of ranks ${this.peers().join(', ')} is dead or hung (MPI cannot tell which). Aborting the MPI job in ${this.abortGraceMs} ms (restart from the last checkpoint).`;
         writeSync(2, `PeerLostError: ${message}\n`);
         this.abortTimer = setTimeout(() => this.abortNow(14), this.abortGraceMs);
         this.abortTimer.unref();
-        throw new PeerLostError(message, { reason: 'timeout' });
+        throw new PeerLostError(message, { reason: 'timeout', lostRanks: this.peers() });
       }
       Atomics.wait(c, DONE, seq - 1, Math.min(left, 1000));
     }

@@ -44,3 +44,40 @@ describe.skipIf(!mpi)('dataParallel on MPI processes (mpirun on loopback)', () =
     expect(performance.now() - started).toBeLessThan(30_000);
   });
 });
+
+describe.skipIf(!mpi)('Adam on 2 MPI ranks: resume and restarts are exact', () => {
+  const readAny = (dir: string, rank: number) => JSON.parse(readFileSync(join(dir, `rank-${rank}.json`), 'utf8')) as Record<string, unknown>;
+
+  it('fit → checkpoint → resume equals uninterrupted bitwise (same-shape model, names sorting unlike their order)', async () => {
+    const dir = join(out, 'split');
+    const result = await launchMpi('./resume-worker.ts', 2, { env: { FITSTREAM_TEST_OUT: dir, MODE: 'split', OPT: 'adam', MODEL: 'same', CKPT: join(out, 'split-ckpt'), N: '40', BATCH: '4', EPOCHS: '4', SPLIT: '2' }, timeoutMs: 30_000 });
+    expect(result.exitCode).toBe(0);
+    const [r0, r1] = [readAny(dir, 0), readAny(dir, 1)];
+    expect(r0.resumed).toEqual(r0.full);
+    expect(r1.resumed).toEqual(r0.full);
+  });
+
+  it('a rank killed at a seeded random step: launch restarts the job once and every rank resumes from rank 0’s backup, bitwise', async () => {
+    const base = { MODE: 'backup', OPT: 'adam', MODEL: 'same', N: '40', BATCH: '4', EPOCHS: '4', EVERY: '3' };
+    const cleanDir = join(out, 'backup-clean');
+    const clean = await launchMpi('./resume-worker.ts', 2, { env: { ...base, FITSTREAM_TEST_OUT: cleanDir, BACKUP: join(out, 'bc', 'backup') }, timeoutMs: 30_000 });
+    expect(clean.exitCode).toBe(0);
+    const step = 4 + ((Math.imul(7 ^ 0x9e3779b9, 0x85ebca6b) >>> 0) % 14);
+    const dir = join(out, 'backup-killed');
+    const root = join(out, 'bk');
+    const started = Date.now();
+    const result = await launchMpi('./resume-worker.ts', 2, { env: { ...base, FITSTREAM_TEST_OUT: dir, BACKUP: join(root, 'backup'), FAIL: `kill:1:${step}` }, timeoutMs: 30_000, maxRestarts: 1 });
+    expect(result.ok).toBe(true);
+    expect(result.restarts).toBe(1);
+    const [r0, r1] = [readAny(dir, 0), readAny(dir, 1)];
+    expect(r0.restartCount).toBe(1);
+    expect(r0.resumedFrom).toMatch(/backup$/);
+    expect(r0.weights).toEqual(readAny(cleanDir, 0).weights);
+    expect(r1.weights).toEqual(r0.weights);
+    const attemptEnd = started + result.attempts[0]!.durationMs;
+    const faultAt = Number(readFileSync(join(root, 'fault-at-1'), 'utf8'));
+    const firstStep = Math.min(Number(r0.firstStepAt), Number(r1.firstStepAt));
+    console.info(`[MPI kill at step ${step}] job ended ${(attemptEnd - faultAt).toFixed(0)} ms after the kill; restarted and resumed to the first step in ${(firstStep - attemptEnd).toFixed(0)} ms`);
+    expect(attemptEnd - faultAt).toBeLessThan(10_000);
+  }, 120_000);
+});

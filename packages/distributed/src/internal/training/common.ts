@@ -19,6 +19,7 @@ import { PeerLostError } from '../errors.js';
 import type { DistributedContext } from '../init.js';
 import { hasWarmup, learningRateScaleAt, planLearningRate, type LrPlan, type LrScalingOptions } from './lr-scaling.js';
 import { broadcastWeights } from './weights.js';
+import { groupSession, guardCheckpointWrites } from './checkpoint-guard.js';
 
 declare module '@fitstream/core' {
   // Type parameters must match core's declaration exactly for the interfaces to merge.
@@ -170,6 +171,11 @@ export class ReplicaSupport {
     const samplerTeardown = samplerPlugin?.attach?.(events$, control);
     if (samplerTeardown) subscriptions.add(samplerTeardown);
     if (this.options.broadcastInitialWeights ?? true) broadcastWeights(this.comm, control, 0);
+    if (this.comm.size > 1) {
+      // Checkpoint writes into a directory another rank writes are refused before they collide (rank 0 writes, all read).
+      const release = guardCheckpointWrites(control, this.ctx.rank, groupSession(this.comm), this.name);
+      subscriptions.add(events$.pipe(ofType('fit:end')).subscribe(() => release()));
+    }
     this.plan = undefined;
     const lr = this.lrOptions;
     if (lr) {
