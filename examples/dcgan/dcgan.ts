@@ -92,7 +92,7 @@ export function ganStep(generator: tf.LayersModel, discriminator: tf.LayersModel
 /** The test's run (about a minute here) and the README's. */
 export const RUNS = {
   quick: { epochs: 6, images: 2048, learningRate: 1e-3 },
-  full: { epochs: 8, images: 10_000, learningRate: 1e-3 },
+  full: { epochs: 4, images: 10_000, learningRate: 1e-3 },
 } as const;
 
 /** Options of {@link trainDcgan}. */

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boxIou, RUNS, trainMultiTask } from './multi-task.js';
 
+/** The measured seed is 1; `FITSTREAM_EXAMPLE_SEED` reruns the test with another to see the spread. */
+const SEED = Number(process.env.FITSTREAM_EXAMPLE_SEED ?? 1);
 let dir: string;
 beforeAll(async () => {
   await selectBackend({ log: null });
@@ -20,16 +22,17 @@ describe('multi-task model (classification + box regression heads, loss weights,
   });
 
   it('classifies and locates held-out digits, reporting Keras 3 names per head', async () => {
-    const run = await trainMultiTask({ dir, ...RUNS.quick, seed: 1 });
+    const run = await trainMultiTask({ dir, ...RUNS.quick, seed: SEED });
     const logs = run.result.history.logs;
     const names = ['loss', 'digit_loss', 'box_loss', 'digit_accuracy', 'box_mae', 'box_iou'];
     expect(Object.keys(logs).sort()).toEqual([...names, ...names.map((n) => `val_${n}`)].sort());
     // The total is the weighted sum of the heads' losses (weights 1 and 20).
     const i = logs.loss!.length - 1;
     expect(logs.loss![i]!).toBeCloseTo(logs.digit_loss![i]! + 20 * logs.box_loss![i]!, 3);
-    // Measured over seeds 1–3 (see README): digit accuracy 0.94–0.95, box IoU 0.80–0.82 after 6 epochs.
-    expect(logs.val_digit_accuracy!.at(-1)!).toBeGreaterThan(0.9);
-    expect(logs.val_box_iou!.at(-1)!).toBeGreaterThan(0.75);
+    // Measured with seeds 1, 2, 3: digit accuracy 0.921, 0.916, 0.921; box IoU 0.793, 0.778, 0.795 (6 epochs).
+    console.info(`multi-task seed ${SEED}: val_digit_accuracy ${logs.val_digit_accuracy!.at(-1)!.toFixed(4)}, val_box_iou ${logs.val_box_iou!.at(-1)!.toFixed(4)}`);
+    expect(logs.val_digit_accuracy!.at(-1)!).toBeGreaterThan(0.88);
+    expect(logs.val_box_iou!.at(-1)!).toBeGreaterThan(0.74);
 
     // The saved model is stock tfjs layers format, with both heads.
     const loaded = await tf.loadLayersModel(fileSystem(join(dir, 'model')));

@@ -60,9 +60,10 @@ export async function trainDigitClassifier(options: DigitClassifierOptions = {})
     heldOutAccuracy,
     async classify(images) {
       const probs = tf.tidy(() => model.predict(images, { batchSize: 256 }) as tf.Tensor2D);
-      const [classes, confidence] = tf.tidy(() => [tf.argMax(probs, 1), tf.max(probs, 1)]);
-      const result = { classes: (await classes!.data()) as Int32Array, confidence: (await confidence!.data()) as Float32Array };
-      tf.dispose([probs, classes!, confidence!]);
+      const classes = tf.argMax(probs, 1);
+      const confidence = tf.max(probs, 1);
+      const result = { classes: (await classes.data()) as Int32Array, confidence: (await confidence.data()) as Float32Array };
+      tf.dispose([probs, classes, confidence]);
       return result;
     },
     dispose: () => model.dispose(),

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '@fitstream/core';
 import { crc32, deflateSync } from 'node:zlib';
 
