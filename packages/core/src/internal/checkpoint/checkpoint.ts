@@ -147,11 +147,15 @@ function optimizerWeightsOf(optimizer: tf.Optimizer): Promise<NamedTensor[]> {
       `Optimizer ${optimizer.getClassName()} cannot save its state in tfjs (${error instanceof Error ? error.message : String(error)}), so a checkpoint cannot hold it and a resume would not be exact; train with 'adam', 'rmsprop', 'adagrad', 'adadelta', 'momentum' or 'sgd' to checkpoint.`,
     );
   };
+  let weights: Promise<NamedTensor[]>;
   try {
-    return optimizer.getWeights().catch(refuse);
+    weights = optimizer.getWeights().catch(refuse);
   } catch (error) {
-    return refuse(error);
+    weights = Promise.reject(error instanceof Error ? error : new Error(String(error))).catch(refuse);
   }
+  // Awaited later by the writer (after other encodes): marked handled now so a refusal is not an unhandled rejection.
+  weights.catch(() => undefined);
+  return weights;
 }
 
 /**
