@@ -37,13 +37,17 @@ describe('configuration: recipe defaults < config file < flags, validated with e
     [['train', 'iris', '--callbacks.lrSchedule.type', 'cosineDecay'], /callbacks\.lrSchedule\.totalSteps: missing; expected number\./],
     [['train', 'mnist', '--data.subset', 'all'], /data\.subset: expected number, got "all"\./],
     [['train', 'iris', '--modle.hiddenUnits', '8'], /unknown key "modle"\. Allowed keys: recipe, seed, .*\. Did you mean "model"\?/],
-    [['train', 'iris', '--callbacks.lrSchedule.type', 'oneCycle', '--callbacks.lrSchedule.maxLr', '0.1', '--callbacks.lrSchedule.totalSteps', '100', '--callbacks.reduceLROnPlateau.enabled', '--epochs', '1'], /Plugins "one-cycle" and "reduce-lr-on-plateau\(val_loss\)" both claim "learning-rate"/],
     [['doctor', '--callbacks.tensorBoard', 'false'], /configuration flags \(--callbacks\.tensorBoard\) apply to train, cv and lr-find only/],
   ])('fitstream %j', async (args, message) => {
     const run = await sandbox.run(...args);
     expect(run.stderr).toMatch(message);
     expect(run.code, run.stderr).toBe(2);
     expect(run.stdout).toBe('');
+  });
+
+  it('composes a schedule with plateau reductions (the learning-rate pipeline): oneCycle × reduceLROnPlateau trains', async () => {
+    const run = await sandbox.run('train', 'iris', '--callbacks.lrSchedule.type', 'oneCycle', '--callbacks.lrSchedule.maxLr', '0.1', '--callbacks.lrSchedule.totalSteps', '100', '--callbacks.reduceLROnPlateau.enabled', '--epochs', '1', '--json');
+    expect(run.code, run.stderr).toBe(0);
   });
 
   it('a bad config file names the file, every bad key and the allowed values', async () => {
