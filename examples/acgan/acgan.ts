@@ -5,11 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { backupAndRestore, jsonlLogger, progressBar, type ProgressStream } from '@fitstream/callbacks';
-import { createTrainer, fileSystem, ofType, resolveLoss, withSeed, type FitResult, type Plugin, type TrainStep } from '@fitstream/core';
+import { createTrainer, fileSystem, resolveLoss, withSeed, type FitResult, type Plugin, type TrainStep } from '@fitstream/core';
 import { loadMnist } from '@fitstream/datasets';
 import { join } from 'node:path';
 import { release } from '../dcgan/dcgan.js';
-import { writePngGrid } from '../shared/png.js';
+import { sampleGrid as sampleGridPlugin } from '../shared/sample-grid.js';
 
 export const LATENT = 64;
 export const CLASSES = 10;
@@ -126,20 +126,9 @@ export function generateDigits(generator: tf.LayersModel, perDigit: number, seed
   });
 }
 
+/** A grid of generated digits at every epoch's end (`../shared/sample-grid.ts`). */
 function sampleGrid(generator: tf.LayersModel, dir: string, written: string[], onEpochEnd: AcganOptions['onEpochEnd']): Plugin {
-  return {
-    name: 'sample-grid',
-    attach: (events$, control) =>
-      events$.pipe(ofType('epoch:end')).subscribe((e) => {
-        const path = join(dir, 'samples', `epoch-${String(e.epoch + 1).padStart(3, '0')}.png`);
-        const images = generateDigits(generator, 10, 1234);
-        const done = writePngGrid(path, images, 10)
-          .then(() => void written.push(path))
-          .finally(() => images.dispose())
-          .then(() => onEpochEnd?.(e.epoch, generator));
-        control.await(done);
-      }),
-  };
+  return sampleGridPlugin({ dir, columns: 10, written, generate: () => generateDigits(generator, 10, 1234), onEpochEnd: (epoch) => onEpochEnd?.(epoch, generator) });
 }
 
 /** Trains the ACGAN; call `selectBackend()` first. */

@@ -4,10 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { backupAndRestore, jsonlLogger, progressBar, type ProgressStream } from '@fitstream/callbacks';
-import { createTrainer, fileSystem, ofType, resolveLoss, withSeed, type FitResult, type Plugin, type TrainStep } from '@fitstream/core';
+import { createTrainer, fileSystem, resolveLoss, withSeed, type FitResult, type Plugin, type TrainStep } from '@fitstream/core';
 import { loadMnist } from '@fitstream/datasets';
 import { join } from 'node:path';
-import { writePngGrid } from '../shared/png.js';
+import { sampleGrid as sampleGridPlugin } from '../shared/sample-grid.js';
 
 /** Size of the generator's noise input. */
 export const LATENT = 64;
@@ -122,21 +122,9 @@ export interface DcganRun {
   dispose(): void;
 }
 
-/** A plugin that writes a grid of 8×8 digits from fixed noise at every epoch's end. */
+/** A grid of generated digits at every epoch's end (`../shared/sample-grid.ts`). */
 function sampleGrid(generator: tf.LayersModel, dir: string, written: string[], onEpochEnd: DcganOptions['onEpochEnd']): Plugin {
-  return {
-    name: 'sample-grid',
-    attach: (events$, control) =>
-      events$.pipe(ofType('epoch:end')).subscribe((e) => {
-        const path = join(dir, 'samples', `epoch-${String(e.epoch + 1).padStart(3, '0')}.png`);
-        const images = tf.tidy(() => generator.predict(tf.randomNormal([64, LATENT], 0, 1, 'float32', 1234)) as tf.Tensor4D);
-        const done = writePngGrid(path, images, 8)
-          .then(() => void written.push(path))
-          .finally(() => images.dispose())
-          .then(() => onEpochEnd?.(e.epoch, generator));
-        control.await(done);
-      }),
-  };
+  return sampleGridPlugin({ dir, columns: 8, written, generate: () => tf.tidy(() => generator.predict(tf.randomNormal([64, LATENT], 0, 1, 'float32', 1234)) as tf.Tensor4D), onEpochEnd: (epoch) => onEpochEnd?.(epoch, generator) });
 }
 
 /** Trains the DCGAN; call `selectBackend()` first. Run it again after a kill: `backupAndRestore` resumes it. */
