@@ -7,7 +7,8 @@ import { crossValidate, formatSummary, kFold, stratifiedKFold, type CrossValidat
 import { environmentRecord } from '../run/environment.js';
 import { formatNumber } from '../run/format.js';
 import { createRunDirectory, writeJson } from '../run/run-directory.js';
-import { fitOptions, recipeTrainer, type Resolved } from '../run/session.js';
+import { fitOptions } from '../run/fit-options.js';
+import { recipeTrainer, type Resolved } from '../run/session.js';
 import type { Io } from '../recipes/recipe.js';
 
 /**

@@ -11,7 +11,7 @@ import { formatNumber } from '../run/format.js';
 import { callbackPlugins } from '../run/plugins.js';
 import { writeRunReport } from '../run/report.js';
 import { writeJson } from '../run/run-directory.js';
-import { fitOptions } from '../run/session.js';
+import { fitOptions } from '../run/fit-options.js';
 import type { ExperimentRecipe, Io, TensorPair } from './recipe.js';
 import { gatherPair } from './tabular.js';
 

@@ -5,7 +5,8 @@ import { drift, lstmForecaster, meanForecast, persistence, runBacktest, seasonal
 import { z } from 'zod';
 import { EXIT } from '../exit.js';
 import { defined } from '../run/plugins.js';
-import { devBatches, experimentBase, experimentCallbackDefaults, experimentCallbacks, interruptedOrThrow, startExperiment, throwIfInterrupted, type ExperimentRun } from '../run/experiment.js';
+import { experimentBase, experimentCallbackDefaults, experimentCallbacks, interruptedOrThrow, startExperiment, throwIfInterrupted, type ExperimentRun } from '../run/experiment.js';
+import { devBatches } from '../run/fit-options.js';
 import { formatNumber } from '../run/format.js';
 import { writeRunReport } from '../run/report.js';
 import { writeJson } from '../run/run-directory.js';

@@ -13,7 +13,7 @@ import { callbackPlugins, defined } from '../run/plugins.js';
 import { writeRunReport } from '../run/report.js';
 import { writeJson } from '../run/run-directory.js';
 import type { DetectionRecord, DetectionScores } from '../run/sections.js';
-import { fitOptions } from '../run/session.js';
+import { fitOptions } from '../run/fit-options.js';
 import type { ExperimentRecipe, Io, TensorPair } from './recipe.js';
 import { sensorFeatureNames, sensorFeatures, type SensorFeatureOptions } from './sensor-features.js';
 import { fitStandardisation, standardise } from './tabular.js';

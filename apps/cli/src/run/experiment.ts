@@ -52,11 +52,6 @@ export function experimentRecipeCallbacks(callbacks: RunConfig['callbacks']): Ru
   };
 }
 
-/** `--fast-dev-run` as a batch limit per fit, or `undefined`. */
-export function devBatches(config: BaseConfig): number | undefined {
-  return config.fastDevRun === false ? undefined : config.fastDevRun === true ? 1 : config.fastDevRun;
-}
-
 /** A started experiment: its run directory (config.json and environment.json written) and where it logs. */
 export interface ExperimentRun {
   readonly runDir: string;

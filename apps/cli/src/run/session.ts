@@ -1,17 +1,18 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Random, createTrainer, fileSystem, selectBackend, type FitOptions, type MetricSpec, type Trainer } from '@fitstream/core';
+import { Random, createTrainer, fileSystem, selectBackend, type MetricSpec, type Trainer } from '@fitstream/core';
 import type { ProgressStream } from '@fitstream/callbacks';
 import { ConfigError, isConfigPath, merge, readConfigFile, validate } from '../config/resolve.js';
 import type { RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
 import { RECIPES, recipeList } from '../recipes/index.js';
-import { isExperiment, type BaseConfig, type ExperimentRecipe, type ExperimentSummary, type Io, type PreparedData, type RecipeDefinition, type TensorPair, type TrainSummary } from '../recipes/recipe.js';
+import { isExperiment, type BaseConfig, type ExperimentRecipe, type ExperimentSummary, type Io, type PreparedData, type RecipeDefinition, type TrainSummary } from '../recipes/recipe.js';
 import { bestOf } from './best.js';
 import { environmentRecord } from './environment.js';
 import { formatNumber } from './format.js';
-import { callbackPlugins, defined, deleteBackup, findBackup, isInterruption, runPaths } from './plugins.js';
+import { fitOptions } from './fit-options.js';
+import { callbackPlugins, deleteBackup, findBackup, isInterruption, runPaths } from './plugins.js';
 import { evaluateModel } from './evaluation.js';
 import { writeRunReport } from './report.js';
 import { createRunDirectory, writeJson } from './run-directory.js';
@@ -77,20 +78,6 @@ export async function runConfig(runDir: string): Promise<AnyResolved> {
   return resolveConfig(path, {}).catch((error: unknown) => {
     if (error instanceof ConfigError) throw error;
     throw new Error(`cannot read ${path}: ${(error as Error).message} (${text.length} characters)`);
-  });
-}
-
-/** The fit options of a run: the config's `fit` section, epochs and batch size, `--fast-dev-run`. */
-export function fitOptions(config: RunConfig, validation: TensorPair | undefined, checkpointDir: string | undefined): FitOptions {
-  const dev = config.fastDevRun === false ? undefined : config.fastDevRun === true ? 1 : config.fastDevRun;
-  return defined<FitOptions>({
-    ...config.fit,
-    epochs: dev === undefined ? config.epochs : 1,
-    batchSize: config.batchSize,
-    validation,
-    checkpointDir,
-    handleSignals: true,
-    ...(dev === undefined ? {} : { limitBatches: dev, limitValidationBatches: dev }),
   });
 }
 
