@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Packs every publishable workspace package, installs each tarball with its peers into an empty project, and runs the
-// first ```js block of the package README there. Proves that a user who picks one package from npm can run its example.
-// Usage: node scripts/check-packs.mjs [package-dir ...]   (run after `npm run build`)
+// first ```js block of the package README there. Proves that a user who picks one package from npm can run its example,
+// and that the light packages stay light: the packages listed in MUST_NOT_INSTALL are absent from that project's whole
+// dependency tree (`npm ls --all`).
+// Usage: node scripts/check-packs.mjs [package-dir ...]   (run after `npm run build`; sibling @fitstream packages that
+// the chosen ones need are packed too, but only the chosen ones are tested)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,21 +13,49 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false' } });
 
-const packageDirs = process.argv.slice(2).length
-  ? process.argv.slice(2).map((d) => resolve(d))
-  : readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d)).filter((d) => existsSync(join(d, 'package.json')));
-const manifests = new Map(packageDirs.map((d) => [d, JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'))]));
+/** What a consumer of the key package must not get installed, however deep. */
+const MUST_NOT_INSTALL = {
+  '@fitstream/util': ['@fitstream/core', '@tensorflow/tfjs', '@tensorflow/tfjs-core', 'rxjs', 'tsyringe', 'reflect-metadata'],
+  '@fitstream/datasets': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata'],
+};
+
+const allDirs = readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d)).filter((d) => existsSync(join(d, 'package.json')));
+const chosenDirs = process.argv.slice(2).length ? process.argv.slice(2).map((d) => resolve(d)) : allDirs;
+const manifests = new Map([...new Set([...allDirs, ...chosenDirs])].map((d) => [d, JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'))]));
 const byName = new Map([...manifests].map(([d, m]) => [m.name, d]));
+const siblingsOf = (m) => Object.keys({ ...m.dependencies, ...m.peerDependencies }).filter((d) => byName.has(d));
+
+/** The @fitstream packages `name` needs, directly or through other @fitstream packages (dependencies and peers). */
+function closure(name, seen = new Set()) {
+  for (const dep of siblingsOf(manifests.get(byName.get(name)))) {
+    if (seen.has(dep)) continue;
+    seen.add(dep);
+    closure(dep, seen);
+  }
+  return seen;
+}
+
+/** Every installed package name in `project`, at any depth. */
+function installedNames(project) {
+  const tree = JSON.parse(run('npm', ['ls', '--all', '--json'], project) || '{}');
+  const names = new Set();
+  const walk = (deps) => Object.entries(deps ?? {}).forEach(([n, d]) => (names.add(n), walk(d.dependencies)));
+  walk(tree.dependencies);
+  return names;
+}
+
+const chosen = [...chosenDirs].map((d) => manifests.get(d)).filter((m) => !m.private);
+const toPack = new Set(chosen.flatMap((m) => [m.name, ...closure(m.name)]));
 const packs = mkdtempSync(join(tmpdir(), 'fitstream-packs-'));
 const tarballs = new Map();
 let failed = 0;
 try {
-  for (const [dir, manifest] of manifests) {
-    if (manifest.private) continue;
-    const file = run('npm', ['pack', '--silent', '--pack-destination', packs], dir).trim().split('\n').pop();
-    tarballs.set(manifest.name, join(packs, file));
+  for (const name of toPack) {
+    const file = run('npm', ['pack', '--silent', '--pack-destination', packs], byName.get(name)).trim().split('\n').pop();
+    tarballs.set(name, join(packs, file));
   }
-  for (const [name, tarball] of tarballs) {
+  for (const manifest of chosen) {
+    const { name } = manifest;
     const dir = byName.get(name);
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
     const example = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
@@ -36,15 +67,18 @@ try {
     const project = mkdtempSync(join(tmpdir(), 'fitstream-consumer-'));
     try {
       writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-      // Sibling @fitstream packages the package needs come from their own tarballs; everything else from the registry.
-      const manifest = manifests.get(dir);
-      const siblings = Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies }).filter((d) => tarballs.has(d)).map((d) => tarballs.get(d));
+      // Sibling @fitstream packages the package needs (at any depth) come from their own tarballs; the rest from the registry.
+      const siblings = [...closure(name)].map((d) => tarballs.get(d));
       const optional = new Set(Object.entries(manifest.peerDependenciesMeta ?? {}).filter(([, v]) => v.optional).map(([k]) => k));
-      const peers = Object.entries(manifest.peerDependencies ?? {}).filter(([p]) => !tarballs.has(p) && !optional.has(p)).map(([p, v]) => `${p}@${v}`);
-      run('npm', ['install', '--no-package-lock', tarball, ...siblings, ...peers], project);
+      const peers = Object.entries(manifest.peerDependencies ?? {}).filter(([p]) => !byName.has(p) && !optional.has(p)).map(([p, v]) => `${p}@${v}`);
+      run('npm', ['install', '--no-package-lock', tarballs.get(name), ...siblings, ...peers], project);
+      const installed = installedNames(project);
+      const unwanted = (MUST_NOT_INSTALL[name] ?? []).filter((n) => installed.has(n));
+      if (unwanted.length) throw new Error(`its install pulled in ${unwanted.join(', ')}, which it must not need`);
       writeFileSync(join(project, 'example.mjs'), example);
       const out = run(process.execPath, ['example.mjs'], project);
-      console.log(`✓ ${name}: README example ran from the packed tarball\n${out.trim().split('\n').map((l) => `    ${l}`).join('\n')}`);
+      const light = MUST_NOT_INSTALL[name] ? `\n    (${installed.size} packages installed, none of ${MUST_NOT_INSTALL[name].join(', ')})` : '';
+      console.log(`✓ ${name}: README example ran from the packed tarball${light}\n${out.trim().split('\n').map((l) => `    ${l}`).join('\n')}`);
     } catch (error) {
       console.error(`✗ ${name}: ${error.message}`);
       failed++;

@@ -19,7 +19,6 @@ export { METRIC_NAMES, defineMetric } from './internal/training/metrics.js';
 export type { BuiltinMetricName, CustomMetric, MetricSpec, MetricNameOf, PerSampleMetric } from './internal/training/metrics.js';
 export { OPTIMIZER_NAMES, getLearningRate, setLearningRate } from './internal/training/optimizer.js';
 export type { OptimizerName, OptimizerSpec } from './internal/training/optimizer.js';
-export { FitstreamInputError } from './internal/training/errors.js';
 
 export { ofType, CORE_EVENT_TYPES, serializeError } from './internal/events/event-map.js';
 export type {
@@ -67,9 +66,10 @@ export { injectableWith } from './internal/di/injectable-with.js';
 export { createChildContainer } from './internal/di/container.js';
 export type { DependencyContainer } from './internal/di/container.js';
 
-export { Random } from './internal/random/random.js';
-export type { RandomState } from './internal/random/random.js';
-export { withSeed } from './internal/random/with-seed.js';
+// The seeded PRNG, the input error and atomic writes live in @fitstream/util (no tfjs, rxjs or tsyringe); re-exported
+// so that code importing them from the core keeps working.
+export { Random, withSeed, FitstreamInputError, writeFileAtomic, writeDirectoryAtomic, removeStaleTemporaries } from '@fitstream/util';
+export type { RandomState } from '@fitstream/util';
 
 export { selectBackend } from './internal/backends/select-backend.js';
 export type { BackendName, BackendPreference, BackendSelection, SelectBackendOptions } from './internal/backends/select-backend.js';
@@ -93,4 +93,3 @@ export type { ExtractFeaturesOptions, ExtractedFeatures } from './internal/trans
 export { fileSystem } from './internal/checkpoint/file-io.js';
 export { readCheckpoint, findCheckpoint, writeCheckpoint, markLatest } from './internal/checkpoint/checkpoint.js';
 export type { CheckpointInfo, CheckpointState, LoadedCheckpoint } from './internal/checkpoint/checkpoint.js';
-export { writeFileAtomic, writeDirectoryAtomic, removeStaleTemporaries } from './internal/checkpoint/atomic.js';

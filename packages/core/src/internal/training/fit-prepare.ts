@@ -6,7 +6,7 @@ import { resolveAll } from '../di/token.js';
 import { IndexSampler, type BatchTransform, type StateProvider } from '../plugin/plugin-points.js';
 import { createSource, isTensorData, type BatchSource, type DataExpectations, type DataSource } from './data.js';
 import { EpochAggregate } from './epoch-aggregate.js';
-import { FitstreamInputError } from './errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 import { normaliseFitOptions, type FitOptions, type NormalisedFitOptions } from './fit-options.js';
 import { copyHistory, emptyHistory, type MutableHistory } from './history.js';
 import { orderGradientTransforms, type StepPlugins } from './step-pipeline.js';

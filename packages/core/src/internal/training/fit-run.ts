@@ -5,7 +5,7 @@ import type { EpochLogs } from '../events/metric-names.js';
 import type { LearningRateValue } from '../learning-rate/learning-rate-pipeline.js';
 import type { DataSource } from './data.js';
 import { overfitValidation, runValidation } from './evaluation.js';
-import { FitstreamInputError } from './errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 import { effectiveBatches, type FitOptions } from './fit-options.js';
 import { prepareFit, type PreparedFit } from './fit-prepare.js';
 import { FitSteering } from './fit-steering.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FitstreamInputError } from './errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 import { resolveLoss, type LossSpec, type ResolvedLoss } from './losses.js';
 import { resolveMetrics, type MetricNameOf, type MetricSpec, type ResolvedMetric } from './metrics.js';
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FitstreamInputError } from './errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 
 /** A loss as a function of targets and predictions that returns one value per sample, shape `[batch]`. */
 export type PerSampleLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;

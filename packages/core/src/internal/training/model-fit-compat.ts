@@ -4,7 +4,7 @@ import { readMetricsAsync } from '../events/lazy-metrics.js';
 import type { Plugin } from '../plugin/plugin.js';
 import { isTensorData, tensorsIn, type DataSource, type TensorData } from './data.js';
 import { assertKnownOptions } from './did-you-mean.js';
-import { FitstreamInputError } from './errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 import { FIT_OPTION_NAMES, type FitOptions } from './fit-options.js';
 import type { SampleWeights, Targets } from './heads.js';
 import type { ModelAdapter } from './model.js';

@@ -10,7 +10,7 @@ import type {
   WeightConstraint,
 } from '../plugin/plugin-points.js';
 import { applyOptimizerUpdate } from '../optimizers/apply-optimizer-update.js';
-import { withSeed } from '../random/with-seed.js';
+import { withSeed } from '@fitstream/util';
 import { tensorsIn } from './data.js';
 import { metricValues, predictionList, sampleWeightList, targetList, totalLoss, type Heads, type HeadTerms } from './heads.js';
 import type { ModelAdapter } from './model.js';

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { applyOptimizerUpdate } from '../optimizers/apply-optimizer-update.js';
 import type { Batch, GradientTransform, LearningRateMultiplier, StepContext, WeightConstraint } from '../plugin/plugin-points.js';
-import { withSeed } from '../random/with-seed.js';
-import { FitstreamInputError } from './errors.js';
+import { FitstreamInputError, withSeed } from '@fitstream/util';
 import { inVariableOrder } from './step-pipeline.js';
 import type { ModelAdapter, TrainableModel } from './model.js';
 

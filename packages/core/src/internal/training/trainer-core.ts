@@ -10,11 +10,10 @@ import type { LearningRatePipeline } from '../learning-rate/learning-rate-pipeli
 import { resolvePluginPoints } from '../plugin/plugin-point-registry.js';
 import { StateProvider, type Json, type WeightView } from '../plugin/plugin-points.js';
 import type { Plugin } from '../plugin/plugin.js';
-import { Random } from '../random/random.js';
+import { FitstreamInputError, Random } from '@fitstream/util';
 import { resolveTrainerOptions } from './compiled-model.js';
 import { createSource, isTensorData, tensorsIn, validateBatch, type BatchSource, type DataSource, type TensorData } from './data.js';
 import type { EpochAggregate } from './epoch-aggregate.js';
-import { FitstreamInputError } from './errors.js';
 import { copyHistory, type MutableHistory } from './history.js';
 import { NO_HEADS, resolveHeads, type Heads, type LossOption, type LossWeights } from './heads.js';
 import type { MetricSpec } from './metrics.js';

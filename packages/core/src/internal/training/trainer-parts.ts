@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { LearningRatePipeline } from '../learning-rate/learning-rate-pipeline.js';
-import { FitstreamInputError } from './errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 import { adaptModel, type ModelAdapter, type TrainableModel } from './model.js';
 import { resolveOptimizer, type OptimizerSpec } from './optimizer.js';
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FitstreamInputError } from '../training/errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 
 type Layer = tf.layers.Layer;
 type CallKwargs = Record<string, unknown>;

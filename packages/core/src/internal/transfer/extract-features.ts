@@ -2,8 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { exists, sha256, writeFileAtomic } from '../checkpoint/atomic.js';
-import { FitstreamInputError } from '../training/errors.js';
+import { FitstreamInputError, pathExists as exists, sha256, writeFileAtomic } from '@fitstream/util';
 import { truncateModel } from './pretrained.js';
 
 /** Options of {@link extractFeatures}. */

@@ -13,7 +13,7 @@ import {
   type OptimizerName,
   type Plugin,
 } from '../../index.js';
-import { withSeed } from '../random/with-seed.js';
+import { withSeed } from '@fitstream/util';
 import { classificationData } from '../../test-support/fixtures.js';
 
 /** backbone (dense → batchNorm → dense) + head; every layer named. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, freezeLayers, loadPretrained, modelLayers, selectBackend } from '../../index.js';
-import { Random } from '../random/random.js';
+import { Random } from '@fitstream/util';
 import { classificationData } from '../../test-support/fixtures.js';
 import { assertSupportedArguments, isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
 

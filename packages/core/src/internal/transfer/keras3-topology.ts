@@ -1,4 +1,4 @@
-import { FitstreamInputError } from '../training/errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 
 /*
  * tfjs-layers 4.22 reads the Keras 2 topology format. `tensorflowjs_converter` run under Keras 3 (the default Keras of

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { FitstreamInputError } from '../training/errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 import { installFrozenBatchNormInference, leafLayers } from './batch-norm.js';
 
 /**

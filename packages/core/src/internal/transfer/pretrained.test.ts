@@ -16,8 +16,7 @@ import {
   truncateModel,
   updateBatchNormStatistics,
 } from '../../index.js';
-import { Random } from '../random/random.js';
-import { withSeed } from '../random/with-seed.js';
+import { Random, withSeed } from '@fitstream/util';
 import { classificationData } from '../../test-support/fixtures.js';
 
 let dir: string;

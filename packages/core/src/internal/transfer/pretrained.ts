@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileSystem } from '../checkpoint/file-io.js';
-import { FitstreamInputError } from '../training/errors.js';
+import { FitstreamInputError } from '@fitstream/util';
 import { installFrozenBatchNormInference, leafLayers } from './batch-norm.js';
 import { assertSupportedArguments, isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
 

@@ -1,8 +1,6 @@
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { FitstreamInputError } from '@fitstream/core';
-import { cacheDirectory } from '../cache/cache-directory.js';
-import { cachedJson, type CacheReport } from '../cache/json-cache.js';
+import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
+import type { CacheReport } from '../cache/json-cache.js';
 import type { DatasetMetadata } from '../metadata.js';
 
 /** Options of {@link loadUsBirths}. */
@@ -115,21 +113,9 @@ function birthsMetadata(version: string, licence: string): DatasetMetadata {
  * ```
  */
 export async function loadUsBirths(options: LoadUsBirthsOptions = {}): Promise<UsBirthsDataset> {
-  const cache = options.cache ?? true;
-  if (typeof cache !== 'boolean' && (typeof cache !== 'string' || cache === '')) {
-    throw new FitstreamInputError('options.cache', `must be true, false or a directory path, got ${JSON.stringify(cache)}.`);
-  }
+  const cache = cacheOption(options.cache);
   const { version, licence } = packageInfo();
-  let payload: BirthsPayload;
-  let report: CacheReport;
-  if (cache === false) {
-    payload = parseBirths();
-    report = { status: 'disabled', path: undefined };
-  } else {
-    const dir = typeof cache === 'string' ? cache : cacheDirectory();
-    const file = `${PACKAGE.replace('/', '+')}@${version}.v${PAYLOAD_VERSION}.json`;
-    ({ payload, cache: report } = await cachedJson(join(dir, 'datasets', 'us-births', file), `us-births/${PACKAGE}@${version}/v${PAYLOAD_VERSION}`, parseBirths, isPayload));
-  }
+  const { payload, cache: report } = await cachedPayload(cache, { dataset: 'us-births', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: parseBirths, validate: isPayload });
   return {
     births: Float64Array.from(payload.births),
     dates: payload.dates,

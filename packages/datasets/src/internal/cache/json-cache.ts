@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '@fitstream/core';
+import { writeFileAtomic } from '@fitstream/util';
 
 /** What happened with the cache on one load. */
 export type CacheStatus = 'hit' | 'miss' | 'rebuilt' | 'disabled';

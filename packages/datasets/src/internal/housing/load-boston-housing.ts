@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { FitstreamInputError } from '@fitstream/core';
-import { cacheDirectory } from '../cache/cache-directory.js';
-import { cachedJson, type CacheReport } from '../cache/json-cache.js';
+import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
+import type { CacheReport } from '../cache/json-cache.js';
 import type { DatasetMetadata } from '../metadata.js';
 
 /** Options of {@link loadBostonHousing}. */
@@ -136,22 +134,9 @@ function housingMetadata(version: string, licence: string): BostonHousingMetadat
  * ```
  */
 export async function loadBostonHousing(options: LoadBostonHousingOptions = {}): Promise<BostonHousingDataset> {
-  const cache = options.cache ?? true;
-  if (typeof cache !== 'boolean' && (typeof cache !== 'string' || cache === '')) {
-    throw new FitstreamInputError('options.cache', `must be true, false or a directory path, got ${JSON.stringify(cache)}.`);
-  }
+  const cache = cacheOption(options.cache);
   const { version, licence } = packageInfo();
-  let payload: HousingPayload;
-  let report: CacheReport;
-  if (cache === false) {
-    payload = parseHousingPackage();
-    report = { status: 'disabled', path: undefined };
-  } else {
-    const root = typeof cache === 'string' ? cache : cacheDirectory();
-    const key = `boston-housing/${PACKAGE}@${version}/v${PAYLOAD_VERSION}`;
-    const path = join(root, 'datasets', 'boston-housing', `${PACKAGE.replace('/', '+')}@${version}.v${PAYLOAD_VERSION}.json`);
-    ({ payload, cache: report } = await cachedJson(path, key, parseHousingPackage, isHousingPayload));
-  }
+  const { payload, cache: report } = await cachedPayload(cache, { dataset: 'boston-housing', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: parseHousingPackage, validate: isHousingPayload });
   return {
     x: tf.tensor2d(Float32Array.from(payload.features), [SAMPLES, FEATURES.length], 'float32'),
     y: tf.tensor2d(Float32Array.from(payload.targets), [SAMPLES, 1], 'float32'),

@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { FitstreamInputError } from '@fitstream/core';
-import { cacheDirectory } from '../cache/cache-directory.js';
-import { cachedJson, type CacheReport } from '../cache/json-cache.js';
+import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
+import type { CacheReport } from '../cache/json-cache.js';
 import type { DatasetMetadata } from '../metadata.js';
 import { permuteRows, rowOrderNote, shuffledRowOrder } from '../shuffle/shuffle-rows.js';
 
@@ -132,23 +130,10 @@ function irisMetadata(version: string, licence: string, labels: readonly number[
  * ```
  */
 export async function loadIris(options: LoadIrisOptions = {}): Promise<IrisDataset> {
-  const cache = options.cache ?? true;
-  if (typeof cache !== 'boolean' && (typeof cache !== 'string' || cache === '')) {
-    throw new FitstreamInputError('options.cache', `must be true, false or a directory path, got ${JSON.stringify(cache)}.`);
-  }
+  const cache = cacheOption(options.cache);
   const order = shuffledRowOrder(SAMPLES, options.shuffle);
   const { version, licence } = packageInfo();
-  let payload: IrisPayload;
-  let report: CacheReport;
-  if (cache === false) {
-    payload = parseIrisPackage();
-    report = { status: 'disabled', path: undefined };
-  } else {
-    const dir = typeof cache === 'string' ? cache : cacheDirectory();
-    const key = `iris/${PACKAGE}@${version}/v${PAYLOAD_VERSION}`;
-    const path = join(dir, 'datasets', 'iris', `${PACKAGE}@${version}.v${PAYLOAD_VERSION}.json`);
-    ({ payload, cache: report } = await cachedJson(path, key, parseIrisPackage, isIrisPayload));
-  }
+  const { payload, cache: report } = await cachedPayload(cache, { dataset: 'iris', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: parseIrisPackage, validate: isIrisPayload });
   return {
     x: tf.tensor2d(permuteRows(Float32Array.from(payload.features), FEATURES, order), [SAMPLES, FEATURES], 'float32'),
     y: tf.tensor1d(permuteRows(Int32Array.from(payload.labels), 1, order), 'int32'),

@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { FitstreamInputError } from '@fitstream/core';
-import { cacheDirectory } from '../cache/cache-directory.js';
-import { cachedJson, type CacheReport } from '../cache/json-cache.js';
+import { FitstreamInputError } from '@fitstream/util';
+import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
+import type { CacheReport } from '../cache/json-cache.js';
 import type { DatasetMetadata } from '../metadata.js';
 import { permuteRows, rowOrderNote, shuffledRowOrder } from '../shuffle/shuffle-rows.js';
 
@@ -157,10 +157,7 @@ function mnistMetadata(version: string, licence: string, available: readonly num
  * ```
  */
 export async function loadMnist(options: LoadMnistOptions = {}): Promise<MnistDataset> {
-  const cache = options.cache ?? true;
-  if (typeof cache !== 'boolean' && (typeof cache !== 'string' || cache === '')) {
-    throw new FitstreamInputError('options.cache', `must be true, false or a directory path, got ${JSON.stringify(cache)}.`);
-  }
+  const cache = cacheOption(options.cache);
   const total = EXPECTED_COUNTS.reduce((a, b) => a + b, 0);
   const subset = options.subset ?? total;
   if (!Number.isInteger(subset) || subset < CLASSES || subset > total) {
@@ -168,17 +165,7 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<MnistDa
   }
   const order = shuffledRowOrder(subset, options.shuffle);
   const { version, licence, dir } = packageInfo();
-  let payload: MnistPayload;
-  let report: CacheReport;
-  if (cache === false) {
-    payload = await parseMnistPackage(dir);
-    report = { status: 'disabled', path: undefined };
-  } else {
-    const root = typeof cache === 'string' ? cache : cacheDirectory();
-    const key = `mnist/${PACKAGE}@${version}/v${PAYLOAD_VERSION}`;
-    const path = join(root, 'datasets', 'mnist', `${PACKAGE}@${version}.v${PAYLOAD_VERSION}.json`);
-    ({ payload, cache: report } = await cachedJson(path, key, () => parseMnistPackage(dir), isMnistPayload));
-  }
+  const { payload, cache: report } = await cachedPayload(cache, { dataset: 'mnist', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: () => parseMnistPackage(dir), validate: isMnistPayload });
   const bytesPerDigit = payload.digits.map((s) => Buffer.from(s, 'base64'));
   const available = bytesPerDigit.map((b) => b.length / PIXELS);
   const counts = subsetCounts(available, subset);

@@ -1,8 +1,6 @@
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { FitstreamInputError } from '@fitstream/core';
-import { cacheDirectory } from '../cache/cache-directory.js';
-import { cachedJson, type CacheReport } from '../cache/json-cache.js';
+import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
+import type { CacheReport } from '../cache/json-cache.js';
 import type { DatasetMetadata } from '../metadata.js';
 
 /** Options of {@link loadSensorAnomalies}. */
@@ -124,21 +122,9 @@ function sensorMetadata(version: string, licence: string, payload: SensorPayload
  * ```
  */
 export async function loadSensorAnomalies(options: LoadSensorAnomaliesOptions = {}): Promise<SensorAnomaliesDataset> {
-  const cache = options.cache ?? true;
-  if (typeof cache !== 'boolean' && (typeof cache !== 'string' || cache === '')) {
-    throw new FitstreamInputError('options.cache', `must be true, false or a directory path, got ${JSON.stringify(cache)}.`);
-  }
+  const cache = cacheOption(options.cache);
   const { version, licence } = packageInfo();
-  let payload: SensorPayload;
-  let report: CacheReport;
-  if (cache === false) {
-    payload = parseSensors();
-    report = { status: 'disabled', path: undefined };
-  } else {
-    const dir = typeof cache === 'string' ? cache : cacheDirectory();
-    const file = `${PACKAGE.replace('/', '+')}@${version}.v${PAYLOAD_VERSION}.json`;
-    ({ payload, cache: report } = await cachedJson(join(dir, 'datasets', 'sensor-anomalies', file), `sensor-anomalies/${PACKAGE}@${version}/v${PAYLOAD_VERSION}`, parseSensors, isPayload));
-  }
+  const { payload, cache: report } = await cachedPayload(cache, { dataset: 'sensor-anomalies', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: parseSensors, validate: isPayload });
   return {
     motes: payload.motes.map((m) => ({
       moteId: m.moteId,

@@ -1,4 +1,4 @@
-import { FitstreamInputError, Random } from '@fitstream/core';
+import { FitstreamInputError, Random } from '@fitstream/util';
 
 /**
  * The row order a loader's `shuffle` option asks for: a seeded permutation of `0 … n-1` drawn from the core PRNG (the

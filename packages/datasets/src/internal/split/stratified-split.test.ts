@@ -1,4 +1,4 @@
-import { Random } from '@fitstream/core';
+import { Random } from '@fitstream/util';
 import { describe, expect, it } from 'vitest';
 import { stratifiedSplit } from './stratified-split.js';
 

@@ -1,4 +1,4 @@
-import { FitstreamInputError, Random } from '@fitstream/core';
+import { FitstreamInputError, Random } from '@fitstream/util';
 
 /** Options of {@link stratifiedSplit}. */
 export interface StratifiedSplitOptions {

@@ -2,7 +2,15 @@ import { randomBytes, createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-/** Writes a file and flushes it to disk before returning (so a later rename publishes complete bytes). */
+/**
+ * Writes a file and flushes it to disk before returning (so a later rename publishes complete bytes). Not atomic by
+ * itself: use it to fill a directory that {@link writeDirectoryAtomic} publishes.
+ *
+ * @example
+ * ```ts
+ * await writeDirectoryAtomic('runs/a/export', (tmp) => writeFileDurable(join(tmp, 'weights.bin'), bytes));
+ * ```
+ */
 export async function writeFileDurable(path: string, data: string | Uint8Array): Promise<void> {
   const handle = await open(path, 'w');
   try {
@@ -27,7 +35,15 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-/** Replaces `path` with `data` atomically: write a temporary sibling, flush, rename over. */
+/**
+ * Replaces `path` with `data` atomically: write a temporary sibling, flush, rename over. A kill at any moment leaves
+ * either the old file or the new one, never a torn one; missing parent directories are created.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic('runs/a/summary.json', JSON.stringify(summary));
+ * ```
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -45,6 +61,13 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
  * Builds a directory atomically: `fill` writes into a hidden temporary sibling, which is renamed to `path` only when
  * complete. A kill at any moment leaves either the previous `path` or the new one, never a half-written one. An
  * existing `path` is moved aside first and removed after the new one is in place.
+ *
+ * @example
+ * ```ts
+ * await writeDirectoryAtomic('runs/a/checkpoint', async (tmp) => {
+ *   await writeFileDurable(join(tmp, 'state.json'), JSON.stringify(state));
+ * });
+ * ```
  */
 export async function writeDirectoryAtomic(path: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   const parent = dirname(path);
@@ -56,7 +79,7 @@ export async function writeDirectoryAtomic(path: string, fill: (tmpDir: string) 
     await fill(tmp);
     await syncDirectory(tmp);
     let old: string | undefined;
-    if (await exists(path)) {
+    if (await pathExists(path)) {
       old = join(parent, `.${basename(path)}.old-${tag}`);
       await rename(path, old);
     }
@@ -69,9 +92,17 @@ export async function writeDirectoryAtomic(path: string, fill: (tmpDir: string) 
   }
 }
 
-/** Removes temporary leftovers of interrupted atomic writes in `dir` (names starting with `.` and containing `.tmp-`). */
+/**
+ * Removes temporary leftovers of interrupted atomic writes in `dir` (names starting with `.` and containing `.tmp-` or
+ * `.old-`); returns the names removed. A missing `dir` is not an error.
+ *
+ * @example
+ * ```ts
+ * const removed = await removeStaleTemporaries('runs/a'); // ['.checkpoint.tmp-4242-1a2b3c4d']
+ * ```
+ */
 export async function removeStaleTemporaries(dir: string): Promise<string[]> {
-  if (!(await exists(dir))) return [];
+  if (!(await pathExists(dir))) return [];
   const removed: string[] = [];
   for (const name of await readdir(dir)) {
     if (name.startsWith('.') && (name.includes('.tmp-') || name.includes('.old-'))) {
@@ -82,7 +113,15 @@ export async function removeStaleTemporaries(dir: string): Promise<string[]> {
   return removed;
 }
 
-export async function exists(path: string): Promise<boolean> {
+/**
+ * Whether anything (file, directory, link target) exists at `path`.
+ *
+ * @example
+ * ```ts
+ * if (await pathExists(join(dir, 'state.json'))) resume(dir);
+ * ```
+ */
+export async function pathExists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
@@ -91,7 +130,14 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** SHA-256 of bytes, hex. */
+/**
+ * SHA-256 of a string (UTF-8) or bytes, as lower-case hex: the checksums in checkpoints and caches.
+ *
+ * @example
+ * ```ts
+ * sha256('abc'); // 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+ * ```
+ */
 export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
