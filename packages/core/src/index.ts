@@ -9,15 +9,20 @@ export type { TrainerOptions, FitOptions, FitResult, EvaluationLogs } from './in
 export type { FitArgs, TfjsFitArgs, FitInputs, ModelFitArgs, TfjsCallback, TfjsLogs, ValidationTuple } from './internal/training/trainer.js';
 export type { TrainStep, TrainStepContext, EvaluateStepContext, StepValues } from './internal/training/train-step.js';
 export type { OptimizersOption } from './internal/training/trainer-parts.js';
-export type { TrainerControl } from './internal/training/control.js';
-export type { FunctionModel, TrainableModel } from './internal/training/model.js';
+export type { TrainerControl } from './internal/plugin/trainer-control.js';
+export type { FunctionModel, TrainableModel } from './internal/model/model.js';
+export { leafLayers, isFrozen } from './internal/model/leaf-layers.js';
+export type { LeafLayer } from './internal/model/leaf-layers.js';
+export { installFrozenBatchNormInference } from './internal/model/frozen-batch-norm.js';
 export type { DataSource, TensorData, BatchStream, StreamBatch } from './internal/training/data.js';
 export { resolveLoss, LOSS_NAMES } from './internal/training/losses.js';
 export type { LossName, LossSpec, LossFunction, PerSampleLoss, ResolvedLoss, TargetKind } from './internal/training/losses.js';
-export type { Targets, SampleWeights, LossOption, MetricsOption, LossWeights, LogNamesOf } from './internal/training/heads.js';
+export type { Targets, SampleWeights } from './internal/model/targets.js';
+export type { LossOption, MetricsOption, LossWeights, LogNamesOf } from './internal/training/heads.js';
 export { METRIC_NAMES, defineMetric } from './internal/training/metrics.js';
 export type { BuiltinMetricName, CustomMetric, MetricSpec, MetricNameOf, PerSampleMetric } from './internal/training/metrics.js';
-export { OPTIMIZER_NAMES, getLearningRate, setLearningRate } from './internal/training/optimizer.js';
+export { OPTIMIZER_NAMES } from './internal/training/optimizer.js';
+export { getLearningRate, setLearningRate } from './internal/learning-rate/optimizer-rate.js';
 export type { OptimizerName, OptimizerSpec } from './internal/training/optimizer.js';
 
 export { ofType, CORE_EVENT_TYPES, serializeError } from './internal/events/event-map.js';
@@ -56,7 +61,7 @@ export {
 export { LearningRateBase, LearningRateModifier } from './internal/learning-rate/learning-rate-points.js';
 export type { LearningRatePosition, LearningRateStage, LearningRateModifierInput } from './internal/learning-rate/learning-rate-points.js';
 export type { LearningRateValue, LearningRateRecord } from './internal/learning-rate/learning-rate-pipeline.js';
-export type { Batch, StepContext, LossContext, GradientContext, Gradients, GradientStage, Json, SamplerContext, EpochMetricsContext } from './internal/plugin/plugin-points.js';
+export type { Batch, StepContext, LossContext, GradientContext, Gradients, GradientStage, SamplerContext, EpochMetricsContext } from './internal/plugin/plugin-points.js';
 
 export { token, resolve, resolveAll, provide, pluginRegistry } from './internal/di/token.js';
 export type { Token, PluginRegistry } from './internal/di/token.js';
@@ -80,16 +85,7 @@ export { applyOptimizerUpdate, usesFusedUpdate } from './internal/optimizers/app
 export type { LearningRateScale } from './internal/optimizers/apply-optimizer-update.js';
 export { alignOptimizerSlots } from './internal/optimizers/align-optimizer-slots.js';
 
-// Transfer learning: pretrained models, freezing, feature extraction, batch-norm statistics.
-export { loadPretrained, loadWeightsByName, truncateModel, attachHead } from './internal/transfer/pretrained.js';
-export type { LoadPretrainedOptions, LoadWeightsByNameOptions, LoadWeightsReport } from './internal/transfer/pretrained.js';
-export { selectLayers, freezeLayers, unfreezeLayers, modelLayers } from './internal/transfer/layer-selection.js';
-export type { LayerSelector } from './internal/transfer/layer-selection.js';
-export { installFrozenBatchNormInference, updateBatchNormStatistics, batchNormLayers } from './internal/transfer/batch-norm.js';
-export type { UpdateBatchNormOptions } from './internal/transfer/batch-norm.js';
-export { extractFeatures } from './internal/transfer/extract-features.js';
-export type { ExtractFeaturesOptions, ExtractedFeatures } from './internal/transfer/extract-features.js';
-
 export { fileSystem } from './internal/checkpoint/file-io.js';
 export { readCheckpoint, findCheckpoint, writeCheckpoint, markLatest } from './internal/checkpoint/checkpoint.js';
 export type { CheckpointInfo, CheckpointState, LoadedCheckpoint } from './internal/checkpoint/checkpoint.js';
+export type { Json } from './internal/checkpoint/json.js';

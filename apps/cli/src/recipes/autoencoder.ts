@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { Random, createTrainer, extractFeatures, withSeed, type ExtractedFeatures } from '@fitstream/core';
+import { Random, createTrainer, withSeed } from '@fitstream/core';
+import { extractFeatures, type ExtractedFeatures } from '@fitstream/transfer';
 import { cacheDirectory, loadMnist, stratifiedSplit } from '@fitstream/datasets';
 import { z } from 'zod';
 import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
@@ -161,8 +162,8 @@ async function run(config: AutoencoderConfig, io: Io, options: { readonly json: 
 /**
  * `fitstream train autoencoder`: representation learning on the MNIST digits. A dense autoencoder learns to reproduce
  * the images without labels; its encoder (up to the `code` layer) then embeds every digit once — cached on disk under a
- * key of the encoder's weights and the images (core's `extractFeatures`) — and a small classifier trains on the
- * embeddings, next to the same classifier on the raw pixels.
+ * key of the encoder's weights and the images (`extractFeatures` of @fitstream/transfer) — and a small classifier trains
+ * on the embeddings, next to the same classifier on the raw pixels.
  */
 export const autoencoder: ExperimentRecipe<AutoencoderConfig> = {
   kind: 'experiment',

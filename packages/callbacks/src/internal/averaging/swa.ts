@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Subscription, type Observable } from 'rxjs';
-import { LearningRateModifier, ofType, provide, StateProvider, updateBatchNormStatistics, WeightView, type LearningRateModifierInput, type Plugin, type TrainerControl } from '@fitstream/core';
+import { LearningRateModifier, ofType, provide, StateProvider, WeightView, type LearningRateModifierInput, type Plugin, type TrainerControl } from '@fitstream/core';
+import { updateBatchNormStatistics } from '@fitstream/transfer';
 import { assertFiniteNumber, assertNonNegativeInt, assertPositiveInt } from '../policies/monitor.js';
 import { asRecord, num, readNum } from '../policies/resumable-state.js';
 import type { AnnealStrategy } from '../schedules/formulas.js';

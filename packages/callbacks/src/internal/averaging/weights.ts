@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchNormLayers, type TrainableModel } from '@fitstream/core';
+import { isFrozen, leafLayers, type TrainableModel } from '@fitstream/core';
+import { batchNormLayers } from '@fitstream/transfer';
 
 const isFloat = (v: tf.Variable) => v.dtype === 'float32';
 
@@ -31,14 +32,8 @@ export function parameterNames(model: TrainableModel, weights: ReadonlyMap<strin
  * not frozen themselves nor inside a frozen nested model.
  */
 export function trainableBatchNormLayers(model: tf.LayersModel): string[] {
-  const out: string[] = [];
-  const walk = (container: tf.LayersModel, frozen: boolean) => {
-    for (const layer of container.layers) {
-      const f = frozen || !layer.trainable;
-      if (layer instanceof tf.LayersModel) walk(layer, f);
-      else if (layer.getClassName() === 'BatchNormalization' && !f) out.push(layer.name);
-    }
-  };
-  walk(model, !model.trainable);
-  return out;
+  if (!model.trainable) return [];
+  return leafLayers(model)
+    .filter((leaf) => leaf.layer.getClassName() === 'BatchNormalization' && !isFrozen(leaf))
+    .map(({ layer }) => layer.name);
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { LearningRateMultiplier, provide, selectLayers, type LayerSelector, type Plugin, type TrainableModel } from '@fitstream/core';
+import { LearningRateMultiplier, provide, type Plugin, type TrainableModel } from '@fitstream/core';
+import { selectLayers, type LayerSelector } from '@fitstream/transfer';
 
 /**
  * Learning-rate factors of layer groups: explicit numbers (one per group), or `{ lowest }` — geometric from `lowest`
@@ -51,7 +52,7 @@ export function groupVariables(model: tf.LayersModel, groups: readonly LayerSele
 
 /** Options of {@link discriminativeLr}. */
 export interface DiscriminativeLrOptions {
-  /** Layer groups from the input to the head (see core's `LayerSelector`); layers in no group keep factor 1. */
+  /** Layer groups from the input to the head (see `LayerSelector` of @fitstream/transfer); layers in no group keep factor 1. */
   readonly groups: readonly LayerSelector[];
   /** The factor on the learning rate of each group. */
   readonly factors: GroupFactors;

@@ -1,17 +1,14 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Subject, type Observable } from 'rxjs';
 import {
-  freezeLayers,
   LearningRateMultiplier,
   ofType,
   provide,
-  selectLayers,
-  unfreezeLayers,
-  type LayerSelector,
   type Plugin,
   type TrainerControl,
   type TrainerEventMap,
 } from '@fitstream/core';
+import { freezeLayers, selectLayers, unfreezeLayers, type LayerSelector } from '@fitstream/transfer';
 import { groupFactors, groupVariables, layersModelOf, type GroupFactors } from './discriminative-lr.js';
 
 declare module '@fitstream/core' {
@@ -38,8 +35,8 @@ declare module '@fitstream/core' {
 /** Options of {@link fineTuning}. */
 export interface FineTuningOptions {
   /**
-   * Layer groups from the input to the head (core `LayerSelector`s). Default: `[{ allButLast: 1 }, { last: 1 }]` — the
-   * backbone and a one-layer head. Layers in no group are left as they are.
+   * Layer groups from the input to the head (`LayerSelector`s of @fitstream/transfer). Default:
+   * `[{ allButLast: 1 }, { last: 1 }]` — the backbone and a one-layer head. Layers in no group are left as they are.
    */
   readonly groups?: readonly LayerSelector[];
   /** Epochs that train the last group (the head) alone. Default 1. */

@@ -3,10 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 type NamedTensor = { name: string; tensor: tf.Tensor };
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import type { Json } from '../plugin/plugin-points.js';
+import type { Json } from './json.js';
 import { pathExists, type RandomState, sha256, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from '@fitstream/util';
 import type { LearningRateRecord } from '../learning-rate/learning-rate-pipeline.js';
-import type { ModelAdapter } from '../training/model.js';
+import type { ModelAdapter } from '../model/model.js';
 import { fileSystem } from './file-io.js';
 import { renameOptimizerSlots } from '../optimizers/align-optimizer-slots.js';
 

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { getLearningRate, setLearningRate } from '../training/optimizer.js';
+import { getLearningRate, setLearningRate } from './optimizer-rate.js';
 import type { LearningRateBase, LearningRateModifier, LearningRatePosition, LearningRateStage } from './learning-rate-points.js';
 
 const STAGES: readonly LearningRateStage[] = ['warmup', 'scale', 'adapt', 'override'];

@@ -1,7 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { token } from '../di/token.js';
 import type { Random } from '@fitstream/util';
-import type { SampleWeights, Targets } from '../training/heads.js';
+import type { Json } from '../checkpoint/json.js';
+import type { SampleWeights, Targets } from '../model/targets.js';
 
 /** What every step-pipeline hook is told about where the loop is. */
 export interface StepContext {
@@ -162,9 +163,6 @@ export interface EpochMetricsReducer {
   reduce(logs: Readonly<Record<string, number>>, ctx: EpochMetricsContext): Record<string, number>;
 }
 export const EpochMetricsReducer = token<EpochMetricsReducer>('@fitstream/core/EpochMetricsReducer');
-
-/** JSON-serializable values. */
-export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
 
 /**
  * Plugin point: state that checkpoints save and resume restores (a plugin's counters, best values, cursors).

@@ -1,7 +1,7 @@
 import type { PluginRegistry } from '../di/token.js';
 import type { Observable, Subscription, TeardownLogic } from 'rxjs';
 import type { TrainerEvent } from '../events/event-map.js';
-import type { TrainerControl } from '../training/control.js';
+import type { TrainerControl } from './trainer-control.js';
 
 /**
  * A resource a plugin claims. Two plugins claiming one resource conflict when either claim is `exclusive` or their

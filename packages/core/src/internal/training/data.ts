@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, IndexSampler } from '../plugin/plugin-points.js';
 import { FitstreamInputError, type Random } from '@fitstream/util';
-import { sampleWeightList, targetList, type Heads, type SampleWeights, type Targets } from './heads.js';
-import type { ModelAdapter } from './model.js';
+import { sampleWeightList, targetList, type Heads } from './heads.js';
+import type { SampleWeights, Targets } from '../model/targets.js';
+import type { ModelAdapter } from '../model/model.js';
 
 /** In-memory data: all samples as tensors, first axis = samples. */
 export interface TensorData {

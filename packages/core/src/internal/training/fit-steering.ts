@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { markLatest, type CheckpointInfo } from '../checkpoint/checkpoint.js';
 import { CORE_EVENT_TYPES } from '../events/event-map.js';
-import type { TrainerControl } from './control.js';
+import type { TrainerControl } from '../plugin/trainer-control.js';
 import { FitstreamInputError } from '@fitstream/util';
 import type { NormalisedFitOptions } from './fit-options.js';
 import type { LoopState, TrainerCore } from './trainer-core.js';

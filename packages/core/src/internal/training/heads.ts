@@ -1,12 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError } from '@fitstream/util';
+import type { SampleWeights, Targets } from '../model/targets.js';
 import { resolveLoss, type LossSpec, type ResolvedLoss } from './losses.js';
 import { resolveMetrics, type MetricNameOf, type MetricSpec, type ResolvedMetric } from './metrics.js';
 
-/** Targets of a batch: one tensor (a single-output model), one per output in output order, or a map by output name. */
-export type Targets = tf.Tensor | readonly tf.Tensor[] | { readonly [output: string]: tf.Tensor };
-/** Per-sample weights, shape `[batch]`: one for every output, one per output, or a map by output name. */
-export type SampleWeights = tf.Tensor1D | readonly (tf.Tensor1D | null)[] | { readonly [output: string]: tf.Tensor1D };
 
 /** The `loss` option: one loss (every output), one per output in order, or a map by output name (Keras 3). */
 export type LossOption = LossSpec | readonly LossSpec[] | { readonly [output: string]: LossSpec };

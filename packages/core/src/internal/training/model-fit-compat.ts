@@ -6,8 +6,8 @@ import { isTensorData, tensorsIn, type DataSource, type TensorData } from './dat
 import { assertKnownOptions } from './did-you-mean.js';
 import { FitstreamInputError } from '@fitstream/util';
 import { FIT_OPTION_NAMES, type FitOptions } from './fit-options.js';
-import type { SampleWeights, Targets } from './heads.js';
-import type { ModelAdapter } from './model.js';
+import type { SampleWeights, Targets } from '../model/targets.js';
+import type { ModelAdapter } from '../model/model.js';
 
 /** Keras-shaped logs handed to tfjs callbacks: `loss`, the metrics as named, `val_…`; batch logs add `batch` and `size`. */
 export type TfjsLogs = Record<string, number>;

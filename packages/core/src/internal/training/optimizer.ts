@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { assertLearningRate } from '../learning-rate/optimizer-rate.js';
 
 /** Optimizers by name, with Keras defaults. */
 export type OptimizerName = 'sgd' | 'momentum' | 'adam' | 'adamax' | 'rmsprop' | 'adagrad' | 'adadelta';
@@ -38,33 +39,4 @@ export function resolveOptimizer(spec: OptimizerSpec): { optimizer: tf.Optimizer
     adadelta: () => tf.train.adadelta(lr),
   }[name]();
   return { optimizer, owned: true };
-}
-
-export function assertLearningRate(lr: number, what: string): void {
-  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
-    throw new RangeError(`${what} must be a finite number ≥ 0, got ${String(lr)}.`);
-  }
-}
-
-interface WithLearningRate {
-  learningRate: number;
-  setLearningRate?: (lr: number) => void;
-}
-
-/** The learning rate an optimizer applies now. */
-export function getLearningRate(optimizer: tf.Optimizer): number {
-  const lr = (optimizer as unknown as WithLearningRate).learningRate;
-  if (typeof lr !== 'number') throw new Error(`Optimizer ${optimizer.getClassName()} has no numeric learningRate; fitstream cannot schedule it.`);
-  return lr;
-}
-
-/**
- * Changes the learning rate of any tfjs optimizer. SGD and momentum cache `-lr` in a scalar and expose
- * `setLearningRate`; every other tfjs optimizer reads its `learningRate` field on each update.
- */
-export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  assertLearningRate(lr, 'learning rate');
-  const o = optimizer as unknown as WithLearningRate;
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-  else o.learningRate = lr;
 }

@@ -13,7 +13,7 @@ import { applyOptimizerUpdate } from '../optimizers/apply-optimizer-update.js';
 import { withSeed } from '@fitstream/util';
 import { tensorsIn } from './data.js';
 import { metricValues, predictionList, sampleWeightList, targetList, totalLoss, type Heads, type HeadTerms } from './heads.js';
-import type { ModelAdapter } from './model.js';
+import type { ModelAdapter } from '../model/model.js';
 
 /** The plugin points of one fit, resolved once at start and ordered. */
 export interface StepPlugins {

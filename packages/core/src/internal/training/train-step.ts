@@ -3,7 +3,7 @@ import { applyOptimizerUpdate } from '../optimizers/apply-optimizer-update.js';
 import type { Batch, GradientTransform, LearningRateMultiplier, StepContext, WeightConstraint } from '../plugin/plugin-points.js';
 import { FitstreamInputError, withSeed } from '@fitstream/util';
 import { inVariableOrder } from './step-pipeline.js';
-import type { ModelAdapter, TrainableModel } from './model.js';
+import type { ModelAdapter, TrainableModel } from '../model/model.js';
 
 /** The values a train step reports: `loss` (what early stopping and plateau watch by default) and its metrics. */
 export type StepValues<N extends string = string> = Readonly<Record<'loss' | N, tf.Scalar>>;

@@ -8,7 +8,8 @@ import type { TrainerEvent, TrainerEventMap, TrainerEventType } from '../events/
 import type { TrainName } from '../events/metric-names.js';
 import type { LearningRatePipeline } from '../learning-rate/learning-rate-pipeline.js';
 import { resolvePluginPoints } from '../plugin/plugin-point-registry.js';
-import { StateProvider, type Json, type WeightView } from '../plugin/plugin-points.js';
+import { StateProvider, type WeightView } from '../plugin/plugin-points.js';
+import type { Json } from '../checkpoint/json.js';
 import type { Plugin } from '../plugin/plugin.js';
 import { FitstreamInputError, Random } from '@fitstream/util';
 import { resolveTrainerOptions } from './compiled-model.js';
@@ -17,8 +18,8 @@ import type { EpochAggregate } from './epoch-aggregate.js';
 import { copyHistory, type MutableHistory } from './history.js';
 import { NO_HEADS, resolveHeads, type Heads, type LossOption, type LossWeights } from './heads.js';
 import type { MetricSpec } from './metrics.js';
-import { adaptModel, type ModelAdapter, type TrainableModel } from './model.js';
-import { getLearningRate } from './optimizer.js';
+import { adaptModel, type ModelAdapter, type TrainableModel } from '../model/model.js';
+import { getLearningRate } from '../learning-rate/optimizer-rate.js';
 import { assertTrainStep, type TrainStep } from './train-step.js';
 import { MAIN_MODEL, resolveModels, resolveOptimizers, type NamedOptimizer, type OptimizersOption } from './trainer-parts.js';
 

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import {
   FitstreamInputError,
   LossTransform,
-  loadPretrained,
   provide,
   resolveLoss,
   type Batch,
@@ -10,6 +9,7 @@ import {
   type LossSpec,
   type Plugin,
 } from '@fitstream/core';
+import type * as Transfer from '@fitstream/transfer';
 import { assertNumber } from '../assert.js';
 import { DeviceAccumulator, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
 import { EPSILON, perSample } from './cross-entropy.js';
@@ -34,7 +34,8 @@ export type TeacherFunction = ((x: tf.Tensor) => tf.Tensor) | ((x: tf.Tensor[]) 
 
 /**
  * The teacher: a `tf.LayersModel` (run with `training: false`), a path to a tfjs layers `model.json` or its directory
- * (loaded with core's `loadPretrained` when each fit starts, disposed when it ends), or a {@link TeacherFunction}.
+ * (loaded with `loadPretrained` from `@fitstream/transfer`, an optional peer, when each fit starts; disposed when it
+ * ends), or a {@link TeacherFunction}.
  */
 export type Teacher = tf.LayersModel | TeacherFunction | string;
 
@@ -221,10 +222,17 @@ function checkTeacherModel(model: tf.LayersModel, expected: DistillationOutputs,
 }
 
 async function loadTeacher(path: string, expected: DistillationOutputs, where: string): Promise<tf.LayersModel> {
+  // @fitstream/transfer is an optional peer: only a teacher given as a path needs its loader (local files without
+  // tfjs-node, Keras-converted models, a clear error for graph models), so it is imported here, not at the top.
+  let transfer: typeof Transfer;
+  try {
+    transfer = await import('@fitstream/transfer');
+  } catch {
+    throw new FitstreamInputError(`${where}: teacher`, `is a path ("${path}"), which needs @fitstream/transfer to load it: npm install @fitstream/transfer, or pass a tf.LayersModel.`);
+  }
   let model: tf.LayersModel;
   try {
-    // Core's loader: local files without tfjs-node, Keras-converted models, and a clear error for graph models.
-    model = await loadPretrained(path, { frozen: true });
+    model = await transfer.loadPretrained(path, { frozen: true });
   } catch (error) {
     throw new FitstreamInputError(
       `${where}: teacher`,

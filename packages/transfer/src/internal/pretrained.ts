@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileSystem } from '../checkpoint/file-io.js';
+import { fileSystem, installFrozenBatchNormInference, leafLayers } from '@fitstream/core';
 import { FitstreamInputError } from '@fitstream/util';
-import { installFrozenBatchNormInference, leafLayers } from './batch-norm.js';
 import { assertSupportedArguments, isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
 
 /** Options of {@link loadPretrained}. */

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
+import { installFrozenBatchNormInference, leafLayers } from '@fitstream/core';
 import { FitstreamInputError } from '@fitstream/util';
-import { installFrozenBatchNormInference, leafLayers } from './batch-norm.js';
 
 /**
  * Which layers of a model: selectors work on the model's *leaf* layers — nested models (a pretrained backbone used

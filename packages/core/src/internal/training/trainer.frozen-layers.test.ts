@@ -1,20 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createTrainer,
-  freezeLayers,
-  LearningRateMultiplier,
-  modelLayers,
-  ofType,
-  provide,
-  selectBackend,
-  selectLayers,
-  unfreezeLayers,
-  type OptimizerName,
-  type Plugin,
-} from '../../index.js';
 import { withSeed } from '@fitstream/util';
+import { createTrainer, LearningRateMultiplier, ofType, provide, selectBackend, type OptimizerName, type Plugin } from '../../index.js';
 import { classificationData } from '../../test-support/fixtures.js';
+import { installFrozenBatchNormInference } from '../model/frozen-batch-norm.js';
 
 /** backbone (dense → batchNorm → dense) + head; every layer named. */
 function backboneAndHead(seed = 3): tf.LayersModel {
@@ -30,6 +19,18 @@ function backboneAndHead(seed = 3): tf.LayersModel {
   );
 }
 
+/**
+ * Sets `trainable` on the chosen layers (all but the head, one layer by name, or all) and installs the frozen batch-norm
+ * semantics, as `@fitstream/transfer`'s freezing helpers do: the core tests training with frozen layers without any
+ * package above it. Returns the names changed.
+ */
+function setTrainable(model: tf.LayersModel, which: string, trainable: boolean): string[] {
+  const layers = which === 'all' ? model.layers : which === 'allButHead' ? model.layers.slice(0, -1) : [model.getLayer(which)];
+  for (const layer of layers) layer.trainable = trainable;
+  installFrozenBatchNormInference(model);
+  return layers.map((l) => l.name);
+}
+
 const valuesOf = (model: tf.LayersModel, layer: string) => model.getLayer(layer).getWeights().map((w) => Array.from(w.dataSync()));
 
 /** A LearningRateMultiplier plugin: factor per layer-name prefix, changeable between steps. */
@@ -41,51 +42,16 @@ function factors(table: Map<string, number>): Plugin {
 }
 
 for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`freezing on ${backend}`, () => {
+  describe(`training with frozen layers on ${backend}`, () => {
     beforeAll(async () => {
       await selectBackend({ prefer: backend, log: null });
-    });
-
-    it('selectors: index, name, RegExp, first/last/allButLast, ranges, arrays, predicates; no match is an error', () => {
-      const model = backboneAndHead();
-      const names = (s: Parameters<typeof selectLayers>[1]) => selectLayers(model, s).map((l) => l.name);
-      expect(modelLayers(model).map((l) => l.name)).toEqual(['b1', 'bn', 'b2', 'head']);
-      expect(names(0)).toEqual(['b1']);
-      expect(names(-1)).toEqual(['head']);
-      expect(names('bn')).toEqual(['bn']);
-      expect(names(/^b\d$/)).toEqual(['b1', 'b2']);
-      expect(names({ allButLast: 1 })).toEqual(['b1', 'bn', 'b2']);
-      expect(names({ last: 2 })).toEqual(['b2', 'head']);
-      expect(names({ first: 1 })).toEqual(['b1']);
-      expect(names({ from: 'bn', to: -2 })).toEqual(['bn', 'b2']);
-      expect(names(['head', 0])).toEqual(['b1', 'head']);
-      expect(names('all')).toHaveLength(4);
-      expect(names((l) => l.getClassName() === 'Dense')).toEqual(['b1', 'b2', 'head']);
-      expect(() => selectLayers(model, /^nope/)).toThrow(/selector: matches none of the model's layers \(b1, bn, b2, head\)/);
-      expect(() => selectLayers(model, 'bakbone')).toThrow(/names no layer "bakbone"; the model's layers are b1, bn, b2, head/);
-      expect(() => selectLayers(model, 9)).toThrow(/index 9 is outside the model's 4 layers/);
-      expect(() => selectLayers(model, { from: 'head', to: 'b1' })).toThrow(/is empty: "head" comes after "b1"/);
-    });
-
-    it('nested backbones are expanded: freezing by the leaf layers of a model used as a layer', () => {
-      const backbone = withSeed(1, () => tf.sequential({ name: 'backbone', layers: [tf.layers.dense({ inputShape: [4], units: 6, name: 'inner1' }), tf.layers.dense({ units: 5, name: 'inner2' })] }));
-      const model = withSeed(2, () => tf.sequential({ layers: [backbone, tf.layers.dense({ units: 2, name: 'top' })] }));
-      expect(modelLayers(model).map((l) => l.name)).toEqual(['inner1', 'inner2', 'top']);
-      freezeLayers(model, { allButLast: 1 });
-      expect(model.trainableWeights.map((w) => w.originalName)).toEqual(['top/kernel', 'top/bias']);
-      // A backbone frozen as a whole by the user, then one of its layers unfrozen: only that layer trains.
-      unfreezeLayers(model, 'all');
-      backbone.trainable = false;
-      expect(model.trainableWeights.map((w) => w.originalName)).toEqual(['top/kernel', 'top/bias']);
-      unfreezeLayers(model, 'inner2');
-      expect(model.trainableWeights.map((w) => w.originalName).sort()).toEqual(['inner2/bias', 'inner2/kernel', 'top/bias', 'top/kernel']);
     });
 
     it.each<OptimizerName>(['adam', 'sgd', 'rmsprop', 'momentum'])(
       '%s: frozen weights (batch-norm statistics included) stay bit-identical while the head trains',
       async (optimizer) => {
         const model = backboneAndHead();
-        const frozen = freezeLayers(model, { allButLast: 1 });
+        const frozen = setTrainable(model, 'allButHead', false);
         expect(frozen).toEqual(['b1', 'bn', 'b2']);
         const before = { b1: valuesOf(model, 'b1'), bn: valuesOf(model, 'bn'), b2: valuesOf(model, 'b2'), head: valuesOf(model, 'head') };
         const trainer = createTrainer({ model, optimizer, loss: 'categoricalCrossentropy', seed: 4, backend: 'current', log: null });
@@ -107,7 +73,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const start = stats();
       tf.tidy(() => { model.apply(x, { training: true }); });
       expect(stats()).not.toEqual(start);
-      freezeLayers(model, 'bn');
+      setTrainable(model, 'bn', false);
       const frozenStats = stats();
       const [train, infer] = tf.tidy(() => [model.apply(x, { training: true }) as tf.Tensor, model.apply(x, { training: false }) as tf.Tensor].map((t) => Array.from(t.dataSync())));
       expect(stats()).toEqual(frozenStats);
@@ -126,16 +92,16 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const table = new Map([['b1', 0], ['bn', 0], ['b2', 0]]);
         const trainer = createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 4, backend: 'current', log: null });
         if (mode === 'freeze') {
-          freezeLayers(model, { allButLast: 1 });
-          trainer.use({ name: 'unfreeze-at-3', attach: (e$) => e$.pipe(ofType('step:end')).subscribe((e) => e.step === 3 && unfreezeLayers(model, 'all')) });
+          setTrainable(model, 'allButHead', false);
+          trainer.use({ name: 'unfreeze-at-3', attach: (e$) => e$.pipe(ofType('step:end')).subscribe((e) => e.step === 3 && setTrainable(model, 'all', true)) });
         } else {
           // bn runs in inference mode in A while frozen; freeze it alone here so both runs normalise alike.
-          freezeLayers(model, 'bn');
+          setTrainable(model, 'bn', false);
           trainer.use(factors(table));
           trainer.use({ name: 'lr-1-at-3', attach: (e$) => e$.pipe(ofType('step:end')).subscribe((e) => {
             if (e.step === 3) {
               for (const k of table.keys()) table.set(k, 1);
-              unfreezeLayers(model, 'bn');
+              setTrainable(model, 'bn', true);
             }
           }) });
         }
@@ -158,10 +124,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const data = classificationData(16, 4, 3);
         const step = async (table: Map<string, number>) => {
           const model = backboneAndHead();
-          const before = modelLayers(model).map((l) => valuesOf(model, l.name));
+          const before = model.layers.map((l) => valuesOf(model, l.name));
           const trainer = createTrainer({ model, optimizer, loss: 'categoricalCrossentropy', seed: 4, backend: 'current', log: null }).use(factors(table));
           await trainer.fit(data, { epochs: 1, batchSize: 16, handleSignals: false });
-          const after = modelLayers(model).map((l) => valuesOf(model, l.name));
+          const after = model.layers.map((l) => valuesOf(model, l.name));
           trainer.dispose();
           return after.map((layer, i) => layer.map((w, j) => w.map((v, k) => v - before[i]![j]![k]!)));
         };
@@ -201,14 +167,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
         attach: (e$) =>
           e$.pipe(ofType('epoch:end')).subscribe((e) => {
             counts.push(tf.memory().numTensors);
-            if (e.epoch % 2 === 0) freezeLayers(model, { allButLast: 1 });
-            else unfreezeLayers(model, 'all');
+            if (e.epoch % 2 === 0) setTrainable(model, 'allButHead', false);
+            else setTrainable(model, 'all', true);
           }),
       });
       await trainer.fit(classificationData(32, 4, 3), { epochs: 6, batchSize: 16, handleSignals: false });
       // Slots are created once for every variable (parked while frozen), then the count is flat.
       expect(new Set(counts.slice(2)).size).toBe(1);
-      freezeLayers(model, 'all');
+      setTrainable(model, 'all', false);
       await expect(trainer.fit(classificationData(32, 4, 3), { epochs: 1, batchSize: 16, handleSignals: false })).rejects.toThrow(/has no trainable variables; unfreeze at least one layer/);
       trainer.dispose();
     });

@@ -3,21 +3,10 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  attachHead,
-  createTrainer,
-  extractFeatures,
-  fileSystem,
-  freezeLayers,
-  loadPretrained,
-  loadWeightsByName,
-  modelLayers,
-  selectBackend,
-  truncateModel,
-  updateBatchNormStatistics,
-} from '../../index.js';
+import { createTrainer, fileSystem, selectBackend } from '@fitstream/core';
+import { attachHead, extractFeatures, freezeLayers, loadPretrained, loadWeightsByName, modelLayers, truncateModel, updateBatchNormStatistics } from '../index.js';
 import { Random, withSeed } from '@fitstream/util';
-import { classificationData } from '../../test-support/fixtures.js';
+import { classificationData } from '../test-support/fixtures.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Random } from '@fitstream/util';
 import type { CheckpointInfo } from '../checkpoint/checkpoint.js';
 import type { PluginEventType, TrainerEventMap } from '../events/event-map.js';
-import type { TrainableModel } from './model.js';
+import type { TrainableModel } from '../model/model.js';
 
 /**
  * How plugins steer a running fit. The event stream is for observing; this is for acting.

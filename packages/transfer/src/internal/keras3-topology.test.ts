@@ -3,9 +3,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTrainer, freezeLayers, loadPretrained, modelLayers, selectBackend } from '../../index.js';
+import { createTrainer, selectBackend } from '@fitstream/core';
+import { freezeLayers, loadPretrained, modelLayers } from '../index.js';
 import { Random } from '@fitstream/util';
-import { classificationData } from '../../test-support/fixtures.js';
+import { classificationData } from '../test-support/fixtures.js';
 import { assertSupportedArguments, isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
 
 let dir: string;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { FitstreamInputError, pathExists as exists, sha256, writeFileAtomic } from '@fitstream/util';
+import { FitstreamInputError, pathExists, sha256, writeFileAtomic } from '@fitstream/util';
 import { truncateModel } from './pretrained.js';
 
 /** Options of {@link extractFeatures}. */
@@ -97,7 +97,7 @@ export async function extractFeatures(model: tf.LayersModel, x: tf.Tensor | read
     const dir = resolvePath(options.cacheDir);
     path = join(dir, `${key}.bin`);
     const metaPath = join(dir, `${key}.json`);
-    if (await exists(metaPath)) {
+    if (await pathExists(metaPath)) {
       const meta = JSON.parse(await readFile(metaPath, 'utf8')) as CacheMeta;
       const bytes = await readFile(path).catch(() => undefined);
       // A cache file that does not match its checksum (a disk error, an edit) is recomputed, never trusted.

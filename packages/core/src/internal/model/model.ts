@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { installFrozenBatchNormInference, leafLayers } from '../transfer/batch-norm.js';
+import { installFrozenBatchNormInference } from './frozen-batch-norm.js';
+import { leafLayers } from './leaf-layers.js';
 
 /**
  * A custom model as a plain function of variables, for when a `LayersModel` does not fit.
