@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTO_BACKEND, NATIVE_BUILT } from './test-support/cli.js';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../bin/fitstream.js');
 let tmp: string;
@@ -53,21 +54,27 @@ describe('fitstream doctor', () => {
     expect(report.versions.tfjs['@tensorflow/tfjs']).toBe('4.22.0');
     expect(report.backends.map((b) => b.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
     const byName = Object.fromEntries(report.backends.map((b) => [b.name, b]));
-    expect(byName['tensorflow']).toMatchObject({ installed: false, available: false, detail: 'not installed' });
-    expect(byName['tensorflow']!.fix).toMatch(/npm install @tensorflow\/tfjs-node@4\.22\.0 .*downloads libtensorflow/);
+    if (NATIVE_BUILT) {
+      expect(byName['tensorflow']).toMatchObject({ installed: true, available: true, fix: null, native: { source: 'python', devices: ['CPU'], builtBy: 'fitstream native install' } });
+      expect(byName['tensorflow']!.detail).toMatch(/^native TensorFlow 2\.\d+\.\d+ loads \(pip tensorflow(-cpu)? \(.*python.*\) at .*, built by fitstream native install on \d{4}-\d{2}-\d{2}\); devices: CPU$/);
+    } else {
+      expect(byName['tensorflow']).toMatchObject({ installed: false, available: false, detail: 'not installed' });
+      expect(byName['tensorflow']!.fix).toBe('python3 -m pip install tensorflow-cpu && npx fitstream native install');
+    }
+    expect(byName['tensorflow-gpu']!.fix).toMatch(/tensorflow\[and-cuda\].*native install --gpu/);
     expect(byName['wasm']).toMatchObject({ available: true, threads: false });
     expect(typeof byName['wasm']!.simd).toBe('boolean');
     expect(byName['cpu']!.available).toBe(true);
-    expect(report.auto).toBe('wasm');
+    expect(report.auto).toBe(AUTO_BACKEND);
     expect(report.cache.directory).toBe(join(tmp, 'cache'));
   });
 
   it('explains the same for humans', async () => {
     const run = await fitstream('doctor');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/✗ tensorflow +@tensorflow\/tfjs-node: not installed/);
+    expect(run.stdout).toMatch(NATIVE_BUILT ? /✓ tensorflow +@tensorflow\/tfjs-node 4\.22\.0: native TensorFlow .* loads/ : /✗ tensorflow +@tensorflow\/tfjs-node: not installed/);
     expect(run.stdout).toMatch(/✓ wasm .*SIMD (on|off).*threads off/);
-    expect(run.stdout).toMatch(/--backend auto selects: wasm/);
+    expect(run.stdout).toContain(`--backend auto selects: ${AUTO_BACKEND}`);
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliSandbox, type Run } from './test-support/cli.js';
+import { AUTO_BACKEND, CliSandbox, type Run } from './test-support/cli.js';
 
 const sandbox = new CliSandbox();
 
@@ -54,7 +54,7 @@ describe('fitstream train births', () => {
   it('--fast-dev-run --json: one fold of one forecast; the run directory holds config, events, the backtest and the report', async () => {
     const run = summary<BirthsSummary>(await sandbox.run('train', 'births', '--fast-dev-run', '--json'));
     expect(run.runDir).toMatch(/[/\\]runs[/\\]births-\d{8}-\d{6}$/);
-    expect(run).toMatchObject({ backend: 'wasm', reason: 'completed', backtest: { steps: 1, folds: 1, horizon: 7, m: 7 } });
+    expect(run).toMatchObject({ backend: AUTO_BACKEND, reason: 'completed', backtest: { steps: 1, folds: 1, horizon: 7, m: 7 } });
     expect(Object.keys(run.final)).toEqual(expect.arrayContaining(['mase', 'smape', 'mae', 'seasonal_naive_mase', 'relative_mase']));
     expect(Object.keys(run.backtest.baselines).sort()).toEqual([...BASELINES].sort());
 

@@ -223,6 +223,34 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
       setExit(doctorExitCode(report));
     });
 
+  const native = program.command('native').description('The native TensorFlow backend (tfjs-node, tfjs-node-gpu), built on this machine');
+  native
+    .command('install')
+    .description(
+      'Build tfjs-node (or tfjs-node-gpu) against a TensorFlow pip wheel or libtensorflow C folder found here — no download script, any CUDA that TensorFlow supports — then verify it against the cpu backend',
+    )
+    .option('--gpu', 'build tfjs-node-gpu (needs `pip install "tensorflow[and-cuda]"` and an NVIDIA driver)')
+    .option('--python <exe>', 'the Python whose TensorFlow wheel to use (default python3, then python)')
+    .option('--libtensorflow <dir>', 'a libtensorflow C folder (lib/, include/) instead of a Python wheel')
+    .option('--project <dir>', "the project whose node_modules gets the package (default: where this CLI's @tensorflow/tfjs is installed)")
+    .option('--nodedir <dir>', "a folder with Node's headers in include/node (default: beside this Node)")
+    .option('--force', 'rebuild even when a binding built against the same library is cached')
+    .option('--json', 'print what was built as one JSON object')
+    .action(async (flags: { gpu?: boolean; python?: string; libtensorflow?: string; project?: string; nodedir?: string; force?: boolean; json?: boolean }) => {
+      const { installNativeBackend } = await import('./native/native-install.js');
+      const record = await installNativeBackend({
+        gpu: flags.gpu === true,
+        force: flags.force === true,
+        ...(flags.python !== undefined ? { python: flags.python } : {}),
+        ...(flags.libtensorflow !== undefined ? { libtensorflow: flags.libtensorflow } : {}),
+        ...(flags.project !== undefined ? { projectDir: flags.project } : {}),
+        ...(flags.nodedir !== undefined ? { nodeDir: flags.nodedir } : {}),
+        log: (line) => io.err(`fitstream native: ${line}`),
+      });
+      io.out(flags.json ? JSON.stringify(record) : `${record.package} ${record.packageVersion} is built against TensorFlow ${record.check.tensorflowVersion}; --backend auto now selects it (check: fitstream doctor)`);
+      setExit(EXIT.ok);
+    });
+
   return program;
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fileSystem } from '@fitstream/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliSandbox, parseSummary, type Summary } from './test-support/cli.js';
+import { AUTO_BACKEND, CliSandbox, parseSummary, type Summary } from './test-support/cli.js';
 
 const sandbox = new CliSandbox();
 
@@ -31,7 +31,7 @@ describe('fitstream train iris', () => {
   it('--json prints one object: runDir, backend, epochs, end reason, final, best and the final evaluation', () => {
     expect(Object.keys(short)).toEqual(['runDir', 'backend', 'epochs', 'reason', 'final', 'best', 'evaluation']);
     expect(short.runDir).toMatch(new RegExp(`^${join(sandbox.dir, 'runs')}/iris-\\d{8}-\\d{6}$`));
-    expect(short).toMatchObject({ backend: 'wasm', epochs: 3, reason: 'completed' });
+    expect(short).toMatchObject({ backend: AUTO_BACKEND, epochs: 3, reason: 'completed' });
     expect(Object.keys(short.final).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
     expect(short.best['val_accuracy']).toBeGreaterThanOrEqual(short.final['val_accuracy']!);
     expect(short.evaluation['accuracy']).toBeCloseTo(short.final['val_accuracy']!, 5);
@@ -50,7 +50,7 @@ describe('fitstream train iris', () => {
     expect(data.preprocessing.standardise.statisticsFrom).toBe('train split');
     const env = await readJson<{ node: string; backend: { name: string; fallbacks: { backend: string }[] }; fitstream: Record<string, string> }>(join(short.runDir, 'environment.json'));
     expect(env.node).toBe(process.version);
-    expect(env.backend.name).toBe('wasm');
+    expect(env.backend.name).toBe(AUTO_BACKEND);
     expect(env.fitstream['@fitstream/callbacks']).toBe('0.1.0');
 
     const csv = (await readFile(join(short.runDir, 'metrics.csv'), 'utf8')).trim().split('\n');
@@ -121,7 +121,7 @@ describe('fitstream train mnist', () => {
     const run = parseSummary(await sandbox.run('train', 'mnist', '--epochs', '1', '--data.subset', '4000', '--json'));
     const seconds = (performance.now() - started) / 1000;
     console.log(`mnist, 1 epoch on 3600 digits: val_accuracy ${run.final['val_accuracy']} in ${seconds.toFixed(1)} s`);
-    expect(run.backend).toBe('wasm');
+    expect(run.backend).toBe(AUTO_BACKEND);
     expect(run.final['val_accuracy']).toBeGreaterThanOrEqual(0.9);
     expect(seconds).toBeLessThan(60);
     const config = await readJson<{ data: { augmentation: { enabled: boolean } } }>(join(run.runDir, 'config.json'));

@@ -2,7 +2,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkCuda, diagnose, doctorExitCode, findTfjsCoreCopies, formatReport, nodeModulesChain, parseLdconfig, problemsOf, type DoctorReport } from './doctor.js';
+import { checkCuda, parseLdconfig } from '../native/cuda.js';
+import { AUTO_BACKEND } from '../test-support/cli.js';
+import { diagnose, doctorExitCode, findTfjsCoreCopies, formatReport, nodeModulesChain, problemsOf, type DoctorReport } from './doctor.js';
 
 const LDCONFIG = `1523 libs found in cache \`/etc/ld.so.cache'
 	libcudnn.so.8 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcudnn.so.8
@@ -103,7 +105,7 @@ describe('doctor: this machine', () => {
     const report = await diagnose();
     expect(report.tfjsCoreCopies.length).toBeGreaterThanOrEqual(1);
     expect(new Set(report.tfjsCoreCopies.map((c) => c.version))).toEqual(new Set(['4.22.0']));
-    expect(report.auto).toBe('wasm');
+    expect(report.auto).toBe(AUTO_BACKEND);
     expect(doctorExitCode(report)).toBe(0);
     expect(report.cuda.checked).toBe(process.platform === 'linux');
     expect(Array.isArray(report.problems)).toBe(true);

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -6,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendName } from '@fitstream/core';
 import { cacheDirectory } from '@fitstream/datasets';
+import { checkCuda, type CudaLibraries } from '../native/cuda.js';
+import { describeSource, readNativeRecord } from '../native/native-install.js';
 import { packageDirectory, packageVersion, versions, wasmFeatures } from '../run/environment.js';
 
 /** What `fitstream doctor` found out about one backend. */
@@ -24,6 +25,18 @@ export interface BackendCheck {
   /** wasm only: whether SIMD and threads are on. */
   readonly simd?: boolean;
   readonly threads?: boolean;
+  /** tensorflow backends only, when loaded: which TensorFlow runs and where it came from. */
+  readonly native?: NativeBackendInfo;
+}
+
+/** Which TensorFlow a native backend loaded, from where, and the devices it places ops on. */
+export interface NativeBackendInfo {
+  readonly tensorflowVersion: string;
+  readonly devices: readonly string[];
+  /** `python` (a pip wheel) or `libtensorflow` (a C folder), as built by `fitstream native install`; `download` otherwise. */
+  readonly source: 'python' | 'libtensorflow' | 'download';
+  readonly libraryDir: string;
+  readonly builtBy: string | null;
 }
 
 /** The report `fitstream doctor --json` prints. */
@@ -55,52 +68,6 @@ export interface Problem {
 export interface PackageCopy {
   readonly path: string;
   readonly version: string;
-}
-
-/** What `ldconfig -p` lists for the CUDA runtime and cuDNN (`null`: ldconfig could not be run, e.g. not Linux). */
-export interface CudaLibraries {
-  readonly checked: boolean;
-  /** Versions from the sonames, e.g. `libcudart.so.11.0` → `11.0`; empty when none is found. */
-  readonly cudart: readonly string[];
-  readonly cudnn: readonly string[];
-}
-
-/** Parses `ldconfig -p` output into the CUDA runtime and cuDNN versions it lists (deduplicated, in order). */
-export function parseLdconfig(text: string): { cudart: string[]; cudnn: string[] } {
-  const versions = (lib: string): string[] => {
-    const found = new Set<string>();
-    for (const match of text.matchAll(new RegExp(`^\\s*${lib}\\.so(?:\\.([0-9][0-9.]*))?\\s`, 'gm'))) found.add(match[1] ?? 'unversioned');
-    return [...found];
-  };
-  return { cudart: versions('libcudart'), cudnn: versions('libcudnn') };
-}
-
-/** Runs `ldconfig -p` (Linux only) and reports the CUDA runtime and cuDNN it lists. */
-export async function checkCuda(run: () => Promise<string> = ldconfig): Promise<CudaLibraries> {
-  try {
-    return { checked: true, ...parseLdconfig(await run()) };
-  } catch {
-    return { checked: false, cudart: [], cudnn: [] };
-  }
-}
-
-function ldconfig(): Promise<string> {
-  return new Promise((done, fail) => {
-    if (process.platform !== 'linux') {
-      fail(new Error('ldconfig is Linux-only'));
-      return;
-    }
-    // /sbin is not always on a user's PATH.
-    const tryAt = (paths: readonly string[]): void => {
-      const [first, ...rest] = paths;
-      if (first === undefined) {
-        fail(new Error('ldconfig not found'));
-        return;
-      }
-      execFile(first, ['-p'], { timeout: 5000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout) => (error ? tryAt(rest) : done(stdout)));
-    };
-    tryAt(['ldconfig', '/sbin/ldconfig', '/usr/sbin/ldconfig']);
-  });
 }
 
 /**
@@ -182,9 +149,9 @@ export function problemsOf(report: Omit<DoctorReport, 'problems'>): Problem[] {
 
 const REQUIRED_NODE = '20.19';
 const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-const NATIVE: Record<'tensorflow-gpu' | 'tensorflow', { package: string; needs: string }> = {
-  'tensorflow-gpu': { package: '@tensorflow/tfjs-node-gpu', needs: 'Linux x64 with CUDA 11.2 + cuDNN 8.1 and an NVIDIA GPU' },
-  tensorflow: { package: '@tensorflow/tfjs-node', needs: 'Linux x64/arm64, macOS or Windows' },
+const NATIVE: Record<'tensorflow-gpu' | 'tensorflow', { package: string; install: string }> = {
+  'tensorflow-gpu': { package: '@tensorflow/tfjs-node-gpu', install: 'python3 -m pip install "tensorflow[and-cuda]" && npx fitstream native install --gpu' },
+  tensorflow: { package: '@tensorflow/tfjs-node', install: 'python3 -m pip install tensorflow-cpu && npx fitstream native install' },
 };
 
 function nodeOk(version: string): boolean {
@@ -205,7 +172,7 @@ async function tryBackend(name: BackendName): Promise<{ ok: true } | { ok: false
   }
 }
 
-/** tfjs-node's native addon is downloaded by its install script into lib/napi-v*; without it the package cannot load. */
+/** tfjs-node's native addon lives in lib/napi-v*; without it the package cannot load. */
 async function nativeBindingPresent(dir: string): Promise<boolean> {
   try {
     for (const entry of await readdir(join(dir, 'lib'))) {
@@ -223,18 +190,25 @@ function describeCuda(cuda: CudaLibraries): string {
   return `ldconfig -p: ${list('libcudart', cuda.cudart)}; ${list('libcudnn', cuda.cudnn)}`;
 }
 
-const CUDA_FIX = 'install the CUDA 11.2 runtime and cuDNN 8.1 (NVIDIA packages), make them visible to the loader (`sudo ldconfig`), then retry';
+/** Where the loaded TensorFlow came from and what it runs on, from the backend and `fitstream native install`'s record. */
+async function nativeOrigin(dir: string): Promise<{ detail: string; native: NativeBackendInfo }> {
+  const backend = tf.backend() as unknown as { binding?: { TF_Version?: string }; isUsingGpuDevice?: boolean };
+  const record = await readNativeRecord(dir);
+  const version = backend.binding?.TF_Version ?? record?.check.tensorflowVersion ?? 'unknown';
+  const devices = backend.isUsingGpuDevice ? ['CPU', 'GPU'] : ['CPU'];
+  const source = record ? `${describeSource(record.tensorflow)} at ${record.tensorflow.libraryDir}, built by fitstream native install on ${record.builtAt.slice(0, 10)}` : 'libtensorflow from the package\'s own install script';
+  return {
+    detail: `native TensorFlow ${version} loads (${source}); devices: ${devices.join(', ')}`,
+    native: { tensorflowVersion: version, devices, source: record ? record.tensorflow.source : 'download', libraryDir: record?.tensorflow.libraryDir ?? join(dir, 'deps', 'lib'), builtBy: record ? 'fitstream native install' : null },
+  };
+}
 
 async function checkNative(name: 'tensorflow-gpu' | 'tensorflow', cuda: CudaLibraries): Promise<BackendCheck> {
-  const { package: pkg, needs } = NATIVE[name];
+  const { package: pkg, install } = NATIVE[name];
   const gpu = name === 'tensorflow-gpu';
-  const cudaMissing = gpu && cuda.checked && (cuda.cudart.length === 0 || cuda.cudnn.length === 0);
   const dir = packageDirectory(pkg);
   const version = packageVersion(pkg) ?? null;
-  const download = `its install script downloads libtensorflow (${needs}; network access at install time)`;
-  if (!dir) {
-    return { name, package: pkg, installed: false, version, available: false, detail: 'not installed', fix: `npm install ${pkg}@4.22.0 — ${download}` };
-  }
+  if (!dir) return { name, package: pkg, installed: false, version, available: false, detail: 'not installed', fix: install };
   if (!(await nativeBindingPresent(dir))) {
     return {
       name,
@@ -242,24 +216,17 @@ async function checkNative(name: 'tensorflow-gpu' | 'tensorflow', cuda: CudaLibr
       installed: true,
       version,
       available: false,
-      detail: `installed, but its native addon is missing: the install script did not run (recent npm 11 releases block dependency install scripts until approved with 'npm install-scripts approve', and --ignore-scripts blocks them) or could not download libtensorflow`,
-      fix: `npm install-scripts approve ${pkg} && npm rebuild ${pkg} — ${download}`,
+      detail: 'installed, but its native addon is missing (its install script, which downloads libtensorflow, did not run: npm 11 skips dependency install scripts)',
+      fix: install,
     };
   }
   const tried = await tryBackend(name);
   const cudaNote = gpu ? ` (${describeCuda(cuda)})` : '';
   if (tried.ok) {
-    return { name, package: pkg, installed: true, version, available: true, detail: `native TensorFlow ${gpu ? 'with CUDA ' : ''}loads${cudaNote}`, fix: null };
+    const origin = await nativeOrigin(dir);
+    return { name, package: pkg, installed: true, version, available: true, detail: `${origin.detail}${cudaNote}`, fix: null, native: origin.native };
   }
-  return {
-    name,
-    package: pkg,
-    installed: true,
-    version,
-    available: false,
-    detail: `installed but failed to load: ${tried.reason}${cudaNote}`,
-    fix: cudaMissing ? CUDA_FIX : `npm rebuild ${pkg} — ${download}`,
-  };
+  return { name, package: pkg, installed: true, version, available: false, detail: `installed but failed to load: ${tried.reason}${cudaNote}`, fix: `npx fitstream native install${gpu ? ' --gpu' : ''} --force` };
 }
 
 async function checkWasm(): Promise<BackendCheck> {

@@ -8,6 +8,12 @@ import { expect } from 'vitest';
 
 export const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/fitstream.js');
 
+/** Whether `fitstream native install` built tfjs-node here (vitest.shared.ts checks, without loading it). */
+export const NATIVE_BUILT = process.env['FITSTREAM_NATIVE_BACKEND'] === 'available';
+
+/** What `--backend auto` selects on this machine: the native backend once it is built (CI builds it), else wasm. */
+export const AUTO_BACKEND = NATIVE_BUILT ? 'tensorflow' : 'wasm';
+
 export interface Run {
   readonly code: number | null;
   readonly stdout: string;

@@ -2,9 +2,10 @@ import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTrainer, ofType, type FitOptions, type History, type Plugin } from '@fitstream/core';
 import { csvLogger, earlyStopping, ema, jsonlLogger, modelCheckpoint, reduceLROnPlateau, tensorBoard } from '../../index.js';
+import { describeOnBackends, type TestBackend } from '../../test-support/backends.js';
 import { blobs, mlp } from '../../test-support/fixtures.js';
 import { readEventFile, scalarEvent, tfRecord, type DecodedEvent } from './tensorboard/tfevents.js';
 
@@ -76,7 +77,7 @@ const { data, validation } = tf.tidy(() => {
 });
 afterAll(() => tf.dispose([data.x, data.y, validation.x, validation.y]));
 
-async function fitOnce(backend: 'cpu' | 'wasm', dir: string, options: { at?: Interruption; resumeFrom?: string } = {}) {
+async function fitOnce(backend: TestBackend, dir: string, options: { at?: Interruption; resumeFrom?: string } = {}) {
   const model = mlp(4, 12, 3, 7);
   const trainer = createTrainer({ model, optimizer: { name: 'sgd', learningRate: 0.6 }, loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 3, backend, log: null })
     .use(earlyStopping({ monitor: 'val_loss', patience: 2, restoreBestWeights: true, log: null }))
@@ -113,7 +114,7 @@ async function outcome(dir: string, fit: Awaited<ReturnType<typeof fitOnce>>): P
   };
 }
 
-describe.each(['cpu', 'wasm'] as const)('resume equals the uninterrupted run (%s)', (backend) => {
+describeOnBackends('resume equals the uninterrupted run', (backend) => {
   // Every run works in the same directory, so that checkpoint paths in the logs agree.
   const dir = () => join(root, backend);
   let reference: Outcome;

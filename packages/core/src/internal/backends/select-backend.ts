@@ -70,8 +70,10 @@ const PACKAGE: Record<BackendName, string | undefined> = {
 };
 
 const FIX: Record<BackendName, string> = {
-  'tensorflow-gpu': 'npm install @tensorflow/tfjs-node-gpu (needs CUDA and network access to download libtensorflow at install time)',
-  tensorflow: 'npm install @tensorflow/tfjs-node (needs network access to download libtensorflow at install time)',
+  // tfjs-node's own install script downloads libtensorflow 2.9 (CUDA 11.2 for the GPU build); fitstream's CLI builds
+  // the binding against a TensorFlow pip wheel instead, offline and on current CUDA.
+  'tensorflow-gpu': 'python3 -m pip install "tensorflow[and-cuda]" && npx fitstream native install --gpu (@fitstream/cli)',
+  tensorflow: 'python3 -m pip install tensorflow-cpu && npx fitstream native install (@fitstream/cli)',
   wasm: 'npm install @tensorflow/tfjs-backend-wasm',
   cpu: '',
 };
@@ -93,6 +95,14 @@ function describe(error: unknown): string {
   const first = text.split('\n')[0] ?? text;
   if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND|Could not resolve|Failed to load url/.test(text)) return 'not installed';
   return first.length > 160 ? `${first.slice(0, 157)}…` : first;
+}
+
+/**
+ * TensorFlow's C++ runtime prints INFO lines (oneDNN, CPU features) on stderr when it loads, which would bury our one
+ * log line. Level 1 drops INFO only, keeping warnings and errors; a user's own TF_CPP_MIN_LOG_LEVEL wins.
+ */
+function quietNativeInfoLogs(): void {
+  if (IS_NODE && process.env['TF_CPP_MIN_LOG_LEVEL'] === undefined) process.env['TF_CPP_MIN_LOG_LEVEL'] = '1';
 }
 
 let memo: { key: string; promise: Promise<BackendSelection> } | undefined;
@@ -130,6 +140,7 @@ async function select(prefer: BackendPreference, options: SelectBackendOptions):
   for (const candidate of candidatesOf(prefer)) {
     try {
       const pkg = PACKAGE[candidate];
+      if (candidate === 'tensorflow' || candidate === 'tensorflow-gpu') quietNativeInfoLogs();
       const loaded = pkg ? await importOptional(pkg) : undefined;
       if (candidate === 'wasm' && options.threads !== undefined && options.threads > 1) {
         // Only reachable outside Node (assertWasmThreads refused it there); must precede the backend's initialisation.

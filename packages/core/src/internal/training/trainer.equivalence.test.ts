@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, ofType, provide, ResumeSource, selectBackend, withSeed, type Plugin, type TrainerEvent } from '../../index.js';
+import { describeOnBackends } from '../../test-support/backends.js';
 import { classificationData, mlp, regressionData, weightsOf } from '../../test-support/fixtures.js';
 
 let dir: string;
@@ -14,7 +17,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe.each(['cpu', 'wasm'] as const)('determinism and equivalence on %s', (backend) => {
+describeOnBackends('determinism and equivalence', (backend) => {
   beforeAll(async () => {
     await selectBackend({ prefer: backend, log: null });
   });
@@ -38,6 +41,19 @@ describe.each(['cpu', 'wasm'] as const)('determinism and equivalence on %s', (ba
     expect(b.logs).toEqual(a.logs);
     const c = await run(43);
     expect(c.weights).not.toEqual(a.weights);
+  });
+
+  it('same seed in two processes → bit-identical final weights and history', async () => {
+    const script = fileURLToPath(new URL('../../test-support/seeded-run.ts', import.meta.url));
+    const runInChild = () =>
+      new Promise<string>((done, fail) => {
+        execFile(process.execPath, ['--conditions=@fitstream/source', '--import', 'tsx', script, backend], { timeout: 120_000 }, (error, stdout) =>
+          error ? fail(new Error(`seeded-run on ${backend}: ${error.message}`)) : done(stdout.trim().split('\n').pop()!),
+        );
+      });
+    const [a, b] = await Promise.all([runInChild(), runInChild()]);
+    expect(JSON.parse(a)).toMatchObject({ backend });
+    expect(b).toBe(a);
   });
 
   it('accumulating 2 batches of b equals one batch of 2b (SGD)', async () => {
