@@ -8,7 +8,7 @@
 export { earlyStopping, earlyStoppingPolicy, earlyStoppingStep, earlyStoppingConfig } from './internal/policies/early-stopping.js';
 export type { EarlyStopping, EarlyStoppingOptions, EarlyStoppingConfig, EarlyStoppingState, EarlyStoppingDecision, MonitoredEpoch } from './internal/policies/early-stopping.js';
 export { resolveMode } from './internal/policies/monitor.js';
-export type { MonitorMode } from './internal/policies/monitor.js';
+export type { MonitorMode, MonitorOptions } from './internal/policies/monitor.js';
 export type { PolicyEvent, PolicyEventType, LearningRateChangeReason, SpikeAction } from './internal/policies/events.js';
 export { terminateOnNaN } from './internal/policies/terminate-on-nan.js';
 export type { TerminateOnNaN, TerminateOnNaNOptions } from './internal/policies/terminate-on-nan.js';

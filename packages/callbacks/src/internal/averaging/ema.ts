@@ -5,7 +5,8 @@ import { afterFitEnd } from '../policies/after-fit-end.js';
 import { assertFiniteNumber, assertPositiveInt } from '../policies/monitor.js';
 import { asRecord, readNum } from '../policies/resumable-state.js';
 import { AveragedWeights, readNames } from './averaged-weights.js';
-import { AveragingEmitter, type AveragingEvent } from './events.js';
+import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
+import type { AveragingEvent } from './events.js';
 import { floatWeightNames, trainableWeightNames } from './weights.js';
 
 /** Options of {@link ema}. */
@@ -81,7 +82,7 @@ export function ema<M extends string = string>(options: EmaOptions = {}): Ema<M>
   const finalize = options.finalize ?? true;
   const name = 'ema';
   const store = new AveragedWeights(name);
-  const emitter = new AveragingEmitter<'ema:finalized'>();
+  const emitter = new PluginEventEmitter<'ema:finalized'>();
   let updates = 0;
   let restored = false;
   let savedOrder: readonly string[] | undefined;

@@ -1,5 +1,4 @@
-import { Subject, type Observable } from 'rxjs';
-import type { FitEndReason, TrainerControl, TrainerEventMap } from '@fitstream/core';
+import type { EventOf, FitEndReason } from '@fitstream/core';
 
 /** The events this package publishes, by type: the one list of its event types (merged into core's `TrainerEventMap`). */
 export interface AveragingEvents {
@@ -39,20 +38,5 @@ declare module '@fitstream/core' {
 /** The event names weight averaging adds to core's `TrainerEventMap`. */
 export type AveragingEventType = keyof AveragingEvents;
 
-type AveragingEventMap = {
-  [K in AveragingEventType]: { readonly type: K; readonly time: number } & TrainerEventMap[K];
-};
-
 /** One weight-averaging event, as it appears on the plugin's own `events$` and on `trainer.events$`. */
-export type AveragingEvent<K extends AveragingEventType = AveragingEventType> = AveragingEventMap[K];
-
-/** Publishes a plugin's events on its own `events$` and, through `control.emit`, on the trainer's stream. */
-export class AveragingEmitter<K extends AveragingEventType> {
-  private readonly subject = new Subject<AveragingEvent<K>>();
-  readonly events$: Observable<AveragingEvent<K>> = this.subject.asObservable();
-
-  emit<T extends K>(control: TrainerControl, type: T, payload: TrainerEventMap[T]): void {
-    this.subject.next({ type, time: Date.now(), ...payload } as unknown as AveragingEvent<K>);
-    control.emit(type, payload);
-  }
-}
+export type AveragingEvent<K extends AveragingEventType = AveragingEventType> = EventOf<K>;

@@ -6,7 +6,8 @@ import { assertFiniteNumber, assertNonNegativeInt, assertPositiveInt } from '../
 import { asRecord, num, readNum } from '../policies/resumable-state.js';
 import type { AnnealStrategy } from '../schedules/formulas.js';
 import { AveragedWeights, readNames } from './averaged-weights.js';
-import { AveragingEmitter, type AveragingEvent } from './events.js';
+import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
+import type { AveragingEvent } from './events.js';
 import { parameterNames, trainableBatchNormLayers } from './weights.js';
 
 /** Options of {@link swa}. */
@@ -118,7 +119,7 @@ export function swa<M extends string = string>(options: SwaOptions = {}): Swa<M>
   const finalize = options.finalize ?? true;
   const name = 'swa';
   const store = new AveragedWeights(name);
-  const emitter = new AveragingEmitter<'swa:started' | 'swa:finalized'>();
+  const emitter = new PluginEventEmitter<'swa:started' | 'swa:finalized'>();
   const fresh = (): SwaState => ({ models: 0, lastEpoch: undefined, baseLr: undefined });
   let state = fresh();
   let restored = false;

@@ -1,26 +1,15 @@
 import { Subscription, scan, type Observable, type OperatorFunction } from 'rxjs';
-import { ofType, provide, StateProvider, type LogName, type Plugin, type TrainerControl } from '@fitstream/core';
+import { ofType, provide, StateProvider, type Plugin, type TrainerControl } from '@fitstream/core';
 import { afterFitEnd } from './after-fit-end.js';
 import { BestWeights } from './best-weights.js';
-import { PolicyEmitter, type PolicyEvent } from './events.js';
-import {
-  assertFiniteNumber,
-  assertMonitorKnown,
-  assertNonNegativeInt,
-  isImprovement,
-  monitoredValue,
-  resolveMode,
-  type MonitorMode,
-} from './monitor.js';
+import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
+import type { PolicyEvent } from './events.js';
+import { assertFiniteNumber, assertMonitorKnown, assertNonNegativeInt, isImprovement, monitoredMetric, monitoredValue, type MonitoredMetric, type MonitorOptions } from './monitor.js';
 import { readNames } from '../averaging/averaged-weights.js';
 import { ResumableState, asRecord, num, readNum } from './resumable-state.js';
 
 /** Options of {@link earlyStopping}; Keras names and defaults. */
-export interface EarlyStoppingOptions<M extends string = string> {
-  /** Epoch log to watch (default `'val_loss'`). Typed from the trainer's metrics where TypeScript can infer them. */
-  readonly monitor?: NoInfer<LogName<M>>;
-  /** `'auto'` (default) maximises names containing acc/auc/f1 and minimises the rest. */
-  readonly mode?: MonitorMode;
+export interface EarlyStoppingOptions<M extends string = string> extends MonitorOptions<M> {
   /** Smallest change that counts as an improvement (absolute, default 0). */
   readonly minDelta?: number;
   /** Epochs without improvement before stopping (default 0). */
@@ -71,12 +60,20 @@ export interface EarlyStoppingDecision extends EarlyStoppingState {
 
 export const INITIAL_EARLY_STOPPING_STATE: EarlyStoppingState = { best: undefined, bestEpoch: undefined, wait: 0, stoppedEpoch: undefined };
 
+/** Keras' defaults of the options every monitoring policy shares. */
+const MONITOR_DEFAULTS = { minDelta: 0, patience: 0 } as const;
+
 /** Applies defaults and checks ranges. */
 export function earlyStoppingConfig(monitor: string, options: Omit<EarlyStoppingOptions, 'monitor'> = {}): EarlyStoppingConfig {
+  return withOwnOptions(monitoredMetric('earlyStopping', { ...options, monitor }, MONITOR_DEFAULTS), options);
+}
+
+/** The watched metric's settings and early stopping's own (baseline, warm-up), checked. */
+function withOwnOptions({ mode, minDelta, patience }: MonitoredMetric, options: Omit<EarlyStoppingOptions, 'monitor'>): EarlyStoppingConfig {
   return {
-    mode: resolveMode(monitor, options.mode),
-    minDelta: Math.abs(assertFiniteNumber(options.minDelta ?? 0, 'earlyStopping: minDelta')),
-    patience: assertNonNegativeInt(options.patience ?? 0, 'earlyStopping: patience'),
+    mode,
+    minDelta,
+    patience,
     baseline: options.baseline === undefined ? undefined : assertFiniteNumber(options.baseline, 'earlyStopping: baseline'),
     startFromEpoch: assertNonNegativeInt(options.startFromEpoch ?? 0, 'earlyStopping: startFromEpoch'),
   };
@@ -148,13 +145,13 @@ export interface EarlyStopping<M extends string = string> extends Plugin<M> {
  * ```
  */
 export function earlyStopping<M extends string = string>(options: EarlyStoppingOptions<M> = {}): EarlyStopping<M> {
-  const monitor: string = options.monitor ?? 'val_loss';
-  if (typeof monitor !== 'string' || monitor.length === 0) throw new TypeError('earlyStopping: monitor must be a metric name such as "val_loss".');
-  const config = earlyStoppingConfig(monitor, options);
+  const metric = monitoredMetric('earlyStopping', options, MONITOR_DEFAULTS);
+  const { monitor } = metric;
+  const config = withOwnOptions(metric, options);
   const restoreBest = options.restoreBestWeights ?? false;
   const log = options.log === undefined ? (line: string) => console.warn(line) : options.log;
   const name = `early-stopping(${monitor})`;
-  const emitter = new PolicyEmitter<'earlyStopping:stopped' | 'earlyStopping:restored'>();
+  const emitter = new PluginEventEmitter<'earlyStopping:stopped' | 'earlyStopping:restored'>();
   const best = new BestWeights(name);
   let savedOrder: readonly string[] | undefined;
   const state = new ResumableState<EarlyStoppingState>(() => INITIAL_EARLY_STOPPING_STATE, {

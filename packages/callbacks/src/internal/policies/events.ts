@@ -1,5 +1,4 @@
-import { Subject, type Observable } from 'rxjs';
-import type { FitEndReason, TrainerControl, TrainerEventMap } from '@fitstream/core';
+import type { EventOf, FitEndReason } from '@fitstream/core';
 
 /** Why the learning rate changed. */
 export type LearningRateChangeReason = 'plateau' | 'spike-rollback';
@@ -83,24 +82,5 @@ declare module '@fitstream/core' {
 /** The event names this package adds to core's `TrainerEventMap`. */
 export type PolicyEventType = keyof PolicyEvents;
 
-type PolicyEventMap = {
-  [K in PolicyEventType]: { readonly type: K; readonly time: number } & TrainerEventMap[K];
-};
-
 /** One event of this package, as it appears on a plugin's own `events$` and (with core's `control.emit`) on `trainer.events$`. */
-export type PolicyEvent<K extends PolicyEventType = PolicyEventType> = PolicyEventMap[K];
-
-/**
- * Publishes a plugin's events twice: on the plugin's own `events$`, and on the trainer's stream through core's
- * `control.emit`, in order with the core events (so `trainer.events$.pipe(ofType('learningRate:changed'))` sees them).
- */
-export class PolicyEmitter<K extends PolicyEventType> {
-  private readonly subject = new Subject<PolicyEvent<K>>();
-  /** This plugin's events only. */
-  readonly events$: Observable<PolicyEvent<K>> = this.subject.asObservable();
-
-  emit<T extends K>(control: TrainerControl | undefined, type: T, payload: TrainerEventMap[T]): void {
-    this.subject.next({ type, time: Date.now(), ...payload } as unknown as PolicyEvent<K>);
-    control?.emit(type, payload);
-  }
-}
+export type PolicyEvent<K extends PolicyEventType = PolicyEventType> = EventOf<K>;

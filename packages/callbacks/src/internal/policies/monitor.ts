@@ -1,3 +1,5 @@
+import type { LogName } from '@fitstream/core';
+
 /** Whether a larger or a smaller value of a monitored metric is better. */
 export type MonitorMode = 'min' | 'max' | 'auto';
 
@@ -11,6 +13,43 @@ export function resolveMode(monitor: string, mode: MonitorMode = 'auto'): 'min' 
   if (mode === 'min' || mode === 'max') return mode;
   if (mode !== 'auto') throw new RangeError(`mode must be 'min', 'max' or 'auto', got ${String(mode)}.`);
   return MAXIMISED.test(monitor) ? 'max' : 'min';
+}
+
+/** Which epoch log a policy watches and which direction is an improvement (early stopping, plateau). */
+export interface MonitorOptions<M extends string = string> {
+  /** Epoch log to watch (default `'val_loss'`). Typed from the trainer's metrics where TypeScript can infer them. */
+  readonly monitor?: NoInfer<LogName<M>>;
+  /** `'auto'` (default) maximises names containing acc/auc/f1 and minimises the rest. */
+  readonly mode?: MonitorMode;
+}
+
+/** A watched epoch log with defaults applied: its name, which direction improves, by how much, and for how long to wait. */
+export interface MonitoredMetric {
+  readonly monitor: string;
+  readonly mode: 'min' | 'max';
+  readonly minDelta: number;
+  readonly patience: number;
+}
+
+/**
+ * Applies defaults to the options a monitoring policy shares and checks them, with errors that name `who`:
+ * `monitor` defaults to `'val_loss'` and must be a non-empty name, `mode` is resolved, `minDelta` is taken as an
+ * absolute value, `patience` must be an integer ≥ 0. `defaults` are the policy's own (Keras': 0 and 0 for early
+ * stopping, 1e-4 and 10 for the plateau).
+ */
+export function monitoredMetric(
+  who: string,
+  options: MonitorOptions & { readonly minDelta?: number; readonly patience?: number },
+  defaults: { readonly minDelta: number; readonly patience: number },
+): MonitoredMetric {
+  const monitor: string = options.monitor ?? 'val_loss';
+  if (typeof monitor !== 'string' || monitor.length === 0) throw new TypeError(`${who}: monitor must be a metric name such as "val_loss".`);
+  return {
+    monitor,
+    mode: resolveMode(monitor, options.mode),
+    minDelta: Math.abs(assertFiniteNumber(options.minDelta ?? defaults.minDelta, `${who}: minDelta`)),
+    patience: assertNonNegativeInt(options.patience ?? defaults.patience, `${who}: patience`),
+  };
 }
 
 /** `true` when `value` beats `reference` by more than `minDelta` (absolute, as Keras). */

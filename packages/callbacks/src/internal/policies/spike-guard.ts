@@ -1,7 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Subscription, scan, type Observable, type OperatorFunction } from 'rxjs';
 import { GradientTransform, LearningRateModifier, ofType, provide, StateProvider, type Json, type Plugin, type TrainerControl } from '@fitstream/core';
-import { PolicyEmitter, type PolicyEvent, type SpikeAction } from './events.js';
+import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
+import type { PolicyEvent, SpikeAction } from './events.js';
 import { assertFiniteNumber, assertPositiveInt } from './monitor.js';
 import { ResumableState, asRecord, readNum } from './resumable-state.js';
 
@@ -134,7 +135,7 @@ export function lossSpikeGuard<M extends string = string>(options: LossSpikeGuar
   const snapshotEvery = assertPositiveInt(options.snapshotEvery ?? 1, 'lossSpikeGuard: snapshotEvery');
   const maxConsecutive = assertPositiveInt(options.maxConsecutive ?? 10, 'lossSpikeGuard: maxConsecutive');
   const name = options.name ?? 'loss-spike-guard';
-  const emitter = new PolicyEmitter<'lossSpikeGuard:detected' | 'learningRate:changed'>();
+  const emitter = new PluginEventEmitter<'lossSpikeGuard:detected' | 'learningRate:changed'>();
   interface GuardState extends SpikeDetectorState {
     readonly scale: number;
   }

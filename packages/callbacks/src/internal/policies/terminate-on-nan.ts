@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Subscription, type Observable } from 'rxjs';
 import { GradientTransform, LossTransform, ofType, provide, type Plugin, type TrainerControl } from '@fitstream/core';
-import { PolicyEmitter, type PolicyEvent } from './events.js';
+import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
+import type { PolicyEvent } from './events.js';
 import { assertPositiveInt } from './monitor.js';
 
 /** Options of {@link terminateOnNaN}. */
@@ -40,7 +41,7 @@ export function terminateOnNaN<M extends string = string>(options: TerminateOnNa
   const every = assertPositiveInt(options.every ?? 1, 'terminateOnNaN: every');
   const skipUpdate = options.skipUpdate ?? true;
   const name = options.name ?? 'terminate-on-nan';
-  const emitter = new PolicyEmitter<'terminateOnNaN:stopped'>();
+  const emitter = new PluginEventEmitter<'terminateOnNaN:stopped'>();
   let nonFinite: tf.Scalar | undefined; // device-side count of non-finite losses since the last check (every > 1)
   let skipStep: number | undefined; // the optimizer step whose update is skipped (its `step` before the update)
   const resetCounter = () => {

@@ -1,6 +1,7 @@
 import { Subscription, type Observable } from 'rxjs';
 import { ofType, provide, StateProvider, type Plugin, type TrainerControl } from '@fitstream/core';
-import { PolicyEmitter, type PolicyEvent } from './events.js';
+import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
+import type { PolicyEvent } from './events.js';
 import { assertFiniteNumber } from './monitor.js';
 import { ResumableState, asRecord, readNum } from './resumable-state.js';
 
@@ -45,7 +46,7 @@ export function timeBudget<M extends string = string>(options: TimeBudgetOptions
   const interval = options.interval ?? 'step';
   const now = options.now ?? (() => performance.now());
   const name = options.name ?? 'time-budget';
-  const emitter = new PolicyEmitter<'timeBudget:expired'>();
+  const emitter = new PluginEventEmitter<'timeBudget:expired'>();
   const state = new ResumableState<{ elapsedMs: number }>(() => ({ elapsedMs: 0 }), {
     toJson: (s) => ({ elapsedMs: startedAt === undefined ? s.elapsedMs : now() - startedAt }),
     fromJson: (j) => ({ elapsedMs: readNum(asRecord(j).elapsedMs) ?? 0 }),

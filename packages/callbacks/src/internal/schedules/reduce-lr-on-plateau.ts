@@ -1,21 +1,12 @@
 import { Subscription, scan, type Observable, type OperatorFunction } from 'rxjs';
-import { LearningRateModifier, ofType, provide, StateProvider, type LearningRateModifierInput, type LogName, type Plugin, type TrainerControl } from '@fitstream/core';
-import { PolicyEmitter, type PolicyEvent } from '../policies/events.js';
-import {
-  assertFiniteNumber,
-  assertMonitorKnown,
-  assertNonNegativeInt,
-  isImprovement,
-  monitoredValue,
-  resolveMode,
-  type MonitorMode,
-} from '../policies/monitor.js';
+import { LearningRateModifier, ofType, provide, StateProvider, type LearningRateModifierInput, type Plugin, type TrainerControl } from '@fitstream/core';
+import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
+import type { PolicyEvent } from '../policies/events.js';
+import { assertFiniteNumber, assertMonitorKnown, assertNonNegativeInt, isImprovement, monitoredMetric, monitoredValue, type MonitoredMetric, type MonitorOptions } from '../policies/monitor.js';
 import { ResumableState, asRecord, num, readNum } from '../policies/resumable-state.js';
 
 /** Options of {@link reduceLROnPlateau}: Keras names and defaults. */
-export interface ReduceLROnPlateauOptions<M extends string = string> {
-  /** Epoch log to watch (default `'val_loss'`). */
-  readonly monitor?: NoInfer<LogName<M>>;
+export interface ReduceLROnPlateauOptions<M extends string = string> extends MonitorOptions<M> {
   /** Multiply the rate by this on a plateau (0 < factor < 1, default 0.1). */
   readonly factor?: number;
   /** Epochs without improvement before reducing (default 10). */
@@ -26,7 +17,6 @@ export interface ReduceLROnPlateauOptions<M extends string = string> {
   readonly minLr?: number;
   /** Absolute threshold for an improvement, as Keras `min_delta` (default 1e-4). */
   readonly minDelta?: number;
-  readonly mode?: MonitorMode;
   readonly name?: string;
 }
 
@@ -62,15 +52,23 @@ export interface PlateauDecision extends PlateauState {
 
 export const INITIAL_PLATEAU_STATE: PlateauState = { best: undefined, wait: 0, cooldownCounter: 0 };
 
+/** Keras' defaults of the options every monitoring policy shares. */
+const MONITOR_DEFAULTS = { minDelta: 1e-4, patience: 10 } as const;
+
+/** Applies defaults and checks ranges. */
 export function plateauConfig(monitor: string, options: Omit<ReduceLROnPlateauOptions, 'monitor' | 'name'> = {}): PlateauConfig {
-  const factor = assertFiniteNumber(options.factor ?? 0.1, 'reduceLROnPlateau: factor', (v) => v > 0 && v < 1, 'a number in (0, 1)');
+  return withOwnOptions(monitoredMetric('reduceLROnPlateau', { ...options, monitor }, MONITOR_DEFAULTS), options);
+}
+
+/** The watched metric's settings and the plateau's own (factor, cooldown, floor), checked. */
+function withOwnOptions({ mode, minDelta, patience }: MonitoredMetric, options: Omit<ReduceLROnPlateauOptions, 'monitor' | 'name'>): PlateauConfig {
   return {
-    mode: resolveMode(monitor, options.mode),
-    factor,
-    patience: assertNonNegativeInt(options.patience ?? 10, 'reduceLROnPlateau: patience'),
+    mode,
+    factor: assertFiniteNumber(options.factor ?? 0.1, 'reduceLROnPlateau: factor', (v) => v > 0 && v < 1, 'a number in (0, 1)'),
+    patience,
     cooldown: assertNonNegativeInt(options.cooldown ?? 0, 'reduceLROnPlateau: cooldown'),
     minLr: assertFiniteNumber(options.minLr ?? 0, 'reduceLROnPlateau: minLr', (v) => v >= 0, 'a finite number ≥ 0'),
-    minDelta: Math.abs(assertFiniteNumber(options.minDelta ?? 1e-4, 'reduceLROnPlateau: minDelta')),
+    minDelta,
   };
 }
 
@@ -157,10 +155,11 @@ export function plateauFactor(factor: number, reductions: number, minLr: number,
  * ```
  */
 export function reduceLROnPlateau<M extends string = string>(options: ReduceLROnPlateauOptions<M> = {}): ReduceLROnPlateau<M> {
-  const monitor: string = options.monitor ?? 'val_loss';
-  const config = plateauConfig(monitor, options);
+  const metric = monitoredMetric('reduceLROnPlateau', options, MONITOR_DEFAULTS);
+  const { monitor } = metric;
+  const config = withOwnOptions(metric, options);
   const name = options.name ?? `reduce-lr-on-plateau(${monitor})`;
-  const emitter = new PolicyEmitter<'learningRate:changed'>();
+  const emitter = new PluginEventEmitter<'learningRate:changed'>();
   // The counters restart with every fit (Keras `on_train_begin`); the reductions carry over, as the optimizer's rate did.
   let carried = { factor: 1, reductions: 0 };
   const state = new ResumableState<PlateauPluginState>(() => ({ ...INITIAL_PLATEAU_STATE, ...carried }), {
