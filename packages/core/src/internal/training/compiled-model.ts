@@ -4,7 +4,7 @@ import { FitstreamInputError } from '@fitstream/util';
 import type { LossOption } from './heads.js';
 import { LOSS_NAMES, meanPerSample, resolveLoss, type LossSpec } from './losses.js';
 import { METRIC_NAMES, resolveMetrics, type CustomMetric, type MetricSpec, type PerSampleMetric } from './metrics.js';
-import type { TrainerOptions } from './trainer-core.js';
+import type { TrainerOptions } from './trainer-options.js';
 
 /**
  * Every name of {@link TrainerOptions}, checked against the interface at compile time: `createTrainer` refuses any

@@ -16,9 +16,10 @@ import type { LogNamesOf, LossOption } from './heads.js';
 import type { Targets } from '../model/targets.js';
 import type { MetricSpec } from './metrics.js';
 import type { TrainStep } from './train-step.js';
-import { TrainerCore, type LoopState, type TrainerOptions } from './trainer-core.js';
+import { TrainerCore, type LoopState } from './trainer-core.js';
+import type { TrainerOptions } from './trainer-options.js';
 
-export type { TrainerOptions } from './trainer-core.js';
+export type { TrainerOptions } from './trainer-options.js';
 export type { FitOptions } from './fit-options.js';
 export type { FitArgs, TfjsFitArgs, FitInputs, ModelFitArgs, TfjsCallback, TfjsLogs, ValidationTuple } from './model-fit-compat.js';
 export type { FitResult } from './fit-run.js';
