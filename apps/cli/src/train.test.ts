@@ -116,7 +116,7 @@ describe('fitstream train iris', () => {
 });
 
 describe('fitstream train mnist', () => {
-  it('--epochs 1 on a 4000-digit subset reaches ≥ 0.90 validation accuracy (small CNN on wasm, augmentation on)', async () => {
+  it('--epochs 1 on a 4000-digit subset reaches ≥ 0.90 validation accuracy (small CNN on the auto backend, augmentation on)', async () => {
     const started = performance.now();
     const run = parseSummary(await sandbox.run('train', 'mnist', '--epochs', '1', '--data.subset', '4000', '--json'));
     const seconds = (performance.now() - started) / 1000;
