@@ -9,10 +9,10 @@ export { windows, windowCount, temporalSplit } from './internal/windowing/window
 export type { WindowSpec, Windows, TemporalSplits, TemporalSplitOptions } from './internal/windowing/windows.js';
 export { windowTensors } from './internal/windowing/window-tensors.js';
 export type { WindowTensorOptions, WindowTensors } from './internal/windowing/window-tensors.js';
-export type { SeriesData } from './internal/windowing/series-data.js';
+export type { SeriesData, SeriesColumnOptions } from './internal/windowing/series-data.js';
 
 export { timeSeriesSplit, expandingWindow, slidingWindow } from './internal/validation/splitters.js';
-export type { TimeFold, TimeSplitter, TimeSeriesSplitOptions, ExpandingWindowOptions, SlidingWindowOptions, ForecastHorizon } from './internal/validation/splitters.js';
+export type { TimeFold, TimeSplitter, TimeSeriesSplitOptions, WalkForwardOptions, ExpandingWindowOptions, SlidingWindowOptions, ForecastHorizon } from './internal/validation/splitters.js';
 export { backtest, backtestSteps, backtestReport, toBacktestReport, runBacktest } from './internal/validation/backtest.js';
 export type { BacktestOptions, BacktestStep, BacktestReport, ForecastScores } from './internal/validation/backtest.js';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError } from '@fitstream/core';
 import { checkInteger } from '../util/checks.js';
-import { checkColumns, toMatrix, type SeriesData } from '../windowing/series-data.js';
+import { seriesColumns, toMatrix, type SeriesColumnOptions, type SeriesData } from '../windowing/series-data.js';
 
 /**
  * How one long series is laid out for `B` parallel streams: the usable steps are cut into `B` contiguous segments,
@@ -61,15 +61,11 @@ export function statefulLayout(steps: number, options: { readonly streams: numbe
 }
 
 /** Options of {@link statefulData}. */
-export interface StatefulDataOptions {
+export interface StatefulDataOptions extends SeriesColumnOptions {
   /** Parallel streams = the model's fixed batch size `B`. */
   readonly batchSize: number;
   /** Steps per chunk: the truncated-BPTT length and the model's time dimension. */
   readonly chunkLength: number;
-  /** Feature columns fed as inputs (default all). */
-  readonly inputColumns?: readonly number[];
-  /** Columns predicted (default `[0]`). */
-  readonly targetColumns?: readonly number[];
   /** Target = input `offset` steps later (default 1: next-step prediction). */
   readonly offset?: number;
 }
@@ -109,10 +105,7 @@ export function statefulData(series: SeriesData | { readonly sequences: readonly
   if (sequences.length === 0) throw new FitstreamInputError('series.sequences', 'is empty.');
   const mats = sequences.map((s, i) => toMatrix(s, sequences.length > 1 ? `series.sequences[${i}]` : 'series'));
   const dims = mats[0]!.dims;
-  const inputColumns = options.inputColumns ?? Array.from({ length: dims }, (_, c) => c);
-  const targetColumns = options.targetColumns ?? [0];
-  checkColumns(inputColumns, dims, 'options.inputColumns');
-  checkColumns(targetColumns, dims, 'options.targetColumns');
+  const { inputColumns, targetColumns } = seriesColumns(options, dims);
   const layouts = mats.map((m, i) => {
     if (m.dims !== dims) throw new FitstreamInputError(`series.sequences[${i}]`, `has ${m.dims} columns; the first sequence has ${dims}.`);
     return statefulLayout(m.length - offset, { streams: B, chunkLength: L });

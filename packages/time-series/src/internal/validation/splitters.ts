@@ -105,14 +105,18 @@ function horizonSteps(fh: ForecastHorizon, argument: string): number[] {
   return steps.sort((a, b) => a - b);
 }
 
-/** Options of {@link expandingWindow} (sktime `ExpandingWindowSplitter`). */
-export interface ExpandingWindowOptions {
-  /** Training points of the first fold (default 10). */
-  readonly initialWindow?: number;
+/** The options every walk-forward splitter takes: where the cutoffs fall and what each fold tests. */
+export interface WalkForwardOptions {
   /** Steps between cutoffs (default 1). */
   readonly stepLength?: number;
   /** Test steps after each cutoff (default 1; `[2, 4]` leaves holes, which act as a gap). */
   readonly fh?: ForecastHorizon;
+}
+
+/** Options of {@link expandingWindow} (sktime `ExpandingWindowSplitter`). */
+export interface ExpandingWindowOptions extends WalkForwardOptions {
+  /** Training points of the first fold (default 10). */
+  readonly initialWindow?: number;
 }
 
 /**
@@ -126,19 +130,14 @@ export interface ExpandingWindowOptions {
  */
 export function expandingWindow(options: ExpandingWindowOptions = {}): TimeSplitter {
   const initial = options.initialWindow ?? 10;
-  const step = options.stepLength ?? 1;
   checkInteger(initial, 'options.initialWindow', 1);
-  checkInteger(step, 'options.stepLength', 1);
-  const fh = horizonSteps(options.fh ?? 1, 'options.fh');
-  return walkForward('expanding-window', fh, step, initial, () => 0);
+  return walkForward('expanding-window', options, initial, () => 0);
 }
 
 /** Options of {@link slidingWindow} (sktime `SlidingWindowSplitter`). */
-export interface SlidingWindowOptions {
+export interface SlidingWindowOptions extends WalkForwardOptions {
   /** Training points per fold (default 10). */
   readonly windowLength?: number;
-  readonly stepLength?: number;
-  readonly fh?: ForecastHorizon;
   /** A longer first training window `[0, initialWindow)`; later folds slide with `windowLength`. */
   readonly initialWindow?: number;
 }
@@ -154,16 +153,17 @@ export interface SlidingWindowOptions {
  */
 export function slidingWindow(options: SlidingWindowOptions = {}): TimeSplitter {
   const w = options.windowLength ?? 10;
-  const step = options.stepLength ?? 1;
   checkInteger(w, 'options.windowLength', 1);
-  checkInteger(step, 'options.stepLength', 1);
   if (options.initialWindow !== undefined) checkInteger(options.initialWindow, 'options.initialWindow', 1);
-  const fh = horizonSteps(options.fh ?? 1, 'options.fh');
   const initial = options.initialWindow ?? w;
-  return walkForward('sliding-window', fh, step, initial, (cutoff, first) => (first && options.initialWindow !== undefined ? 0 : Math.max(0, cutoff - w + 1)));
+  return walkForward('sliding-window', options, initial, (cutoff, first) => (first && options.initialWindow !== undefined ? 0 : Math.max(0, cutoff - w + 1)));
 }
 
-function walkForward(name: string, fh: readonly number[], step: number, initial: number, trainStart: (cutoff: number, first: boolean) => number): TimeSplitter {
+/** Cutoffs `initial − 1 + j·step`, each fold training on `[trainStart(cutoff), cutoff]` and testing `cutoff + fh`. */
+function walkForward(name: string, options: WalkForwardOptions, initial: number, trainStart: (cutoff: number, first: boolean) => number): TimeSplitter {
+  const step = options.stepLength ?? 1;
+  checkInteger(step, 'options.stepLength', 1);
+  const fh = horizonSteps(options.fh ?? 1, 'options.fh');
   const maxH = fh[fh.length - 1]!;
   const count = (n: number) => (n - 1 - maxH - (initial - 1) < 0 ? 0 : Math.floor((n - 1 - maxH - (initial - 1)) / step) + 1);
   let lastN: number | undefined;

@@ -46,8 +46,25 @@ export function column(m: SeriesMatrix, c: number): Float64Array {
   return out;
 }
 
+/** Which columns of a (multivariate) series the model reads and which it predicts. */
+export interface SeriesColumnOptions {
+  /** Feature columns fed as inputs (default all). */
+  readonly inputColumns?: readonly number[];
+  /** Columns predicted (default `[0]`). */
+  readonly targetColumns?: readonly number[];
+}
+
+/** The input and target columns with their defaults (every column in, the first one out), checked against `dims`. */
+export function seriesColumns(options: SeriesColumnOptions, dims: number): { readonly inputColumns: readonly number[]; readonly targetColumns: readonly number[] } {
+  const inputColumns = options.inputColumns ?? Array.from({ length: dims }, (_, c) => c);
+  const targetColumns = options.targetColumns ?? [0];
+  checkColumns(inputColumns, dims, 'options.inputColumns');
+  checkColumns(targetColumns, dims, 'options.targetColumns');
+  return { inputColumns, targetColumns };
+}
+
 /** Checks column indices against a width. */
-export function checkColumns(columns: readonly number[], dims: number, argument: string): void {
+function checkColumns(columns: readonly number[], dims: number, argument: string): void {
   if (!Array.isArray(columns) || columns.length === 0) throw new FitstreamInputError(argument, 'must be a non-empty array of column indices.');
   for (const c of columns) {
     if (!Number.isInteger(c) || c < 0 || c >= dims) throw new FitstreamInputError(argument, `column ${String(c)} is outside [0, ${dims}).`);

@@ -1,16 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError } from '@fitstream/core';
-import { checkColumns, toMatrix, type SeriesData } from './series-data.js';
+import { seriesColumns, toMatrix, type SeriesColumnOptions, type SeriesData } from './series-data.js';
 import { windows, type WindowSpec, type Windows } from './windows.js';
 
 /** Options of {@link windowTensors}. */
-export interface WindowTensorOptions extends WindowSpec {
+export interface WindowTensorOptions extends WindowSpec, SeriesColumnOptions {
   /** The split to window, `[start, end)` (default the whole series). */
   readonly range?: readonly [number, number];
-  /** Feature columns fed as inputs (default all). */
-  readonly inputColumns?: readonly number[];
-  /** Columns predicted (default `[0]`). */
-  readonly targetColumns?: readonly number[];
   /**
    * Covariates known in the future (calendar features, planned prices): one row per step of the series. Their values
    * at each window's *target* steps come back as `xFuture` `[count, horizon, covariates]`.
@@ -44,10 +40,7 @@ export function windowTensors(data: SeriesData, options: WindowTensorOptions): W
   if (range[1] > m.length) throw new FitstreamInputError('options.range', `ends at ${range[1]} but the series has ${m.length} steps.`);
   const w = windows(range, options);
   if (w.count === 0) throw new FitstreamInputError('options', `the range [${range[0]}, ${range[1]}) is too short for one window (inputLength ${w.spec.inputLength}, samplingRate ${w.spec.samplingRate}, offset ${w.spec.offset}, horizon ${w.spec.horizon}).`);
-  const inputColumns = options.inputColumns ?? Array.from({ length: m.dims }, (_, c) => c);
-  const targetColumns = options.targetColumns ?? [0];
-  checkColumns(inputColumns, m.dims, 'options.inputColumns');
-  checkColumns(targetColumns, m.dims, 'options.targetColumns');
+  const { inputColumns, targetColumns } = seriesColumns(options, m.dims);
   const { inputLength: L, horizon: H } = w.spec;
   const x = new Float32Array(w.count * L * inputColumns.length);
   const y = new Float32Array(w.count * H * targetColumns.length);
