@@ -149,6 +149,9 @@ const lrFinderSchema = z.strictObject({
   skipEnd: int(0),
 });
 
+/** The `data` section of a recipe on one hold-out split of a cached data set (iris, housing). */
+export const holdoutDataSchema = z.strictObject({ testFraction: z.number().gt(0).lt(1), cache: z.boolean() });
+
 /** What every recipe's configuration holds; `data` and `model` are the recipe's own. */
 export function configSchema<D extends z.ZodType, Mo extends z.ZodType>(recipe: string, metrics: readonly string[], data: D, model: Mo) {
   return z.strictObject({
@@ -220,4 +223,24 @@ export function commonDefaults(recipe: string, monitor: string): Omit<RunConfig,
     cv: { folds: 5, shuffle: true, validateOnTest: false },
     lrFinder: { minLr: 1e-7, maxLr: 10, steps: 100, smoothing: 0.98, divergeThreshold: 4, batchSize: 32, skipStart: 10, skipEnd: 1 },
   };
+}
+
+/** What a recipe sets on top of {@link commonDefaults}: its schedule, data and model, and the callback options it changes. */
+export interface RecipeDefaults {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly data: Record<string, unknown>;
+  readonly model: Record<string, unknown>;
+  /** Per callback section, the options that differ from the common defaults (the others stay). */
+  readonly callbacks?: { readonly [S in keyof RunConfig['callbacks']]?: Partial<RunConfig['callbacks'][S]> };
+  readonly lrFinder?: Partial<RunConfig['lrFinder']>;
+}
+
+/** A recipe's defaults: {@link commonDefaults} (checkpoints and early stopping on `monitor`) with the recipe's own on top. */
+export function recipeDefaults(recipe: string, monitor: string, own: RecipeDefaults): RunConfig {
+  const base = commonDefaults(recipe, monitor);
+  const { callbacks = {}, lrFinder = {}, ...rest } = own;
+  const sections = Object.fromEntries(Object.entries(callbacks).map(([name, options]) => [name, { ...base.callbacks[name as keyof RunConfig['callbacks']], ...options }]));
+  return { ...base, ...rest, callbacks: { ...base.callbacks, ...sections } as RunConfig['callbacks'], lrFinder: { ...base.lrFinder, ...lrFinder } };
 }

@@ -4,17 +4,17 @@ import { Random, createTrainer, withSeed } from '@fitstream/core';
 import { extractFeatures, type ExtractedFeatures } from '@fitstream/transfer';
 import { cacheDirectory, loadMnist, stratifiedSplit } from '@fitstream/datasets';
 import { z } from 'zod';
-import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
+import { configSchema, type RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
-import { bestOf } from '../run/best.js';
-import { experimentRecipeCallbacks, interruptedOrThrow, startExperiment, throwIfInterrupted } from '../run/experiment.js';
+import { experimentRecipeDefaults, interruptedOrThrow, startExperiment, throwIfInterrupted } from '../run/experiment.js';
+import { fitSummary } from '../run/fit-summary.js';
 import { formatNumber } from '../run/format.js';
 import { callbackPlugins } from '../run/plugins.js';
 import { writeRunReport } from '../run/report.js';
 import { writeJson } from '../run/run-directory.js';
 import { fitOptions } from '../run/fit-options.js';
 import type { ExperimentRecipe, Io, TensorPair } from './recipe.js';
-import { gatherPair } from './tabular.js';
+import { gatherPair, holdoutRecord } from './tabular.js';
 
 const PIXELS = 28 * 28;
 
@@ -91,11 +91,7 @@ async function run(config: AutoencoderConfig, io: Io, options: { readonly json: 
   const train = gatherPair(digits.x, digits.y, split.train);
   const validation = gatherPair(digits.x, digits.y, split.test);
   tf.dispose([digits.x, digits.y]);
-  await writeJson(exp.paths.data, {
-    dataset: { ...digits.metadata, cache: digits.cache },
-    split: { kind: 'stratified', testFraction: config.data.validationFraction, seed: config.seed, train: split.train.length, validation: split.test.length },
-    preprocessing: { pixels: 'byte / 255, as loaded' },
-  });
+  await writeJson(exp.paths.data, holdoutRecord(digits, { kind: 'stratified', testFraction: config.data.validationFraction, seed: config.seed }, split, { pixels: 'byte / 255, as loaded' }));
   // The autoencoder learns to reproduce the images: targets are the flattened inputs (no labels used).
   const targets = (t: tf.Tensor) => t.reshape([t.shape[0]!, PIXELS]);
   const unsupervised = { train: { x: train.x, y: targets(train.x) }, validation: { x: validation.x, y: targets(validation.x) } };
@@ -132,15 +128,8 @@ async function run(config: AutoencoderConfig, io: Io, options: { readonly json: 
       ...(pixels ? { baseline: { inputs: 'raw pixels (784)', hidden: config.head.hidden, epochs: config.head.epochs, accuracy: pixels.accuracy } } : {}),
     });
     await writeRunReport(exp.runDir);
-    const logs = result.history.logs as Readonly<Record<string, readonly number[]>>;
     const summary = {
-      runDir: exp.runDir,
-      backend: result.backend,
-      epochs: result.history.epochs.length,
-      reason: result.stopReason ? `${result.reason}: ${result.stopReason}` : result.reason,
-      final: { ...(result.final ?? {}), accuracy: embedded.accuracy, ...(pixels ? { pixels_accuracy: pixels.accuracy } : {}) },
-      best: bestOf(logs),
-      evaluation: evaluation.metrics,
+      ...fitSummary(exp.runDir, result, { ...(result.final ?? {}), accuracy: embedded.accuracy, ...(pixels ? { pixels_accuracy: pixels.accuracy } : {}) }, evaluation.metrics),
       embeddings: { dimensions: config.model.code, cache: trainCodes.cache, accuracy: embedded.accuracy, ...(pixels ? { pixelsAccuracy: pixels.accuracy } : {}) },
     };
     exp.log(
@@ -165,15 +154,14 @@ async function run(config: AutoencoderConfig, io: Io, options: { readonly json: 
  * key of the encoder's weights and the images (`extractFeatures` of @fitstream/transfer) — and a small classifier trains
  * on the embeddings, next to the same classifier on the raw pixels.
  */
+// The fields every experiment recipe declares (alike in shape across recipes); the steps they share are in run/.
 export const autoencoder: ExperimentRecipe<AutoencoderConfig> = {
   kind: 'experiment',
   name: 'autoencoder',
   summary: 'MNIST digits: dense autoencoder, cached encoder embeddings, a classifier on the embeddings vs on raw pixels',
   schema: schema as unknown as z.ZodType<AutoencoderConfig>,
-  defaults(): AutoencoderConfig {
-    const { cv: _cv, lrFinder: _lr, ...base } = commonDefaults('autoencoder', 'val_loss');
-    return {
-      ...base,
+  defaults: () =>
+    experimentRecipeDefaults<AutoencoderConfig>('autoencoder', {
       epochs: 8,
       batchSize: 64,
       lr: 0.002,
@@ -181,8 +169,6 @@ export const autoencoder: ExperimentRecipe<AutoencoderConfig> = {
       model: { hidden: [128], code: 32 },
       head: { hidden: [], epochs: 30, lr: 0.01, baseline: true },
       features: { cacheDir: 'auto' },
-      callbacks: experimentRecipeCallbacks(base.callbacks),
-    } as AutoencoderConfig;
-  },
+    }),
   run,
 };

@@ -1,7 +1,7 @@
 import { Random } from '@fitstream/core';
 import { jsonlLogger, progressBar, terminateOnNaN } from '@fitstream/callbacks';
 import { loadUsBirths } from '@fitstream/datasets';
-import { drift, lstmForecaster, meanForecast, persistence, runBacktest, seasonalNaive, standardScaler, type Forecaster } from '@fitstream/time-series';
+import { forecastBirths, lstmForecaster, type Forecaster } from '@fitstream/time-series';
 import { z } from 'zod';
 import { EXIT } from '../exit.js';
 import { defined } from '../run/plugins.js';
@@ -78,37 +78,36 @@ async function run(config: BirthsConfig, io: Io, options: { readonly json: boole
   const { folds, stepsPerFold, epochs, limitBatches } = effective(config);
   const { horizon, trainLength, m } = config.backtest;
   const dataset = await loadUsBirths({ cache: config.data.cache });
-  const keep = Math.min(dataset.births.length, Math.round(config.data.years * 365.25));
-  const offset = dataset.births.length - keep;
-  const series = dataset.births.slice(offset);
-  const start = series.length - folds * stepsPerFold * horizon;
+  // forecastBirths keeps the same last days and checks the same history; checked here first to name the config keys.
+  const days = Math.min(dataset.births.length, Math.round(config.data.years * 365.25));
+  const offset = dataset.births.length - days;
+  const start = days - folds * stepsPerFold * horizon;
   if (start < config.model.inputLength + horizon + m) {
-    throw new Error(`births: ${folds} folds × ${stepsPerFold} forecasts × ${horizon} days leave too little history in ${series.length} days (data.years ${config.data.years}); lower backtest.folds or backtest.stepsPerFold, or raise data.years.`);
+    throw new Error(`births: ${folds} folds × ${stepsPerFold} forecasts × ${horizon} days leave too little history in ${days} days (data.years ${config.data.years}); lower backtest.folds or backtest.stepsPerFold, or raise data.years.`);
   }
   const dateOf = (i: number) => dataset.dates[offset + i] ?? String(offset + i);
   await writeJson(exp.paths.data, {
     dataset: { ...dataset.metadata, cache: dataset.cache },
-    series: { days: series.length, from: dateOf(0), to: dateOf(series.length - 1), years: config.data.years },
-    split: { kind: 'walk-forward backtest', folds, stepsPerFold, horizon, trainLength, test: { start, end: series.length, from: dateOf(start), to: dateOf(series.length - 1) } },
+    series: { days: days, from: dateOf(0), to: dateOf(days - 1), years: config.data.years },
+    split: { kind: 'walk-forward backtest', folds, stepsPerFold, horizon, trainLength, test: { start, end: days, from: dateOf(start), to: dateOf(days - 1) } },
     preprocessing: { standardise: 'refitted on each training window only (time-series standardScaler)' },
   });
-  exp.log(`births: ${series.length} days (${dateOf(0)} – ${dateOf(series.length - 1)}); backtest of ${folds * stepsPerFold} forecasts × ${horizon} days from ${dateOf(start)}, retraining every ${stepsPerFold}`);
+  exp.log(`births: ${days} days (${dateOf(0)} – ${dateOf(days - 1)}); backtest of ${folds * stepsPerFold} forecasts × ${horizon} days from ${dateOf(start)}, retraining every ${stepsPerFold}`);
 
-  let fold = 0;
   const started = performance.now();
   let outcome;
   try {
-    outcome = await runBacktest({
-      series,
-      forecaster: () => loggedLstm(config, exp, fold++, folds, limitBatches, epochs),
-      start,
+    outcome = await forecastBirths({
+      series: dataset.births,
+      years: config.data.years,
+      inputLength: config.model.inputLength,
       horizon,
-      stride: horizon,
-      retrain: stepsPerFold,
+      folds,
+      stepsPerFold,
       trainLength,
-      scaler: standardScaler(),
       m,
-      baselines: [seasonalNaive(m), persistence(), drift(), meanForecast()],
+      forecaster: (fold) => loggedLstm(config, exp, fold, folds, limitBatches, epochs),
+      backend: 'current',
     });
   } catch (error) {
     return interruptedOrThrow(error, exp.runDir, io);
@@ -124,7 +123,7 @@ async function run(config: BirthsConfig, io: Io, options: { readonly json: boole
     forecast: Array.from(s.forecast),
     baselines: Object.fromEntries(Object.entries(s.baselines).map(([k, v]) => [k, Array.from(v)])),
   }));
-  const record: BacktestRecord & Record<string, unknown> = { m, horizon, folds, stepsPerFold, trainLength, seriesDays: series.length, durationMs: performance.now() - started, report, steps: records };
+  const record: BacktestRecord & Record<string, unknown> = { m, horizon, folds, stepsPerFold, trainLength, seriesDays: days, durationMs: performance.now() - started, report, steps: records };
   await writeJson(exp.paths.backtest, record);
   await writeRunReport(exp.runDir);
 
@@ -156,8 +155,8 @@ async function run(config: BirthsConfig, io: Io, options: { readonly json: boole
 }
 
 /**
- * `fitstream train births`: an LSTM forecaster of US daily births in a walk-forward backtest (@fitstream/time-series'
- * `runBacktest`, as in its `forecastBirths` recipe) against seasonal naive (m = 7), persistence, drift and the mean.
+ * `fitstream train births`: @fitstream/time-series' `forecastBirths` — an LSTM forecaster of US daily births in a
+ * walk-forward backtest against seasonal naive (m = 7), persistence, drift and the mean — with a logged LSTM per fold.
  * Writes config.json, environment.json, data.json, events.jsonl (every fold's fit), backtest.json and report.html.
  */
 export const births: ExperimentRecipe<BirthsConfig> = {

@@ -4,9 +4,9 @@ import { loadBostonHousing } from '@fitstream/datasets';
 import { l2 } from '@fitstream/regularisers';
 import { standardScaler, trainTestSplit } from '@fitstream/samplers';
 import { z } from 'zod';
-import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
+import { configSchema, holdoutDataSchema, recipeDefaults, type RunConfig } from '../config/schema.js';
 import type { RecipeDefinition } from './recipe.js';
-import { checkRows, fitStandardisation, gatherPair, recordedStandardisation, standardise } from './tabular.js';
+import { holdoutRecord, standardisedRows, standardisedSplit } from './tabular.js';
 
 const METRICS = ['mae'] as const;
 /**
@@ -16,10 +16,9 @@ const METRICS = ['mae'] as const;
 const L2_DEFAULT = 1e-2;
 const FEATURES = ['crim', 'zn', 'indus', 'chas', 'nox', 'rm', 'age', 'dis', 'rad', 'tax', 'ptratio', 'b', 'lstat'];
 
-const data = z.strictObject({ testFraction: z.number().gt(0).lt(1), cache: z.boolean() });
 /** `l2`: coefficient of regularisers' `l2` penalty `λ·Σw²` on every kernel (biases excluded); 0 turns it off. */
 const model = z.strictObject({ hiddenUnits: z.array(z.int().min(1)), activation: z.enum(['relu', 'tanh', 'elu']), l2: z.number().min(0) });
-const schema = configSchema('housing', METRICS, data, model) as unknown as z.ZodType<RunConfig>;
+const schema = configSchema('housing', METRICS, holdoutDataSchema, model) as unknown as z.ZodType<RunConfig>;
 
 /**
  * `fitstream train housing`: an MLP regression of the median home value (in $1000s) on the 13 Boston features,
@@ -27,6 +26,7 @@ const schema = configSchema('housing', METRICS, data, model) as unknown as z.Zod
  * `l2`: a loss transform, so the training loss includes it and validation losses do not); `fitstream cv housing` runs
  * k-fold cross-validation with the same penalty in every fold.
  */
+// The fields every recipe declares (alike in shape across recipes); the steps they share are in tabular.ts.
 export const housing: RecipeDefinition = {
   name: 'housing',
   summary: 'Boston house prices: MLP regression',
@@ -37,40 +37,27 @@ export const housing: RecipeDefinition = {
   featureNames: FEATURES,
   targetName: 'medv',
   schema,
-  defaults(): RunConfig {
-    const base = commonDefaults('housing', 'val_loss');
-    return {
-      ...base,
+  defaults: () =>
+    recipeDefaults('housing', 'val_loss', {
       epochs: 100,
       batchSize: 32,
       lr: 0.01,
       data: { testFraction: 0.2, cache: true },
       model: { hiddenUnits: [32, 16], activation: 'relu', l2: L2_DEFAULT },
-      callbacks: { ...base.callbacks, earlyStopping: { ...base.callbacks.earlyStopping, monitor: 'val_loss', patience: 20 } },
-    };
-  },
+      callbacks: { earlyStopping: { monitor: 'val_loss', patience: 20 } },
+    }),
   async load(config) {
     const d = await loadBostonHousing({ cache: config.data['cache'] !== false });
     return { x: d.x, y: d.y, metadata: { ...d.metadata }, cache: d.cache };
   },
   prepare(config, loaded) {
     const testFraction = config.data['testFraction'] as number;
-    const n = loaded.x.shape[0]!;
-    const split = trainTestSplit(n, { testSize: testFraction, seed: config.seed });
-    const rawTrain = gatherPair(loaded.x, loaded.y, split.train);
-    const rawTest = gatherPair(loaded.x, loaded.y, split.test);
-    const standardisation = fitStandardisation(rawTrain.x);
-    const train = { x: standardise(rawTrain.x, standardisation), y: rawTrain.y };
-    const validation = { x: standardise(rawTest.x, standardisation), y: rawTest.y };
-    tf.dispose([rawTrain.x, rawTest.x, loaded.x, loaded.y]);
+    const split = trainTestSplit(loaded.x.shape[0]!, { testSize: testFraction, seed: config.seed });
+    const { train, validation, standardisation } = standardisedSplit(loaded, split);
     return {
       train,
       validation,
-      info: {
-        dataset: { ...loaded.metadata, cache: loaded.cache },
-        split: { kind: 'shuffled hold-out', testFraction, seed: config.seed, train: split.train.length, validation: split.test.length },
-        preprocessing: { standardise: standardisation, target: 'medv, raw (thousands of USD)' },
-      },
+      info: holdoutRecord(loaded, { kind: 'shuffled hold-out', testFraction, seed: config.seed }, split, { standardise: standardisation, target: 'medv, raw (thousands of USD)' }),
     };
   },
   cvPreprocessors: () => [standardScaler()],
@@ -91,9 +78,6 @@ export const housing: RecipeDefinition = {
     const lambda = config.model['l2'] as number;
     return lambda > 0 ? [l2(lambda)] : [];
   },
-  inputs(rows, preprocessing) {
-    checkRows(rows, FEATURES.length, `housing (${FEATURES.join(', ')})`);
-    return tf.tidy(() => standardise(tf.tensor2d(rows.map((r) => [...r]), [rows.length, FEATURES.length]), recordedStandardisation(preprocessing)));
-  },
+  inputs: (rows, preprocessing) => standardisedRows(rows, FEATURES.length, `housing (${FEATURES.join(', ')})`, preprocessing),
   targets: (values) => tf.tensor2d([...values], [values.length, 1]),
 };

@@ -3,18 +3,18 @@ import { withSeed } from '@fitstream/core';
 import { loadIris, stratifiedSplit } from '@fitstream/datasets';
 import { standardScaler } from '@fitstream/samplers';
 import { z } from 'zod';
-import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
+import { configSchema, holdoutDataSchema, recipeDefaults, type RunConfig } from '../config/schema.js';
 import type { RecipeDefinition } from './recipe.js';
-import { checkRows, fitStandardisation, gatherPair, recordedStandardisation, standardise } from './tabular.js';
+import { holdoutRecord, standardisedRows, standardisedSplit } from './tabular.js';
 
 const METRICS = ['accuracy'] as const;
 const FEATURES = ['sepal length', 'sepal width', 'petal length', 'petal width'];
 
-const data = z.strictObject({ testFraction: z.number().gt(0).lt(1), cache: z.boolean() });
 const model = z.strictObject({ hiddenUnits: z.int().min(1), activation: z.enum(['relu', 'tanh', 'elu', 'sigmoid']) });
-const schema = configSchema('iris', METRICS, data, model) as unknown as z.ZodType<RunConfig>;
+const schema = configSchema('iris', METRICS, holdoutDataSchema, model) as unknown as z.ZodType<RunConfig>;
 
 /** `fitstream train iris`: an MLP 4-16-3 on Fisher's Iris, stratified 80/20 split, features standardised on the train split. */
+// The fields every recipe declares (alike in shape across recipes); the steps they share are in tabular.ts.
 export const iris: RecipeDefinition = {
   name: 'iris',
   summary: "Fisher's Iris: MLP 4-16-3",
@@ -25,18 +25,15 @@ export const iris: RecipeDefinition = {
   featureNames: FEATURES,
   targetName: 'species',
   schema,
-  defaults(): RunConfig {
-    const base = commonDefaults('iris', 'val_accuracy');
-    return {
-      ...base,
+  defaults: () =>
+    recipeDefaults('iris', 'val_accuracy', {
       epochs: 50,
       batchSize: 16,
       lr: 0.01,
       data: { testFraction: 0.2, cache: true },
       model: { hiddenUnits: 16, activation: 'relu' },
-      callbacks: { ...base.callbacks, earlyStopping: { ...base.callbacks.earlyStopping, monitor: 'val_loss', patience: 20 } },
-    };
-  },
+      callbacks: { earlyStopping: { monitor: 'val_loss', patience: 20 } },
+    }),
   async load(config) {
     const d = await loadIris({ cache: config.data['cache'] !== false });
     return { x: d.x, y: d.y, metadata: { ...d.metadata }, cache: d.cache };
@@ -44,20 +41,11 @@ export const iris: RecipeDefinition = {
   prepare(config, loaded) {
     const testFraction = config.data['testFraction'] as number;
     const split = stratifiedSplit(loaded.y.dataSync(), { testFraction, seed: config.seed });
-    const rawTrain = gatherPair(loaded.x, loaded.y, split.train);
-    const rawTest = gatherPair(loaded.x, loaded.y, split.test);
-    const standardisation = fitStandardisation(rawTrain.x);
-    const train = { x: standardise(rawTrain.x, standardisation), y: rawTrain.y };
-    const validation = { x: standardise(rawTest.x, standardisation), y: rawTest.y };
-    tf.dispose([rawTrain.x, rawTest.x, loaded.x, loaded.y]);
+    const { train, validation, standardisation } = standardisedSplit(loaded, split);
     return {
       train,
       validation,
-      info: {
-        dataset: { ...loaded.metadata, cache: loaded.cache },
-        split: { kind: 'stratified', testFraction, seed: config.seed, train: split.train.length, validation: split.test.length },
-        preprocessing: { standardise: standardisation },
-      },
+      info: holdoutRecord(loaded, { kind: 'stratified', testFraction, seed: config.seed }, split, { standardise: standardisation }),
     };
   },
   cvPreprocessors: () => [standardScaler()],
@@ -72,9 +60,6 @@ export const iris: RecipeDefinition = {
     );
   },
   plugins: () => [],
-  inputs(rows, preprocessing) {
-    checkRows(rows, 4, `iris (${FEATURES.join(', ')}, in cm)`);
-    return tf.tidy(() => standardise(tf.tensor2d(rows.map((r) => [...r]), [rows.length, 4]), recordedStandardisation(preprocessing)));
-  },
+  inputs: (rows, preprocessing) => standardisedRows(rows, 4, `iris (${FEATURES.join(', ')}, in cm)`, preprocessing),
   targets: (values) => tf.tensor1d([...values], 'int32'),
 };

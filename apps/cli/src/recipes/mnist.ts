@@ -3,9 +3,9 @@ import { withSeed, type Random } from '@fitstream/core';
 import { loadMnist, stratifiedSplit } from '@fitstream/datasets';
 import { augmentation, trainOnly } from '@fitstream/samplers';
 import { z } from 'zod';
-import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
+import { configSchema, recipeDefaults, type RunConfig } from '../config/schema.js';
 import type { RecipeDefinition } from './recipe.js';
-import { checkRows, gatherPair } from './tabular.js';
+import { checkRows, gatherPair, holdoutRecord } from './tabular.js';
 
 const METRICS = ['accuracy'] as const;
 const SIDE = 28;
@@ -45,25 +45,21 @@ export const mnist: RecipeDefinition = {
   featureNames: Array.from({ length: SIDE * SIDE }, (_, i) => `pixel ${Math.floor(i / SIDE)},${i % SIDE}`),
   targetName: 'digit',
   schema,
-  defaults(): RunConfig {
-    const base = commonDefaults('mnist', 'val_accuracy');
-    return {
-      ...base,
+  defaults: () =>
+    recipeDefaults('mnist', 'val_accuracy', {
       epochs: 5,
       batchSize: 16,
       lr: 0.002,
       data: { subset: 10_000, validationFraction: 0.1, cache: true, augmentation: { enabled: true, maxShift: 2 } },
       model: { filters: [16, 32], dense: 0, dropout: 0 },
       callbacks: {
-        ...base.callbacks,
-        earlyStopping: { ...base.callbacks.earlyStopping, monitor: 'val_accuracy', patience: 2 },
-        backupAndRestore: { ...base.callbacks.backupAndRestore, everySteps: 50 },
-        trainingReport: { ...base.callbacks.trainingReport, stepEvery: 5 },
+        earlyStopping: { monitor: 'val_accuracy', patience: 2 },
+        backupAndRestore: { everySteps: 50 },
+        trainingReport: { stepEvery: 5 },
         jsonlLogger: { readBatchMetricsEvery: 5 },
       },
-      lrFinder: { ...base.lrFinder, minLr: 1e-5, maxLr: 1, steps: 60 },
-    };
-  },
+      lrFinder: { minLr: 1e-5, maxLr: 1, steps: 60 },
+    }),
   async load(config) {
     const d = await loadMnist({ subset: config.data['subset'] as number, cache: config.data['cache'] !== false });
     return { x: d.x, y: d.y, metadata: { ...d.metadata, featureNames: ['28×28 pixels'], units: ['intensity (0–1)'] }, cache: d.cache };
@@ -77,11 +73,7 @@ export const mnist: RecipeDefinition = {
     return {
       train,
       validation,
-      info: {
-        dataset: { ...loaded.metadata, cache: loaded.cache },
-        split: { kind: 'stratified', testFraction, seed: config.seed, train: split.train.length, validation: split.test.length },
-        preprocessing: { pixels: 'byte / 255, as loaded', augmentation: config.data['augmentation'] },
-      },
+      info: holdoutRecord(loaded, { kind: 'stratified', testFraction, seed: config.seed }, split, { pixels: 'byte / 255, as loaded', augmentation: config.data['augmentation'] }),
     };
   },
   cvPreprocessors: () => [],

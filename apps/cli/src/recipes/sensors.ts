@@ -4,10 +4,10 @@ import { earlyStopping, terminateOnNaN } from '@fitstream/callbacks';
 import { loadSensorAnomalies } from '@fitstream/datasets';
 import { binaryFocalCrossentropy, classWeights, clipGradNorm, initOutputBias } from '@fitstream/regularisers';
 import { z } from 'zod';
-import { commonDefaults, configSchema, type RunConfig } from '../config/schema.js';
+import { configSchema, type RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
-import { bestOf } from '../run/best.js';
-import { experimentRecipeCallbacks, interruptedOrThrow, startExperiment, throwIfInterrupted } from '../run/experiment.js';
+import { experimentRecipeDefaults, interruptedOrThrow, startExperiment, throwIfInterrupted } from '../run/experiment.js';
+import { fitSummary } from '../run/fit-summary.js';
 import { formatNumber } from '../run/format.js';
 import { callbackPlugins, defined } from '../run/plugins.js';
 import { writeRunReport } from '../run/report.js';
@@ -227,15 +227,8 @@ async function run(config: SensorsConfig, io: Io, options: { readonly json: bool
     await writeJson(exp.paths.detection, detection);
     await writeRunReport(exp.runDir);
 
-    const logs = result.history.logs as Readonly<Record<string, readonly number[]>>;
     const summary = {
-      runDir: exp.runDir,
-      backend: result.backend,
-      epochs: result.history.epochs.length,
-      reason: result.stopReason ? `${result.reason}: ${result.stopReason}` : result.reason,
-      final: { ...(result.final ?? {}), precision: scores.precision, recall: scores.recall, f1: scores.f1 },
-      best: bestOf(logs),
-      evaluation: evaluation.metrics,
+      ...fitSummary(exp.runDir, result, { ...(result.final ?? {}), precision: scores.precision, recall: scores.recall, f1: scores.f1 }, evaluation.metrics),
       anomaly: { loss: kind, threshold, samples: detection.samples, positives: detection.positives, model: scores, ...(plain ? { plain } : {}) },
     };
     exp.log(`done: ${summary.reason}, ${summary.epochs} epochs on ${result.backend}; anomaly class on the validation motes: ${kind} ${describeScores(scores)}` + (plain && kind !== 'plain' ? `; plain ${describeScores(plain)}` : ''));
@@ -257,15 +250,14 @@ async function run(config: SensorsConfig, io: Io, options: { readonly json: bool
  * weights (`loss.kind`) and gradient clipping (@fitstream/regularisers), next to the same network trained with plain
  * cross-entropy. Reports the anomaly class's precision, recall and F1 of both.
  */
+// The fields every experiment recipe declares (alike in shape across recipes); the steps they share are in run/.
 export const sensors: ExperimentRecipe<SensorsConfig> = {
   kind: 'experiment',
   name: 'sensors',
   summary: 'sensor network anomalies: classifier on trailing-window features, focal loss or class weights vs plain',
   schema: schema as unknown as z.ZodType<SensorsConfig>,
-  defaults(): SensorsConfig {
-    const { cv: _cv, lrFinder: _lr, ...base } = commonDefaults('sensors', 'val_loss');
-    return {
-      ...base,
+  defaults: () =>
+    experimentRecipeDefaults<SensorsConfig>('sensors', {
       epochs: 10,
       batchSize: 64,
       lr: 0.005,
@@ -274,8 +266,6 @@ export const sensors: ExperimentRecipe<SensorsConfig> = {
       loss: { kind: 'focal', gamma: 2, alpha: 0.75, positiveWeight: 'balanced' },
       regularisers: { clipGradNorm: 1 },
       detection: { threshold: 0.5, baseline: true },
-      callbacks: experimentRecipeCallbacks(base.callbacks),
-    } as SensorsConfig;
-  },
+    }),
   run,
 };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError } from '@fitstream/core';
+import type { TensorPair } from './recipe.js';
 
 /** Per-feature standardisation statistics, learned on the training split only. */
 export interface Standardisation {
@@ -44,4 +45,46 @@ export function checkRows(rows: readonly (readonly number[])[], width: number, w
 /** Gathers rows of a pair of tensors. */
 export function gatherPair(x: tf.Tensor, y: tf.Tensor, indices: Int32Array): { x: tf.Tensor; y: tf.Tensor } {
   return { x: tf.gather(x, indices), y: tf.gather(y, indices) };
+}
+
+/** Row indices of a hold-out split, as the datasets' and samplers' splitters return them. */
+export interface SplitRows {
+  readonly train: Int32Array;
+  readonly test: Int32Array;
+}
+
+/**
+ * Gathers the two sides of a split and standardises both with the training side's statistics (iris, housing). Takes
+ * ownership of `loaded`'s tensors: they and the unscaled rows are disposed.
+ */
+export function standardisedSplit(loaded: TensorPair, split: SplitRows): { train: TensorPair; validation: TensorPair; standardisation: Standardisation } {
+  const rawTrain = gatherPair(loaded.x, loaded.y, split.train);
+  const rawTest = gatherPair(loaded.x, loaded.y, split.test);
+  const standardisation = fitStandardisation(rawTrain.x);
+  const train = { x: standardise(rawTrain.x, standardisation), y: rawTrain.y };
+  const validation = { x: standardise(rawTest.x, standardisation), y: rawTest.y };
+  tf.dispose([rawTrain.x, rawTest.x, loaded.x, loaded.y]);
+  return { train, validation, standardisation };
+}
+
+/** How a hold-out split was drawn, as `data.json` records it. */
+export interface HoldoutSplit {
+  readonly kind: string;
+  readonly testFraction: number;
+  readonly seed: number;
+}
+
+/** `data.json` of a hold-out split: the data set as loaded, how it was split and the rows on each side, the preprocessing. */
+export function holdoutRecord(loaded: { readonly metadata: object; readonly cache: unknown }, how: HoldoutSplit, split: SplitRows, preprocessing: Record<string, unknown>) {
+  return {
+    dataset: { ...loaded.metadata, cache: loaded.cache },
+    split: { kind: how.kind, testFraction: how.testFraction, seed: how.seed, train: split.train.length, validation: split.test.length },
+    preprocessing,
+  };
+}
+
+/** Raw feature rows (`width` finite numbers each) → model inputs, standardised with the statistics a run recorded. */
+export function standardisedRows(rows: readonly (readonly number[])[], width: number, what: string, preprocessing: Record<string, unknown>): tf.Tensor2D {
+  checkRows(rows, width, what);
+  return tf.tidy(() => standardise(tf.tensor2d(rows.map((r) => [...r]), [rows.length, width]), recordedStandardisation(preprocessing)));
 }

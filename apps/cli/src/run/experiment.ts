@@ -1,7 +1,7 @@
 import { selectBackend, type BackendSelection } from '@fitstream/core';
 import type { ProgressStream } from '@fitstream/callbacks';
 import { z } from 'zod';
-import { BACKENDS, OPTIMIZERS, type RunConfig } from '../config/schema.js';
+import { BACKENDS, OPTIMIZERS, commonDefaults, type RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
 import type { BaseConfig, ExperimentOutcome, Io } from '../recipes/recipe.js';
 import { environmentRecord } from './environment.js';
@@ -38,18 +38,24 @@ export const experimentCallbackDefaults = (): ExperimentCallbacks => ({
   jsonlLogger: { readBatchMetricsEvery: 1 },
 });
 
+/** The sections {@link experimentRecipeDefaults} fills in; an experiment recipe sets the others. */
+type CommonSections = 'recipe' | 'seed' | 'backend' | 'optimizer' | 'fastDevRun' | 'out' | 'fit' | 'callbacks';
+
 /**
- * The callbacks of an experiment recipe that uses the shared callbacks section (sensors, autoencoder): no early
+ * The defaults of an experiment recipe that uses the shared fit and callbacks sections (sensors, autoencoder): the
+ * common defaults without `cv` and `lrFinder` (they do not apply), the recipe's own on top, and callbacks with no early
  * stopping, no backups (experiments are not resumable), batch metrics and report points every 10 steps.
  */
-export function experimentRecipeCallbacks(callbacks: RunConfig['callbacks']): RunConfig['callbacks'] {
-  return {
-    ...callbacks,
-    earlyStopping: { ...callbacks.earlyStopping, enabled: false },
-    backupAndRestore: { ...callbacks.backupAndRestore, enabled: false },
+export function experimentRecipeDefaults<C extends BaseConfig>(recipe: string, own: Omit<C, CommonSections>): C {
+  const { cv: _cv, lrFinder: _lr, ...base } = commonDefaults(recipe, 'val_loss');
+  const callbacks: RunConfig['callbacks'] = {
+    ...base.callbacks,
+    earlyStopping: { ...base.callbacks.earlyStopping, enabled: false },
+    backupAndRestore: { ...base.callbacks.backupAndRestore, enabled: false },
     jsonlLogger: { readBatchMetricsEvery: 10 },
-    trainingReport: { ...callbacks.trainingReport, stepEvery: 10 },
+    trainingReport: { ...base.callbacks.trainingReport, stepEvery: 10 },
   };
+  return { ...base, ...own, callbacks } as unknown as C;
 }
 
 /** A started experiment: its run directory (config.json and environment.json written) and where it logs. */

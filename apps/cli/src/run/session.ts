@@ -8,8 +8,8 @@ import type { RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
 import { RECIPES, recipeList } from '../recipes/index.js';
 import { isExperiment, type BaseConfig, type ExperimentRecipe, type ExperimentSummary, type Io, type PreparedData, type RecipeDefinition, type TrainSummary } from '../recipes/recipe.js';
-import { bestOf } from './best.js';
 import { environmentRecord } from './environment.js';
+import { fitSummary } from './fit-summary.js';
 import { formatNumber } from './format.js';
 import { fitOptions } from './fit-options.js';
 import { callbackPlugins, deleteBackup, findBackup, isInterruption, runPaths } from './plugins.js';
@@ -174,17 +174,9 @@ export async function train(resolved: AnyResolved, io: Io, options: { json: bool
     if (b.enabled && b.deleteOnFinish && !(result.reason === 'stopped' && isInterruption(result.stopReason))) await deleteBackup(runDir);
 
     const logs = result.history.logs as Readonly<Record<string, readonly number[]>>;
-    const summary: TrainSummary = {
-      runDir,
-      backend: result.backend,
-      epochs: result.history.epochs.length,
-      reason: result.stopReason ? `${result.reason}: ${result.stopReason}` : result.reason,
-      // A fit resumed from the backup of its last epoch trains no epoch (`result.final` is undefined): the run's last
-      // epoch is in the history, restored from the checkpoint.
-      final: { ...(result.final ?? lastEpochLogs(logs)) },
-      best: bestOf(logs),
-      evaluation: evaluation.metrics,
-    };
+    // A fit resumed from the backup of its last epoch trains no epoch (`result.final` is undefined): the run's last
+    // epoch is in the history, restored from the checkpoint.
+    const summary = fitSummary(runDir, result, { ...(result.final ?? lastEpochLogs(logs)) }, evaluation.metrics);
     const key = recipe.task === 'classification' ? 'val_accuracy' : 'val_loss';
     log(
       `done: ${summary.reason}, ${summary.epochs} epochs on ${result.backend}; final ${key} ${formatNumber(summary.final[key] ?? Number.NaN)}` +
