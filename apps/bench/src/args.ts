@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
 import type { TrainerBackend } from './suites/trainer.js';
 
-export type SuiteName = 'trainer' | 'wasm-kernels' | 'backend' | 'distributed';
+export type SuiteName = 'trainer' | 'wasm-kernels' | 'backend' | 'distributed' | 'native';
+
+/** What `--suite all` (the default) runs, in order; `native` last, as it loads tfjs-node into the process. */
+export const ALL_SUITES: readonly SuiteName[] = ['trainer', 'wasm-kernels', 'backend', 'distributed', 'native'];
 
 /** Parsed command line of `npm run bench -- …`. */
 export interface BenchArgs {
@@ -17,7 +20,7 @@ export interface BenchArgs {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --suite <trainer|wasm-kernels|backend|distributed|all>  which suite to run (default all)
+  --suite <trainer|wasm-kernels|backend|distributed|native|all>  which suite to run (default all)
   --json                              print one JSON array of {name, value, unit} on stdout; progress goes to stderr
   --quick                             short smoke run (few samples, 2 timed rounds): checks that it works, not speed
   --backend <wasm|cpu>                backend of the trainer suite (default wasm)
@@ -60,7 +63,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const suite = values.suite;
-  if (!['trainer', 'wasm-kernels', 'backend', 'distributed', 'all'].includes(suite)) throw new UsageError(`--suite must be trainer, wasm-kernels, backend, distributed or all, got "${suite}".`);
+  if (suite !== 'all' && !(ALL_SUITES as readonly string[]).includes(suite)) throw new UsageError(`--suite must be ${ALL_SUITES.join(', ')} or all, got "${suite}".`);
   const backend = values.backend;
   if (backend !== 'wasm' && backend !== 'cpu') throw new UsageError(`--backend must be wasm or cpu, got "${backend}".`);
   if (values.kernels !== 'fitstream' && values.kernels !== 'native') throw new UsageError(`--kernels must be fitstream or native, got "${values.kernels}".`);
@@ -68,7 +71,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   if (samples !== undefined && samples < 64) throw new UsageError(`--samples must be at least one batch (64), got ${samples}.`);
   return {
     json: values.json,
-    suites: suite === 'all' ? ['trainer', 'wasm-kernels', 'backend', 'distributed'] : [suite as SuiteName],
+    suites: suite === 'all' ? ALL_SUITES : [suite as SuiteName],
     quick: values.quick,
     backend,
     rounds: positiveInteger(values.rounds, '--rounds'),

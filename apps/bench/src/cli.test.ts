@@ -62,13 +62,13 @@ describe('bench CLI', () => {
     const { code, stdout, stderr } = await runCli(['--suite', 'nope', '--json']);
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/--suite must be trainer, wasm-kernels, backend, distributed or all/);
+    expect(stderr).toMatch(/--suite must be trainer, wasm-kernels, backend, distributed, native or all/);
   }, 30_000);
 });
 
 describe('parseBenchArgs', () => {
   it('defaults to every suite on wasm, as a table', () => {
-    expect(parseBenchArgs([])).toMatchObject({ json: false, quick: false, backend: 'wasm', suites: ['trainer', 'wasm-kernels', 'backend', 'distributed'], fitstreamKernels: true });
+    expect(parseBenchArgs([])).toMatchObject({ json: false, quick: false, backend: 'wasm', suites: ['trainer', 'wasm-kernels', 'backend', 'distributed', 'native'], fitstreamKernels: true });
   });
 
   it('selects one suite, the backend and the round count', () => {

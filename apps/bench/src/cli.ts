@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [--json] [--suite trainer|wasm-kernels|backend|distributed|all] [--quick] [--backend wasm|cpu]`
+ * `npm run bench -- [--json] [--suite trainer|wasm-kernels|backend|distributed|native|all] [--quick] [--backend wasm|cpu]`
  *
  * Runs from TypeScript source (tsx with the `@fitstream/source` condition), no build needed. stdout carries only the
  * result — the table, or with `--json` exactly one JSON array of `{ name, value, unit }` — and everything else
@@ -11,6 +11,7 @@ import { formatTable, type SuiteResult } from './rows.js';
 import { runWasmKernelSuite } from './suites/optional-wasm-kernels.js';
 import { backendSuite } from './suites/backend.js';
 import { distributedSuite } from './suites/distributed.js';
+import { nativeSuite } from './suites/native.js';
 import { trainerSuite } from './suites/trainer.js';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -41,6 +42,8 @@ async function runSuites(args: BenchArgs): Promise<SuiteResult[]> {
       results.push(await backendSuite({ quick: args.quick, log }));
     } else if (suite === 'distributed') {
       results.push(await distributedSuite({ quick: args.quick, log }));
+    } else if (suite === 'native') {
+      results.push(await nativeSuite({ quick: args.quick, log }));
     } else {
       const result = await runWasmKernelSuite(tf, log, args.quick);
       if (result) results.push(result);

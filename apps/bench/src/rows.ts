@@ -23,6 +23,36 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** Median over rounds of ours ÷ theirs in the same round (pairs run back to back, so drift cancels). */
+export function pairedRatio(ours: readonly number[], theirs: readonly number[]): number {
+  return median(ours.map((o, i) => o / theirs[i]!));
+}
+
+/** A suite's rows and their remarks, filled as it measures. */
+export interface RowCollector {
+  readonly rows: BenchRow[];
+  readonly remarks: Record<string, string>;
+  add(name: string, value: number, unit: string, remark?: string): void;
+  /** A ratio row with a minimum; the remark says `<goal> ≥ min: met` or `MISSED`. */
+  target(name: string, value: number, min: number, goal?: string): void;
+}
+
+/** Starts an empty {@link RowCollector}; values are rounded with {@link round}. */
+export function rowCollector(): RowCollector {
+  const rows: BenchRow[] = [];
+  const remarks: Record<string, string> = {};
+  const add = (name: string, value: number, unit: string, remark?: string): void => {
+    rows.push({ name, value: round(value), unit });
+    if (remark !== undefined) remarks[name] = remark;
+  };
+  return {
+    rows,
+    remarks,
+    add,
+    target: (name, value, min, goal = 'target') => add(name, value, 'ratio', `${goal} ≥ ${min}: ${value >= min ? 'met' : 'MISSED'}`),
+  };
+}
+
 /** Rounds to `digits` significant digits, keeping integers exact (for readable JSON without false precision). */
 export function round(value: number, digits = 4): number {
   if (!Number.isFinite(value) || value === 0 || Number.isInteger(value)) return value;

@@ -1,8 +1,10 @@
 /**
- * The `backend` suite: fitstream's default backend (wasm + fitstream's kernels + fused optimizer updates, what
- * `selectBackend()` gives) driving fitstream's trainer, against stock tfjs `model.fit` on the stock cpu backend and on
- * stock wasm (fitstream's kernels uninstalled for that contender), plus the distance to the matMul floor, matMul
- * GFLOP/s per backend, and before/after micro rows for the kernels of this work (gather, slice, fused Adam).
+ * The `backend` suite: fitstream's wasm backend (wasm + fitstream's kernels + fused optimizer updates, what
+ * `selectBackend({ prefer: 'wasm' })` gives) driving fitstream's trainer, against stock tfjs `model.fit` on the stock
+ * cpu backend and on stock wasm (fitstream's kernels uninstalled for that contender) and against Keras 3 `model.fit`
+ * on TensorFlow's CPU build (a Python peer, best of 1 and 2 threads; skipped with the reason when Python lacks
+ * tensorflow or keras), plus the distance to the matMul floor, matMul GFLOP/s per backend, and before/after micro
+ * rows for the kernels of this work (gather, slice, fused Adam).
  *
  * Per model (MLP 784-256-256-10, small CNN, LSTM(64) on 32×4; batch 64, Adam 1e-3), contenders are interleaved in
  * rounds (one untimed warm-up round), each round one epoch per contender, sized so that a round takes ≈0.3–3 s per
@@ -11,8 +13,13 @@
  * train it (no Conv2DBackpropFilter).
  */
 import * as tf from '@tensorflow/tfjs';
-import { applyOptimizerUpdate, createTrainer, installWasmKernels, selectBackend, uninstallWasmKernels, withSeed } from '@fitstream/core';
-import { median, round, type BenchRow, type SuiteResult } from '../rows.js';
+import { applyOptimizerUpdate, selectBackend } from '@fitstream/core';
+import { kerasContenders, startKerasPeers, type KerasContenderId } from '../keras/keras-contenders.js';
+import type { KerasPeer } from '../keras/keras-peer.js';
+import { median, pairedRatio, round, rowCollector, type BenchRow, type SuiteResult } from '../rows.js';
+import { measureRounds, modelFitContender, quickSteps, trainerContender, useBackend, type Contender } from './contenders.js';
+import { matMulRows, seconds } from './matmul.js';
+import { BATCH, LEARNING_RATE, MODELS, type ModelName, type ModelSpec } from './models.js';
 
 export interface BackendSuiteOptions {
   /** Smoke run: one timed round, fewest steps, fewer matMul sizes. Checks that it works, not speed. */
@@ -20,201 +27,43 @@ export interface BackendSuiteOptions {
   readonly log: (line: string) => void;
 }
 
-const BATCH = 64;
-const LEARNING_RATE = 1e-3;
-const SEED = 7;
-
 /** `matmul_floor`: the MLP step's matMuls alone (see {@link matMulFloorSeconds}), timed in the same rounds as the rest. */
 type ContenderId = 'fitstream' | 'tfjs_cpu' | 'tfjs_wasm' | 'matmul_floor';
 
-interface ModelSpec {
-  readonly name: 'mlp' | 'cnn' | 'lstm';
-  readonly inputShape: number[];
-  readonly outputs: number;
-  readonly loss: 'categoricalCrossentropy' | 'meanSquaredError';
-  build(): tf.LayersModel;
-  /** Steps per round of each contender (one epoch = steps × 64 samples). */
-  readonly steps: Readonly<Partial<Record<ContenderId, number>>>;
+/** Steps per round of each contender (one epoch = steps × 64 samples): ≈0.3–3 s a round; a cpu CNN step takes seconds. */
+const STEPS: Readonly<Record<ModelName, Partial<Record<ContenderId, number>>>> = {
+  mlp: { fitstream: 48, tfjs_cpu: 4, tfjs_wasm: 16, matmul_floor: 20 },
+  cnn: { fitstream: 16, tfjs_cpu: 1 },
+  lstm: { fitstream: 16, tfjs_cpu: 2, tfjs_wasm: 8 },
+};
+
+/** Issue 18's goals for fitstream (wasm) ÷ Keras 3 `model.fit` on TensorFlow's CPU build. */
+const KERAS_GOALS: Readonly<Record<ModelName, number>> = { mlp: 0.9, cnn: 1.0, lstm: 1.0 };
+
+/** fitstream's trainer on wasm with fitstream's kernels, or stock tfjs `model.fit` on cpu or stock wasm. */
+function contender(id: Exclude<ContenderId, 'matmul_floor'>, spec: ModelSpec, steps: number): Promise<Contender<ContenderId>> {
+  if (id === 'fitstream') return trainerContender(id, spec, steps, 'wasm');
+  return modelFitContender(id, spec, steps, id === 'tfjs_cpu' ? 'cpu' : 'wasm');
 }
 
-const MODELS: readonly ModelSpec[] = [
-  {
-    name: 'mlp',
-    inputShape: [784],
-    outputs: 10,
-    loss: 'categoricalCrossentropy',
-    build: () =>
-      tf.sequential({
-        layers: [
-          tf.layers.dense({ inputShape: [784], units: 256, activation: 'relu' }),
-          tf.layers.dense({ units: 256, activation: 'relu' }),
-          tf.layers.dense({ units: 10, activation: 'softmax' }),
-        ],
-      }),
-    steps: { fitstream: 48, tfjs_cpu: 4, tfjs_wasm: 16, matmul_floor: 20 },
-  },
-  {
-    name: 'cnn',
-    inputShape: [28, 28, 1],
-    outputs: 10,
-    loss: 'categoricalCrossentropy',
-    build: () =>
-      tf.sequential({
-        layers: [
-          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.batchNormalization(),
-          tf.layers.flatten(),
-          tf.layers.dense({ units: 10, activation: 'softmax' }),
-        ],
-      }),
-    steps: { fitstream: 16, tfjs_cpu: 1 },
-  },
-  {
-    name: 'lstm',
-    inputShape: [32, 4],
-    outputs: 1,
-    loss: 'meanSquaredError',
-    build: () => tf.sequential({ layers: [tf.layers.lstm({ inputShape: [32, 4], units: 64 }), tf.layers.dense({ units: 1 })] }),
-    steps: { fitstream: 16, tfjs_cpu: 2, tfjs_wasm: 8 },
-  },
-];
-
-/** Makes the wasm registry stock (false) or fitstream's (true), and activates `backend`. */
-async function useBackend(backend: 'wasm' | 'cpu', fitstreamKernels: boolean): Promise<void> {
-  await tf.setBackend(backend);
-  if (backend === 'wasm') {
-    if (fitstreamKernels) installWasmKernels(tf);
-    else uninstallWasmKernels(tf);
-  }
-}
-
-function makeData(spec: ModelSpec, samples: number): { x: tf.Tensor; y: tf.Tensor } {
-  return withSeed(SEED, () =>
-    tf.tidy(() => {
-      const x = tf.randomNormal([samples, ...spec.inputShape]);
-      const y =
-        spec.loss === 'categoricalCrossentropy'
-          ? tf.oneHot(tf.randomUniform([samples], 0, spec.outputs, 'int32') as tf.Tensor1D, spec.outputs).toFloat()
-          : tf.randomNormal([samples, spec.outputs]);
-      return { x, y };
-    }),
-  );
-}
-
-interface Contender {
-  readonly id: ContenderId;
-  /** Trains one epoch; returns steps/s. */
-  round(epoch: number): Promise<number>;
-  dispose(): void;
-}
-
-/** Builds a contender on its backend (its model and data live there). */
-async function contender(id: ContenderId, spec: ModelSpec, steps: number): Promise<Contender> {
-  if (id === 'matmul_floor') {
-    return {
-      id,
-      async round() {
-        await useBackend('wasm', true);
-        return 1 / matMulFloorSeconds(steps);
-      },
-      dispose() {},
-    };
-  }
-  const backend = id === 'tfjs_cpu' ? 'cpu' : 'wasm';
-  await useBackend(backend, id === 'fitstream');
-  const model = withSeed(SEED, () => spec.build());
-  const data = makeData(spec, steps * BATCH);
-  if (id === 'fitstream') {
-    const trainer = createTrainer({ model, optimizer: { name: 'adam', learningRate: LEARNING_RATE }, loss: spec.loss, seed: SEED, backend: 'current', log: null });
-    return {
-      id,
-      async round(epoch) {
-        await useBackend(backend, true);
-        const start = performance.now();
-        await trainer.fit(data, { epochs: epoch + 1, initialEpoch: epoch, batchSize: BATCH, shuffle: true, handleSignals: false });
-        return steps / ((performance.now() - start) / 1000);
-      },
-      dispose() {
-        trainer.dispose();
-        model.dispose();
-        tf.dispose([data.x, data.y]);
-      },
-    };
-  }
-  const optimizer = tf.train.adam(LEARNING_RATE);
-  model.compile({ optimizer, loss: spec.loss });
+function matMulFloorContender(steps: number): Contender<ContenderId> {
   return {
-    id,
-    async round(epoch) {
-      await useBackend(backend, false);
-      const start = performance.now();
-      await model.fit(data.x, data.y, { epochs: epoch + 1, initialEpoch: epoch, batchSize: BATCH, shuffle: true, verbose: 0 });
-      return steps / ((performance.now() - start) / 1000);
+    id: 'matmul_floor',
+    async round() {
+      await useBackend('wasm', true);
+      return 1 / matMulFloorSeconds(steps);
     },
-    dispose() {
-      optimizer.dispose();
-      model.dispose();
-      tf.dispose([data.x, data.y]);
-    },
+    dispose() {},
   };
 }
 
-/** Interleaved rounds of every contender of one model; returns per-round steps/s by contender. */
-async function measureModel(spec: ModelSpec, rounds: number, quick: boolean, log: (line: string) => void): Promise<Partial<Record<ContenderId, number[]>>> {
-  const contenders: Contender[] = [];
-  for (const [id, steps] of Object.entries(spec.steps) as Array<[ContenderId, number]>) {
-    contenders.push(await contender(id, spec, quick ? Math.max(1, Math.ceil(steps / 4)) : steps));
-  }
-  const results: Partial<Record<ContenderId, number[]>> = {};
-  try {
-    for (let r = 0; r <= rounds; r++) {
-      // Rotate who goes first, so that order effects hit everyone alike.
-      const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]!);
-      for (const c of order) {
-        const stepsPerSecond = await c.round(r);
-        if (r > 0) (results[c.id] ??= []).push(stepsPerSecond);
-      }
-      if (r > 0) log(`backend suite: ${spec.name} round ${r}: ${contenders.map((c) => `${c.id} ${results[c.id]!.at(-1)!.toFixed(2)}`).join(', ')} steps/s`);
-    }
-  } finally {
-    for (const c of contenders) c.dispose();
-  }
-  return results;
-}
-
-/** Median wall seconds of `fn` (after one warm-up), with fewer repeats for slow calls so the suite stays short. */
-function seconds(fn: () => void, maxRepeats: number, budget = 1.5): number {
-  fn();
-  const times: number[] = [];
-  let spent = 0;
-  while (times.length < maxRepeats && (times.length === 0 || spent < budget)) {
-    const start = performance.now();
-    fn();
-    const t = (performance.now() - start) / 1000;
-    times.push(t);
-    spent += t;
-  }
-  return median(times);
-}
-
-/** matMul GFLOP/s at `n` for NN/NT/TN on the active backend. */
-function matMulRows(label: string, sizes: readonly number[]): BenchRow[] {
-  const rows: BenchRow[] = [];
-  for (const n of sizes) {
-    const a = tf.randomNormal([n, n]);
-    const b = tf.randomNormal([n, n]);
-    for (const [layout, ta, tb] of [['nn', false, false], ['nt', false, true], ['tn', true, false]] as const) {
-      const s = seconds(() => {
-        const c = tf.matMul(a, b, ta, tb);
-        c.dataSync();
-        c.dispose();
-      }, 5);
-      rows.push({ name: `matmul${n}_${layout}_${label}`, value: round((2 * n ** 3) / s / 1e9), unit: 'GFLOP/s' });
-    }
-    tf.dispose([a, b]);
-  }
-  return rows;
+/** Interleaved rounds of every contender of one model, Keras's peers included; returns per-round steps/s by contender. */
+function measureModel(spec: ModelSpec, peers: readonly KerasPeer[], rounds: number, quick: boolean, log: (line: string) => void) {
+  const ours = Object.entries(STEPS[spec.name]).map(([id, steps]) => {
+    const n = quickSteps(steps, quick);
+    return () => Promise.resolve(id === 'matmul_floor' ? matMulFloorContender(n) : contender(id as Exclude<ContenderId, 'matmul_floor'>, spec, n));
+  });
+  return measureRounds<ContenderId | KerasContenderId>(`backend suite: ${spec.name}`, [...ours, ...kerasContenders(peers, spec, quick)], rounds, log);
 }
 
 /** Seconds per step of the MLP step's matMuls alone (3 forward, 3 dW = Xᵀ·dY, 2 dX = dY·Wᵀ), on the active backend. */
@@ -314,64 +163,66 @@ function microCases(): Array<[string, () => { run: () => void; dispose: () => vo
   ];
 }
 
-/** Runs the suite; leaves wasm active with fitstream's kernels installed (what `selectBackend()` gives). */
+/** Runs the suite; leaves wasm active with fitstream's kernels installed (what `selectBackend({ prefer: 'wasm' })` gives). */
 export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteResult> {
   const { log, quick } = options;
-  const selection = await selectBackend({ log });
+  // Explicitly wasm: with tfjs-node built, the automatic choice is the native backend (the `native` suite's subject).
+  const selection = await selectBackend({ prefer: 'wasm', log });
   if (selection.backend !== 'wasm') throw new Error(`backend suite: needs the wasm backend, selectBackend chose ${selection.backend}`);
   await tf.setBackend('cpu');
   (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   await tf.setBackend('wasm');
-  const rows: BenchRow[] = [];
-  const remarks: Record<string, string> = {};
-  const target = (name: string, value: number, min: number): void => {
-    rows.push({ name, value: round(value), unit: 'ratio' });
-    remarks[name] = `target ≥ ${min}: ${value >= min ? 'met' : 'MISSED'}`;
-  };
+  const out = rowCollector();
   const rounds = quick ? 1 : 3;
   const oursByModel: Partial<Record<string, number[]>> = {};
   const floorRounds: Partial<Record<string, number[]>> = {};
+  const keras = await startKerasPeers('backend', log);
   try {
     for (const spec of MODELS) {
-      const perRound = await measureModel(spec, rounds, quick, log);
+      const perRound = await measureModel(spec, keras.peers, rounds, quick, log);
       const ours = perRound.fitstream ?? [];
       oursByModel[spec.name] = ours;
       if (perRound.matmul_floor) floorRounds[spec.name] = perRound.matmul_floor;
-      rows.push({ name: `fitstream_steps_per_s_${spec.name}`, value: round(median(ours)), unit: 'steps/s' });
+      out.add(`fitstream_steps_per_s_${spec.name}`, median(ours), 'steps/s');
       for (const [id, label] of [['tfjs_cpu', 'cpu'], ['tfjs_wasm', 'wasm']] as const) {
         const theirs = perRound[id];
         if (!theirs) continue;
-        rows.push({ name: `tfjs_${label}_fit_steps_per_s_${spec.name}`, value: round(median(theirs)), unit: 'steps/s' });
-        const ratio = median(ours.map((o, i) => o / theirs[i]!));
+        out.add(`tfjs_${label}_fit_steps_per_s_${spec.name}`, median(theirs), 'steps/s');
         const min = { cpu: { mlp: 15, cnn: 30, lstm: 8 }, wasm: { mlp: 3, cnn: 0, lstm: 2 } }[label][spec.name];
-        target(`fitstream_vs_tfjs_${label}_${spec.name}`, ratio, min);
+        out.target(`fitstream_vs_tfjs_${label}_${spec.name}`, pairedRatio(ours, theirs), min);
       }
+      const best = keras.best(spec.name, perRound);
+      if (!best) continue;
+      out.add(`keras_steps_per_s_${spec.name}`, median(best.perRound), 'steps/s', best.remark);
+      out.target(`fitstream_vs_keras_${spec.name}`, pairedRatio(ours, best.perRound), KERAS_GOALS[spec.name], 'goal (issue 18)');
     }
 
     const floor = floorRounds.mlp ?? [];
-    rows.push({ name: 'matmul_floor_steps_per_s_mlp', value: round(median(floor)), unit: 'steps/s' });
-    target('trainer_vs_matmul_floor_mlp', median((oursByModel.mlp ?? []).map((o, i) => o / floor[i]!)), 0.5);
+    out.add('matmul_floor_steps_per_s_mlp', median(floor), 'steps/s');
+    out.target('trainer_vs_matmul_floor_mlp', pairedRatio(oursByModel.mlp ?? [], floor), 0.5);
 
-    for (const [name, make] of microCases()) rows.push(...(await beforeAfter(name, make, quick)));
+    for (const [name, make] of microCases()) out.rows.push(...(await beforeAfter(name, make, quick)));
 
     const sizes = quick ? [128] : [512, 1024];
     await useBackend('cpu', false);
-    rows.push(...matMulRows('cpu', sizes));
+    out.rows.push(...matMulRows('cpu', sizes));
     await useBackend('wasm', false);
-    rows.push(...matMulRows('stock_wasm', sizes));
+    out.rows.push(...matMulRows('stock_wasm', sizes));
     await useBackend('wasm', true);
-    rows.push(...matMulRows('fitstream_wasm', sizes));
+    out.rows.push(...matMulRows('fitstream_wasm', sizes));
   } finally {
+    await keras.close();
     await useBackend('wasm', true);
   }
   return {
     suite: 'backend',
-    rows,
+    rows: out.rows,
     notes: [
-      'fitstream = createTrainer on selectBackend() default (wasm + fitstream kernels + fused optimizer updates); tfjs = model.fit on stock backends',
+      "fitstream = createTrainer on selectBackend({ prefer: 'wasm' }) (wasm + fitstream kernels + fused optimizer updates); tfjs = model.fit on stock backends",
       `batch ${BATCH}, Adam ${LEARNING_RATE}; ${rounds} interleaved timed round(s) after a warm-up; ratios are medians of per-round ratios`,
       'matmul floor = the MLP step’s 8 matMuls (3 forward, 3 dW, 2 dX) with the same shapes on fitstream wasm, on operands new to every step as in training, timed in the same interleaved rounds as the trainer (ratio = median of per-round ratios)',
+      ...keras.notes,
     ],
-    remarks,
+    remarks: out.remarks,
   };
 }

@@ -1,0 +1,75 @@
+/**
+ * The models of the `backend` and `native` suites, and their data: one definition, so that every contender (and the
+ * Keras peer, `python/keras_peer.py`, which mirrors it) trains the same thing.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { withSeed } from '@fitstream/core';
+
+export const BATCH = 64;
+export const LEARNING_RATE = 1e-3;
+export const SEED = 7;
+
+export type ModelName = 'mlp' | 'cnn' | 'lstm';
+
+export interface ModelSpec {
+  readonly name: ModelName;
+  readonly inputShape: number[];
+  readonly outputs: number;
+  readonly loss: 'categoricalCrossentropy' | 'meanSquaredError';
+  build(): tf.LayersModel;
+}
+
+/** MLP 784-256-256-10, a small CNN on 28×28×1, LSTM(64) on 32×4; batch 64, Adam 1e-3. */
+export const MODELS: readonly ModelSpec[] = [
+  {
+    name: 'mlp',
+    inputShape: [784],
+    outputs: 10,
+    loss: 'categoricalCrossentropy',
+    build: () =>
+      tf.sequential({
+        layers: [
+          tf.layers.dense({ inputShape: [784], units: 256, activation: 'relu' }),
+          tf.layers.dense({ units: 256, activation: 'relu' }),
+          tf.layers.dense({ units: 10, activation: 'softmax' }),
+        ],
+      }),
+  },
+  {
+    name: 'cnn',
+    inputShape: [28, 28, 1],
+    outputs: 10,
+    loss: 'categoricalCrossentropy',
+    build: () =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.batchNormalization(),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 10, activation: 'softmax' }),
+        ],
+      }),
+  },
+  {
+    name: 'lstm',
+    inputShape: [32, 4],
+    outputs: 1,
+    loss: 'meanSquaredError',
+    build: () => tf.sequential({ layers: [tf.layers.lstm({ inputShape: [32, 4], units: 64 }), tf.layers.dense({ units: 1 })] }),
+  },
+];
+
+/** Seeded random normal inputs; one-hot targets for a classifier, random normal targets for a regressor. */
+export function makeData(spec: ModelSpec, samples: number): { x: tf.Tensor; y: tf.Tensor } {
+  return withSeed(SEED, () =>
+    tf.tidy(() => {
+      const x = tf.randomNormal([samples, ...spec.inputShape]);
+      const y =
+        spec.loss === 'categoricalCrossentropy'
+          ? tf.oneHot(tf.randomUniform([samples], 0, spec.outputs, 'int32') as tf.Tensor1D, spec.outputs).toFloat()
+          : tf.randomNormal([samples, spec.outputs]);
+      return { x, y };
+    }),
+  );
+}
