@@ -53,7 +53,8 @@ export async function nativeSuite(options: NativeSuiteOptions): Promise<SuiteRes
   // wasm first: it must be registered (and fitstream's kernels known) for the fitstream_wasm contender.
   await selectBackend({ prefer: 'wasm', log: null });
   try {
-    await (options.selectNative ?? (() => selectBackend({ prefer: 'tensorflow', log })))();
+    // tfjs-node-gpu where it is built (scripts/native-gpu-check.sh), else tfjs-node: both register the `tensorflow` backend.
+    await (options.selectNative ?? (() => selectBackend({ prefer: ['tensorflow-gpu', 'tensorflow'], log })))();
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(/^No tfjs backend could be initialised: /, '').replace(/\.$/, '');
     const line = `native suite: skipped, tfjs-node's native backend is not available here (${reason}); ${SKIP_HINT}.`;
