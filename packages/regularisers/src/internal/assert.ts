@@ -1,5 +1,10 @@
 import { FitstreamInputError } from '@fitstream/core';
 
+/** Checks that a plugin factory was given its options object; `example` is a minimal one for the message. */
+export function requireOptions(options: unknown, factory: string, example: string): void {
+  if (options == null || typeof options !== 'object') throw new FitstreamInputError(`${factory}(options)`, `options are required, e.g. ${example}.`);
+}
+
 /** A finite number satisfying `ok`, or an error naming the argument and what it must be. */
 export function assertNumber(value: unknown, argument: string, ok: (v: number) => boolean, expected: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError, WeightConstraint, provide, type Plugin } from '@fitstream/core';
 import { assertNumber, nonNegative, positive } from '../assert.js';
-import { DeviceAccumulator, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
+import { DeviceAccumulator, reportAccumulated, resolveReport, type ReportSetting } from '../report/reporter.js';
 import { SelectionCache, selector, type WeightSelection } from '../selection.js';
 
 /** Keras' `backend.epsilon()`, used by `UnitNorm` and `MinMaxNorm`. */
@@ -93,17 +93,11 @@ function constraintPlugin(projection: Projection, options: Omit<ConstraintOption
         },
       }),
     attach: (events$, control) => {
-      accumulator.dispose();
-      const subscription = reportOnSteps(events$, control, {
+      return reportAccumulated(events$, control, accumulator, {
         name,
         report,
-        body: () => {
-          const values = accumulator.take(`the ${name} report`);
-          return values && { kind: 'constraint', constraint: projection.kind, values };
-        },
+        body: (values) => ({ kind: 'constraint', constraint: projection.kind, values }),
       });
-      subscription.add(() => accumulator.dispose(true));
-      return subscription;
     },
   };
 }

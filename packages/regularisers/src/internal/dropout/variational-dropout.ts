@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError, Random, type Plugin } from '@fitstream/core';
-import { probability } from '../assert.js';
+import { probability, requireOptions } from '../assert.js';
 import { hostValues, resolveReport, type ReportSetting } from '../report/reporter.js';
 import { inputTransformPlugin } from '../noise/input-transform-plugin.js';
 
@@ -50,6 +50,7 @@ export interface VariationalInputDropoutOptions {
   readonly report?: ReportSetting;
 }
 
+// The preamble of every regulariser factory (options object, range check, name, report), alike by design; the plugin follows.
 /**
  * Variational dropout on sequence inputs `[batch, time, features]` of training batches (never validation): one mask
  * per sequence and feature, reused across timesteps, drawn from the trainer's `(seed, epoch, batch)` stream — so a
@@ -62,7 +63,7 @@ export interface VariationalInputDropoutOptions {
  * ```
  */
 export function variationalInputDropout(options: VariationalInputDropoutOptions): Plugin {
-  if (options == null || typeof options !== 'object') throw new FitstreamInputError('variationalInputDropout(options)', 'options are required, e.g. { rate: 0.2 }.');
+  requireOptions(options, 'variationalInputDropout', '{ rate: 0.2 }');
   const rate = probability(options.rate, 'variationalInputDropout: rate');
   const name = options.name ?? 'variational-input-dropout';
   const report = resolveReport(options.report, `${name}: report`);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError, GradientTransform, provide, type Gradients, type Plugin } from '@fitstream/core';
 import { assertNumber, positive } from '../assert.js';
 import type { ClipMode } from '../report/events.js';
-import { DeviceAccumulator, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
+import { DeviceAccumulator, reportAccumulated, resolveReport, type ReportSetting } from '../report/reporter.js';
 
 /**
  * What to do when the gradients are not finite (their pre-clip global norm is NaN or ±Infinity): `'propagate'`
@@ -121,9 +121,8 @@ function clipPlugin(clipper: Clipper, options: ClipOptions): Plugin {
         },
       }),
     attach: (events$, control) => {
-      accumulator.dispose();
       skipped = undefined;
-      const subscription = reportOnSteps(events$, control, {
+      return reportAccumulated(events$, control, accumulator, {
         name,
         report,
         onStep: (e) => {
@@ -132,13 +131,8 @@ function clipPlugin(clipper: Clipper, options: ClipOptions): Plugin {
           }
           skipped = undefined;
         },
-        body: () => {
-          const values = accumulator.take(`the ${name} report`);
-          return values && { kind: 'clip', mode: clipper.mode, threshold: clipper.threshold, values };
-        },
+        body: (values) => ({ kind: 'clip', mode: clipper.mode, threshold: clipper.threshold, values }),
       });
-      subscription.add(() => accumulator.dispose(true));
-      return subscription;
     },
   };
 }
@@ -173,6 +167,7 @@ export function clipGradNorm(maxNorm: number, options: ClipGradNormOptions = {})
   );
 }
 
+// Each clipping plugin is one `Clipper` for clipPlugin (the shared piece): the declarations below are alike by design.
 /**
  * Clips each gradient by its own L2 norm (Keras optimizer `clipnorm`): `g · maxNorm / max(‖g‖, maxNorm)`. Runs in
  * stage `post-reduce`. The report's `norm` is the pre-clip global norm.

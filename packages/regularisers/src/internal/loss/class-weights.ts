@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError, LossTransform, provide, type Plugin } from '@fitstream/core';
 import { nonNegative } from '../assert.js';
 import type { LossReduction } from '../report/events.js';
-import { DeviceAccumulator, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
+import { DeviceAccumulator, reportAccumulated, resolveReport, type ReportSetting } from '../report/reporter.js';
 import { actsOn, checkOutputChoice, outputNamesOf, outputOption, withOutput, type OutputChoice } from './output-choice.js';
 
 /** Class weights by class index: a record `{ 0: 1, 1: 50 }` or an array `[1, 50]`. Missing classes weigh 1. */
@@ -151,17 +151,11 @@ function weightingPlugin(name: string, vector: number[] | undefined, reduction: 
     attach: (events$, control) => {
       // Refused when the fit starts, before any step, rather than inside the first one.
       checkOutputChoice(choice, outputNamesOf(control.model));
-      accumulator.dispose();
-      const subscription = reportOnSteps(events$, control, {
+      return reportAccumulated(events$, control, accumulator, {
         name,
         report: reporting,
-        body: () => {
-          const values = accumulator.take(`the ${name} report`);
-          return values && { kind: 'loss-weighting', reduction, values };
-        },
+        body: (values) => ({ kind: 'loss-weighting', reduction, values }),
       });
-      subscription.add(() => accumulator.dispose(true));
-      return subscription;
     },
   };
 }

@@ -10,8 +10,8 @@ import {
   type Plugin,
 } from '@fitstream/core';
 import type * as Transfer from '@fitstream/transfer';
-import { assertNumber } from '../assert.js';
-import { DeviceAccumulator, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
+import { assertNumber, requireOptions } from '../assert.js';
+import { DeviceAccumulator, reportAccumulated, resolveReport, type ReportSetting } from '../report/reporter.js';
 import { EPSILON, perSample } from './cross-entropy.js';
 import { actsOn, checkOutputChoice, outputNamesOf, outputOption, withOutput, type OutputChoice } from './output-choice.js';
 
@@ -281,7 +281,7 @@ function sharedWeights(model: tf.LayersModel, trained: readonly tf.Variable[]): 
  * ```
  */
 export function distillation(options: DistillationOptions): Plugin {
-  if (options == null || typeof options !== 'object') throw new FitstreamInputError('distillation(options)', 'options are required, e.g. { teacher, temperature: 4, alpha: 0.1 }.');
+  requireOptions(options, 'distillation', '{ teacher, temperature: 4, alpha: 0.1 }');
   const choice: OutputChoice = { plugin: 'distillation', output: outputOption(options.output, 'distillation'), scope: 'one', verb: 'distil into' };
   const name = options.name ?? withOutput('distillation', choice.output);
   const o = resolveOptions(options, name);
@@ -347,17 +347,12 @@ export function distillation(options: DistillationOptions): Plugin {
     attach: (events$, control) => {
       // Refused when the fit starts, before any step (and before a teacher is loaded), rather than inside the first one.
       checkOutputChoice(choice, outputNamesOf(control.model));
-      accumulator.dispose();
       checkedShared = false;
-      const subscription = reportOnSteps(events$, control, {
+      const subscription = reportAccumulated(events$, control, accumulator, {
         name,
         report,
-        body: () => {
-          const values = accumulator.take(`the ${name} report`);
-          return values && { kind: 'distillation', alpha: o.alpha, temperature: o.temperature, values };
-        },
+        body: (values) => ({ kind: 'distillation', alpha: o.alpha, temperature: o.temperature, values }),
       });
-      subscription.add(() => accumulator.dispose(true));
       if (typeof source === 'string' && o.alpha !== 1) {
         // The model is this fit's: loaded before the first step (control.await holds the loop), disposed at its end.
         const fit = { ended: false };

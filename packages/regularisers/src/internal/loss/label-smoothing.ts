@@ -79,6 +79,7 @@ export function labelSmoothing(epsilon: number, options: LabelSmoothingOptions =
     return { ...map, [key]: smooth(map[key]!, choice.output === undefined ? name : `${name} (output "${key}")`) };
   };
 
+  // A training-only BatchTransform as in noise/input-transform-plugin.ts, but on the targets, not the inputs.
   return {
     name,
     register: (c) =>

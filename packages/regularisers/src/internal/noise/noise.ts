@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { FitstreamInputError, GradientTransform, provide, type Plugin, type Random } from '@fitstream/core';
-import { nonNegative } from '../assert.js';
+import { GradientTransform, provide, type Plugin, type Random } from '@fitstream/core';
+import { nonNegative, requireOptions } from '../assert.js';
 import { hostValues, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
 import { inputTransformPlugin } from './input-transform-plugin.js';
 
@@ -20,6 +20,7 @@ export interface GaussianNoiseOptions {
   readonly report?: ReportSetting;
 }
 
+// The preamble of every regulariser factory (options object, range check, name, report), alike by design; the plugin follows.
 /**
  * Additive Gaussian input noise (Keras `GaussianNoise(stddev)`), applied to training batches only — never to
  * validation or evaluation. Seeded from the trainer's stream of `(seed, epoch, batch)`, so a run (and a resumed run)
@@ -31,7 +32,7 @@ export interface GaussianNoiseOptions {
  * ```
  */
 export function gaussianNoise(options: GaussianNoiseOptions): Plugin {
-  if (options == null || typeof options !== 'object') throw new FitstreamInputError('gaussianNoise(options)', 'options are required, e.g. { stddev: 0.1 }.');
+  requireOptions(options, 'gaussianNoise', '{ stddev: 0.1 }');
   const stddev = nonNegative(options.stddev, 'gaussianNoise: stddev');
   const name = options.name ?? 'gaussian-noise';
   const report = resolveReport(options.report, `${name}: report`);
@@ -65,6 +66,7 @@ export function gradientNoiseStddev(t: number, options: { readonly eta?: number;
   return Math.sqrt(eta / Math.pow(1 + t, gamma));
 }
 
+// Registers a GradientTransform as every gradient plugin does (core's shape, alike in clipping.ts); the noise is its own.
 /**
  * Annealed Gaussian gradient noise (Neelakantan et al. 2015, "Adding Gradient Noise Improves Learning for Very Deep
  * Networks"): adds N(0, σ²) with σ² = η / (1 + t)^γ to every gradient, t = the optimizer step (0-based). Training

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { FitstreamInputError, GradientTransform, WeightConstraint, provide, type Plugin } from '@fitstream/core';
-import { nonNegative } from '../assert.js';
+import { GradientTransform, WeightConstraint, provide, type Plugin } from '@fitstream/core';
+import { nonNegative, requireOptions } from '../assert.js';
 import { hostValues, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
 import { SelectionCache, selector, type WeightSelection } from '../selection.js';
 
@@ -14,6 +14,7 @@ export interface DecoupledWeightDecayOptions extends WeightSelection {
   readonly report?: ReportSetting;
 }
 
+// The preamble of every regulariser factory (options object, range check, name, report), alike by design; the plugin follows.
 /**
  * Decoupled weight decay (Loshchilov & Hutter, AdamW) for any optimizer: after each applied update,
  * `w ← w_updated − lr·wd·w_before`, where `w_before` is the weight before the update and `lr` the learning rate of the
@@ -34,7 +35,7 @@ export interface DecoupledWeightDecayOptions extends WeightSelection {
  * ```
  */
 export function decoupledWeightDecay(options: DecoupledWeightDecayOptions): Plugin {
-  if (options == null || typeof options !== 'object') throw new FitstreamInputError('decoupledWeightDecay(options)', 'options are required, e.g. { rate: 0.01 }.');
+  requireOptions(options, 'decoupledWeightDecay', '{ rate: 0.01 }');
   const rate = nonNegative(options.rate, 'decoupledWeightDecay: rate');
   const name = options.name ?? 'weight-decay';
   const report = resolveReport(options.report, `${name}: report`);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError, LossTransform, provide, type Plugin } from '@fitstream/core';
-import { nonNegative } from '../assert.js';
-import { DeviceAccumulator, reportOnSteps, resolveReport, type ReportSetting } from '../report/reporter.js';
+import { nonNegative, requireOptions } from '../assert.js';
+import { DeviceAccumulator, reportAccumulated, resolveReport, type ReportSetting } from '../report/reporter.js';
 import { SelectionCache, selector, type WeightSelection } from '../selection.js';
 
 /** Options of {@link weightPenalty}. An omitted coefficient is 0 (unlike tfjs `l1l2()`, which defaults both to 0.01). */
@@ -51,7 +51,7 @@ export function penaltyValue(weights: readonly tf.Tensor[], coefficients: { read
  * ```
  */
 export function weightPenalty(options: WeightPenaltyOptions): Plugin {
-  if (options == null || typeof options !== 'object') throw new FitstreamInputError('weightPenalty(options)', 'options are required, e.g. { l2: 1e-4 }.');
+  requireOptions(options, 'weightPenalty', '{ l2: 1e-4 }');
   const l1 = nonNegative(options.l1 ?? 0, 'weightPenalty: l1');
   const l2 = nonNegative(options.l2 ?? 0, 'weightPenalty: l2');
   const name = options.name ?? 'weight-penalty';
@@ -74,17 +74,11 @@ export function weightPenalty(options: WeightPenaltyOptions): Plugin {
         },
       }),
     attach: (events$, control) => {
-      accumulator.dispose();
-      const subscription = reportOnSteps(events$, control, {
+      return reportAccumulated(events$, control, accumulator, {
         name,
         report,
-        body: () => {
-          const values = accumulator.take(`the ${name} report`);
-          return values && { kind: 'penalty', l1, l2, values };
-        },
+        body: (values) => ({ kind: 'penalty', l1, l2, values }),
       });
-      subscription.add(() => accumulator.dispose(true));
-      return subscription;
     },
   };
 }

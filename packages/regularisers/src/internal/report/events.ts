@@ -23,6 +23,7 @@ interface ReportBase {
   readonly steps: number;
 }
 
+// One interface per report kind, alike in shape by design: the union below discriminates on `kind`, each documents its values.
 /** Weight penalty: the value added to the loss (`l1·Σ|w| + l2·Σw²`) for the last batch, and the mean over the report. */
 export interface PenaltyReport extends ReportBase {
   readonly kind: 'penalty';

@@ -138,4 +138,27 @@ export function reportOnSteps(
   });
 }
 
+/**
+ * {@link reportOnSteps} for a plugin whose values accumulate on the device: the fit starts with an empty
+ * `accumulator`, each report takes what it holds and `body(values)` adds the report's own fields, and when the fit
+ * ends the accumulator is freed (the last report read first, so that it stays readable).
+ */
+export function reportAccumulated<K extends string>(
+  events$: Observable<TrainerEvent>,
+  control: TrainerControl,
+  accumulator: DeviceAccumulator<K>,
+  options: { name: string; report: ResolvedReport; body: (values: ReportValues<K>) => ReportBody<ReportPayload>; onStep?: (e: StepEnd) => void },
+): Subscription {
+  accumulator.dispose();
+  const subscription = reportOnSteps(events$, control, {
+    ...options,
+    body: () => {
+      const values = accumulator.take(`the ${options.name} report`);
+      return values && options.body(values);
+    },
+  });
+  subscription.add(() => accumulator.dispose(true));
+  return subscription;
+}
+
 export { hostValues };
