@@ -77,6 +77,7 @@ export function exponentialDecay<M extends string = string>(
   return createSchedule<M>('exponential-decay', options, (t, base) => exponentialDecayAt(t, base, rate, steps, staircase));
 }
 
+// Each schedule below checks its own options and hands its formula to createSchedule (the shared piece): alike by design.
 /**
  * Polynomial decay to `endLr` over `decaySteps` (Keras `PolynomialDecay`; PyTorch `PolynomialLR` when `endLr` is 0).
  *

@@ -40,18 +40,19 @@ export class ProtoWriter {
 
   /** Wire type 1: double. */
   double(field: number, value: number): this {
-    this.tag(field, 1);
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setFloat64(0, value, true);
-    this.push(b);
-    return this;
+    return this.fixed(field, 1, 8, (view) => view.setFloat64(0, value, true));
   }
 
   /** Wire type 5: float. */
   float(field: number, value: number): this {
-    this.tag(field, 5);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, value, true);
+    return this.fixed(field, 5, 4, (view) => view.setFloat32(0, value, true));
+  }
+
+  /** A fixed-width little-endian value: wire type 1 (8 bytes) or 5 (4 bytes), written by `write`. */
+  private fixed(field: number, wireType: 1 | 5, width: 8 | 4, write: (view: DataView) => void): this {
+    this.tag(field, wireType);
+    const b = new Uint8Array(width);
+    write(new DataView(b.buffer));
     this.push(b);
     return this;
   }
