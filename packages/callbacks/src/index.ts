@@ -54,9 +54,13 @@ export { formatMetric, formatDuration } from './internal/io/format.js';
 export type { IoEventType } from './internal/io/events.js';
 export { progressBar } from './internal/report/progress-bar.js';
 export type { ProgressBar, ProgressBarOptions, ProgressStream } from './internal/report/progress-bar.js';
-export { trainingReport, renderReportHtml, renderReportSvg, reportDataFromEvents, smoothEma, renderPng } from './internal/report/training-report.js';
-export type { ReportSection, ReportHtmlOptions } from './internal/report/training-report.js';
-export type { TrainingReport, TrainingReportOptions, ReportData, ReportRenderOptions } from './internal/report/training-report.js';
+export { trainingReport, renderPng } from './internal/report/training-report.js';
+export type { TrainingReport, TrainingReportOptions } from './internal/report/training-report.js';
+export { renderReportHtml, renderReportSvg, smoothEma } from './internal/report/report-render.js';
+export type { ReportSection, ReportHtmlOptions, ReportRenderOptions } from './internal/report/report-render.js';
+export { reportDataFromEvents, toReportData } from './internal/report/report-data.js';
+export type { ReportData, ReportDataOptions, ReportEpoch } from './internal/report/report-data.js';
+export type { StepSeries } from './internal/report/series-buffer.js';
 
 // ---- Fine-tuning: gradual unfreezing and discriminative learning rates ----
 export { fineTuning, trainableGroupsAt } from './internal/fine-tuning/fine-tuning.js';

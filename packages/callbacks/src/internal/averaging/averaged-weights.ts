@@ -107,7 +107,7 @@ export class AveragedWeights {
       return out;
     });
     this.averages = new Map(Object.entries(next));
-    this.retired.push(...previous.values());
+    for (const tensor of previous.values()) this.retired.push(tensor); // a loop: push(...many) can overflow the stack
   }
 
   /** The weight view: writes the averages into the model; the returned function puts the trained weights back. */
@@ -187,7 +187,7 @@ export class AveragedWeights {
 
   /** Drops the averages (retired until the next safe point). */
   clear(): void {
-    this.retired.push(...this.averages.values());
+    for (const tensor of this.averages.values()) this.retired.push(tensor);
     this.averages = new Map();
   }
 

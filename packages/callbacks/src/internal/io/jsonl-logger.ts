@@ -204,6 +204,13 @@ function parseLine(line: string, number: number): Record<string, unknown> {
   }
 }
 
+const TYPE_PREFIX = /^\{"type":"([^"\\]*)"/;
+
+/** The event type a log line starts with, without parsing it (`undefined` when it does not start with one). */
+function typeOfLine(line: string): string | undefined {
+  return TYPE_PREFIX.exec(line)?.[1];
+}
+
 /**
  * Turns an event log written by {@link jsonlLogger} back into an `Observable<TrainerEvent>`, streamed line by line, so
  * that policies can be re-run offline on recorded runs — e.g. tune early stopping's patience without retraining:
@@ -236,6 +243,9 @@ export function replay(path: string, options: ReplayOptions = {}): Observable<Tr
         lines.close();
         return;
       }
+      // Lines start with their type (jsonlLogger writes it first): a line of a type left out is skipped unparsed.
+      const type = include ? typeOfLine(line) : undefined;
+      if (type !== undefined && !include!.has(type)) return;
       let record: Record<string, unknown>;
       try {
         record = parseLine(line, number);

@@ -192,7 +192,7 @@ export async function lrFinder(target: Trainer | TrainerOptions, data: DataSourc
       { values: losses, color: '#1f77b4', opacity: 0.35, width: 1, label: 'loss' },
       { values: smoothed, color: '#1f77b4', label: 'smoothed loss' },
     ],
-    ...(first === undefined ? {} : { yMax: Math.max(first * 1.5, Math.min(...smoothed.filter(Number.isFinite)) * 4) }),
+    ...(first === undefined ? {} : { yMax: Math.max(first * 1.5, smoothed.reduce((low, v) => (Number.isFinite(v) ? Math.min(low, v) : low), Infinity) * 4) }),
     ...(index === undefined || suggestion === undefined ? {} : { marker: { x: suggestion, y: smoothed[index]!, label: `suggested ${suggestion.toExponential(1)}` } }),
   });
   return { lrs: recordedLrs, losses, smoothed, suggestion, diverged, svg };

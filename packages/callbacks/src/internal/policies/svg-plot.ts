@@ -35,11 +35,14 @@ export function lineChartSvg(o: SvgChartOptions): string {
   const m = { left: 64, right: 16, top: o.title ? 32 : 16, bottom: 48 };
   const tx = (v: number) => (o.logX ? Math.log10(v) : v);
   const xs = o.x.map(tx);
-  const x0 = Math.min(...xs);
-  const x1 = Math.max(...xs);
+  // Reductions, not Math.min(...values): spreading a long array into arguments overflows the stack.
+  const min = (values: readonly number[], empty: number) => (values.length ? values.reduce((a, b) => Math.min(a, b)) : empty);
+  const max = (values: readonly number[], empty: number) => (values.length ? values.reduce((a, b) => Math.max(a, b)) : empty);
+  const x0 = min(xs, 0);
+  const x1 = max(xs, 1);
   const finite = o.series.flatMap((s) => s.values.filter(Number.isFinite));
-  let y0 = finite.length ? Math.min(...finite) : 0;
-  let y1 = finite.length ? Math.max(...finite) : 1;
+  let y0 = min(finite, 0);
+  let y1 = max(finite, 1);
   if (o.yMax !== undefined && o.yMax > y0) y1 = Math.min(y1, o.yMax);
   if (y1 === y0) [y0, y1] = [y0 - 0.5, y1 + 0.5];
   const pad = (y1 - y0) * 0.05;

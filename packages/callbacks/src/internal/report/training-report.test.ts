@@ -4,12 +4,13 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@fitstream/core';
-import { cosineDecay, jsonlLogger, renderReportHtml, renderReportSvg, replay, reportDataFromEvents, smoothEma, trainingReport } from '../../index.js';
+import type { TrainerEvent } from '@fitstream/core';
+import { cosineDecay, jsonlLogger, renderReportHtml, renderReportSvg, replay, reportDataFromEvents, smoothEma, toReportData, trainingReport } from '../../index.js';
 import { blobs, smallTrainer } from '../../test-support/fixtures.js';
-import { logTicks, niceTicks } from './svg-chart.js';
-import { autoSmoothing } from './training-report.js';
+import { autoSmoothing } from './report-render.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -32,11 +33,11 @@ const hasResvg = (() => {
 /** Every number in coordinate attributes and path data of an SVG. */
 function coordinates(svg: string): number[] {
   const attrs = [...svg.matchAll(/\s(?:x|y|x1|x2|y1|y2|cx|cy|r|width|height)="([^"]*)"/g)].map((m) => m[1]!);
-  const paths = [...svg.matchAll(/\sd="([^"]*)"/g)].flatMap((m) => m[1]!.split(/[ML,]/).filter(Boolean));
+  const paths = [...svg.matchAll(/\sd="([^"]*)"/g)].flatMap((m) => m[1]!.split(/[MLZ,]/).filter(Boolean));
   return [...attrs, ...paths].map(Number);
 }
 
-describe('smoothing and ticks', () => {
+describe('smoothing', () => {
   it('debiases the EMA like TensorBoard: the first point is the value itself, a constant stays constant', () => {
     for (const v of smoothEma([4, 4, 4], 0.9)) expect(v).toBeCloseTo(4, 12);
     expect(smoothEma([10, 0], 0.5)).toEqual([10, expect.closeTo(10 / 3, 12)]); // (0.25·10 + 0)/(1 − 0.25)… = 0.5·5/0.75
@@ -46,40 +47,6 @@ describe('smoothing and ticks', () => {
     expect(s[2]).toBeCloseTo((0.6 * 0.4 * 1 + 0.4 * 3) / (1 - 0.36), 12);
     expect(() => smoothEma([1], 1)).toThrow(/smoothing/);
     expect([10, 480, 100_000].map(autoSmoothing)).toEqual([0.6, 0.9, 0.99]);
-  });
-
-  it('picks nice linear and log ticks that cover the data', () => {
-    expect(niceTicks(0.13, 0.87, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
-    expect(niceTicks(0, 47, 6, true)).toEqual([0, 10, 20, 30, 40, 50]);
-    expect(logTicks(3e-4, 2)).toEqual([1e-4, 1e-3, 1e-2, 1e-1, 1, 10]);
-  });
-
-  it('ends on every range, degenerate ones too, with few finite ticks covering the finite data', () => {
-    const ulp = (x: number) => x + Math.abs(x) * Number.EPSILON;
-    const ranges: [number, number][] = [
-      [0.875, 0.8750000000000001], // one ulp: the smoothed accuracy that hung a resumed CLI run
-      [3, 3], [0, 0], [-2.5, -2.5], [1e-310, 2e-310], [5e-324, 5e-324], [0, 5e-324], [1e300, ulp(1e300)],
-      [-1e308, 1e308], [-Number.MAX_VALUE, Number.MAX_VALUE], [Number.NaN, 1], [0, Number.POSITIVE_INFINITY],
-      [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY], [Number.NaN, Number.NaN], [7, 2], [1e-9, 1e-9 + 1e-25],
-    ];
-    for (const [lo, hi] of ranges) {
-      const ticks = niceTicks(lo, hi, 5);
-      expect(ticks.length, `${lo}…${hi}`).toBeGreaterThanOrEqual(2);
-      expect(ticks.length, `${lo}…${hi}`).toBeLessThanOrEqual(51);
-      expect(ticks.every(Number.isFinite), `${lo}…${hi}`).toBe(true);
-      const finite = [lo, hi].filter(Number.isFinite);
-      if (finite.length) expect(ticks[0]! <= Math.min(...finite) && ticks[ticks.length - 1]! >= Math.max(...finite), `${lo}…${hi}: ${ticks.join(',')}`).toBe(true);
-    }
-    // Seeded sweep of random narrow ranges at random magnitudes.
-    let seed = 12345;
-    const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    for (let i = 0; i < 2000; i++) {
-      const lo = (next() - 0.5) * 10 ** Math.floor(next() * 40 - 20);
-      const hi = lo + Math.abs(lo) * Number.EPSILON * Math.floor(next() * 8);
-      const ticks = niceTicks(lo, hi, 1 + Math.floor(next() * 8), next() < 0.2);
-      expect(ticks.length).toBeLessThanOrEqual(51);
-      expect(ticks[0]! <= lo && ticks[ticks.length - 1]! >= hi).toBe(true);
-    }
   });
 });
 
@@ -119,7 +86,7 @@ describe('trainingReport', () => {
     const coords = coordinates(svg);
     expect(coords.length).toBeGreaterThan(500);
     expect(coords.every((v) => Number.isFinite(v))).toBe(true);
-    expect(report.data?.steps).toHaveLength(40);
+    expect(report.data?.stepValues['loss']?.values).toHaveLength(40);
 
     if (hasResvg) {
       const png = await readFile(join(dir, 'report.png'));
@@ -135,9 +102,12 @@ describe('trainingReport', () => {
     await trainer.fit(blobs(64), { epochs: 3, batchSize: 16, handleSignals: false });
     const events = await lastValueFrom(replay(path).pipe(toArray()));
     const data = reportDataFromEvents(events, 'replayed');
-    expect(data.steps).toHaveLength(12);
+    expect(data.stepValues['loss']?.steps).toEqual(Float64Array.from({ length: 12 }, (_, i) => i + 1));
     expect(data.names).toEqual(['loss', 'accuracy']);
-    const broken = { ...data, steps: data.steps.map((s, i) => (i === 5 ? { ...s, values: { ...s.values, loss: Number.NaN } } : s)) };
+    // The operator over the streamed log collects the same.
+    expect(await lastValueFrom(replay(path).pipe(toReportData({ title: 'replayed' })))).toEqual(data);
+    const loss = data.stepValues['loss']!;
+    const broken = { ...data, stepValues: { ...data.stepValues, loss: { steps: loss.steps, values: loss.values.map((v, i) => (i === 5 ? Number.NaN : v)) } } };
     const svg = renderReportSvg(broken);
     expect(svg).toContain('loss per step (1 non-finite point not drawn)');
     expect(coordinates(svg).every((v) => Number.isFinite(v))).toBe(true);
@@ -161,5 +131,54 @@ describe('trainingReport', () => {
     expect(html.match(/<\/main>/g)).toHaveLength(1);
     expect(html.replace(/<section class="extra">[\s\S]*?<\/section>\n/g, '')).toBe(plain);
     expect(() => renderReportHtml(data, { sections: [{ title: 'x' } as never] })).toThrow(/sections needs a title and html/);
+  });
+});
+
+describe('long runs and hostile values', () => {
+  /** A run's events as a live trainer or a replayed log gives them: plain metrics, one step:end per step. */
+  function* run(steps: number, perEpoch: number, spikeAt: number): Generator<TrainerEvent> {
+    let seed = 7;
+    const noise = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    yield { type: 'fit:start', time: 0, epochs: steps / perEpoch, initialEpoch: 0, batchSize: 16, step: 0, learningRate: 0.01 } as unknown as TrainerEvent;
+    for (let step = 1; step <= steps; step++) {
+      const epoch = Math.floor((step - 1) / perEpoch);
+      const loss = step === spikeAt ? 100 : (0.05 + 2 * Math.exp(-step / 1e5)) * (0.7 + 0.6 * noise());
+      yield { type: 'step:end', time: step, epoch, step, learningRate: 0.01 * (1 - step / steps), metrics: { loss, accuracy: 1 - loss / 3 } } as unknown as TrainerEvent;
+      if (step % perEpoch === 0) {
+        yield { type: 'epoch:end', time: step, epoch, step, learningRate: 0.01, durationMs: 1000, metrics: { loss, accuracy: 0.9, val_loss: loss * 1.1, val_accuracy: 0.88 } } as unknown as TrainerEvent;
+      }
+    }
+    yield { type: 'fit:end', time: steps, epoch: steps / perEpoch - 1, step: steps, learningRate: 0, reason: 'completed' } as unknown as TrainerEvent;
+  }
+
+  it('reports a million steps in seconds, in a file of bounded size that keeps a one-step spike visible', () => {
+    const started = performance.now();
+    const data = reportDataFromEvents(run(1_000_000, 1000, 777_777), 'a million steps');
+    const html = renderReportHtml(data);
+    const seconds = (performance.now() - started) / 1000;
+    expect(seconds, 'seconds to collect and render').toBeLessThan(20); // ~2 s here; generous for a loaded CI machine
+    expect(html.length).toBeLessThan(1_000_000); // every curve is at most 4 points per half pixel column
+    expect(html).toMatch(/<b>1000<\/b> epochs · <b>1000000<\/b> steps/);
+    // The batch losses are a band per pixel column; its top reaches the spike (loss ≈ 100 at step 777 777).
+    const panel = html.split('<g class="panel"').find((p) => p.includes('loss per step'))!;
+    expect(panel).toContain('class="series scatter band" data-label="loss (batch)"');
+    const yLabels = [...panel.split('class="axis y-axis"')[1]!.split('</g>')[0]!.matchAll(/>([^<]+)</g)].map((m) => Number(m[1]));
+    expect(Math.max(...yLabels)).toBeGreaterThanOrEqual(100);
+    expect(coordinates(html).every(Number.isFinite)).toBe(true);
+  });
+
+  it('draws any series — NaN, ±Infinity, constants, one ulp wide, subnormal, huge, one point, none — with finite coordinates', () => {
+    const value = fc.oneof(fc.double(), fc.constantFrom(0, 5e-324, 1e-310, 0.875, 0.8750000000000001, 1e308, -Number.MAX_VALUE, Number.NaN, Infinity));
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 30 }), fc.array(value, { maxLength: 30 }), fc.boolean(), (losses, lrs, logScale) => {
+        const events: TrainerEvent[] = losses.map((loss, i) => ({ type: 'step:end', time: i, epoch: 0, step: i + 1, learningRate: lrs[i] ?? 0.1, metrics: { loss } }) as unknown as TrainerEvent);
+        if (losses.length > 0) events.push({ type: 'epoch:end', time: 0, epoch: 0, step: losses.length, learningRate: 0.1, durationMs: 1, metrics: { loss: losses[0], val_loss: lrs[0] } } as unknown as TrainerEvent);
+        const svg = renderReportSvg(reportDataFromEvents(events), { logScale });
+        expect(svg).not.toMatch(/NaN|Infinity/);
+        expect(coordinates(svg).every(Number.isFinite)).toBe(true);
+        expect(svg.length).toBeLessThan(200_000);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
