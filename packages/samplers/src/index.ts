@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export { trainTestSplit, trainValTestSplit } from './internal/holdout/train-test-split.js';
-export type { TrainTestSplitOptions, TrainTestIndices, TrainValTestSplitOptions, TrainValTestIndices } from './internal/holdout/train-test-split.js';
+export type { HoldoutOptions, TrainTestSplitOptions, TrainTestIndices, TrainValTestSplitOptions, TrainValTestIndices } from './internal/holdout/train-test-split.js';
 export type { SplitSize } from './internal/util/sizes.js';
 export type { Label } from './internal/util/labels.js';
 

@@ -4,18 +4,22 @@ import { encodeLabels, type Label } from '../util/labels.js';
 import { checkSampleCount, checkSize, resolveTrainTest, type SplitSize } from '../util/sizes.js';
 import { checkSeed, streamOf } from '../util/streams.js';
 
-/** Options of {@link trainTestSplit}. */
-export interface TrainTestSplitOptions {
-  /** Test size: a fraction in (0, 1) (`ceil(f·n)` samples) or a count. Default 0.25 when `trainSize` is also unset. */
-  readonly testSize?: SplitSize;
-  /** Train size: a fraction (`floor(f·n)` samples) or a count. Default: the complement of the test size. */
-  readonly trainSize?: SplitSize;
-  /** Shuffle before splitting (default `true`); `false` takes train from the head and test from what follows. */
+/** How a hold-out split draws its sides: shuffled or in order, stratified or not, from which seed. */
+export interface HoldoutOptions {
+  /** Shuffle before splitting (default `true`); `false` takes the sides in order, train from the head. */
   readonly shuffle?: boolean;
   /** Class labels, one per sample: each side keeps the class proportions (needs `shuffle: true`). */
   readonly stratify?: ArrayLike<Label>;
   /** Seeds the shuffle (default 0): the same inputs and seed give the same split in any process. */
   readonly seed?: number | string;
+}
+
+/** Options of {@link trainTestSplit}. */
+export interface TrainTestSplitOptions extends HoldoutOptions {
+  /** Test size: a fraction in (0, 1) (`ceil(f·n)` samples) or a count. Default 0.25 when `trainSize` is also unset. */
+  readonly testSize?: SplitSize;
+  /** Train size: a fraction (`floor(f·n)` samples) or a count. Default: the complement of the test size. */
+  readonly trainSize?: SplitSize;
 }
 
 /** The two sides of a hold-out split: sample indices, each in a seeded random order (or in order without shuffle). */
@@ -25,16 +29,13 @@ export interface TrainTestIndices {
 }
 
 /** Options of {@link trainValTestSplit}. */
-export interface TrainValTestSplitOptions {
+export interface TrainValTestSplitOptions extends HoldoutOptions {
   /** Test size, fraction of all samples (`ceil`) or a count. Default 0.2 (when `trainSize` is unset). */
   readonly testSize?: SplitSize;
   /** Validation size, fraction of all samples (`ceil`) or a count. Default 0.1 (when `trainSize` is unset). */
   readonly valSize?: SplitSize;
   /** Train size, fraction of all samples (`floor`) or a count. Default: what test and validation leave. */
   readonly trainSize?: SplitSize;
-  readonly shuffle?: boolean;
-  readonly stratify?: ArrayLike<Label>;
-  readonly seed?: number | string;
 }
 
 /** The three sides of a train/validation/test split. */
@@ -77,10 +78,15 @@ function stratifiedSides(labels: ArrayLike<Label>, n: number, sizes: readonly nu
   return sides.map((s) => random.shuffleInPlace(s.out));
 }
 
-function checkShuffle(shuffle: boolean, stratify: unknown): void {
+/** Checks `n` and the hold-out options, with their defaults applied. */
+function holdout(n: number, options: HoldoutOptions): { shuffle: boolean; stratify: ArrayLike<Label> | undefined; seed: number | string } {
+  checkSampleCount(n, 'n');
+  const { shuffle = true, stratify, seed = 0 } = options;
+  checkSeed(seed, 'options.seed');
   if (!shuffle && stratify !== undefined) {
     throw new FitstreamInputError('options.stratify', 'needs shuffle: true (a stratified split without shuffling is not defined, as in scikit-learn); drop shuffle: false or drop stratify.');
   }
+  return { shuffle, stratify, seed };
 }
 
 /**
@@ -95,10 +101,7 @@ function checkShuffle(shuffle: boolean, stratify: unknown): void {
  * ```
  */
 export function trainTestSplit(n: number, options: TrainTestSplitOptions = {}): TrainTestIndices {
-  checkSampleCount(n, 'n');
-  const { shuffle = true, stratify, seed = 0 } = options;
-  checkSeed(seed, 'options.seed');
-  checkShuffle(shuffle, stratify);
+  const { shuffle, stratify, seed } = holdout(n, options);
   const { nTrain, nTest } = resolveTrainTest(n, options.testSize, options.trainSize, 0.25);
   const random = streamOf(seed, 'train-test-split');
   if (!shuffle) return { train: range(0, nTrain), test: range(nTrain, nTrain + nTest) };
@@ -122,10 +125,7 @@ export function trainTestSplit(n: number, options: TrainTestSplitOptions = {}): 
  * ```
  */
 export function trainValTestSplit(n: number, options: TrainValTestSplitOptions = {}): TrainValTestIndices {
-  checkSampleCount(n, 'n');
-  const { shuffle = true, stratify, seed = 0 } = options;
-  checkSeed(seed, 'options.seed');
-  checkShuffle(shuffle, stratify);
+  const { shuffle, stratify, seed } = holdout(n, options);
   const defaults = options.trainSize === undefined;
   const testSize = options.testSize ?? (defaults ? 0.2 : undefined);
   const valSize = options.valSize ?? (defaults ? 0.1 : undefined);
