@@ -127,6 +127,7 @@ export function maxNorm(options: ConstraintOptions & { readonly maxValue?: numbe
   );
 }
 
+// Each constraint is one `Projection` for constraintPlugin (the shared piece): the declarations below are alike by design.
 /**
  * Unit-norm weight constraint (Keras `UnitNorm(axis=0)`): each slice along `axis` rescaled to norm 1 after every update.
  *

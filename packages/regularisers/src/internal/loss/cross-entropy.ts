@@ -50,6 +50,16 @@ export function binaryLogProbabilities(yPred: tf.Tensor, fromLogits: boolean): {
   return { logP: tf.log(q), log1mP: tf.log(tf.sub(1, q)) };
 }
 
+/**
+ * Element-wise binary cross-entropy `−(y log p + (1 − y) log(1 − p))` of label-smoothed targets, with the smoothed
+ * targets and log-probabilities it used (binary focal loss builds on them).
+ */
+export function binaryCrossentropyTerms(yTrue: tf.Tensor, yPred: tf.Tensor, epsilon: number, fromLogits: boolean): { y: tf.Tensor; logP: tf.Tensor; log1mP: tf.Tensor; loss: tf.Tensor } {
+  const y = smoothLabels(tf.cast(yTrue, 'float32'), epsilon, 'binary');
+  const { logP, log1mP } = binaryLogProbabilities(yPred, fromLogits);
+  return { y, logP, log1mP, loss: tf.neg(tf.add(tf.mul(y, logP), tf.mul(tf.sub(1, y), log1mP))) };
+}
+
 /** `log p` of a softmax output over the last axis, stable from logits (or from normalised, clipped probabilities). */
 export function categoricalLogProbabilities(yPred: tf.Tensor, fromLogits: boolean): tf.Tensor {
   if (fromLogits) return tf.logSoftmax(yPred);
@@ -83,12 +93,7 @@ export function binaryCrossentropy(o: CrossEntropyOptions = {}): LossFunction {
   const { fromLogits, epsilon } = options(o, 'binaryCrossentropy');
   return {
     name: 'binaryCrossentropy',
-    fn: (yTrue, yPred) =>
-      tf.tidy(() => {
-        const y = smoothLabels(tf.cast(yTrue, 'float32'), epsilon, 'binary');
-        const { logP, log1mP } = binaryLogProbabilities(yPred, fromLogits);
-        return perSample(tf.neg(tf.add(tf.mul(y, logP), tf.mul(tf.sub(1, y), log1mP))));
-      }),
+    fn: (yTrue, yPred) => tf.tidy(() => perSample(binaryCrossentropyTerms(yTrue, yPred, epsilon, fromLogits).loss)),
   };
 }
 

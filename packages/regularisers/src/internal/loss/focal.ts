@@ -3,7 +3,7 @@ import { FitstreamInputError } from '@fitstream/core';
 import { assertNumber, nonNegative, probability } from '../assert.js';
 import {
   EPSILON,
-  binaryLogProbabilities,
+  binaryCrossentropyTerms,
   categoricalLogProbabilities,
   oneHotLike,
   perSample,
@@ -60,9 +60,8 @@ export function binaryFocalCrossentropy(options: BinaryFocalOptions = {}): LossF
     name: 'binaryFocalCrossentropy',
     fn: (yTrue, yPred) =>
       tf.tidy(() => {
-        const y = smoothLabels(tf.cast(yTrue, 'float32'), epsilon, 'binary');
-        const { logP, log1mP } = binaryLogProbabilities(yPred, fromLogits);
-        let loss = tf.neg(tf.add(tf.mul(y, logP), tf.mul(tf.sub(1, y), log1mP)));
+        const { y, logP, log1mP, loss: crossEntropy } = binaryCrossentropyTerms(yTrue, yPred, epsilon, fromLogits);
+        let loss = crossEntropy;
         if (gamma !== 0) {
           // 1 − p_t = y(1 − p) + (1 − y)p, in log space: log(y) + log(1 − p) ⊕ log(1 − y) + log p.
           const log1mPt = logAddExp(tf.add(tf.log(y), log1mP), tf.add(tf.log(tf.sub(1, y)), logP));
