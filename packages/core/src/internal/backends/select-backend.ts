@@ -98,8 +98,9 @@ function describe(error: unknown): string {
 }
 
 /**
- * TensorFlow's C++ runtime prints INFO lines (oneDNN, CPU features) on stderr when it loads, which would bury our one
- * log line. Level 1 drops INFO only, keeping warnings and errors; a user's own TF_CPP_MIN_LOG_LEVEL wins.
+ * TensorFlow's C++ runtime prints INFO lines (CPU features…) on stderr, which would bury our one log line. Level 1
+ * drops INFO only, keeping warnings and errors; a user's own TF_CPP_MIN_LOG_LEVEL wins. (TensorFlow 2.21 prints two
+ * lines while loading, before its absl logging reads any setting; those stay.)
  */
 function quietNativeInfoLogs(): void {
   if (IS_NODE && process.env['TF_CPP_MIN_LOG_LEVEL'] === undefined) process.env['TF_CPP_MIN_LOG_LEVEL'] = '1';
