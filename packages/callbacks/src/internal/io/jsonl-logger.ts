@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { Observable } from 'rxjs';
 import { isMetricsRead, type Plugin, type TrainerControl, type TrainerEvent, type TrainerEventType } from '@fitstream/core';
 import { BufferedFile } from './buffered-file.js';
 import { parseEvent, stringifyEvent } from './json-lines.js';
+import { readLines } from './read-lines.js';
 import { cutEventLog, happenedAfter, readResumePosition, type ResumePosition } from './resume-truncation.js';
 
 /** The first line of every event log. */
@@ -231,36 +230,33 @@ function typeOfLine(line: string): string | undefined {
 export function replay(path: string, options: ReplayOptions = {}): Observable<TrainerEvent> {
   const include = options.include ? new Set<string>(options.include) : undefined;
   return new Observable<TrainerEvent>((subscriber) => {
-    const stream = createReadStream(path, { encoding: 'utf8' });
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
     let number = 0;
     let pendingError: Error | undefined;
-    lines.on('line', (line) => {
-      number += 1;
-      if (subscriber.closed || !line.trim()) return;
-      if (pendingError) {
-        subscriber.error(pendingError);
-        lines.close();
-        return;
-      }
-      // Lines start with their type (jsonlLogger writes it first): a line of a type left out is skipped unparsed.
-      const type = include ? typeOfLine(line) : undefined;
-      if (type !== undefined && !include!.has(type)) return;
-      let record: Record<string, unknown>;
-      try {
-        record = parseLine(line, number);
-      } catch (error) {
-        pendingError = error as Error; // fatal unless it was the last line
-        return;
-      }
-      const event = toEvent(record);
-      if (event && (!include || include.has(event.type))) subscriber.next(event);
+    const stop = readLines(path, {
+      line: (line) => {
+        number += 1;
+        if (subscriber.closed || !line.trim()) return;
+        if (pendingError) {
+          subscriber.error(pendingError);
+          stop();
+          return;
+        }
+        // Lines start with their type (jsonlLogger writes it first): a line of a type left out is skipped unparsed.
+        const type = include ? typeOfLine(line) : undefined;
+        if (type !== undefined && !include!.has(type)) return;
+        let record: Record<string, unknown>;
+        try {
+          record = parseLine(line, number);
+        } catch (error) {
+          pendingError = error as Error; // fatal unless it was the last line
+          return;
+        }
+        const event = toEvent(record);
+        if (event && (!include || include.has(event.type))) subscriber.next(event);
+      },
+      end: () => subscriber.complete(),
+      error: (error) => subscriber.error(new Error(`replay: cannot read ${path}: ${error.message}`)),
     });
-    lines.on('close', () => subscriber.complete());
-    stream.on('error', (error) => subscriber.error(new Error(`replay: cannot read ${path}: ${error.message}`)));
-    return () => {
-      lines.close();
-      stream.destroy();
-    };
+    return stop;
   });
 }
