@@ -33,7 +33,7 @@ export async function evaluateCommand(runDir: string, options: { data?: string; 
     io.out(`on ${source} (${evaluation.samples} samples): ${Object.entries(evaluation.metrics).map(([k, v]) => `${k} ${formatNumber(v)}`).join('  ')}`);
     if (evaluation.confusion) {
       const { classNames, matrix } = evaluation.confusion;
-      const width = Math.max(5, ...classNames.map((c) => c.length), ...matrix.flat().map((v) => String(v).length));
+      const width = [...classNames, ...matrix.flat().map(String)].reduce((w, text) => Math.max(w, text.length), 5);
       io.out(`confusion matrix (rows: true, columns: predicted):`);
       io.out(`${''.padStart(width)} ${classNames.map((c) => c.padStart(width)).join(' ')}`);
       matrix.forEach((row, t) => io.out(`${classNames[t]!.padStart(width)} ${row.map((v) => String(v).padStart(width)).join(' ')}`));

@@ -17,7 +17,7 @@ export async function predictCommand(runDir: string, input: string, options: { j
     if (run.recipe.task === 'classification') {
       const names = run.classNames.length > 0 ? run.classNames : output[0]!.map((_, i) => String(i));
       const results = output.map((p, row) => {
-        const best = p.indexOf(Math.max(...p));
+        const best = p.reduce((top, v, i) => (v > p[top]! ? i : top), 0); // argmax without spreading (many classes)
         return { row: row + 1, [target]: names[best]!, index: best, probabilities: Object.fromEntries(names.map((n, i) => [n, p[i]!])) };
       });
       if (options.json) io.out(JSON.stringify(results));

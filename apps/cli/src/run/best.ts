@@ -10,7 +10,8 @@ export function bestOf(logs: Readonly<Partial<Record<string, readonly number[]>>
   for (const [name, series] of Object.entries(logs)) {
     const finite = (series ?? []).filter((v) => Number.isFinite(v));
     if (finite.length === 0) continue;
-    best[name] = higherIsBetter(name) ? Math.max(...finite) : Math.min(...finite);
+    // A reduction, not Math.max(...finite): a long series spread into arguments overflows the stack.
+    best[name] = finite.reduce((a, b) => (higherIsBetter(name) ? Math.max(a, b) : Math.min(a, b)));
   }
   return best;
 }

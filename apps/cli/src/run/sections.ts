@@ -49,8 +49,9 @@ export function foldChart(steps: readonly BacktestStepRecord[], title: string, n
   const baseline = naive ? steps.flatMap((s) => s.baselines[naive] ?? []) : [];
   const dates = steps.flatMap((s) => s.dates);
   const all = [...actual, ...forecast, ...baseline].filter(Number.isFinite);
-  const lo = Math.min(...all);
-  const hi = Math.max(...all);
+  // Reductions, not Math.min(...all): spreading a long array into arguments overflows the stack.
+  const lo = all.reduce((a, b) => Math.min(a, b), Infinity);
+  const hi = all.reduce((a, b) => Math.max(a, b), -Infinity);
   const span = hi - lo || 1;
   const n = actual.length;
   const x = (i: number) => PAD.left + (n <= 1 ? 0 : (i / (n - 1)) * (W - PAD.left - PAD.right));
