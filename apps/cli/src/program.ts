@@ -5,6 +5,7 @@ import { EXIT } from './exit.js';
 import { RECIPES, recipeList } from './recipes/index.js';
 import type { Io } from './recipes/recipe.js';
 import type { LaunchFlags } from './commands/launch.js';
+import type { Resolved } from './run/session.js';
 import { cliVersion } from './version.js';
 
 
@@ -101,6 +102,17 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     return resolved;
   };
 
+  /** The action of a command that applies to single-model recipes only (`cv`, `lr-find`): its module loads on use. */
+  const modelRecipeAction =
+    (command: string, load: () => Promise<(resolved: Resolved, flags: ConfigFlags, io: Io) => Promise<void>>) =>
+    async (name: string, flags: ConfigFlags) => {
+      const resolved = await resolve(name, flags);
+      if (!resolved) return;
+      const [run, { modelRecipe }] = await Promise.all([load(), import('./run/session.js')]);
+      await run(modelRecipe(resolved, command), flags, io);
+      setExit(EXIT.ok);
+    };
+
   withConfigOptions(
     program
       .command('train')
@@ -168,26 +180,14 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
       .description("k-fold cross-validation of a recipe with samplers' crossValidate (stratified for classifiers)")
       .argument('<recipe|config>', 'a recipe or a config file', target)
       .option('--folds <k>', 'number of folds (default: config cv.folds, 5)', positiveInteger('--folds')),
-  ).action(async (name: string, flags: ConfigFlags) => {
-    const resolved = await resolve(name, flags);
-    if (!resolved) return;
-    const [{ cvCommand }, { modelRecipe }] = await Promise.all([import('./commands/cv.js'), import('./run/session.js')]);
-    await cvCommand(modelRecipe(resolved, 'cv'), flags, io);
-    setExit(EXIT.ok);
-  });
+  ).action(modelRecipeAction('cv', async () => (await import('./commands/cv.js')).cvCommand));
 
   withConfigOptions(
     program
       .command('lr-find')
       .description("Learning-rate range test (callbacks' lrFinder) on a recipe: suggests a learning rate, writes a plot")
       .argument('<recipe|config>', 'a recipe or a config file', target),
-  ).action(async (name: string, flags: ConfigFlags) => {
-    const resolved = await resolve(name, flags);
-    if (!resolved) return;
-    const [{ lrFindCommand }, { modelRecipe }] = await Promise.all([import('./commands/lr-find.js'), import('./run/session.js')]);
-    await lrFindCommand(modelRecipe(resolved, 'lr-find'), flags, io);
-    setExit(EXIT.ok);
-  });
+  ).action(modelRecipeAction('lr-find', async () => (await import('./commands/lr-find.js')).lrFindCommand));
 
   program
     .command('launch')
