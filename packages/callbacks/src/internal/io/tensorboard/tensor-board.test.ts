@@ -142,7 +142,8 @@ describeOnBackends(
 
       const trainFiles = await readdir(join(logDir, 'train'));
       expect(trainFiles).toHaveLength(1);
-      expect(trainFiles[0]).toMatch(new RegExp(`^events\\.out\\.tfevents\\.\\d{10}\\.${hostname().replace(/\./g, '\\.')}$`));
+      // The process's first writer names its file by time and host; later ones add `.<pid>-<n>` (two writers, one second).
+      expect(trainFiles[0]).toMatch(new RegExp(`^events\\.out\\.tfevents\\.\\d{10}\\.${hostname().replace(/\./g, '\\.')}(\\.\\d+-\\d+)?$`));
       const train = readRecords(await readFile(join(logDir, 'train', trainFiles[0]!)));
       const validation = readRecords(await readFile(join(logDir, 'validation', (await readdir(join(logDir, 'validation')))[0]!)));
 
