@@ -1,10 +1,10 @@
-import { Observable, Subject, type Observer, type Operator, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
+import { Observable, Subject, type Observer, type OperatorFunction, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 import type { TrainerEvent } from './event-map.js';
 
 /**
  * The trainer's public event stream. RxJS reports an error thrown inside a subscriber asynchronously (or not at all),
  * which would let training continue past a broken callback. This Observable subclass wraps every subscriber — also
- * those of piped streams, through `lift` — so that a throwing `next` or an unhandled `error` fails the fit loudly.
+ * those of piped streams, through `pipe` — so that a throwing `next` or an unhandled `error` fails the fit loudly.
  */
 export class GuardedObservable<T> extends Observable<T> {
   constructor(
@@ -14,12 +14,11 @@ export class GuardedObservable<T> extends Observable<T> {
     super(subscribe);
   }
 
-  // RxJS 7 keeps `lift` for exactly this purpose (Subject uses it): piped streams stay guarded.
-  override lift<R>(operator?: Operator<T, R>): Observable<R> {
-    const observable = new GuardedObservable<R>(this.onSubscriberError);
-    observable.source = this;
-    observable.operator = operator;
-    return observable;
+  // Piped streams stay guarded: the result of the operators is wrapped again. (`pipe`, not the deprecated `lift`.)
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one signature for all of Observable's pipe overloads
+  override pipe(...operations: OperatorFunction<any, any>[]): Observable<any> {
+    const piped = operations.reduce<Observable<unknown>>((source, operation) => operation(source), this);
+    return piped === this ? this : new GuardedObservable(this.onSubscriberError, (subscriber) => piped.subscribe(subscriber));
   }
 
   override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null): Subscription {
