@@ -74,7 +74,7 @@ export function rewriteSchedule(everyMs: number, now: () => number = Date.now): 
  * a TensorBoard-style debiased EMA line) and per epoch (train vs validation), and the learning rate.
  *
  * It costs the training loop next to nothing: points are kept in typed columns, drawing is downsampled to the chart's
- * pixels (a million steps render in well under a second into a file of a few hundred kB), and the report is rewritten
+ * pixels (a million steps render in about a second into a file of a few hundred kB), and the report is rewritten
  * during the fit at most every `everySeconds` (30) without holding the loop; the fit waits only for the last write,
  * when it ends. A failed rewrite during the fit is retried by the next; a failed last write fails the fit.
  *
