@@ -2,7 +2,8 @@
 // Packs every publishable workspace package, installs each tarball with its peers into an empty project, and runs the
 // first ```js block of the package README there. Proves that a user who picks one package from npm can run its example,
 // and that the light packages stay light: the packages listed in MUST_NOT_INSTALL are absent from that project's whole
-// dependency tree (`npm ls --all`).
+// dependency tree (`npm ls --all`). Optional peers are not installed (as npm does not): a README example must run
+// without them — the core's trains on stock WASM kernels without @fitstream/backend-wasm.
 // Usage: node scripts/check-packs.mjs [package-dir ...]   (run after `npm run build`; sibling @fitstream packages that
 // the chosen ones need are packed too, but only the chosen ones are tested)
 import { execFileSync } from 'node:child_process';
@@ -17,13 +18,18 @@ const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore',
 const MUST_NOT_INSTALL = {
   '@fitstream/util': ['@fitstream/core', '@tensorflow/tfjs', '@tensorflow/tfjs-core', 'rxjs', 'tsyringe', 'reflect-metadata'],
   '@fitstream/datasets': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata'],
+  '@fitstream/backend-wasm': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata'],
+  // An optional peer: the core's example must train without it.
+  '@fitstream/core': ['@fitstream/backend-wasm'],
 };
 
 const allDirs = readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d)).filter((d) => existsSync(join(d, 'package.json')));
 const chosenDirs = process.argv.slice(2).length ? process.argv.slice(2).map((d) => resolve(d)) : allDirs;
 const manifests = new Map([...new Set([...allDirs, ...chosenDirs])].map((d) => [d, JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'))]));
 const byName = new Map([...manifests].map(([d, m]) => [m.name, d]));
-const siblingsOf = (m) => Object.keys({ ...m.dependencies, ...m.peerDependencies }).filter((d) => byName.has(d));
+const optionalPeersOf = (m) => new Set(Object.entries(m.peerDependenciesMeta ?? {}).filter(([, v]) => v.optional).map(([k]) => k));
+/** The @fitstream packages `m` needs: dependencies and required peers (optional peers are the user's choice). */
+const siblingsOf = (m) => Object.keys({ ...m.dependencies, ...m.peerDependencies }).filter((d) => byName.has(d) && !optionalPeersOf(m).has(d));
 
 /** The @fitstream packages `name` needs, directly or through other @fitstream packages (dependencies and peers). */
 function closure(name, seen = new Set()) {
@@ -39,7 +45,8 @@ function closure(name, seen = new Set()) {
 function installedNames(project) {
   const tree = JSON.parse(run('npm', ['ls', '--all', '--json'], project) || '{}');
   const names = new Set();
-  const walk = (deps) => Object.entries(deps ?? {}).forEach(([n, d]) => (names.add(n), walk(d.dependencies)));
+  // An optional peer that is not installed is listed too, without a version.
+  const walk = (deps) => Object.entries(deps ?? {}).forEach(([n, d]) => d.version === undefined || (names.add(n), walk(d.dependencies)));
   walk(tree.dependencies);
   return names;
 }
@@ -69,7 +76,7 @@ try {
       writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
       // Sibling @fitstream packages the package needs (at any depth) come from their own tarballs; the rest from the registry.
       const siblings = [...closure(name)].map((d) => tarballs.get(d));
-      const optional = new Set(Object.entries(manifest.peerDependenciesMeta ?? {}).filter(([, v]) => v.optional).map(([k]) => k));
+      const optional = optionalPeersOf(manifest);
       const peers = Object.entries(manifest.peerDependencies ?? {}).filter(([p]) => !byName.has(p) && !optional.has(p)).map(([p, v]) => `${p}@${v}`);
       run('npm', ['install', '--no-package-lock', tarballs.get(name), ...siblings, ...peers], project);
       const installed = installedNames(project);

@@ -26,7 +26,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --backend <wasm|cpu>                backend of the trainer suite (default wasm)
   --rounds <n>                        timed epochs per contender (default: ≥ 5 on wasm, ≥ 3 on cpu, until each ran ≥ 3 s)
   --samples <n>                       training samples of the trainer suite (default 2048)
-  --kernels <fitstream|native>        on wasm, install fitstream's training kernels when core exports them (default fitstream)
+  --kernels <fitstream|native>        on wasm, fitstream's training kernels (@fitstream/backend-wasm) or stock ones (default fitstream)
   -h, --help                          this text
 `;
 

@@ -78,14 +78,17 @@ export type { RandomState } from '@fitstream/util';
 
 export { selectBackend } from './internal/backends/select-backend.js';
 export type { BackendName, BackendPreference, BackendSelection, SelectBackendOptions } from './internal/backends/select-backend.js';
-export { installWasmKernels, uninstallWasmKernels } from './internal/backends/wasm/install-wasm-kernels.js';
-export type { WasmKernelOptions, WasmKernelReport } from './internal/backends/wasm/install-wasm-kernels.js';
+// fitstream's wasm training kernels (installWasmKernels & co.) are @fitstream/backend-wasm, an optional peer that
+// selectBackend loads dynamically; these are the types of that seam (docs/migration/0.2-backend-wasm.md).
+export type { WasmKernelGroups, InstalledWasmKernels, MissingWasmKernels } from './internal/backends/wasm-kernels.js';
 export { assertWasmThreads } from './internal/backends/select-backend.js';
 export { applyOptimizerUpdate, usesFusedUpdate } from './internal/optimizers/apply-optimizer-update.js';
 export type { LearningRateScale } from './internal/optimizers/apply-optimizer-update.js';
 export { alignOptimizerSlots } from './internal/optimizers/align-optimizer-slots.js';
 
 export { fileSystem } from './internal/checkpoint/file-io.js';
-export { readCheckpoint, findCheckpoint, writeCheckpoint, markLatest } from './internal/checkpoint/checkpoint.js';
-export type { CheckpointInfo, CheckpointState, LoadedCheckpoint } from './internal/checkpoint/checkpoint.js';
+export { readCheckpoint, findCheckpoint } from './internal/checkpoint/read-checkpoint.js';
+export { writeCheckpoint, markLatest } from './internal/checkpoint/write-checkpoint.js';
+export type { CheckpointInfo, CheckpointState } from './internal/checkpoint/checkpoint-format.js';
+export type { LoadedCheckpoint } from './internal/checkpoint/read-checkpoint.js';
 export type { Json } from './internal/checkpoint/json.js';

@@ -6,7 +6,8 @@
  * contenders on different backends can share one tfjs engine and interleave.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createTrainer, installWasmKernels, uninstallWasmKernels, withSeed } from '@fitstream/core';
+import { installWasmKernels, uninstallWasmKernels } from '@fitstream/backend-wasm';
+import { createTrainer, withSeed } from '@fitstream/core';
 import { BATCH, LEARNING_RATE, SEED, makeData, type ModelSpec } from './models.js';
 
 /** tfjs backends the suites train on: `tensorflow` is tfjs-node's native backend. */

@@ -7,7 +7,7 @@
  * over the timed rounds; a ratio is the median of the per-round ratios (paired, so a slow round counts against both).
  */
 import * as tf from '@tensorflow/tfjs';
-import * as core from '@fitstream/core';
+import { installWasmKernels, uninstallWasmKernels, type WasmKernelReport } from '@fitstream/backend-wasm';
 import { createTrainer, ofType, selectBackend, withSeed, type Trainer } from '@fitstream/core';
 import { median, round, type BenchRow, type SuiteResult } from '../rows.js';
 
@@ -21,7 +21,7 @@ export interface TrainerSuiteOptions {
   readonly rounds?: number | undefined;
   /** Training samples (default 2048; 256 with `quick`). */
   readonly samples?: number | undefined;
-  /** Install fitstream's wasm training kernels when core exports them (default true). */
+  /** Install fitstream's wasm training kernels (`@fitstream/backend-wasm`; default true). */
   readonly fitstreamKernels: boolean;
   /** Progress lines (stderr). */
   readonly log: (line: string) => void;
@@ -158,37 +158,18 @@ function bareLoopContender(model: tf.LayersModel, data: { x: tf.Tensor; y: tf.Te
   };
 }
 
-interface WasmKernelReport {
-  readonly registered: readonly string[];
-  readonly replaced: readonly string[];
-}
-type KernelFunction = (t: typeof tf) => WasmKernelReport;
-
-/**
- * One of core's wasm kernel functions: from `@fitstream/core` when its index exports it, otherwise from core's source
- * (the bench always runs from source in this monorepo; core's package exports hide `internal/`).
- */
-async function coreKernelFunction(name: 'installWasmKernels' | 'uninstallWasmKernels'): Promise<KernelFunction> {
-  const exported = (core as Record<string, unknown>)[name];
-  if (typeof exported === 'function') return exported as KernelFunction;
-  const source = new URL('../../../../packages/core/src/internal/backends/wasm/install-wasm-kernels.ts', import.meta.url);
-  const fn = ((await import(/* @vite-ignore */ source.href)) as Record<string, unknown>)[name];
-  if (typeof fn !== 'function') throw new Error(`trainer suite: ${source.pathname} does not export ${name}.`);
-  return fn as KernelFunction;
-}
-
 /**
  * Makes the wasm kernel registry what was asked: fitstream's training kernels (what `selectBackend` installs by
  * default) or stock tfjs-backend-wasm (`--kernels native`). Returns a description for the table.
  */
-async function settleWasmKernels(wanted: boolean, installedBySelect: WasmKernelReport | undefined): Promise<string> {
+function settleWasmKernels(wanted: boolean, installedBySelect: WasmKernelReport | undefined): string {
   if (tf.getBackend() !== 'wasm') return 'n/a (not wasm)';
   if (!wanted) {
-    (await coreKernelFunction('uninstallWasmKernels'))(tf);
+    uninstallWasmKernels(tf);
     return 'stock tfjs-backend-wasm (--kernels native)';
   }
-  // An older core's selectBackend did not install them itself.
-  const report = installedBySelect ?? (await coreKernelFunction('installWasmKernels'))(tf);
+  // selectBackend installed them (the bench depends on @fitstream/backend-wasm); installing again is a no-op.
+  const report = installedBySelect ?? installWasmKernels(tf);
   return `fitstream (replaced: ${report.replaced.join(', ') || 'none'}; added: ${report.registered.length})`;
 }
 
@@ -199,7 +180,7 @@ export async function trainerSuite(options: TrainerSuiteOptions): Promise<SuiteR
   if (selection.backend !== options.backend) {
     throw new Error(`trainer suite: asked for backend ${options.backend} but got ${selection.backend}.`);
   }
-  const kernels = await settleWasmKernels(options.fitstreamKernels, (selection as { wasmKernels?: WasmKernelReport }).wasmKernels);
+  const kernels = settleWasmKernels(options.fitstreamKernels, selection.wasmKernels);
 
   const samples = options.samples ?? (options.quick ? 256 : 2048);
   const stepsPerEpoch = Math.ceil(samples / BATCH);

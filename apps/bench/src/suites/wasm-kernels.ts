@@ -1,5 +1,5 @@
 /**
- * `wasm-kernels` suite: what fitstream's wasm kernels (packages/core/src/internal/backends/wasm) buy, measured side by
+ * `wasm-kernels` suite: what fitstream's wasm kernels (`@fitstream/backend-wasm`) buy, measured side by
  * side in one process so the ratios are not skewed by run-to-run drift (±10–25 % on this 2-vCPU box).
  *
  * - matMul 512×512 NN / NT / TN GFLOP/s on wasm, stock kernels vs patched;
@@ -11,6 +11,7 @@
  * (≈3 s/step) dominates.
  */
 import type * as tfjs from '@tensorflow/tfjs';
+import { installWasmKernels, uninstallWasmKernels } from '@fitstream/backend-wasm';
 import type { BenchRow } from '../rows.js';
 
 type Tf = typeof tfjs;
@@ -30,7 +31,7 @@ const REPEAT_SECONDS = 0.6;
 /** Runs the suite; leaves the backend and the wasm kernel registry as it found them. */
 export async function wasmKernelSuite(tf: Tf): Promise<BenchRow[]> {
   await import('@tensorflow/tfjs-backend-wasm');
-  const kernels = await loadInstaller();
+  const kernels: KernelInstaller = { installWasmKernels, uninstallWasmKernels };
   // Undefined when the caller never selected a backend; then the suite leaves wasm active.
   const previousBackend = tf.getBackend() as string | undefined;
   await tf.setBackend('cpu');
@@ -215,21 +216,4 @@ function medianSeconds(fn: () => void, warmup: number, repeats: number): number 
 
 function round(value: number): number {
   return Number.isFinite(value) ? Number(value.toPrecision(4)) : value;
-}
-
-/**
- * The kernel installer: from `@fitstream/core` once its index exports both functions, otherwise straight from the
- * source file (the bench always runs from source in this monorepo; core's package exports hide `internal/`).
- */
-async function loadInstaller(): Promise<KernelInstaller> {
-  const core = (await import('@fitstream/core')) as Partial<KernelInstaller>;
-  if (typeof core.installWasmKernels === 'function' && typeof core.uninstallWasmKernels === 'function') {
-    return core as KernelInstaller;
-  }
-  const source = new URL('../../../../packages/core/src/internal/backends/wasm/install-wasm-kernels.ts', import.meta.url);
-  const mod = (await import(/* @vite-ignore */ source.href)) as Partial<KernelInstaller>;
-  if (typeof mod.installWasmKernels !== 'function' || typeof mod.uninstallWasmKernels !== 'function') {
-    throw new Error(`wasm-kernels suite: ${source.pathname} does not export installWasmKernels/uninstallWasmKernels`);
-  }
-  return mod as KernelInstaller;
 }

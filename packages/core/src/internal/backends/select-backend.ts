@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendFallback } from '../events/event-map.js';
-import { installWasmKernels, type WasmKernelOptions, type WasmKernelReport } from './wasm/install-wasm-kernels.js';
+import { describeLoadError, importOptional } from './optional-package.js';
+import { installFitstreamWasmKernels, missingKernelsNote, type InstalledWasmKernels, type MissingWasmKernels, type WasmKernelGroups } from './wasm-kernels.js';
 
 /** Backends fitstream can select, fastest first. */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -18,8 +19,16 @@ export interface BackendSelection {
   readonly fallbacks: readonly BackendFallback[];
   /** One line for logs. */
   readonly message: string;
-  /** The training kernels fitstream registered or replaced on wasm (missing gradients, fast transposed products). */
-  readonly wasmKernels: WasmKernelReport | undefined;
+  /**
+   * The training kernels fitstream registered or replaced on wasm (missing gradients, fast transposed products), from
+   * `@fitstream/backend-wasm`; undefined on other backends, with `wasmKernels: false`, or when that package is missing.
+   */
+  readonly wasmKernels: InstalledWasmKernels | undefined;
+  /**
+   * On wasm with fitstream's kernels wanted but `@fitstream/backend-wasm` not loadable: why, and the command that
+   * installs it (training then runs on the stock kernels, which cannot train conv, depthwise or embedding layers).
+   */
+  readonly wasmKernelsMissing: MissingWasmKernels | undefined;
 }
 
 /** Options of {@link selectBackend}. */
@@ -28,10 +37,11 @@ export interface SelectBackendOptions {
   /** Where the one log line goes; `null` silences it. Default: `console.error` (stderr, so JSON on stdout stays clean). */
   readonly log?: ((line: string) => void) | null;
   /**
-   * On wasm, register the missing gradient kernels (conv, depthwise, embedding) and replace the slow transposed
-   * matMul paths (default `true`); `false` keeps stock tfjs kernels, an object picks kernel groups.
+   * On wasm, install fitstream's training kernels from `@fitstream/backend-wasm` when it is installed: the missing
+   * gradient kernels (conv, depthwise, embedding), fast transposed matMuls, fused optimizer updates (default `true`);
+   * `false` keeps stock tfjs kernels, an object picks kernel groups.
    */
-  readonly wasmKernels?: boolean | WasmKernelOptions;
+  readonly wasmKernels?: boolean | WasmKernelGroups;
   /**
    * Threads of the wasm backend (default 1). Under Node.js only 1 is possible: tfjs-backend-wasm 4.22 disables its
    * threaded build there (see {@link assertWasmThreads}); outside Node the value goes to `setThreadsCount`.
@@ -78,9 +88,6 @@ const FIX: Record<BackendName, string> = {
   cpu: '',
 };
 
-// Package names go through a variable so that bundlers and TypeScript do not try to resolve optional peers.
-const importOptional = (name: string): Promise<unknown> => import(/* @vite-ignore */ name);
-
 function candidatesOf(prefer: BackendPreference): readonly BackendName[] {
   if (prefer === 'auto') return ORDER;
   const list = typeof prefer === 'string' ? [prefer] : prefer;
@@ -88,13 +95,6 @@ function candidatesOf(prefer: BackendPreference): readonly BackendName[] {
     if (!ORDER.includes(name)) throw new Error(`Unknown backend "${String(name)}"; use one of ${ORDER.join(', ')} or 'auto'.`);
   }
   return list;
-}
-
-function describe(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  const first = text.split('\n')[0] ?? text;
-  if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND|Could not resolve|Failed to load url/.test(text)) return 'not installed';
-  return first.length > 160 ? `${first.slice(0, 157)}…` : first;
 }
 
 /**
@@ -111,6 +111,8 @@ let memo: { key: string; promise: Promise<BackendSelection> } | undefined;
 /**
  * Selects the fastest available tfjs backend: `tfjs-node-gpu` → `tfjs-node` → `wasm` → `cpu` (or a user's choice),
  * importing optional packages dynamically. Never silent: returns (and logs one line with) the reason for each fallback.
+ * On wasm it installs fitstream's training kernels from `@fitstream/backend-wasm` (an optional peer); without that
+ * package the line says so and how to install it, and training runs on the stock wasm kernels.
  * Memoized per preference, since tfjs has one global engine.
  *
  * @example
@@ -158,15 +160,15 @@ async function select(prefer: BackendPreference, options: SelectBackendOptions):
       // says why cpu was chosen and how to get a faster backend, so mark the banner as shown.
       if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
       const kernels = options.wasmKernels ?? true;
-      const wasmKernels = name === 'wasm' && kernels !== false ? installWasmKernels(tf, kernels === true ? {} : kernels) : undefined;
-      const message =
-        fallbacks.length === 0
-          ? `fitstream: backend ${name}`
-          : `fitstream: backend ${name} (skipped ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')})`;
+      const outcome = name === 'wasm' && kernels !== false ? await installFitstreamWasmKernels(tf, kernels === true ? {} : kernels) : undefined;
+      const wasmKernels = outcome && 'installed' in outcome ? outcome.installed : undefined;
+      const wasmKernelsMissing = outcome && 'missing' in outcome ? outcome.missing : undefined;
+      const skipped = fallbacks.length === 0 ? '' : ` (skipped ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')})`;
+      const message = `fitstream: backend ${name}${skipped}${wasmKernelsMissing ? `; ${missingKernelsNote(wasmKernelsMissing)}` : ''}`;
       if (options.log !== null) (options.log ?? ((l: string) => console.error(l)))(message);
-      return { backend: name, candidate, fallbacks, message, wasmKernels };
+      return { backend: name, candidate, fallbacks, message, wasmKernels, wasmKernelsMissing };
     } catch (error) {
-      fallbacks.push({ backend: candidate, reason: describe(error), fix: FIX[candidate] || undefined });
+      fallbacks.push({ backend: candidate, reason: describeLoadError(error), fix: FIX[candidate] || undefined });
     }
   }
   throw new Error(`No tfjs backend could be initialised: ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')}.`);

@@ -1,23 +1,44 @@
 /**
- * Applies an optimizer's update through a fused kernel when one is registered for the active backend (fitstream
- * registers them on wasm, see `installWasmKernels`' `optimizerUpdates` group), and through the optimizer's own
- * `applyGradients` otherwise.
+ * Applies an optimizer's update through a fused kernel when one is registered for the active backend, and through the
+ * optimizer's own `applyGradients` otherwise. Core registers no fused kernel itself: it asks tfjs' kernel registry
+ * (`tf.getKernel(name, backend)`) for the names in {@link FUSED_UPDATE_KERNELS}, which `@fitstream/backend-wasm`
+ * registers on wasm (its `optimizerUpdates` group; `selectBackend` installs it when that package is installed). So this
+ * module imports no backend package, and without one every update is the optimizer's own.
  *
  * The fused path keeps the optimizer's own state objects: the same slot arrays (`accumulatedFirstMoment`, …) with the
  * same variable names, the same `accBeta1/accBeta2` variables and iteration count. So `getWeights()`,
  * `setWeights()`, checkpoints and resume behave exactly as with the stock update, and the numbers are bit-identical
- * to it (see fused-update-kernels.ts). Nothing is patched on the optimizer instance.
+ * to it (the kernels' package tests that, through this module). Nothing is patched on the optimizer instance.
  *
- * Per variable, the fused kernel runs for variables of any size where it is the WebAssembly SIMD kernel (the wasm
- * backend on an engine with WebAssembly SIMD), and otherwise (the JavaScript loop) for variables up to
- * {@link FUSED_MAX_ELEMENTS} elements, with tfjs' own elementwise ops (the stock formula, op for op) for larger ones.
+ * Per variable, the fused kernel runs for variables up to the `maxElements(backend)` its registration carries
+ * (unbounded for the WebAssembly SIMD kernel; a few thousand for the JavaScript loop it falls back to where SIMD is
+ * unavailable), and tfjs' own elementwise ops (the stock formula, op for op) update larger ones.
  *
  * Only optimizers whose `applyGradients` is tfjs' own (an `AdamOptimizer`, `RMSPropOptimizer`, `MomentumOptimizer`
  * or `SGDOptimizer` that no subclass or instance overrides) take the fused path; others, and float16/int variables,
  * use their own update.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, type FusedKernelName, fusedMaxElements, JS_LOOP_MAX_ELEMENTS } from './fused-update-kernels.js';
+
+/**
+ * Kernel names of the fused updates: the seam with the backend package that registers them. `@fitstream/backend-wasm`
+ * spells the same names (its fused-update-kernels.ts documents each kernel's inputs, attributes and outputs, and its
+ * tests run this module against its kernels); neither package imports the other.
+ */
+const FUSED_UPDATE_KERNELS = {
+  adam: 'FitstreamAdamUpdate',
+  rmsprop: 'FitstreamRMSPropUpdate',
+  momentum: 'FitstreamMomentumUpdate',
+  sgd: 'FitstreamSgdUpdate',
+} as const;
+
+type FusedKernelName = (typeof FUSED_UPDATE_KERNELS)[keyof typeof FUSED_UPDATE_KERNELS];
+
+/** A fused update's registration as read here: tfjs' kernel config and, optionally, the largest variable it should take. */
+interface FusedUpdateRegistration extends tf.KernelConfig {
+  /** Elements of the largest variable the kernel should update on `backend`; absent: no limit. */
+  readonly maxElements?: (backend: tf.KernelBackend) => number;
+}
 
 /** What `Optimizer.applyGradients` accepts. */
 type VariableGradients = Parameters<tf.Optimizer['applyGradients']>[0];
@@ -63,16 +84,6 @@ interface SgdState {
 
 type Kind = 'adam' | 'rmsprop' | 'momentum' | 'sgd';
 
-/**
- * Where the fused kernel is the scalar JavaScript loop (no WebAssembly SIMD kernel on the active backend), variables
- * up to this many elements take it and larger ones the same elementwise tfjs ops as the stock optimizer (so every
- * variable's numbers are tfjs' either way): the loop saves ≈14 kernel dispatches (≈70 µs on wasm) per variable but
- * costs ≈13 ns/element against ≈3.5 ns/element for XNNPACK's SIMD elementwise kernels (measurements at
- * {@link JS_LOOP_MAX_ELEMENTS}). The WebAssembly SIMD kernel wins at every size, so with it there is no limit
- * ({@link fusedMaxElements}).
- */
-export const FUSED_MAX_ELEMENTS = JS_LOOP_MAX_ELEMENTS;
-
 /** Which fused update applies to `optimizer` (its class' own `applyGradients`, not overridden), if any. */
 function kindOf(optimizer: tf.Optimizer): Kind | undefined {
   // isPrototypeOf, not instanceof: tfjs' optimizer classes define Symbol.hasInstance as a duck-typed check under which
@@ -91,10 +102,23 @@ function kindOf(optimizer: tf.Optimizer): Kind | undefined {
   return undefined;
 }
 
-/** Whether `optimizer`'s next update would run as one fused kernel per variable on the active backend. */
+/** The fused update registered for `kind` on the active backend, if any. */
+function registration(kind: Kind | undefined): FusedUpdateRegistration | undefined {
+  return kind === undefined ? undefined : (tf.getKernel(FUSED_UPDATE_KERNELS[kind], tf.getBackend()) as FusedUpdateRegistration | undefined);
+}
+
+/**
+ * Whether `optimizer`'s next update would run as one fused kernel per variable on the active backend (a fused kernel
+ * for its class is registered there, as `@fitstream/backend-wasm` does on wasm).
+ *
+ * @example
+ * ```ts
+ * await selectBackend({ prefer: 'wasm' }); // with @fitstream/backend-wasm installed
+ * usesFusedUpdate(tf.train.adam(0.01));    // true; false on cpu, or for tf.train.adagrad(0.1)
+ * ```
+ */
 export function usesFusedUpdate(optimizer: tf.Optimizer): boolean {
-  const kind = kindOf(optimizer);
-  return kind !== undefined && tf.getKernel(FUSED_KERNELS[kind], tf.getBackend()) !== undefined;
+  return registration(kindOf(optimizer)) !== undefined;
 }
 
 /**
@@ -113,22 +137,32 @@ export type LearningRateScale = (variableName: string) => number;
  * unscaled optimizer. Optimizers without a fused path (Adagrad, Adadelta, Adamax, custom) take their own update and
  * the step of each scaled variable is then multiplied by its factor — exact for every update that is linear in the
  * learning rate, which all of tfjs' are.
+ *
+ * @example
+ * ```ts
+ * const { grads } = tf.variableGrads(() => lossOf(batch));
+ * applyOptimizerUpdate(optimizer, grads); // what optimizer.applyGradients(grads) does, one fused kernel per variable where registered
+ * applyOptimizerUpdate(optimizer, grads, (name) => (name.startsWith('backbone/') ? 0.1 : 1)); // a tenth of the rate for the backbone
+ * tf.dispose(grads);
+ * ```
  */
 export function applyOptimizerUpdate(optimizer: tf.Optimizer, grads: VariableGradients, scale?: LearningRateScale): void {
   const kind = kindOf(optimizer);
+  const fused = registration(kind);
   const entries = Array.isArray(grads)
     ? grads.map(({ name, tensor }) => ({ name, gradient: tensor as tf.Tensor | undefined, factor: 1 }))
     : Object.keys(grads).map((name) => ({ name, gradient: grads[name] as tf.Tensor | undefined, factor: 1 }));
   if (scale) for (const e of entries) e.factor = checkedFactor(scale(e.name), e.name);
-  if (kind === undefined || tf.getKernel(FUSED_KERNELS[kind], tf.getBackend()) === undefined || !allFloat32(grads)) {
+  if (kind === undefined || fused === undefined || !allFloat32(grads)) {
     applyScaledStock(optimizer, grads, entries);
     return;
   }
+  const limit = fused.maxElements?.(tf.backend()) ?? Number.POSITIVE_INFINITY;
   tf.tidy(() => {
-    if (kind === 'adam') adamUpdate(optimizer as unknown as AdamState, entries);
-    else if (kind === 'rmsprop') rmspropUpdate(optimizer as unknown as RMSPropState, entries);
-    else if (kind === 'momentum') momentumUpdate(optimizer as unknown as MomentumState, entries);
-    else sgdUpdate(optimizer as unknown as SgdState, entries);
+    if (kind === 'adam') adamUpdate(optimizer as unknown as AdamState, entries, limit);
+    else if (kind === 'rmsprop') rmspropUpdate(optimizer as unknown as RMSPropState, entries, limit);
+    else if (kind === 'momentum') momentumUpdate(optimizer as unknown as MomentumState, entries, limit);
+    else sgdUpdate(optimizer as unknown as SgdState, entries, limit);
   });
   (optimizer as unknown as { incrementIterations(): void }).incrementIterations();
 }
@@ -193,8 +227,7 @@ function assignAll(targets: tf.Variable[], values: tf.Tensor[]): void {
   });
 }
 
-function adamUpdate(o: AdamState, entries: Entry[]): void {
-  const limit = fusedMaxElements(tf.backend());
+function adamUpdate(o: AdamState, entries: Entry[], limit: number): void {
   const oneMinusAccBeta1 = tf.sub(1, o.accBeta1);
   const oneMinusAccBeta2 = tf.sub(1, o.accBeta2);
   entries.forEach(({ name, gradient, factor }, i) => {
@@ -205,7 +238,7 @@ function adamUpdate(o: AdamState, entries: Entry[]): void {
     const v = slot(o.accumulatedSecondMoment, i, value, 'v');
     if (gradient == null) return;
     if (value.size <= limit) {
-      assignAll([value, m, v], run(FUSED_KERNELS.adam, { value, gradient, m, v, accBeta1: o.accBeta1, accBeta2: o.accBeta2 }, attrs));
+      assignAll([value, m, v], run(FUSED_UPDATE_KERNELS.adam, { value, gradient, m, v, accBeta1: o.accBeta1, accBeta2: o.accBeta2 }, attrs));
       return;
     }
     // tfjs' AdamOptimizer.applyGradients, op for op.
@@ -221,8 +254,7 @@ function adamUpdate(o: AdamState, entries: Entry[]): void {
   o.accBeta2.assign(tf.mul(o.accBeta2, o.beta2));
 }
 
-function rmspropUpdate(o: RMSPropState, entries: Entry[]): void {
-  const limit = fusedMaxElements(tf.backend());
+function rmspropUpdate(o: RMSPropState, entries: Entry[], limit: number): void {
   entries.forEach(({ name, gradient, factor }, i) => {
     const learningRate = o.learningRate * factor;
     const attrs = { decay: o.decay, momentum: o.momentum, epsilon: o.epsilon, learningRate, centered: o.centered };
@@ -234,7 +266,7 @@ function rmspropUpdate(o: RMSPropState, entries: Entry[]): void {
     if (value.size <= limit) {
       const inputs: tf.NamedTensorMap = { value, gradient, ms, mom };
       if (mg) inputs['mg'] = mg;
-      assignAll(mg ? [value, ms, mom, mg] : [value, ms, mom], run(FUSED_KERNELS.rmsprop, inputs, attrs));
+      assignAll(mg ? [value, ms, mom, mg] : [value, ms, mom], run(FUSED_UPDATE_KERNELS.rmsprop, inputs, attrs));
       return;
     }
     // tfjs' RMSPropOptimizer.applyGradients, op for op.
@@ -254,15 +286,14 @@ function rmspropUpdate(o: RMSPropState, entries: Entry[]): void {
   });
 }
 
-function momentumUpdate(o: MomentumState, entries: Entry[]): void {
-  const limit = fusedMaxElements(tf.backend());
+function momentumUpdate(o: MomentumState, entries: Entry[], limit: number): void {
   entries.forEach(({ name, gradient, factor }, i) => {
     const attrs = { momentum: o.momentum, learningRate: o.learningRate * factor, nesterov: o.useNesterov };
     const value = variableOf(name);
     const acc = slot(o.accumulations, i, value, 'momentum');
     if (gradient == null) return;
     if (value.size <= limit) {
-      assignAll([value, acc], run(FUSED_KERNELS.momentum, { value, gradient, acc }, attrs));
+      assignAll([value, acc], run(FUSED_UPDATE_KERNELS.momentum, { value, gradient, acc }, attrs));
       return;
     }
     // tfjs' MomentumOptimizer.applyGradients, op for op (its `m` and `c` scalars).
@@ -274,12 +305,11 @@ function momentumUpdate(o: MomentumState, entries: Entry[]): void {
   });
 }
 
-function sgdUpdate(o: SgdState, entries: Entry[]): void {
-  const limit = fusedMaxElements(tf.backend());
+function sgdUpdate(o: SgdState, entries: Entry[], limit: number): void {
   for (const { name, gradient, factor } of entries) {
     if (gradient == null) continue;
     const value = variableOf(name);
-    if (value.size <= limit) assignAll([value], run(FUSED_KERNELS.sgd, { value, gradient }, { learningRate: o.learningRate * factor }));
+    if (value.size <= limit) assignAll([value], run(FUSED_UPDATE_KERNELS.sgd, { value, gradient }, { learningRate: o.learningRate * factor }));
     else value.assign(tf.add(tf.mul(factor === 1 ? o.c : tf.mul(o.c, factor), gradient), value)); // tfjs' SGDOptimizer, op for op
   }
 }

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { assignWeights, readCheckpoint, restoreOptimizer, restoreParts, type CheckpointStateInput, type LoadedCheckpoint } from '../checkpoint/checkpoint.js';
+import type { CheckpointStateInput } from '../checkpoint/checkpoint-format.js';
+import { readCheckpoint, type LoadedCheckpoint } from '../checkpoint/read-checkpoint.js';
+import { assignWeights, restoreOptimizer, restoreParts } from '../checkpoint/restore-checkpoint.js';
 import type { OwnedClaim } from '../plugin/conflicts.js';
 import { pluginClaims, resolvePluginPoints, type ResolvedPluginPoints } from '../plugin/plugin-point-registry.js';
 import { resolveAll } from '../di/token.js';

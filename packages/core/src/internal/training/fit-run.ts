@@ -1,5 +1,7 @@
 import { Subscription } from 'rxjs';
-import { writeSnapshot, type CheckpointInfo } from '../checkpoint/checkpoint.js';
+import { explainMissingKernel } from '../backends/wasm-kernels.js';
+import type { CheckpointInfo } from '../checkpoint/checkpoint-format.js';
+import { writeSnapshot } from '../checkpoint/write-checkpoint.js';
 import { serializeError, type FitEndReason, type History } from '../events/event-map.js';
 import type { EpochLogs } from '../events/metric-names.js';
 import type { LearningRateValue } from '../learning-rate/learning-rate-pipeline.js';
@@ -77,7 +79,9 @@ export class FitRun<M extends string> {
         if (!(await this.epoch())) break;
       }
       return await this.finish();
-    } catch (error) {
+    } catch (thrown) {
+      // A gradient kernel that stock tfjs-backend-wasm lacks: say which package provides it.
+      const error = explainMissingKernel(thrown);
       await this.fail(error);
       throw error;
     } finally {

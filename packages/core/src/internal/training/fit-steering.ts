@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { markLatest, type CheckpointInfo } from '../checkpoint/checkpoint.js';
+import type { CheckpointInfo } from '../checkpoint/checkpoint-format.js';
+import { markLatest } from '../checkpoint/write-checkpoint.js';
 import { CORE_EVENT_TYPES } from '../events/event-map.js';
 import type { TrainerControl } from '../plugin/trainer-control.js';
 import { FitstreamInputError } from '@fitstream/util';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendSelection } from '../backends/select-backend.js';
-import { snapshotCheckpoint, type CheckpointSnapshot, type CheckpointStateInput } from '../checkpoint/checkpoint.js';
+import type { CheckpointStateInput } from '../checkpoint/checkpoint-format.js';
+import { snapshotCheckpoint, type CheckpointSnapshot } from '../checkpoint/write-checkpoint.js';
 import { createChildContainer, type DependencyContainer } from '../di/container.js';
 import { resolveAll } from '../di/token.js';
 import { createEventChannel, type EventChannel } from '../events/event-stream.js';
@@ -100,7 +101,7 @@ export class TrainerCore<M extends string> {
     if (prefer === 'current') {
       await tf.ready();
       if (!this.backendSelection) {
-        this.backendSelection = { backend: tf.getBackend(), candidate: 'cpu', fallbacks: [], message: `fitstream: backend ${tf.getBackend()} (current)`, wasmKernels: undefined };
+        this.backendSelection = { backend: tf.getBackend(), candidate: 'cpu', fallbacks: [], message: `fitstream: backend ${tf.getBackend()} (current)`, wasmKernels: undefined, wasmKernelsMissing: undefined };
         this.emit('backend:selected', { backend: tf.getBackend(), fallbacks: [] });
       }
       return tf.getBackend();

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Observable } from 'rxjs';
-import { writeSnapshot, type CheckpointInfo, type CheckpointStateInput } from '../checkpoint/checkpoint.js';
+import type { CheckpointInfo, CheckpointStateInput } from '../checkpoint/checkpoint-format.js';
+import { writeSnapshot } from '../checkpoint/write-checkpoint.js';
 import type { DependencyContainer } from '../di/container.js';
 import { pluginRegistry } from '../di/token.js';
 import type { EventOf, TrainerEvent } from '../events/event-map.js';

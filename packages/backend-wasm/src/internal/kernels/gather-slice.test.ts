@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backendDataIds, type HostTensor, onBackend, randomTensor, runKernelOnHost, runOnBoth, setUpWasmWithKernels, tf } from './wasm-kernel-test-harness.js';
+import { backendDataIds, type HostTensor, onBackend, randomTensor, runKernelOnHost, runOnBoth, setUpWasmWithKernels, tf } from '../../test-support/wasm-kernel-harness.js';
 
 const ints = (values: number[], shape: number[]): HostTensor => ({ values: Int32Array.from(values), shape, dtype: 'int32' });
 

@@ -1,12 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { uninstallWasmKernels } from '../backends/wasm/install-wasm-kernels.js';
-import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../backends/wasm/wasm-kernel-test-harness.js';
-import { applyOptimizerUpdate, FUSED_MAX_ELEMENTS, usesFusedUpdate } from './apply-optimizer-update.js';
-import { fusedMaxElements, setSimdUpdatesEnabled, simdUpdatesOf } from './fused-update-kernels.js';
+// Core's applyOptimizerUpdate finds these kernels in tfjs' kernel registry by name: these tests are the contract between
+// the two packages (names, inputs, attributes, outputs and the maxElements hint of each registration).
+import { applyOptimizerUpdate, usesFusedUpdate } from '@fitstream/core';
+import { uninstallWasmKernels } from '../install-wasm-kernels.js';
+import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
+import { FUSED_KERNELS, fusedMaxElements, JS_LOOP_MAX_ELEMENTS, setSimdUpdatesEnabled, simdUpdatesOf } from './fused-update-kernels.js';
 
 const STEPS = 20;
 // Sizes 851, 23, 60 and 8000: tails of 3, 3, 0 and 0 elements for the SIMD kernel; the last shape is above
-// FUSED_MAX_ELEMENTS, so with the JavaScript loop both the loop and the op-for-op path are checked.
+// JS_LOOP_MAX_ELEMENTS, so with the JavaScript loop both the loop and the op-for-op path are checked.
 const SHAPES = [[37, 23], [23], [5, 4, 3], [80, 100]];
 // A dense kernel of ≥ 200 000 elements (200 703 = 4·50 175 + 3) and every tail length of the SIMD kernel.
 const LARGE_SHAPES = [[449, 447], [7], [1], [3, 2], [5, 1], [4]];
@@ -120,13 +122,17 @@ describe('fused optimizer updates', () => {
   it('takes every variable through the SIMD kernel on wasm; the JavaScript loop keeps its limit (cpu, or SIMD off)', async () => {
     expect(fusedMaxElements(tf.backend())).toBe(Number.POSITIVE_INFINITY);
     setSimdUpdatesEnabled(false);
-    expect(fusedMaxElements(tf.backend())).toBe(FUSED_MAX_ELEMENTS);
+    expect(fusedMaxElements(tf.backend())).toBe(JS_LOOP_MAX_ELEMENTS);
     setSimdUpdatesEnabled(true);
-    await onBackend('cpu', () => expect(fusedMaxElements(tf.backend())).toBe(FUSED_MAX_ELEMENTS));
+    await onBackend('cpu', () => expect(fusedMaxElements(tf.backend())).toBe(JS_LOOP_MAX_ELEMENTS));
+    // Core reads the limit from the registration (it imports nothing of this package).
+    for (const name of Object.values(FUSED_KERNELS)) {
+      expect((tf.getKernel(name, 'wasm') as { maxElements?: unknown } | undefined)?.maxElements).toBe(fusedMaxElements);
+    }
     // With the loop, the test shapes straddle its limit, so the loop and the op-for-op path are both checked above.
     const sizes = SHAPES.map((s) => s.reduce((a, b) => a * b, 1));
-    expect(sizes.some((n) => n <= FUSED_MAX_ELEMENTS)).toBe(true);
-    expect(sizes.some((n) => n > FUSED_MAX_ELEMENTS)).toBe(true);
+    expect(sizes.some((n) => n <= JS_LOOP_MAX_ELEMENTS)).toBe(true);
+    expect(sizes.some((n) => n > JS_LOOP_MAX_ELEMENTS)).toBe(true);
   });
 
   it('a learning-rate scale on a large variable equals an optimizer with the scaled rate, bit for bit', () => {

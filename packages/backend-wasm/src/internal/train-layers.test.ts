@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyOptimizerUpdate, usesFusedUpdate } from '../../optimizers/apply-optimizer-update.js';
-import { withSeed } from '../../random/with-seed.js';
-import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from './wasm-kernel-test-harness.js';
+import { applyOptimizerUpdate, usesFusedUpdate, withSeed } from '@fitstream/core';
+import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../test-support/wasm-kernel-harness.js';
 
 const GRADIENT_TOLERANCE = 1e-4;
 const LOSS_TOLERANCE = 1e-4;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installWasmKernels, uninstallWasmKernels } from './install-wasm-kernels.js';
-import { tf } from './wasm-kernel-test-harness.js';
+import { tf } from '../test-support/wasm-kernel-harness.js';
 
 const MISSING = [
   'Conv2DBackpropFilter',

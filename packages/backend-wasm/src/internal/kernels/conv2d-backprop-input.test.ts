@@ -12,7 +12,7 @@ import {
   setUpWasmWithKernels,
   tf,
   WorstError,
-} from './wasm-kernel-test-harness.js';
+} from '../../test-support/wasm-kernel-harness.js';
 
 const TOLERANCE = 1e-4;
 const worst = new WorstError();

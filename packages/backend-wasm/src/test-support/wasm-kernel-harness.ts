@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { convGradientGeometry, type ConvGradientGeometry } from './conv-gradient-geometry.js';
-import { installWasmKernels } from './install-wasm-kernels.js';
+import { convGradientGeometry, type ConvGradientGeometry } from '../internal/kernels/conv-gradient-geometry.js';
+import { installWasmKernels } from '../internal/install-wasm-kernels.js';
 
 export { tf };
 

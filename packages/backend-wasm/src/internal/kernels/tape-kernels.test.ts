@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installWasmKernels, uninstallWasmKernels } from './install-wasm-kernels.js';
+import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
 import { CLIP_BY_VALUE_GRAD } from './clip-by-value-grad.js';
-import { backendDataIds, onBackend, setUpWasmWithKernels, tf } from './wasm-kernel-test-harness.js';
+import { backendDataIds, onBackend, setUpWasmWithKernels, tf } from '../../test-support/wasm-kernel-harness.js';
 
 /** Gradient of sum(clipByValue(x, min, max) · w) w.r.t. x — exercises the ClipByValue gradient with a non-trivial dy. */
 function clipGradient(values: number[], weights: number[], min: number, max: number): number[] {

@@ -7,22 +7,22 @@
  * {@link uninstallWasmKernels} can restore the registry exactly.
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
-import { createBatchMatMulKernel } from './batch-mat-mul-transpose.js';
-import { createConv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
-import { createConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
-import { createDepthwiseConv2dBackpropFilterKernel } from './depthwise-conv2d-backprop-filter.js';
-import { createDepthwiseConv2dBackpropInputKernel } from './depthwise-conv2d-backprop-input.js';
-import { createFusedMatMulKernel } from './fused-mat-mul-transpose.js';
-import { createGatherV2Kernel } from './gather-v2.js';
-import { createMaxPoolGradKernel } from './max-pool-grad.js';
-import { createSliceKernel } from './slice.js';
-import { createIdentityKernel } from './identity.js';
-import { createCastKernel } from './cast.js';
-import { CLIP_BY_VALUE_GRAD, createClipByValueGradKernel, routeClipByValueGradient } from './clip-by-value-grad.js';
-import { FUSED_KERNELS, fusedKernelFunc } from '../../optimizers/fused-update-kernels.js';
-import { createUnsortedSegmentSumKernel } from './unsorted-segment-sum.js';
-import { type KernelTable, resolveKernelTable } from './wasm-kernel-scope.js';
-import type { Tf } from './wasm-kernel-types.js';
+import { createBatchMatMulKernel } from './kernels/batch-mat-mul-transpose.js';
+import { createConv2DBackpropFilterKernel } from './kernels/conv2d-backprop-filter.js';
+import { createConv2DBackpropInputKernel } from './kernels/conv2d-backprop-input.js';
+import { createDepthwiseConv2dBackpropFilterKernel } from './kernels/depthwise-conv2d-backprop-filter.js';
+import { createDepthwiseConv2dBackpropInputKernel } from './kernels/depthwise-conv2d-backprop-input.js';
+import { createFusedMatMulKernel } from './kernels/fused-mat-mul-transpose.js';
+import { createGatherV2Kernel } from './kernels/gather-v2.js';
+import { createMaxPoolGradKernel } from './kernels/max-pool-grad.js';
+import { createSliceKernel } from './kernels/slice.js';
+import { createIdentityKernel } from './kernels/identity.js';
+import { createCastKernel } from './kernels/cast.js';
+import { CLIP_BY_VALUE_GRAD, createClipByValueGradKernel, routeClipByValueGradient } from './kernels/clip-by-value-grad.js';
+import { FUSED_KERNELS, fusedKernelFunc, fusedMaxElements, type FusedUpdateKernelConfig } from './fused-updates/fused-update-kernels.js';
+import { createUnsortedSegmentSumKernel } from './kernels/unsorted-segment-sum.js';
+import { type KernelTable, resolveKernelTable } from './kernels/wasm-kernel-scope.js';
+import type { Tf } from './kernels/wasm-kernel-types.js';
 
 const BACKEND = 'wasm';
 
@@ -53,7 +53,8 @@ export interface WasmKernelOptions {
   readonly activationGradients?: boolean;
   /**
    * Fused Adam / RMSProp / momentum / SGD updates (one kernel per variable instead of ≈10), used by the trainer
-   * through `applyOptimizerUpdate`; bit-identical to tfjs' optimizers.
+   * through `@fitstream/core`'s `applyOptimizerUpdate`, which finds them in tfjs' kernel registry; bit-identical to
+   * tfjs' optimizers.
    */
   readonly optimizerUpdates?: boolean;
 }
@@ -81,8 +82,16 @@ interface KernelFactoryContext {
   readonly current: KernelConfig | undefined;
 }
 
+/** One kernel of a group: its name, how to build it, and what its registration carries besides tfjs' fields. */
+interface KernelEntry {
+  readonly name: string;
+  readonly create: (ctx: KernelFactoryContext) => KernelFunc;
+  /** For the fused updates: the hint core's `applyOptimizerUpdate` reads from the registration. */
+  readonly extra?: Pick<FusedUpdateKernelConfig, 'maxElements'>;
+}
+
 /** The kernels of each group, with how to build them. */
-const GROUPS: Record<Group, ReadonlyArray<{ name: string; create: (ctx: KernelFactoryContext) => KernelFunc }>> = {
+const GROUPS: Record<Group, readonly KernelEntry[]> = {
   matMulTranspose: [
     { name: 'BatchMatMul', create: ({ table, current }) => createBatchMatMulKernel(table, requireOriginal('BatchMatMul', current)) },
     {
@@ -122,7 +131,7 @@ const GROUPS: Record<Group, ReadonlyArray<{ name: string; create: (ctx: KernelFa
     { name: 'Cast', create: ({ current }) => createCastKernel(requireOriginal('Cast', current)) },
   ],
   activationGradients: [{ name: CLIP_BY_VALUE_GRAD, create: ({ tf }) => (routeClipByValueGradient(tf), createClipByValueGradKernel()) }],
-  optimizerUpdates: Object.values(FUSED_KERNELS).map((name) => ({ name, create: () => fusedKernelFunc(name) })),
+  optimizerUpdates: Object.values(FUSED_KERNELS).map((name) => ({ name, create: () => fusedKernelFunc(name), extra: { maxElements: fusedMaxElements } })),
 };
 
 /**
@@ -139,6 +148,17 @@ const installed = new Map<string, InstalledKernel>();
  * occupy after the call, not only what this call changed, so it is the same on a repeated call.
  *
  * @throws Error if the wasm backend is not registered and initialised, or lacks a kernel the replacements build on.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * import '@tensorflow/tfjs-backend-wasm';
+ * import { installWasmKernels } from '@fitstream/backend-wasm';
+ *
+ * await tf.setBackend('wasm');
+ * const { registered, replaced } = installWasmKernels(tf);                 // every group
+ * installWasmKernels(tf, { optimizerUpdates: false, matMulTranspose: false }); // or some of them
+ * ```
  */
 export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): WasmKernelReport {
   assertWasmReady(tf);
@@ -147,7 +167,7 @@ export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): Was
     if (options[group] === false) {
       continue;
     }
-    for (const { name, create } of GROUPS[group]) {
+    for (const { name, create, extra } of GROUPS[group]) {
       const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
       const ours = installed.get(name);
       if (ours !== undefined && current?.kernelFunc === ours.config.kernelFunc) {
@@ -155,7 +175,7 @@ export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): Was
       }
       // Either never installed, or someone re-registered the name after us: what is registered now is what we
       // wrap and what uninstall must restore.
-      const config: KernelConfig = { kernelName: name, backendName: BACKEND, kernelFunc: create({ tf, table, current }) };
+      const config: KernelConfig = { ...extra, kernelName: name, backendName: BACKEND, kernelFunc: create({ tf, table, current }) };
       // Keep the original's setup/dispose hooks: tfjs calls them on every setBackend('wasm'), and the original kernel
       // (which ours delegates to) relies on its setup to bind its wasm function.
       if (current?.setupFunc !== undefined) {
@@ -179,6 +199,12 @@ export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): Was
  * backend never had are unregistered again. A kernel someone else re-registered after us is left alone.
  * Safe to call when nothing is installed.
  * @returns what was installed before the call.
+ *
+ * @example
+ * ```ts
+ * const before = uninstallWasmKernels(tf); // stock tfjs-backend-wasm kernels from here on
+ * if (before.registered.length + before.replaced.length > 0) installWasmKernels(tf); // put them back later
+ * ```
  */
 export function uninstallWasmKernels(tf: Tf): WasmKernelReport {
   const before = report();

@@ -6,7 +6,7 @@
  */
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { randomValues } from '../backends/wasm/wasm-kernel-test-harness.js';
+import { randomValues } from '../../test-support/wasm-kernel-harness.js';
 import { FUSED_KERNELS, fusedKernelFunc, setSimdUpdatesEnabled, simdUpdatesOf } from './fused-update-kernels.js';
 import { simdUpdateModuleBytes, simdUpdatesFor, simdUpdatesSupported, type WasmMemory } from './simd-update-module.js';
 

@@ -8,7 +8,13 @@
  * to float32 (double has more than 2·24 + 2 bits of precision, so double rounding is innocuous). The tests check
  * this against the stock optimizers on the cpu and wasm backends.
  *
- * Two implementations, registered under fitstream's own kernel names ({@link applyOptimizerUpdate} calls them):
+ * The seam with `@fitstream/core`: its `applyOptimizerUpdate` (the trainer's optimizer step) asks tfjs' kernel registry
+ * whether a kernel named in {@link FUSED_KERNELS} is registered for the active backend and runs it through
+ * `engine.runKernel` with the inputs and attributes documented on each kernel below; it imports nothing of this package.
+ * Each registration also carries {@link FusedUpdateKernelConfig.maxElements}, which core reads to send larger variables
+ * through tfjs' own ops. The tests in fused-optimizers.test.ts run core's side against these kernels.
+ *
+ * Two implementations, registered under fitstream's own kernel names:
  * - on the wasm backend, a hand-assembled WebAssembly SIMD module (simd-update-module.ts) instantiated on the backend's
  *   own memory, which updates a variable in one f32x4 pass over the heap (≈1.1 ns/element for Adam, 0.16 for SGD);
  * - elsewhere (the cpu backend, or an engine without WebAssembly SIMD, or a heap that cannot be imported), plain
@@ -18,7 +24,10 @@
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { type SimdUpdates, simdUpdatesFor, type WasmMemory } from './simd-update-module.js';
 
-/** Kernel names of the fused updates. */
+/**
+ * Kernel names of the fused updates. `@fitstream/core` (apply-optimizer-update.ts) spells the same names: they are the
+ * contract between the packages, which import nothing of each other (tested in fused-optimizers.test.ts).
+ */
 export const FUSED_KERNELS = {
   adam: 'FitstreamAdamUpdate',
   rmsprop: 'FitstreamRMSPropUpdate',
@@ -28,6 +37,12 @@ export const FUSED_KERNELS = {
 
 /** A fused kernel's name. */
 export type FusedKernelName = (typeof FUSED_KERNELS)[keyof typeof FUSED_KERNELS];
+
+/** A fused update's registration: tfjs' kernel config plus the hint core's `applyOptimizerUpdate` reads. */
+export interface FusedUpdateKernelConfig extends KernelConfig {
+  /** The largest variable (in elements) the kernel should take on `backend`; core updates larger ones with tfjs' ops. */
+  readonly maxElements: (backend: unknown) => number;
+}
 
 const fround = Math.fround;
 
@@ -356,9 +371,4 @@ const KERNEL_FUNCS: Record<FusedKernelName, KernelFunc> = {
  */
 export function fusedKernelFunc(name: FusedKernelName): KernelFunc {
   return KERNEL_FUNCS[name];
-}
-
-/** Kernel configs of every fused update for `backendName` ('wasm' or 'cpu'). */
-export function fusedKernelConfigs(backendName: 'wasm' | 'cpu'): KernelConfig[] {
-  return (Object.keys(KERNEL_FUNCS) as FusedKernelName[]).map((kernelName) => ({ kernelName, backendName, kernelFunc: KERNEL_FUNCS[kernelName] }));
 }

@@ -1,0 +1,101 @@
+/**
+ * The seam with `@fitstream/backend-wasm`, fitstream's training kernels for tfjs-backend-wasm (the gradient kernels it
+ * lacks, fast transposed matMuls, fused optimizer updates …). It is an optional peer: `selectBackend` loads it with a
+ * dynamic `import()` when it selects wasm, so a tfjs-node user never installs it, and says so when it is missing —
+ * training then runs on the stock kernels, and a kernel those lack fails with an error that names the package.
+ *
+ * The option and report types below are that package's `WasmKernelOptions` and `WasmKernelReport`, spelled here because
+ * the core does not import it; the package's type tests keep the two equal.
+ */
+import type * as tfjs from '@tensorflow/tfjs';
+import { describeLoadError, importOptional } from './optional-package.js';
+
+/** The package, and the command that installs it. */
+export const WASM_KERNELS_PACKAGE = '@fitstream/backend-wasm';
+export const WASM_KERNELS_FIX = `npm install ${WASM_KERNELS_PACKAGE}`;
+
+/**
+ * Which groups of fitstream's wasm kernels `selectBackend` installs (each on unless `false`): `@fitstream/backend-wasm`'s
+ * `WasmKernelOptions`, whose documentation says what each group holds.
+ */
+export interface WasmKernelGroups {
+  /** `BatchMatMul` / `_FusedMatMul` with transposed operands through the fast plain product. */
+  readonly matMulTranspose?: boolean;
+  /** `Conv2DBackpropFilter` (missing in stock wasm) and a faster `Conv2DBackpropInput`. */
+  readonly convGradients?: boolean;
+  /** `UnsortedSegmentSum` (missing in stock wasm; the gradient of Embedding). */
+  readonly embeddingGradient?: boolean;
+  /** `DepthwiseConv2dNativeBackpropFilter` / `…Input` (missing in stock wasm). */
+  readonly depthwiseGradients?: boolean;
+  /** `MaxPoolGrad` (the stock kernel is wrong whenever input height ≠ width). */
+  readonly poolGradients?: boolean;
+  /** `GatherV2` and `Slice` copying whole rows on the heap (batch assembly). */
+  readonly batchCopies?: boolean;
+  /** `Identity` and same-dtype `Cast` sharing their input's memory (the gradient tape's clones). */
+  readonly sharedIdentity?: boolean;
+  /** The gradient of `ClipByValue` (LSTM/GRU gates) as one kernel. */
+  readonly activationGradients?: boolean;
+  /** Fused Adam / RMSProp / momentum / SGD updates, which `applyOptimizerUpdate` finds in tfjs' kernel registry. */
+  readonly optimizerUpdates?: boolean;
+}
+
+/** What fitstream's kernels occupy in the wasm registry (`@fitstream/backend-wasm`'s `WasmKernelReport`). */
+export interface InstalledWasmKernels {
+  /** Kernels the wasm backend did not have, now provided by fitstream. */
+  registered: string[];
+  /** Native wasm kernels fitstream has replaced. */
+  replaced: string[];
+}
+
+/** Why fitstream's wasm kernels are not in use although wasm was selected with them on, and how to get them. */
+export interface MissingWasmKernels {
+  /** `not installed`, or why `@fitstream/backend-wasm` failed to load. */
+  readonly reason: string;
+  /** `npm install @fitstream/backend-wasm`. */
+  readonly fix: string;
+}
+
+/** The part of `@fitstream/backend-wasm` the core calls. */
+interface WasmKernelsModule {
+  installWasmKernels(tf: typeof tfjs, options: WasmKernelGroups): InstalledWasmKernels;
+}
+
+/**
+ * Loads `@fitstream/backend-wasm` and installs the `groups` of its kernels into the active wasm backend. When the
+ * package cannot be loaded, returns why and how to install it (the stock kernels stay); an error of the installation
+ * itself propagates (the wasm backend then lacks a kernel the replacements build on).
+ */
+export async function installFitstreamWasmKernels(tf: typeof tfjs, groups: WasmKernelGroups): Promise<{ installed: InstalledWasmKernels } | { missing: MissingWasmKernels }> {
+  let kernels: Partial<WasmKernelsModule>;
+  try {
+    kernels = (await importOptional(WASM_KERNELS_PACKAGE)) as Partial<WasmKernelsModule>;
+  } catch (error) {
+    return { missing: { reason: describeLoadError(error), fix: WASM_KERNELS_FIX } };
+  }
+  if (typeof kernels.installWasmKernels !== 'function') {
+    return { missing: { reason: `the installed ${WASM_KERNELS_PACKAGE} exports no installWasmKernels`, fix: `${WASM_KERNELS_FIX}@latest` } };
+  }
+  return { installed: kernels.installWasmKernels(tf, groups) };
+}
+
+/** The part of the one log line that says fitstream's kernels are missing, and how to install them. */
+export function missingKernelsNote(missing: MissingWasmKernels): string {
+  const what = missing.reason === 'not installed' ? 'not installed' : `unavailable (${missing.reason})`;
+  return `fitstream's wasm training kernels ${what}: stock kernels, no conv/depthwise/embedding gradients, slower backward pass; ${missing.fix}`;
+}
+
+/**
+ * `error`, or — when it is tfjs' "Kernel 'X' not registered for backend 'wasm'" — an error that says stock
+ * tfjs-backend-wasm lacks that kernel and that `@fitstream/backend-wasm` provides the missing training kernels (with the
+ * original as its `cause`).
+ */
+export function explainMissingKernel(error: unknown): unknown {
+  const kernel = error instanceof Error ? /Kernel '([^']+)' not registered for backend 'wasm'/.exec(error.message)?.[1] : undefined;
+  if (kernel === undefined) return error;
+  return new Error(
+    `The wasm backend has no '${kernel}' kernel, so this model cannot train on it: stock tfjs-backend-wasm lacks several ` +
+      `gradient kernels (conv, depthwise, embedding), which fitstream's wasm training kernels provide. Install them ` +
+      `(${WASM_KERNELS_FIX}) and keep selectBackend's wasmKernels option on, or train on another backend.`,
+    { cause: error },
+  );
+}

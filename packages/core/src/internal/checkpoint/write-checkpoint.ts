@@ -1,0 +1,234 @@
+// Writing a checkpoint: a snapshot taken in one synchronous moment, then written atomically (temporary directory,
+// checksums, state.json last, rename).
+import * as tf from '@tensorflow/tfjs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { sha256, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from '@fitstream/util';
+import type { ModelAdapter } from '../model/model.js';
+import { LATEST, MODELS_DIR, OPTIMIZER_BIN, OPTIMIZER_JSON, OPTIMIZERS_DIR, PLUGIN_TENSORS_BIN, PLUGIN_TENSORS_JSON, STATE, VARIABLES_JSON, WEIGHTS_BIN } from './checkpoint-format.js';
+import type { CheckpointInfo, CheckpointState, CheckpointStateInput, NamedTensor } from './checkpoint-format.js';
+import { fileSystem } from './file-io.js';
+
+// Adam and Adamax keep the running powers of beta as variables outside getWeights(); setWeights recomputes them with
+// pow(), which differs from the running product in the last bits. Saving them makes a resumed run bit-identical.
+const OPTIMIZER_EXTRAS = ['accBeta1', 'accBeta2', 'iteration'] as const;
+
+function optimizerExtras(optimizer: tf.Optimizer): Record<string, number> {
+  const extras: Record<string, number> = {};
+  for (const key of OPTIMIZER_EXTRAS) {
+    const v = (optimizer as unknown as Record<string, unknown>)[key];
+    if (v instanceof tf.Variable) extras[key] = v.dataSync()[0]!;
+  }
+  return extras;
+}
+
+async function encodeNamed(named: tf.NamedTensorMap | NamedTensor[]): Promise<{ specs: tf.io.WeightsManifestEntry[]; data: Uint8Array }> {
+  const { data, specs } = await tf.io.encodeWeights(named);
+  const buffer = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data);
+  return { specs, data: new Uint8Array(buffer) };
+}
+
+/** What a checkpoint is written from. */
+export interface CheckpointParts {
+  readonly model: ModelAdapter;
+  readonly optimizer: tf.Optimizer;
+  readonly state: CheckpointStateInput;
+  /** Tensors of state providers, by provider key (see `StateProvider.getTensors`). */
+  readonly pluginTensors?: Readonly<Record<string, tf.NamedTensorMap>>;
+  /** The other models of a custom train step, by name (saved under `models/<name>/`). */
+  readonly models?: ReadonlyMap<string, ModelAdapter>;
+  /** The other optimizers of a custom train step, by name (saved under `optimizers/<name>/`). */
+  readonly optimizers?: ReadonlyMap<string, tf.Optimizer>;
+}
+
+/** One model's part of a snapshot: its topology and copies of its weights. */
+interface ModelSnapshot {
+  readonly kind: ModelAdapter['kind'];
+  readonly topology: tf.io.ModelJSON['modelTopology'] | undefined;
+  readonly userDefinedMetadata: tf.io.ModelArtifacts['userDefinedMetadata'];
+  readonly weights: readonly NamedTensor[];
+  readonly variables: ReadonlyArray<readonly [string, string]>;
+}
+
+/** One optimizer's part of a snapshot. */
+interface OptimizerSnapshot {
+  readonly optimizer: tf.Optimizer;
+  readonly weights: Promise<NamedTensor[]>;
+  readonly extras: Record<string, number>;
+}
+
+function snapshotModel(model: ModelAdapter): ModelSnapshot {
+  const named = [...model.namedWeights()];
+  return {
+    kind: model.kind,
+    topology: model.layersModel ? (model.layersModel.toJSON(null, false) as tf.io.ModelJSON['modelTopology']) : undefined,
+    userDefinedMetadata: model.layersModel?.getUserDefinedMetadata() as tf.io.ModelArtifacts['userDefinedMetadata'],
+    weights: named.map(([name, v]) => ({ name, tensor: tf.clone(v) })),
+    variables: named.map(([key, v]) => [key, v.name] as const),
+  };
+}
+
+function snapshotOptimizer(optimizer: tf.Optimizer): OptimizerSnapshot {
+  return { optimizer, weights: optimizerWeightsOf(optimizer), extras: optimizerExtras(optimizer) };
+}
+
+/** `optimizer.getWeights()`, with a clear error for tfjs optimizers that cannot save their state (Adamax). */
+function optimizerWeightsOf(optimizer: tf.Optimizer): Promise<NamedTensor[]> {
+  const refuse = (error: unknown): never => {
+    throw new Error(
+      `Optimizer ${optimizer.getClassName()} cannot save its state in tfjs (${error instanceof Error ? error.message : String(error)}), so a checkpoint cannot hold it and a resume would not be exact; train with 'adam', 'rmsprop', 'adagrad', 'adadelta', 'momentum' or 'sgd' to checkpoint.`,
+    );
+  };
+  let weights: Promise<NamedTensor[]>;
+  try {
+    weights = optimizer.getWeights().catch(refuse);
+  } catch (error) {
+    weights = Promise.reject(error instanceof Error ? error : new Error(String(error))).catch(refuse);
+  }
+  // Awaited later by the writer (after other encodes): marked handled now so a refusal is not an unhandled rejection.
+  weights.catch(() => undefined);
+  return weights;
+}
+
+/**
+ * A checkpoint's content taken in one synchronous moment: copies of the model weights and plugin tensors, the model's
+ * topology, the optimizer and its extras. Taking it does not wait for anything, so nothing else (another event
+ * subscriber, the next step) can change what the checkpoint holds between the request and the write; a weight view
+ * (EMA, SWA) needs to stay applied only while it is taken. {@link writeSnapshot} writes it and disposes the copies.
+ */
+export interface CheckpointSnapshot {
+  readonly kind: ModelAdapter['kind'];
+  /** The layers model's `toJSON` (its topology), or `undefined` for a function model. */
+  readonly topology: tf.io.ModelJSON['modelTopology'] | undefined;
+  readonly userDefinedMetadata: tf.io.ModelArtifacts['userDefinedMetadata'];
+  /** Copies of every model weight in the model's canonical (layer) order. */
+  readonly weights: readonly NamedTensor[];
+  readonly variables: ReadonlyArray<readonly [string, string]>;
+  readonly pluginKeys: readonly string[];
+  readonly pluginTensors: readonly NamedTensor[];
+  readonly optimizer: tf.Optimizer;
+  /** `optimizer.getWeights()`, started in the same moment (tfjs reads the slot variables, which only updates change). */
+  readonly optimizerWeights: Promise<NamedTensor[]>;
+  readonly extras: Record<string, number>;
+  readonly state: CheckpointStateInput;
+  /** The other models and optimizers of a custom train step. */
+  readonly models: ReadonlyMap<string, ModelSnapshot>;
+  readonly optimizers: ReadonlyMap<string, OptimizerSnapshot>;
+}
+
+/** Takes a {@link CheckpointSnapshot} synchronously (see there). */
+export function snapshotCheckpoint(parts: CheckpointParts): CheckpointSnapshot {
+  const { model, optimizer } = parts;
+  const pluginKeys = Object.keys(parts.pluginTensors ?? {});
+  return {
+    ...snapshotModel(model),
+    pluginKeys,
+    pluginTensors: Object.entries(parts.pluginTensors ?? {}).flatMap(([key, map]) => Object.entries(map).map(([name, tensor]) => ({ name: `${key}/${name}`, tensor: tf.clone(tensor) }))),
+    optimizer,
+    optimizerWeights: optimizerWeightsOf(optimizer),
+    extras: optimizerExtras(optimizer),
+    state: parts.state,
+    models: new Map([...(parts.models ?? [])].map(([name, m]) => [name, snapshotModel(m)])),
+    optimizers: new Map([...(parts.optimizers ?? [])].map(([name, o]) => [name, snapshotOptimizer(o)])),
+  };
+}
+
+/**
+ * Writes a checkpoint directory atomically: `model.json` + `weights.bin` (stock tfjs layers format, loadable with
+ * `tf.loadLayersModel(fileSystem(dir))`) or `variables.json` + `weights.bin` for function models,
+ * `optimizer.json` + `optimizer.bin`, plugin tensors, and `state.json` with SHA-256 checksums of the other files.
+ */
+export async function writeCheckpoint(dir: string, parts: CheckpointParts): Promise<CheckpointInfo> {
+  return writeSnapshot(dir, snapshotCheckpoint(parts));
+}
+
+/** Writes a snapshot taken with {@link snapshotCheckpoint} (see {@link writeCheckpoint}) and disposes its copies. */
+export async function writeSnapshot(dir: string, snapshot: CheckpointSnapshot): Promise<CheckpointInfo> {
+  const path = resolvePath(dir);
+  const createdAt = new Date().toISOString();
+  const { optimizer } = snapshot;
+  try {
+    const encodedPlugins = snapshot.pluginTensors.length > 0 ? await encodeNamed([...snapshot.pluginTensors]) : undefined;
+    await writeDirectoryAtomic(path, async (tmp) => {
+      const files: Record<string, string> = {};
+      const put = async (name: string, data: string | Uint8Array) => {
+        await mkdir(dirname(join(tmp, name)), { recursive: true });
+        await writeFileDurable(join(tmp, name), data);
+        files[name] = sha256(data);
+      };
+      await writeModelFiles(tmp, '', snapshot, put, files);
+      await writeOptimizerFiles('', { optimizer, weights: snapshot.optimizerWeights, extras: snapshot.extras }, put);
+      if (encodedPlugins) {
+        await put(PLUGIN_TENSORS_BIN, encodedPlugins.data);
+        await put(PLUGIN_TENSORS_JSON, JSON.stringify({ keys: snapshot.pluginKeys, weights: encodedPlugins.specs }));
+      }
+      for (const [name, model] of snapshot.models) await writeModelFiles(tmp, `${MODELS_DIR}/${name}/`, model, put, files);
+      for (const [name, part] of snapshot.optimizers) await writeOptimizerFiles(`${OPTIMIZERS_DIR}/${name}/`, part, put);
+      const state: CheckpointState = {
+        format: 'fitstream-checkpoint',
+        version: 1,
+        createdAt,
+        ...snapshot.state,
+        optimizer: { className: optimizer.getClassName(), extras: snapshot.extras },
+        model: { kind: snapshot.kind, variables: snapshot.variables },
+        ...(snapshot.models.size || snapshot.optimizers.size
+          ? {
+              parts: {
+                models: Object.fromEntries([...snapshot.models].map(([name, m]) => [name, { kind: m.kind, variables: m.variables }])),
+                optimizers: Object.fromEntries([...snapshot.optimizers].map(([name, o]) => [name, { className: o.optimizer.getClassName(), extras: o.extras }])),
+              },
+            }
+          : {}),
+        files,
+      };
+      // state.json is written last: a directory without it is never a checkpoint.
+      await writeFileDurable(join(tmp, STATE), JSON.stringify(state, null, 1));
+    });
+  } finally {
+    const models = [snapshot, ...snapshot.models.values()];
+    tf.dispose([...models.flatMap((m) => m.weights.map((w) => w.tensor)), ...snapshot.pluginTensors.map((w) => w.tensor)]);
+  }
+  return { path, epoch: snapshot.state.epoch, batch: snapshot.state.batch, step: snapshot.state.step, createdAt };
+}
+
+type PutFile = (name: string, data: string | Uint8Array) => Promise<void>;
+
+/**
+ * A model's files under `prefix`: `model.json` + `weights.bin` (stock tfjs layers format, what `LayersModel.save` writes,
+ * from the snapshot rather than the live model) or `variables.json` + `weights.bin` for function models.
+ */
+async function writeModelFiles(tmp: string, prefix: string, model: ModelSnapshot, put: PutFile, files: Record<string, string>): Promise<void> {
+  const encoded = await encodeNamed([...model.weights]);
+  if (!model.topology) {
+    await put(`${prefix}${WEIGHTS_BIN}`, encoded.data);
+    await put(`${prefix}${VARIABLES_JSON}`, JSON.stringify({ format: 'fitstream-variables', weights: encoded.specs }));
+    return;
+  }
+  const target = join(tmp, prefix);
+  await mkdir(target, { recursive: true });
+  await fileSystem(target).save!({
+    modelTopology: model.topology,
+    format: 'layers-model',
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+    convertedBy: null,
+    weightSpecs: encoded.specs,
+    weightData: encoded.data.buffer.slice(encoded.data.byteOffset, encoded.data.byteOffset + encoded.data.byteLength) as ArrayBuffer,
+    ...(model.userDefinedMetadata ? { userDefinedMetadata: model.userDefinedMetadata } : {}),
+  });
+  for (const name of ['model.json', WEIGHTS_BIN]) files[`${prefix}${name}`] = sha256(await readFile(join(target, name)));
+}
+
+/** An optimizer's slots and config under `prefix`: `optimizer.json` + `optimizer.bin`. */
+async function writeOptimizerFiles(prefix: string, part: OptimizerSnapshot, put: PutFile): Promise<void> {
+  const weights = await part.weights;
+  const encoded = await encodeNamed(weights);
+  for (const w of weights) if (w.name === 'iter') w.tensor.dispose();
+  await put(`${prefix}${OPTIMIZER_BIN}`, encoded.data);
+  await put(`${prefix}${OPTIMIZER_JSON}`, JSON.stringify({ className: part.optimizer.getClassName(), config: part.optimizer.getConfig(), weights: encoded.specs }));
+}
+
+/** Points `<parent>/latest.json` at a checkpoint directory (atomic rename). */
+export async function markLatest(checkpointDir: string): Promise<void> {
+  const path = resolvePath(checkpointDir);
+  await writeFileAtomic(join(dirname(path), LATEST), JSON.stringify({ path: basename(path) }));
+}
