@@ -339,7 +339,7 @@ export function formatReport(r: DoctorReport): string {
   lines.push(`fitstream      ${fs.join(', ')}`);
   lines.push('');
   lines.push('Backends, in the order --backend auto tries them:');
-  const width = Math.max(...r.backends.map((b) => b.name.length));
+  const width = r.backends.reduce((w, b) => Math.max(w, b.name.length), 0);
   for (const b of r.backends) {
     lines.push(`  ${b.available ? '✓' : '✗'} ${b.name.padEnd(width)}  ${b.package ? `${b.package}${b.version ? ` ${b.version}` : ''}: ` : ''}${b.detail}`);
     if (b.fix) lines.push(`  ${' '.repeat(width + 4)}fix: ${b.fix}`);

@@ -44,7 +44,7 @@ export async function installNativePackage(projectDir: string, packageName: Nati
   }
   const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as { version: string; binary?: { napi_versions?: number[] } };
   const supported = Number(process.versions.napi ?? '8');
-  const napi = Math.max(...(manifest.binary?.napi_versions ?? [8]).filter((v) => v <= supported));
+  const napi = (manifest.binary?.napi_versions ?? [8]).filter((v) => v <= supported).reduce((a, b) => Math.max(a, b), 0);
   return { packageDir, version: manifest.version, napi, file: join(packageDir, 'lib', `napi-v${napi}`, 'tfjs_binding.node') };
 }
 

@@ -41,9 +41,14 @@ export interface SensorFeatureOptions {
   readonly floors: { readonly humidity: number; readonly temperature: number };
 }
 
+/** The longest trailing window: rows before it is full are dropped. */
+export function longestWindow(options: Pick<SensorFeatureOptions, 'windows'>): number {
+  return options.windows.reduce((a, b) => Math.max(a, b), 0);
+}
+
 /** Feature names, in column order. */
 export function sensorFeatureNames(options: SensorFeatureOptions): string[] {
-  return ['humidity', 'temperature'].flatMap((c) => [...options.windows.map((w) => `${c} z(${w})`), `${c} step z(${Math.max(...options.windows)})`]);
+  return ['humidity', 'temperature'].flatMap((c) => [...options.windows.map((w) => `${c} z(${w})`), `${c} step z(${longestWindow(options)})`]);
 }
 
 /**
@@ -51,7 +56,7 @@ export function sensorFeatureNames(options: SensorFeatureOptions): string[] {
  * first difference scaled by the longest window's MAD. Rows before the longest window is full are dropped (`first`).
  */
 export function sensorFeatures(mote: { readonly humidity: ArrayLike<number>; readonly temperature: ArrayLike<number> }, options: SensorFeatureOptions): { rows: number[][]; first: number } {
-  const longest = Math.max(...options.windows);
+  const longest = longestWindow(options);
   const columns: Float64Array[] = [];
   for (const channel of ['humidity', 'temperature'] as const) {
     const x = mote[channel];

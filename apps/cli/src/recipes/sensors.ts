@@ -15,7 +15,7 @@ import { writeJson } from '../run/run-directory.js';
 import type { DetectionRecord, DetectionScores } from '../run/sections.js';
 import { fitOptions } from '../run/fit-options.js';
 import type { ExperimentRecipe, Io, TensorPair } from './recipe.js';
-import { sensorFeatureNames, sensorFeatures, type SensorFeatureOptions } from './sensor-features.js';
+import { longestWindow, sensorFeatureNames, sensorFeatures, type SensorFeatureOptions } from './sensor-features.js';
 import { fitStandardisation, standardise } from './tabular.js';
 
 const LOSS_KINDS = ['focal', 'weighted', 'plain'] as const;
@@ -81,8 +81,9 @@ async function prepare(config: SensorsConfig): Promise<Prepared> {
   for (const mote of dataset.motes) {
     const { rows, first } = sensorFeatures(mote, features);
     const part = config.data.validationMotes.includes(mote.moteId) ? split.validation : split.train;
-    part.rows.push(...rows);
-    part.labels.push(...Array.from(mote.label.subarray(first)));
+    // A loop, not push(...rows): a mote has tens of thousands of readings, too many for call arguments.
+    for (const row of rows) part.rows.push(row);
+    for (const label of mote.label.subarray(first)) part.labels.push(label);
     part.motes.push(mote.moteId);
   }
   if (split.train.rows.length === 0) throw new Error('sensors: data.validationMotes leaves no mote to train on.');
@@ -108,7 +109,7 @@ async function prepare(config: SensorsConfig): Promise<Prepared> {
         kind: 'by mote',
         train: { motes: split.train.motes, readings: split.train.labels.length, anomalies: positives(split.train.labels) },
         validation: { motes: split.validation.motes, readings: split.validation.labels.length, anomalies: positives(split.validation.labels) },
-        droppedPerMote: Math.max(...features.windows),
+        droppedPerMote: longestWindow(features),
       },
       preprocessing: { features: names, windows: features.windows, floors: features.floors, transform: 'sign(z)·log(1 + |z|) of trailing robust z-scores', standardise: standardisation },
     },
