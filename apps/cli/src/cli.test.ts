@@ -62,7 +62,8 @@ describe('fitstream doctor', () => {
       expect(byName['tensorflow']!.fix).toBe('python3 -m pip install tensorflow-cpu && npx fitstream native install');
     }
     expect(byName['tensorflow-gpu']!.fix).toMatch(/tensorflow\[and-cuda\].*native install --gpu/);
-    expect(byName['wasm']).toMatchObject({ available: true, threads: false });
+    expect(byName['wasm']).toMatchObject({ available: true, threads: false, fitstreamKernels: true, fix: null });
+    expect(byName['wasm']!.detail).toMatch(/fitstream's training kernels installed \(@fitstream\/backend-wasm: \d+ added, \d+ replaced\)$/);
     expect(typeof byName['wasm']!.simd).toBe('boolean');
     expect(byName['cpu']!.available).toBe(true);
     expect(report.auto).toBe(AUTO_BACKEND);

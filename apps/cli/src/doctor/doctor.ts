@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendName } from '@fitstream/core';
+import { selectBackend, type BackendName, type BackendSelection } from '@fitstream/core';
 import { cacheDirectory } from '@fitstream/datasets';
 import { checkCuda, type CudaLibraries } from '../native/cuda.js';
 import { describeSource, readNativeRecord } from '../native/native-install.js';
@@ -25,6 +25,8 @@ export interface BackendCheck {
   /** wasm only: whether SIMD and threads are on. */
   readonly simd?: boolean;
   readonly threads?: boolean;
+  /** wasm only: whether `@fitstream/backend-wasm`'s training kernels are installed in it. */
+  readonly fitstreamKernels?: boolean;
   /** tensorflow backends only, when loaded: which TensorFlow runs and where it came from. */
   readonly native?: NativeBackendInfo;
 }
@@ -133,6 +135,9 @@ export function problemsOf(report: Omit<DoctorReport, 'problems'>): Problem[] {
   }
   for (const b of report.backends) {
     if (!b.available && b.fix && b.installed) problems.push({ problem: `${b.name}: ${b.detail}`, fix: b.fix });
+    if (b.available && b.fitstreamKernels === false && b.fix) {
+      problems.push({ problem: `${b.name}: fitstream's training kernels are not installed: convolution, depthwise and embedding models cannot train on it`, fix: b.fix });
+    }
   }
   if (report.auto === null) {
     problems.push({ problem: 'no tfjs backend loads: training cannot run', fix: 'reinstall @tensorflow/tfjs (its cpu backend always works), or npm install @tensorflow/tfjs-backend-wasm' });
@@ -160,10 +165,9 @@ function nodeOk(version: string): boolean {
   return major > reqMajor || (major === reqMajor && minor >= reqMinor);
 }
 
-async function tryBackend(name: BackendName): Promise<{ ok: true } | { ok: false; reason: string }> {
+async function tryBackend(name: BackendName): Promise<{ ok: true; selection: BackendSelection } | { ok: false; reason: string }> {
   try {
-    await selectBackend({ prefer: name, log: null });
-    return { ok: true };
+    return { ok: true, selection: await selectBackend({ prefer: name, log: null }) };
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
     // selectBackend's message is "No tfjs backend could be initialised: <name>: <reason>; to use it: …".
@@ -240,6 +244,10 @@ async function checkWasm(): Promise<BackendCheck> {
     return { name: 'wasm', package: pkg, installed: true, version, available: false, detail: `installed but did not initialise: ${tried.reason}`, fix: `reinstall ${pkg} at the version of @tensorflow/tfjs (${tf.version.tfjs})` };
   }
   const features = (await wasmFeatures()) ?? { simd: false, threads: false };
+  const { wasmKernels, wasmKernelsMissing } = tried.selection;
+  const kernels = wasmKernels
+    ? `fitstream's training kernels installed (@fitstream/backend-wasm: ${wasmKernels.registered.length} added, ${wasmKernels.replaced.length} replaced)`
+    : `fitstream's training kernels not installed (${wasmKernelsMissing?.reason ?? 'not loaded'}): stock kernels, no conv/depthwise/embedding gradients, slower backward pass`;
   const threads = features.threads
     ? 'threads on'
     : 'threads off (tfjs-backend-wasm 4.x disables them under Node.js, tfjs issue #3830: it runs single-threaded)';
@@ -249,10 +257,11 @@ async function checkWasm(): Promise<BackendCheck> {
     installed: true,
     version,
     available: true,
-    detail: `initialises; SIMD ${features.simd ? 'on' : 'off (this runtime cannot validate SIMD WebAssembly; the plain build is slower)'}; ${threads}`,
-    fix: null,
+    detail: `initialises; SIMD ${features.simd ? 'on' : 'off (this runtime cannot validate SIMD WebAssembly; the plain build is slower)'}; ${threads}; ${kernels}`,
+    fix: wasmKernelsMissing?.fix ?? null,
     simd: features.simd,
     threads: features.threads,
+    fitstreamKernels: wasmKernels !== undefined,
   };
 }
 
