@@ -16,7 +16,8 @@ export const WASM_KERNELS_FIX = `npm install ${WASM_KERNELS_PACKAGE}`;
 
 /**
  * Which groups of fitstream's wasm kernels `selectBackend` installs (each on unless `false`): `@fitstream/backend-wasm`'s
- * `WasmKernelOptions`, whose documentation says what each group holds.
+ * `WasmKernelOptions`, whose documentation says what each group holds. Written out in both packages on purpose (core
+ * must not import the optional package); backend-wasm's type test keeps the two equal.
  */
 export interface WasmKernelGroups {
   /** `BatchMatMul` / `_FusedMatMul` with transposed operands through the fast plain product. */
