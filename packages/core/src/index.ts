@@ -88,6 +88,7 @@ export { alignOptimizerSlots } from './internal/optimizers/align-optimizer-slots
 
 export { fileSystem } from './internal/checkpoint/file-io.js';
 export { readCheckpoint, findCheckpoint } from './internal/checkpoint/read-checkpoint.js';
+export { CheckpointCorruptError } from './internal/checkpoint/verify-checkpoint.js';
 export { writeCheckpoint, markLatest } from './internal/checkpoint/write-checkpoint.js';
 export type { CheckpointInfo, CheckpointState } from './internal/checkpoint/checkpoint-format.js';
 export type { LoadedCheckpoint } from './internal/checkpoint/read-checkpoint.js';

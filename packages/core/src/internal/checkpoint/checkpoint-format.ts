@@ -59,6 +59,8 @@ export interface CheckpointState {
   };
   /** SHA-256 of every other file in the directory. */
   readonly files: Readonly<Record<string, string>>;
+  /** SHA-256 of this JSON without `checksum` (absent in checkpoints written before it existed). */
+  readonly checksum?: string;
 }
 
 export type CheckpointStateInput = Omit<CheckpointState, 'format' | 'version' | 'createdAt' | 'files' | 'optimizer' | 'model' | 'parts'>;

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTrainer, fileSystem, findCheckpoint, ofType, readCheckpoint, selectBackend, writeFileAtomic } from '../../index.js';
+import { CheckpointCorruptError, createTrainer, fileSystem, findCheckpoint, ofType, readCheckpoint, selectBackend, writeFileAtomic } from '../../index.js';
 import { classificationData, mlp, weightsOf } from '../../test-support/fixtures.js';
 import { writeDirectoryAtomic } from '@fitstream/util';
 
@@ -45,6 +45,54 @@ describe('checkpoint format', () => {
     weights[10] = weights[10]! ^ 0xff;
     await writeFile(join(info.path, 'weights.bin'), weights);
     await expect(readCheckpoint(info.path)).rejects.toThrow(/is corrupt: weights\.bin does not match its checksum/);
+  });
+
+  describe('verifies everything it reads: a CheckpointCorruptError names the file and what is wrong', () => {
+    type StateJson = { [key: string]: unknown; files: Record<string, string>; checksum?: string };
+    const editState = (edit: (state: StateJson) => void) => async (path: string) => {
+      const state = JSON.parse(await readFile(join(path, 'state.json'), 'utf8')) as StateJson;
+      edit(state);
+      await writeFile(join(path, 'state.json'), JSON.stringify(state));
+    };
+    const cases: Array<[string, (path: string) => Promise<void>, string, RegExp]> = [
+      ['an edited epoch', editState((s) => (s.epoch = 99)), 'state.json', /does not match its own checksum/],
+      ['an edited learning rate', editState((s) => (s.learningRate = 1)), 'state.json', /does not match its own checksum/],
+      ['an empty files map', editState((s) => { s.files = {}; delete s.checksum; }), 'model.json', /is not listed in state\.json/],
+      ['no files map', editState((s) => { delete (s as Partial<StateJson>).files; delete s.checksum; }), 'state.json', /has no valid "files" map/],
+      ['a file outside the directory', editState((s) => { s.files['../escape.bin'] = 'x'; delete s.checksum; }), '../escape.bin', /not a relative path inside the checkpoint/],
+      ['an absolute path', editState((s) => { s.files['/etc/passwd'] = 'x'; delete s.checksum; }), '/etc/passwd', /not a relative path inside the checkpoint/],
+      ['state.json that is not JSON', (path) => writeFile(join(path, 'state.json'), '{"format": "fitstream-check'), 'state.json', /is not valid JSON/],
+      ['a missing weights file', (path) => rm(join(path, 'weights.bin')), 'weights.bin', /is missing/],
+      ['a FIFO in place of a file (never opened)', async (path) => {
+        await rm(join(path, 'optimizer.bin'));
+        await new Promise<void>((done, fail) => spawn('mkfifo', [join(path, 'optimizer.bin')]).on('exit', (code) => (code === 0 ? done() : fail(new Error(`mkfifo ${code}`)))));
+      }, 'optimizer.bin', /is not a regular file/],
+      ['a symbolic link leaving the checkpoint', async (path) => {
+        await writeFile(join(dir, 'outside.bin'), await readFile(join(path, 'weights.bin')));
+        await rm(join(path, 'weights.bin'));
+        await symlink(join(dir, 'outside.bin'), join(path, 'weights.bin'));
+      }, 'weights.bin', /is a symbolic link/],
+    ];
+    it.each(cases)('%s', async (_title, damage, file, problem) => {
+      const { info } = await trainedCheckpoint(`verify-${file.replace(/\W/g, '')}-${cases.findIndex((c) => c[1] === damage)}`);
+      await damage(info.path);
+      const error = await readCheckpoint(info.path).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CheckpointCorruptError);
+      expect(error).toMatchObject({ checkpoint: info.path, file });
+      expect((error as CheckpointCorruptError).problem).toMatch(problem);
+      expect((error as Error).message).toMatch(/Resume from an earlier checkpoint/);
+    });
+
+    it('writes state.json with its own checksum, and still reads checkpoints written before it existed', async () => {
+      const { info, model } = await trainedCheckpoint('verify-legacy');
+      const state = JSON.parse(await readFile(join(info.path, 'state.json'), 'utf8'));
+      expect(state.checksum).toMatch(/^[0-9a-f]{64}$/);
+      delete state.checksum;
+      await writeFile(join(info.path, 'state.json'), JSON.stringify(state));
+      const loaded = await readCheckpoint(info.path);
+      expect(Object.values(loaded.weights).map((t) => Array.from(t.dataSync()))).toEqual(weightsOf(model));
+      tf.dispose([...Object.values(loaded.weights), ...loaded.optimizerWeights.map((w) => w.tensor)]);
+    });
   });
 
   it('names the weight and both shapes when resuming into another architecture', async () => {

@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { pathExists, sha256 } from '@fitstream/util';
+import { pathExists } from '@fitstream/util';
+import { readVerifiedCheckpoint } from './verify-checkpoint.js';
 import { LATEST, MODELS_DIR, OPTIMIZER_BIN, OPTIMIZER_JSON, OPTIMIZERS_DIR, PLUGIN_TENSORS_BIN, PLUGIN_TENSORS_JSON, STATE, VARIABLES_JSON, WEIGHTS_BIN } from './checkpoint-format.js';
 import type { CheckpointState, NamedTensor } from './checkpoint-format.js';
 
@@ -52,21 +53,14 @@ export interface LoadedCheckpoint {
   readonly parts: { readonly models: Record<string, tf.NamedTensorMap>; readonly optimizers: Record<string, NamedTensor[]> };
 }
 
-/** Reads and verifies a checkpoint (format, version, checksums). */
+/**
+ * Reads and verifies a checkpoint: format and version, state.json's own checksum, every file's checksum, paths confined
+ * to the directory and regular files only ({@link CheckpointCorruptError} names the file and what is wrong).
+ */
 export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
   const dir = await findCheckpoint(path);
   if (!dir) throw new Error(`No checkpoint at ${resolvePath(path)}: expected a directory with state.json, or one with latest.json pointing to it.`);
-  const state = JSON.parse(await readFile(join(dir, STATE), 'utf8')) as CheckpointState;
-  if (state.format !== 'fitstream-checkpoint' || state.version !== 1) {
-    throw new Error(`${dir}/state.json is not a fitstream checkpoint of version 1 (format ${String(state.format)}, version ${String(state.version)}).`);
-  }
-  const bytes: Record<string, Buffer> = {};
-  for (const [name, digest] of Object.entries(state.files)) {
-    bytes[name] = await readFile(join(dir, name));
-    if (sha256(bytes[name]) !== digest) {
-      throw new Error(`Checkpoint ${dir} is corrupt: ${name} does not match its checksum; resume from an earlier checkpoint.`);
-    }
-  }
+  const { state, bytes } = await readVerifiedCheckpoint(dir);
   const bufferOf = (name: string): ArrayBuffer => {
     const b = bytes[name]!;
     return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;

@@ -8,6 +8,7 @@ import type { ModelAdapter } from '../model/model.js';
 import { LATEST, MODELS_DIR, OPTIMIZER_BIN, OPTIMIZER_JSON, OPTIMIZERS_DIR, PLUGIN_TENSORS_BIN, PLUGIN_TENSORS_JSON, STATE, VARIABLES_JSON, WEIGHTS_BIN } from './checkpoint-format.js';
 import type { CheckpointInfo, CheckpointState, CheckpointStateInput, NamedTensor } from './checkpoint-format.js';
 import { fileSystem } from './file-io.js';
+import { stateChecksum } from './verify-checkpoint.js';
 
 // Adam and Adamax keep the running powers of beta as variables outside getWeights(); setWeights recomputes them with
 // pow(), which differs from the running product in the last bits. Saving them makes a resumed run bit-identical.
@@ -182,7 +183,7 @@ export async function writeSnapshot(dir: string, snapshot: CheckpointSnapshot): 
         files,
       };
       // state.json is written last: a directory without it is never a checkpoint.
-      await writeFileDurable(join(tmp, STATE), JSON.stringify(state, null, 1));
+      await writeFileDurable(join(tmp, STATE), JSON.stringify({ ...state, checksum: stateChecksum(state) }, null, 1));
     });
   } finally {
     const models = [snapshot, ...snapshot.models.values()];
