@@ -6,7 +6,8 @@
 // lines, the backup, model/), never on sleeps. What is compared, and why some bytes are excluded:
 // - model/: weights.bin, model.json, optimizer.bin, optimizer.json byte-identical. state.json (core's checkpoint state)
 //   holds `createdAt` (wall clock) and plugin names with the run directory's absolute path
-//   (`model-checkpoint(<run>/checkpoints)`): compared as JSON without `createdAt`, with the run directory replaced.
+//   (`model-checkpoint(<run>/checkpoints)`): compared as JSON without `createdAt` and `checksum` (which covers both),
+//   with the run directory replaced.
 // - metrics.csv: identical except the `duration_ms` column (wall-clock time of each epoch).
 // - events.jsonl: identical except `time` (every event) and `durationMs` (epoch:end), with the run directory replaced.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -130,14 +131,15 @@ async function normalisedCsv(runDir: string): Promise<string[][]> {
   return rows.map((r) => r.filter((_, i) => i !== at));
 }
 
-/** model/: every file's bytes, state.json as JSON without createdAt and with the run directory replaced. */
+/** model/: every file's bytes, state.json as JSON without createdAt and its checksum and with the run directory replaced. */
 async function modelFiles(runDir: string): Promise<Record<string, unknown>> {
   const dir = join(runDir, 'model');
   const files: Record<string, unknown> = {};
   for (const name of (await readdir(dir)).sort()) {
     const bytes = await readFile(join(dir, name));
     if (name === 'state.json') {
-      const { createdAt: _c, ...state } = JSON.parse(bytes.toString('utf8').split(runDir).join('<run>')) as Record<string, unknown>;
+      // checksum covers createdAt (and the run directory), so it differs with them.
+      const { createdAt: _c, checksum: _s, ...state } = JSON.parse(bytes.toString('utf8').split(runDir).join('<run>')) as Record<string, unknown>;
       files[name] = state;
     } else files[name] = bytes.toString('base64');
   }
