@@ -91,5 +91,5 @@ export { readCheckpoint, findCheckpoint } from './internal/checkpoint/read-check
 export { CheckpointCorruptError } from './internal/checkpoint/verify-checkpoint.js';
 export { writeCheckpoint, markLatest } from './internal/checkpoint/write-checkpoint.js';
 export type { CheckpointInfo, CheckpointState } from './internal/checkpoint/checkpoint-format.js';
-export type { LoadedCheckpoint } from './internal/checkpoint/read-checkpoint.js';
+export type { LoadedCheckpoint, FindCheckpointOptions, SkippedCheckpoint } from './internal/checkpoint/read-checkpoint.js';
 export type { Json } from './internal/checkpoint/json.js';

@@ -95,6 +95,64 @@ describe('checkpoint format', () => {
     });
   });
 
+  describe('falls back to the previous good checkpoint, and says so', () => {
+    async function epochCheckpoints(name: string) {
+      const checkpointDir = join(dir, name);
+      const trainer = createTrainer({ model: mlp(3, 8, 2, 4), optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 3, backend: 'current', log: null });
+      trainer.use({ name: 'every-epoch', attach: (e$, c) => e$.pipe(ofType('epoch:end')).subscribe(() => c.requestCheckpoint('epoch end')) });
+      await trainer.fit(classificationData(32, 3, 2), { epochs: 2, batchSize: 8, checkpointDir, handleSignals: false });
+      return { checkpointDir, first: join(checkpointDir, 'epoch-0001-step-00000004'), newest: join(checkpointDir, 'epoch-0002-step-00000008') };
+    }
+    const flipByte = async (file: string) => {
+      const bytes = await readFile(file);
+      bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+      await writeFile(file, bytes);
+    };
+
+    it('a directory of checkpoints whose newest is damaged: the previous good one, onSkip told why; an exact path still throws', async () => {
+      const { checkpointDir, first, newest } = await epochCheckpoints('fallback');
+      expect(await findCheckpoint(checkpointDir)).toBe(newest);
+      await flipByte(join(newest, 'weights.bin'));
+      const skipped: string[] = [];
+      expect(await findCheckpoint(checkpointDir, { onSkip: (s) => skipped.push(`${s.path}: ${(s.error as CheckpointCorruptError).file} ${(s.error as CheckpointCorruptError).problem}`) })).toBe(first);
+      expect(skipped).toEqual([`${newest}: weights.bin does not match its checksum`]);
+      await expect(readCheckpoint(newest)).rejects.toBeInstanceOf(CheckpointCorruptError);
+
+      const lines: string[] = [];
+      const trainer = createTrainer({ model: mlp(3, 8, 2, 4), optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 3, backend: 'current', log: (l) => lines.push(l) });
+      let resumedFrom: string | undefined;
+      trainer.events$.pipe(ofType('fit:start')).subscribe((e) => (resumedFrom = e.resumedFrom));
+      await trainer.fit(classificationData(32, 3, 2), { epochs: 2, batchSize: 8, resumeFrom: checkpointDir, handleSignals: false });
+      expect(resumedFrom).toBe(first);
+      expect(lines.join('\n')).toMatch(new RegExp(`skipping checkpoint ${newest}: .*weights\\.bin does not match its checksum[^]*resuming from the previous good checkpoint ${first}`));
+    });
+
+    it('every checkpoint damaged: the newest one\'s CheckpointCorruptError, never a silent fresh start', async () => {
+      const { checkpointDir, newest, first } = await epochCheckpoints('all-damaged');
+      await flipByte(join(newest, 'optimizer.bin'));
+      await rm(join(first, 'model.json'));
+      const error = await findCheckpoint(checkpointDir).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'CheckpointCorruptError', checkpoint: newest, file: 'optimizer.bin' });
+      expect(await findCheckpoint(join(dir, 'no-such-dir'))).toBeUndefined();
+    });
+
+    it('a replacement killed between its renames, or after its state.json: the hidden copies count, newest first', async () => {
+      const { first, newest } = await epochCheckpoints('hidden');
+      const slot = join(dir, 'hidden', 'slot');
+      // Killed after the new copy was complete but before it was renamed into place, the old one moved aside.
+      await writeDirectoryAtomic(join(dir, 'hidden', '.slot.old-1-aaaa'), async (tmp) => {
+        for (const name of await readdir(first)) await writeFile(join(tmp, name), await readFile(join(first, name)));
+      });
+      await writeDirectoryAtomic(join(dir, 'hidden', '.slot.tmp-1-aaaa'), async (tmp) => {
+        for (const name of await readdir(newest)) await writeFile(join(tmp, name), await readFile(join(newest, name)));
+      });
+      expect(await findCheckpoint(slot)).toBe(join(dir, 'hidden', '.slot.tmp-1-aaaa'));
+      // A new copy torn before its state.json was written is no checkpoint: the moved-aside one is.
+      await rm(join(dir, 'hidden', '.slot.tmp-1-aaaa', 'state.json'));
+      expect(await findCheckpoint(slot)).toBe(join(dir, 'hidden', '.slot.old-1-aaaa'));
+    });
+  });
+
   it('names the weight and both shapes when resuming into another architecture', async () => {
     const { info } = await trainedCheckpoint('shapes');
     const other = createTrainer({ model: mlp(3, 9, 2), optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 3, backend: 'current', log: null });

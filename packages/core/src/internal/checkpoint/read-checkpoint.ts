@@ -1,44 +1,118 @@
-// Finding and reading a checkpoint: a checkpoint directory or one with latest.json, verified against its checksums.
+// Finding and reading a checkpoint: every complete checkpoint at a location, newest first; the first that verifies wins.
 import * as tf from '@tensorflow/tfjs';
-import { readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { pathExists } from '@fitstream/util';
 import { readVerifiedCheckpoint } from './verify-checkpoint.js';
 import { LATEST, MODELS_DIR, OPTIMIZER_BIN, OPTIMIZER_JSON, OPTIMIZERS_DIR, PLUGIN_TENSORS_BIN, PLUGIN_TENSORS_JSON, STATE, VARIABLES_JSON, WEIGHTS_BIN } from './checkpoint-format.js';
 import type { CheckpointState, NamedTensor } from './checkpoint-format.js';
 
+/** A checkpoint passed over, because it does not verify (`error` says why), before an older one was used. */
+export interface SkippedCheckpoint {
+  readonly path: string;
+  readonly error: Error;
+}
+
+/** Options of {@link findCheckpoint} and {@link readCheckpoint}. */
+export interface FindCheckpointOptions {
+  /** Told of each newer checkpoint passed over because it does not verify, once an older one verified. */
+  readonly onSkip?: (skipped: SkippedCheckpoint) => void;
+}
+
+/** A directory that may be a checkpoint, with the position its state.json claims (unverified; for ordering only). */
+interface Candidate {
+  readonly path: string;
+  readonly step: number;
+  readonly createdAt: string;
+  /** 0: named by latest.json, 1: a published checkpoint, 2: a hidden copy of an interrupted replacement. */
+  readonly rank: number;
+}
+
+const HIDDEN_VERSION = /^\.(.+)\.(tmp|old)-/;
+
+const lstatOrUndefined = (path: string) => lstat(path).catch(() => undefined);
+
+/** Reads state.json's claimed position when it is a regular file (a FIFO or device is never opened). */
+async function candidate(path: string, rank: number): Promise<Candidate | undefined> {
+  const info = await lstatOrUndefined(join(path, STATE));
+  if (!info) return undefined;
+  if (!info.isFile()) return { path, step: Number.NEGATIVE_INFINITY, createdAt: '', rank };
+  try {
+    const state = JSON.parse(await readFile(join(path, STATE), 'utf8')) as Partial<CheckpointState>;
+    return { path, step: typeof state.step === 'number' ? state.step : Number.NEGATIVE_INFINITY, createdAt: String(state.createdAt ?? ''), rank };
+  } catch {
+    return { path, step: Number.NEGATIVE_INFINITY, createdAt: '', rank };
+  }
+}
+
 /**
- * Resolves a checkpoint path: a checkpoint directory (holds `state.json`) or a directory of checkpoints with
- * `latest.json`. Returns `undefined` when neither exists.
+ * The checkpoints at `abs`, unordered: a checkpoint directory (holds state.json) with the hidden copies an interrupted
+ * atomic replacement leaves beside it — `.name.tmp-*` (the new one, complete once its state.json is written) and
+ * `.name.old-*` (the previous one, moved aside between the two renames) — or, for a directory of checkpoints, every
+ * checkpoint in it, hidden copies included.
  */
-export async function findCheckpoint(path: string): Promise<string | undefined> {
-  const abs = resolvePath(path);
-  if (await pathExists(join(abs, STATE))) return abs;
-  // A kill between the two renames of an in-place replacement leaves the previous checkpoint moved aside.
-  const aside = await movedAside(abs);
-  if (aside) return aside;
-  for (const candidate of [join(abs, LATEST), join(abs, 'checkpoints', LATEST)]) {
-    if (await pathExists(candidate)) {
-      const { path: name } = JSON.parse(await readFile(candidate, 'utf8')) as { path: string };
-      const target = join(dirname(candidate), name);
-      if (await pathExists(join(target, STATE))) return target;
+async function candidatesAt(abs: string): Promise<Candidate[]> {
+  const parent = dirname(abs);
+  const name = basename(abs);
+  const siblings = await readdir(parent).catch(() => [] as string[]);
+  const versions = siblings.filter((n) => HIDDEN_VERSION.exec(n)?.[1] === name);
+  if (versions.length > 0 || (await lstatOrUndefined(join(abs, STATE)))) {
+    const found = await Promise.all([candidate(abs, 1), ...versions.map((n) => candidate(join(parent, n), 2))]);
+    return found.filter((c) => c !== undefined);
+  }
+  if (!(await lstatOrUndefined(abs))?.isDirectory()) return [];
+  let latest: string | undefined;
+  try {
+    latest = (JSON.parse(await readFile(join(abs, LATEST), 'utf8')) as { path?: unknown }).path as string | undefined;
+  } catch {
+    latest = undefined; // no latest.json, or a torn one: every checkpoint is still found below
+  }
+  const children = await readdir(abs, { withFileTypes: true });
+  const found = await Promise.all(
+    children.filter((d) => d.isDirectory()).map((d) => candidate(join(abs, d.name), d.name === latest ? 0 : HIDDEN_VERSION.test(d.name) ? 2 : 1)),
+  );
+  return found.filter((c) => c !== undefined);
+}
+
+/** Newest first: the highest step, then latest.json's choice, published before hidden copies, the newest write. */
+function newestFirst(a: Candidate, b: Candidate): number {
+  return b.step - a.step || a.rank - b.rank || b.createdAt.localeCompare(a.createdAt) || a.path.localeCompare(b.path);
+}
+
+/** The first checkpoint at `paths`, newest first, that verifies, with its verified content. */
+async function searchVerified(paths: string | readonly string[], options: FindCheckpointOptions): Promise<{ path: string; verified: Awaited<ReturnType<typeof readVerifiedCheckpoint>> } | undefined> {
+  const locations = (typeof paths === 'string' ? [paths] : paths).map((p) => resolvePath(p));
+  const candidates = (await Promise.all(locations.map(candidatesAt))).flat().sort(newestFirst);
+  const skipped: SkippedCheckpoint[] = [];
+  for (const { path } of candidates) {
+    if (skipped.some((s) => s.path === path)) continue;
+    try {
+      const verified = await readVerifiedCheckpoint(path);
+      for (const s of skipped) options.onSkip?.(s);
+      return { path, verified };
+    } catch (error) {
+      skipped.push({ path, error: error instanceof Error ? error : new Error(String(error)) });
     }
   }
+  // Nothing verifies: the newest checkpoint's problem is the one to fix (never a silent fresh start).
+  if (skipped.length > 0) throw skipped[0]!.error;
   return undefined;
 }
 
-async function movedAside(abs: string): Promise<string | undefined> {
-  const prefix = `.${basename(abs)}.old-`;
-  let names: string[];
-  try {
-    names = await readdir(dirname(abs));
-  } catch {
-    return undefined;
-  }
-  for (const name of names) {
-    if (name.startsWith(prefix) && (await pathExists(join(dirname(abs), name, STATE)))) return join(dirname(abs), name);
-  }
-  return undefined;
+/**
+ * Finds the newest complete checkpoint at `paths` (one location or several): a checkpoint directory (holds
+ * `state.json`) or a directory of checkpoints (what modelCheckpoint and backupAndRestore write), including the hidden
+ * copies a kill in the middle of an atomic replacement leaves. Every candidate is verified (checksums, confined paths,
+ * regular files); a newer one that does not verify is passed over for the previous good one, and `onSkip` is told.
+ * Returns `undefined` when there is no checkpoint; throws the newest one's error ({@link CheckpointCorruptError})
+ * when there are some and none verifies.
+ *
+ * @example
+ * ```ts
+ * const path = await findCheckpoint(['runs/a/backup', 'runs/a/checkpoints'], { onSkip: (s) => console.warn(s.error.message) });
+ * ```
+ */
+export async function findCheckpoint(paths: string | readonly string[], options: FindCheckpointOptions = {}): Promise<string | undefined> {
+  return (await searchVerified(paths, options))?.path;
 }
 
 /** What {@link readCheckpoint} returns; the caller disposes the tensors. */
@@ -55,12 +129,13 @@ export interface LoadedCheckpoint {
 
 /**
  * Reads and verifies a checkpoint: format and version, state.json's own checksum, every file's checksum, paths confined
- * to the directory and regular files only ({@link CheckpointCorruptError} names the file and what is wrong).
+ * to the directory and regular files only ({@link CheckpointCorruptError} names the file and what is wrong). `path` is
+ * a location as for {@link findCheckpoint}: a newer checkpoint that does not verify falls back to the previous good one.
  */
-export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
-  const dir = await findCheckpoint(path);
-  if (!dir) throw new Error(`No checkpoint at ${resolvePath(path)}: expected a directory with state.json, or one with latest.json pointing to it.`);
-  const { state, bytes } = await readVerifiedCheckpoint(dir);
+export async function readCheckpoint(path: string, options: FindCheckpointOptions = {}): Promise<LoadedCheckpoint> {
+  const found = await searchVerified(path, options);
+  if (!found) throw new Error(`No checkpoint at ${resolvePath(path)}: expected a checkpoint directory (with state.json) or a directory of checkpoints.`);
+  const { path: dir, verified: { state, bytes } } = found;
   const bufferOf = (name: string): ArrayBuffer => {
     const b = bytes[name]!;
     return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;

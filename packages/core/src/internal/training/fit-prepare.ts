@@ -124,7 +124,15 @@ function resolvePoints<M extends string>(core: TrainerCore<M>, data: DataSource,
 
 /** Restores weights, optimizer, position, rate, history, epoch sums and every plugin's state from a checkpoint. */
 async function resume<M extends string>(core: TrainerCore<M>, prepared: PreparedFit, path: string, sampler: IndexSampler | undefined): Promise<PreparedFit> {
-  const loaded = await readCheckpoint(path);
+  // A newer checkpoint that does not verify falls back to the previous good one, and the log says so.
+  let skipped = 0;
+  const loaded = await readCheckpoint(path, {
+    onSkip: ({ path: bad, error }) => {
+      skipped++;
+      core.log(`fitstream: skipping checkpoint ${bad}: ${error.message}`);
+    },
+  });
+  if (skipped > 0) core.log(`fitstream: resuming from the previous good checkpoint ${loaded.path}.`);
   try {
     assignWeights(core.model, loaded.weights, `Checkpoint ${loaded.path}`);
     await restoreOptimizer(core.optimizer, loaded, core.model);
