@@ -129,12 +129,13 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
 
   program
     .command('resume')
-    .description('Continue an interrupted run (Ctrl-C, kill, crash) from its backup checkpoint, at the exact batch')
+    .description('Continue an interrupted run (Ctrl-C, kill, crash) from its newest complete checkpoint, at the exact batch')
     .argument('<run-dir>', 'the run directory')
+    .option('--from <checkpoint>', 'continue from this checkpoint instead: best, last, or a path (also trains on a finished run)')
     .option('--json', 'print one JSON summary on stdout at the end')
-    .action(async (runDir: string, flags: { json?: boolean }) => {
+    .action(async (runDir: string, flags: { json?: boolean; from?: string }) => {
       const { runConfig, train } = await import('./run/session.js');
-      const outcome = await train(await runConfig(runDir), io, { json: flags.json === true, resumeDir: runDir });
+      const outcome = await train(await runConfig(runDir), io, { json: flags.json === true, resumeDir: runDir, ...(flags.from === undefined ? {} : { from: flags.from }) });
       if (flags.json && outcome.summary) io.out(JSON.stringify(outcome.summary));
       setExit(outcome.code);
     });
@@ -144,8 +145,9 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     .description("Evaluate a run's model on its validation split, or on labelled rows from a CSV/JSON file")
     .argument('<run-dir>', 'the run directory')
     .option('--data <file>', 'CSV or JSON rows with the features and the target (default: the run’s validation split)')
+    .option('--checkpoint <which>', 'evaluate this checkpoint instead of model/: best, last, or a path')
     .option('--json', 'print the result as one JSON object')
-    .action(async (runDir: string, flags: { data?: string; json?: boolean }) => {
+    .action(async (runDir: string, flags: { data?: string; json?: boolean; checkpoint?: string }) => {
       const { evaluateCommand } = await import('./commands/evaluate.js');
       await evaluateCommand(runDir, flags, io);
       setExit(EXIT.ok);
@@ -156,8 +158,9 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     .description("Predict with a run's model for rows of raw features in a CSV or JSON file (CSV on stdout)")
     .argument('<run-dir>', 'the run directory')
     .argument('<input>', 'CSV or JSON rows of features, in the data set’s units')
+    .option('--checkpoint <which>', 'predict with this checkpoint instead of model/: best, last, or a path')
     .option('--json', 'print one JSON array instead of CSV')
-    .action(async (runDir: string, input: string, flags: { json?: boolean }) => {
+    .action(async (runDir: string, input: string, flags: { json?: boolean; checkpoint?: string }) => {
       const { predictCommand } = await import('./commands/predict.js');
       await predictCommand(runDir, input, flags, io);
       setExit(EXIT.ok);

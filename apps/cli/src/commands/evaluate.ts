@@ -8,8 +8,8 @@ import type { Io, TensorPair } from '../recipes/recipe.js';
 import { loadRun } from './run-model.js';
 
 /** `fitstream evaluate <run-dir> [--data file]`: the run's model on its validation split, or on labelled rows from a file. */
-export async function evaluateCommand(runDir: string, options: { data?: string; json?: boolean }, io: Io): Promise<void> {
-  const run = await loadRun(runDir, io);
+export async function evaluateCommand(runDir: string, options: { data?: string; json?: boolean; checkpoint?: string }, io: Io): Promise<void> {
+  const run = await loadRun(runDir, io, 'evaluate', options.checkpoint);
   let data: TensorPair;
   let source: string;
   if (options.data) {

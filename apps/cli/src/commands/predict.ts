@@ -7,8 +7,8 @@ import { loadRun } from './run-model.js';
  * `fitstream predict <run-dir> <input.csv|json>`: predictions of the run's model for rows of raw features (the run's
  * preprocessing is applied). CSV on stdout (`row,<target>[,p_<class>…]`), or one JSON array with `--json`.
  */
-export async function predictCommand(runDir: string, input: string, options: { json?: boolean }, io: Io): Promise<void> {
-  const run = await loadRun(runDir, io, 'predict');
+export async function predictCommand(runDir: string, input: string, options: { json?: boolean; checkpoint?: string }, io: Io): Promise<void> {
+  const run = await loadRun(runDir, io, 'predict', options.checkpoint);
   const rows = await readRows(input, { ...run.recipe, classNames: run.classNames });
   const x = run.recipe.inputs(rows.features, run.preprocessing);
   try {

@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fileSystem, findCheckpoint, selectBackend } from '@fitstream/core';
 import { runPaths } from '../run/plugins.js';
+import { chooseCheckpoint, lastCheckpoint, reportSkip, type CheckpointChoice } from '../run/checkpoints.js';
 import { modelRecipe, runConfig, type Resolved } from '../run/session.js';
 import type { Io } from '../recipes/recipe.js';
 
@@ -16,21 +18,26 @@ export interface LoadedRun extends Resolved {
 }
 
 /**
- * Loads a run directory's model: `model/` (the final model), else the newest checkpoint in `checkpoints/`, else the
- * backup of an interrupted run. Selects the run's backend first.
+ * Loads a run directory's model, verified (checksums, confined paths, regular files): `checkpoint` (`best`, `last` or a
+ * path), else `model/` (the final model), else the run's newest checkpoint (backup or `checkpoints/`). A checkpoint that
+ * does not verify falls back to the previous good one, and says so. Selects the run's backend first.
  */
-export async function loadRun(runDir: string, io: Io, command = 'evaluate'): Promise<LoadedRun> {
+export async function loadRun(runDir: string, io: Io, command = 'evaluate', checkpoint?: CheckpointChoice): Promise<LoadedRun> {
   const resolved = modelRecipe(await runConfig(runDir), command);
   await selectBackend({ prefer: resolved.config.backend, log: io.err });
   const paths = runPaths(runDir);
-  const candidates = [await findCheckpoint(paths.model).catch(() => undefined), await findCheckpoint(paths.checkpoints).catch(() => undefined), await findCheckpoint(paths.backup).catch(() => undefined)];
-  let modelPath = candidates.find((c) => c !== undefined);
-  if (modelPath === undefined) {
-    try {
-      await readFile(`${paths.model}/model.json`);
+  let modelPath: string | undefined;
+  if (checkpoint !== undefined) modelPath = await chooseCheckpoint(runDir, checkpoint, '--checkpoint', io.err);
+  else {
+    modelPath = (await findCheckpoint(paths.model, { onSkip: reportSkip(io.err) }).catch((error: unknown) => {
+      reportSkip(io.err)({ path: paths.model, error: error as Error });
+      return undefined;
+    })) ?? (await lastCheckpoint(runDir, io.err));
+    if (modelPath === undefined) {
+      // A model/ saved before checkpoints carried state.json: stock tfjs files, nothing to verify them against.
+      if (!(await stat(join(paths.model, 'model.json')).catch(() => undefined))) throw new Error(`${runDir} has no trained model: none of model/, checkpoints/ or backup/ holds a checkpoint.`);
+      io.err(`fitstream: ${paths.model} has no state.json (written by an older fitstream): loading it without checksums.`);
       modelPath = paths.model;
-    } catch {
-      throw new Error(`${runDir} has no trained model: none of model/, checkpoints/ or backup/ holds a checkpoint.`);
     }
   }
   const model = await tf.loadLayersModel(fileSystem(modelPath));

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Random, createTrainer, fileSystem, selectBackend, type MetricSpec, type Trainer } from '@fitstream/core';
+import { Random, createTrainer, fileSystem, findCheckpoint, selectBackend, type BackendSelection, type MetricSpec, type Trainer } from '@fitstream/core';
 import type { ProgressStream } from '@fitstream/callbacks';
 import { ConfigError, isConfigPath, merge, readConfigFile, validate } from '../config/resolve.js';
 import type { RunConfig } from '../config/schema.js';
@@ -16,6 +16,8 @@ import { callbackPlugins, deleteBackup, findBackup, isInterruption, runPaths } f
 import { evaluateModel } from './evaluation.js';
 import { writeRunReport } from './report.js';
 import { createRunDirectory, writeJson } from './run-directory.js';
+import { chooseCheckpoint, lastCheckpoint, reportSkip, type CheckpointChoice } from './checkpoints.js';
+import { lockRunDirectory } from './run-lock.js';
 
 
 /** A recipe and its validated configuration. */
@@ -110,46 +112,73 @@ export interface TrainOutcome {
  * with a confusion matrix for classifiers) and writes `report.html`. SIGINT/SIGTERM stop after the current step;
  * backupAndRestore writes a checkpoint and the command exits with 130/143.
  */
-export async function train(resolved: AnyResolved, io: Io, options: { json: boolean; resumeDir?: string }): Promise<TrainOutcome> {
+export async function train(resolved: AnyResolved, io: Io, options: { json: boolean; resumeDir?: string; from?: CheckpointChoice }): Promise<TrainOutcome> {
   if (isExperiment(resolved.recipe)) {
     if (options.resumeDir !== undefined) throw new Error(`nothing to resume in ${options.resumeDir}: ${resolved.recipe.name} runs keep no backup; run it again with \`fitstream train ${join(options.resumeDir, 'config.json')}\`.`);
     return resolved.recipe.run(resolved.config, io, { json: options.json });
   }
   const { recipe, config } = resolved as Resolved;
   const log = options.json ? io.err : io.out;
-  const progress: ProgressStream = options.json ? process.stderr : process.stdout;
 
   const selection = await selectBackend({ prefer: config.backend, log: io.err });
   const resuming = options.resumeDir !== undefined;
   const runDir = options.resumeDir ?? (await createRunDirectory(config.out, recipe.name));
-  const paths = runPaths(runDir);
-  // Resuming from the backup, or starting over: a run killed before its first backup resumes from its first step.
-  let fromBackup = false;
-  if (resuming) {
-    if (!config.callbacks.backupAndRestore.enabled) throw new ConfigError(`cannot resume ${runDir}: it ran with callbacks.backupAndRestore.enabled = false, so it has no backup.`);
-    const backup = await findBackup(runDir);
-    if (backup) {
-      fromBackup = true;
-      log(`resuming ${runDir} from ${backup}`);
-    } else if (await exists(paths.model)) {
-      throw new Error(`nothing to resume in ${runDir}: the run finished (its model is in ${paths.model}) and ${paths.backup} holds no checkpoint.`);
-    } else {
-      log(`resuming ${runDir} from its first step: it was stopped before its first backup`);
-    }
-  } else {
-    await writeJson(paths.config, config);
+  // One process trains in a run directory at a time: a resume beside a live trainer would tear its backups and log.
+  const unlock = await lockRunDirectory(runDir, resuming ? `resume ${runDir}` : `train ${recipe.name}`);
+  try {
+    return await trainIn(runDir, { recipe, config }, io, { ...options, log, selection });
+  } finally {
+    await unlock();
   }
-  if (!fromBackup && !(resuming && (await exists(paths.environment)))) await writeJson(paths.environment, await environmentRecord(selection, config.backend));
+}
+
+/** Where a resumed run continues: `--from`, else its newest complete checkpoint, else its first step. */
+async function resumePoint(runDir: string, config: RunConfig, from: CheckpointChoice | undefined, log: (line: string) => void): Promise<string | undefined> {
+  const paths = runPaths(runDir);
+  if (from !== undefined) {
+    const checkpoint = await chooseCheckpoint(runDir, from, '--from', log);
+    log(`resuming ${runDir} from ${checkpoint} (--from ${from})`);
+    return checkpoint;
+  }
+  // A finished run has its model and no backup left; continuing it from an older checkpoint takes --from.
+  if ((await exists(paths.model)) && !(await findCheckpoint(paths.backup, { onSkip: reportSkip(log) }))) {
+    throw new Error(`nothing to resume in ${runDir}: the run finished (its model is in ${paths.model}) and ${paths.backup} holds no checkpoint. To train on from one of its checkpoints, pass --from best, --from last or --from <checkpoint>.`);
+  }
+  const checkpoint = await lastCheckpoint(runDir, log);
+  if (checkpoint) {
+    log(`resuming ${runDir} from ${checkpoint}`);
+    return checkpoint;
+  }
+  if (!config.callbacks.backupAndRestore.enabled) throw new ConfigError(`cannot resume ${runDir}: it ran with callbacks.backupAndRestore.enabled = false and left no checkpoint in ${paths.checkpoints}.`);
+  log(`resuming ${runDir} from its first step: it was stopped before its first backup`);
+  return undefined;
+}
+
+async function trainIn(
+  runDir: string,
+  { recipe, config }: Resolved,
+  io: Io,
+  options: { json: boolean; resumeDir?: string; from?: CheckpointChoice; log: (line: string) => void; selection: BackendSelection },
+): Promise<TrainOutcome> {
+  const { log, selection } = options;
+  const progress: ProgressStream = options.json ? process.stderr : process.stdout;
+  const resuming = options.resumeDir !== undefined;
+  const paths = runPaths(runDir);
+  // Resuming from a checkpoint, or starting over: a run killed before its first backup resumes from its first step.
+  const resumeFrom = resuming ? await resumePoint(runDir, config, options.from, log) : undefined;
+  const fromCheckpoint = resumeFrom !== undefined;
+  if (!resuming) await writeJson(paths.config, config);
+  if (!fromCheckpoint && !(resuming && (await exists(paths.environment)))) await writeJson(paths.environment, await environmentRecord(selection, config.backend));
 
   const prepared = await prepareData(recipe, config);
-  if (!fromBackup) await writeJson(paths.data, prepared.info);
+  if (!fromCheckpoint) await writeJson(paths.data, prepared.info);
   const random = Random.fromSeed(config.seed);
   const model = recipe.buildModel(config, random.derive('model-init'));
   const trainer = recipeTrainer(recipe, config, model, io);
   for (const plugin of [...recipe.plugins(config), ...callbackPlugins(config, runDir, progress, io.err)]) trainer.use(plugin);
 
   try {
-    const result = await trainer.fit(prepared.train, fitOptions(config, prepared.validation, paths.checkpoints));
+    const result = await trainer.fit(prepared.train, { ...fitOptions(config, prepared.validation, paths.checkpoints), ...(resumeFrom ? { resumeFrom } : {}) });
     if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) {
       const saved = config.callbacks.backupAndRestore.enabled ? await findBackup(runDir) : undefined;
       await writeRunReport(runDir).catch(() => undefined);
