@@ -4,6 +4,7 @@ import { ThreadsCommunicator, type ThreadGroup } from './comm/thread-group.js';
 import type { BackendName, Communicator } from './comm/communicator.js';
 import { detectEnvironment, type DistributedEnvironment } from './env/detect.js';
 import { DistributedConfigError } from './errors.js';
+import { checkHeartbeatTimeoutMs, checkTimeoutMs, timeoutsFromEnv } from './comm/timeouts.js';
 import { MpiCommunicator, type MpiFlavor } from './mpi/mpi-communicator.js';
 
 /** What the threads launcher hands each replica in `workerData`. */
@@ -17,8 +18,18 @@ export interface ThreadsWorkerData {
 export interface InitOptions {
   /** Default `'auto'`: threads inside the threads launcher, MPI under an MPI launcher or `FITSTREAM_BACKEND=mpi`, otherwise a world of one. */
   readonly backend?: 'auto' | BackendName;
-  /** Milliseconds a collective waits for its peers before `PeerLostError` (default `FITSTREAM_TIMEOUT_MS`, else 300 000). */
+  /**
+   * Collective timeout: milliseconds a collective waits for its peers before `PeerLostError` (default
+   * `FITSTREAM_TIMEOUT_MS`, else 1 800 000 = 30 min). It catches a peer that is alive but stuck; keep it above the
+   * longest legitimate wait (rank 0 writing a checkpoint or validating while the others wait).
+   */
   readonly timeoutMs?: number;
+  /**
+   * MPI: milliseconds a peer may stay silent before it counts as lost (default `FITSTREAM_HEARTBEAT_TIMEOUT_MS`, else
+   * 30 000; 0 turns the heartbeat off; rank 0's value applies to the group). A peer whose process ends is seen at once.
+   * Threads need none: the launcher sees a replica exit at once.
+   */
+  readonly heartbeatTimeoutMs?: number;
   /** Environment to read (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** MPI library path or soname (default `FITSTREAM_MPI_LIBRARY`, else `libmpi.so.40` / `libmpich.so.12`). */
@@ -100,7 +111,9 @@ export function contextFor(comm: Communicator, environment: DistributedEnvironme
 export async function init(options: InitOptions = {}): Promise<DistributedContext> {
   const env = options.env ?? process.env;
   const environment = detectEnvironment(env);
-  const timeoutMs = options.timeoutMs ?? (env.FITSTREAM_TIMEOUT_MS ? Number(env.FITSTREAM_TIMEOUT_MS) : undefined);
+  const fromEnv = timeoutsFromEnv(env);
+  const timeoutMs = options.timeoutMs === undefined ? fromEnv.timeoutMs : checkTimeoutMs(options.timeoutMs);
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs === undefined ? fromEnv.heartbeatTimeoutMs : checkHeartbeatTimeoutMs(options.heartbeatTimeoutMs);
   const threads = threadsData();
   let backend = options.backend ?? 'auto';
   if (backend === 'auto') {
@@ -122,6 +135,7 @@ export async function init(options: InitOptions = {}): Promise<DistributedContex
       env,
       expectedSize: environment.source === 'none' ? undefined : environment.worldSize,
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs }),
       ...(options.mpiLibrary === undefined ? {} : { library: options.mpiLibrary }),
       ...(options.mpiFlavor === undefined ? {} : { flavor: options.mpiFlavor }),
     } as Parameters<typeof MpiCommunicator.create>[0]);

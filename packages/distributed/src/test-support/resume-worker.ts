@@ -5,7 +5,11 @@
 // fit({ resumeFrom }) to EPOCHS; reports both weights. MODE backup: one fit with rankZero(ctx, backupAndRestore({ dir:
 // BACKUP, everySteps: EVERY })) and no resumeFrom (after a launcher restart the backup's shared ResumeSource resumes every
 // rank); FAIL kind:rank:step (exit | throw | kill | hang) on the first attempt; SHARED=1 puts backupAndRestore on every
-// rank (refused). Writes its report to FITSTREAM_TEST_OUT/rank-R.json on MPI, posts it on threads.
+// rank (refused); FAIL spin:rank:step busy-loops forever (a hung replica that never yields). PROBE dir: every step
+// writes PROBE/rank-R.json ({ pid, step, restartCount, at }) for a test that kills or freezes a rank from outside;
+// STEP_DELAY_MS sleeps after each step of the first attempt so that it can. A fit that fails writes
+// BACKUP/../error-R-<restartCount>.json ({ name, message, lostRanks, reason, at }) before it rethrows.
+// Writes its report to FITSTREAM_TEST_OUT/rank-R.json on MPI, posts it on threads.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
@@ -101,17 +105,27 @@ if ((env.MODE ?? 'split') === 'split') {
         if (e.type === 'fit:start') resumedFrom = e.resumedFrom ?? null;
         if (e.type !== 'step:end') return;
         firstStepAt ??= Date.now();
+        if (env.PROBE) writeFileSync(join(env.PROBE, `rank-${ctx.rank}.json`), JSON.stringify({ pid: process.pid, step: e.step, restartCount: ctx.restartCount, at: Date.now() }));
         if (kind && Number(failRank) === ctx.rank && e.step === Number(failStep) && ctx.restartCount === 0) {
           writeFileSync(join(env.BACKUP!, `..`, `fault-at-${ctx.rank}`), String(Date.now()));
           if (kind === 'exit') process.exit(3);
           if (kind === 'kill') process.kill(process.pid, 'SIGKILL');
           if (kind === 'hang') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
           if (kind === 'throw') throw new Error(`injected fault at step ${e.step}`);
+          if (kind === 'spin') for (let i = 0; ; i++) void i;
         }
+        if (env.STEP_DELAY_MS && ctx.restartCount === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(env.STEP_DELAY_MS));
       }),
   };
   t.use(probe);
-  const r = await t.fit(train, { ...fitOptions, epochs });
+  if (env.PROBE) mkdirSync(env.PROBE, { recursive: true });
+  const r = await t.fit(train, { ...fitOptions, epochs }).catch((error: unknown) => {
+    const e = error as { name?: string; message?: string; lostRanks?: readonly number[]; reason?: string };
+    const record = { name: e.name, message: e.message, lostRanks: e.lostRanks ?? null, reason: e.reason ?? null, at: Date.now() };
+    mkdirSync(join(env.BACKUP!, '..'), { recursive: true });
+    writeFileSync(join(env.BACKUP!, '..', `error-${ctx.rank}-${ctx.restartCount}.json`), JSON.stringify(record));
+    throw error;
+  });
   report = { rank: ctx.rank, restartCount: ctx.restartCount, resumedFrom, step: r.step, reason: r.reason, weights: weights(model), startedAt: started, firstStepAt };
 }
 if (parentPort) parentPort.postMessage(report);

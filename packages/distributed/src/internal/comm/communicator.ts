@@ -10,15 +10,16 @@ export type BackendName = 'local' | 'threads' | 'mpi';
  * and `local` (a world of one).
  *
  * Collectives are **synchronous**: core's gradient transforms are synchronous, and each replica owns its thread or
- * process, so blocking is what a replica should do while it waits for its peers. Every call waits at most
- * `timeoutMs`; a dead, hung or aborted peer makes it throw {@link PeerLostError}. Every rank must call the same
+ * process, so blocking is what a replica should do while it waits for its peers. No call hangs: a peer that dies or
+ * aborts makes it throw {@link PeerLostError} at once (MPI: within `heartbeatTimeoutMs` for a peer that falls silent), a
+ * peer that is alive but stuck after `timeoutMs`. Every rank must call the same
  * collectives in the same order with the same lengths. Results are bitwise identical on every rank.
  */
 export interface Communicator {
   readonly rank: number;
   readonly size: number;
   readonly backend: BackendName;
-  /** Milliseconds a collective waits for its peers before it throws `PeerLostError`. */
+  /** Milliseconds a collective waits for its peers before it throws `PeerLostError` (the collective timeout). */
   readonly timeoutMs: number;
   /** Reduces `buf` across ranks in place and returns it. */
   allreduce(buf: Float32Array, op?: ReduceOp): Float32Array;

@@ -1,5 +1,6 @@
 import { PeerLostError, type PeerLostReason } from '../errors.js';
 import { describe, type Communicator, type ReduceOp } from './communicator.js';
+import { DEFAULT_TIMEOUT_MS, checkTimeoutMs } from './timeouts.js';
 
 /**
  * The shared memory of one group of worker-thread replicas, made by the launcher and passed to every worker in
@@ -10,6 +11,7 @@ export interface ThreadGroup {
   readonly size: number;
   /** Floats per slot: collectives on longer arrays run in chunks of this many values. */
   readonly capacity: number;
+  /** The collective timeout of the group's replicas (default 30 min): it catches a live replica that is stuck. */
   readonly timeoutMs: number;
   readonly control: SharedArrayBuffer;
   readonly message: SharedArrayBuffer;
@@ -25,7 +27,7 @@ const ABORT_RANK = 3; // the rank blamed (-1 unknown)
 const ABORT_LOCK = 4; // first writer of the failure wins
 const MESSAGE_LENGTH = 5;
 const ARRIVED = 8; // ARRIVED + r: the last generation rank r reached; ARRIVED + size + r: 1 when rank r is lost
-const REASONS: readonly PeerLostReason[] = ['exited', 'timeout', 'aborted'];
+const REASONS: readonly PeerLostReason[] = ['exited', 'timeout', 'aborted', 'heartbeat'];
 
 /** Allocates a group's shared memory (in the launching thread). */
 export function createThreadGroup(size: number, options: { readonly bufferBytes?: number; readonly timeoutMs?: number } = {}): ThreadGroup {
@@ -33,7 +35,7 @@ export function createThreadGroup(size: number, options: { readonly bufferBytes?
   return {
     size,
     capacity,
-    timeoutMs: options.timeoutMs ?? 300_000,
+    timeoutMs: options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : checkTimeoutMs(options.timeoutMs),
     control: new SharedArrayBuffer(4 * (ARRIVED + 2 * size)),
     message: new SharedArrayBuffer(4096),
     slots: Array.from({ length: size }, () => new SharedArrayBuffer(4 * capacity)),
@@ -70,7 +72,10 @@ export function threadGroupFailure(group: ThreadGroup): { reason: PeerLostReason
 }
 
 /**
- * The `threads` engine: ranks are worker threads of one process and exchange nothing but `Atomics` signals. An
+ * The `threads` engine: ranks are worker threads of one process and exchange nothing but `Atomics` signals. It needs no
+ * heartbeat: a replica that exits or throws is seen at once by the thread that started it (the launcher's worker
+ * `'exit'` event), which fails the group with `failThreadGroup`; a replica that is alive but stuck (a busy loop, a
+ * wait that never ends) cannot be told from one in a long computation, and is caught by the collective timeout. An
  * all-reduce copies each rank's chunk into its slot, every rank sums its 1/N slice over all slots in rank order (a fixed
  * order, so results are reproducible for a given world size) into `result`, and every rank copies `result` out: two
  * barriers per chunk, no message copies.
@@ -92,7 +97,7 @@ export class ThreadsCommunicator implements Communicator {
     options: { readonly timeoutMs?: number } = {},
   ) {
     this.size = group.size;
-    this.timeoutMs = options.timeoutMs ?? group.timeoutMs;
+    this.timeoutMs = options.timeoutMs === undefined ? group.timeoutMs : checkTimeoutMs(options.timeoutMs);
     this.control = new Int32Array(group.control);
     this.slots = group.slots.map((s) => new Float32Array(s));
     this.result = new Float32Array(group.result);

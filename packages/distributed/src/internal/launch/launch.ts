@@ -7,6 +7,7 @@ import { createThreadGroup, failThreadGroup, threadGroupFailure } from '../comm/
 import { describe } from '../comm/communicator.js';
 import { launchDefaults } from '../env/detect.js';
 import { DistributedConfigError, MpiUnavailableError } from '../errors.js';
+import { checkHeartbeatTimeoutMs, checkTimeoutMs, timeoutsFromEnv } from '../comm/timeouts.js';
 import { THREADS_KEY, type ThreadsWorkerData } from '../init.js';
 
 /** Options of {@link launch}, modelled on torchrun's flags. */
@@ -29,8 +30,17 @@ export interface LaunchOptions {
   readonly masterPort?: number;
   /** Restarts of the whole group after a failure (default 0). Replicas see `FITSTREAM_RESTART_COUNT` and resume from their last checkpoint. */
   readonly maxRestarts?: number;
-  /** Collective timeout for the replicas in ms (`FITSTREAM_TIMEOUT_MS`; default 300 000). */
+  /**
+   * Collective timeout for the replicas in ms (`FITSTREAM_TIMEOUT_MS`; default 1 800 000 = 30 min): it catches a
+   * replica that is alive but stuck, and must outlast the longest legitimate wait at a collective (rank 0 writing a
+   * checkpoint). Dead replicas are caught sooner: threads at once, MPI by `mpirun` or the heartbeat.
+   */
   readonly timeoutMs?: number;
+  /**
+   * MPI: how long a rank may stay silent before its peers count it lost, in ms (`FITSTREAM_HEARTBEAT_TIMEOUT_MS`;
+   * default 30 000; 0: no heartbeat). A rank whose process ends is seen at once. Threads need none.
+   */
+  readonly heartbeatTimeoutMs?: number;
   /** Extra environment for the replicas. */
   readonly env?: Readonly<Record<string, string>>;
   /** Modules each replica imports before the script (node's `--import`), e.g. `['tsx/esm']` for TypeScript scripts. */
@@ -104,9 +114,10 @@ const moduleSpecifier = (m: string): string => (m.startsWith('.') || isAbsolute(
 /**
  * Starts `nprocPerNode × nnodes` replicas of `script` and supervises them, like torchrun: every replica gets
  * `RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `LOCAL_WORLD_SIZE`, `GROUP_RANK`, `NNODES`, `MASTER_ADDR`, `MASTER_PORT`,
- * `FITSTREAM_BACKEND`, `FITSTREAM_RUN_ID`, `FITSTREAM_RESTART_COUNT`, `FITSTREAM_MAX_RESTARTS`, `FITSTREAM_TIMEOUT_MS`
- * (and `CUDA_VISIBLE_DEVICES` per local rank with `devices`). When a replica fails, the others get `PeerLostError`,
- * the group stops, and it restarts from the top up to `maxRestarts` times (the script resumes from its checkpoint).
+ * `FITSTREAM_BACKEND`, `FITSTREAM_RUN_ID`, `FITSTREAM_RESTART_COUNT`, `FITSTREAM_MAX_RESTARTS`, `FITSTREAM_TIMEOUT_MS`,
+ * `FITSTREAM_HEARTBEAT_TIMEOUT_MS` (and `CUDA_VISIBLE_DEVICES` per local rank with `devices`). When a replica fails,
+ * the others get `PeerLostError` (or, on MPI, are ended by `mpirun`), the group stops, and it restarts from the top up
+ * to `maxRestarts` times (the script resumes from its checkpoint).
  *
  * @example
  * ```ts
@@ -129,6 +140,8 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   if (backend === 'mpi' && nodeRank !== 0) {
     throw new DistributedConfigError(`launch: with backend 'mpi', node 0 starts all ${nnodes * nproc} ranks through mpirun (pass hosts); do not launch on node ${nodeRank}.`);
   }
+  if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, 'launch: timeoutMs');
+  if (options.heartbeatTimeoutMs !== undefined) checkHeartbeatTimeoutMs(options.heartbeatTimeoutMs, 'launch: heartbeatTimeoutMs');
   const log = options.log === null ? () => undefined : (options.log ?? ((line: string) => console.error(line)));
   const runId = options.runId ?? randomUUID();
   const worldSize = nnodes * nproc;
@@ -147,6 +160,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       FITSTREAM_RESTART_COUNT: String(restartCount),
       FITSTREAM_MAX_RESTARTS: String(maxRestarts),
       ...(options.timeoutMs === undefined ? {} : { FITSTREAM_TIMEOUT_MS: String(options.timeoutMs) }),
+      ...(options.heartbeatTimeoutMs === undefined ? {} : { FITSTREAM_HEARTBEAT_TIMEOUT_MS: String(options.heartbeatTimeoutMs) }),
       ...(options.devices ? { FITSTREAM_DEVICES: options.devices.join(','), TF_FORCE_GPU_ALLOW_GROWTH: 'true' } : {}),
       ...options.env,
     };
@@ -173,7 +187,9 @@ interface AttemptOutcome {
 }
 
 function runThreads(options: LaunchOptions, size: number, restartCount: number, baseEnv: Record<string, string>): Promise<AttemptOutcome> {
-  const group = createThreadGroup(size, { ...(options.bufferBytes === undefined ? {} : { bufferBytes: options.bufferBytes }), ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+  // The replicas read FITSTREAM_TIMEOUT_MS too; the group's value is what the launcher reports a hung replica with.
+  const timeoutMs = options.timeoutMs ?? timeoutsFromEnv({ ...process.env, ...options.env }).timeoutMs;
+  const group = createThreadGroup(size, { ...(options.bufferBytes === undefined ? {} : { bufferBytes: options.bufferBytes }), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   const script = toUrl(options.script);
   const imports = (options.import ?? []).map(moduleSpecifier);
   const results: unknown[] = Array.from({ length: size }, () => undefined);

@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module';
 import { writeSync } from 'node:fs';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { PeerLostError, MpiUnavailableError } from '../errors.js';
+import { PeerLostError, MpiUnavailableError, type PeerLostReason } from '../errors.js';
 import { describe, type Communicator, type ReduceOp } from '../comm/communicator.js';
 import { MPI_THREAD_SOURCE } from './mpi-thread-source.js';
+import { Heartbeat, type HeartbeatLoss } from './heartbeat.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, checkHeartbeatTimeoutMs, checkTimeoutMs } from '../comm/timeouts.js';
 
 /** Which MPI implementation's ABI to speak: their handles differ (Open MPI: addresses of globals; MPICH: integers). */
 export type MpiFlavor = 'openmpi' | 'mpich';
@@ -14,8 +16,16 @@ export interface MpiOptions {
   readonly library?: string;
   /** Default: from the launcher's environment (`OMPI_*` → Open MPI, `PMI_*`/`HYDRA_*` → MPICH), else Open MPI. */
   readonly flavor?: MpiFlavor;
-  /** Milliseconds a collective waits before it throws `PeerLostError` (default 300 000). */
+  /**
+   * Milliseconds a collective waits before it throws `PeerLostError` (default 1 800 000 = 30 min): it catches a peer that
+   * is alive but stuck; dead and silent peers are caught by the launcher and the heartbeat.
+   */
   readonly timeoutMs?: number;
+  /**
+   * Milliseconds an MPI peer may stay silent before it counts as lost (default 30 000; 0: no heartbeat). Rank 0's
+   * value applies to the whole group. A peer whose process ends is seen at once (its heartbeat connection closes).
+   */
+  readonly heartbeatTimeoutMs?: number;
   /** After a `PeerLostError`, milliseconds before the job is aborted with `MPI_Abort` (default 2000). */
   readonly abortGraceMs?: number;
   /** The world size the launcher announced: MPI must agree, or a library/launcher mismatch ran N one-rank jobs. */
@@ -60,10 +70,13 @@ function loadKoffi(): { koffi: Koffi; path: string } {
 
 /**
  * The `mpi` engine: MPI (Open MPI or MPICH, as the system has it) through koffi, with `MPI_Init_thread` at
- * `MPI_THREAD_MULTIPLE`. MPI calls run on a dedicated thread on shared memory; the replica waits with a timeout, so a hung
- * peer yields a `PeerLostError` (followed by `MPI_Abort` of the job, MPI's failure model) instead of a silent hang, and
- * a dead peer makes `mpirun` end the job. Summation order is MPI's: results are identical on every rank, but not
- * bitwise reproducible across world sizes or MPI builds.
+ * `MPI_THREAD_MULTIPLE`. MPI calls run on a dedicated thread on shared memory, and a heartbeat on another (see
+ * `heartbeatTimeoutMs`), so the replica's thread waits for a collective without ever hanging: a peer whose process
+ * ends (its heartbeat connection closes) or falls silent for `heartbeatTimeoutMs` makes it throw `PeerLostError`
+ * naming that rank, and a collective that outlasts `timeoutMs` while every peer beats (a peer alive but stuck) throws
+ * too; either way the job is then aborted (`MPI_Abort`: MPI cannot shrink a job) for the launcher to restart. Where the
+ * MPI launcher itself ends the job when a rank dies (`mpirun`'s default), that usually comes first. Summation order is
+ * MPI's: results are identical on every rank, but not bitwise reproducible across world sizes or MPI builds.
  */
 export class MpiCommunicator implements Communicator {
   readonly backend = 'mpi' as const;
@@ -80,9 +93,15 @@ export class MpiCommunicator implements Communicator {
   private scratch: { id: number; array: Float32Array } | undefined;
   private state: 'open' | 'broken' | 'closed' = 'open';
   private abortTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly onExit = (): void => {
+  private lostWith: { readonly reason: PeerLostReason; readonly lostRanks: readonly number[] } | undefined;
+  private heartbeat: Heartbeat | undefined;
+  private readonly onExit = (code: number): void => {
     if (this.state === 'broken') this.abortNow(14);
-    else if (this.state === 'open') this.close();
+    else if (this.state === 'open') {
+      // A failing rank leaves without a goodbye: its peers see it end at once instead of waiting in a collective.
+      if (code !== 0) this.heartbeat?.leave(false);
+      this.close();
+    }
   };
 
   private constructor(
@@ -107,6 +126,8 @@ export class MpiCommunicator implements Communicator {
     const env = options.env ?? process.env;
     const flavor = options.flavor ?? detectFlavor(env);
     const library = options.library ?? env.FITSTREAM_MPI_LIBRARY ?? defaultLibrary(flavor);
+    const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : checkTimeoutMs(options.timeoutMs);
+    const heartbeatTimeoutMs = options.heartbeatTimeoutMs === undefined ? DEFAULT_HEARTBEAT_TIMEOUT_MS : checkHeartbeatTimeoutMs(options.heartbeatTimeoutMs);
     const { koffi, path } = loadKoffi();
     let lib: ReturnType<Koffi['load']>;
     try {
@@ -135,12 +156,23 @@ export class MpiCommunicator implements Communicator {
       }
     })();
     await Promise.race([ready, failure]);
-    const comm = new MpiCommunicator(worker, port1, control, lib, flavor, options.abortGraceMs ?? 2000, options.timeoutMs ?? 300_000);
+    const comm = new MpiCommunicator(worker, port1, control, lib, flavor, options.abortGraceMs ?? 2000, timeoutMs);
     if (options.expectedSize !== undefined && options.expectedSize !== comm.size) {
       comm.close();
       throw new MpiUnavailableError(
         `MPI reports a world of ${comm.size} but the launcher announced ${options.expectedSize}: the MPI library (${library}) does not belong to the launcher that started this process (e.g. MPICH's mpiexec with Open MPI's libmpi). Set FITSTREAM_MPI_LIBRARY / FITSTREAM_MPI_FLAVOR to match.`,
       );
+    }
+    try {
+      comm.heartbeat = await Heartbeat.start(comm, { timeoutMs: heartbeatTimeoutMs, env, notify: control, notifyIndex: DONE });
+    } catch (error) {
+      // Rank 0's failure reached every rank through the broadcast, so all of them finalise; a rank that alone cannot
+      // reach rank 0 takes the job down, since its peers are already on their way into the first collective.
+      if (error instanceof Error && /^rank 0 could not listen|^FITSTREAM_HEARTBEAT_PORT/.test(error.message)) {
+        comm.close();
+        throw error;
+      }
+      comm.abort(error);
     }
     return comm;
   }
@@ -195,11 +227,18 @@ export class MpiCommunicator implements Communicator {
     this.abortNow(13);
   }
 
+  /** Milliseconds a silent peer is given before it counts as lost; 0 when there is no heartbeat (a world of one, or turned off). */
+  get heartbeatTimeoutMs(): number {
+    return this.heartbeat?.timeoutMs ?? 0;
+  }
+
   close(): void {
     if (this.state !== 'open') {
+      this.heartbeat?.leave(false);
       this.state = 'closed';
       return;
     }
+    this.heartbeat?.leave(true);
     this.call('finalize', OPS.finalize, {}, 30_000);
     this.state = 'closed';
     process.removeListener('exit', this.onExit);
@@ -224,9 +263,26 @@ export class MpiCommunicator implements Communicator {
 
   private begin(name: string): string {
     if (this.state === 'closed') throw new Error(`${name}: this communicator is closed.`);
-    if (this.state === 'broken') throw new PeerLostError(`rank ${this.rank}: ${name} after the group was lost; the MPI job is being aborted.`, { reason: 'timeout', lostRanks: this.peers() });
+    if (this.state === 'broken') throw new PeerLostError(`rank ${this.rank}: ${name} after the group was lost; the MPI job is being aborted.`, { reason: this.lostWith?.reason ?? 'timeout', lostRanks: this.lostWith?.lostRanks ?? this.peers() });
     this.op += 1;
+    const loss = this.heartbeat?.loss();
+    if (loss) this.lose(`before ${name} #${this.op}`, loss);
     return `${name} #${this.op}`;
+  }
+
+  /** A peer the heartbeat found lost: the group is broken; the job is aborted after the grace period. */
+  private lose(what: string, loss: HeartbeatLoss): never {
+    const message = `rank ${this.rank} lost its group ${what}: ${loss.text}. Aborting the MPI job in ${this.abortGraceMs} ms (restart from the last checkpoint).`;
+    this.fail(message, { reason: loss.reason, lostRanks: [loss.rank] });
+  }
+
+  private fail(message: string, options: { readonly reason: PeerLostReason; readonly lostRanks: readonly number[] }): never {
+    this.state = 'broken';
+    this.lostWith = options;
+    writeSync(2, `PeerLostError: ${message}\n`);
+    this.abortTimer = setTimeout(() => this.abortNow(14), this.abortGraceMs);
+    this.abortTimer.unref();
+    throw new PeerLostError(message, options);
   }
 
   /** Where the MPI thread finds `buf`: registered shared memory as is, anything else copied into the scratch buffer. */
@@ -268,14 +324,14 @@ export class MpiCommunicator implements Communicator {
     Atomics.notify(c, REQ);
     const deadline = performance.now() + timeoutMs;
     while (Atomics.load(c, DONE) !== seq) {
+      // The heartbeat thread wakes this wait (a notify on DONE) when it finds a peer lost.
+      const loss = what === 'finalize' ? undefined : this.heartbeat?.loss();
+      if (loss) this.lose(`in ${what}`, loss);
       const left = deadline - performance.now();
       if (left <= 0) {
-        this.state = 'broken';
-        const message = `rank ${this.rank}: ${what} did not complete within ${timeoutMs} ms; one of ranks ${this.peers().join(', ')} is dead or hung (MPI cannot tell which). Aborting the MPI job in ${this.abortGraceMs} ms (restart from the last checkpoint).`;
-        writeSync(2, `PeerLostError: ${message}\n`);
-        this.abortTimer = setTimeout(() => this.abortNow(14), this.abortGraceMs);
-        this.abortTimer.unref();
-        throw new PeerLostError(message, { reason: 'timeout', lostRanks: this.peers() });
+        const alive = this.heartbeat ? ` though every peer's heartbeat is alive (so one is stuck, not dead)` : '';
+        const message = `rank ${this.rank}: ${what} did not complete within ${timeoutMs} ms${alive}; one of ranks ${this.peers().join(', ')} is hung or dead (MPI cannot tell which). Aborting the MPI job in ${this.abortGraceMs} ms (restart from the last checkpoint).`;
+        this.fail(message, { reason: 'timeout', lostRanks: this.peers() });
       }
       Atomics.wait(c, DONE, seq - 1, Math.min(left, 1000));
     }
