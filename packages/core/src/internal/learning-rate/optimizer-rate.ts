@@ -1,9 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
+import { FitstreamInputError } from '@fitstream/util';
 
-/** Throws a `RangeError` naming `what` unless `lr` is a finite number ≥ 0. */
+/** Throws a {@link FitstreamInputError} naming `what` unless `lr` is a finite number ≥ 0. */
 export function assertLearningRate(lr: number, what: string): void {
   if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
-    throw new RangeError(`${what} must be a finite number ≥ 0, got ${String(lr)}.`);
+    throw new FitstreamInputError(what, `must be a finite number ≥ 0 such as 0.001, got ${typeof lr === 'string' ? JSON.stringify(lr) + ' (a string)' : String(lr)}.`);
   }
 }
 

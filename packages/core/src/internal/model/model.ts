@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FitstreamInputError } from '@fitstream/util';
 import { installFrozenBatchNormInference } from './frozen-batch-norm.js';
 import { leafLayers } from './leaf-layers.js';
 
@@ -54,14 +55,30 @@ function isLayersModel(model: TrainableModel): model is tf.LayersModel {
 
 /** Wraps the `model` option. */
 export function adaptModel(model: TrainableModel): ModelAdapter {
-  if (model == null) throw new TypeError('createTrainer: `model` is required (a tf.LayersModel or a FunctionModel).');
+  if (model == null) throw new FitstreamInputError('model', 'is required: a tf.LayersModel (tf.sequential / tf.model) or a FunctionModel { variables, apply(x, { training }) }.');
   if (isLayersModel(model)) return adaptLayersModel(model);
   if (typeof (model).apply !== 'function' || !Array.isArray((model).variables)) {
-    throw new TypeError(
-      'createTrainer: `model` must be a tf.LayersModel (tf.sequential / tf.model) or { variables: tf.Variable[], apply(x, { training }) }.',
-    );
+    throw new FitstreamInputError('model', 'must be a tf.LayersModel (tf.sequential / tf.model) or { variables: tf.Variable[], apply(x, { training }) }.');
   }
   return adaptFunctionModel(model);
+}
+
+/** The name of a weight of `model` that was disposed (`model.dispose()`), or `undefined` when every weight is alive. */
+export function disposedWeight(model: ModelAdapter): string | undefined {
+  const source = model.source;
+  if (source instanceof tf.LayersModel) {
+    for (const { layer } of leafLayers(source)) {
+      for (const w of layer.weights) {
+        try {
+          if ((w.read() as tf.Variable).isDisposed) return w.name;
+        } catch {
+          return w.name; // a disposed layers variable refuses to be read
+        }
+      }
+    }
+    return undefined;
+  }
+  return [...source.variables, ...(source.nonTrainableVariables ?? [])].find((v) => v.isDisposed)?.name;
 }
 
 function adaptLayersModel(model: tf.LayersModel): ModelAdapter {
@@ -95,7 +112,7 @@ function adaptLayersModel(model: tf.LayersModel): ModelAdapter {
 function adaptFunctionModel(model: FunctionModel): ModelAdapter {
   const outputNames = model.outputNames ? [...model.outputNames] : ['output'];
   if (new Set(outputNames).size !== outputNames.length || outputNames.some((n) => typeof n !== 'string' || n === '')) {
-    throw new TypeError(`FunctionModel.outputNames must be distinct non-empty names, got ${JSON.stringify(model.outputNames)}.`);
+    throw new FitstreamInputError('model.outputNames', `must be distinct non-empty names, got ${JSON.stringify(model.outputNames)}.`);
   }
   const named = new Map<string, tf.Variable>();
   for (const v of [...model.variables, ...(model.nonTrainableVariables ?? [])]) {

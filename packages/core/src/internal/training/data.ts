@@ -259,9 +259,27 @@ export function streamSource(data: BatchStream | (() => BatchStream), argument: 
   };
 }
 
+/** In-memory `{ x, y }` whose fields are not tensors (plain arrays, numbers): an error naming the field and `tf.tensor`. */
+function assertTensorFields(data: unknown, argument: string): void {
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || !('x' in data) || !('y' in data) || isBatchStream(data)) return;
+  const record = data as Record<string, unknown>;
+  for (const field of ['x', 'y'] as const) {
+    const value = record[field];
+    if (value instanceof tf.Tensor) continue;
+    const parts = Array.isArray(value) ? (value as unknown[]) : field === 'y' && typeof value === 'object' && value !== null ? Object.values(value) : [value];
+    if (parts.length > 0 && parts.every((p) => p instanceof tf.Tensor)) continue;
+    const what = Array.isArray(value) ? 'a plain JavaScript array' : value === null || value === undefined ? String(value) : `a ${typeof value}`;
+    throw new FitstreamInputError(
+      `${argument}.${field}`,
+      `is ${what}, not a tensor; convert it first, e.g. ${field}: tf.tensor2d(rows) (or an array of tensors, one per model ${field === 'x' ? 'input' : 'output'}).`,
+    );
+  }
+}
+
 /** Picks the source for `data`. */
 export function createSource(data: DataSource, options: TensorSourceOptions, argument: string): BatchSource {
   if (data == null) throw new FitstreamInputError(argument, 'is required: pass { x, y } tensors, a tf.data.Dataset, or an iterable of { x, y } batches.');
+  assertTensorFields(data, argument);
   if (isTensorData(data)) return tensorSource(data, options, argument);
   if (typeof data === 'function' || isBatchStream(data)) return streamSource(data as BatchStream | (() => BatchStream), argument);
   throw new FitstreamInputError(argument, 'must be { x: Tensor | Tensor[], y: Tensor | Tensor[] | { [output]: Tensor } }, a tf.data.Dataset, an (async) iterable of { x, y } batches, or a function returning one.');

@@ -8,6 +8,8 @@ import { resolveAll } from '../di/token.js';
 import { IndexSampler, type BatchTransform, type StateProvider } from '../plugin/plugin-points.js';
 import { createSource, isTensorData, type BatchSource, type DataExpectations, type DataSource } from './data.js';
 import { EpochAggregate } from './epoch-aggregate.js';
+import { disposedWeight } from '../model/model.js';
+import { leafLayers } from '../model/leaf-layers.js';
 import { FitstreamInputError } from '@fitstream/util';
 import { normaliseFitOptions, type FitOptions, type NormalisedFitOptions } from './fit-options.js';
 import { copyHistory, emptyHistory, type MutableHistory } from './history.js';
@@ -37,6 +39,7 @@ export interface PreparedFit {
 /** The prepare phase: options, backend, plugin points and conflicts, data sources, and resume. */
 export async function prepareFit<M extends string>(core: TrainerCore<M>, data: DataSource, options: FitOptions): Promise<PreparedFit> {
   const opts = normaliseFitOptions(options);
+  assertModelUsable(core);
   const backend = await core.ensureBackend();
   const points = resolvePoints(core, data, options, opts);
   const sampler = isTensorData(data) && !opts.overfitBatches ? points.indexSampler : undefined;
@@ -109,6 +112,27 @@ function assertStepFits<M extends string>(core: TrainerCore<M>, opts: Normalised
     throw new FitstreamInputError('trainStep', `"${reducer.name}" averages the default step's gradients across replicas and cannot reach inside trainStep "${step.name}"; use model averaging (localSGD or easgd from @fitstream/distributed) instead.`);
   }
   if (opts.validation && !step.evaluate) throw new FitstreamInputError('options.validation', `trainStep "${step.name}" has no evaluate(batch, ctx); add one to validate, or drop options.validation.`);
+}
+
+/**
+ * A model the loop cannot train: disposed (`model.dispose()` before the fit), or a stateful RNN without the plugin
+ * that keeps its batch order, its fixed batch size and its state (`statefulRnn` of @fitstream/time-series).
+ */
+function assertModelUsable<M extends string>(core: TrainerCore<M>): void {
+  const disposed = disposedWeight(core.model);
+  if (disposed !== undefined) {
+    throw new FitstreamInputError('model', `${core.model.label} is disposed (weight "${disposed}"): build or load the model again and create a new trainer; call model.dispose() only after trainer.fit() resolves.`);
+  }
+  const layers = core.model.layersModel;
+  const stateful = layers ? leafLayers(layers).find(({ layer }) => (layer as unknown as { stateful?: unknown }).stateful === true) : undefined;
+  const sequential = core.plugins.some((p) => p.claims?.some((c) => c.resource === 'batch-order' && c.value === 'sequential'));
+  if (stateful && !sequential) {
+    throw new FitstreamInputError(
+      'model',
+      `${core.model.label} has a stateful RNN layer ("${stateful.layer.name}"), which the default loop would feed in shuffled order and reset never; ` +
+        'train it with the statefulRnn plugin of @fitstream/time-series: trainer.use(statefulRnn({ model, data })), data laid out with statefulData().',
+    );
+  }
 }
 
 /** Resolves and checks every plugin point with the fit's own claims (the trainer's shuffling owns the batch order). */

@@ -10,6 +10,7 @@ import { overfitValidation, runValidation } from './evaluation.js';
 import { FitstreamInputError } from '@fitstream/util';
 import { effectiveBatches, type FitOptions } from './fit-options.js';
 import { prepareFit, type PreparedFit } from './fit-prepare.js';
+import { disposedWeight } from '../model/model.js';
 import { FitSteering } from './fit-steering.js';
 import { freezeHistory, recordEpoch } from './history.js';
 import { StepAssembly } from './step-assembly.js';
@@ -81,7 +82,7 @@ export class FitRun<M extends string> {
       return await this.finish();
     } catch (thrown) {
       // A gradient kernel that stock tfjs-backend-wasm lacks: say which package provides it.
-      const error = explainMissingKernel(thrown);
+      const error = explainDisposedModel(explainMissingKernel(thrown), this.core, this.position);
       await this.fail(error);
       throw error;
     } finally {
@@ -243,4 +244,15 @@ export class FitRun<M extends string> {
   private loopPosition() {
     return { epoch: this.position.epoch, step: this.position.step, learningRate: this.core.learningRate };
   }
+}
+
+/** tfjs' error after the model was disposed while the fit ran, said as what happened and what to do instead. */
+function explainDisposedModel<M extends string>(error: unknown, core: TrainerCore<M>, at: { readonly epoch: number; readonly step: number }): unknown {
+  if (error instanceof FitstreamInputError) return error;
+  const disposed = disposedWeight(core.model);
+  if (disposed === undefined) return error;
+  return new FitstreamInputError(
+    'model',
+    `${core.model.label} was disposed while the fit ran (weight "${disposed}", epoch ${at.epoch}, step ${at.step}): dispose it only after trainer.fit() resolves; to end a fit early call control.stop() from a plugin or pass options.signal (an AbortSignal). (tfjs: ${error instanceof Error ? error.message : String(error)})`,
+  );
 }

@@ -64,7 +64,7 @@ export class TrainerCore<M extends string> {
   readonly options: TrainerOptions;
 
   constructor(given: TrainerOptions) {
-    if (given == null) throw new TypeError('createTrainer(options): options are required ({ model, optimizer, loss }).');
+    if (given == null || typeof given !== 'object') throw new FitstreamInputError('options', 'createTrainer(options) needs options: at least { model, optimizer, loss }.');
     const options = (this.options = resolveTrainerOptions(given));
     this.model = adaptModel(options.model);
     if (options.optimizer == null) throw new FitstreamInputError('optimizer', "is required: a name such as 'adam' or a tf.train.* instance (or compile the model with one).");

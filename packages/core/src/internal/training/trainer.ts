@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Observable } from 'rxjs';
+import { FitstreamInputError } from '@fitstream/util';
 import type { CheckpointInfo, CheckpointStateInput } from '../checkpoint/checkpoint-format.js';
 import { writeSnapshot } from '../checkpoint/write-checkpoint.js';
 import type { DependencyContainer } from '../di/container.js';
@@ -71,7 +72,9 @@ export class Trainer<M extends string = string> {
 
   /** Adds a plugin: registers its contributions to the plugin points now; its `attach` runs at every fit. */
   use(plugin: Plugin<M>): this {
-    if (!plugin || typeof plugin.name !== 'string') throw new TypeError('trainer.use(plugin): a plugin is { name, register?, attach?, claims? }.');
+    if (!plugin || typeof plugin.name !== 'string') {
+      throw new FitstreamInputError('plugin', `trainer.use(plugin) takes a plugin { name, register?, attach?, claims? } such as earlyStopping({ patience: 5 }), got ${typeof plugin === 'function' ? 'a function' : plugin === null || plugin === undefined ? String(plugin) : 'an object without a string name'}; call the plugin's factory (earlyStopping(), not earlyStopping).`);
+    }
     if (this.running) throw new Error(`trainer.use("${plugin.name}"): plugins cannot be added while fit is running.`);
     if (this.core.plugins.some((p) => p.name === plugin.name)) {
       throw new Error(`Plugin "${plugin.name}" is already in use on this trainer; add each plugin once.`);

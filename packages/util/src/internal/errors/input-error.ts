@@ -30,8 +30,15 @@ export class FitstreamInputError extends Error {
  */
 export function assertPositiveInteger(value: unknown, argument: string, fix = ''): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new FitstreamInputError(argument, `must be an integer ≥ 1, got ${String(value)}.${fix ? ` ${fix}` : ''}`);
+    throw new FitstreamInputError(argument, `must be an integer ≥ 1, got ${describe(value)}.${fix ? ` ${fix}` : ''}`);
   }
+}
+
+/** A value as an error message shows it: a string quoted and called one (`"5"` is not `5`), anything else as `String`. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `${JSON.stringify(value)} (a string; pass a number)`;
+  if (Array.isArray(value)) return 'an array';
+  return String(value);
 }
 
 /**
@@ -44,6 +51,6 @@ export function assertPositiveInteger(value: unknown, argument: string, fix = ''
  */
 export function assertNonNegativeInteger(value: unknown, argument: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new FitstreamInputError(argument, `must be an integer ≥ 0, got ${String(value)}.`);
+    throw new FitstreamInputError(argument, `must be an integer ≥ 0, got ${describe(value)}.`);
   }
 }
