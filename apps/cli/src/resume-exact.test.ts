@@ -15,6 +15,8 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { findCheckpoint } from '@fitstream/core';
 import { AUTO_BACKEND, BIN, CliSandbox, parseSummary, type Run, type Summary } from './test-support/cli.js';
 
 const HOLD_AT = join(dirname(fileURLToPath(import.meta.url)), 'test-support', 'hold-at.mjs');
@@ -381,4 +383,55 @@ describe('fitstream train iris --seed 7 (early stopping + plateau), interrupted 
     expect({ ...summary, runDir: '' }).toEqual({ ...reference, runDir: '' });
     await expectSameRun(killed.runDir, reference.runDir, label);
   }, 90_000);
+
+  it('kill trials: 20 seeded moments and signals (SIGKILL, SIGTERM, SIGINT); the newest checkpoint loads in stock tfjs, resume completes and ends as uninterrupted', async () => {
+    const pick = generator(1717);
+    const total = refEvents.filter((e) => e.type === 'step:end').length;
+    const signals = ['SIGKILL', 'SIGTERM', 'SIGINT'] as const;
+    const trials = Array.from({ length: 20 }, (_, i) => ({ i, signal: signals[pick(0, 2)]!, step: pick(1, total - 2) }));
+    const figures = { killed: 0, finishedFirst: 0, checkpoints: 0, loaded: 0, resumedEqual: 0, beforeFirstCheckpoint: 0 };
+    const failures: string[] = [];
+    const runTrial = async ({ i, signal, step }: (typeof trials)[number]) => {
+      let label = `trial ${i}: ${signal} at step ${step}`;
+      try {
+        const killed = await interrupt({ name: `random-${i}`, signal, when: (ev) => ev.filter((e) => e.type === 'step:end').length >= step });
+        label = `${label} (sent at ${killed.seen}; ${await backupPosition(killed.runDir)})`;
+        if (killed.code === 0) {
+          // The signal came as the fit ended on its own (early stopping): the stop it asked for was already under way,
+          // and the run finished as uninterrupted.
+          figures.finishedFirst++;
+          await expectSameRun(killed.runDir, reference.runDir, label);
+          figures.resumedEqual++;
+          return;
+        }
+        expect(killed.code === null || killed.code === (signal === 'SIGINT' ? 130 : 143), `${label}: exit ${killed.code}\n${killed.stderr}`).toBe(true);
+        figures.killed++;
+        const newest = await findCheckpoint([join(killed.runDir, 'backup'), join(killed.runDir, 'checkpoints')]);
+        if (newest) {
+          figures.checkpoints++;
+          // Stock tfjs: the topology and weights read from the files, no fitstream loader.
+          const json = JSON.parse(await readFile(join(newest, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+          const weights = await readFile(join(newest, 'weights.bin'));
+          const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData: new Uint8Array(weights).buffer }));
+          const out = tf.tidy(() => (model.predict(tf.ones([1, 4])) as tf.Tensor).dataSync());
+          model.dispose();
+          expect(Array.from(out).every(Number.isFinite), `${label}: the loaded model predicts`).toBe(true);
+          figures.loaded++;
+        } else figures.beforeFirstCheckpoint++;
+        const resumed = await resume(killed.runDir);
+        const summary = parseSummary(resumed);
+        expect({ ...summary, runDir: '' }, `${label}: summary`).toEqual({ ...reference, runDir: '' });
+        await expectSameRun(killed.runDir, reference.runDir, label);
+        figures.resumedEqual++;
+      } catch (error) {
+        failures.push(`${label}: ${(error as Error).message.split('\n').slice(0, 60).join('\n')}`);
+      }
+    };
+    // Two at a time: each trial is two single-threaded processes in sequence.
+    for (let k = 0; k < trials.length; k += 2) await Promise.all(trials.slice(k, k + 2).map(runTrial));
+    console.log(`[kill trials] ${JSON.stringify(figures)} of ${trials.length} (${signals.map((sig) => `${sig} ${trials.filter((t) => t.signal === sig).length}`).join(', ')})`);
+    expect(failures, failures.join('\n\n')).toEqual([]);
+    expect(figures.resumedEqual).toBe(20);
+  }, 300_000);
 });
+

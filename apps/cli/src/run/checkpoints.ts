@@ -16,12 +16,27 @@ export const reportSkip =
 
 /**
  * The newest complete checkpoint of a run: its backup (with the hidden copies a kill mid-replacement leaves) and
- * `checkpoints/`, newest first by step; one that does not verify is passed over (and `log` says so). `undefined` when
- * the run has none.
+ * `checkpoints/`, newest first by loop position; one that does not verify is passed over (and `log` says so).
+ * `undefined` when the run has none.
  */
 export function lastCheckpoint(runDir: string, log: (line: string) => void): Promise<string | undefined> {
   const paths = runPaths(runDir);
   return findCheckpoint([paths.backup, paths.checkpoints], { onSkip: reportSkip(log) });
+}
+
+/**
+ * Where `fitstream resume` continues by default: the backup (or a hidden copy a kill mid-replacement left) — the
+ * checkpoint a run's log, metrics and files are made to continue from byte for byte; when there is none or none verifies, the newest good checkpoint in `checkpoints/` (the
+ * weights and history are as exact; plugin events of that boundary written after it, such as the backup's own, are
+ * not replayed).
+ */
+export async function resumeCheckpoint(runDir: string, log: (line: string) => void): Promise<string | undefined> {
+  const paths = runPaths(runDir);
+  const backup = await findCheckpoint(paths.backup, { onSkip: reportSkip(log) }).catch((error: unknown) => {
+    reportSkip(log)({ path: join(paths.backup, 'backup'), error: error as Error });
+    return undefined;
+  });
+  return backup ?? findCheckpoint(paths.checkpoints, { onSkip: reportSkip(log) });
 }
 
 /** The best kept checkpoint by `checkpoints/best.json`'s ranking; a damaged one falls back to the next in the ranking. */

@@ -16,7 +16,7 @@ import { callbackPlugins, deleteBackup, findBackup, isInterruption, runPaths } f
 import { evaluateModel } from './evaluation.js';
 import { writeRunReport } from './report.js';
 import { createRunDirectory, writeJson } from './run-directory.js';
-import { chooseCheckpoint, lastCheckpoint, reportSkip, type CheckpointChoice } from './checkpoints.js';
+import { chooseCheckpoint, reportSkip, resumeCheckpoint, type CheckpointChoice } from './checkpoints.js';
 import { lockRunDirectory } from './run-lock.js';
 
 
@@ -144,7 +144,7 @@ async function resumePoint(runDir: string, config: RunConfig, from: CheckpointCh
   if ((await exists(paths.model)) && !(await findCheckpoint(paths.backup, { onSkip: reportSkip(log) }))) {
     throw new Error(`nothing to resume in ${runDir}: the run finished (its model is in ${paths.model}) and ${paths.backup} holds no checkpoint. To train on from one of its checkpoints, pass --from best, --from last or --from <checkpoint>.`);
   }
-  const checkpoint = await lastCheckpoint(runDir, log);
+  const checkpoint = await resumeCheckpoint(runDir, log);
   if (checkpoint) {
     log(`resuming ${runDir} from ${checkpoint}`);
     return checkpoint;

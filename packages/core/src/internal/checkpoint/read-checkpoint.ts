@@ -22,6 +22,9 @@ export interface FindCheckpointOptions {
 interface Candidate {
   readonly path: string;
   readonly step: number;
+  /** The loop position: one step can be saved before and after its epoch's end (validation, epoch-end plugins). */
+  readonly epoch: number;
+  readonly batch: number;
   readonly createdAt: string;
   /** 0: named by latest.json, 1: a published checkpoint, 2: a hidden copy of an interrupted replacement. */
   readonly rank: number;
@@ -35,12 +38,14 @@ const lstatOrUndefined = (path: string) => lstat(path).catch(() => undefined);
 async function candidate(path: string, rank: number): Promise<Candidate | undefined> {
   const info = await lstatOrUndefined(join(path, STATE));
   if (!info) return undefined;
-  if (!info.isFile()) return { path, step: Number.NEGATIVE_INFINITY, createdAt: '', rank };
+  const unknown = { path, step: Number.NEGATIVE_INFINITY, epoch: 0, batch: 0, createdAt: '', rank };
+  if (!info.isFile()) return unknown;
   try {
     const state = JSON.parse(await readFile(join(path, STATE), 'utf8')) as Partial<CheckpointState>;
-    return { path, step: typeof state.step === 'number' ? state.step : Number.NEGATIVE_INFINITY, createdAt: String(state.createdAt ?? ''), rank };
+    const number = (v: unknown) => (typeof v === 'number' && !Number.isNaN(v) ? v : Number.NEGATIVE_INFINITY);
+    return { ...unknown, step: number(state.step), epoch: number(state.epoch), batch: number(state.batch), createdAt: String(state.createdAt ?? '') };
   } catch {
-    return { path, step: Number.NEGATIVE_INFINITY, createdAt: '', rank };
+    return unknown;
   }
 }
 
@@ -73,9 +78,10 @@ async function candidatesAt(abs: string): Promise<Candidate[]> {
   return found.filter((c) => c !== undefined);
 }
 
-/** Newest first: the highest step, then latest.json's choice, published before hidden copies, the newest write. */
+/** Newest first: the latest loop position, then latest.json's choice, published before hidden copies, the newest write. */
 function newestFirst(a: Candidate, b: Candidate): number {
-  return b.step - a.step || a.rank - b.rank || b.createdAt.localeCompare(a.createdAt) || a.path.localeCompare(b.path);
+  const later = (x: number, y: number) => (x === y ? 0 : x < y ? 1 : -1); // ±Infinity-safe
+  return later(a.step, b.step) || later(a.epoch, b.epoch) || later(a.batch, b.batch) || a.rank - b.rank || b.createdAt.localeCompare(a.createdAt) || a.path.localeCompare(b.path);
 }
 
 /** The first checkpoint at `paths`, newest first, that verifies, with its verified content. */
