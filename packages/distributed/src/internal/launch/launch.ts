@@ -142,6 +142,10 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   }
   if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, 'launch: timeoutMs');
   if (options.heartbeatTimeoutMs !== undefined) checkHeartbeatTimeoutMs(options.heartbeatTimeoutMs, 'launch: heartbeatTimeoutMs');
+  // Checked here, before any replica starts, and forwarded explicitly: mpirun passes only named variables to other nodes.
+  const envTimeouts = timeoutsFromEnv({ ...process.env, ...options.env });
+  const timeoutMs = options.timeoutMs ?? envTimeouts.timeoutMs;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? envTimeouts.heartbeatTimeoutMs;
   const log = options.log === null ? () => undefined : (options.log ?? ((line: string) => console.error(line)));
   const runId = options.runId ?? randomUUID();
   const worldSize = nnodes * nproc;
@@ -159,12 +163,14 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       FITSTREAM_RUN_ID: runId,
       FITSTREAM_RESTART_COUNT: String(restartCount),
       FITSTREAM_MAX_RESTARTS: String(maxRestarts),
-      ...(options.timeoutMs === undefined ? {} : { FITSTREAM_TIMEOUT_MS: String(options.timeoutMs) }),
-      ...(options.heartbeatTimeoutMs === undefined ? {} : { FITSTREAM_HEARTBEAT_TIMEOUT_MS: String(options.heartbeatTimeoutMs) }),
+      ...(timeoutMs === undefined ? {} : { FITSTREAM_TIMEOUT_MS: String(timeoutMs) }),
+      ...(heartbeatTimeoutMs === undefined ? {} : { FITSTREAM_HEARTBEAT_TIMEOUT_MS: String(heartbeatTimeoutMs) }),
+      ...(process.env.FITSTREAM_HEARTBEAT_ADDR ? { FITSTREAM_HEARTBEAT_ADDR: process.env.FITSTREAM_HEARTBEAT_ADDR } : {}),
+      ...(process.env.FITSTREAM_HEARTBEAT_PORT ? { FITSTREAM_HEARTBEAT_PORT: process.env.FITSTREAM_HEARTBEAT_PORT } : {}),
       ...(options.devices ? { FITSTREAM_DEVICES: options.devices.join(','), TF_FORCE_GPU_ALLOW_GROWTH: 'true' } : {}),
       ...options.env,
     };
-    const attempt = backend === 'threads' ? await runThreads(options, nproc, restartCount, baseEnv) : await runMpi(options, worldSize, baseEnv, log);
+    const attempt = backend === 'threads' ? await runThreads(options, nproc, timeoutMs, baseEnv) : await runMpi(options, worldSize, baseEnv, log);
     results = attempt.results;
     const record: LaunchAttempt = { restartCount, exitCode: attempt.exitCode, durationMs: performance.now() - started, failures: attempt.failures };
     attempts.push(record);
@@ -186,9 +192,7 @@ interface AttemptOutcome {
   results: unknown[];
 }
 
-function runThreads(options: LaunchOptions, size: number, restartCount: number, baseEnv: Record<string, string>): Promise<AttemptOutcome> {
-  // The replicas read FITSTREAM_TIMEOUT_MS too; the group's value is what the launcher reports a hung replica with.
-  const timeoutMs = options.timeoutMs ?? timeoutsFromEnv({ ...process.env, ...options.env }).timeoutMs;
+function runThreads(options: LaunchOptions, size: number, timeoutMs: number | undefined, baseEnv: Record<string, string>): Promise<AttemptOutcome> {
   const group = createThreadGroup(size, { ...(options.bufferBytes === undefined ? {} : { bufferBytes: options.bufferBytes }), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   const script = toUrl(options.script);
   const imports = (options.import ?? []).map(moduleSpecifier);

@@ -329,8 +329,9 @@ export class MpiCommunicator implements Communicator {
       if (loss) this.lose(`in ${what}`, loss);
       const left = deadline - performance.now();
       if (left <= 0) {
-        const alive = this.heartbeat ? ` though every peer's heartbeat is alive (so one is stuck, not dead)` : '';
-        const message = `rank ${this.rank}: ${what} did not complete within ${timeoutMs} ms${alive}; one of ranks ${this.peers().join(', ')} is hung or dead (MPI cannot tell which). Aborting the MPI job in ${this.abortGraceMs} ms (restart from the last checkpoint).`;
+        const suspects = `${this.size === 2 ? 'rank' : 'one of ranks'} ${this.peers().join(', ')}`;
+        const who = this.heartbeat ? `though every peer's heartbeat is alive: ${suspects} is stuck, not dead` : `${suspects} is hung or dead`;
+        const message = `rank ${this.rank}: ${what} did not complete within ${timeoutMs} ms ${who}${this.size === 2 ? '' : ' (MPI cannot tell which)'}. Aborting the MPI job in ${this.abortGraceMs} ms (restart from the last checkpoint).`;
         this.fail(message, { reason: 'timeout', lostRanks: this.peers() });
       }
       Atomics.wait(c, DONE, seq - 1, Math.min(left, 1000));
