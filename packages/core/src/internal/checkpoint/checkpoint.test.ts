@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,18 @@ describe('checkpoint format', () => {
       expect(Object.values(loaded.weights).map((t) => Array.from(t.dataSync()))).toEqual(weightsOf(model));
       tf.dispose([...Object.values(loaded.weights), ...loaded.optimizerWeights.map((w) => w.tensor)]);
     });
+  });
+
+  it('fileSystem() verifies a checkpoint before tf.loadLayersModel reads it, and never opens a FIFO', async () => {
+    const { info } = await trainedCheckpoint('io-verify');
+    const bytes = await readFile(join(info.path, 'weights.bin'));
+    bytes[3] = bytes[3]! ^ 0xff;
+    await writeFile(join(info.path, 'weights.bin'), bytes);
+    await expect(tf.loadLayersModel(fileSystem(info.path))).rejects.toMatchObject({ name: 'CheckpointCorruptError', file: 'weights.bin' });
+    const plain = join(dir, 'io-fifo');
+    await mkdir(plain);
+    await new Promise<void>((done, fail) => spawn('mkfifo', [join(plain, 'model.json')]).on('exit', (code) => (code === 0 ? done() : fail(new Error(`mkfifo ${code}`)))));
+    await expect(tf.loadLayersModel(fileSystem(plain))).rejects.toThrow(/model\.json is not a regular file/);
   });
 
   describe('falls back to the previous good checkpoint, and says so', () => {

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile, mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileDurable } from '@fitstream/util';
+import { STATE } from './checkpoint-format.js';
+import { readVerifiedCheckpoint } from './verify-checkpoint.js';
 
 const WEIGHTS_FILE = 'weights.bin';
 
@@ -20,6 +22,7 @@ function resolvePaths(path: string): { dir: string; modelJson: string } {
  * `tf.loadLayersModel(fileSystem('runs/iris/checkpoints/latest'))` works with stock tfjs.
  *
  * `path` is a directory or a `model.json` path. Saving writes in place; checkpoints wrap it in an atomic directory write.
+ * Loading a checkpoint directory (state.json beside model.json) verifies it first ({@link CheckpointCorruptError}).
  *
  * @example
  * ```ts
@@ -58,6 +61,11 @@ export function fileSystem(path: string): tf.io.IOHandler {
       };
     },
     async load(): Promise<tf.io.ModelArtifacts> {
+      // A checkpoint (state.json beside model.json) is verified first: checksums, confined paths, regular files only.
+      if (await stat(join(dir, STATE)).then(() => true, () => false)) await readVerifiedCheckpoint(dir);
+      // Never open a FIFO or device: reading one blocks forever.
+      const info = await stat(modelJson).catch(() => undefined);
+      if (info && !info.isFile()) throw new Error(`fileSystem(): ${modelJson} is not a regular file; pass a directory holding model.json or the model.json path.`);
       let text: string;
       try {
         text = await readFile(modelJson, 'utf8');
@@ -70,7 +78,11 @@ export function fileSystem(path: string): tf.io.IOHandler {
         const buffers: Uint8Array[] = [];
         for (const group of manifest) {
           specs.push(...group.weights);
-          for (const p of group.paths) buffers.push(await readFile(join(dirname(modelJson), basename(p))));
+          for (const p of group.paths) {
+            const path = join(dirname(modelJson), basename(p));
+            if (!(await stat(path)).isFile()) throw new Error(`fileSystem(): ${path} is not a regular file.`);
+            buffers.push(await readFile(path));
+          }
         }
         const total = buffers.reduce((n, b) => n + b.byteLength, 0);
         const out = new Uint8Array(total);
