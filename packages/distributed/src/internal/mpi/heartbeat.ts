@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { describe } from '../comm/communicator.js';
@@ -76,6 +77,14 @@ const closed = (who) => who + "'s process ended: its heartbeat connection closed
 const sockets = new Set();
 let timer;
 let server;
+// A tick far later than planned means this thread itself was frozen or starved (SIGSTOP, swapping, a suspended VM):
+// beats that arrived meanwhile are still unread, so the peers' silence cannot be judged; give them a fresh window.
+let lastTick = now();
+function stalled(t) {
+  const late = t - lastTick > Math.max(5 * intervalMs, timeoutMs / 2);
+  lastTick = t;
+  return late;
+}
 function onCommand(done) {
   leaving = true;
   clearInterval(timer);
@@ -134,6 +143,7 @@ if (role === 'hub') {
   });
   timer = setInterval(() => {
     const t = now();
+    if (stalled(t)) for (const p of peers.values()) p.lastSeen = t;
     for (const p of peers.values()) if (!p.left && !p.socket.destroyed) p.socket.write('beat\n');
     for (let r = 1; r < size; r++) {
       const p = peers.get(r);
@@ -147,41 +157,52 @@ if (role === 'hub') {
   let lastSeen = now();
   let hubLeft = false;
   const errors = [];
+  let failed = 0;
+  // Every candidate address at once; the first that welcomes this rank (it knows the token) is rank 0.
   const attempts = candidates.map((host) => {
     const s = net.connect({ host, port });
     s.setNoDelay(true);
-    s.on('error', (error) => { errors.push(host + ':' + port + ' (' + error.message + ')'); });
-    s.once('connect', () => {
-      if (hub) return s.destroy();
-      hub = s;
-      sockets.add(s);
-      for (const other of attempts) if (other !== s) other.destroy();
-      s.write('hello ' + rank + ' ' + token + '\n');
-      lines(s, (line) => {
+    let error;
+    s.on('error', (e) => { error = e.message; });
+    s.once('connect', () => s.write('hello ' + rank + ' ' + token + '\n'));
+    lines(s, (line) => {
+      const [kind, r, code] = line.split(' ');
+      if (hub !== s) {
+        if (kind !== 'welcome' || hub) return s.destroy();
+        hub = s;
+        sockets.add(s);
+        for (const other of attempts) if (other !== s) other.destroy();
         lastSeen = now();
-        const [kind, r, code] = line.split(' ');
-        if (kind === 'welcome') { setState(1); return; }
-        if (kind === 'bye') hubLeft = true;
-        if (kind === 'lost') lose(Number(r), Number(code), line.split(' ').slice(3).join(' '));
-      });
-      s.on('close', () => {
+        setState(1);
+        return;
+      }
+      lastSeen = now();
+      if (kind === 'bye') hubLeft = true;
+      if (kind === 'lost') lose(Number(r), Number(code), line.split(' ').slice(3).join(' '));
+    });
+    s.on('close', () => {
+      if (hub === s) {
         sockets.delete(s);
-        if (Atomics.load(H, STATE) !== 1) setState(-1, 'rank 0 closed the connection before welcoming this rank');
-        else if (!hubLeft) lose(0, 1, closed('rank 0'));
-      });
+        if (!hubLeft) lose(0, 1, closed('rank 0'));
+        return;
+      }
+      if (hub) return;
+      errors.push(host + ':' + port + ' (' + (error ?? 'closed without welcoming this rank') + ')');
+      if (++failed === attempts.length && Atomics.load(H, STATE) === 0) setState(-1, errors.join(', '));
     });
     return s;
   });
   const connectTimer = setTimeout(() => {
     if (Atomics.load(H, STATE) !== 0) return;
+    setState(-1, 'no welcome within ' + connectMs + ' ms' + (errors.length ? ' (' + errors.join(', ') + ')' : ''));
     for (const s of attempts) s.destroy();
-    setState(-1, errors.length ? errors.join(', ') : 'no answer within ' + connectMs + ' ms from ' + candidates.map((h) => h + ':' + port).join(', '));
   }, connectMs);
   connectTimer.unref();
   timer = setInterval(() => {
     if (!hub || Atomics.load(H, STATE) !== 1) return;
     if (!hub.destroyed) hub.write('beat\n');
     const t = now();
+    if (stalled(t)) lastSeen = t;
     if (!hubLeft && t - lastSeen > timeoutMs) lose(0, 2, silent('rank 0', t - lastSeen));
   }, intervalMs);
 }
@@ -273,6 +294,10 @@ export class Heartbeat {
         workerData: { rank: group.rank, size: group.size, connectMs: CONNECT_MS, state, notify: options.notify, notifyIndex: options.notifyIndex, ...data },
       });
       worker.unref();
+      // Without its heartbeat this rank's peers will count it lost (its connection closes): say why, once.
+      worker.on('error', (e) => {
+        if (Atomics.load(words, STATE) === 1) writeSync(2, `fitstream: rank ${group.rank}'s heartbeat thread failed: ${describe(e)}\n`);
+      });
       return worker;
     };
     let worker: Worker | undefined;
@@ -280,7 +305,7 @@ export class Heartbeat {
     if (group.rank === 0 && options.timeoutMs > 0) {
       const port = Number(options.env.FITSTREAM_HEARTBEAT_PORT ?? 0);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        payload = { timeoutMs: options.timeoutMs, error: `FITSTREAM_HEARTBEAT_PORT must be a port number in [0, 65535] (0: any free port), got ${JSON.stringify(options.env.FITSTREAM_HEARTBEAT_PORT)}.` };
+        payload = { timeoutMs: options.timeoutMs, error: `FITSTREAM_HEARTBEAT_PORT must be a port number in [0, 65535] (0: any free port), got ${JSON.stringify(options.env.FITSTREAM_HEARTBEAT_PORT)}: set it to a free port your firewall lets through, or unset it.` };
       } else {
         const token = randomBytes(12).toString('hex');
         worker = spawn({ role: 'hub', timeoutMs: options.timeoutMs, intervalMs: heartbeatIntervalMs(options.timeoutMs), token, candidates: [], port });

@@ -166,3 +166,26 @@ describe.skipIf(!mpi)('replica faults under real mpirun: a rank killed or frozen
     expect(detected).toBeLessThan(heartbeatTimeoutMs + 2000);
   }, 60_000);
 });
+
+describe.skipIf(!mpi)('the heartbeat in a world of 3: rank 0 relays a loss, so every survivor names the lost rank', () => {
+  it.each([
+    ['kill', 2, 'exited'],
+    ['kill', 0, 'exited'],
+    ['stop', 1, 'heartbeat'],
+  ] as const)('%s rank %i: every survivor throws PeerLostError (%s) naming it', async (how, victim, reason) => {
+    const dir = join(out, `world3-${how}-${victim}`);
+    const heartbeatTimeoutMs = 1000;
+    const result = await launchMpi('./heartbeat-worker.ts', 3, { env: { FITSTREAM_TEST_OUT: dir, VICTIM: String(victim), HOW: how }, timeoutMs: 60_000, heartbeatTimeoutMs });
+    const fault = readJson<{ pid: number; at: number }>(join(dir, 'victim.json'));
+    if (alive(fault.pid)) process.kill(fault.pid, 'SIGKILL');
+    expect(result.ok).toBe(false);
+    const seen: string[] = [];
+    for (const rank of [0, 1, 2].filter((r) => r !== victim)) {
+      const e = readJson<ErrorRecord>(join(dir, `rank-${rank}.json`));
+      expect(e).toMatchObject({ name: 'PeerLostError', reason, lostRanks: [victim] });
+      seen.push(`rank ${rank} after ${e.at - fault.at} ms`);
+      expect(e.at - fault.at).toBeLessThan(reason === 'heartbeat' ? heartbeatTimeoutMs + 2000 : 2000);
+    }
+    console.info(`[mpi ×3 ${how} rank ${victim}] PeerLostError (${reason}, lost [${victim}]) on ${seen.join(', ')}`);
+  }, 60_000);
+});
