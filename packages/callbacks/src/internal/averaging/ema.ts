@@ -8,6 +8,7 @@ import { AveragedWeights, readNames } from './averaged-weights.js';
 import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
 import type { AveragingEvent } from './events.js';
 import { floatWeightNames, trainableWeightNames } from './weights.js';
+import { inputError } from '../input-error.js';
 
 /** Options of {@link ema}. */
 export interface EmaOptions {
@@ -76,7 +77,7 @@ export function ema<M extends string = string>(options: EmaOptions = {}): Ema<M>
   const warmup = options.warmup ?? false;
   const every = assertPositiveInt(options.every ?? 1, 'ema: every');
   const include = options.include ?? 'trainable';
-  if (include !== 'trainable' && include !== 'all') throw new RangeError(`ema: include must be 'trainable' or 'all', got ${String(include)}.`);
+  if (include !== 'trainable' && include !== 'all') throw inputError(`ema: include must be 'trainable' or 'all', got ${String(include)}.`);
   const evaluation = options.evaluation ?? true;
   const checkpoints = options.checkpoints ?? false;
   const finalize = options.finalize ?? true;

@@ -9,6 +9,7 @@ import { AveragedWeights, readNames } from './averaged-weights.js';
 import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
 import type { AveragingEvent } from './events.js';
 import { parameterNames, trainableBatchNormLayers } from './weights.js';
+import { inputError } from '../input-error.js';
 
 /** Options of {@link swa}. */
 export interface SwaOptions {
@@ -106,13 +107,13 @@ export function swa<M extends string = string>(options: SwaOptions = {}): Swa<M>
   const every = assertPositiveInt(options.every ?? 1, 'swa: every');
   const swaLr = options.learningRate === undefined ? undefined : assertFiniteNumber(options.learningRate, 'swa: learningRate', (v) => v > 0, 'a finite number > 0');
   const annealEpochs = assertNonNegativeInt(options.annealEpochs ?? 0, 'swa: annealEpochs');
-  if (annealEpochs > 0 && swaLr === undefined) throw new RangeError('swa: annealEpochs anneals towards learningRate; give learningRate too (e.g. swa({ learningRate: 0.05, annealEpochs: 5 })).');
+  if (annealEpochs > 0 && swaLr === undefined) throw inputError('swa: annealEpochs anneals towards learningRate; give learningRate too (e.g. swa({ learningRate: 0.05, annealEpochs: 5 })).');
   const strategy = options.annealStrategy ?? 'cos';
-  if (strategy !== 'cos' && strategy !== 'linear') throw new RangeError(`swa: annealStrategy must be 'cos' or 'linear', got ${String(strategy)}.`);
+  if (strategy !== 'cos' && strategy !== 'linear') throw inputError(`swa: annealStrategy must be 'cos' or 'linear', got ${String(strategy)}.`);
   const bnBatchSize = options.batchNormBatchSize === undefined ? undefined : assertPositiveInt(options.batchNormBatchSize, 'swa: batchNormBatchSize');
   const bnData = options.batchNormData;
   if (bnData !== undefined && !(bnData instanceof tf.Tensor) && !(Array.isArray(bnData) && bnData.every((t) => t instanceof tf.Tensor))) {
-    throw new TypeError('swa: batchNormData must be the training inputs: a tf.Tensor, or an array of them for a multi-input model.');
+    throw inputError('swa: batchNormData must be the training inputs: a tf.Tensor, or an array of them for a multi-input model.');
   }
   const evaluation = options.evaluation ?? false;
   const checkpoints = options.checkpoints ?? false;
@@ -216,7 +217,7 @@ export function swa<M extends string = string>(options: SwaOptions = {}): Swa<M>
           batchSize = e.batchSize;
           startEpoch = swaStartEpoch(start, epochs);
           if (startEpoch >= epochs) {
-            throw new RangeError(
+            throw inputError(
               `swa: start is epoch ${startEpoch} but the fit's last epoch is ${epochs - 1} (epochs: ${epochs} is exclusive), so nothing would be averaged; ` +
                 `use a start below ${epochs}, or a fraction of the epochs such as 0.75.`,
             );

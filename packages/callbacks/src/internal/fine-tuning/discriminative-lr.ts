@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { LearningRateMultiplier, provide, type Plugin, type TrainableModel } from '@fitstream/core';
 import { selectLayers, type LayerSelector } from '@fitstream/transfer';
+import { inputError } from '../input-error.js';
 
 /**
  * Learning-rate factors of layer groups: explicit numbers (one per group), or `{ lowest }` — geometric from `lowest`
@@ -12,14 +13,14 @@ export type GroupFactors = readonly number[] | { readonly lowest: number };
 export function groupFactors(factors: GroupFactors, groups: number, owner: string): number[] {
   if (Array.isArray(factors)) {
     const list = factors as readonly number[];
-    if (list.length !== groups) throw new RangeError(`${owner}: factors has ${list.length} entries for ${groups} layer groups; give one factor per group.`);
+    if (list.length !== groups) throw inputError(`${owner}: factors has ${list.length} entries for ${groups} layer groups; give one factor per group.`);
     list.forEach((f, i) => {
-      if (!Number.isFinite(f) || f < 0) throw new RangeError(`${owner}: factors[${i}] is ${f}; factors must be finite numbers ≥ 0.`);
+      if (!Number.isFinite(f) || f < 0) throw inputError(`${owner}: factors[${i}] is ${f}; factors must be finite numbers ≥ 0.`);
     });
     return [...list];
   }
   const { lowest } = factors as { readonly lowest: number };
-  if (!Number.isFinite(lowest) || lowest <= 0 || lowest > 1) throw new RangeError(`${owner}: lowest is ${lowest}; it must be in (0, 1] (e.g. 0.01 for a backbone trained at 1/100 of the head's rate).`);
+  if (!Number.isFinite(lowest) || lowest <= 0 || lowest > 1) throw inputError(`${owner}: lowest is ${lowest}; it must be in (0, 1] (e.g. 0.01 for a backbone trained at 1/100 of the head's rate).`);
   if (groups === 1) return [1];
   return Array.from({ length: groups }, (_, i) => lowest ** ((groups - 1 - i) / (groups - 1)));
 }
@@ -27,7 +28,7 @@ export function groupFactors(factors: GroupFactors, groups: number, owner: strin
 /** The layers model a fine-tuning plugin works on, or an error naming the plugin. */
 export function layersModelOf(model: TrainableModel, owner: string): tf.LayersModel {
   if (!(model instanceof tf.LayersModel)) {
-    throw new TypeError(`${owner}: the trainer's model is a FunctionModel; layer groups need a tf.LayersModel (tf.sequential or tf.model).`);
+    throw inputError(`${owner}: the trainer's model is a FunctionModel; layer groups need a tf.LayersModel (tf.sequential or tf.model).`);
   }
   return model;
 }
@@ -37,13 +38,13 @@ export function layersModelOf(model: TrainableModel, owner: string): tf.LayersMo
  * ambiguous).
  */
 export function groupVariables(model: tf.LayersModel, groups: readonly LayerSelector[], owner: string): string[][] {
-  if (groups.length === 0) throw new RangeError(`${owner}: groups is empty; pass the layer groups from the input to the head.`);
+  if (groups.length === 0) throw inputError(`${owner}: groups is empty; pass the layer groups from the input to the head.`);
   const seen = new Map<string, number>();
   return groups.map((selector, g) => {
     const layers = selectLayers(model, selector);
     for (const layer of layers) {
       const previous = seen.get(layer.name);
-      if (previous !== undefined) throw new RangeError(`${owner}: layer "${layer.name}" is in groups ${previous} and ${g}; each layer belongs to one group.`);
+      if (previous !== undefined) throw inputError(`${owner}: layer "${layer.name}" is in groups ${previous} and ${g}; each layer belongs to one group.`);
       seen.set(layer.name, g);
     }
     return layers.flatMap((l) => l.weights.map((w) => (w.read() as tf.Variable).name));

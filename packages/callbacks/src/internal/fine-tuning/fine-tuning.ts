@@ -10,6 +10,7 @@ import {
 } from '@fitstream/core';
 import { freezeLayers, selectLayers, unfreezeLayers, type LayerSelector } from '@fitstream/transfer';
 import { groupFactors, groupVariables, layersModelOf, type GroupFactors } from './discriminative-lr.js';
+import { inputError } from '../input-error.js';
 
 declare module '@fitstream/core' {
   // Type parameters must match core's declaration exactly for the interfaces to merge.
@@ -62,7 +63,7 @@ export interface FineTuning extends Plugin {
 }
 
 function checkCount(value: number, option: string, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`fineTuning: ${option} is ${value}; it must be an integer ≥ ${min}.`);
+  if (!Number.isInteger(value) || value < min) throw inputError(`fineTuning: ${option} is ${value}; it must be an integer ≥ ${min}.`);
   return value;
 }
 

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { findCheckpoint, markLatest, provide, removeStaleTemporaries, ResumeSource, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import './events.js';
+import { inputError } from '../input-error.js';
 
 /** Options of {@link backupAndRestore}. */
 export interface BackupAndRestoreOptions {
@@ -46,13 +47,13 @@ const DEFAULT_INTERRUPTIONS = /^(SIGINT|SIGTERM|aborted|timeBudget|time budget)/
  * ```
  */
 export function backupAndRestore<M extends string = string>(options: BackupAndRestoreOptions): BackupAndRestore<M> {
-  if (!options || typeof options.dir !== 'string' || options.dir.length === 0) throw new TypeError('backupAndRestore: options.dir is required.');
+  if (!options || typeof options.dir !== 'string' || options.dir.length === 0) throw inputError('backupAndRestore: options.dir is required.');
   const dir = resolvePath(options.dir);
   const target = join(dir, 'backup');
   const everyEpochs = options.everyEpochs === false ? undefined : (options.everyEpochs ?? 1);
   const everySteps = options.everySteps;
   for (const [what, v] of [['everyEpochs', everyEpochs], ['everySteps', everySteps]] as const) {
-    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`backupAndRestore: ${what} must be an integer ≥ 1, got ${String(v)}.`);
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw inputError(`backupAndRestore: ${what} must be an integer ≥ 1, got ${String(v)}.`);
   }
   const saveOnInterrupt = options.saveOnInterrupt ?? true;
   const isInterruption = options.isInterruption ?? ((reason: string | undefined) => reason !== undefined && DEFAULT_INTERRUPTIONS.test(reason));

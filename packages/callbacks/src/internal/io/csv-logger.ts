@@ -3,6 +3,7 @@ import { ofType, type Plugin, type TrainerControl } from '@fitstream/core';
 import { merge } from 'rxjs';
 import { BufferedFile } from './buffered-file.js';
 import { cutCsvRows } from './resume-truncation.js';
+import { inputError } from '../input-error.js';
 
 /** Options of {@link csvLogger}; Keras `CSVLogger` names. */
 export interface CsvLoggerOptions {
@@ -42,9 +43,9 @@ function cell(value: number | undefined): string {
  * ```
  */
 export function csvLogger<M extends string = string>(options: CsvLoggerOptions): CsvLogger<M> {
-  if (!options || typeof options.path !== 'string' || options.path.length === 0) throw new TypeError('csvLogger: options.path (a .csv file) is required.');
+  if (!options || typeof options.path !== 'string' || options.path.length === 0) throw inputError('csvLogger: options.path (a .csv file) is required.');
   const sep = options.separator ?? ',';
-  if (sep.length === 0 || /["\n\r]/.test(sep)) throw new RangeError(`csvLogger: separator must be a non-empty string without quotes or newlines, got ${JSON.stringify(sep)}.`);
+  if (sep.length === 0 || /["\n\r]/.test(sep)) throw inputError(`csvLogger: separator must be a non-empty string without quotes or newlines, got ${JSON.stringify(sep)}.`);
   return {
     name: 'csv-logger',
     path: options.path,

@@ -1,3 +1,5 @@
+import { inputError } from '../input-error.js';
+
 /**
  * Checkpoint name templates in the Keras/Python style: `epoch-{epoch:04d}-val_loss-{val_loss:.4f}`.
  *
@@ -32,18 +34,18 @@ function formatValue(value: number, spec: string | undefined, name: string): str
 
 /** Parses a template; a bad spec or path separator is an error here, unknown names in {@link checkTemplateNames}. */
 export function compileTemplate(source: string): CompiledTemplate {
-  if (typeof source !== 'string' || source.length === 0) throw new TypeError('checkpoint name template must be a non-empty string.');
-  if (/[/\\]/.test(source)) throw new RangeError(`checkpoint name template "${source}" must be a directory name, without / or \\.`);
+  if (typeof source !== 'string' || source.length === 0) throw inputError('filename: the checkpoint name template must be a non-empty string.');
+  if (/[/\\]/.test(source)) throw inputError(`filename: the checkpoint name template "${source}" must be a directory name, without / or \\.`);
   const names: string[] = [];
   const outside = source.replace(PLACEHOLDER, (_all, name: string, spec: string | undefined) => {
-    if (!/^[A-Za-z_][\w]*$/.test(name)) throw new RangeError(`checkpoint name template "${source}": "{${name}}" is not a placeholder name.`);
+    if (!/^[A-Za-z_][\w]*$/.test(name)) throw inputError(`filename: the checkpoint name template "${source}": "{${name}}" is not a placeholder name.`);
     if (spec !== undefined && !SPEC.test(spec)) {
-      throw new RangeError(`checkpoint name template "${source}": format "${spec}" of {${name}} is not one of d, 04d, .4f, .3e, .4g.`);
+      throw inputError(`filename: the checkpoint name template "${source}": format "${spec}" of {${name}} is not one of d, 04d, .4f, .3e, .4g.`);
     }
     names.push(name);
     return '';
   });
-  if (/[{}]/.test(outside)) throw new RangeError(`checkpoint name template "${source}" has an unbalanced { or }.`);
+  if (/[{}]/.test(outside)) throw inputError(`filename: the checkpoint name template "${source}" has an unbalanced { or }.`);
   return {
     source,
     names,

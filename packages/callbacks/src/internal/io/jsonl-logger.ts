@@ -4,6 +4,7 @@ import { BufferedFile } from './buffered-file.js';
 import { parseEvent, stringifyEvent } from './json-lines.js';
 import { readLines } from './read-lines.js';
 import { cutEventLog, happenedAfter, readResumePosition, type ResumePosition } from './resume-truncation.js';
+import { inputError } from '../input-error.js';
 
 /** The first line of every event log. */
 export const EVENT_LOG_FORMAT = 'fitstream-events';
@@ -77,9 +78,9 @@ const FLUSH_AFTER: ReadonlySet<string> = new Set(['epoch:end', 'checkpoint:saved
  * ```
  */
 export function jsonlLogger<M extends string = string>(options: JsonlLoggerOptions): JsonlLogger<M> {
-  if (!options || typeof options.path !== 'string' || options.path.length === 0) throw new TypeError('jsonlLogger: options.path (a .jsonl file) is required.');
+  if (!options || typeof options.path !== 'string' || options.path.length === 0) throw inputError('jsonlLogger: options.path (a .jsonl file) is required.');
   const every = options.readBatchMetricsEvery ?? 0;
-  if (!Number.isInteger(every) || every < 0) throw new RangeError(`jsonlLogger: readBatchMetricsEvery must be an integer ≥ 0, got ${String(every)}.`);
+  if (!Number.isInteger(every) || every < 0) throw inputError(`jsonlLogger: readBatchMetricsEvery must be an integer ≥ 0, got ${String(every)}.`);
   const include = options.include ? new Set<string>(options.include) : undefined;
   const flushAt = options.flushAtChars ?? 1 << 20;
   let fits = 0;

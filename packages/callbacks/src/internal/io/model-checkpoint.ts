@@ -5,6 +5,7 @@ import { markLatest, provide, removeStaleTemporaries, StateProvider, writeFileAt
 import { resolveMode, type MonitorMode } from '../policies/monitor.js';
 import './events.js';
 import { checkTemplateNames, compileTemplate } from './filename-template.js';
+import { inputError } from '../input-error.js';
 
 /** Options of {@link modelCheckpoint}. */
 export interface ModelCheckpointOptions<M extends string = string> {
@@ -57,7 +58,7 @@ const DEFAULT_TEMPLATE = 'epoch-{epoch:04d}-step-{step:08d}';
 
 function positiveInt(value: number | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`modelCheckpoint: ${what} must be an integer ≥ 1, got ${String(value)}.`);
+  if (!Number.isInteger(value) || value < 1) throw inputError(`modelCheckpoint: ${what} must be an integer ≥ 1, got ${String(value)}.`);
   return value;
 }
 
@@ -75,14 +76,14 @@ function positiveInt(value: number | undefined, what: string): number | undefine
  * ```
  */
 export function modelCheckpoint<M extends string = string>(options: ModelCheckpointOptions<M>): ModelCheckpoint<M> {
-  if (!options || typeof options.dir !== 'string' || options.dir.length === 0) throw new TypeError('modelCheckpoint: options.dir is required.');
+  if (!options || typeof options.dir !== 'string' || options.dir.length === 0) throw inputError('modelCheckpoint: options.dir is required.');
   const dir = resolvePath(options.dir);
   const monitor: string | undefined = options.monitor;
   const mode = monitor === undefined ? 'min' : resolveMode(monitor, options.mode);
   const keepBest = positiveInt(options.keepBest, 'keepBest') ?? 1;
   const everySteps = positiveInt(options.everySteps, 'everySteps');
   const everyMinutes = options.everyMinutes;
-  if (everyMinutes !== undefined && !(everyMinutes > 0 && Number.isFinite(everyMinutes))) throw new RangeError(`modelCheckpoint: everyMinutes must be > 0, got ${String(everyMinutes)}.`);
+  if (everyMinutes !== undefined && !(everyMinutes > 0 && Number.isFinite(everyMinutes))) throw inputError(`modelCheckpoint: everyMinutes must be > 0, got ${String(everyMinutes)}.`);
   const everyEpochs = positiveInt(options.everyEpochs, 'everyEpochs') ?? (monitor === undefined && everySteps === undefined && everyMinutes === undefined ? 1 : undefined);
   const keepLast = positiveInt(options.keepLast, 'keepLast');
   const template = compileTemplate(options.filename ?? DEFAULT_TEMPLATE);

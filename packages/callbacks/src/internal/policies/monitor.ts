@@ -1,4 +1,5 @@
 import type { LogName } from '@fitstream/core';
+import { inputError } from '../input-error.js';
 
 /** Whether a larger or a smaller value of a monitored metric is better. */
 export type MonitorMode = 'min' | 'max' | 'auto';
@@ -11,7 +12,7 @@ const MAXIMISED = /acc|auc|f1/i;
  */
 export function resolveMode(monitor: string, mode: MonitorMode = 'auto'): 'min' | 'max' {
   if (mode === 'min' || mode === 'max') return mode;
-  if (mode !== 'auto') throw new RangeError(`mode must be 'min', 'max' or 'auto', got ${String(mode)}.`);
+  if (mode !== 'auto') throw inputError(`options.mode: must be 'min', 'max' or 'auto', got ${String(mode)}.`);
   return MAXIMISED.test(monitor) ? 'max' : 'min';
 }
 
@@ -43,7 +44,7 @@ export function monitoredMetric(
   defaults: { readonly minDelta: number; readonly patience: number },
 ): MonitoredMetric {
   const monitor: string = options.monitor ?? 'val_loss';
-  if (typeof monitor !== 'string' || monitor.length === 0) throw new TypeError(`${who}: monitor must be a metric name such as "val_loss".`);
+  if (typeof monitor !== 'string' || monitor.length === 0) throw inputError(`${who}: monitor must be a metric name such as "val_loss".`);
   return {
     monitor,
     mode: resolveMode(monitor, options.mode),
@@ -87,7 +88,7 @@ export function assertMonitorKnown(who: string, monitor: string, metricNames: re
 
 export function assertFiniteNumber(value: unknown, what: string, check?: (v: number) => boolean, expect = 'a finite number'): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || (check && !check(value))) {
-    throw new RangeError(`${what} must be ${expect}, got ${String(value)}.`);
+    throw inputError(`${what} must be ${expect}, got ${String(value)}.`);
   }
   return value;
 }

@@ -5,6 +5,7 @@ import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
 import type { PolicyEvent, SpikeAction } from './events.js';
 import { assertFiniteNumber, assertPositiveInt } from './monitor.js';
 import { ResumableState, asRecord, readNum } from './resumable-state.js';
+import { inputError } from '../input-error.js';
 
 /** Options of the spike detector (the pure part of {@link lossSpikeGuard}). */
 export interface SpikeDetectorOptions {
@@ -41,7 +42,7 @@ export const INITIAL_SPIKE_STATE: SpikeDetectorState = { history: [], consecutiv
 export function spikeDetectorConfig(options: SpikeDetectorOptions = {}): SpikeDetectorConfig {
   const window = assertPositiveInt(options.window ?? 50, 'lossSpikeGuard: window');
   const minHistory = assertPositiveInt(options.minHistory ?? Math.min(10, window), 'lossSpikeGuard: minHistory');
-  if (minHistory > window) throw new RangeError(`lossSpikeGuard: minHistory (${minHistory}) cannot exceed window (${window}).`);
+  if (minHistory > window) throw inputError(`lossSpikeGuard: minHistory (${minHistory}) cannot exceed window (${window}).`);
   return { window, minHistory, threshold: assertFiniteNumber(options.threshold ?? 6, 'lossSpikeGuard: threshold', (v) => v > 0, 'a number > 0') };
 }
 
@@ -130,7 +131,7 @@ export interface LossSpikeGuard<M extends string = string> extends Plugin<M> {
 export function lossSpikeGuard<M extends string = string>(options: LossSpikeGuardOptions = {}): LossSpikeGuard<M> {
   const config = spikeDetectorConfig(options);
   const action: SpikeAction = options.action ?? 'skip';
-  if (!['log', 'skip', 'rollback'].includes(action)) throw new RangeError(`lossSpikeGuard: action must be 'log', 'skip' or 'rollback', got ${String(action)}.`);
+  if (!['log', 'skip', 'rollback'].includes(action)) throw inputError(`lossSpikeGuard: action must be 'log', 'skip' or 'rollback', got ${String(action)}.`);
   const lrFactor = assertFiniteNumber(options.lrFactor ?? 0.5, 'lossSpikeGuard: lrFactor', (v) => v > 0 && v <= 1, 'a number in (0, 1]');
   const snapshotEvery = assertPositiveInt(options.snapshotEvery ?? 1, 'lossSpikeGuard: snapshotEvery');
   const maxConsecutive = assertPositiveInt(options.maxConsecutive ?? 10, 'lossSpikeGuard: maxConsecutive');

@@ -4,6 +4,7 @@ import { PluginEventEmitter } from '../events/plugin-event-emitter.js';
 import type { PolicyEvent } from './events.js';
 import { assertFiniteNumber } from './monitor.js';
 import { ResumableState, asRecord, readNum } from './resumable-state.js';
+import { inputError } from '../input-error.js';
 
 /** Options of {@link timeBudget}: the budget is the sum of the given parts. */
 export interface TimeBudgetOptions {
@@ -42,7 +43,7 @@ export interface TimeBudget<M extends string = string> extends Plugin<M> {
 export function timeBudget<M extends string = string>(options: TimeBudgetOptions): TimeBudget<M> {
   const part = (v: number | undefined, what: string) => (v === undefined ? 0 : assertFiniteNumber(v, `timeBudget: ${what}`, (x) => x >= 0, 'a finite number ≥ 0'));
   const budgetMs = part(options.hours, 'hours') * 3_600_000 + part(options.minutes, 'minutes') * 60_000 + part(options.seconds, 'seconds') * 1000 + part(options.milliseconds, 'milliseconds');
-  if (!(budgetMs > 0)) throw new RangeError('timeBudget: give a budget > 0, e.g. { minutes: 30 }.');
+  if (!(budgetMs > 0)) throw inputError('timeBudget: give a budget > 0, e.g. { minutes: 30 }.');
   const interval = options.interval ?? 'step';
   const now = options.now ?? (() => performance.now());
   const name = options.name ?? 'time-budget';

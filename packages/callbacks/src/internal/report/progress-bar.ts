@@ -1,5 +1,6 @@
 import { type EventOf, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import { formatDuration, formatMetric, formatRate } from '../io/format.js';
+import { inputError } from '../input-error.js';
 
 // Written by hand rather than with cli-progress: the bar must decide *when* lazy batch metrics are read (only when it
 // renders, at most `refreshMs` apart, and only while the batch is still the latest), must switch to one plain line per
@@ -71,9 +72,9 @@ export function progressBar<M extends string = string>(options: ProgressBarOptio
   const stream: ProgressStream = options.stream ?? process.stdout;
   const env = options.env ?? process.env;
   const mode: 'bar' | 'lines' = options.mode === 'bar' || options.mode === 'lines' ? options.mode : stream.isTTY === true && !isCi(env) ? 'bar' : 'lines';
-  if (options.mode !== undefined && !['auto', 'bar', 'lines'].includes(options.mode)) throw new RangeError(`progressBar: mode must be 'auto', 'bar' or 'lines', got ${String(options.mode)}.`);
+  if (options.mode !== undefined && !['auto', 'bar', 'lines'].includes(options.mode)) throw inputError(`progressBar: mode must be 'auto', 'bar' or 'lines', got ${String(options.mode)}.`);
   const refreshMs = options.refreshMs ?? 100;
-  if (!(refreshMs >= 0)) throw new RangeError(`progressBar: refreshMs must be ≥ 0, got ${String(refreshMs)}.`);
+  if (!(refreshMs >= 0)) throw inputError(`progressBar: refreshMs must be ≥ 0, got ${String(refreshMs)}.`);
 
   return {
     name: 'progress-bar',

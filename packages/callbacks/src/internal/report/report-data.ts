@@ -1,6 +1,7 @@
 import { defer, map, reduce, type OperatorFunction } from 'rxjs';
 import { isMetricsRead, type TrainerEvent } from '@fitstream/core';
 import { SeriesBuffer, type StepSeries } from './series-buffer.js';
+import { inputError } from '../input-error.js';
 
 /** One epoch of a report: its logs (train and `val_` values), learning rate and duration. */
 export interface ReportEpoch {
@@ -183,7 +184,7 @@ export function reportDataFromEvents(events: Iterable<TrainerEvent>, title = 'Tr
  */
 export function toReportData(options: ReportDataOptions = {}): OperatorFunction<TrainerEvent, ReportData> {
   const fits = options.fits ?? 'all';
-  if (fits !== 'all' && fits !== 'last') throw new RangeError(`toReportData: options.fits must be 'all' or 'last', got ${String(fits as unknown)}.`);
+  if (fits !== 'all' && fits !== 'last') throw inputError(`toReportData: options.fits must be 'all' or 'last', got ${String(fits as unknown)}.`);
   return (source) =>
     defer(() =>
       source.pipe(

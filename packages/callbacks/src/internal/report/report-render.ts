@@ -2,6 +2,7 @@ import { formatDuration, formatMetric } from '../io/format.js';
 import type { ReportData, ReportEpoch } from './report-data.js';
 import type { StepSeries } from './series-buffer.js';
 import { esc, FONT, renderPanel, type ChartPanel } from './svg-chart.js';
+import { inputError } from '../input-error.js';
 
 /** Options of the report renderers. */
 export interface ReportRenderOptions {
@@ -49,7 +50,7 @@ export function smoothEma(values: ArrayLike<number>, weight = 0.6): number[] {
 }
 
 function smoothColumn(values: ArrayLike<number>, weight: number): Float64Array {
-  if (!(weight >= 0 && weight < 1)) throw new RangeError(`smoothing must be in [0, 1), got ${weight}.`);
+  if (!(weight >= 0 && weight < 1)) throw inputError(`smoothing: must be in [0, 1) such as 0.6 (0: no smoothing), got ${weight}.`);
   const out = new Float64Array(values.length);
   let last = 0;
   let debias = 1;
@@ -193,7 +194,7 @@ function tableEpochs(epochs: readonly ReportEpoch[]): readonly ReportEpoch[] {
 }
 
 function sectionHtml(section: ReportSection): string {
-  if (typeof section?.title !== 'string' || typeof section.html !== 'string') throw new TypeError('renderReportHtml: every entry of options.sections needs a title and html (strings).');
+  if (typeof section?.title !== 'string' || typeof section.html !== 'string') throw inputError('renderReportHtml: every entry of options.sections needs a title and html (strings).');
   return `<section class="extra">\n<h2>${esc(section.title)}</h2>\n${section.html}\n</section>\n`;
 }
 

@@ -3,6 +3,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { writeFileAtomic, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import { ReportCollector, type ReportData } from './report-data.js';
 import { renderReportHtml, renderReportSvg, smoothEma, type ReportRenderOptions } from './report-render.js';
+import { inputError } from '../input-error.js';
 
 /**
  * Renders an SVG to PNG with `@resvg/resvg-js` (an optional peer dependency: prebuilt binaries from the npm registry, no
@@ -84,12 +85,12 @@ export function rewriteSchedule(everyMs: number, now: () => number = Date.now): 
  * ```
  */
 export function trainingReport<M extends string = string>(options: TrainingReportOptions): TrainingReport<M> {
-  if (!options || typeof options.dir !== 'string' || options.dir.length === 0) throw new TypeError('trainingReport: options.dir is required.');
+  if (!options || typeof options.dir !== 'string' || options.dir.length === 0) throw inputError('trainingReport: options.dir is required.');
   const dir = resolvePath(options.dir);
   const stepEvery = options.stepEvery ?? 1;
-  if (!Number.isInteger(stepEvery) || stepEvery < 0) throw new RangeError(`trainingReport: stepEvery must be an integer ≥ 0, got ${String(stepEvery)}.`);
+  if (!Number.isInteger(stepEvery) || stepEvery < 0) throw inputError(`trainingReport: stepEvery must be an integer ≥ 0, got ${String(stepEvery)}.`);
   const everySeconds = options.everySeconds ?? 30;
-  if (typeof everySeconds !== 'number' || !(everySeconds >= 0)) throw new RangeError(`trainingReport: everySeconds must be a number ≥ 0 (0: at every epoch end), got ${String(everySeconds)}.`);
+  if (typeof everySeconds !== 'number' || !(everySeconds >= 0)) throw inputError(`trainingReport: everySeconds must be a number ≥ 0 (0: at every epoch end), got ${String(everySeconds)}.`);
   if (options.smoothing !== undefined && options.smoothing !== 'auto') smoothEma([], options.smoothing); // validates the weight now
   const png = options.png ?? 'auto';
   let collector: ReportCollector | undefined;

@@ -1,5 +1,6 @@
 import { LearningRateBase, provide, type LearningRatePosition, type Plugin } from '@fitstream/core';
 import { assertFiniteNumber } from '../policies/monitor.js';
+import { inputError } from '../input-error.js';
 
 /** Whether a schedule's index `t` counts optimizer steps or epochs. */
 export type ScheduleInterval = 'step' | 'epoch';
@@ -42,7 +43,7 @@ export function createSchedule<M extends string = string>(
   formula: (t: number, baseLr: number) => number,
 ): LearningRateSchedule<M> {
   const interval = options.interval ?? 'step';
-  if (interval !== 'step' && interval !== 'epoch') throw new RangeError(`${kind}: interval must be 'step' or 'epoch', got ${String(interval)}.`);
+  if (interval !== 'step' && interval !== 'epoch') throw inputError(`${kind}: interval must be 'step' or 'epoch', got ${String(interval)}.`);
   if (options.initialLr !== undefined) assertFiniteNumber(options.initialLr, `${kind}: initialLr`, (v) => v >= 0, 'a finite number ≥ 0');
   const name = options.name ?? kind;
   const shapesWarmup = options.shapesWarmup ?? false;
@@ -52,9 +53,9 @@ export function createSchedule<M extends string = string>(
   const schedule = (t: number, baseLr?: number): number => {
     const base = baseLr ?? captured;
     if (base === undefined) {
-      throw new RangeError(`${name}: no base learning rate yet; pass initialLr in the options or a base as the second argument.`);
+      throw inputError(`${name}: no base learning rate yet; pass initialLr in the options or a base as the second argument.`);
     }
-    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw new RangeError(`${name}: the index must be a finite number ≥ 0, got ${String(t)}.`);
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw inputError(`${name}: the index must be a finite number ≥ 0, got ${String(t)}.`);
     return formula(t, base);
   };
 

@@ -12,6 +12,7 @@ import {
   type AnnealStrategy,
 } from './formulas.js';
 import { createSchedule, type LearningRateSchedule, type ScheduleInterval, type ScheduleOptions } from './schedule.js';
+import { inputError } from '../input-error.js';
 
 const nonNegative = (v: unknown, what: string) => assertFiniteNumber(v, what, (x) => x >= 0, 'a finite number ≥ 0');
 const positive = (v: unknown, what: string) => assertFiniteNumber(v, what, (x) => x > 0, 'a finite number > 0');
@@ -52,9 +53,9 @@ export function stepDecay<M extends string = string>(options: ScheduleOptions & 
  * ```
  */
 export function multiStepDecay<M extends string = string>(options: ScheduleOptions & { readonly milestones: readonly number[]; readonly gamma?: number }): LearningRateSchedule<M> {
-  if (!Array.isArray(options.milestones) || options.milestones.length === 0) throw new RangeError('multiStepDecay: milestones must be a non-empty array of step or epoch indices.');
+  if (!Array.isArray(options.milestones) || options.milestones.length === 0) throw inputError('multiStepDecay: milestones must be a non-empty array of step or epoch indices.');
   const milestones = options.milestones.map((m, i) => assertPositiveInt(m, `multiStepDecay: milestones[${i}]`));
-  if (milestones.some((m, i) => i > 0 && m <= milestones[i - 1]!)) throw new RangeError(`multiStepDecay: milestones must increase, got [${milestones.join(', ')}].`);
+  if (milestones.some((m, i) => i > 0 && m <= milestones[i - 1]!)) throw inputError(`multiStepDecay: milestones must increase, got [${milestones.join(', ')}].`);
   const gamma = nonNegative(options.gamma ?? 0.1, 'multiStepDecay: gamma');
   return createSchedule<M>('multi-step-decay', options, (t, base) => multiStepDecayAt(t, base, milestones, gamma));
 }
@@ -177,7 +178,7 @@ export function warmup<M extends string = string>(options: WarmupOptions, schedu
   const steps = assertPositiveInt(options.steps, 'warmup: steps');
   const startFactor = assertFiniteNumber(options.startFactor ?? 0, 'warmup: startFactor', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   if (schedule === undefined) return warmupModifier<M>(options, steps, startFactor);
-  if (typeof schedule !== 'function' || typeof schedule.formula !== 'function') throw new TypeError('warmup(options, schedule): schedule must be a learning-rate schedule such as cosineDecay({ totalSteps }).');
+  if (typeof schedule !== 'function' || typeof schedule.formula !== 'function') throw inputError('warmup(options, schedule): schedule must be a learning-rate schedule such as cosineDecay({ totalSteps }).');
   const inner = schedule.formula;
   const scheduleOptions = {
     interval: schedule.interval,
@@ -190,10 +191,10 @@ export function warmup<M extends string = string>(options: WarmupOptions, schedu
 
 function warmupModifier<M extends string>(options: WarmupOptions, steps: number, startFactor: number): LearningRateWarmup<M> {
   const interval = options.interval ?? 'step';
-  if (interval !== 'step' && interval !== 'epoch') throw new RangeError(`warmup: interval must be 'step' or 'epoch', got ${String(interval)}.`);
+  if (interval !== 'step' && interval !== 'epoch') throw inputError(`warmup: interval must be 'step' or 'epoch', got ${String(interval)}.`);
   const name = options.name ?? 'warmup';
   const factorAt = (t: number): number => {
-    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw new RangeError(`${name}: the index must be a finite number ≥ 0, got ${String(t)}.`);
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw inputError(`${name}: the index must be a finite number ≥ 0, got ${String(t)}.`);
     return t < steps ? warmupFactorAt(t, steps, startFactor) : 1;
   };
   const modifier: LearningRateModifier = { name, stage: 'warmup', shapesWarmup: true, factor: (p) => factorAt(interval === 'step' ? p.step : p.epoch) };
@@ -232,7 +233,7 @@ export function oneCycle<M extends string = string>(options: OneCycleOptions): L
     finalDivFactor: positive(options.finalDivFactor ?? 1e4, 'oneCycle: finalDivFactor'),
     threePhase: options.threePhase ?? false,
   } as const;
-  if (settings.annealStrategy !== 'cos' && settings.annealStrategy !== 'linear') throw new RangeError(`oneCycle: annealStrategy must be 'cos' or 'linear', got ${String(settings.annealStrategy)}.`);
+  if (settings.annealStrategy !== 'cos' && settings.annealStrategy !== 'linear') throw inputError(`oneCycle: annealStrategy must be 'cos' or 'linear', got ${String(settings.annealStrategy)}.`);
   // One-cycle ramps up itself: a warm-up modifier beside it would ramp twice, so core refuses the pair.
   return createSchedule<M>('one-cycle', { ...options, initialLr: settings.maxLr / settings.divFactor, shapesWarmup: true }, (t) => oneCycleAt(t, settings));
 }

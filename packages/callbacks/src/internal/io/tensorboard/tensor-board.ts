@@ -4,6 +4,7 @@ import { GradientTransform, provide, type Plugin, type TrainerControl, type Trai
 import { readResumePosition } from '../resume-truncation.js';
 import { continueEventFile } from './resume.js';
 import { EventFileWriter } from './tfevents.js';
+import { inputError } from '../../input-error.js';
 
 /** Options of {@link tensorBoard}; Keras `TensorBoard` names where they exist. */
 export interface TensorBoardOptions {
@@ -34,7 +35,7 @@ export interface TensorBoard<M extends string = string> extends Plugin<M> {
 
 function nonNegativeInt(v: number | undefined, what: string): number {
   if (v === undefined) return 0;
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`tensorBoard: ${what} must be an integer ≥ 0, got ${String(v)}.`);
+  if (!Number.isInteger(v) || v < 0) throw inputError(`tensorBoard: ${what} must be an integer ≥ 0, got ${String(v)}.`);
   return v;
 }
 
@@ -55,10 +56,10 @@ function nonNegativeInt(v: number | undefined, what: string): number {
  * ```
  */
 export function tensorBoard<M extends string = string>(options: TensorBoardOptions): TensorBoard<M> {
-  if (!options || typeof options.logDir !== 'string' || options.logDir.length === 0) throw new TypeError('tensorBoard: options.logDir is required.');
+  if (!options || typeof options.logDir !== 'string' || options.logDir.length === 0) throw inputError('tensorBoard: options.logDir is required.');
   const logDir = resolvePath(options.logDir);
   const updateFreq = options.updateFreq ?? 'epoch';
-  if (updateFreq !== 'epoch' && !(Number.isInteger(updateFreq) && updateFreq >= 1)) throw new RangeError(`tensorBoard: updateFreq must be 'epoch' or an integer ≥ 1, got ${String(updateFreq)}.`);
+  if (updateFreq !== 'epoch' && !(Number.isInteger(updateFreq) && updateFreq >= 1)) throw inputError(`tensorBoard: updateFreq must be 'epoch' or an integer ≥ 1, got ${String(updateFreq)}.`);
   const histogramFreq = nonNegativeInt(options.histogramFreq, 'histogramFreq');
   const gradientFreq = nonNegativeInt(options.gradientFreq, 'gradientFreq');
   const buckets = options.buckets ?? 30;
