@@ -1,8 +1,10 @@
 // Crash consistency of backupAndRestore's save (issue 17, item 4): the save is killed at each of its file-system steps
 // in turn — the fault is injected at an exact step (test-support/fs-faults.ts), not timed — and every time a fresh
-// trainer's plain `fit` finds the newest complete state (the new backup once its state.json is written, else the
-// previous one) and ends with the weights of the uninterrupted run, bit for bit.
-import { mkdtemp, rm } from 'node:fs/promises';
+// trainer's plain `fit` resumes from the newest published state (the new backup once it is renamed into place, else
+// the previous one, moved aside or not) and ends with the weights of the uninterrupted run, bit for bit. Where the kill
+// left a complete new copy unpublished, damaging the published one makes the resume use that copy: nothing complete
+// is lost.
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,8 +57,8 @@ async function runKilledAt(dir: string, killAt: number | undefined): Promise<{ s
   return { steps, error, killed };
 }
 
-describe('backupAndRestore: a kill at every file-system step of a save leaves the newest complete state to resume from', () => {
-  it('each step killed in turn: resume starts from the newest complete backup and ends bit-identical to the uninterrupted run', async () => {
+describe('backupAndRestore: a kill at every file-system step of a save never loses the newest published state', () => {
+  it('each step killed in turn: resume starts from the newest published backup (an unpublished complete copy when the published one is damaged) and ends bit-identical to the uninterrupted run', async () => {
     const reference = trainer(join(root, 'reference'));
     await reference.trainer.fit(data, OPTIONS);
     const expected = weightsOf(reference.model);
@@ -70,7 +72,9 @@ describe('backupAndRestore: a kill at every file-system step of a save leaves th
     const complete = steps.findIndex((s) => /^handle\.writeFile [^ ]*\/\.backup\.tmp-[^/]+\/state\.json$/.test(s)) + 1;
     expect(complete, steps.join('\n')).toBeGreaterThan(0);
     expect(steps.some((s) => /^rename [^ ]*\/backup → [^ ]*\/\.backup\.old-/.test(s)), 'the save moves the previous backup aside').toBe(true);
-    expect(steps.length).toBeGreaterThan(complete + 4); // renames, latest.json and the cleanup after it
+    const published = steps.findIndex((s) => /^rename [^ ]*\/\.backup\.tmp-[^ ]+ → [^ ]*\/backup$/.test(s)) + 1;
+    expect(published).toBeGreaterThan(complete);
+    expect(steps.length).toBeGreaterThan(published + 4); // latest.json and the cleanup after it
 
     const outcomes: string[] = [];
     for (let killAt = 1; killAt <= steps.length + 1; killAt++) {
@@ -83,13 +87,33 @@ describe('backupAndRestore: a kill at every file-system step of a save leaves th
       let from: { step: number; path: string | undefined } | undefined;
       resumed.trainer.events$.pipe(ofType('fit:start')).subscribe((e) => (from = { step: e.step, path: e.resumedFrom }));
       await resumed.trainer.fit(data, OPTIONS);
-      const want = killAt > complete ? 2 : 1;
+      const want = killAt > published ? 2 : 1;
       expect(from?.step, `killed before step ${killAt} (${at}): resumed from ${from?.path}`).toBe(want);
       expect(weightsOf(resumed.model), `killed before step ${killAt} (${at})`).toEqual(expected);
       outcomes.push(`${killAt}: ${at} → step ${from!.step} (${from!.path!.slice(dir.length + 1)})`);
       resumed.trainer.dispose();
       resumed.model.dispose();
     }
-    console.info(`[crash consistency] ${steps.length} file-system steps per save; every kill resumed from the newest complete backup:\n${outcomes.join('\n')}`);
+    // Killed with the new copy complete but unpublished: with the published (or moved-aside) one damaged, resume finds it.
+    let unpublishedUsed = 0;
+    for (let killAt = complete + 1; killAt <= published; killAt++) {
+      const dir = join(root, `damaged-${killAt}`);
+      await runKilledAt(dir, killAt);
+      const older = (await readdir(dir)).map((n) => join(dir, n)).filter((p) => /\/(backup|\.backup\.old-[^/]+)$/.test(p));
+      expect(older).toHaveLength(1);
+      const weights = await readFile(join(older[0]!, 'weights.bin'));
+      weights[0] = weights[0]! ^ 0xff;
+      await writeFile(join(older[0]!, 'weights.bin'), weights);
+      const resumed = trainer(dir);
+      let from: number | undefined;
+      resumed.trainer.events$.pipe(ofType('fit:start')).subscribe((e) => (from = e.step));
+      await resumed.trainer.fit(data, OPTIONS);
+      expect(from, `killed before step ${killAt} (${steps[killAt - 1]}), the older copy damaged`).toBe(2);
+      expect(weightsOf(resumed.model)).toEqual(expected);
+      unpublishedUsed++;
+      resumed.trainer.dispose();
+      resumed.model.dispose();
+    }
+    console.info(`[crash consistency] ${steps.length} file-system steps per save; every kill resumed from the newest published backup, ${unpublishedUsed} complete unpublished copies used when the older one was damaged:\n${outcomes.join('\n')}`);
   }, 120_000);
 });

@@ -148,20 +148,28 @@ describe('checkpoint format', () => {
       expect(await findCheckpoint(join(dir, 'no-such-dir'))).toBeUndefined();
     });
 
-    it('a replacement killed between its renames, or after its state.json: the hidden copies count, newest first', async () => {
+    it('a replacement killed before or between its renames: the published or moved-aside copy first, the complete unpublished one when they do not verify', async () => {
       const { first, newest } = await epochCheckpoints('hidden');
+      const copy = (from: string, to: string) =>
+        writeDirectoryAtomic(join(dir, 'hidden', to), async (tmp) => {
+          for (const name of await readdir(from)) await writeFile(join(tmp, name), await readFile(join(from, name)));
+        });
       const slot = join(dir, 'hidden', 'slot');
-      // Killed after the new copy was complete but before it was renamed into place, the old one moved aside.
-      await writeDirectoryAtomic(join(dir, 'hidden', '.slot.old-1-aaaa'), async (tmp) => {
-        for (const name of await readdir(first)) await writeFile(join(tmp, name), await readFile(join(first, name)));
-      });
-      await writeDirectoryAtomic(join(dir, 'hidden', '.slot.tmp-1-aaaa'), async (tmp) => {
-        for (const name of await readdir(newest)) await writeFile(join(tmp, name), await readFile(join(newest, name)));
-      });
-      expect(await findCheckpoint(slot)).toBe(join(dir, 'hidden', '.slot.tmp-1-aaaa'));
-      // A new copy torn before its state.json was written is no checkpoint: the moved-aside one is.
-      await rm(join(dir, 'hidden', '.slot.tmp-1-aaaa', 'state.json'));
+      // Killed after the new copy was complete but before it was renamed into place: the published one stays first.
+      await copy(first, 'slot');
+      await copy(newest, '.slot.tmp-1-aaaa');
+      expect(await findCheckpoint(slot)).toBe(slot);
+      // Killed between the renames: the previous copy moved aside, then the new one.
+      await rm(slot, { recursive: true });
+      await copy(first, '.slot.old-1-aaaa');
       expect(await findCheckpoint(slot)).toBe(join(dir, 'hidden', '.slot.old-1-aaaa'));
+      const skipped: string[] = [];
+      await rm(join(dir, 'hidden', '.slot.old-1-aaaa', 'weights.bin'));
+      expect(await findCheckpoint(slot, { onSkip: (s) => skipped.push(s.path) })).toBe(join(dir, 'hidden', '.slot.tmp-1-aaaa'));
+      expect(skipped).toEqual([join(dir, 'hidden', '.slot.old-1-aaaa')]);
+      // A new copy torn before its state.json was written is no checkpoint.
+      await rm(join(dir, 'hidden', '.slot.tmp-1-aaaa', 'state.json'));
+      expect(await findCheckpoint(slot).catch((e: unknown) => e)).toMatchObject({ name: 'CheckpointCorruptError', file: 'weights.bin' });
     });
   });
 

@@ -26,13 +26,18 @@ interface Candidate {
   readonly epoch: number;
   readonly batch: number;
   readonly createdAt: string;
-  /** 0: named by latest.json, 1: a published checkpoint, 2: a hidden copy of an interrupted replacement. */
+  /**
+   * 0: published and named by latest.json, 1: published, 2: the previous copy an interrupted replacement moved aside
+   * (`.name.old-*`), 3: the complete new copy it had not yet renamed into place (`.name.tmp-*`).
+   */
   readonly rank: number;
 }
 
 const HIDDEN_VERSION = /^\.(.+)\.(tmp|old)-/;
 
 const lstatOrUndefined = (path: string) => lstat(path).catch(() => undefined);
+
+const hiddenRank = (name: string) => (HIDDEN_VERSION.exec(name)?.[2] === 'old' ? 2 : 3);
 
 /** Reads state.json's claimed position when it is a regular file (a FIFO or device is never opened). */
 async function candidate(path: string, rank: number): Promise<Candidate | undefined> {
@@ -61,7 +66,7 @@ async function candidatesAt(abs: string): Promise<Candidate[]> {
   const siblings = await readdir(parent).catch(() => [] as string[]);
   const versions = siblings.filter((n) => HIDDEN_VERSION.exec(n)?.[1] === name);
   if (versions.length > 0 || (await lstatOrUndefined(join(abs, STATE)))) {
-    const found = await Promise.all([candidate(abs, 1), ...versions.map((n) => candidate(join(parent, n), 2))]);
+    const found = await Promise.all([candidate(abs, 1), ...versions.map((n) => candidate(join(parent, n), hiddenRank(n)))]);
     return found.filter((c) => c !== undefined);
   }
   if (!(await lstatOrUndefined(abs))?.isDirectory()) return [];
@@ -73,15 +78,22 @@ async function candidatesAt(abs: string): Promise<Candidate[]> {
   }
   const children = await readdir(abs, { withFileTypes: true });
   const found = await Promise.all(
-    children.filter((d) => d.isDirectory()).map((d) => candidate(join(abs, d.name), d.name === latest ? 0 : HIDDEN_VERSION.test(d.name) ? 2 : 1)),
+    children.filter((d) => d.isDirectory()).map((d) => candidate(join(abs, d.name), d.name === latest ? 0 : HIDDEN_VERSION.test(d.name) ? hiddenRank(d.name) : 1)),
   );
   return found.filter((c) => c !== undefined);
 }
 
-/** Newest first: the latest loop position, then latest.json's choice, published before hidden copies, the newest write. */
+/**
+ * The order checkpoints are tried in: published ones first, by the latest loop position (one step can be saved before
+ * and after its epoch's end), latest.json's choice on a tie; then copies an interrupted replacement left — the previous
+ * one moved aside, then the new one not yet renamed into place. A published checkpoint's save was announced (its
+ * `checkpoint:saved` reached the run's log), so a run resumed from it continues its log exactly; the unpublished copy
+ * is complete and verified, and used only when nothing published verifies.
+ */
 function newestFirst(a: Candidate, b: Candidate): number {
   const later = (x: number, y: number) => (x === y ? 0 : x < y ? 1 : -1); // ±Infinity-safe
-  return later(a.step, b.step) || later(a.epoch, b.epoch) || later(a.batch, b.batch) || a.rank - b.rank || b.createdAt.localeCompare(a.createdAt) || a.path.localeCompare(b.path);
+  const hidden = (c: Candidate) => Math.max(0, c.rank - 1);
+  return hidden(a) - hidden(b) || later(a.step, b.step) || later(a.epoch, b.epoch) || later(a.batch, b.batch) || a.rank - b.rank || b.createdAt.localeCompare(a.createdAt) || a.path.localeCompare(b.path);
 }
 
 /** The first checkpoint at `paths`, newest first, that verifies, with its verified content. */
@@ -105,10 +117,11 @@ async function searchVerified(paths: string | readonly string[], options: FindCh
 }
 
 /**
- * Finds the newest complete checkpoint at `paths` (one location or several): a checkpoint directory (holds
- * `state.json`) or a directory of checkpoints (what modelCheckpoint and backupAndRestore write), including the hidden
- * copies a kill in the middle of an atomic replacement leaves. Every candidate is verified (checksums, confined paths,
- * regular files); a newer one that does not verify is passed over for the previous good one, and `onSkip` is told.
+ * Finds the newest checkpoint at `paths` (one location or several) that verifies: a checkpoint directory (holds
+ * `state.json`) or a directory of checkpoints (what modelCheckpoint and backupAndRestore write). Published checkpoints
+ * come first, newest first; then the hidden copies a kill in the middle of an atomic replacement leaves (the previous
+ * one moved aside, then the complete new one), so nothing complete is ever lost. Every candidate is verified (checksums,
+ * confined paths, regular files); one that does not verify is passed over for the next, and `onSkip` is told.
  * Returns `undefined` when there is no checkpoint; throws the newest one's error ({@link CheckpointCorruptError})
  * when there are some and none verifies.
  *
