@@ -11,6 +11,7 @@ export interface LaunchFlags {
   readonly backend?: 'threads' | 'mpi';
   readonly maxRestarts?: number;
   readonly timeoutMs?: number;
+  readonly heartbeatTimeoutMs?: number;
   readonly hosts?: string;
   readonly devices?: string;
   /** Extra mpirun arguments, one string split like a shell would (quotes group words): `--mpi-args "--oversubscribe --mca btl self,tcp"`. */
@@ -45,6 +46,7 @@ export async function launchCommand(script: string, args: readonly string[], fla
     ...(flags.masterPort !== undefined ? { masterPort: flags.masterPort } : {}),
     ...(flags.maxRestarts !== undefined ? { maxRestarts: flags.maxRestarts } : {}),
     ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
+    ...(flags.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: flags.heartbeatTimeoutMs } : {}),
     ...(flags.hosts ? { hosts: flags.hosts.split(',') } : {}),
     ...(flags.devices ? { devices: flags.devices.split(',') } : {}),
     ...(flags.mpiArgs ? { mpirunArgs: splitArgs(flags.mpiArgs) } : {}),
