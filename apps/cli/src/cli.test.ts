@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,9 +96,15 @@ describe('usage errors exit with code 2 and name what is wrong', () => {
     expect(run.stdout).toBe('');
   });
 
-  it('a failed run exits with code 1 and one line on stderr', async () => {
-    const run = await fitstream('train', 'iris', '--epochs', '1', '--out', '/dev/null/runs');
+  it('a failed command exits with code 1 and one line on stderr; --out naming a file is a usage error (2)', async () => {
+    const config = await fitstream('train', 'iris', '--print-config');
+    await mkdir(join(tmp, 'no-model'));
+    await writeFile(join(tmp, 'no-model', 'config.json'), config.stdout);
+    const run = await fitstream('evaluate', 'no-model');
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^fitstream: .*\/dev\/null/m);
+    expect(run.stderr).toMatch(/^fitstream: no-model has no trained model/m);
+    const out = await fitstream('train', 'iris', '--epochs', '1', '--out', '/dev/null/runs');
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/^fitstream: out \(--out or the config's "out"\): \/dev\/null\/runs: \/dev\/null is not a directory; pass a directory/m);
   });
 });

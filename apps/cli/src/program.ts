@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, extractDottedFlags, isConfigPath } from './config/resolve.js';
-import { BACKENDS } from './config/schema.js';
+import { BACKENDS, OPTIMIZERS } from './config/schema.js';
 import { EXIT } from './exit.js';
 import { RECIPES, recipeList } from './recipes/index.js';
 import type { Io } from './recipes/recipe.js';
@@ -13,6 +13,20 @@ function positiveInteger(flag: string) {
   return (value: string): number => {
     const n = Number(value);
     if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1.`);
+    return n;
+  };
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || n < 1 || n > 65_535) throw new InvalidArgumentError('--master-port must be a TCP port, a whole number in [1, 65535], e.g. 29500.');
+  return n;
+}
+
+function nonNegativeInteger(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 0.`);
     return n;
   };
 }
@@ -40,6 +54,7 @@ interface ConfigFlags {
   epochs?: number;
   batchSize?: number;
   lr?: number;
+  optimizer?: string;
   backend?: string;
   out?: string;
   fastDevRun?: boolean | number;
@@ -55,6 +70,7 @@ function withConfigOptions(command: Command): Command {
     .option('--epochs <n>', "number of epochs (default: the recipe's)", positiveInteger('--epochs'))
     .option('--batch-size <n>', "batch size (default: the recipe's)", positiveInteger('--batch-size'))
     .option('--lr <x>', "learning rate (default: the recipe's)", learningRate)
+    .addOption(new Option('--optimizer <name>', "optimizer (default: the recipe's, adam)").choices(OPTIMIZERS))
     .addOption(new Option('--backend <name>', 'tfjs backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in order').choices(BACKENDS))
     .option('--out <dir>', 'parent directory of run directories (default runs)')
     .option('--fast-dev-run [batches]', 'smoke test: one epoch of 1 (or n) training and validation batches', positiveInteger('--fast-dev-run'))
@@ -74,6 +90,7 @@ function overridesFrom(flags: ConfigFlags, dotted: Record<string, unknown>): Rec
   if (flags.epochs !== undefined) named['epochs'] = flags.epochs;
   if (flags.batchSize !== undefined) named['batchSize'] = flags.batchSize;
   if (flags.lr !== undefined) named['lr'] = flags.lr;
+  if (flags.optimizer !== undefined) named['optimizer'] = flags.optimizer;
   if (flags.backend !== undefined) named['backend'] = flags.backend;
   if (flags.out !== undefined) named['out'] = flags.out;
   if (flags.fastDevRun !== undefined) named['fastDevRun'] = flags.fastDevRun;
@@ -99,6 +116,9 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
       setExit(EXIT.ok);
       return undefined;
     }
+    // Before the backend loads: a file or an unwritable folder as --out is a usage error (exit code 2).
+    const { prepareOutDirectory } = await import('./run/out-directory.js');
+    await prepareOutDirectory(resolved.config.out);
     return resolved;
   };
 
@@ -199,11 +219,11 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     .argument('[args...]', 'arguments for the script (after --)')
     .option('--nproc-per-node <n>', 'replicas per node (default 1)', positiveInteger('--nproc-per-node'))
     .option('--nnodes <n>', 'nodes (default 1)', positiveInteger('--nnodes'))
-    .option('--node-rank <n>', "this node's rank (default 0)", (v: string) => Number(v))
+    .option('--node-rank <n>', "this node's rank (default 0)", nonNegativeInteger('--node-rank'))
     .option('--master-addr <host>', 'rendezvous address (default 127.0.0.1)')
-    .option('--master-port <port>', 'rendezvous port (default 29500)', positiveInteger('--master-port'))
+    .option('--master-port <port>', 'rendezvous port (default 29500)', port)
     .addOption(new Option('--backend <engine>', 'threads: worker threads of one process; mpi: processes through mpirun').choices(['threads', 'mpi']))
-    .option('--max-restarts <n>', 'restart the group from its last checkpoint up to n times (default 0)', (v: string) => Number(v))
+    .option('--max-restarts <n>', 'restart the group from its last checkpoint up to n times (default 0)', nonNegativeInteger('--max-restarts'))
     .option('--timeout-ms <ms>', 'collective timeout: a hung or dead peer fails the others after this long', positiveInteger('--timeout-ms'))
     .option('--hosts <list>', 'MPI hosts with slots, comma-separated (node1:4,node2:4)')
     .option('--devices <list>', 'GPUs, comma-separated: local rank l gets CUDA_VISIBLE_DEVICES=devices[l % n]')
@@ -259,6 +279,9 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
 
 const CONFIG_COMMANDS = new Set(['train', 'cv', 'lr-find']);
 
+/** Errors of the libraries that mean "the input is wrong", by name (the CLI does not load the libraries to tell). */
+const USAGE_ERRORS = new Set(['PluginConflictError', 'FitstreamInputError', 'DistributedConfigError']);
+
 /**
  * Runs the `fitstream` command with `args` (without `node` and the script) and resolves with the exit code. Usage and
  * configuration errors (unknown recipe, bad flag values, unknown or invalid config keys) exit with 2; a failed run
@@ -288,7 +311,8 @@ export async function main(args: readonly string[], io: Io = defaultIo(args)): P
     }
     io.err(`fitstream: ${error instanceof Error ? error.message : String(error)}`);
     if (process.env['FITSTREAM_DEBUG'] && error instanceof Error && error.stack) io.err(error.stack);
-    if (error instanceof ConfigError || (error instanceof Error && error.name === 'PluginConflictError')) return EXIT.usage;
+    // Bad configuration found by the libraries (an option they refuse, two plugins that conflict, a launch setting).
+    if (error instanceof ConfigError || (error instanceof Error && USAGE_ERRORS.has(error.name))) return EXIT.usage;
     if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /[/\\]dist[/\\]/.test(String((error as Error).message))) {
       io.err('A workspace package is not built: run `npm run build` at the repository root.');
     }

@@ -31,7 +31,10 @@ export async function readConfigFile(path: string): Promise<Plain> {
   } catch (error) {
     throw new ConfigError(`the config file ${path} is not valid ${extname(path).slice(1).toUpperCase()}: ${(error as Error).message.split('\n')[0]}`);
   }
-  if (!isPlain(value)) throw new ConfigError(`the config file ${path} must hold an object (key: value pairs), got ${Array.isArray(value) ? 'a list' : typeof value}.`);
+  if (!isPlain(value)) {
+    const got = value === null || value === undefined ? 'nothing (the file is empty)' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
+    throw new ConfigError(`the config file ${path} must hold an object (key: value pairs such as "recipe: iris"), got ${got}.`);
+  }
   return value;
 }
 
@@ -112,7 +115,10 @@ function levenshtein(a: string, b: string): number {
 
 function suggestion(key: string, allowed: readonly string[]): string {
   const best = allowed.map((k) => [k, levenshtein(key, k)] as const).sort((a, b) => a[1] - b[1])[0];
-  return best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? ` Did you mean "${best[0]}"?` : '';
+  if (best && best[1] <= Math.max(2, Math.floor(key.length / 3))) return ` Did you mean "${best[0]}"?`;
+  // A shortened name (`cosine` for `cosineDecay`): the few allowed values that start with it.
+  const starts = key.length >= 3 ? allowed.filter((k) => k.toLowerCase().startsWith(key.toLowerCase())) : [];
+  return starts.length > 0 && starts.length <= 3 ? ` Did you mean ${starts.map((k) => `"${k}"`).join(' or ')}?` : '';
 }
 
 interface SchemaNode {
@@ -171,7 +177,9 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], schema: unknow
         return `${key}: ${quote(got)} is not allowed (${alternatives}).`;
       }
       case 'invalid_type':
-        return got === undefined ? `${key}: missing; expected ${issue.expected}.` : `${key}: expected ${issue.expected === 'int' ? 'an integer' : issue.expected}, got ${quote(got)}.`;
+        return got === undefined
+          ? `${key}: missing; expected ${issue.expected}.`
+          : `${key}: expected ${issue.expected === 'int' ? 'an integer' : issue.expected}, got ${quote(got)}.${quotedScalarHint(issue.path, issue.expected, got)}`;
       case 'too_small':
         return `${key}: must be ${issue.inclusive === false ? '>' : '≥'} ${String(issue.minimum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}, got ${quote(got)}.`;
       case 'too_big':
@@ -180,6 +188,19 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], schema: unknow
         return `${key}: ${issue.message} (got ${quote(got)}).`;
     }
   });
+}
+
+/**
+ * A number or boolean written in quotes (`epochs: "5"`) is a string to YAML and JSON: say so, and how to write it. A
+ * dotted flag's value is read as YAML, so `--epochs 5` and `--data.subset 3000` give numbers already.
+ */
+function quotedScalarHint(path: readonly PropertyKey[], expected: string, got: unknown): string {
+  if (typeof got !== 'string') return '';
+  const text = got.trim();
+  const numeric = (expected === 'number' || expected === 'int') && text !== '' && Number.isFinite(Number(text));
+  const boolean = expected === 'boolean' && (text === 'true' || text === 'false');
+  if (!numeric && !boolean) return '';
+  return ` ${quote(got)} is a quoted string: write ${String(path[path.length - 1] ?? 'the value')}: ${text} without quotes.`;
 }
 
 function keysDiscriminator(schema: SchemaNode, path: readonly PropertyKey[]): string[] {

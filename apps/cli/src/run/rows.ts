@@ -110,7 +110,11 @@ export async function readRows(file: string, layout: Layout): Promise<InputRows>
     const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
     if (lines.length === 0) throw new ConfigError(`${file} is empty.`);
     const first = splitCsvLine(lines[0]!);
-    const hasHeader = first.some((c) => c !== '' && !Number.isFinite(Number(c)) && !layout.classNames.includes(c));
+    const isNumber = (c: string) => c !== '' && Number.isFinite(Number(c));
+    // With named features, a line that holds numbers is a row (a bad cell in it is reported as such), not a header.
+    const named = layout.featureNames.length === layout.featureCount;
+    const hasHeader = first.some((c) => c !== '' && !isNumber(c) && !layout.classNames.includes(c)) && !(named && first.some(isNumber));
+    if (hasHeader && lines.length === 1) throw new ConfigError(`${file}: has a header line (${first.join(', ')}) and no rows; add one row of features per line below it.`);
     const columns = hasHeader
       ? columnsOf(first, layout, file)
       : first.length === layout.featureCount

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FitstreamInputError } from '@fitstream/util';
 import { meanPerSample, resolveLoss, sparseLabels, type ResolvedLoss } from './losses.js';
 
 /** A metric as a per-sample function; epoch values are sample-weighted means of it. */
@@ -74,7 +75,7 @@ export function resolveMetrics(specs: readonly MetricSpec[], loss: ResolvedLoss)
 function resolveOne(spec: MetricSpec, loss: ResolvedLoss): ResolvedMetric {
   if (typeof spec === 'object') {
     if (typeof spec.fn !== 'function' || typeof spec.name !== 'string' || spec.name === '') {
-      throw new TypeError(`metrics: a custom metric is { name: string, fn: (yTrue, yPred) => per-sample values }.`);
+      throw new FitstreamInputError('metrics', 'a custom metric is { name: string, fn: (yTrue, yPred) => per-sample values }.');
     }
     return { name: spec.name, fn: spec.fn };
   }
@@ -94,7 +95,7 @@ function resolveOne(spec: MetricSpec, loss: ResolvedLoss): ResolvedMetric {
   }
   if (spec === 'binaryAccuracy' && loss.fromLogits) return { name: spec, fn: binaryAccuracy(0) };
   const fn = BUILTIN[spec];
-  if (!fn) throw new Error(`Unknown metric "${String(spec)}". Known metrics: ${METRIC_NAMES.join(', ')}; or pass { name, fn } for a custom one.`);
+  if (!fn) throw new FitstreamInputError('metrics', `unknown metric "${String(spec)}". Known metrics: ${METRIC_NAMES.join(', ')}; or pass { name, fn } for a custom one.`);
   return { name: spec, fn };
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FitstreamInputError } from '@fitstream/util';
 import { assertLearningRate } from '../learning-rate/optimizer-rate.js';
 
 /** Optimizers by name, with Keras defaults. */
@@ -25,7 +26,7 @@ export function resolveOptimizer(spec: OptimizerSpec): { optimizer: tf.Optimizer
   if (spec instanceof tf.Optimizer) return { optimizer: spec, owned: false };
   const name = typeof spec === 'string' ? spec : spec?.name;
   if (!name || !(name in DEFAULT_LR)) {
-    throw new Error(`Unknown optimizer "${String(name)}". Use one of ${OPTIMIZER_NAMES.join(', ')}, or pass a tf.train.* instance.`);
+    throw new FitstreamInputError('optimizer', `unknown optimizer "${String(name)}". Use one of ${OPTIMIZER_NAMES.join(', ')}, or pass a tf.train.* instance.`);
   }
   const lr = typeof spec === 'object' && spec.learningRate !== undefined ? spec.learningRate : DEFAULT_LR[name];
   assertLearningRate(lr, 'optimizer.learningRate');

@@ -52,9 +52,9 @@ describe('clear errors for bad input', () => {
   });
 
   it('refuses unknown metrics, losses and optimizers, listing the known ones', () => {
-    expect(() => trainerFor('categoricalCrossentropy', ['acuracy' as MetricSpec])).toThrow(/Unknown metric "acuracy"\. Known metrics: accuracy, binaryAccuracy/);
+    expect(() => trainerFor('categoricalCrossentropy', ['acuracy' as MetricSpec])).toThrow(/unknown metric "acuracy"\. Known metrics: accuracy, binaryAccuracy/);
     expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'crossEntropy' as 'huber', backend: 'current' })).toThrow(/loss: unknown loss "crossEntropy"\. Use one of 'meanSquaredError'/);
-    expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'adamw' as 'adam', loss: 'huber', backend: 'current' })).toThrow(/Unknown optimizer "adamw"/);
+    expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'adamw' as 'adam', loss: 'huber', backend: 'current' })).toThrow(/unknown optimizer "adamw"/);
     expect(() => createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'meanSquaredError', metrics: ['accuracy'], backend: 'current' })).toThrow(/'accuracy' is ambiguous with loss 'meanSquaredError'/);
   });
 

@@ -72,8 +72,12 @@ export class Trainer<M extends string = string> {
 
   /** Adds a plugin: registers its contributions to the plugin points now; its `attach` runs at every fit. */
   use(plugin: Plugin<M>): this {
-    if (!plugin || typeof plugin.name !== 'string') {
-      throw new FitstreamInputError('plugin', `trainer.use(plugin) takes a plugin { name, register?, attach?, claims? } such as earlyStopping({ patience: 5 }), got ${typeof plugin === 'function' ? 'a function' : plugin === null || plugin === undefined ? String(plugin) : 'an object without a string name'}; call the plugin's factory (earlyStopping(), not earlyStopping).`);
+    // A plugin may be callable (a schedule is a function with plugin fields); a factory is a function with none of them.
+    const given: unknown = plugin;
+    const fields = (given ?? {}) as Record<string, unknown>;
+    const factory = typeof given === 'function' && typeof fields['register'] !== 'function' && typeof fields['attach'] !== 'function';
+    if (!plugin || factory || typeof plugin.name !== 'string') {
+      throw new FitstreamInputError('plugin', `trainer.use(plugin) takes a plugin { name, register?, attach?, claims? } such as earlyStopping({ patience: 5 }), got ${typeof given === 'function' ? `the function ${String(fields['name']) || '(anonymous)'}` : given === null || given === undefined ? String(given) : 'an object without a string name'}; call the plugin's factory (earlyStopping(), not earlyStopping).`);
     }
     if (this.running) throw new Error(`trainer.use("${plugin.name}"): plugins cannot be added while fit is running.`);
     if (this.core.plugins.some((p) => p.name === plugin.name)) {
