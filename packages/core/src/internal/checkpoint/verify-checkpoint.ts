@@ -59,6 +59,8 @@ export async function readVerifiedCheckpoint(dir: string): Promise<{ state: Chec
   if (typeof files !== 'object' || files === null || Array.isArray(files) || Object.values(files).some((d) => typeof d !== 'string')) {
     throw corrupt(STATE, 'has no valid "files" map (file name → sha256)');
   }
+  const fieldProblem = stateProblem(parsed as Record<string, unknown>);
+  if (fieldProblem) throw corrupt(STATE, fieldProblem);
   const listed = files as Record<string, string>;
   for (const name of requiredFiles(state)) if (!(name in listed)) throw corrupt(name, 'is not listed in state.json');
   const bytes: Record<string, Buffer> = {};
@@ -67,7 +69,85 @@ export async function readVerifiedCheckpoint(dir: string): Promise<{ state: Chec
     bytes[name] = await readRegularFile(dir, root, name);
     if (sha256(bytes[name]) !== digest) throw corrupt(name, 'does not match its checksum');
   }
+  for (const [json, bin, specsOf] of weightFiles(state)) {
+    const problem = weightsProblem(bytes[json]!, bytes[bin]!, specsOf);
+    if (problem) throw corrupt(problem.file === 'json' ? json : bin, problem.problem.replace('$json', json));
+  }
   return { state, bytes };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * What the readers dereference in state.json, checked before they do: a hand-edited or damaged (but re-signed) state is
+ * a corrupt checkpoint, not a TypeError deep in a reader. Optional fields (absent in older checkpoints) stay optional.
+ */
+function stateProblem(state: Record<string, unknown>): string | undefined {
+  for (const key of ['epoch', 'batch', 'step']) {
+    if (!Number.isSafeInteger(state[key]) || (state[key] as number) < 0) return `has no valid "${key}" (an integer ≥ 0)`;
+  }
+  if (typeof state['learningRate'] !== 'number' || !Number.isFinite(state['learningRate'])) return 'has no valid "learningRate" (a finite number)';
+  const model = (m: unknown) => isObject(m) && (m['kind'] === 'layers' || m['kind'] === 'function');
+  const optimizer = (o: unknown) => isObject(o) && typeof o['className'] === 'string';
+  if (!model(state['model'])) return 'has no valid "model" ({ kind: "layers" | "function" })';
+  if (!optimizer(state['optimizer'])) return 'has no valid "optimizer" ({ className, extras })';
+  const parts = state['parts'];
+  if (parts !== undefined) {
+    if (!isObject(parts) || !isObject(parts['models'] ?? {}) || !isObject(parts['optimizers'] ?? {})) return 'has no valid "parts" ({ models, optimizers })';
+    for (const [name, m] of Object.entries((parts['models'] ?? {}) as object)) if (!model(m)) return `has no valid "parts.models.${name}"`;
+    for (const [name, o] of Object.entries((parts['optimizers'] ?? {}) as object)) if (!optimizer(o)) return `has no valid "parts.optimizers.${name}"`;
+  }
+  const history = state['history'];
+  if (!isObject(history) || !Array.isArray(history['epochs']) || !isObject(history['logs'])) return 'has no valid "history" ({ epochs, logs })';
+  for (const key of ['random', 'plugins', 'fit']) if (!isObject(state[key])) return `has no valid "${key}" (an object)`;
+  if (state['aggregate'] !== null && !isObject(state['aggregate'])) return 'has no valid "aggregate" (null or an object)';
+  return undefined;
+}
+
+type SpecsOf = (json: unknown) => unknown[] | undefined;
+const weightsOfGroups: SpecsOf = (v) => (isObject(v) && Array.isArray(v['weightsManifest']) && v['weightsManifest'].every((g) => isObject(g) && Array.isArray(g['weights'])) ? (v['weightsManifest'] as { weights: unknown[] }[]).flatMap((g) => g.weights) : undefined);
+const weightsList: SpecsOf = (v) => (isObject(v) && Array.isArray(v['weights']) ? v['weights'] : undefined);
+const pluginWeights: SpecsOf = (v) => (isObject(v) && Array.isArray(v['keys']) && v['keys'].every((k) => typeof k === 'string') ? weightsList(v) : undefined);
+
+/** Each weights manifest with the binary file it describes, and how to find the entries in it. */
+function weightFiles(state: CheckpointState): [string, string, SpecsOf][] {
+  const model = (prefix: string, kind: string): [string, string, SpecsOf] =>
+    kind === 'layers' ? [`${prefix}model.json`, `${prefix}${WEIGHTS_BIN}`, weightsOfGroups] : [`${prefix}${VARIABLES_JSON}`, `${prefix}${WEIGHTS_BIN}`, weightsList];
+  const optimizer = (prefix: string): [string, string, SpecsOf] => [`${prefix}${OPTIMIZER_JSON}`, `${prefix}${OPTIMIZER_BIN}`, weightsList];
+  return [
+    model('', state.model.kind),
+    optimizer(''),
+    ...Object.entries(state.parts?.models ?? {}).map(([name, m]) => model(`${MODELS_DIR}/${name}/`, m.kind)),
+    ...Object.keys(state.parts?.optimizers ?? {}).map((name) => optimizer(`${OPTIMIZERS_DIR}/${name}/`)),
+    ...(PLUGIN_TENSORS_JSON in state.files ? [[PLUGIN_TENSORS_JSON, PLUGIN_TENSORS_BIN, pluginWeights] as [string, string, SpecsOf]] : []),
+  ];
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+const QUANTIZED_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
+
+/** A manifest that does not parse, lists malformed entries, or describes another number of bytes than its binary holds. */
+function weightsProblem(json: Buffer, bin: Buffer, specsOf: SpecsOf): { file: 'json' | 'bin'; problem: string } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(json.toString('utf8'));
+  } catch {
+    return { file: 'json', problem: 'is not valid JSON' };
+  }
+  const specs = specsOf(value);
+  if (!specs) return { file: 'json', problem: 'is not a weights manifest' };
+  let expected = 0;
+  for (const spec of specs) {
+    const shape = isObject(spec) ? spec['shape'] : undefined;
+    const quantization = isObject(spec) ? spec['quantization'] : undefined;
+    const bytes = isObject(quantization) ? QUANTIZED_BYTES[String(quantization['dtype'])] : isObject(spec) ? DTYPE_BYTES[String(spec['dtype'])] : undefined;
+    if (!isObject(spec) || typeof spec['name'] !== 'string' || !Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0) || bytes === undefined) {
+      return { file: 'json', problem: `lists a malformed weight entry (${JSON.stringify(spec)?.slice(0, 80) ?? String(spec)})` };
+    }
+    expected += (shape as number[]).reduce((a, b) => a * b, 1) * bytes;
+  }
+  if (expected !== bin.length) return { file: 'bin', problem: `holds ${bin.length} bytes but $json describes ${expected}` };
+  return undefined;
 }
 
 /** The files a state cannot be restored without: each model's topology or variables and weights, each optimizer's. */
