@@ -78,13 +78,20 @@ function scalar(raw: string): unknown {
   }
 }
 
+/** Sets an own property, even one named `__proto__` (which then is an unknown key, never the object's prototype). */
+function setOwn(target: Plain, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+const own = (target: Plain, key: string): unknown => (Object.prototype.hasOwnProperty.call(target, key) ? target[key] : undefined);
+
 function setPath(target: Plain, path: readonly string[], value: unknown): void {
   let node = target;
   path.slice(0, -1).forEach((k) => {
-    if (!isPlain(node[k])) node[k] = {};
+    if (!isPlain(own(node, k))) setOwn(node, k, {});
     node = node[k] as Plain;
   });
-  node[path[path.length - 1]!] = value;
+  setOwn(node, path[path.length - 1]!, value);
 }
 
 /**
@@ -98,7 +105,7 @@ export function merge(base: unknown, over: unknown): unknown {
   // A discriminated section (lrSchedule) with a new `type` starts from the new type's options only.
   if ('type' in base && 'type' in over && base['type'] !== over['type']) return { ...over };
   const out: Plain = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v);
+  for (const [k, v] of Object.entries(over)) setOwn(out, k, merge(own(base, k), v));
   return out;
 }
 
