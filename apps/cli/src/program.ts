@@ -78,7 +78,8 @@ function withConfigOptions(command: Command): Command {
     .option('--json', 'print one JSON summary on stdout at the end (logs go to stderr)')
     .addHelpText(
       'after',
-      '\nAny configuration key can be set with a dotted flag, e.g. --callbacks.earlyStopping.patience 5,\n' +
+      '\nTop-level configuration keys have the flags above; any key of a section can be set with a dotted flag, e.g.\n' +
+        '--callbacks.earlyStopping.patience 5,\n' +
         '--data.subset 3000, --callbacks.tensorBoard false, --callbacks.lrSchedule.type cosineDecay. See --print-config.\n' +
         `\nRecipes:\n${[...RECIPES.values()].map((r) => `  ${r.name.padEnd(8)} ${r.summary}`).join('\n')}`,
     );
