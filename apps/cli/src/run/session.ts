@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Random, createTrainer, fileSystem, findCheckpoint, selectBackend, type BackendSelection, type MetricSpec, type Trainer } from '@fitstream/core';
 import type { ProgressStream } from '@fitstream/callbacks';
@@ -70,6 +70,7 @@ export async function resolveConfig(target: string, overrides: Record<string, un
 
 /** Reads and re-validates the configuration a run directory was written with. */
 export async function runConfig(runDir: string): Promise<AnyResolved> {
+  if (/(^|[\\/])config\.json$/.test(runDir)) throw new ConfigError(`${runDir}: pass the run directory (${dirname(runDir) || '.'}), not its config.json.`);
   const path = runPaths(runDir).config;
   let text: string;
   try {
