@@ -3,25 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { launchThreads } from '../../test-support/launch-helpers.js';
+import type { FaultErrorRecord as ErrorRecord, FaultReport as Report } from '../../test-support/fault-reports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fitstream-replica-faults-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Report {
-  rank: number;
-  restartCount: number;
-  resumedFrom: string | null;
-  step: number;
-  weights: number[][];
-  firstStepAt: number | null;
-}
-interface ErrorRecord {
-  name: string;
-  message: string;
-  lostRanks: number[] | null;
-  reason: string | null;
-  at: number;
-}
 
 const base = { MODE: 'backup', OPT: 'adam', MODEL: 'same', N: '40', BATCH: '4', EPOCHS: '4', EVERY: '3' };
 const readJson = <T,>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;

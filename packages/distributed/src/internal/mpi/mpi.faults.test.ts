@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasMpirun, type LaunchResult } from '../../index.js';
 import { launchMpi } from '../../test-support/launch-helpers.js';
+import type { FaultErrorRecord as ErrorRecord, FaultReport as Report } from '../../test-support/fault-reports.js';
 
 const mpi = hasMpirun();
 if (!mpi && process.env.CI === 'true') throw new Error('CI=true but mpirun is missing: .ci/run installs openmpi-bin and libopenmpi-dev before the tests.');
@@ -11,21 +12,6 @@ if (!mpi) console.warn('MPI fault tests skipped: mpirun is not on the PATH (Debi
 const out = mkdtempSync(join(tmpdir(), 'fitstream-mpi-faults-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-interface Report {
-  rank: number;
-  restartCount: number;
-  resumedFrom: string | null;
-  step: number;
-  weights: number[][];
-  firstStepAt: number | null;
-}
-interface ErrorRecord {
-  name: string;
-  message: string;
-  lostRanks: number[] | null;
-  reason: string | null;
-  at: number;
-}
 interface Probe {
   pid: number;
   step: number;
