@@ -15,7 +15,7 @@ describe('the monitored metric of early stopping and the plateau (one set of che
     ['reduceLROnPlateau', (o: object) => reduceLROnPlateau(o)],
   ])('%s rejects a bad monitor, mode, minDelta or patience, naming itself and the option', (who, create) => {
     expect(() => create({ monitor: '' })).toThrow(`${who}: monitor must be a metric name such as "val_loss".`);
-    expect(() => create({ mode: 'up' })).toThrow("mode must be 'min', 'max' or 'auto', got up.");
+    expect(() => create({ mode: 'up' })).toThrow("options.mode: must be 'min', 'max' or 'auto', got up.");
     expect(() => create({ minDelta: Number.NaN })).toThrow(`${who}: minDelta must be a finite number, got NaN.`);
     expect(() => create({ patience: 1.5 })).toThrow(`${who}: patience must be an integer ≥ 0, got 1.5.`);
   });
