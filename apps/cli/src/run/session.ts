@@ -16,7 +16,7 @@ import { callbackPlugins, deleteBackup, findBackup, isInterruption, runPaths } f
 import { evaluateModel } from './evaluation.js';
 import { writeRunReport } from './report.js';
 import { createRunDirectory, writeJson } from './run-directory.js';
-import { chooseCheckpoint, resumeCheckpoint, type CheckpointChoice } from './checkpoints.js';
+import { chooseCheckpoint, reportSkip, resumeCheckpoint, type CheckpointChoice } from './checkpoints.js';
 import { lockRunDirectory } from './run-lock.js';
 
 
@@ -142,9 +142,7 @@ async function resumePoint(runDir: string, config: RunConfig, from: CheckpointCh
     return checkpoint;
   }
   // A finished run has its model and no backup left; continuing it from an older checkpoint takes --from.
-  // (A backup that is there but does not verify is no finished run: resumeCheckpoint reports it and falls back.)
-  const backupLeft = await findCheckpoint(paths.backup).then(Boolean, () => true);
-  if ((await exists(paths.model)) && !backupLeft) {
+  if ((await exists(paths.model)) && !(await findCheckpoint(paths.backup, { onSkip: reportSkip(log) }))) {
     throw new Error(`nothing to resume in ${runDir}: the run finished (its model is in ${paths.model}) and ${paths.backup} holds no checkpoint. To train on from one of its checkpoints, pass --from best, --from last or --from <checkpoint>.`);
   }
   const checkpoint = await resumeCheckpoint(runDir, log);
