@@ -1,9 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { fileSystem, findCheckpoint, selectBackend } from '@fitstream/core';
+import { fileSystem, selectBackend } from '@fitstream/core';
 import { runPaths } from '../run/plugins.js';
-import { chooseCheckpoint, lastCheckpoint, reportSkip, type CheckpointChoice } from '../run/checkpoints.js';
+import { chooseCheckpoint, lastCheckpoint, verifiedOrSkipped, type CheckpointChoice } from '../run/checkpoints.js';
 import { modelRecipe, runConfig, type Resolved } from '../run/session.js';
 import type { Io } from '../recipes/recipe.js';
 
@@ -29,10 +29,7 @@ export async function loadRun(runDir: string, io: Io, command = 'evaluate', chec
   let modelPath: string | undefined;
   if (checkpoint !== undefined) modelPath = await chooseCheckpoint(runDir, checkpoint, '--checkpoint', io.err);
   else {
-    modelPath = (await findCheckpoint(paths.model, { onSkip: reportSkip(io.err) }).catch((error: unknown) => {
-      reportSkip(io.err)({ path: paths.model, error: error as Error });
-      return undefined;
-    })) ?? (await lastCheckpoint(runDir, io.err));
+    modelPath = (await verifiedOrSkipped(paths.model, paths.model, io.err)) ?? (await lastCheckpoint(runDir, io.err));
     if (modelPath === undefined) {
       // A model/ saved before checkpoints carried state.json: stock tfjs files, nothing to verify them against.
       if (!(await stat(join(paths.model, 'model.json')).catch(() => undefined))) throw new Error(`${runDir} has no trained model: none of model/, checkpoints/ or backup/ holds a checkpoint.`);

@@ -26,17 +26,24 @@ export function lastCheckpoint(runDir: string, log: (line: string) => void): Pro
 
 /**
  * Where `fitstream resume` continues by default: the backup (or a hidden copy a kill mid-replacement left) — the
- * checkpoint a run's log, metrics and files are made to continue from byte for byte; when there is none or none verifies, the newest good checkpoint in `checkpoints/` (the
- * weights and history are as exact; plugin events of that boundary written after it, such as the backup's own, are
- * not replayed).
+ * checkpoint a run's log, metrics and files are made to continue from byte for byte; when there is none or none
+ * verifies, the newest good checkpoint in `checkpoints/` (the weights and history are as exact; plugin events of that
+ * boundary written after it, such as the backup's own, are not replayed).
  */
 export async function resumeCheckpoint(runDir: string, log: (line: string) => void): Promise<string | undefined> {
   const paths = runPaths(runDir);
-  const backup = await findCheckpoint(paths.backup, { onSkip: reportSkip(log) }).catch((error: unknown) => {
-    reportSkip(log)({ path: join(paths.backup, 'backup'), error: error as Error });
+  return (await verifiedOrSkipped(paths.backup, join(paths.backup, 'backup'), log)) ?? findCheckpoint(paths.checkpoints, { onSkip: reportSkip(log) });
+}
+
+/**
+ * The checkpoint at `location` that verifies, or `undefined` — when there is none, or when none verifies: then `log`
+ * is told why (naming `shownAs`), for the caller to fall back to another location.
+ */
+export function verifiedOrSkipped(location: string, shownAs: string, log: (line: string) => void): Promise<string | undefined> {
+  return findCheckpoint(location, { onSkip: reportSkip(log) }).catch((error: unknown) => {
+    reportSkip(log)({ path: shownAs, error: error as Error });
     return undefined;
   });
-  return backup ?? findCheckpoint(paths.checkpoints, { onSkip: reportSkip(log) });
 }
 
 /** The best kept checkpoint by `checkpoints/best.json`'s ranking; a damaged one falls back to the next in the ranking. */
