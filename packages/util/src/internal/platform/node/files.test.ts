@@ -2,7 +2,8 @@ import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pathExists, removeStaleTemporaries, sha256, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from './atomic.js';
+import { pathExists, removeStaleTemporaries, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from './files.js';
+import { sha256 } from './hash.js';
 
 describe('atomic file writes', () => {
   let dir: string;
