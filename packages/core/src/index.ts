@@ -86,7 +86,9 @@ export { applyOptimizerUpdate, usesFusedUpdate } from './internal/optimizers/app
 export type { LearningRateScale } from './internal/optimizers/apply-optimizer-update.js';
 export { alignOptimizerSlots } from './internal/optimizers/align-optimizer-slots.js';
 
-export { fileSystem } from './internal/checkpoint/file-io.js';
+export { fileSystem } from '#platform/file-system';
+export { checkpointStore, registerCheckpointStore, joinLocation } from './internal/checkpoint/checkpoint-store.js';
+export type { CheckpointStore, CheckpointFiles, StoredCheckpoint } from './internal/checkpoint/store-types.js';
 export { readCheckpoint, findCheckpoint } from './internal/checkpoint/read-checkpoint.js';
 export { CheckpointCorruptError } from './internal/checkpoint/verify-checkpoint.js';
 export { writeCheckpoint, markLatest } from './internal/checkpoint/write-checkpoint.js';

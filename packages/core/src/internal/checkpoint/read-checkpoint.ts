@@ -1,10 +1,11 @@
 // Finding and reading a checkpoint: every complete checkpoint at a location, newest first; the first that verifies wins.
+// The store (file system, IndexedDB …) finds the candidates and reads their files; verification is the same for all.
 import * as tf from '@tensorflow/tfjs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { readVerifiedCheckpoint } from './verify-checkpoint.js';
-import { LATEST, MODELS_DIR, OPTIMIZER_BIN, OPTIMIZER_JSON, OPTIMIZERS_DIR, PLUGIN_TENSORS_BIN, PLUGIN_TENSORS_JSON, STATE, VARIABLES_JSON, WEIGHTS_BIN } from './checkpoint-format.js';
+import { textOf, verifyCheckpoint, type VerifiedCheckpoint } from './verify-checkpoint.js';
+import { MODELS_DIR, OPTIMIZER_BIN, OPTIMIZER_JSON, OPTIMIZERS_DIR, PLUGIN_TENSORS_BIN, PLUGIN_TENSORS_JSON, VARIABLES_JSON, WEIGHTS_BIN } from './checkpoint-format.js';
 import type { CheckpointState, NamedTensor } from './checkpoint-format.js';
+import { checkpointStore } from './checkpoint-store.js';
+import type { StoredCheckpoint } from './store-types.js';
 
 /** A checkpoint passed over, because it does not verify (`error` says why), before an older one was used. */
 export interface SkippedCheckpoint {
@@ -18,71 +19,6 @@ export interface FindCheckpointOptions {
   readonly onSkip?: (skipped: SkippedCheckpoint) => void;
 }
 
-/** A directory that may be a checkpoint, with the position its state.json claims (unverified; for ordering only). */
-interface Candidate {
-  readonly path: string;
-  readonly step: number;
-  /** The loop position: one step can be saved before and after its epoch's end (validation, epoch-end plugins). */
-  readonly epoch: number;
-  readonly batch: number;
-  readonly createdAt: string;
-  /**
-   * 0: published and named by latest.json, 1: published, 2: the previous copy an interrupted replacement moved aside
-   * (`.name.old-*`), 3: the complete new copy it had not yet renamed into place (`.name.tmp-*`).
-   */
-  readonly rank: number;
-}
-
-const HIDDEN_VERSION = /^\.(.+)\.(tmp|old)-/;
-
-const lstatOrUndefined = (path: string) => lstat(path).catch(() => undefined);
-
-const hiddenRank = (name: string) => (HIDDEN_VERSION.exec(name)?.[2] === 'old' ? 2 : 3);
-
-/** Reads state.json's claimed position when it is a regular file (a FIFO or device is never opened). */
-async function candidate(path: string, rank: number): Promise<Candidate | undefined> {
-  const info = await lstatOrUndefined(join(path, STATE));
-  if (!info) return undefined;
-  const unknown = { path, step: Number.NEGATIVE_INFINITY, epoch: 0, batch: 0, createdAt: '', rank };
-  if (!info.isFile()) return unknown;
-  try {
-    const state = JSON.parse(await readFile(join(path, STATE), 'utf8')) as Partial<CheckpointState>;
-    const number = (v: unknown) => (typeof v === 'number' && !Number.isNaN(v) ? v : Number.NEGATIVE_INFINITY);
-    return { ...unknown, step: number(state.step), epoch: number(state.epoch), batch: number(state.batch), createdAt: String(state.createdAt ?? '') };
-  } catch {
-    return unknown;
-  }
-}
-
-/**
- * The checkpoints at `abs`, unordered: a checkpoint directory (holds state.json) with the hidden copies an interrupted
- * atomic replacement leaves beside it — `.name.tmp-*` (the new one, complete once its state.json is written) and
- * `.name.old-*` (the previous one, moved aside between the two renames) — or, for a directory of checkpoints, every
- * checkpoint in it, hidden copies included.
- */
-async function candidatesAt(abs: string): Promise<Candidate[]> {
-  const parent = dirname(abs);
-  const name = basename(abs);
-  const siblings = await readdir(parent).catch(() => [] as string[]);
-  const versions = siblings.filter((n) => HIDDEN_VERSION.exec(n)?.[1] === name);
-  if (versions.length > 0 || (await lstatOrUndefined(join(abs, STATE)))) {
-    const found = await Promise.all([candidate(abs, 1), ...versions.map((n) => candidate(join(parent, n), hiddenRank(n)))]);
-    return found.filter((c) => c !== undefined);
-  }
-  if (!(await lstatOrUndefined(abs))?.isDirectory()) return [];
-  let latest: string | undefined;
-  try {
-    latest = (JSON.parse(await readFile(join(abs, LATEST), 'utf8')) as { path?: unknown }).path as string | undefined;
-  } catch {
-    latest = undefined; // no latest.json, or a torn one: every checkpoint is still found below
-  }
-  const children = await readdir(abs, { withFileTypes: true });
-  const found = await Promise.all(
-    children.filter((d) => d.isDirectory()).map((d) => candidate(join(abs, d.name), d.name === latest ? 0 : HIDDEN_VERSION.test(d.name) ? hiddenRank(d.name) : 1)),
-  );
-  return found.filter((c) => c !== undefined);
-}
-
 /**
  * The order checkpoints are tried in: published ones first, by the latest loop position (one step can be saved before
  * and after its epoch's end), latest.json's choice on a tie; then copies an interrupted replacement left — the previous
@@ -90,21 +26,22 @@ async function candidatesAt(abs: string): Promise<Candidate[]> {
  * `checkpoint:saved` reached the run's log), so a run resumed from it continues its log exactly; the unpublished copy
  * is complete and verified, and used only when nothing published verifies.
  */
-function newestFirst(a: Candidate, b: Candidate): number {
+function newestFirst(a: StoredCheckpoint, b: StoredCheckpoint): number {
   const later = (x: number, y: number) => (x === y ? 0 : x < y ? 1 : -1); // ±Infinity-safe
-  const hidden = (c: Candidate) => Math.max(0, c.rank - 1);
-  return hidden(a) - hidden(b) || later(a.step, b.step) || later(a.epoch, b.epoch) || later(a.batch, b.batch) || a.rank - b.rank || b.createdAt.localeCompare(a.createdAt) || a.path.localeCompare(b.path);
+  const hidden = (c: StoredCheckpoint) => Math.max(0, c.rank - 1);
+  return hidden(a) - hidden(b) || later(a.step, b.step) || later(a.epoch, b.epoch) || later(a.batch, b.batch) || a.rank - b.rank || b.createdAt.localeCompare(a.createdAt) || a.location.localeCompare(b.location);
 }
 
 /** The first checkpoint at `paths`, newest first, that verifies, with its verified content. */
-async function searchVerified(paths: string | readonly string[], options: FindCheckpointOptions): Promise<{ path: string; verified: Awaited<ReturnType<typeof readVerifiedCheckpoint>> } | undefined> {
-  const locations = (typeof paths === 'string' ? [paths] : paths).map((p) => resolvePath(p));
-  const candidates = (await Promise.all(locations.map(candidatesAt))).flat().sort(newestFirst);
+async function searchVerified(paths: string | readonly string[], options: FindCheckpointOptions): Promise<{ path: string; verified: VerifiedCheckpoint } | undefined> {
+  const locations = (typeof paths === 'string' ? [paths] : paths).map(checkpointStore);
+  const candidates = (await Promise.all(locations.map(({ store, location }) => store.list(location)))).flat().sort(newestFirst);
   const skipped: SkippedCheckpoint[] = [];
-  for (const { path } of candidates) {
+  for (const candidate of candidates) {
+    const path = candidate.location;
     if (skipped.some((s) => s.path === path)) continue;
     try {
-      const verified = await readVerifiedCheckpoint(path);
+      const verified = await verifyCheckpoint(path, (name) => candidate.read(name));
       for (const s of skipped) options.onSkip?.(s);
       return { path, verified };
     } catch (error) {
@@ -153,7 +90,7 @@ export interface LoadedCheckpoint {
  */
 export async function readCheckpoint(path: string, options: FindCheckpointOptions = {}): Promise<LoadedCheckpoint> {
   const found = await searchVerified(path, options);
-  if (!found) throw new Error(`No checkpoint at ${resolvePath(path)}: expected a checkpoint directory (with state.json) or a directory of checkpoints.`);
+  if (!found) throw new Error(`No checkpoint at ${path}: expected a checkpoint (a directory with state.json, or an "indexeddb://" checkpoint) or a collection of them.`);
   const { path: dir, verified: { state, bytes } } = found;
   const bufferOf = (name: string): ArrayBuffer => {
     const b = bytes[name]!;
@@ -161,14 +98,14 @@ export async function readCheckpoint(path: string, options: FindCheckpointOption
   };
   const modelWeights = (prefix: string, kind: 'layers' | 'function'): tf.NamedTensorMap => {
     if (kind === 'layers') {
-      const json = JSON.parse(bytes[`${prefix}model.json`]!.toString('utf8')) as tf.io.ModelJSON;
+      const json = JSON.parse(textOf(bytes[`${prefix}model.json`]!)) as tf.io.ModelJSON;
       return tf.io.decodeWeights(bufferOf(`${prefix}${WEIGHTS_BIN}`), json.weightsManifest.flatMap((g) => g.weights));
     }
-    const { weights: specs } = JSON.parse(bytes[`${prefix}${VARIABLES_JSON}`]!.toString('utf8')) as { weights: tf.io.WeightsManifestEntry[] };
+    const { weights: specs } = JSON.parse(textOf(bytes[`${prefix}${VARIABLES_JSON}`]!)) as { weights: tf.io.WeightsManifestEntry[] };
     return tf.io.decodeWeights(bufferOf(`${prefix}${WEIGHTS_BIN}`), specs);
   };
   const optimizerSlots = (prefix: string): NamedTensor[] => {
-    const { weights: specs } = JSON.parse(bytes[`${prefix}${OPTIMIZER_JSON}`]!.toString('utf8')) as { weights: tf.io.WeightsManifestEntry[] };
+    const { weights: specs } = JSON.parse(textOf(bytes[`${prefix}${OPTIMIZER_JSON}`]!)) as { weights: tf.io.WeightsManifestEntry[] };
     const map = tf.io.decodeWeights(bufferOf(`${prefix}${OPTIMIZER_BIN}`), specs);
     return specs.map((s) => ({ name: s.name, tensor: map[s.name]! }));
   };
@@ -180,7 +117,7 @@ export async function readCheckpoint(path: string, options: FindCheckpointOption
   };
   const pluginTensors: Record<string, tf.NamedTensorMap> = {};
   if (bytes[PLUGIN_TENSORS_JSON]) {
-    const { keys, weights: specs } = JSON.parse(bytes[PLUGIN_TENSORS_JSON].toString('utf8')) as { keys: string[]; weights: tf.io.WeightsManifestEntry[] };
+    const { keys, weights: specs } = JSON.parse(textOf(bytes[PLUGIN_TENSORS_JSON])) as { keys: string[]; weights: tf.io.WeightsManifestEntry[] };
     const decoded = tf.io.decodeWeights(bufferOf(PLUGIN_TENSORS_BIN), specs);
     for (const [fullName, tensor] of Object.entries(decoded)) {
       const key = keys.find((k) => fullName.startsWith(`${k}/`));

@@ -1,7 +1,6 @@
-// Reading a checkpoint directory without trusting it: state.json's own checksum, every listed file's checksum, paths
-// confined to the directory, and only regular files opened (a FIFO or device would block or misbehave on open).
-import { lstat, readFile, realpath } from 'node:fs/promises';
-import { isAbsolute, join, sep } from 'node:path';
+// Reading a checkpoint without trusting it: state.json's own checksum, every listed file's checksum, names confined to
+// the checkpoint, every weights manifest against its binary. The store reads the bytes (the file system store opens
+// regular files only: a FIFO or device would block or misbehave on open); this checks them, the same for every store.
 import { sha256 } from '@fitstream/util';
 import { MODELS_DIR, OPTIMIZER_BIN, OPTIMIZER_JSON, OPTIMIZERS_DIR, PLUGIN_TENSORS_BIN, PLUGIN_TENSORS_JSON, STATE, VARIABLES_JSON, WEIGHTS_BIN } from './checkpoint-format.js';
 import type { CheckpointState } from './checkpoint-format.js';
@@ -36,13 +35,26 @@ export function stateChecksum(state: object): string {
   return sha256(JSON.stringify(state));
 }
 
-/** state.json's verified content and the bytes of every file it lists, checked against their checksums. */
-export async function readVerifiedCheckpoint(dir: string): Promise<{ state: CheckpointState; bytes: Record<string, Buffer> }> {
+const UTF8 = new TextDecoder();
+
+/** A file's bytes as text (UTF-8). */
+export const textOf = (bytes: Uint8Array): string => UTF8.decode(bytes);
+
+/** A verified checkpoint: its state and the bytes of every file the state lists. */
+export interface VerifiedCheckpoint {
+  readonly state: CheckpointState;
+  readonly bytes: Readonly<Record<string, Uint8Array>>;
+}
+
+/**
+ * state.json's verified content and the bytes of every file it lists, checked against their checksums.
+ * `read(name)` gives a file's bytes (a store's reader); `where` names the checkpoint in errors.
+ */
+export async function verifyCheckpoint(dir: string, read: (name: string) => Promise<Uint8Array>): Promise<VerifiedCheckpoint> {
   const corrupt = (file: string, problem: string) => new CheckpointCorruptError(dir, file, problem);
-  const root = await realpath(dir);
   let parsed: unknown;
   try {
-    parsed = JSON.parse((await readRegularFile(dir, root, STATE)).toString('utf8'));
+    parsed = JSON.parse(textOf(await read(STATE)));
   } catch (error) {
     if (error instanceof CheckpointCorruptError) throw error;
     throw corrupt(STATE, 'is not valid JSON');
@@ -63,10 +75,10 @@ export async function readVerifiedCheckpoint(dir: string): Promise<{ state: Chec
   if (fieldProblem) throw corrupt(STATE, fieldProblem);
   const listed = files as Record<string, string>;
   for (const name of requiredFiles(state)) if (!(name in listed)) throw corrupt(name, 'is not listed in state.json');
-  const bytes: Record<string, Buffer> = {};
+  const bytes: Record<string, Uint8Array> = {};
   for (const [name, digest] of Object.entries(listed)) {
     if (!isConfinedName(name)) throw corrupt(name, 'is not a relative path inside the checkpoint (absolute, "..", or a backslash)');
-    bytes[name] = await readRegularFile(dir, root, name);
+    bytes[name] = await read(name);
     if (sha256(bytes[name]) !== digest) throw corrupt(name, 'does not match its checksum');
   }
   for (const [json, bin, specsOf] of weightFiles(state)) {
@@ -127,10 +139,10 @@ const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, com
 const QUANTIZED_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
 
 /** A manifest that does not parse, lists malformed entries, or describes another number of bytes than its binary holds. */
-function weightsProblem(json: Buffer, bin: Buffer, specsOf: SpecsOf): { file: 'json' | 'bin'; problem: string } | undefined {
+function weightsProblem(json: Uint8Array, bin: Uint8Array, specsOf: SpecsOf): { file: 'json' | 'bin'; problem: string } | undefined {
   let value: unknown;
   try {
-    value = JSON.parse(json.toString('utf8'));
+    value = JSON.parse(textOf(json));
   } catch {
     return { file: 'json', problem: 'is not valid JSON' };
   }
@@ -163,22 +175,7 @@ function requiredFiles(state: CheckpointState): string[] {
   ];
 }
 
-function isConfinedName(name: string): boolean {
-  return name.length > 0 && !isAbsolute(name) && !name.includes('\\') && !name.split('/').some((part) => part === '..' || part === '' || part === '.');
-}
-
-/** Reads `name` under `dir` only if it is a regular file (not a link, FIFO, device or directory) whose real path is inside. */
-async function readRegularFile(dir: string, root: string, name: string): Promise<Buffer> {
-  const path = join(dir, name);
-  let info;
-  try {
-    info = await lstat(path);
-  } catch {
-    throw new CheckpointCorruptError(dir, name, 'is missing');
-  }
-  if (info.isSymbolicLink()) throw new CheckpointCorruptError(dir, name, 'is a symbolic link (only regular files are read)');
-  if (!info.isFile()) throw new CheckpointCorruptError(dir, name, 'is not a regular file (a FIFO, device or directory is never opened)');
-  // A folder on the way may be a link leading out of the checkpoint.
-  if (!(await realpath(path)).startsWith(`${root}${sep}`)) throw new CheckpointCorruptError(dir, name, 'lies outside the checkpoint directory');
-  return readFile(path);
+/** A relative name inside the checkpoint: not absolute (`/…`, `C:…`), no `..`, `.` or empty parts, no backslash. */
+export function isConfinedName(name: string): boolean {
+  return name.length > 0 && !name.startsWith('/') && !/^[A-Za-z]:/.test(name) && !name.includes('\\') && !name.split('/').some((part) => part === '..' || part === '' || part === '.');
 }

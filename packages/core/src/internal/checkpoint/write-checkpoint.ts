@@ -1,13 +1,13 @@
-// Writing a checkpoint: a snapshot taken in one synchronous moment, then written atomically (temporary directory,
-// checksums, state.json last, rename).
+// Writing a checkpoint: a snapshot taken in one synchronous moment, encoded into its files (checksums, state.json
+// last), then published atomically by the location's store (a directory rename on disk, a transaction in IndexedDB).
 import * as tf from '@tensorflow/tfjs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { sha256, writeDirectoryAtomic, writeFileAtomic, writeFileDurable } from '@fitstream/util';
+import { sha256 } from '@fitstream/util';
 import type { ModelAdapter } from '../model/model.js';
-import { LATEST, MODELS_DIR, OPTIMIZER_BIN, OPTIMIZER_JSON, OPTIMIZERS_DIR, PLUGIN_TENSORS_BIN, PLUGIN_TENSORS_JSON, STATE, VARIABLES_JSON, WEIGHTS_BIN } from './checkpoint-format.js';
+import { MODELS_DIR, OPTIMIZER_BIN, OPTIMIZER_JSON, OPTIMIZERS_DIR, PLUGIN_TENSORS_BIN, PLUGIN_TENSORS_JSON, STATE, VARIABLES_JSON, WEIGHTS_BIN } from './checkpoint-format.js';
 import type { CheckpointInfo, CheckpointState, CheckpointStateInput, NamedTensor } from './checkpoint-format.js';
-import { fileSystem } from './file-io.js';
+import { checkpointStore } from './checkpoint-store.js';
+import { modelJsonOf } from './model-files.js';
+import type { CheckpointFiles } from './store-types.js';
 import { stateChecksum } from './verify-checkpoint.js';
 
 // Adam and Adamax keep the running powers of beta as variables outside getWeights(); setWeights recomputes them with
@@ -144,79 +144,81 @@ export async function writeCheckpoint(dir: string, parts: CheckpointParts): Prom
 }
 
 /** Writes a snapshot taken with {@link snapshotCheckpoint} (see {@link writeCheckpoint}) and disposes its copies. */
-export async function writeSnapshot(dir: string, snapshot: CheckpointSnapshot): Promise<CheckpointInfo> {
-  const path = resolvePath(dir);
+export async function writeSnapshot(location: string, snapshot: CheckpointSnapshot): Promise<CheckpointInfo> {
+  const target = checkpointStore(location);
   const createdAt = new Date().toISOString();
+  const files = await encodeSnapshot(snapshot, createdAt);
+  const path = await target.store.write(target.location, files);
+  return { path, epoch: snapshot.state.epoch, batch: snapshot.state.batch, step: snapshot.state.step, createdAt };
+}
+
+const UTF8 = new TextEncoder();
+
+/** A snapshot's files (state.json with the checksums of the others, and its own), in memory; disposes its copies. */
+async function encodeSnapshot(snapshot: CheckpointSnapshot, createdAt: string): Promise<CheckpointFiles> {
   const { optimizer } = snapshot;
+  const files = new Map<string, Uint8Array>();
+  const digests: Record<string, string> = {};
+  const put: PutFile = (name, data) => {
+    const bytes = typeof data === 'string' ? UTF8.encode(data) : data;
+    files.set(name, bytes);
+    digests[name] = sha256(bytes);
+  };
   try {
-    const encodedPlugins = snapshot.pluginTensors.length > 0 ? await encodeNamed([...snapshot.pluginTensors]) : undefined;
-    await writeDirectoryAtomic(path, async (tmp) => {
-      const files: Record<string, string> = {};
-      const put = async (name: string, data: string | Uint8Array) => {
-        await mkdir(dirname(join(tmp, name)), { recursive: true });
-        await writeFileDurable(join(tmp, name), data);
-        files[name] = sha256(data);
-      };
-      await writeModelFiles(tmp, '', snapshot, put, files);
-      await writeOptimizerFiles('', { optimizer, weights: snapshot.optimizerWeights, extras: snapshot.extras }, put);
-      if (encodedPlugins) {
-        await put(PLUGIN_TENSORS_BIN, encodedPlugins.data);
-        await put(PLUGIN_TENSORS_JSON, JSON.stringify({ keys: snapshot.pluginKeys, weights: encodedPlugins.specs }));
-      }
-      for (const [name, model] of snapshot.models) await writeModelFiles(tmp, `${MODELS_DIR}/${name}/`, model, put, files);
-      for (const [name, part] of snapshot.optimizers) await writeOptimizerFiles(`${OPTIMIZERS_DIR}/${name}/`, part, put);
-      const state: CheckpointState = {
-        format: 'fitstream-checkpoint',
-        version: 1,
-        createdAt,
-        ...snapshot.state,
-        optimizer: { className: optimizer.getClassName(), extras: snapshot.extras },
-        model: { kind: snapshot.kind, variables: snapshot.variables },
-        ...(snapshot.models.size || snapshot.optimizers.size
-          ? {
-              parts: {
-                models: Object.fromEntries([...snapshot.models].map(([name, m]) => [name, { kind: m.kind, variables: m.variables }])),
-                optimizers: Object.fromEntries([...snapshot.optimizers].map(([name, o]) => [name, { className: o.optimizer.getClassName(), extras: o.extras }])),
-              },
-            }
-          : {}),
-        files,
-      };
-      // state.json is written last: a directory without it is never a checkpoint.
-      await writeFileDurable(join(tmp, STATE), JSON.stringify({ ...state, checksum: stateChecksum(state) }, null, 1));
-    });
+    await writeModelFiles('', snapshot, put);
+    await writeOptimizerFiles('', { optimizer, weights: snapshot.optimizerWeights, extras: snapshot.extras }, put);
+    if (snapshot.pluginTensors.length > 0) {
+      const encodedPlugins = await encodeNamed([...snapshot.pluginTensors]);
+      put(PLUGIN_TENSORS_BIN, encodedPlugins.data);
+      put(PLUGIN_TENSORS_JSON, JSON.stringify({ keys: snapshot.pluginKeys, weights: encodedPlugins.specs }));
+    }
+    for (const [name, model] of snapshot.models) await writeModelFiles(`${MODELS_DIR}/${name}/`, model, put);
+    for (const [name, part] of snapshot.optimizers) await writeOptimizerFiles(`${OPTIMIZERS_DIR}/${name}/`, part, put);
   } finally {
     const models = [snapshot, ...snapshot.models.values()];
     tf.dispose([...models.flatMap((m) => m.weights.map((w) => w.tensor)), ...snapshot.pluginTensors.map((w) => w.tensor)]);
   }
-  return { path, epoch: snapshot.state.epoch, batch: snapshot.state.batch, step: snapshot.state.step, createdAt };
+  const state: CheckpointState = {
+    format: 'fitstream-checkpoint',
+    version: 1,
+    createdAt,
+    ...snapshot.state,
+    optimizer: { className: optimizer.getClassName(), extras: snapshot.extras },
+    model: { kind: snapshot.kind, variables: snapshot.variables },
+    ...(snapshot.models.size || snapshot.optimizers.size
+      ? {
+          parts: {
+            models: Object.fromEntries([...snapshot.models].map(([name, m]) => [name, { kind: m.kind, variables: m.variables }])),
+            optimizers: Object.fromEntries([...snapshot.optimizers].map(([name, o]) => [name, { className: o.optimizer.getClassName(), extras: o.extras }])),
+          },
+        }
+      : {}),
+    files: digests,
+  };
+  // state.json is written last by every store: a checkpoint without it is never one.
+  files.set(STATE, UTF8.encode(JSON.stringify({ ...state, checksum: stateChecksum(state) }, null, 1)));
+  return files;
 }
 
-type PutFile = (name: string, data: string | Uint8Array) => Promise<void>;
+type PutFile = (name: string, data: string | Uint8Array) => void;
 
 /**
  * A model's files under `prefix`: `model.json` + `weights.bin` (stock tfjs layers format, what `LayersModel.save` writes,
  * from the snapshot rather than the live model) or `variables.json` + `weights.bin` for function models.
  */
-async function writeModelFiles(tmp: string, prefix: string, model: ModelSnapshot, put: PutFile, files: Record<string, string>): Promise<void> {
+async function writeModelFiles(prefix: string, model: ModelSnapshot, put: PutFile): Promise<void> {
   const encoded = await encodeNamed([...model.weights]);
+  put(`${prefix}${WEIGHTS_BIN}`, encoded.data);
   if (!model.topology) {
-    await put(`${prefix}${WEIGHTS_BIN}`, encoded.data);
-    await put(`${prefix}${VARIABLES_JSON}`, JSON.stringify({ format: 'fitstream-variables', weights: encoded.specs }));
+    put(`${prefix}${VARIABLES_JSON}`, JSON.stringify({ format: 'fitstream-variables', weights: encoded.specs }));
     return;
   }
-  const target = join(tmp, prefix);
-  await mkdir(target, { recursive: true });
-  await fileSystem(target).save!({
+  const json = modelJsonOf({
     modelTopology: model.topology,
-    format: 'layers-model',
-    generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
-    convertedBy: null,
     weightSpecs: encoded.specs,
-    weightData: encoded.data.buffer.slice(encoded.data.byteOffset, encoded.data.byteOffset + encoded.data.byteLength) as ArrayBuffer,
     ...(model.userDefinedMetadata ? { userDefinedMetadata: model.userDefinedMetadata } : {}),
   });
-  for (const name of ['model.json', WEIGHTS_BIN]) files[`${prefix}${name}`] = sha256(await readFile(join(target, name)));
+  put(`${prefix}model.json`, JSON.stringify(json));
 }
 
 /** An optimizer's slots and config under `prefix`: `optimizer.json` + `optimizer.bin`. */
@@ -224,12 +226,12 @@ async function writeOptimizerFiles(prefix: string, part: OptimizerSnapshot, put:
   const weights = await part.weights;
   const encoded = await encodeNamed(weights);
   for (const w of weights) if (w.name === 'iter') w.tensor.dispose();
-  await put(`${prefix}${OPTIMIZER_BIN}`, encoded.data);
-  await put(`${prefix}${OPTIMIZER_JSON}`, JSON.stringify({ className: part.optimizer.getClassName(), config: part.optimizer.getConfig(), weights: encoded.specs }));
+  put(`${prefix}${OPTIMIZER_BIN}`, encoded.data);
+  put(`${prefix}${OPTIMIZER_JSON}`, JSON.stringify({ className: part.optimizer.getClassName(), config: part.optimizer.getConfig(), weights: encoded.specs }));
 }
 
-/** Points `<parent>/latest.json` at a checkpoint directory (atomic rename). */
-export async function markLatest(checkpointDir: string): Promise<void> {
-  const path = resolvePath(checkpointDir);
-  await writeFileAtomic(join(dirname(path), LATEST), JSON.stringify({ path: basename(path) }));
+/** Names a checkpoint its collection's latest (`<parent>/latest.json` on disk, replaced atomically). */
+export async function markLatest(location: string): Promise<void> {
+  const target = checkpointStore(location);
+  await target.store.markLatest(target.location);
 }

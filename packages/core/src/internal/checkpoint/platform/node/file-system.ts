@@ -2,15 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile, mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeFileDurable } from '@fitstream/util';
-import { STATE } from './checkpoint-format.js';
-import { readVerifiedCheckpoint } from './verify-checkpoint.js';
-
-const WEIGHTS_FILE = 'weights.bin';
-
-function concatWeightData(data: tf.io.WeightData): Uint8Array {
-  const joined = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : (data);
-  return new Uint8Array(joined);
-}
+import { STATE, WEIGHTS_BIN } from '../../checkpoint-format.js';
+import { joinWeightData, modelJsonOf } from '../../model-files.js';
+import { verifyCheckpoint } from '../../verify-checkpoint.js';
+import { directoryReader } from './file-store.js';
 
 function resolvePaths(path: string): { dir: string; modelJson: string } {
   return path.endsWith('.json') ? { dir: dirname(path), modelJson: path } : { dir: path, modelJson: join(path, 'model.json') };
@@ -34,21 +29,10 @@ export function fileSystem(path: string): tf.io.IOHandler {
   const { dir, modelJson } = resolvePaths(path);
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-      if (artifacts.modelTopology instanceof ArrayBuffer) {
-        throw new Error('fileSystem(): binary model topologies (graph models) are not supported; save a LayersModel.');
-      }
+      const json = modelJsonOf(artifacts);
       await mkdir(dir, { recursive: true });
-      const weights = artifacts.weightData ? concatWeightData(artifacts.weightData) : new Uint8Array(0);
-      const json: tf.io.ModelJSON = {
-        modelTopology: artifacts.modelTopology!,
-        format: artifacts.format ?? 'layers-model',
-        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,
-        convertedBy: artifacts.convertedBy ?? null,
-        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
-        ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
-        ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
-      };
-      await writeFileDurable(join(dir, WEIGHTS_FILE), weights);
+      const weights = joinWeightData(artifacts.weightData);
+      await writeFileDurable(join(dir, WEIGHTS_BIN), weights);
       await writeFileDurable(modelJson, JSON.stringify(json));
       return {
         modelArtifactsInfo: {
@@ -62,7 +46,7 @@ export function fileSystem(path: string): tf.io.IOHandler {
     },
     async load(): Promise<tf.io.ModelArtifacts> {
       // A checkpoint (state.json beside model.json) is verified first: checksums, confined paths, regular files only.
-      if (await stat(join(dir, STATE)).then(() => true, () => false)) await readVerifiedCheckpoint(dir);
+      if (await stat(join(dir, STATE)).then(() => true, () => false)) await verifyCheckpoint(dir, directoryReader(dir));
       // Never open a FIFO or device: reading one blocks forever.
       const info = await stat(modelJson).catch(() => undefined);
       if (info && !info.isFile()) throw new Error(`fileSystem(): ${modelJson} is not a regular file; pass a directory holding model.json or the model.json path.`);
