@@ -77,7 +77,10 @@ export { Random, withSeed, FitstreamInputError, writeFileAtomic, writeDirectoryA
 export type { RandomState } from '@fitstream/util';
 
 export { selectBackend } from './internal/backends/select-backend.js';
-export type { BackendName, BackendPreference, BackendSelection, SelectBackendOptions } from './internal/backends/select-backend.js';
+export type { BackendName, BackendPreference, BackendSelection, SelectBackendOptions, WasmPaths } from './internal/backends/select-backend.js';
+export { backendReport } from './internal/backends/backend-report.js';
+export type { BackendReport, BackendCandidateReport, BackendReportOptions } from './internal/backends/backend-report.js';
+export type { Platform, WebGpuAdapterInfo } from './internal/backends/environment.js';
 // fitstream's wasm training kernels (installWasmKernels & co.) are @fitstream/backend-wasm, an optional peer that
 // selectBackend loads dynamically; these are the types of that seam (docs/migration/0.2-backend-wasm.md).
 export type { WasmKernelGroups, InstalledWasmKernels, MissingWasmKernels } from './internal/backends/wasm-kernels.js';

@@ -10,6 +10,7 @@ export const importOptional = (name: string): Promise<unknown> => import(/* @vit
 export function describeLoadError(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const first = text.split('\n')[0] ?? text;
-  if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND|Could not resolve|Failed to load url/.test(text)) return 'not installed';
+  // Node's and bundlers' words, then browsers' for a bare name that no import map or bundle resolves.
+  if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND|Could not resolve|Failed to load url|Failed to resolve module specifier|does not resolve to a valid URL/.test(text)) return 'not installed';
   return first.length > 160 ? `${first.slice(0, 157)}…` : first;
 }

@@ -47,11 +47,38 @@ describe('selectBackend', () => {
     );
     await expect(selectBackend({ prefer: 'wasm', threads: 0, log: null })).rejects.toThrow(RangeError);
     expect(() => assertWasmThreads(1.5)).toThrow(/whole number ≥ 1, got 1\.5/);
-    expect(() => assertWasmThreads(4, false)).not.toThrow();
+    const isolated = { crossOriginIsolated: true, sharedArrayBuffer: true, hardwareConcurrency: 8 };
+    expect(() => assertWasmThreads(4, false, isolated)).not.toThrow();
+    // In a page without cross-origin isolation there is no SharedArrayBuffer, hence no wasm threads.
+    expect(() => assertWasmThreads(4, false, { ...isolated, crossOriginIsolated: false, sharedArrayBuffer: false })).toThrow(
+      /threads: 4 needs SharedArrayBuffer.*not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp.*threads: 1/,
+    );
+    expect(() => assertWasmThreads(1, false, { ...isolated, crossOriginIsolated: false })).not.toThrow();
   });
 
   it('refuses unknown backend names', async () => {
-    await expect(selectBackend({ prefer: 'webgpu' as 'cpu', log: null })).rejects.toThrow(/Unknown backend "webgpu"/);
+    await expect(selectBackend({ prefer: 'metal' as 'cpu', log: null })).rejects.toThrow(/Unknown backend "metal"; use one of tensorflow-gpu, tensorflow, webgpu, webgl, wasm, cpu/);
+  });
+
+  it('treats browser backends asked for under Node.js as fallbacks with the reason, never as a crash', async () => {
+    const lines: string[] = [];
+    const selection = await selectBackend({ prefer: ['webgpu', 'webgl', 'cpu'], log: (l) => lines.push(l) });
+    expect(selection).toMatchObject({ backend: 'cpu', candidate: 'cpu' });
+    expect(selection.fallbacks).toEqual([
+      { backend: 'webgpu', reason: 'a browser backend: WebGPU exists only in a web page or worker, not under Node.js', fix: 'under Node.js use tensorflow (tfjs-node) or wasm' },
+      { backend: 'webgl', reason: 'a browser backend: WebGL exists only in a web page or worker, not under Node.js', fix: 'under Node.js use tensorflow (tfjs-node) or wasm' },
+    ]);
+    expect(lines).toEqual([
+      'fitstream: backend cpu (skipped webgpu: a browser backend: WebGPU exists only in a web page or worker, not under Node.js; webgl: a browser backend: WebGL exists only in a web page or worker, not under Node.js)',
+    ]);
+    await expect(selectBackend({ prefer: 'webgl', log: null })).rejects.toThrow(/No tfjs backend could be initialised: webgl: a browser backend/);
+  });
+
+  it('wasm reports its threads (1 under Node.js) and keeps the Node log line unchanged', async () => {
+    const lines: string[] = [];
+    const selection = await selectBackend({ prefer: 'wasm', log: (l) => lines.push(l) });
+    expect(selection).toMatchObject({ backend: 'wasm', wasmThreads: 1 });
+    expect(lines).toEqual(['fitstream: backend wasm']);
   });
 
   it('reports the selection in the trainer stream before fit:start', async () => {

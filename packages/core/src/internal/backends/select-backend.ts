@@ -1,17 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendFallback } from '../events/event-map.js';
-import { describeLoadError, importOptional } from './optional-package.js';
+import { ALL_BACKENDS, AUTO_ORDER, activateCandidate, fixFor, type BackendName, type WasmPaths } from './candidates.js';
+import { currentPlatform, defaultWasmThreads, sharedMemorySupport, type SharedMemorySupport } from './environment.js';
+import { describeLoadError } from './optional-package.js';
 import { installFitstreamWasmKernels, missingKernelsNote, type InstalledWasmKernels, type MissingWasmKernels, type WasmKernelGroups } from './wasm-kernels.js';
 
-/** Backends fitstream can select, fastest first. */
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type { BackendName, WasmPaths } from './candidates.js';
 
-/** `'auto'` tries every backend in order; a name (or list) restricts the candidates. */
+/** `'auto'` tries every backend of the platform in order; a name (or list) restricts the candidates. */
 export type BackendPreference = 'auto' | BackendName | readonly BackendName[];
 
 /** The outcome of {@link selectBackend}. */
 export interface BackendSelection {
-  /** The tfjs backend name now active (`tensorflow`, `wasm`, `cpu`). */
+  /** The tfjs backend name now active (`tensorflow`, `webgpu`, `webgl`, `wasm`, `cpu`). */
   readonly backend: string;
   /** The candidate that won. */
   readonly candidate: BackendName;
@@ -29,6 +30,8 @@ export interface BackendSelection {
    * installs it (training then runs on the stock kernels, which cannot train conv, depthwise or embedding layers).
    */
   readonly wasmKernelsMissing: MissingWasmKernels | undefined;
+  /** On wasm, its threads as tfjs-backend-wasm reports them (1 under Node.js and in pages that are not cross-origin isolated). */
+  readonly wasmThreads?: number | undefined;
 }
 
 /** Options of {@link selectBackend}. */
@@ -43,19 +46,27 @@ export interface SelectBackendOptions {
    */
   readonly wasmKernels?: boolean | WasmKernelGroups;
   /**
-   * Threads of the wasm backend (default 1). Under Node.js only 1 is possible: tfjs-backend-wasm 4.22 disables its
-   * threaded build there (see {@link assertWasmThreads}); outside Node the value goes to `setThreadsCount`.
+   * Threads of the wasm backend. Under Node.js only 1 is possible: tfjs-backend-wasm 4.22 disables its threaded build
+   * there (see {@link assertWasmThreads}). In a page more than 1 needs cross-origin isolation (`SharedArrayBuffer`);
+   * there the default is min(`navigator.hardwareConcurrency`, 4), elsewhere 1.
    */
   readonly threads?: number;
+  /**
+   * Where the wasm binaries (`tfjs-backend-wasm*.wasm`, in `@tensorflow/tfjs-backend-wasm/dist/`) are served from: a
+   * URL prefix ending in `/`, or one URL per binary; passed to tfjs' `setWasmPaths` before the wasm backend
+   * initialises. Default: tfjs' own lookup (next to the script under Node.js, relative to the page in a browser).
+   */
+  readonly wasmPaths?: WasmPaths;
 }
 
-const IS_NODE = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+const IS_NODE = currentPlatform() === 'node';
 
 /**
- * Validates the `threads` option: a whole number ≥ 1, and exactly 1 under Node.js, with the reason when it is not.
- * @throws RangeError for a non-integer or < 1; Error for > 1 under Node.js.
+ * Validates the `threads` option: a whole number ≥ 1; exactly 1 under Node.js, and in a page that is not
+ * cross-origin isolated; with the reason when it is not.
+ * @throws RangeError for a non-integer or < 1; Error for > 1 under Node.js or without shared memory.
  */
-export function assertWasmThreads(threads: number, isNode = IS_NODE): void {
+export function assertWasmThreads(threads: number, isNode = IS_NODE, memory: SharedMemorySupport = sharedMemorySupport()): void {
   if (!Number.isInteger(threads) || threads < 1) {
     throw new RangeError(`selectBackend: threads must be a whole number ≥ 1, got ${String(threads)}.`);
   }
@@ -68,57 +79,42 @@ export function assertWasmThreads(threads: number, isNode = IS_NODE): void {
         '(@tensorflow/tfjs-node) for multi-core training. Details: docs/decisions/0002-wasm-threads.md.',
     );
   }
+  if (threads > 1 && !isNode && !(memory.crossOriginIsolated && memory.sharedArrayBuffer)) {
+    throw new Error(
+      `selectBackend: threads: ${threads} needs SharedArrayBuffer, which this page does not have: it is not cross-origin ` +
+        'isolated. Serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: ' +
+        'require-corp (the wasm backend then uses min(navigator.hardwareConcurrency, 4) threads by default), or use threads: 1.',
+    );
+  }
 }
-
-const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-
-const PACKAGE: Record<BackendName, string | undefined> = {
-  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
-  tensorflow: '@tensorflow/tfjs-node',
-  wasm: '@tensorflow/tfjs-backend-wasm',
-  cpu: undefined,
-};
-
-const FIX: Record<BackendName, string> = {
-  // tfjs-node's own install script downloads libtensorflow 2.9 (CUDA 11.2 for the GPU build); fitstream's CLI builds
-  // the binding against a TensorFlow pip wheel instead, offline and on current CUDA.
-  'tensorflow-gpu': 'python3 -m pip install "tensorflow[and-cuda]" && npx fitstream native install --gpu (@fitstream/cli)',
-  tensorflow: 'python3 -m pip install tensorflow-cpu && npx fitstream native install (@fitstream/cli)',
-  wasm: 'npm install @tensorflow/tfjs-backend-wasm',
-  cpu: '',
-};
 
 function candidatesOf(prefer: BackendPreference): readonly BackendName[] {
-  if (prefer === 'auto') return ORDER;
+  if (prefer === 'auto') return AUTO_ORDER[currentPlatform()];
   const list = typeof prefer === 'string' ? [prefer] : prefer;
   for (const name of list) {
-    if (!ORDER.includes(name)) throw new Error(`Unknown backend "${String(name)}"; use one of ${ORDER.join(', ')} or 'auto'.`);
+    if (!ALL_BACKENDS.includes(name)) throw new Error(`Unknown backend "${String(name)}"; use one of ${ALL_BACKENDS.join(', ')} or 'auto'.`);
   }
   return list;
-}
-
-/**
- * TensorFlow's C++ runtime prints INFO lines (CPU features…) on stderr, which would bury our one log line. Level 1
- * drops INFO only, keeping warnings and errors; a user's own TF_CPP_MIN_LOG_LEVEL wins. (TensorFlow 2.21 prints two
- * lines while loading, before its absl logging reads any setting; those stay.)
- */
-function quietNativeInfoLogs(): void {
-  if (IS_NODE && process.env['TF_CPP_MIN_LOG_LEVEL'] === undefined) process.env['TF_CPP_MIN_LOG_LEVEL'] = '1';
 }
 
 let memo: { key: string; promise: Promise<BackendSelection> } | undefined;
 
 /**
- * Selects the fastest available tfjs backend: `tfjs-node-gpu` → `tfjs-node` → `wasm` → `cpu` (or a user's choice),
- * importing optional packages dynamically. Never silent: returns (and logs one line with) the reason for each fallback.
+ * Selects the fastest available tfjs backend (or the first that works of a user's choice), importing optional
+ * packages dynamically. Under Node.js `'auto'` tries `tfjs-node-gpu` → `tfjs-node` → `wasm` → `cpu`; in a web page
+ * `webgpu` (with `@tensorflow/tfjs-backend-webgpu` imported by the page, where `navigator.gpu` has an adapter) →
+ * `webgl` → `wasm` → `cpu`. A GPU backend must pass a small matMul read back. Never silent: returns (and logs one line
+ * with) the reason for each fallback; a candidate of the other platform is a fallback with its reason, not an error.
  * On wasm it installs fitstream's training kernels from `@fitstream/backend-wasm` (an optional peer); without that
  * package the line says so and how to install it, and training runs on the stock wasm kernels.
- * Memoized per preference, since tfjs has one global engine.
+ * Memoized per options, since tfjs has one global engine.
  *
  * @example
  * ```ts
  * const { backend, fallbacks } = await selectBackend();          // e.g. 'wasm', tensorflow: not installed
  * const cpuOnly = await selectBackend({ prefer: 'cpu' });
+ * // in a page, with the wasm binaries copied from @tensorflow/tfjs-backend-wasm/dist/ to /wasm/
+ * const inPage = await selectBackend({ prefer: ['webgl', 'wasm'], wasmPaths: '/wasm/' });
  * ```
  */
 export function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
@@ -128,47 +124,34 @@ export function selectBackend(options: SelectBackendOptions = {}): Promise<Backe
   } catch (error) {
     return Promise.reject(error as Error);
   }
-  const key = JSON.stringify([prefer, options.wasmKernels ?? true, options.threads ?? 1]);
+  const threads = options.threads ?? defaultWasmThreads();
+  const key = JSON.stringify([prefer, options.wasmKernels ?? true, threads, options.wasmPaths ?? null]);
   if (memo?.key === key && tf.getBackend() !== undefined) {
-    return memo.promise.then((s) => (tf.getBackend() === s.backend ? s : select(prefer, options)));
+    return memo.promise.then((s) => (tf.getBackend() === s.backend ? s : select(prefer, options, threads)));
   }
-  const promise = select(prefer, options);
+  const promise = select(prefer, options, threads);
   memo = { key, promise };
   promise.catch(() => (memo = undefined));
   return promise;
 }
 
-async function select(prefer: BackendPreference, options: SelectBackendOptions): Promise<BackendSelection> {
+async function select(prefer: BackendPreference, options: SelectBackendOptions, threads: number): Promise<BackendSelection> {
   const fallbacks: BackendFallback[] = [];
+  const platform = currentPlatform();
   for (const candidate of candidatesOf(prefer)) {
     try {
-      const pkg = PACKAGE[candidate];
-      if (candidate === 'tensorflow' || candidate === 'tensorflow-gpu') quietNativeInfoLogs();
-      const loaded = pkg ? await importOptional(pkg) : undefined;
-      if (candidate === 'wasm' && options.threads !== undefined && options.threads > 1) {
-        // Only reachable outside Node (assertWasmThreads refused it there); must precede the backend's initialisation.
-        const setThreadsCount = (loaded as { setThreadsCount?: (n: number) => void } | undefined)?.setThreadsCount;
-        if (typeof setThreadsCount !== 'function') throw new Error('this tfjs-backend-wasm has no setThreadsCount');
-        setThreadsCount(options.threads);
-      }
-      const name = candidate === 'tensorflow-gpu' ? 'tensorflow' : candidate;
-      if (!tf.engine().registryFactory[name]) throw new Error(`the package loaded but registered no "${name}" backend`);
-      const ok = await tf.setBackend(name);
-      if (!ok) throw new Error(`tf.setBackend('${name}') failed to initialise`);
-      await tf.ready();
-      // tfjs's cpu backend prints a banner on first use telling Node users to install tfjs-node; our log line already
-      // says why cpu was chosen and how to get a faster backend, so mark the banner as shown.
-      if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+      const { name, wasmThreads } = await activateCandidate(candidate, platform, { threads, wasmPaths: options.wasmPaths });
       const kernels = options.wasmKernels ?? true;
       const outcome = name === 'wasm' && kernels !== false ? await installFitstreamWasmKernels(tf, kernels === true ? {} : kernels) : undefined;
       const wasmKernels = outcome && 'installed' in outcome ? outcome.installed : undefined;
       const wasmKernelsMissing = outcome && 'missing' in outcome ? outcome.missing : undefined;
       const skipped = fallbacks.length === 0 ? '' : ` (skipped ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')})`;
-      const message = `fitstream: backend ${name}${skipped}${wasmKernelsMissing ? `; ${missingKernelsNote(wasmKernelsMissing)}` : ''}`;
+      const threadNote = wasmThreads !== undefined && wasmThreads > 1 ? `, ${wasmThreads} threads` : '';
+      const message = `fitstream: backend ${name}${threadNote}${skipped}${wasmKernelsMissing ? `; ${missingKernelsNote(wasmKernelsMissing)}` : ''}`;
       if (options.log !== null) (options.log ?? ((l: string) => console.error(l)))(message);
-      return { backend: name, candidate, fallbacks, message, wasmKernels, wasmKernelsMissing };
+      return { backend: name, candidate, fallbacks, message, wasmKernels, wasmKernelsMissing, wasmThreads };
     } catch (error) {
-      fallbacks.push({ backend: candidate, reason: describeLoadError(error), fix: FIX[candidate] || undefined });
+      fallbacks.push({ backend: candidate, reason: describeLoadError(error), fix: fixFor(candidate, error) });
     }
   }
   throw new Error(`No tfjs backend could be initialised: ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')}.`);
