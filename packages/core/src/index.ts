@@ -93,6 +93,8 @@ export { fileSystem } from '#platform/file-system';
 export { checkpointStore, registerCheckpointStore, joinLocation } from './internal/checkpoint/checkpoint-store.js';
 export type { CheckpointStore, CheckpointFiles, StoredCheckpoint } from './internal/checkpoint/store-types.js';
 export { readCheckpoint, findCheckpoint } from './internal/checkpoint/read-checkpoint.js';
+export { exportCheckpoint, importCheckpoint, downloadCheckpoint, checkpointModel } from './internal/checkpoint/checkpoint-archive.js';
+export type { CheckpointFileInput } from './internal/checkpoint/checkpoint-archive.js';
 export { CheckpointCorruptError } from './internal/checkpoint/verify-checkpoint.js';
 export { writeCheckpoint, markLatest } from './internal/checkpoint/write-checkpoint.js';
 export type { CheckpointInfo, CheckpointState } from './internal/checkpoint/checkpoint-format.js';

@@ -33,7 +33,7 @@ function newestFirst(a: StoredCheckpoint, b: StoredCheckpoint): number {
 }
 
 /** The first checkpoint at `paths`, newest first, that verifies, with its verified content. */
-async function searchVerified(paths: string | readonly string[], options: FindCheckpointOptions): Promise<{ path: string; verified: VerifiedCheckpoint } | undefined> {
+export async function searchVerified(paths: string | readonly string[], options: FindCheckpointOptions): Promise<{ path: string; verified: VerifiedCheckpoint } | undefined> {
   const locations = (typeof paths === 'string' ? [paths] : paths).map(checkpointStore);
   const candidates = (await Promise.all(locations.map(({ store, location }) => store.list(location)))).flat().sort(newestFirst);
   const skipped: SkippedCheckpoint[] = [];

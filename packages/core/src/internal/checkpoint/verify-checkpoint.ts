@@ -44,6 +44,8 @@ export const textOf = (bytes: Uint8Array): string => UTF8.decode(bytes);
 export interface VerifiedCheckpoint {
   readonly state: CheckpointState;
   readonly bytes: Readonly<Record<string, Uint8Array>>;
+  /** state.json's own bytes (its checksum covers this exact text). */
+  readonly stateBytes: Uint8Array;
 }
 
 /**
@@ -52,9 +54,10 @@ export interface VerifiedCheckpoint {
  */
 export async function verifyCheckpoint(dir: string, read: (name: string) => Promise<Uint8Array>): Promise<VerifiedCheckpoint> {
   const corrupt = (file: string, problem: string) => new CheckpointCorruptError(dir, file, problem);
+  const stateBytes = await read(STATE);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(textOf(await read(STATE)));
+    parsed = JSON.parse(textOf(stateBytes));
   } catch (error) {
     if (error instanceof CheckpointCorruptError) throw error;
     throw corrupt(STATE, 'is not valid JSON');
@@ -85,7 +88,7 @@ export async function verifyCheckpoint(dir: string, read: (name: string) => Prom
     const problem = weightsProblem(bytes[json]!, bytes[bin]!, specsOf);
     if (problem) throw corrupt(problem.file === 'json' ? json : bin, problem.problem.replace('$json', json));
   }
-  return { state, bytes };
+  return { state, bytes, stateBytes };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
