@@ -1,6 +1,4 @@
-import { rm } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
-import { findCheckpoint, markLatest, provide, removeStaleTemporaries, ResumeSource, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { checkpointStore, findCheckpoint, joinLocation, markLatest, provide, ResumeSource, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import './events.js';
 import { inputError } from '../input-error.js';
 
@@ -48,8 +46,9 @@ const DEFAULT_INTERRUPTIONS = /^(SIGINT|SIGTERM|aborted|timeBudget|time budget)/
  */
 export function backupAndRestore<M extends string = string>(options: BackupAndRestoreOptions): BackupAndRestore<M> {
   if (!options || typeof options.dir !== 'string' || options.dir.length === 0) throw inputError('backupAndRestore: options.dir is required.');
-  const dir = resolvePath(options.dir);
-  const target = join(dir, 'backup');
+  // A path (the file system) or a store URL such as 'indexeddb://my-app' in a browser.
+  const { store, location: dir } = checkpointStore(options.dir);
+  const target = joinLocation(dir, 'backup');
   const everyEpochs = options.everyEpochs === false ? undefined : (options.everyEpochs ?? 1);
   const everySteps = options.everySteps;
   for (const [what, v] of [['everyEpochs', everyEpochs], ['everySteps', everySteps]] as const) {
@@ -76,7 +75,7 @@ export function backupAndRestore<M extends string = string>(options: BackupAndRe
           written.then(async (info) => {
             await markLatest(info.path);
             // The new backup is complete: leftovers of writes interrupted earlier (temporaries, a moved-aside copy) can go.
-            await removeStaleTemporaries(dir);
+            await store.cleanUp(dir);
             control.emit('backupAndRestore:saved', { path: info.path, epoch: info.epoch, step: info.step, batch: info.batch, reason });
           }),
         );
@@ -99,8 +98,8 @@ export function backupAndRestore<M extends string = string>(options: BackupAndRe
             else if (!interrupted && deleteOnFinish) {
               control.await(
                 // Only what this plugin wrote: `dir` may hold the user's other files.
-                Promise.all([rm(target, { recursive: true, force: true }), rm(join(dir, 'latest.json'), { force: true })])
-                  .then(() => removeStaleTemporaries(dir))
+                Promise.all([store.remove(target), store.remove(joinLocation(dir, 'latest.json'))])
+                  .then(() => store.cleanUp(dir))
                   .then(() => control.emit('backupAndRestore:deleted', { path: target })),
               );
             }

@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
-import { markLatest, provide, removeStaleTemporaries, StateProvider, writeFileAtomic, type Json, type LogName, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { checkpointStore, joinLocation, markLatest, provide, StateProvider, type Json, type LogName, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import { resolveMode, type MonitorMode } from '../policies/monitor.js';
 import './events.js';
 import { checkTemplateNames, compileTemplate } from './filename-template.js';
@@ -77,7 +74,8 @@ function positiveInt(value: number | undefined, what: string): number | undefine
  */
 export function modelCheckpoint<M extends string = string>(options: ModelCheckpointOptions<M>): ModelCheckpoint<M> {
   if (!options || typeof options.dir !== 'string' || options.dir.length === 0) throw inputError('modelCheckpoint: options.dir is required.');
-  const dir = resolvePath(options.dir);
+  // A path (the file system) or a store URL such as 'indexeddb://my-app/checkpoints' in a browser.
+  const { store, location: dir } = checkpointStore(options.dir);
   const monitor: string | undefined = options.monitor;
   const mode = monitor === undefined ? 'min' : resolveMode(monitor, options.mode);
   const keepBest = positiveInt(options.keepBest, 'keepBest') ?? 1;
@@ -111,15 +109,14 @@ export function modelCheckpoint<M extends string = string>(options: ModelCheckpo
         .filter((r) => typeof r.name === 'string')
         .map((r) => ({
           name: r.name as string,
-          path: join(dir, r.name as string),
+          path: joinLocation(dir, r.name as string),
           epoch: Number(r.epoch),
           step: Number(r.step),
           batch: Number(r.batch),
           value: typeof r.value === 'number' ? r.value : undefined,
           best: r.best === true,
           periodic: r.periodic === true,
-        }))
-        .filter((s) => existsSync(join(s.path, 'state.json')));
+        }));
       restored = true;
     },
   };
@@ -143,13 +140,15 @@ export function modelCheckpoint<M extends string = string>(options: ModelCheckpo
       checkTemplateNames(template, epochNames, 'a checkpoint at an epoch end');
       if (everySteps !== undefined || everyMinutes !== undefined) checkTemplateNames(template, ['epoch', 'step', 'batch', ...trainNames], 'a mid-epoch checkpoint (everySteps/everyMinutes)');
       if (!restored) saved = [];
+      // The state was captured while its own checkpoint was being written; checkpoints pruned since then are gone.
+      else control.await(Promise.all(saved.map((s) => store.exists(s.path))).then((present) => (saved = saved.filter((_, i) => present[i]))));
       restored = false;
       let lastSaveAt = performance.now();
       let cleaned = false;
 
       const save = (position: { epoch: number; step: number; batch: number }, values: Record<string, number | undefined>, value: number | undefined, reasons: { best: boolean; periodic: boolean }) => {
         const dirName = template.render({ ...values, ...position });
-        const record: SavedCheckpoint = { name: dirName, path: join(dir, dirName), ...position, value, ...reasons };
+        const record: SavedCheckpoint = { name: dirName, path: joinLocation(dir, dirName), ...position, value, ...reasons };
         // A template without {step} can name two checkpoints alike: the new one replaces the old (same directory).
         saved = [...saved.filter((s) => s.name !== dirName), record];
         const kept = keptSet();
@@ -163,8 +162,8 @@ export function modelCheckpoint<M extends string = string>(options: ModelCheckpo
             await markLatest(record.path);
             if (reasons.best && monitor !== undefined) {
               const ranked = ranking().filter((s) => kept.has(s.name));
-              await writeFileAtomic(
-                join(dir, 'best.json'),
+              await store.writeText(
+                joinLocation(dir, 'best.json'),
                 `${JSON.stringify({ path: ranked[0]!.name, monitor, mode, value: ranked[0]!.value, epoch: ranked[0]!.epoch, step: ranked[0]!.step, ranking: ranked.map((s) => ({ path: s.name, value: s.value, epoch: s.epoch, step: s.step })) }, null, 1)}\n`,
               );
             }
@@ -172,12 +171,12 @@ export function modelCheckpoint<M extends string = string>(options: ModelCheckpo
             control.emit('modelCheckpoint:saved', { ...position, path: record.path, reasons: [...(reasons.best ? ['best' as const] : []), ...(reasons.periodic ? ['periodic' as const] : [])], monitor, value, rank: rank >= 0 ? rank : undefined });
             saved = saved.filter((s) => kept.has(s.name));
             for (const p of pruned) {
-              await rm(p.path, { recursive: true, force: true });
+              await store.remove(p.path);
               control.emit('modelCheckpoint:pruned', { path: p.path, epoch: p.epoch, step: p.step, value: p.value });
             }
             if (!cleaned) {
               cleaned = true;
-              await removeStaleTemporaries(dir);
+              await store.cleanUp(dir);
             }
           })(),
         );

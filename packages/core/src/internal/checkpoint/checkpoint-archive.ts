@@ -83,7 +83,9 @@ async function filesOf(source: Uint8Array | Blob | Iterable<CheckpointFileInput>
  * ```
  */
 export async function downloadCheckpoint(location: string, fileName = `${location.replace(/\/+$/, '').split('/').pop() || 'checkpoint'}.zip`): Promise<void> {
-  if (typeof document === 'undefined' || typeof URL.createObjectURL !== 'function') {
+  // Core compiles without the DOM library: the page's document is looked up.
+  const { document } = globalThis as unknown as { document?: { createElement(tag: 'a'): { href: string; download: string; click(): void } } };
+  if (document === undefined || typeof URL.createObjectURL !== 'function') {
     throw new Error('downloadCheckpoint() needs a web page (document, URL.createObjectURL); elsewhere use exportCheckpoint() and write the bytes yourself.');
   }
   const zip = await exportCheckpoint(location);

@@ -28,7 +28,7 @@ export function registerCheckpointStore(scheme: string, store: CheckpointStore):
 
 /**
  * The store a location belongs to: its URL scheme's (`indexeddb://…`), or the file system for a plain path or
- * `file://…` (whose path it returns without the scheme).
+ * `file://…`; and the location as that store names it (`resolve`: an absolute path on disk).
  *
  * @example
  * ```ts
@@ -39,10 +39,10 @@ export function registerCheckpointStore(scheme: string, store: CheckpointStore):
 export function checkpointStore(location: string): { readonly store: CheckpointStore; readonly location: string } {
   if (typeof location !== 'string' || location.length === 0) throw new TypeError(`A checkpoint location must be a non-empty string (a path, or "indexeddb://<name>" in a browser), got ${JSON.stringify(location)}.`);
   const scheme = SCHEME.exec(location)?.[1]?.toLowerCase();
-  if (scheme === undefined) return { store: fileStore, location };
+  if (scheme === undefined) return { store: fileStore, location: fileStore.resolve(location) };
   const store = stores.get(scheme);
   if (!store) throw new Error(`No checkpoint store for "${scheme}://" locations (${location}); use a path, "indexeddb://<name>", or registerCheckpointStore("${scheme}", store).`);
-  return { store, location: scheme === 'file' ? location.slice('file://'.length) : location };
+  return { store, location: store.resolve(scheme === 'file' ? location.slice('file://'.length) : location) };
 }
 
 /**

@@ -30,8 +30,15 @@ interface CheckpointDatabase extends DBSchema {
 
 let database: Promise<IDBPDatabase<CheckpointDatabase>> | undefined;
 
+/**
+ * An IDBKeyRange. Core compiles without the DOM library (its sources are type-checked by every package that uses it),
+ * so the web globals are looked up and a range is passed to idb's methods, whose parameters name DOM's type, as `never`.
+ */
+type KeyRange = never;
+const web = globalThis as unknown as { indexedDB?: unknown; IDBKeyRange: { bound(lower: unknown, upper: unknown): KeyRange } };
+
 function open(): Promise<IDBPDatabase<CheckpointDatabase>> {
-  if (typeof globalThis.indexedDB === 'undefined') {
+  if (web.indexedDB === undefined) {
     return Promise.reject(new Error(`"${SCHEME}" checkpoint locations need IndexedDB, which this environment does not have (Node has none); use a file-system path there.`));
   }
   database ??= openDB<CheckpointDatabase>(DATABASE, 1, {
@@ -42,7 +49,8 @@ function open(): Promise<IDBPDatabase<CheckpointDatabase>> {
     },
     // Another tab upgrading the database: close ours so it is not blocked; the next call opens it again.
     blocking() {
-      void database?.then((db) => db.close());
+      // (IDBDatabase's close, looked up: see KeyRange.)
+      void database?.then((db) => (db as unknown as { close(): void }).close());
       database = undefined;
     },
   });
@@ -58,7 +66,7 @@ function normalise(location: string): string {
 }
 
 /** Keys strictly under `location/`. */
-const under = (location: string) => IDBKeyRange.bound(`${location}/`, `${location}/\uffff`);
+const under = (location: string): KeyRange => web.IDBKeyRange.bound(`${location}/`, `${location}/\uffff`);
 
 const baseName = (location: string) => location.slice(location.lastIndexOf('/') + 1);
 const parentOf = (location: string) => location.slice(0, location.lastIndexOf('/'));
@@ -105,6 +113,7 @@ function positionOf(files: CheckpointFiles): Pick<CheckpointRecord, 'step' | 'ep
  * ```
  */
 export const indexedDbStore: CheckpointStore = {
+  resolve: (location) => normalise(location),
   async write(location, files) {
     const key = normalise(location);
     const db = await open();
@@ -143,7 +152,7 @@ export const indexedDbStore: CheckpointStore = {
     const tx = db.transaction(['checkpoints', 'files', 'notes'], 'readwrite');
     const checkpoints = [...(await tx.objectStore('checkpoints').getAllKeys(key)), ...(await tx.objectStore('checkpoints').getAllKeys(under(key)))];
     for (const checkpoint of checkpoints) {
-      void tx.objectStore('files').delete(IDBKeyRange.bound([checkpoint, ''], [checkpoint, '\uffff']));
+      void tx.objectStore('files').delete(web.IDBKeyRange.bound([checkpoint, ''], [checkpoint, '\uffff']));
       void tx.objectStore('checkpoints').delete(checkpoint);
     }
     void tx.objectStore('notes').delete(key);

@@ -42,6 +42,8 @@ export interface StoredCheckpoint {
  * ```
  */
 export interface CheckpointStore {
+  /** The location in the form the store names it (an absolute path on disk, `indexeddb://a/b` without a trailing `/`). */
+  resolve(location: string): string;
   /**
    * Publishes `files` as the checkpoint at `location`, atomically: a reader (or a resume after a crash at any moment)
    * finds the previous checkpoint there or the new one, never a mix. Resolves with the location as stored.

@@ -8,6 +8,7 @@ function noFileSystem(location: string): Error {
 
 /** In a browser: refuses every plain-path location, naming `indexeddb://` instead. */
 export const fileStore: CheckpointStore = {
+  resolve: (location) => location,
   write: (location) => Promise.reject(noFileSystem(location)),
   list: (location) => Promise.reject(noFileSystem(location)),
   markLatest: (location) => Promise.reject(noFileSystem(location)),

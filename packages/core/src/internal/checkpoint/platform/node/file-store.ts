@@ -105,6 +105,7 @@ async function write(location: string, files: CheckpointFiles): Promise<string> 
  * ```
  */
 export const fileStore: CheckpointStore = {
+  resolve: (location) => resolvePath(location),
   write,
   list,
   /** Points `<parent>/latest.json` at a checkpoint directory (atomic rename). */
