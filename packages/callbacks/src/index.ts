@@ -38,29 +38,34 @@ export type { AnnealStrategy } from './internal/schedules/formulas.js';
 export { reduceLROnPlateau, plateauPolicy, plateauStep, plateauConfig } from './internal/schedules/reduce-lr-on-plateau.js';
 export type { ReduceLROnPlateau, ReduceLROnPlateauOptions, PlateauConfig, PlateauState, PlateauInput, PlateauDecision } from './internal/schedules/reduce-lr-on-plateau.js';
 
-// ---- I/O and reports (checkpoints, backup/restore, loggers, TensorBoard, progress bar, training report) ----
+// ---- I/O and reports (checkpoints, backup/restore, loggers, TensorBoard, progress bar, training report, live dashboard) ----
 export { modelCheckpoint } from './internal/io/model-checkpoint.js';
 export type { ModelCheckpoint, ModelCheckpointOptions, SavedCheckpoint } from './internal/io/model-checkpoint.js';
 export { backupAndRestore } from './internal/io/backup-and-restore.js';
 export type { BackupAndRestore, BackupAndRestoreOptions } from './internal/io/backup-and-restore.js';
-export { jsonlLogger, replay, parseEventLog, eventToRecord, EVENT_LOG_FORMAT } from './internal/io/jsonl-logger.js';
-export type { JsonlLogger, JsonlLoggerOptions, ReplayOptions } from './internal/io/jsonl-logger.js';
-export { csvLogger } from './internal/io/csv-logger.js';
+// Node-only pieces (files, the terminal) come through `#platform/*`: the browser build's versions throw at plugin
+// creation, naming what to use there instead, and no node: module is reachable from a browser bundle.
+export { jsonlLogger, replay, csvLogger, tensorBoard } from '#platform/loggers';
+export { parseEventLog, eventToRecord, EVENT_LOG_FORMAT } from './internal/io/event-log.js';
+export type { ReplayOptions } from './internal/io/event-log.js';
+export type { JsonlLogger, JsonlLoggerOptions } from './internal/io/jsonl-logger.js';
 export type { CsvLogger, CsvLoggerOptions } from './internal/io/csv-logger.js';
-export { tensorBoard } from './internal/io/tensorboard/tensor-board.js';
 export type { TensorBoard, TensorBoardOptions } from './internal/io/tensorboard/tensor-board.js';
 export { crc32c, maskedCrc32c } from './internal/io/tensorboard/crc32c.js';
 export { formatMetric, formatDuration } from './internal/io/format.js';
 export type { IoEventType } from './internal/io/events.js';
 export { progressBar } from './internal/report/progress-bar.js';
 export type { ProgressBar, ProgressBarOptions, ProgressStream } from './internal/report/progress-bar.js';
-export { trainingReport, renderPng } from './internal/report/training-report.js';
+export { trainingReport, renderPng } from '#platform/report-files';
 export type { TrainingReport, TrainingReportOptions } from './internal/report/training-report.js';
 export { renderReportHtml, renderReportSvg, smoothEma } from './internal/report/report-render.js';
 export type { ReportSection, ReportHtmlOptions, ReportRenderOptions } from './internal/report/report-render.js';
 export { reportDataFromEvents, toReportData } from './internal/report/report-data.js';
 export type { ReportData, ReportDataOptions, ReportEpoch } from './internal/report/report-data.js';
 export type { StepSeries } from './internal/report/series-buffer.js';
+export { liveDashboard } from './internal/report/live-dashboard.js';
+export type { LiveDashboard, LiveDashboardOptions, DashboardElement, DashboardConfusionMatrix } from './internal/report/live-dashboard.js';
+export type { ConfusionMatrixData, ConfusionCounts } from './internal/report/confusion-matrix.js';
 
 // ---- Fine-tuning: gradual unfreezing and discriminative learning rates ----
 export { fineTuning, trainableGroupsAt } from './internal/fine-tuning/fine-tuning.js';

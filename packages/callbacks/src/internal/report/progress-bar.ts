@@ -1,22 +1,20 @@
 import { type EventOf, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import { formatDuration, formatMetric, formatRate } from '../io/format.js';
 import { inputError } from '../input-error.js';
+import { environment, terminalStream } from '#platform/terminal';
+import type { ProgressStream } from './progress-stream.js';
+
+export type { ProgressStream };
 
 // Written by hand rather than with cli-progress: the bar must decide *when* lazy batch metrics are read (only when it
 // renders, at most `refreshMs` apart, and only while the batch is still the latest), must switch to one plain line per
 // epoch when stdout is no terminal or CI is set, and needs no multi-bar or theming; cli-progress would want a payload
 // update per step (a device read per step) and adds nothing we use. The bar itself is ~40 lines.
 
-/** The output a progress bar writes to: `process.stdout`, or anything with `write` (and `isTTY`/`columns` for a bar). */
-export interface ProgressStream {
-  write(text: string): unknown;
-  readonly isTTY?: boolean;
-  readonly columns?: number;
-}
 
 /** Options of {@link progressBar}. */
 export interface ProgressBarOptions {
-  /** Default `process.stdout`. */
+  /** Default `process.stdout` (required in a browser, which has no terminal). */
   readonly stream?: ProgressStream;
   /** `'auto'` (default): a live bar on a terminal, one plain line per epoch when not a TTY or when `CI` is set. */
   readonly mode?: 'auto' | 'bar' | 'lines';
@@ -69,8 +67,8 @@ function metricText(values: Readonly<Record<string, number | undefined>>, names:
  * ```
  */
 export function progressBar<M extends string = string>(options: ProgressBarOptions = {}): ProgressBar<M> {
-  const stream: ProgressStream = options.stream ?? process.stdout;
-  const env = options.env ?? process.env;
+  const stream: ProgressStream = options.stream ?? terminalStream();
+  const env = options.env ?? environment();
   const mode: 'bar' | 'lines' = options.mode === 'bar' || options.mode === 'lines' ? options.mode : stream.isTTY === true && !isCi(env) ? 'bar' : 'lines';
   if (options.mode !== undefined && !['auto', 'bar', 'lines'].includes(options.mode)) throw inputError(`progressBar: mode must be 'auto', 'bar' or 'lines', got ${String(options.mode)}.`);
   const refreshMs = options.refreshMs ?? 100;

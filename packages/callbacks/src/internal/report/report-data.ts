@@ -65,6 +65,7 @@ export class ReportCollector {
   private stopReason: string | undefined;
   private resumedFrom: string | undefined;
   private lazy: boolean | undefined;
+  private lastValueStep = -Infinity;
 
   /**
    * @param names the names to draw (default: the keys of the first metrics seen)
@@ -89,15 +90,7 @@ export class ReportCollector {
       case 'step:end': {
         this.learningRate.push(event.step, event.learningRate);
         const values = this.read(event);
-        if (values === undefined) break;
-        const keys = Object.keys(values);
-        if (keys.length === 0) break;
-        if (this.names.length === 0) this.names = keys;
-        for (const key of keys) {
-          let series = this.stepValues.get(key);
-          if (!series) this.stepValues.set(key, (series = new SeriesBuffer()));
-          series.push(event.step, values[key]!);
-        }
+        if (values !== undefined) this.push(event.step, values);
         break;
       }
       case 'epoch:end': {
@@ -113,6 +106,26 @@ export class ReportCollector {
         break;
       default:
         break;
+    }
+  }
+
+  /**
+   * Batch values of a step read later (the live dashboard reads its samples without blocking, with `readMetricsAsync`):
+   * added unless the values of this step or a later one are already in, so that the curves stay in step order.
+   */
+  addStepValues(step: number, values: Readonly<Record<string, number>>): void {
+    if (step > this.lastValueStep) this.push(step, values);
+  }
+
+  private push(step: number, values: Readonly<Record<string, number>>): void {
+    const keys = Object.keys(values);
+    if (keys.length === 0) return;
+    this.lastValueStep = step;
+    if (this.names.length === 0) this.names = keys;
+    for (const key of keys) {
+      let series = this.stepValues.get(key);
+      if (!series) this.stepValues.set(key, (series = new SeriesBuffer()));
+      series.push(step, values[key]!);
     }
   }
 
@@ -139,6 +152,7 @@ export class ReportCollector {
     this.stepValues = new Map();
     this.learningRate = new SeriesBuffer();
     this.epochs = [];
+    this.lastValueStep = -Infinity;
     this.startedAt = this.endedAt = this.endReason = this.stopReason = this.resumedFrom = undefined;
   }
 

@@ -1,7 +1,7 @@
 import { formatDuration, formatMetric } from '../io/format.js';
 import type { ReportData, ReportEpoch } from './report-data.js';
 import type { StepSeries } from './series-buffer.js';
-import { esc, FONT, renderPanel, type ChartPanel } from './svg-chart.js';
+import { esc, FONT, renderPanelsSvg, type ChartPanel } from './svg-chart.js';
 import { inputError } from '../input-error.js';
 
 /** Options of the report renderers. */
@@ -141,30 +141,9 @@ export function reportPanels(data: ReportData, options: ReportRenderOptions = {}
   return panels;
 }
 
-const PANEL_W = 540;
-const PANEL_H = 300;
-const GAP = 16;
-
 /** The report's charts as one SVG (two columns: per step, per epoch; the learning rate across the bottom). */
 export function renderReportSvg(data: ReportData, options: ReportRenderOptions & { readonly heading?: boolean } = {}): string {
-  const panels = reportPanels(data, options);
-  const width = 2 * PANEL_W + 3 * GAP;
-  const rows = Math.ceil((panels.length - 1) / 2) + 1;
-  const top = options.heading === false ? GAP : 44;
-  const height = top + rows * (PANEL_H + GAP);
-  const out = [
-    `<svg xmlns="http://www.w3.org/2000/svg" class="training-report" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${esc(FONT)}">`,
-    `<rect width="${width}" height="${height}" fill="#f7f7f8"/>`,
-    ...(options.heading === false ? [] : [`<text x="${GAP}" y="28" font-size="17" font-weight="600" fill="#111">${esc(data.title)}</text>`]),
-  ];
-  panels.forEach((p, i) => {
-    const last = i === panels.length - 1;
-    const row = last ? rows - 1 : Math.floor(i / 2);
-    const col = last ? 0 : i % 2;
-    out.push(renderPanel(p, GAP + col * (PANEL_W + GAP), top + row * (PANEL_H + GAP), last ? 2 * PANEL_W + GAP : PANEL_W, PANEL_H));
-  });
-  out.push('</svg>');
-  return out.join('\n');
+  return renderPanelsSvg(reportPanels(data, options), { className: 'training-report', ...(options.heading === false ? {} : { title: data.title }) });
 }
 
 function summaryRows(data: ReportData): string {

@@ -1,5 +1,6 @@
-// Hand-written SVG charts. A charting library that renders to SVG in Node without a DOM exists (vega + vega-lite), but
-// it is ~10 MB of dependencies for a runtime package whose users only want a report file, and its output needs a
+// Hand-written SVG charts, drawn as strings: the HTML report writes them to files, the live dashboard sets them as an
+// element's content — one drawing code for both, in Node and in a browser, with no DOM needed to draw. A charting library that renders to SVG in Node without a DOM exists (vega + vega-lite), but
+// it is ~10 MB of dependencies for a runtime package whose users want a report file or a live view, and its output needs a
 // headless browser or canvas for PNG anyway. The report needs four mark types (line, scatter, markers, rules), linear
 // and log axes with nice ticks, and a legend: a few hundred lines we control, which also keeps every coordinate
 // checkable in tests.
@@ -193,6 +194,44 @@ export function renderPanel(panel: ChartPanel, x: number, y: number, w: number, 
   }
   out.push('</g>');
   return out.join('');
+}
+
+/** Layout of {@link renderPanelsSvg}. */
+export interface PanelsLayout {
+  /** The SVG's class (the report: `training-report`; the live dashboard: `live-dashboard-charts`). */
+  readonly className: string;
+  /** A heading above the panels (none when absent). */
+  readonly title?: string;
+  /** An inline style for the SVG element (e.g. to scale it with its container). */
+  readonly style?: string;
+}
+
+const PANEL_W = 540;
+const PANEL_H = 300;
+const GAP = 16;
+
+/**
+ * Panels as one SVG, laid out as the report and the live dashboard show them: two columns (per step, per epoch), the
+ * last panel (the learning rate) across the bottom. Its size is fixed by the number of panels; scale it with CSS.
+ */
+export function renderPanelsSvg(panels: readonly ChartPanel[], layout: PanelsLayout): string {
+  const width = 2 * PANEL_W + 3 * GAP;
+  const rows = Math.ceil((panels.length - 1) / 2) + 1;
+  const top = layout.title === undefined ? GAP : 44;
+  const height = top + rows * (PANEL_H + GAP);
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" class="${esc(layout.className)}"${layout.style === undefined ? '' : ` style="${esc(layout.style)}"`} width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${esc(FONT)}">`,
+    `<rect width="${width}" height="${height}" fill="#f7f7f8"/>`,
+    ...(layout.title === undefined ? [] : [`<text x="${GAP}" y="28" font-size="17" font-weight="600" fill="#111">${esc(layout.title)}</text>`]),
+  ];
+  panels.forEach((p, i) => {
+    const last = i === panels.length - 1;
+    const row = last ? rows - 1 : Math.floor(i / 2);
+    const col = last ? 0 : i % 2;
+    out.push(renderPanel(p, GAP + col * (PANEL_W + GAP), top + row * (PANEL_H + GAP), last ? 2 * PANEL_W + GAP : PANEL_W, PANEL_H));
+  });
+  out.push('</svg>');
+  return out.join('\n');
 }
 
 function drawableIndices(s: { readonly length: number; readonly drawable: (i: number) => boolean }): number[] {
