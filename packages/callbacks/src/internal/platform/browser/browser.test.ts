@@ -1,3 +1,4 @@
+import { builtinModules } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin as EsbuildPlugin } from 'esbuild';
@@ -7,9 +8,6 @@ import { renderPng, trainingReport } from './report-files.js';
 import { environment, terminalStream } from './terminal.js';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
-// Node-only modules the lead is moving onto core's checkpoint stores (issue 23); remove them here once they are.
-const PENDING = new Set(['internal/io/model-checkpoint.ts', 'internal/io/backup-and-restore.ts']);
 
 describe('the browser build of @fitstream/callbacks', () => {
   it('refuses the Node-only plugins at creation, naming the feature and what to use in a browser', async () => {
@@ -33,9 +31,7 @@ describe('the browser build of @fitstream/callbacks', () => {
       name: 'own-files-only',
       setup(b) {
         b.onResolve({ filter: /^[^.#/]/ }, (args) => {
-          const builtin = args.path.startsWith('node:');
-          const importer = relative(SRC, args.importer);
-          if (builtin && !PENDING.has(importer)) nodeImports.push(`${importer} imports ${args.path}`);
+          if (args.path.startsWith('node:') || builtinModules.includes(args.path.split('/')[0]!)) nodeImports.push(`${relative(SRC, args.importer)} imports ${args.path}`);
           return { path: args.path, external: true };
         });
       },
