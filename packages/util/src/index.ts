@@ -13,3 +13,5 @@ export { FitstreamInputError, assertPositiveInteger, assertNonNegativeInteger } 
 
 export { writeFileAtomic, writeDirectoryAtomic, writeFileDurable, removeStaleTemporaries, pathExists } from '#platform/files';
 export { sha256 } from '#platform/hash';
+
+export { nextMacrotask } from './internal/timing/next-macrotask.js';

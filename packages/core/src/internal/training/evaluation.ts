@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Batch, BatchTransform, StepContext } from '../plugin/plugin-points.js';
 import { disposeBatch, validateBatch, type BatchSource } from './data.js';
 import { EpochAggregate } from './epoch-aggregate.js';
-import { FitstreamInputError } from '@fitstream/util';
+import { FitstreamInputError, nextMacrotask } from '@fitstream/util';
 import { resolveLimit } from './fit-options.js';
 import { batchSizeOf, predictionList, sampleWeightList, scoreBatch, targetList } from './heads.js';
 import { runEvaluateStep } from './train-step.js';
@@ -54,7 +54,7 @@ export async function runEvaluation<M extends string>(core: TrainerCore<M>, sour
       }
       if (++index >= cap) break;
       if (steering && performance.now() - lastYield >= steering.yieldEveryMs) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextMacrotask();
         lastYield = performance.now();
       }
       if (interrupted()) break;

@@ -3,9 +3,12 @@ import type { CheckpointInfo } from '../checkpoint/checkpoint-format.js';
 import { markLatest } from '../checkpoint/write-checkpoint.js';
 import { CORE_EVENT_TYPES } from '../events/event-map.js';
 import type { TrainerControl } from '../plugin/trainer-control.js';
-import { FitstreamInputError } from '@fitstream/util';
+import { FitstreamInputError, nextMacrotask } from '@fitstream/util';
 import type { NormalisedFitOptions } from './fit-options.js';
 import type { LoopState, TrainerCore } from './trainer-core.js';
+
+/** Node's process, for SIGINT/SIGTERM; absent in a page or worker (where a bundler's `process` shim has no `on`). */
+const NODE_PROCESS = typeof process !== 'undefined' && typeof process.on === 'function' ? process : undefined;
 
 interface DeferredSave {
   readonly dir: string;
@@ -55,23 +58,23 @@ export class FitSteering<M extends string> {
   listen(): void {
     this.opts.signal?.addEventListener('abort', this.onAbort);
     if (this.opts.signal?.aborted) this.onAbort();
-    if (this.opts.handleSignals && typeof process !== 'undefined') {
-      process.on('SIGINT', this.onSigint);
-      process.on('SIGTERM', this.onSigterm);
+    if (this.opts.handleSignals && NODE_PROCESS) {
+      NODE_PROCESS.on('SIGINT', this.onSigint);
+      NODE_PROCESS.on('SIGTERM', this.onSigterm);
     }
   }
 
   dispose(): void {
     this.opts.signal?.removeEventListener('abort', this.onAbort);
-    if (this.opts.handleSignals && typeof process !== 'undefined') {
-      process.off('SIGINT', this.onSigint);
-      process.off('SIGTERM', this.onSigterm);
+    if (this.opts.handleSignals && NODE_PROCESS) {
+      NODE_PROCESS.off('SIGINT', this.onSigint);
+      NODE_PROCESS.off('SIGTERM', this.onSigterm);
     }
     this.core.channel.takeErrors();
   }
 
   private onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
-    if (++this.signals > 1) process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (++this.signals > 1) NODE_PROCESS?.exit(signal === 'SIGINT' ? 130 : 143);
     this.stop(signal);
   }
 
@@ -84,7 +87,7 @@ export class FitSteering<M extends string> {
     if (checkpointAllowed || !this.stepOpen) await this.writeDeferredSaves();
     while (this.pending.size) await Promise.all([...this.pending]);
     if (performance.now() - this.lastYield >= this.opts.yieldEveryMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextMacrotask();
       this.lastYield = performance.now();
     }
     if (this.failures.length) throw this.failures[0];

@@ -4,7 +4,7 @@ import { readMetricsAsync } from '../events/lazy-metrics.js';
 import type { Plugin } from '../plugin/plugin.js';
 import { isTensorData, tensorsIn, type DataSource, type TensorData } from './data.js';
 import { assertKnownOptions } from './did-you-mean.js';
-import { FitstreamInputError } from '@fitstream/util';
+import { FitstreamInputError, nextMacrotask } from '@fitstream/util';
 import { FIT_OPTION_NAMES, type FitOptions } from './fit-options.js';
 import type { SampleWeights, Targets } from '../model/targets.js';
 import type { ModelAdapter } from '../model/model.js';
@@ -207,7 +207,6 @@ function yieldEveryMs(yieldEvery: ModelFitArgs['yieldEvery'], ms: number | undef
   }
 }
 
-const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function yieldEachEpoch(): Plugin {
   return {
