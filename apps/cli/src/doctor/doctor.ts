@@ -153,7 +153,8 @@ export function problemsOf(report: Omit<DoctorReport, 'problems'>): Problem[] {
 }
 
 const REQUIRED_NODE = '20.19';
-const ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+// The candidates `--backend auto` tries under Node (webgpu and webgl exist only in a page: core's backendReport() covers those).
+const ORDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
 const NATIVE: Record<'tensorflow-gpu' | 'tensorflow', { package: string; install: string }> = {
   'tensorflow-gpu': { package: '@tensorflow/tfjs-node-gpu', install: 'python3 -m pip install "tensorflow[and-cuda]" && npx fitstream native install --gpu' },
   tensorflow: { package: '@tensorflow/tfjs-node', install: 'python3 -m pip install tensorflow-cpu && npx fitstream native install' },
