@@ -163,6 +163,18 @@ describe('liveDashboard throttling and timers', () => {
     expect(vi.getTimerCount()).toBe(1);
   });
 
+  it('keeps curves of bounded size however long the run, so that a frame costs the same after 100k steps', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const { dashboard, steps } = drive({ everyMs: 500 });
+    steps(100_000);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(dashboard.frames).toBe(1);
+    const data = dashboard.data!;
+    expect(data.learningRate.steps.length).toBeLessThanOrEqual(5 * 4096);
+    expect(data.stepValues['loss']!.steps.length).toBeLessThanOrEqual(5 * 4096);
+    expect(data.learningRate.steps[data.learningRate.steps.length - 1]).toBe(100_000);
+  });
+
   it('draws on an animation frame when the page has them', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     vi.stubGlobal('requestAnimationFrame', (cb: () => void) => setTimeout(cb, 16) as unknown as number);

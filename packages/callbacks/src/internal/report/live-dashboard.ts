@@ -4,6 +4,7 @@ import { inputError } from '../input-error.js';
 import { confusionMatrixTensor, renderConfusionMatrixSvg, type ConfusionCounts, type ConfusionMatrixData } from './confusion-matrix.js';
 import { ReportCollector, type ReportData } from './report-data.js';
 import { reportPanels, smoothEma, type ReportRenderOptions } from './report-render.js';
+import { DecimatedSeries } from './series-buffer.js';
 import { esc, FONT, renderPanelsSvg } from './svg-chart.js';
 
 // The dashboard draws with the report's code (reportPanels → renderPanelsSvg → renderPanel), as strings set as the
@@ -35,7 +36,10 @@ export interface LiveDashboardOptions extends ReportRenderOptions {
   readonly element: DashboardElement | null | undefined;
   /** A heading (default `'Training'`). */
   readonly title?: string;
-  /** The least time between two redraws, in milliseconds (default 500; 0: at every animation frame). */
+  /**
+   * The least time between two redraws, in milliseconds (default 500; 0: as often as the page lets it). Frames are also
+   * spaced at least 9 times what the last one took, so drawing never takes more than a tenth of the time.
+   */
   readonly everyMs?: number;
   /**
    * Batch metrics stay on the device until read. `true` (default): the dashboard reads the latest step's metrics at
@@ -197,7 +201,8 @@ export function liveDashboard<M extends string = string>(options: LiveDashboardO
     attach: (events$, control: TrainerControl<M>) => {
       stop?.();
       const names = [...control.metricNames] as string[];
-      const fitCollector = new ReportCollector(title, names, 0);
+      // Curves of bounded size (M4 per step range): a frame costs the same after a million steps as after a thousand.
+      const fitCollector = new ReportCollector(title, names, 0, 'all', () => new DecimatedSeries());
       collector = fitCollector;
       confusion = undefined;
       const raf = animationFrames();
@@ -208,8 +213,12 @@ export function liveDashboard<M extends string = string>(options: LiveDashboardO
       let timer: ReturnType<typeof setTimeout> | undefined;
       let frame: number | undefined;
       let lastDraw = -Infinity;
+      // What the last frame cost the page's thread: frames are spaced at least 9 times that, so drawing never takes
+      // more than a tenth of the time whatever `everyMs` and the size of the page.
+      let drawCost = 0;
       let lastSample = -Infinity;
       let sampling = false;
+      let sampledSinceDraw = false;
       let matrixSvg: { of: ConfusionCounts; svg: string } | undefined;
       let stopped = false;
       // A drawing error in a timer would escape every subscriber: kept, and thrown at the next event (fails the fit).
@@ -217,6 +226,7 @@ export function liveDashboard<M extends string = string>(options: LiveDashboardO
 
       const draw = () => {
         lastDraw = performance.now();
+        sampledSinceDraw = false;
         try {
           const data = fitCollector.data();
           const charts = renderPanelsSvg(reportPanels(data, options), { className: 'live-dashboard-charts', style: 'display:block;max-width:100%;height:auto' });
@@ -232,6 +242,7 @@ export function liveDashboard<M extends string = string>(options: LiveDashboardO
         } catch (error) {
           failure ??= error instanceof Error ? error : new Error(`liveDashboard: drawing failed: ${String(error)}`);
         }
+        drawCost = performance.now() - lastDraw;
       };
       const rethrow = () => {
         if (failure !== undefined) throw failure;
@@ -259,7 +270,7 @@ export function liveDashboard<M extends string = string>(options: LiveDashboardO
             });
           } else draw();
         };
-        timer = setTimeout(onTime, Math.max(0, lastDraw + everyMs - performance.now()));
+        timer = setTimeout(onTime, Math.max(0, lastDraw + Math.max(everyMs, 9 * drawCost) - performance.now()));
         (timer as { unref?: () => void }).unref?.();
       };
 
@@ -295,10 +306,11 @@ export function liveDashboard<M extends string = string>(options: LiveDashboardO
               break;
             }
             const now = performance.now();
-            // At most one read in flight, and one per `everyMs`: never a device read per step.
-            if (!readBatchMetrics || sampling || now - lastSample < everyMs) break;
+            // At most one read in flight, one per `everyMs` and one per frame: never a device read per step.
+            if (!readBatchMetrics || sampling || sampledSinceDraw || now - lastSample < everyMs) break;
             lastSample = now;
             sampling = true;
+            sampledSinceDraw = true;
             const step = e.step;
             // Read without blocking: on a GPU backend the values come back while the loop goes on.
             readMetricsAsync(e.metrics).then(

@@ -1,6 +1,6 @@
 import { defer, map, reduce, type OperatorFunction } from 'rxjs';
 import { isMetricsRead, type TrainerEvent } from '@fitstream/core';
-import { SeriesBuffer, type StepSeries } from './series-buffer.js';
+import { SeriesBuffer, type StepSeries, type StepSeriesSink } from './series-buffer.js';
 import { inputError } from '../input-error.js';
 
 /** One epoch of a report: its logs (train and `val_` values), learning rate and duration. */
@@ -56,8 +56,8 @@ function isLazy(metrics: object): boolean {
 /** Accumulates report data event by event, in O(1) per event; {@link data} is a snapshot in O(epochs). */
 export class ReportCollector {
   private names: string[];
-  private stepValues = new Map<string, SeriesBuffer>();
-  private learningRate = new SeriesBuffer();
+  private stepValues = new Map<string, StepSeriesSink>();
+  private learningRate: StepSeriesSink;
   private epochs: ReportEpoch[] = [];
   private startedAt: number | undefined;
   private endedAt: number | undefined;
@@ -70,14 +70,17 @@ export class ReportCollector {
   /**
    * @param names the names to draw (default: the keys of the first metrics seen)
    * @param readEvery live events carry lazy metrics: read them every n-th step (0: only when someone else did)
+   * @param series what each per-step curve is kept in (default: every point; the live dashboard keeps a bounded M4 of them)
    */
   constructor(
     private readonly title: string,
     private readonly initialNames: readonly string[] = [],
     private readonly readEvery = 0,
     private readonly fits: 'all' | 'last' = 'all',
+    private readonly series: () => StepSeriesSink = () => new SeriesBuffer(),
   ) {
     this.names = [...initialNames];
+    this.learningRate = series();
   }
 
   add(event: TrainerEvent): void {
@@ -124,7 +127,7 @@ export class ReportCollector {
     if (this.names.length === 0) this.names = keys;
     for (const key of keys) {
       let series = this.stepValues.get(key);
-      if (!series) this.stepValues.set(key, (series = new SeriesBuffer()));
+      if (!series) this.stepValues.set(key, (series = this.series()));
       series.push(step, values[key]!);
     }
   }
@@ -150,7 +153,7 @@ export class ReportCollector {
   private reset(): void {
     this.names = [...this.initialNames];
     this.stepValues = new Map();
-    this.learningRate = new SeriesBuffer();
+    this.learningRate = this.series();
     this.epochs = [];
     this.lastValueStep = -Infinity;
     this.startedAt = this.endedAt = this.endReason = this.stopReason = this.resumedFrom = undefined;
