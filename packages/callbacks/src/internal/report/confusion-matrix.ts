@@ -8,7 +8,7 @@ import { esc, FONT } from './svg-chart.js';
 export interface ConfusionMatrixData {
   /** The model's input (one tensor per input for a model with several). */
   readonly x: tf.Tensor | readonly tf.Tensor[];
-  /** One-hot targets `[n, classes]`, class indices `[n]`, or 0/1 targets `[n]`/`[n, 1]` for two classes. */
+  /** One-hot targets `[n, classes]`, or class indices `[n]` or `[n, 1]` (0/1 targets for two classes). */
   readonly y: tf.Tensor;
 }
 
@@ -39,14 +39,22 @@ function predictedClasses(output: tf.Tensor | tf.Tensor[], k: number, owner: str
 /** True class indices, int32 `[n]`. */
 function trueClasses(y: tf.Tensor, k: number, owner: string): tf.Tensor1D {
   if (y.rank === 2 && y.shape[1] === k) return tf.argMax(y, -1) as tf.Tensor1D;
-  if (y.rank === 1 || (y.rank === 2 && y.shape[1] === 1 && k === 2)) return tf.cast(tf.round(tf.reshape(y, [-1])), 'int32') as tf.Tensor1D;
-  throw inputError(`${owner}: y has shape [${y.shape.join(', ')}]; give one-hot targets [n, ${k}] or class indices [n] (a confusion matrix is for classification only).`);
+  if (y.rank === 1 || (y.rank === 2 && y.shape[1] === 1)) return tf.cast(tf.round(tf.reshape(y, [-1])), 'int32') as tf.Tensor1D;
+  throw inputError(`${owner}: y has shape [${y.shape.join(', ')}]; give one-hot targets [n, ${k}] or class indices [n] or [n, 1] (a confusion matrix is for classification only).`);
+}
+
+/** Counts of (true, predicted) pairs as a float32 `[k, k]`: one-hot rows multiplied, exact up to 2²⁴ per cell. */
+function pairCounts(truth: tf.Tensor1D, predicted: tf.Tensor1D, k: number): tf.Tensor2D {
+  // Not tf.math.confusionMatrix: it multiplies int32 one-hots, and the wasm backend's matMul is float32 only.
+  const rows = tf.cast(tf.oneHot(truth, k), 'float32');
+  const columns = tf.cast(tf.oneHot(predicted, k), 'float32');
+  return tf.matMul(tf.transpose(rows), columns);
 }
 
 /**
  * The confusion matrix of `model` on `data`, computed on the device in batches of `batchSize` inside `tf.tidy`: one
- * int32 tensor `[classes, classes]` (rows: true class, columns: predicted) that the caller reads back once and disposes.
- * Every other tensor made here (and any tensor `data` was made of inside the tidy) is freed.
+ * float32 tensor `[classes, classes]` of counts (rows: true class, columns: predicted) that the caller reads back once
+ * and disposes. Every other tensor made here (and any tensor `data` was made of inside the tidy) is freed.
  */
 export function confusionMatrixTensor(model: TrainableModel, data: () => ConfusionMatrixData, k: number, batchSize: number, owner: string): tf.Tensor2D {
   return tf.tidy(() => {
@@ -56,13 +64,13 @@ export function confusionMatrixTensor(model: TrainableModel, data: () => Confusi
     if (xs.length === 0 || !xs.every((x) => x instanceof tf.Tensor) || !(given.y instanceof tf.Tensor)) throw inputError(`${owner}: data.x and data.y must be tensors.`);
     const n = given.y.shape[0] ?? 0;
     if (xs.some((x) => x.shape[0] !== n)) throw inputError(`${owner}: data.x and data.y must have as many examples (first axis), got [${xs.map((x) => x.shape[0]).join(', ')}] and ${n}.`);
-    let total = tf.zeros([k, k], 'int32') as tf.Tensor2D;
+    let total = tf.zeros([k, k]) as tf.Tensor2D;
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);
       const batch = xs.map((x) => tf.slice(x, start, size));
       const predicted = predictedClasses(forward(model, batch.length === 1 ? batch[0]! : batch), k, owner);
       const truth = trueClasses(tf.slice(given.y, start, size), k, owner);
-      total = tf.add(total, tf.math.confusionMatrix(truth, predicted, k));
+      total = tf.add(total, pairCounts(truth, predicted, k));
     }
     return total;
   });

@@ -4,6 +4,7 @@ import { Subject } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTrainer, FitstreamInputError, hostLazyValues, selectBackend, type TrainerControl, type TrainerEvent } from '@fitstream/core';
 import { liveDashboard, type LiveDashboardOptions } from '../../index.js';
+import { describeOnBackends } from '../../test-support/backends.js';
 import { blobs, mlp } from '../../test-support/fixtures.js';
 
 let window: Window;
@@ -118,6 +119,34 @@ describe('liveDashboard in a DOM', () => {
     await expect(fit).rejects.toThrow(/output has shape \[32, 2\].*class scores \[batch, 3\].*classification models only/);
     trainer.dispose();
     tf.dispose([train.x, train.y]);
+  });
+});
+
+describeOnBackends('liveDashboard confusion matrix', (backend) => {
+  beforeAll(async () => {
+    await selectBackend({ prefer: backend, log: null });
+  });
+  afterAll(async () => {
+    await selectBackend({ prefer: 'cpu', log: null });
+  });
+
+  it('counts exactly what the model predicts, for one-hot targets and class indices [n] and [n, 1]', async () => {
+    const train = blobs(48, 3, 3, 5);
+    const indices = tf.tidy(() => train.y.argMax(-1));
+    const truth = indices.arraySync() as number[];
+    const targets = { 'one-hot': train.y, '[n]': indices, '[n, 1]': tf.reshape(indices, [-1, 1]) };
+    for (const [name, y] of Object.entries(targets)) {
+      const model = mlp(3, 8, 3);
+      const trainer = classifier(model);
+      const dashboard = liveDashboard({ element: { innerHTML: '' }, confusionMatrix: { data: { x: train.x, y }, classes: CLASSES, batchSize: 20 } });
+      await trainer.use(dashboard).fit(train, { epochs: 1, batchSize: 16, handleSignals: false });
+      const predicted = tf.tidy(() => (model.predict(train.x) as tf.Tensor).argMax(-1).arraySync() as number[]);
+      const expected = Array.from({ length: 9 }, () => 0);
+      truth.forEach((t, i) => (expected[t * 3 + predicted[i]!]! += 1));
+      expect([name, Array.from(dashboard.confusion!.counts)]).toEqual([name, expected]);
+      trainer.dispose();
+    }
+    tf.dispose([train.x, train.y, targets['[n]'], targets['[n, 1]']]);
   });
 });
 
