@@ -66,11 +66,8 @@ export async function trainShapes(options: TrainShapesOptions): Promise<tf.Layer
     .use(backupAndRestore({ dir: backupDir }));
 
   // The live dashboard: loss and accuracy curves per step and per epoch, progress and ETA, and the confusion matrix
-  // on the validation pictures at every epoch end. Not on wasm for now: the dashboard's matrix comes from
-  // tf.math.confusionMatrix, which multiplies int32 one-hots, and tfjs-backend-wasm 4.22's BatchMatMul is float32 only
-  // (the page's own matrix of the final weights, below the dashboard, is computed without it).
-  const confusionMatrix = tf.getBackend() === 'wasm' ? {} : { confusionMatrix: { data: validation, classes: CLASSES } };
-  trainer.use(liveDashboard({ element: dashboard, title: 'Training', ...confusionMatrix }));
+  // on the validation pictures at every epoch end.
+  trainer.use(liveDashboard({ element: dashboard, title: 'Training', confusionMatrix: { data: validation, classes: CLASSES } }));
 
   let pageSteps = 0;
   const subscription = trainer.events$.subscribe((event) => {
