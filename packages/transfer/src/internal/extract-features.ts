@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
-import { FitstreamInputError, pathExists, sha256, writeFileAtomic } from '@fitstream/util';
+import { FitstreamInputError, createSha256, nextMacrotask } from '@fitstream/util';
+import { featureCache } from '#platform/feature-cache';
 import { truncateModel } from './pretrained.js';
 
 /** Options of {@link extractFeatures}. */
@@ -13,7 +11,8 @@ export interface ExtractFeaturesOptions {
   readonly batchSize?: number;
   /**
    * Cache the features in this directory: a later call with the same model weights, layer and inputs reads them
-   * from disk instead of running the model. Leave out to compute every time.
+   * from disk instead of running the model. Leave out to compute every time. Node only: a web page has no file
+   * system, and the browser build refuses it.
    */
   readonly cacheDir?: string;
 }
@@ -33,15 +32,6 @@ export interface ExtractedFeatures {
   readonly key: string;
 }
 
-interface CacheMeta {
-  readonly format: 'fitstream-features';
-  readonly version: 1;
-  readonly shape: number[];
-  readonly sha256: string;
-  readonly model: string;
-  readonly createdAt: string;
-}
-
 function inputsOf(x: tf.Tensor | readonly tf.Tensor[]): tf.Tensor[] {
   const inputs = x instanceof tf.Tensor ? [x] : [...x];
   if (inputs.length === 0) throw new FitstreamInputError('x', 'is an empty array; pass the input tensor(s).');
@@ -59,7 +49,8 @@ function bytesOf(data: tf.TypedArray | string[] | Uint8Array[]): Uint8Array {
 }
 
 function cacheKey(extractor: tf.LayersModel, inputs: readonly tf.Tensor[]): string {
-  const hash = createHash('sha256');
+  // Cache keys must not change between releases or platforms (existing caches still hit): keep this update sequence.
+  const hash = createSha256();
   hash.update(JSON.stringify(extractor.toJSON(null, false)));
   for (const w of extractor.weights) {
     const value = w.read();
@@ -70,7 +61,7 @@ function cacheKey(extractor: tf.LayersModel, inputs: readonly tf.Tensor[]): stri
     hash.update(`${t.shape.join('x')}:${t.dtype};`);
     hash.update(bytesOf(t.dataSync()));
   }
-  return hash.digest('hex');
+  return hash.digest();
 }
 
 /**
@@ -90,23 +81,13 @@ export async function extractFeatures(model: tf.LayersModel, x: tf.Tensor | read
   const batchSize = options.batchSize ?? 256;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new FitstreamInputError('options.batchSize', `must be a positive integer; got ${batchSize}.`);
   const inputs = inputsOf(x);
+  // Made first: in a browser, `cacheDir` is refused before any work.
+  const cache = options.cacheDir === undefined ? undefined : featureCache(options.cacheDir);
   const extractor = options.upTo === undefined ? model : truncateModel(model, options.upTo);
   const key = cacheKey(extractor, inputs);
-  let path: string | undefined;
-  if (options.cacheDir !== undefined) {
-    const dir = resolvePath(options.cacheDir);
-    path = join(dir, `${key}.bin`);
-    const metaPath = join(dir, `${key}.json`);
-    if (await pathExists(metaPath)) {
-      const meta = JSON.parse(await readFile(metaPath, 'utf8')) as CacheMeta;
-      const bytes = await readFile(path).catch(() => undefined);
-      // A cache file that does not match its checksum (a disk error, an edit) is recomputed, never trusted.
-      if (meta.format === 'fitstream-features' && meta.version === 1 && bytes && sha256(bytes) === meta.sha256) {
-        const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-        return { features: tf.tensor(values, meta.shape, 'float32'), cache: 'hit', path, key };
-      }
-    }
-  }
+  const path = cache?.path(key);
+  const cached = await cache?.read(key);
+  if (cached) return { features: tf.tensor(cached.values, cached.shape, 'float32'), cache: 'hit', path, key };
   const n = inputs[0]!.shape[0]!;
   const parts: tf.Tensor[] = [];
   try {
@@ -120,7 +101,7 @@ export async function extractFeatures(model: tf.LayersModel, x: tf.Tensor | read
         }),
       );
       // Let timers and I/O run between batches of a long extraction.
-      await new Promise((r) => setImmediate(r));
+      await nextMacrotask();
     }
   } catch (error) {
     tf.dispose(parts);
@@ -128,12 +109,12 @@ export async function extractFeatures(model: tf.LayersModel, x: tf.Tensor | read
   }
   const features = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
   if (parts.length > 1) tf.dispose(parts);
-  if (path === undefined) return { features, cache: 'off', path, key };
-  const data = bytesOf(await features.data<'float32'>());
-  await mkdir(resolvePath(options.cacheDir!), { recursive: true });
-  await writeFileAtomic(path, data);
-  const meta: CacheMeta = { format: 'fitstream-features', version: 1, shape: features.shape, sha256: sha256(data), model: extractor.name, createdAt: new Date().toISOString() };
-  // The metadata is written after the data: a kill in between leaves no entry that claims to be complete.
-  await writeFileAtomic(join(resolvePath(options.cacheDir!), `${key}.json`), JSON.stringify(meta));
+  if (cache === undefined) return { features, cache: 'off', path, key };
+  try {
+    await cache.write(key, bytesOf(await features.data<'float32'>()), features.shape, extractor.name);
+  } catch (error) {
+    features.dispose();
+    throw error;
+  }
   return { features, cache: 'miss', path, key };
 }

@@ -1,31 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileSystem, installFrozenBatchNormInference, leafLayers } from '@fitstream/core';
+import { installFrozenBatchNormInference, leafLayers } from '@fitstream/core';
 import { FitstreamInputError } from '@fitstream/util';
-import { assertSupportedArguments, isKeras3Topology, keras2Topology, matchWeightNames } from './keras3-topology.js';
+import { readModelArtifacts } from '#platform/model-artifacts';
+import { modelFromArtifacts, type LoadPretrainedOptions } from './model-artifacts.js';
 
-/** Options of {@link loadPretrained}. */
-export interface LoadPretrainedOptions {
-  /** Freeze every layer after loading (feature extraction, or the first phase of fine-tuning). Default `false`. */
-  readonly frozen?: boolean;
-}
-
-async function modelJsonPath(path: string): Promise<string> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch {
-    throw new FitstreamInputError('path', `${path} does not exist; pass a tfjs layers model.json (or the directory holding it), e.g. the output of \`tensorflowjs_converter --input_format keras model.h5 out/\` or of \`model.save(fileSystem('out'))\`.`);
-  }
-  return info.isDirectory() ? join(path, 'model.json') : path;
-}
+export type { LoadPretrainedOptions } from './model-artifacts.js';
 
 /**
- * Loads a pretrained tfjs *layers* model from a local `model.json` (or its directory) without `tfjs-node`: models
- * saved by tfjs (`model.save`) and Keras models converted with `tensorflowjs_converter` (Sequential and functional,
- * sharded weights) — from Keras 2, and from Keras 3 (TensorFlow ≥ 2.16), whose topology format `tf.loadLayersModel`
- * refuses and which is translated here (its training config is not read: the trainer brings optimizer and loss).
+ * Loads a pretrained tfjs *layers* model without `tfjs-node`: models saved by tfjs (`model.save`) and Keras models
+ * converted with `tensorflowjs_converter` (Sequential and functional, sharded weights) — from Keras 2, and from Keras 3
+ * (TensorFlow ≥ 2.16), whose topology format `tf.loadLayersModel` refuses and which is translated here (its training
+ * config is not read: the trainer brings optimizer and loss). Under Node, `path` is a local `model.json` or its
+ * directory; in a browser it is a URL tfjs can load: `https://…/model.json` (weight files beside it), a URL relative
+ * to the page, `indexeddb://<name>` or `localstorage://<name>`.
  * Errors name the problem: a missing file, a *graph* model (which cannot be fine-tuned: convert with
  * `--output_format tfjs_layers_model`), a weight file that does not fit the manifest, a layer argument tfjs would
  * silently ignore. Batch-normalization layers get Keras' frozen semantics (see {@link installFrozenBatchNormInference}).
@@ -34,62 +21,12 @@ async function modelJsonPath(path: string): Promise<string> {
  * ```ts
  * const base = await loadPretrained('models/digits-cnn', { frozen: true });
  * const backbone = truncateModel(base, 'flatten');
+ * // In a browser: await loadPretrained('https://example.com/models/digits-cnn/model.json', { frozen: true });
  * ```
  */
 export async function loadPretrained(path: string, options: LoadPretrainedOptions = {}): Promise<tf.LayersModel> {
-  const file = await modelJsonPath(path);
-  let json: Partial<tf.io.ModelJSON> & { format?: string };
-  try {
-    json = JSON.parse(await readFile(file, 'utf8')) as typeof json;
-  } catch (error) {
-    throw new FitstreamInputError('path', `${file} is not a readable JSON model (${(error as Error).message}).`);
-  }
-  if (json.format === 'graph-model' || (json.modelTopology && 'node' in (json.modelTopology as object))) {
-    throw new FitstreamInputError(
-      'path',
-      `${file} is a tfjs graph model (inference only: no layers to freeze or train); convert the Keras/SavedModel source with \`tensorflowjs_converter --output_format tfjs_layers_model\`.`,
-    );
-  }
-  if (!json.modelTopology || !json.weightsManifest) {
-    throw new FitstreamInputError('path', `${file} has no modelTopology/weightsManifest: it is not a tfjs layers model.json.`);
-  }
-  let model: tf.LayersModel;
-  try {
-    if (isKeras3Topology(json.modelTopology)) model = await loadKeras3Model(file);
-    else {
-      assertSupportedArguments(json.modelTopology);
-      model = await tf.loadLayersModel(fileSystem(file));
-    }
-  } catch (error) {
-    if (error instanceof FitstreamInputError) throw error;
-    throw new FitstreamInputError('path', `${file} could not be loaded as a layers model: ${(error as Error).message}`);
-  }
-  installFrozenBatchNormInference(model);
-  if (options.frozen) for (const { layer } of leafLayers(model)) layer.trainable = false;
-  return model;
-}
-
-/** A Keras 3 export: its topology in the Keras 2 form tfjs reads, its weights matched to the layers' own names. */
-async function loadKeras3Model(file: string): Promise<tf.LayersModel> {
-  const artifacts = await (fileSystem(file) as Required<Pick<tf.io.IOHandler, 'load'>>).load();
-  const model = await tf.models.modelFromJSON({ modelTopology: keras2Topology(artifacts.modelTopology as object) } as Parameters<typeof tf.models.modelFromJSON>[0]);
-  try {
-    const specs = artifacts.weightSpecs ?? [];
-    const names = matchWeightNames(
-      specs.map((s) => s.name),
-      model.weights.map((w) => w.originalName),
-    );
-    const weights = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs.map((s) => ({ ...s, name: names.get(s.name) ?? s.name })));
-    try {
-      model.loadWeights(weights, true);
-    } finally {
-      tf.dispose(Object.values(weights));
-    }
-    return model;
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
+  const { source, artifacts } = await readModelArtifacts(path);
+  return modelFromArtifacts(source, artifacts, options);
 }
 
 /** Options of {@link loadWeightsByName}. */
