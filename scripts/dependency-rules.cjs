@@ -131,7 +131,7 @@ function configFor(root) {
     ],
     options: {
       doNotFollow: { path: 'node_modules' },
-      exclude: { path: '^(packages|apps)/[^/]+/(dist|coverage|node_modules)/|^examples/node_modules/' },
+      exclude: { path: '^(packages|apps)/[^/]+/(dist|coverage|node_modules)/|^examples/(node_modules|[^/]+/dist)/' },
       tsPreCompilationDeps: true,
       tsConfig: { fileName: 'tsconfig.base.json' },
       combinedDependencies: false,
