@@ -90,7 +90,7 @@ export interface LoadedCheckpoint {
  */
 export async function readCheckpoint(path: string, options: FindCheckpointOptions = {}): Promise<LoadedCheckpoint> {
   const found = await searchVerified(path, options);
-  if (!found) throw new Error(`No checkpoint at ${path}: expected a checkpoint (a directory with state.json, or an "indexeddb://" checkpoint) or a collection of them.`);
+  if (!found) throw new Error(`No checkpoint at ${path}: expected a checkpoint directory (with state.json), an "indexeddb://" checkpoint, or a collection of them.`);
   const { path: dir, verified: { state, bytes } } = found;
   const bufferOf = (name: string): ArrayBuffer => {
     const b = bytes[name]!;
