@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ALL_BACKENDS, AUTO_ORDER, activateCandidate, fixFor, type BackendName, type WasmPaths } from './candidates.js';
 import { currentPlatform, defaultWasmThreads, hasNavigatorGpu, sharedMemorySupport, webGpuAdapter, type Platform, type WebGpuAdapterInfo } from './environment.js';
 import { describeLoadError } from './optional-package.js';
+import { assertWasmThreads } from './select-backend.js';
 
 /** One candidate in a {@link BackendReport}. */
 export interface BackendCandidateReport {
@@ -57,6 +58,8 @@ export interface BackendReportOptions {
    * them from another place once a first attempt has failed.
    */
   readonly wasmPaths?: WasmPaths;
+  /** Threads for the wasm probe, as for `selectBackend` (default: its default here); the first initialisation fixes them. */
+  readonly threads?: number;
   /** The candidates to probe (default: all of them). */
   readonly candidates?: readonly BackendName[];
 }
@@ -71,7 +74,7 @@ interface EngineState {
  * would select, whether wasm can run threads (cross-origin isolation) and which WebGPU adapter there is. Probing
  * initialises backends (loads packages, creates GPU contexts, compiles the wasm module) but leaves the active backend
  * as it was, or unchosen when none was. Do not call it while a fit is running. In a page, pass the `wasmPaths` you
- * give `selectBackend`.
+ * give `selectBackend` (and its `threads`, since tfjs fixes them when wasm first initialises).
  *
  * @example
  * ```ts
@@ -87,13 +90,15 @@ export async function backendReport(options: BackendReportOptions = {}): Promise
   const active = engine.backendName ?? null;
   const memory = sharedMemorySupport();
   const defaultThreads = defaultWasmThreads(platform, memory);
+  if (options.threads !== undefined) assertWasmThreads(options.threads);
+  const threads = options.threads ?? defaultThreads;
   const adapter = await webGpuAdapter().catch(() => null);
   const candidates: BackendCandidateReport[] = [];
   let threadsInUse: number | null = null;
   try {
     for (const backend of options.candidates ?? ALL_BACKENDS) {
       try {
-        const { wasmThreads } = await activateCandidate(backend, platform, { threads: defaultThreads, wasmPaths: options.wasmPaths });
+        const { wasmThreads } = await activateCandidate(backend, platform, { threads, wasmPaths: options.wasmPaths });
         if (wasmThreads !== undefined) threadsInUse = wasmThreads;
         const checked = backend === 'webgpu' || backend === 'webgl' ? 'initialised; a 2×2 matMul read back correctly' : 'initialised';
         candidates.push({ backend, available: true, reason: wasmThreads === undefined ? checked : `${checked}; ${wasmThreads} thread${wasmThreads === 1 ? '' : 's'}`, fix: null });

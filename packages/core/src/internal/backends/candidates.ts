@@ -150,6 +150,10 @@ async function register(candidate: BackendName, platform: Platform, wasm: WasmSe
       // Must precede the backend's initialisation. Always set in a page: tfjs' own default is every logical core.
       if (typeof module.setThreadsCount !== 'function') throw new Error('this tfjs-backend-wasm has no setThreadsCount');
       module.setThreadsCount(wasm.threads);
+      // One thread: the single-threaded build. tfjs otherwise loads its threaded build wherever SharedArrayBuffer
+      // exists, whatever the count: a pool of workers started from the text of its own Emscripten factory, which a
+      // minifying bundler can break (tfjs issues #4253, #4539: "_scriptDir is not defined" in every worker).
+      if (wasm.threads === 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     }
   }
   if (!tf.engine().registryFactory[name]) throw new Error(`the package loaded but registered no "${name}" backend`);

@@ -3,7 +3,16 @@ import type { BackendFallback } from '../events/event-map.js';
 import { ALL_BACKENDS, AUTO_ORDER, activateCandidate, fixFor, type BackendName, type WasmPaths } from './candidates.js';
 import { currentPlatform, defaultWasmThreads, sharedMemorySupport, type SharedMemorySupport } from './environment.js';
 import { describeLoadError } from './optional-package.js';
-import { installFitstreamWasmKernels, missingKernelsNote, type InstalledWasmKernels, type MissingWasmKernels, type WasmKernelGroups } from './wasm-kernels.js';
+import {
+  installFitstreamWasmKernels,
+  missingKernelsNote,
+  provideWasmKernels,
+  wasmKernelsProvided,
+  type InstalledWasmKernels,
+  type MissingWasmKernels,
+  type WasmKernelGroups,
+  type WasmKernelsModule,
+} from './wasm-kernels.js';
 
 export type { BackendName, WasmPaths } from './candidates.js';
 
@@ -37,7 +46,10 @@ export interface BackendSelection {
 /** Options of {@link selectBackend}. */
 export interface SelectBackendOptions {
   readonly prefer?: BackendPreference;
-  /** Where the one log line goes; `null` silences it. Default: `console.error` (stderr, so JSON on stdout stays clean). */
+  /**
+   * Where the one log line goes; `null` silences it. Default: `console.error` under Node.js (stderr, so JSON on stdout
+   * stays clean), `console.info` in a page (where an error would show as a failure in the console).
+   */
   readonly log?: ((line: string) => void) | null;
   /**
    * On wasm, install fitstream's training kernels from `@fitstream/backend-wasm` when it is installed: the missing
@@ -48,7 +60,9 @@ export interface SelectBackendOptions {
   /**
    * Threads of the wasm backend. Under Node.js only 1 is possible: tfjs-backend-wasm 4.22 disables its threaded build
    * there (see {@link assertWasmThreads}). In a page more than 1 needs cross-origin isolation (`SharedArrayBuffer`);
-   * there the default is min(`navigator.hardwareConcurrency`, 4), elsewhere 1.
+   * there the default is min(`navigator.hardwareConcurrency`, 4), elsewhere 1. More than 1 loads tfjs' threaded
+   * build, whose workers run the text of its Emscripten factory: a bundler that compresses it breaks them (tfjs issues
+   * #4253, #4539; in Vite keep `build.rolldownOptions.output.minify.compress` off, or use `threads: 1`).
    */
   readonly threads?: number;
   /**
@@ -57,6 +71,11 @@ export interface SelectBackendOptions {
    * initialises. Default: tfjs' own lookup (next to the script under Node.js, relative to the page in a browser).
    */
   readonly wasmPaths?: WasmPaths;
+  /**
+   * `@fitstream/backend-wasm` itself, for a page: a bundle cannot load it by name as Node.js does, so a page imports it
+   * (`import * as wasmKernels from '@fitstream/backend-wasm'`) and passes it here once; later selections reuse it.
+   */
+  readonly wasmKernelsModule?: WasmKernelsModule;
 }
 
 const IS_NODE = currentPlatform() === 'node';
@@ -99,6 +118,8 @@ function candidatesOf(prefer: BackendPreference): readonly BackendName[] {
 
 let memo: { key: string; promise: Promise<BackendSelection> } | undefined;
 
+const defaultLog = (line: string): void => (IS_NODE ? console.error(line) : console.info(line));
+
 /**
  * Selects the fastest available tfjs backend (or the first that works of a user's choice), importing optional
  * packages dynamically. Under Node.js `'auto'` tries `tfjs-node-gpu` → `tfjs-node` → `wasm` → `cpu`; in a web page
@@ -124,8 +145,9 @@ export function selectBackend(options: SelectBackendOptions = {}): Promise<Backe
   } catch (error) {
     return Promise.reject(error as Error);
   }
+  if (options.wasmKernelsModule !== undefined) provideWasmKernels(options.wasmKernelsModule);
   const threads = options.threads ?? defaultWasmThreads();
-  const key = JSON.stringify([prefer, options.wasmKernels ?? true, threads, options.wasmPaths ?? null]);
+  const key = JSON.stringify([prefer, options.wasmKernels ?? true, threads, options.wasmPaths ?? null, wasmKernelsProvided()]);
   if (memo?.key === key && tf.getBackend() !== undefined) {
     return memo.promise.then((s) => (tf.getBackend() === s.backend ? s : select(prefer, options, threads)));
   }
@@ -148,7 +170,7 @@ async function select(prefer: BackendPreference, options: SelectBackendOptions, 
       const skipped = fallbacks.length === 0 ? '' : ` (skipped ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join('; ')})`;
       const threadNote = wasmThreads !== undefined && wasmThreads > 1 ? `, ${wasmThreads} threads` : '';
       const message = `fitstream: backend ${name}${threadNote}${skipped}${wasmKernelsMissing ? `; ${missingKernelsNote(wasmKernelsMissing)}` : ''}`;
-      if (options.log !== null) (options.log ?? ((l: string) => console.error(l)))(message);
+      if (options.log !== null) (options.log ?? defaultLog)(message);
       return { backend: name, candidate, fallbacks, message, wasmKernels, wasmKernelsMissing, wasmThreads };
     } catch (error) {
       fallbacks.push({ backend: candidate, reason: describeLoadError(error), fix: fixFor(candidate, error) });

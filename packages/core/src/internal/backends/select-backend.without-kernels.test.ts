@@ -66,4 +66,17 @@ describe('selectBackend without @fitstream/backend-wasm', () => {
     trainer.dispose();
     tf.dispose([x, y]);
   });
+
+  // Last in this file: the module given is kept for every later selection.
+  it('installs the kernels from the module passed as wasmKernelsModule (what a page does, where import by name fails)', async () => {
+    const kernels = await import('@fitstream/backend-wasm');
+    const lines: string[] = [];
+    const selection = await selectBackend({ prefer: 'wasm', wasmKernelsModule: kernels, log: (l) => lines.push(l) });
+    expect(selection).toMatchObject({ backend: 'wasm', wasmKernelsMissing: undefined, wasmKernels: { registered: expect.arrayContaining(['Conv2DBackpropFilter']) } });
+    expect(lines).toEqual(['fitstream: backend wasm']);
+    // A later selection without the option (the trainer's) still has them.
+    await expect(selectBackend({ prefer: ['wasm'], log: null })).resolves.toMatchObject({ wasmKernelsMissing: undefined });
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+    kernels.uninstallWasmKernels(tf);
+  });
 });

@@ -56,10 +56,25 @@ export interface MissingWasmKernels {
   readonly fix: string;
 }
 
-/** The part of `@fitstream/backend-wasm` the core calls. */
-interface WasmKernelsModule {
+/** The part of `@fitstream/backend-wasm` the core calls: pass the module itself where a dynamic import cannot find it. */
+export interface WasmKernelsModule {
   installWasmKernels(tf: typeof tfjs, options: WasmKernelGroups): InstalledWasmKernels;
 }
+
+/** The module given to `selectBackend({ wasmKernelsModule })`, kept for later selections (tfjs has one engine). */
+let provided: WasmKernelsModule | undefined;
+
+/** Remembers `module` as `@fitstream/backend-wasm` for every later installation (a bundle cannot import it by name). */
+export function provideWasmKernels(module: WasmKernelsModule): void {
+  provided = module;
+}
+
+/** Whether a module was given (a selection memoized before that must not be reused). */
+export const wasmKernelsProvided = (): boolean => provided !== undefined;
+
+/** Outside Node.js a computed import of a bare name resolves nowhere (no node_modules, and bundlers cannot see it). */
+const IN_PAGE = !(typeof process !== 'undefined' && typeof process.versions?.node === 'string');
+const IN_PAGE_FIX = "import * as wasmKernels from '@fitstream/backend-wasm' and pass selectBackend({ wasmKernelsModule: wasmKernels })";
 
 /**
  * Loads `@fitstream/backend-wasm` and installs the `groups` of its kernels into the active wasm backend. When the
@@ -69,9 +84,9 @@ interface WasmKernelsModule {
 export async function installFitstreamWasmKernels(tf: typeof tfjs, groups: WasmKernelGroups): Promise<{ installed: InstalledWasmKernels } | { missing: MissingWasmKernels }> {
   let kernels: Partial<WasmKernelsModule>;
   try {
-    kernels = (await importOptional(WASM_KERNELS_PACKAGE)) as Partial<WasmKernelsModule>;
+    kernels = provided ?? ((await importOptional(WASM_KERNELS_PACKAGE)) as Partial<WasmKernelsModule>);
   } catch (error) {
-    return { missing: { reason: describeLoadError(error), fix: WASM_KERNELS_FIX } };
+    return IN_PAGE ? { missing: { reason: 'not in this page', fix: IN_PAGE_FIX } } : { missing: { reason: describeLoadError(error), fix: WASM_KERNELS_FIX } };
   }
   if (typeof kernels.installWasmKernels !== 'function') {
     return { missing: { reason: `the installed ${WASM_KERNELS_PACKAGE} exports no installWasmKernels`, fix: `${WASM_KERNELS_FIX}@latest` } };
@@ -81,7 +96,7 @@ export async function installFitstreamWasmKernels(tf: typeof tfjs, groups: WasmK
 
 /** The part of the one log line that says fitstream's kernels are missing, and how to install them. */
 export function missingKernelsNote(missing: MissingWasmKernels): string {
-  const what = missing.reason === 'not installed' ? 'not installed' : `unavailable (${missing.reason})`;
+  const what = missing.reason === 'not installed' || missing.reason === 'not in this page' ? missing.reason : `unavailable (${missing.reason})`;
   return `fitstream's wasm training kernels ${what}: stock kernels, no conv/depthwise/embedding gradients, slower backward pass; ${missing.fix}`;
 }
 
