@@ -11,7 +11,7 @@ import { assertWasmThreads } from './select-backend.js';
 /** One candidate in a {@link BackendReport}. */
 export interface BackendCandidateReport {
   readonly backend: BackendName;
-  /** Whether it initialised here (and, for webgpu and webgl, passed a 2×2 matMul read back). */
+  /** Whether it initialised here (and, for webgpu and webgl, passed a smoke test: a 16×16 matMul read back, synchronous reads). */
   readonly available: boolean;
   /** Why it is not available; for an available one what was checked. */
   readonly reason: string;
@@ -100,7 +100,7 @@ export async function backendReport(options: BackendReportOptions = {}): Promise
       try {
         const { wasmThreads } = await activateCandidate(backend, platform, { threads, wasmPaths: options.wasmPaths });
         if (wasmThreads !== undefined) threadsInUse = wasmThreads;
-        const checked = backend === 'webgpu' || backend === 'webgl' ? 'initialised; a 2×2 matMul read back correctly' : 'initialised';
+        const checked = backend === 'webgpu' || backend === 'webgl' ? 'initialised; passed a matMul read-back smoke test' : 'initialised';
         candidates.push({ backend, available: true, reason: wasmThreads === undefined ? checked : `${checked}; ${wasmThreads} thread${wasmThreads === 1 ? '' : 's'}`, fix: null });
       } catch (error) {
         candidates.push({ backend, available: false, reason: describeLoadError(error), fix: fixFor(backend, error) ?? null });

@@ -159,21 +159,44 @@ async function register(candidate: BackendName, platform: Platform, wasm: WasmSe
   if (!tf.engine().registryFactory[name]) throw new Error(`the package loaded but registered no "${name}" backend`);
 }
 
+/** Side of the smoke test's matrices: 1 KiB each, past the small-buffer paths a broken GPU stack may still get right. */
+const SMOKE_SIZE = 16;
+
 /**
- * A 2×2 matMul read back: a GPU backend whose context tfjs created but that computes garbage (a broken driver, a
- * software renderer without float textures) must count as a fallback, not as a silently wrong backend.
+ * A 16×16 matMul read back, then read synchronously, then read back again: a GPU backend whose context tfjs created
+ * but that computes garbage or fails on real work (a broken driver, a software renderer without float textures, a
+ * WebGPU device lost on a synchronous read) must count as a fallback, not as a silently wrong backend. Small
+ * integers, exact in float16 too.
  */
 export async function smokeTest(name: string): Promise<void> {
-  const product = tf.tidy(() => tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, 6, 7, 8], [2, 2])));
+  await checkProduct(name, 'read back');
+  // Training reads a few values synchronously (tfjs layers does); a WebGPU stack that loses its device then (Dawn on
+  // SwiftShader in headless Chromium does) fails here or on the product after it.
+  await checkProduct(name, 'read synchronously');
+  await checkProduct(name, 'read back');
+}
+
+async function checkProduct(name: string, read: 'read back' | 'read synchronously'): Promise<void> {
+  const n = SMOKE_SIZE;
+  const a = Array.from({ length: n * n }, (_, k) => ((k * 5) % 7) - 3);
+  const b = Array.from({ length: n * n }, (_, k) => ((k * 3) % 5) - 2);
+  const expected = Array.from({ length: n * n }, (_, k) => {
+    const [i, j] = [Math.floor(k / n), k % n];
+    let sum = 0;
+    for (let t = 0; t < n; t++) sum += (a[i * n + t] ?? 0) * (b[t * n + j] ?? 0);
+    return sum;
+  });
+  const product = tf.tidy(() => tf.matMul(tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])));
+  // An error of the backend itself (a lost device) is the reason too, through the caller's catch.
   let values: ArrayLike<number>;
   try {
-    values = await product.data();
+    values = read === 'read back' ? await product.data() : product.dataSync();
   } finally {
     product.dispose();
   }
-  const expected = [19, 22, 43, 50];
-  if (values.length !== 4 || expected.some((e, i) => !(Math.abs((values[i] ?? Number.NaN) - e) <= 1e-3))) {
-    throw new CandidateUnavailable(`failed a smoke test: a 2×2 matMul on ${name} read back [${Array.from(values).join(', ')}] instead of [${expected.join(', ')}]`, undefined);
+  const wrong = expected.findIndex((e, k) => !(Math.abs((values[k] ?? Number.NaN) - e) <= 1e-3 * Math.max(1, Math.abs(e))));
+  if (values.length !== expected.length || wrong !== -1) {
+    throw new CandidateUnavailable(`failed a smoke test: a ${n}×${n} matMul on ${name} ${read} ${String(values[wrong])} at [${Math.floor(wrong / n)}, ${wrong % n}] instead of ${String(expected[wrong])}`, undefined);
   }
 }
 
