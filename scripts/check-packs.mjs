@@ -4,6 +4,9 @@
 // and that the light packages stay light: the packages listed in MUST_NOT_INSTALL are absent from that project's whole
 // dependency tree (`npm ls --all`). Optional peers are not installed (as npm does not): a README example must run
 // without them — the core's trains on stock WASM kernels without @fitstream/backend-wasm.
+// Then, when core, callbacks, samplers and regularisers are among the chosen packages, it bundles those four tarballs
+// for the browser with Vite (from the registry, at the workspace's version), without Node polyfills, and fails on any
+// Node built-in, any "externalized for browser compatibility" warning and any unresolved import.
 // Usage: node scripts/check-packs.mjs [package-dir ...]   (run after `npm run build`; sibling @fitstream packages that
 // the chosen ones need are packed too, but only the chosen ones are tested)
 import { execFileSync } from 'node:child_process';
@@ -51,6 +54,92 @@ function installedNames(project) {
   return names;
 }
 
+/** The packages a web page uses: their packed builds must bundle for the browser. */
+const BROWSER_PACKAGES = ['@fitstream/core', '@fitstream/callbacks', '@fitstream/samplers', '@fitstream/regularisers'];
+
+/** A page that trains with the four packages, and the Vite build of it that must not need Node. */
+const BROWSER_ENTRY = `import * as tf from '@tensorflow/tfjs';
+import { createTrainer } from '@fitstream/core';
+import { earlyStopping } from '@fitstream/callbacks';
+import { shuffleSampler } from '@fitstream/samplers';
+import { weightPenalty } from '@fitstream/regularisers';
+const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] });
+const trainer = createTrainer({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 1 })
+  .use(earlyStopping({ monitor: 'loss', patience: 2 }))
+  .use(shuffleSampler({ seed: 2 }))
+  .use(weightPenalty({ l2: 1e-4 }));
+const x = tf.randomNormal([32, 4], 0, 1, 'float32', 1);
+const y = tf.oneHot(tf.argMax(x.slice([0, 0], [32, 3]), 1), 3).toFloat();
+trainer.fit({ x, y }, { epochs: 2, batchSize: 8, handleSignals: false }).then((r) => (document.body.textContent = r.reason));
+`;
+const BROWSER_BUILD = `import { build } from 'vite';
+import { isBuiltin } from 'node:module';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+const problems = [];
+function browserFieldDrops(importer, id) {
+  for (let dir = dirname(importer); dir !== dirname(dir); dir = dirname(dir)) {
+    if (!existsSync(join(dir, 'package.json'))) continue;
+    const browser = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).browser;
+    return typeof browser === 'object' && browser !== null && browser[id] === false;
+  }
+  return false;
+}
+const note = (m) => /externalized for browser compatibility|failed to resolve|could not be resolved|UNRESOLVED_IMPORT/i.test(m) && problems.push(m);
+await build({
+  configFile: false, logLevel: 'silent',
+  customLogger: { info() {}, warn: note, warnOnce: note, error: note, clearScreen() {}, hasErrorLogged: () => false, hasWarned: false },
+  plugins: [{ name: 'no-node-builtins', enforce: 'pre', resolveId(id, importer) {
+    // A bare built-in that the importing package's own browser field maps to false (tfjs' Node paths) is its declared
+    // browser build, not a polyfill: allowed. Anything else, and every node: import, is not.
+    if (isBuiltin(id) && importer && (id.startsWith('node:') || !browserFieldDrops(importer, id))) problems.push(id + ' imported by ' + importer);
+    return null;
+  } }],
+  build: { target: 'es2022', outDir: 'dist', emptyOutDir: true, reportCompressedSize: false, chunkSizeWarningLimit: 1e9 },
+});
+if (problems.length) { console.error(problems.join('\\n')); process.exit(1); }
+const files = readdirSync('dist/assets').filter((f) => f.endsWith('.js'));
+const raw = files.reduce((a, f) => a + readFileSync('dist/assets/' + f).length, 0);
+const gzip = files.reduce((a, f) => a + gzipSync(readFileSync('dist/assets/' + f)).length, 0);
+console.log(files.length + ' chunks, ' + (raw / 1024).toFixed(0) + ' KiB raw, ' + (gzip / 1024).toFixed(0) + ' KiB gzip (tfjs included)');
+`;
+
+/**
+ * Installs the packed core, callbacks, samplers and regularisers (with their packed siblings and their required peers
+ * from the registry) and Vite at the workspace's version into an empty project, and builds a page that trains with
+ * them. True when the build needed nothing from Node.
+ */
+function bundleForBrowser() {
+  const project = mkdtempSync(join(tmpdir(), 'fitstream-browser-'));
+  try {
+    const names = new Set(BROWSER_PACKAGES.flatMap((n) => [n, ...closure(n)]));
+    for (const name of names) {
+      if (!tarballs.has(name)) tarballs.set(name, join(packs, run('npm', ['pack', '--silent', '--pack-destination', packs], byName.get(name)).trim().split('\n').pop()));
+    }
+    const peers = new Set(
+      [...names].flatMap((n) => {
+        const m = manifests.get(byName.get(n));
+        return Object.entries(m.peerDependencies ?? {}).filter(([p]) => !byName.has(p) && !optionalPeersOf(m).has(p)).map(([p, v]) => `${p}@${v}`);
+      }),
+    );
+    const vite = JSON.parse(readFileSync(join(root, 'node_modules', 'vite', 'package.json'), 'utf8')).version;
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'browser-consumer', private: true, type: 'module' }));
+    run('npm', ['install', '--no-package-lock', ...[...names].map((n) => tarballs.get(n)), ...peers, `vite@${vite}`], project);
+    writeFileSync(join(project, 'index.html'), '<!doctype html><html><body><script type="module" src="./main.js"></script></body></html>');
+    writeFileSync(join(project, 'main.js'), BROWSER_ENTRY);
+    writeFileSync(join(project, 'build.mjs'), BROWSER_BUILD);
+    const out = run(process.execPath, ['build.mjs'], project);
+    console.log(`✓ ${BROWSER_PACKAGES.join(', ')}: the packed packages bundle for the browser with Vite ${vite} (es2022, no Node built-in)\n    ${out.trim()}`);
+    return true;
+  } catch (error) {
+    console.error(`✗ browser bundle of ${BROWSER_PACKAGES.join(', ')}: ${error.message}`);
+    return false;
+  } finally {
+    rmSync(project, { recursive: true, force: true });
+  }
+}
+
 const chosen = [...chosenDirs].map((d) => manifests.get(d)).filter((m) => !m.private);
 const toPack = new Set(chosen.flatMap((m) => [m.name, ...closure(m.name)]));
 const packs = mkdtempSync(join(tmpdir(), 'fitstream-packs-'));
@@ -93,6 +182,7 @@ try {
       rmSync(project, { recursive: true, force: true });
     }
   }
+  if (BROWSER_PACKAGES.every((n) => chosen.some((m) => m.name === n))) failed += bundleForBrowser() ? 0 : 1;
 } finally {
   rmSync(packs, { recursive: true, force: true });
 }
