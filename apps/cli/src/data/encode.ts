@@ -128,13 +128,18 @@ export function findMissing(table: Table, columns: readonly string[]): { places:
   return { places, rows };
 }
 
-/** The error for missing values: where they are (the first ten), how many, and the fix. */
-export function missingError(table: Table, places: readonly Place[], fix: string): FitstreamInputError {
+/**
+ * The error for missing values: where they are (the first ten), how many, and the fix.
+ *
+ * @example
+ * ```ts
+ * throw missingError('iris.csv', findMissing(table, ['petal width']).places, 'Fill them in.');
+ * // data.onMissing: iris.csv has 1 missing value (rows counted from 1 after the header): row 3, column "petal width". Fill them in.
+ * ```
+ */
+export function missingError(source: string, places: readonly Place[], fix: string, counting = 'rows counted from 1 after the header'): FitstreamInputError {
   const count = places.length;
-  return new FitstreamInputError(
-    'data.onMissing',
-    `${table.source} has ${count} missing value${count === 1 ? '' : 's'} (rows counted from 1 after the header): ${formatPlaces(places)}. ${fix}`,
-  );
+  return new FitstreamInputError('data.onMissing', `${source} has ${count} missing value${count === 1 ? '' : 's'} (${counting}): ${formatPlaces(places)}. ${fix}`);
 }
 
 /**
@@ -267,7 +272,7 @@ function tableEncoding(record: TableEncodingRecord): TableEncoding {
       const missing = findMissing(table, required);
       if (missing.places.length > 0 && record.onMissing !== 'drop-rows') {
         const targets = missing.places.filter((p) => !unfilled.includes(p.column));
-        throw missingError(table, missing.places, targets.length > 0 && record.onMissing !== 'error'
+        throw missingError(table.source, missing.places, targets.length > 0 && record.onMissing !== 'error'
           ? 'Imputation fills features only: remove the rows without a target or weight, or set data.onMissing to drop-rows.'
           : 'Fill them in, or set data.onMissing to drop-rows, mean, median or most-frequent.');
       }
