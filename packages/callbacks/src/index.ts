@@ -43,6 +43,9 @@ export { modelCheckpoint } from './internal/io/model-checkpoint.js';
 export type { ModelCheckpoint, ModelCheckpointOptions, SavedCheckpoint } from './internal/io/model-checkpoint.js';
 export { backupAndRestore } from './internal/io/backup-and-restore.js';
 export type { BackupAndRestore, BackupAndRestoreOptions } from './internal/io/backup-and-restore.js';
+// The logger interface the file loggers are built on: runs anywhere, a page included.
+export { createLogger } from './internal/io/logger.js';
+export type { Logger, LoggerSpec, LoggerContext, LoggerRecords, LogRecord } from './internal/io/logger.js';
 // Node-only pieces (files, the terminal) come through `#platform/*`: the browser build's versions throw at plugin
 // creation, naming what to use there instead, and no node: module is reachable from a browser bundle.
 export { jsonlLogger, replay, csvLogger, tensorBoard } from '#platform/loggers';

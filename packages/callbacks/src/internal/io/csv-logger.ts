@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { ofType, type Plugin, type TrainerControl } from '@fitstream/core';
-import { merge } from 'rxjs';
+import type { Plugin } from '@fitstream/core';
 import { BufferedFile } from './buffered-file.js';
+import { createLogger } from './logger.js';
 import { cutCsvRows } from './resume-truncation.js';
 import { inputError } from '../input-error.js';
 
@@ -31,7 +31,7 @@ function cell(value: number | undefined): string {
 /**
  * Writes one CSV row per epoch (Keras `CSVLogger`): `epoch` (0-based, as Keras), the loss and metrics, their `val_`
  * counterparts (empty in epochs without validation), `learning_rate`, `step` and `duration_ms`. Rows are written at each
- * epoch end inside `control.await`.
+ * epoch end inside `control.await`. Built on {@link createLogger} (its `'epoch'` records).
  *
  * A fit resumed from a checkpoint cuts the file back to the rows of the epochs before the checkpoint (a row written
  * after it, a torn last line of a kill) and appends without a second header, so the finished file equals the
@@ -46,37 +46,41 @@ export function csvLogger<M extends string = string>(options: CsvLoggerOptions):
   if (!options || typeof options.path !== 'string' || options.path.length === 0) throw inputError('csvLogger: options.path (a .csv file) is required.');
   const sep = options.separator ?? ',';
   if (sep.length === 0 || /["\n\r]/.test(sep)) throw inputError(`csvLogger: separator must be a non-empty string without quotes or newlines, got ${JSON.stringify(sep)}.`);
-  return {
+  const { path } = options;
+  // The fit's file and columns, from its fit:start to its close.
+  let file: BufferedFile | undefined;
+  let columns: readonly string[] = [];
+  const logger = createLogger<M>({
     name: 'csv-logger',
-    path: options.path,
-    attach: (events$, control: TrainerControl<M>) => {
-      const names = [...control.metricNames] as string[];
-      const columns = [...names, ...names.map((n) => `val_${n}`)];
-      let file: BufferedFile | undefined;
-      return merge(events$.pipe(ofType('fit:start')), events$.pipe(ofType('epoch:end')), events$.pipe(ofType('fit:end'))).subscribe((e) => {
-        if (e.type === 'fit:start') {
-          const append = options.append ?? e.resumedFrom !== undefined;
-          // Rows of epochs after the checkpoint are written again by this fit.
-          const cut = append && e.resumedFrom !== undefined ? cutCsvRows(options.path, e.initialEpoch, sep) : Promise.resolve();
-          const f = new BufferedFile(options.path, append ? 'append' : 'truncate', cut);
-          file = f;
-          const header = `${['epoch', ...columns, 'learning_rate', 'step', 'duration_ms'].join(sep)}\n`;
-          // Appending to an empty or missing file still needs the header.
-          control.await(
-            (append ? cut.then(() => stat(options.path).then((s) => s.size === 0, () => true)) : Promise.resolve(true)).then((needsHeader) => {
-              if (needsHeader) f.write(header);
-              return f.flush();
-            }),
-          );
-        } else if (e.type === 'epoch:end' && file) {
-          const logs = e.metrics as unknown as Readonly<Record<string, number | undefined>>;
-          file.write(`${[String(e.epoch), ...columns.map((c) => cell(logs[c])), cell(e.learningRate), String(e.step), e.durationMs.toFixed(1)].join(sep)}\n`);
-          control.await(file.flush());
-        } else if (e.type === 'fit:end' && file) {
-          control.await(file.close());
-          file = undefined;
-        }
-      });
+    records: 'epoch',
+    timeoutMs: 10 * 60_000,
+    write: (record, { control }) => {
+      if (record.type === 'fit:start') {
+        const names = [...control.metricNames] as string[];
+        columns = [...names, ...names.map((n) => `val_${n}`)];
+        const append = options.append ?? record.resumedFrom !== undefined;
+        // Rows of epochs after the checkpoint are written again by this fit.
+        const cut = append && record.resumedFrom !== undefined ? cutCsvRows(path, record.initialEpoch, sep) : Promise.resolve();
+        const f = new BufferedFile(path, append ? 'append' : 'truncate', cut);
+        file = f;
+        const header = `${['epoch', ...columns, 'learning_rate', 'step', 'duration_ms'].join(sep)}\n`;
+        // Appending to an empty or missing file still needs the header.
+        return (append ? cut.then(() => stat(path).then((s) => s.size === 0, () => true)) : Promise.resolve(true)).then((needsHeader) => {
+          if (needsHeader) f.write(header);
+          return f.flush();
+        });
+      }
+      if (record.type === 'epoch:end' && file) {
+        const logs = record.metrics as unknown as Readonly<Record<string, number | undefined>>;
+        file.write(`${[String(record.epoch), ...columns.map((c) => cell(logs[c])), cell(record.learningRate), String(record.step), record.durationMs.toFixed(1)].join(sep)}\n`);
+      }
     },
-  };
+    flush: () => file?.flush(), // after every epoch:end (and saved checkpoint)
+    close: () => {
+      const closing = file;
+      file = undefined;
+      return closing?.close();
+    },
+  });
+  return { ...logger, path };
 }

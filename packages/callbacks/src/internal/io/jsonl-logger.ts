@@ -1,8 +1,9 @@
 import { Observable } from 'rxjs';
-import { type Plugin, type TrainerControl, type TrainerEvent, type TrainerEventType } from '@fitstream/core';
+import { type Plugin, type TrainerEvent, type TrainerEventType } from '@fitstream/core';
 import { BufferedFile } from './buffered-file.js';
-import { EVENT_LOG_FORMAT, eventToRecord, parseLine, toEvent, typeOfLine, type ReplayOptions } from './event-log.js';
+import { EVENT_LOG_FORMAT, parseLine, toEvent, typeOfLine, type ReplayOptions } from './event-log.js';
 import { stringifyEvent } from './json-lines.js';
+import { createLogger } from './logger.js';
 import { readLines } from './read-lines.js';
 import { cutEventLog, happenedAfter, readResumePosition, type ResumePosition } from './resume-truncation.js';
 import { inputError } from '../input-error.js';
@@ -33,18 +34,15 @@ export interface JsonlLogger<M extends string = string> extends Plugin<M> {
   readonly path: string;
 }
 
-/**
- * Events after which the buffer is written: an epoch end, and every saved checkpoint (core's `checkpoint:saved`, which
- * `modelCheckpoint` and `backupAndRestore` writes emit, and `backupAndRestore:saved`), so that a run killed and resumed from its
- * backup loses no logged step before that backup.
- */
-const FLUSH_AFTER: ReadonlySet<string> = new Set(['epoch:end', 'checkpoint:saved', 'backupAndRestore:saved']);
+/** How long a write of the log may hold the loop: a resumed fit first reads and cuts the whole file. */
+const FILE_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Logs every trainer event (and every plugin event published with `control.emit`) as one JSON line, replayable with
  * {@link replay}. Lines are buffered and written at each epoch end, after every saved checkpoint or backup
  * (`checkpoint:saved`, `backupAndRestore:saved`: a kill loses at most the steps since the last backup) and at fit end (holding
  * the loop with `control.await`), and whenever the buffer passes `flushAtChars`. NaN and ±Infinity survive the round trip.
+ * Built on {@link createLogger}: its lines are the records every logger made with it receives.
  *
  * A batch event is written when the next event arrives, so that metrics read by any subscriber of that batch (a
  * progress bar, a NaN guard) are included without a read of the logger's own.
@@ -66,77 +64,61 @@ export function jsonlLogger<M extends string = string>(options: JsonlLoggerOptio
   if (!Number.isInteger(every) || every < 0) throw inputError(`jsonlLogger: readBatchMetricsEvery must be an integer ≥ 0, got ${String(every)}.`);
   const include = options.include ? new Set<string>(options.include) : undefined;
   const flushAt = options.flushAtChars ?? 1 << 20;
-  let fits = 0;
-  return {
-    name: 'jsonl-logger',
-    path: options.path,
-    attach: (events$, control: TrainerControl<M>) => {
-      let file: BufferedFile | undefined;
-      let held: TrainerEvent | undefined;
-      // A resumed fit's events until the first one the uninterrupted run logged after the checkpoint: dropped once the
-      // log is cut back (`at`), kept for writing while the cut is under way (it ends before the loop's first event).
-      let replaying: { at: ResumePosition | undefined; early: TrainerEvent[] } | undefined;
-      const fit = fits++;
-      const write = (event: TrainerEvent) => {
-        if (include && !include.has(event.type)) return;
-        file!.write(`${stringifyEvent(eventToRecord(event))}\n`);
-      };
-      const header = `${JSON.stringify({ format: EVENT_LOG_FORMAT, version: 1 })}\n`;
-      const resume = (path: string, checkpoint: string): Promise<void> => {
-        const state: { at: ResumePosition | undefined; early: TrainerEvent[] } = { at: undefined, early: [] };
-        replaying = state;
-        const cut = readResumePosition(checkpoint).then(async (at) => ({ at, cut: await cutEventLog(path, at) }));
-        file = new BufferedFile(path, 'append', cut);
-        return cut.then(({ at, cut }) => {
-          if (replaying !== state) return;
-          if (cut.anchored) {
-            state.at = at;
-            return;
-          }
-          replaying = undefined;
-          file?.write(header);
-          for (const e of state.early) write(e);
-        });
-      };
-      return events$.subscribe((event: TrainerEvent<M>) => {
-        const e = event as TrainerEvent;
-        if (e.type === 'fit:start') {
-          const append = options.append === 'auto' || options.append === undefined ? fit > 0 || e.resumedFrom !== undefined : options.append;
-          if (append && e.resumedFrom !== undefined) control.await(resume(options.path, e.resumedFrom));
-          else {
-            file = new BufferedFile(options.path, append ? 'append' : 'truncate');
-            file.write(header);
-          }
-        }
-        if (!file) return; // backend:selected before fit:start
-        if (replaying && !(replaying.at && happenedAfter(e.type, e, replaying.at))) {
-          if (!replaying.at) replaying.early.push(e);
-        } else {
-          replaying = undefined;
-          if (held) {
-            write(held);
-            held = undefined;
-          }
-          if (e.type === 'step:end' && every > 0 && e.step % every === 0) void e.metrics.loss; // one read, cached for everyone
-          if (e.type === 'batch:end' || e.type === 'step:end') held = e;
-          else write(e);
-        }
-        if (e.type === 'fit:end') {
-          const closing = file;
-          replaying = undefined;
-          // Plugins that change the model when the fit ends do it once every subscriber has seen fit:end, and say so
-          // (`earlyStopping:restored`, `ema:finalized`): the file stays open for them until the next macrotask.
-          const after = new Promise<void>((resolve) => setImmediate(resolve));
-          control.await(
-            after.then(() => {
-              if (file === closing) file = undefined;
-              return closing.close();
-            }),
-          );
-        } else if (FLUSH_AFTER.has(e.type) || file.buffered >= flushAt) control.await(file.flush());
-      });
-    },
+  const { path } = options;
+  const header = `${JSON.stringify({ format: EVENT_LOG_FORMAT, version: 1 })}\n`;
+  // The fit's file, from its fit:start to its close.
+  let file: BufferedFile | undefined;
+  // A resumed fit's records until the first one the uninterrupted run logged after the checkpoint are dropped (the log
+  // was cut back to the checkpoint).
+  let replaying: ResumePosition | undefined;
+
+  const writeLine = (record: Record<string, unknown>): void | Promise<void> => {
+    if (include && typeof record.type === 'string' && !include.has(record.type)) return;
+    file!.write(`${stringifyEvent(record)}\n`);
+    if (file!.buffered >= flushAt) return file!.flush();
   };
+
+  /** Opens the file of a resumed fit: cut back to the checkpoint, or appended to as it is when it holds nothing before it. */
+  const resume = (start: Record<string, unknown>, checkpoint: string): Promise<void> => {
+    const cut = readResumePosition(checkpoint).then(async (at) => ({ at, cut: await cutEventLog(path, at) }));
+    file = new BufferedFile(path, 'append', cut);
+    return cut.then(({ at, cut }) => {
+      if (cut.anchored) replaying = at;
+      else {
+        file!.write(header);
+        return writeLine(start);
+      }
+    });
+  };
+
+  const logger = createLogger<M>({
+    name: 'jsonl-logger',
+    records: 'all',
+    readBatchMetricsEvery: every,
+    timeoutMs: FILE_TIMEOUT_MS,
+    write: (record, { fit }) => {
+      const r = record as Record<string, unknown> & { readonly type: string };
+      if (record.type === 'fit:start') {
+        replaying = undefined;
+        const append = options.append === 'auto' || options.append === undefined ? fit > 0 || record.resumedFrom !== undefined : options.append;
+        if (append && record.resumedFrom !== undefined) return resume(r, record.resumedFrom);
+        file = new BufferedFile(path, append ? 'append' : 'truncate');
+        file.write(header);
+      } else if (replaying) {
+        if (!happenedAfter(r.type, r, replaying)) return;
+        replaying = undefined;
+      }
+      return writeLine(r);
+    },
+    flush: () => file?.flush(),
+    close: () => {
+      const closing = file;
+      file = undefined;
+      replaying = undefined;
+      return closing?.close();
+    },
+  });
+  return { ...logger, path };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { join, resolve as resolvePath } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { GradientTransform, provide, type Plugin, type TrainerControl, type TrainerEvent } from '@fitstream/core';
+import { GradientTransform, provide, type Plugin } from '@fitstream/core';
+import { createLogger } from '../logger.js';
 import { readResumePosition } from '../resume-truncation.js';
 import { continueEventFile } from './resume.js';
 import { EventFileWriter } from './tfevents.js';
@@ -42,7 +43,8 @@ function nonNegativeInt(v: number | undefined, what: string): number {
 /**
  * Writes TensorBoard event files in pure TypeScript (no tfjs-node): epoch scalars for training and validation (one
  * chart per metric with both runs, as Keras), the learning rate, batch scalars every n steps, weight histograms every
- * n epochs and gradient histograms every n steps. Records are buffered and flushed at each epoch and fit end.
+ * n epochs and gradient histograms every n steps. Records are buffered and flushed at each epoch and fit end. Built on
+ * {@link createLogger} (its `'epoch'` records, or `'step'` records with `updateFreq: n`).
  *
  * A fit resumed from a checkpoint continues the newest event file of each run (`train`, `validation`) under its name
  * instead of starting another: the file is first cut back to the records written up to the checkpoint (and a record
@@ -80,77 +82,81 @@ export function tensorBoard<M extends string = string>(options: TensorBoardOptio
     },
   };
 
-  return {
+  let validation: EventFileWriter | undefined;
+  const flushAll = () => Promise.all([train?.flush(), validation?.flush()]);
+
+  const logger = createLogger<M>({
     name: 'tensorboard',
+    // Batch scalars need the step records, with their metrics read every updateFreq steps.
+    records: updateFreq === 'epoch' ? 'epoch' : 'step',
+    readBatchMetricsEvery: updateFreq === 'epoch' ? 0 : updateFreq,
+    timeoutMs: 10 * 60_000,
+    write: (record, { control }) => {
+      const names = control.metricNames as readonly string[];
+      switch (record.type) {
+        case 'fit:start': {
+          // A resumed fit continues each run's newest file, cut back to the checkpoint; the writers hold their
+          // records until it is ready (the loop waits for it at its next boundary).
+          const at = record.resumedFrom === undefined ? undefined : readResumePosition(record.resumedFrom);
+          const writer = (run: string) => {
+            const dir = join(logDir, run);
+            return new EventFileWriter(dir, at ? { continuing: at.then((position) => continueEventFile(dir, position)) } : {});
+          };
+          train = writer('train');
+          validation = writer('validation');
+          writers = [train, validation];
+          // Every fit leaves its files from its start, so that a fit resumed later finds the file it continues.
+          return flushAll();
+        }
+        case 'step:end':
+          if (train && updateFreq !== 'epoch' && record.step % updateFreq === 0) {
+            const metrics = record.metrics as Readonly<Record<string, number>>;
+            for (const n of names) train.scalar(`batch_${n}`, metrics[n]!, record.step);
+            train.scalar('batch_learning_rate', record.learningRate, record.step);
+          }
+          return;
+        case 'epoch:end': {
+          if (!train || !validation) return;
+          const logs = record.metrics as unknown as Readonly<Record<string, number | undefined>>;
+          for (const n of names) {
+            train.scalar(`epoch_${n}`, logs[n]!, record.epoch);
+            const v = logs[`val_${n}`];
+            if (v !== undefined) validation.scalar(`epoch_${n}`, v, record.epoch);
+          }
+          train.scalar('epoch_learning_rate', record.learningRate, record.epoch);
+          train.scalar('epoch_steps_per_second', record.durationMs > 0 ? (1000 * record.batches) / record.durationMs : 0, record.epoch);
+          if (histogramFreq > 0 && record.epoch % histogramFreq === 0) {
+            // Called within the epoch:end event (nothing of this logger is pending then): the epoch's weights.
+            const weights = control.snapshotWeights();
+            try {
+              for (const [name, w] of weights) train.histogram(name, w.dataSync(), record.epoch, buckets);
+            } finally {
+              tf.dispose([...weights.values()]);
+            }
+          }
+          return; // written by flush, right after this record
+        }
+        default:
+          return;
+      }
+    },
+    flush: () => flushAll(),
+    close: () => {
+      const closing = [train, validation].filter((w) => w !== undefined).map((w) => w.close());
+      train = undefined;
+      validation = undefined;
+      return Promise.all(closing);
+    },
+  });
+
+  return {
+    ...logger,
     logDir,
     get files() {
       return writers.map((w) => w.path);
     },
     register: (container) => {
       if (gradientFreq > 0) provide(container, GradientTransform, observer);
-    },
-    attach: (events$, control: TrainerControl<M>) => {
-      let validation: EventFileWriter | undefined;
-      const names = [...control.metricNames] as string[];
-      writers = [];
-      const flushAll = () => Promise.all([train?.flush(), validation?.flush()]);
-      return events$.subscribe((event: TrainerEvent<M>) => {
-        const e = event as TrainerEvent;
-        switch (e.type) {
-          case 'fit:start': {
-            // A resumed fit continues each run's newest file, cut back to the checkpoint; the writers hold their
-            // records until it is ready (the loop waits for it at its next boundary).
-            const at = e.resumedFrom === undefined ? undefined : readResumePosition(e.resumedFrom);
-            const writer = (run: string) => {
-              const dir = join(logDir, run);
-              return new EventFileWriter(dir, at ? { continuing: at.then((position) => continueEventFile(dir, position)) } : {});
-            };
-            train = writer('train');
-            validation = writer('validation');
-            writers = [train, validation];
-            // Every fit leaves its files from its start, so that a fit resumed later finds the file it continues.
-            control.await(flushAll());
-            break;
-          }
-          case 'step:end':
-            if (train && updateFreq !== 'epoch' && e.step % updateFreq === 0) {
-              const metrics = e.metrics as Readonly<Record<string, number>>;
-              for (const n of names) train.scalar(`batch_${n}`, metrics[n]!, e.step);
-              train.scalar('batch_learning_rate', e.learningRate, e.step);
-            }
-            break;
-          case 'epoch:end': {
-            if (!train || !validation) break;
-            const logs = e.metrics as unknown as Readonly<Record<string, number | undefined>>;
-            for (const n of names) {
-              train.scalar(`epoch_${n}`, logs[n]!, e.epoch);
-              const v = logs[`val_${n}`];
-              if (v !== undefined) validation.scalar(`epoch_${n}`, v, e.epoch);
-            }
-            train.scalar('epoch_learning_rate', e.learningRate, e.epoch);
-            train.scalar('epoch_steps_per_second', e.durationMs > 0 ? (1000 * e.batches) / e.durationMs : 0, e.epoch);
-            if (histogramFreq > 0 && e.epoch % histogramFreq === 0) {
-              const weights = control.snapshotWeights();
-              try {
-                for (const [name, w] of weights) train.histogram(name, w.dataSync(), e.epoch, buckets);
-              } finally {
-                tf.dispose([...weights.values()]);
-              }
-            }
-            control.await(flushAll());
-            break;
-          }
-          case 'fit:end': {
-            const closing = [train, validation].filter((w) => w !== undefined).map((w) => w.close());
-            train = undefined;
-            validation = undefined;
-            control.await(Promise.all(closing));
-            break;
-          }
-          default:
-            break;
-        }
-      });
     },
   };
 }
