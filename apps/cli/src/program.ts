@@ -214,6 +214,18 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
   ).action(modelRecipeAction('lr-find', async () => (await import('./commands/lr-find.js')).lrFindCommand));
 
   program
+    .command('sweep')
+    .description('Hyper-parameter search: trials of a recipe or config over a space of config keys (grid, random, Sobol), pruned (median, Hyperband), in parallel; writes <out>/sweep.json and sweep.html')
+    .argument('<sweep-file>', 'a sweep file (.yaml, .json): base, space, sampler, trials, objective, pruner, parallel, out')
+    .option('--parallel <n>', "trials at once (default: the file's parallel, auto = CPU cores)", positiveInteger('--parallel'))
+    .option('--dry-run', 'list the planned trials and their configurations, run nothing')
+    .option('--json', 'print one JSON summary on stdout at the end (logs go to stderr)')
+    .action(async (file: string, flags: { json?: boolean; dryRun?: boolean; parallel?: number }) => {
+      const { sweepCommand } = await import('./sweep/sweep-command.js');
+      setExit(await sweepCommand(file, flags, io));
+    });
+
+  program
     .command('launch')
     .description('Data-parallel training: run <script> as replicas on worker threads or MPI processes (torchrun-style)')
     .argument('<script>', 'the training script every replica runs (it calls init() from @fitstream/distributed)')
