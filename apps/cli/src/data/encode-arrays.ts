@@ -21,6 +21,8 @@ export interface ArrayEncodingRecord {
   readonly classNames?: readonly string[] | undefined;
   /** Whether targets are one-hot rows (class = position of the 1). */
   readonly oneHot?: boolean | undefined;
+  /** Regression: values per sample's target. */
+  readonly targetSize?: number | undefined;
 }
 
 /** Arrays encoded for the model; tensors are the caller's. */
@@ -178,7 +180,7 @@ function gather(a: NdArray, rows: ArrayLike<number>): Float32Array {
  * const { x, y } = encoding.apply(data, split.validation);
  * ```
  */
-export function fitArrayEncoding(x: NdArray, trainRows: ArrayLike<number>, options: { scale: Scaling; task: Task; classNames?: readonly string[] | undefined; oneHot: boolean }): ArrayEncoding {
+export function fitArrayEncoding(x: NdArray, trainRows: ArrayLike<number>, options: { scale: Scaling; task: Task; classNames?: readonly string[] | undefined; oneHot: boolean; targetSize?: number }): ArrayEncoding {
   const size = sampleSize(x);
   let offset: number[] | undefined;
   let divisor: number[] | undefined;
@@ -220,6 +222,7 @@ export function fitArrayEncoding(x: NdArray, trainRows: ArrayLike<number>, optio
     task: options.task,
     ...(options.classNames ? { classNames: [...options.classNames] } : {}),
     ...(options.oneHot ? { oneHot: true } : {}),
+    ...(options.task === 'regression' && options.targetSize !== undefined ? { targetSize: options.targetSize } : {}),
   });
 }
 

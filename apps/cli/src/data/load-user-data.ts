@@ -75,6 +75,8 @@ export interface UserData {
   readonly classNames?: readonly string[] | undefined;
   /** Inputs per sample, flattened (one-hot columns counted): a table's encoded width, an image's h·w·c. */
   readonly featureCount: number;
+  /** A table's model inputs by name (one-hot columns as `column=value`); empty for arrays and images. */
+  readonly featureNames: readonly string[];
   /** The shape of one sample's input: `[featureCount]` for tables, `[h, w, c]` for images. */
   readonly inputShape: readonly number[];
   /** Outputs the model needs: the number of classes, or of target columns. */
@@ -233,6 +235,7 @@ async function loadTable(path: string, format: DataFormat, spec: ResolvedDataSpe
     task,
     classNames,
     featureCount: encoding.featureCount,
+    featureNames: encoding.featureNames,
     inputShape: [encoding.featureCount],
     outputCount: task === 'classification' ? classNames!.length : roles.target.length,
     warnings,
@@ -321,7 +324,8 @@ function loadArrays(source: ArrayData, format: DataFormat, spec: ResolvedDataSpe
     const drawn = splitRows(kept.length, { validation: spec.split.validation, by: 'random', seed, stratify, source: source.source });
     split = { ...drawn, train: drawn.train.map((i) => kept[i]!), validation: drawn.validation.map((i) => kept[i]!) };
   }
-  const encoding = fitArrayEncoding(data.x, split.train, { scale: spec.scale ?? 'none', task, classNames, oneHot });
+  const ySize = data.y.shape.slice(1).reduce((a, b) => a * b, 1);
+  const encoding = fitArrayEncoding(data.x, split.train, { scale: spec.scale ?? 'none', task, classNames, oneHot, targetSize: ySize });
   const train = toSplit(encoding.apply(data, split.train));
   let validation: UserDataSplit;
   try {
@@ -340,7 +344,6 @@ function loadArrays(source: ArrayData, format: DataFormat, spec: ResolvedDataSpe
     warnings,
     preprocessing: encoding.toJSON(),
   };
-  const ySize = data.y.shape.slice(1).reduce((a, b) => a * b, 1);
   return {
     train,
     validation,
@@ -349,6 +352,7 @@ function loadArrays(source: ArrayData, format: DataFormat, spec: ResolvedDataSpe
     task,
     classNames,
     featureCount: encoding.featureCount,
+    featureNames: [],
     inputShape: encoding.inputShape,
     outputCount: task === 'classification' ? classNames!.length : ySize,
     warnings,
@@ -403,6 +407,7 @@ async function loadImages(path: string, spec: ResolvedDataSpec, seed: number, wa
     task: 'classification',
     classNames: folder.classNames,
     featureCount: size,
+    featureNames: [],
     inputShape: folder.sampleShape,
     outputCount: folder.classNames.length,
     warnings,
