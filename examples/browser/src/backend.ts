@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { installWasmKernels } from '@fitstream/backend-wasm';
+import * as wasmKernels from '@fitstream/backend-wasm';
 import { selectBackend, type BackendPreference, type BackendSelection } from '@fitstream/core';
 
 /** What the page's `?backend=` may ask for; `auto` lets `selectBackend` choose the fastest that starts. */
@@ -22,8 +21,8 @@ const WASM_PATHS = {
 /**
  * Starts the backend the page asked for through core's `selectBackend`, which logs one line with the reason for every
  * fallback. On wasm, training a convolution needs the kernels of `@fitstream/backend-wasm` (stock wasm has no gradient
- * for a convolution's filter): `selectBackend` installs them, and when it could not load that package by name (a
- * bundle cannot `import()` a computed package name) the page installs them from its own import.
+ * for a convolution's filter): a bundle cannot `import()` a package by a computed name, so the page passes the module
+ * to `selectBackend` (`wasmKernelsModule`), which installs them when it selects wasm.
  *
  * @example
  * ```ts
@@ -31,11 +30,5 @@ const WASM_PATHS = {
  * ```
  */
 export async function startBackend(choice: BackendChoice, log: (line: string) => void): Promise<BackendSelection> {
-  const selection = await selectBackend({ prefer: choice, log, wasmPaths: WASM_PATHS });
-  if (selection.backend === 'wasm' && selection.wasmKernelsMissing) {
-    const installed = installWasmKernels(tf, {});
-    log(`fitstream example: installed @fitstream/backend-wasm's kernels from the page (${installed.registered.length} registered, ${installed.replaced.length} replaced)`);
-    return { ...selection, wasmKernels: installed, wasmKernelsMissing: undefined };
-  }
-  return selection;
+  return selectBackend({ prefer: choice, log, wasmPaths: WASM_PATHS, wasmKernelsModule: wasmKernels });
 }
