@@ -297,6 +297,8 @@ class SweepRunner {
     const dir = this.dir(t);
     await mkdir(dir, { recursive: true });
     if (!(await exists(join(dir, 'config.json')))) await writeJson(join(dir, 'config.json'), t.config);
+    // A Ctrl-C while the directory was being prepared: the trial stays as it was, for the next run of the sweep.
+    if (this.stopping) return;
     const first = t.runs === 0;
     t.status = 'running';
     t.runs += 1;

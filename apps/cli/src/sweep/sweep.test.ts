@@ -206,6 +206,23 @@ function summaryOfTrain(run: Run): string {
   return (JSON.parse(run.stdout.trim()) as { runDir: string }).runDir;
 }
 
+describe("the README's example sweep file", () => {
+  it('plans 12 Sobol trials of iris (--dry-run)', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n(# sweeps\/iris\.yaml[\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml, 'a ```yaml block starting with # sweeps/iris.yaml').toBeDefined();
+    const file = join(sandbox.dir, 'readme-sweep.yaml');
+    await writeFile(file, yaml!);
+    const out: string[] = [];
+    const err: string[] = [];
+    expect(await main(['sweep', file, '--dry-run', '--json'], { out: (t) => out.push(t), err: (t) => err.push(t) }), err.join('\n')).toBe(0);
+    const plan = JSON.parse(out.join('')) as { name: string; out: string; trials: { params: Record<string, unknown> }[] };
+    expect(plan).toMatchObject({ name: 'iris-lr', out: 'runs/sweep-iris-lr' });
+    expect(plan.trials).toHaveLength(12);
+    expect(Object.keys(plan.trials[0]!.params)).toEqual(['lr', 'batchSize', 'model.hiddenUnits']);
+  });
+});
+
 describe('fitstream sweep: bad sweep files exit with 2, naming the key and the fix', () => {
   const base = 'base: iris\nspace:\n  lr: { log: [0.001, 0.1] }\nsampler: random\ntrials: 4\n';
   it.each([
