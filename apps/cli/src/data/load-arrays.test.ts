@@ -305,5 +305,9 @@ export default function make({ tf, seed, options }: Context) {
     expect(error.message).toContain('exports neither a default nor `data` (it exports: other)');
     const broken = file('broken.ts', 'export default (: number) => 1;\n');
     expect((await inputError(load({ path: broken }))).message).toContain('failed to load');
+    // A module that never gives its data is an error after data.moduleTimeoutMs, not a hang.
+    const hung = file('hung.mjs', 'export default () => new Promise(() => {});\n');
+    const late = await inputError(load({ path: hung, moduleTimeoutMs: 200 }));
+    expect(late.argument).toBe('data.moduleTimeoutMs');
   });
 });

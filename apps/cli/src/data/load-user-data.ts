@@ -446,7 +446,7 @@ export async function loadUserData(spec: UserDataSpec | ResolvedDataSpec, option
       data = loadArrays(await npzData(path, resolved), format, resolved, options.seed, warnings);
       break;
     case 'module': {
-      const arrays = await readDataModule(path, { seed: options.seed, cwd: options.cwd ?? process.cwd(), options: resolved.options, tf: tfjs });
+      const arrays = await readDataModule(path, { seed: options.seed, cwd: options.cwd ?? process.cwd(), options: resolved.options, tf: tfjs }, { timeoutMs: resolved.moduleTimeoutMs });
       data = loadArrays(arrays, format, resolved, options.seed, warnings);
       break;
     }

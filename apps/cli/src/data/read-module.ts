@@ -16,6 +16,29 @@ export interface DataModuleContext {
   readonly tf: typeof tf;
 }
 
+/** Options of {@link readDataModule}. */
+export interface DataModuleOptions {
+  /** The longest the module may take to import, run and give its data (a hung module is an error, not a hang). */
+  readonly timeoutMs?: number | undefined;
+}
+
+/** The default of {@link DataModuleOptions.timeoutMs}: 30 minutes. */
+export const DATA_MODULE_TIMEOUT_MS = 30 * 60_000;
+
+/** Settles with `work`, or rejects once `ms` have passed (the timer does not keep the process alive). */
+async function bounded<T>(work: Promise<T>, ms: number, path: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FitstreamInputError('data.moduleTimeoutMs', `the data module ${path} did not give its data within ${ms} ms; make it faster, or raise data.moduleTimeoutMs.`)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Elements read from a `tf.data.Dataset` at most; a dataset that never ends (`repeat()`) is an error, not a hang. */
 export const MAX_DATASET_ELEMENTS = 10_000_000;
 
@@ -153,7 +176,11 @@ async function pairOf(value: unknown, what: string, owned: TensorLike[]): Promis
  * const data = await readDataModule('data.ts', { seed: 42, cwd: process.cwd(), options: {}, tf });
  * ```
  */
-export async function readDataModule(path: string, context: DataModuleContext): Promise<ArrayData> {
+export async function readDataModule(path: string, context: DataModuleContext, options: DataModuleOptions = {}): Promise<ArrayData> {
+  return bounded(readModule(path, context), options.timeoutMs ?? DATA_MODULE_TIMEOUT_MS, path);
+}
+
+async function readModule(path: string, context: DataModuleContext): Promise<ArrayData> {
   let module = await importModule(path);
   // A .ts/.js file outside an ESM package is CommonJS: its exports arrive as the namespace's default.
   const inner = module['default'];

@@ -69,7 +69,7 @@ export interface NewData {
 }
 
 /** How to read the new file; defaults are the training spec's (`header`, `missing`, `delimiter`, array names). */
-export type NewDataReader = Partial<Pick<ResolvedDataSpec, 'format' | 'delimiter' | 'header' | 'missing' | 'columns' | 'options'>>;
+export type NewDataReader = Partial<Pick<ResolvedDataSpec, 'format' | 'delimiter' | 'header' | 'missing' | 'columns' | 'options' | 'moduleTimeoutMs'>>;
 
 async function newTable(path: string, record: TableEncodingRecord, reader: NewDataReader): Promise<NewData> {
   const format = await detectFormat(path, reader.format);
@@ -92,7 +92,7 @@ async function newArrays(path: string, record: ArrayEncodingRecord, reader: NewD
   } else if (format === 'npy') {
     data = { x: await readNpy(path) };
   } else if (format === 'module') {
-    const read = await readDataModule(path, { seed: 0, cwd, options: reader.options ?? {}, tf });
+    const read = await readDataModule(path, { seed: 0, cwd, options: reader.options ?? {}, tf }, { timeoutMs: reader.moduleTimeoutMs });
     data = read.validation ?? read;
   } else {
     throw new FitstreamInputError('data', `${path} is ${format} data, but the run trained on arrays; pass an .npz (x, and y to evaluate), an .npy of inputs or a data module.`);

@@ -76,6 +76,8 @@ export const userDataSchema = z.strictObject({
     .optional(),
   /** Passed to a data module's function as `options`. */
   options: z.record(z.string(), z.unknown()).default({}),
+  /** The longest a data module may take to load and give its data (default 30 minutes). */
+  moduleTimeoutMs: z.int().min(1).default(30 * 60_000),
 });
 
 /** A data spec as written in a config file or built from flags (defaults not yet applied). */

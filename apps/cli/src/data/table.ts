@@ -114,8 +114,17 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
  */
 export function typeColumns(columns: readonly (readonly string[])[], missing: ReadonlySet<string>): Cell[][] {
   return columns.map((cells) => {
-    const present = cells.map((c) => (missing.has(c.trim()) ? null : c));
-    const numeric = present.every((c) => c === null || DECIMAL.test(c.trim()));
-    return numeric ? present.map((c) => (c === null ? null : Number(c.trim()))) : present;
+    const typed = new Array<Cell>(cells.length);
+    let numeric = true;
+    for (let i = 0; i < cells.length; i++) {
+      const text = cells[i]!.trim();
+      if (missing.has(text)) typed[i] = null;
+      else {
+        typed[i] = cells[i]!;
+        if (numeric && !DECIMAL.test(text)) numeric = false;
+      }
+    }
+    if (numeric) for (let i = 0; i < typed.length; i++) if (typed[i] !== null) typed[i] = Number((typed[i] as string).trim());
+    return typed;
   });
 }
