@@ -249,6 +249,16 @@ describe('encoding fitted on the training split only', () => {
     expect(error.argument).toBe('data.strict');
   });
 
+  it('listed integer columns are one-hot encoded too', async () => {
+    const path = file('codes.csv', ['zone,x,y', ...Array.from({ length: 12 }, (_, i) => `${(i % 3) + 1},${i},${i % 2}`)].join('\n'));
+    const data = await load({ path, columns: { target: 'y' }, categorical: ['zone'], scale: 'none', split: { validation: 3 } });
+    expect(data.featureNames).toEqual(['zone=1', 'zone=2', 'zone=3', 'x']);
+    const x = (await data.train.x.array()) as number[][];
+    x.forEach((r) => expect(r[(r[3]! % 3)]).toBe(1));
+    disposeUserData(data);
+    expect((await inputError(load({ path, columns: { target: 'y' }, categorical: ['y'] }))).argument).toBe('data.categorical');
+  });
+
   it('the recorded encoding re-encodes new rows (predict) the same way, without the target', async () => {
     const path = file('flowers-predict.csv', delimited(','));
     const data = await load({ ...base, path, columns: { target: 'species', features: ['sepal length', 'petal width', 'colour'] } });
