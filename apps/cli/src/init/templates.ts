@@ -14,6 +14,9 @@ const CONFIG = `# fitstream.yaml — what \`npx fitstream fit\` trains. Any key 
 # npx fitstream fit --epochs 20 --lr 0.003 --model.with.hidden '[32, 16]'
 # Every key, resolved: npx fitstream fit --print-config
 
+# What trains this file: fitstream fit (so that a sweep file's base: fitstream.yaml knows it too).
+recipe: fit
+
 # The model: a TypeScript module (run without a build step) whose default export builds a tf.layers model.
 # \`with\` is handed to it as its first argument. A tfjs model.json or a Keras .keras file work here too.
 model:
