@@ -1,10 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, extractDottedFlags, isConfigPath } from './config/resolve.js';
+import { ConfigError, extractDottedFlags, isConfigPath, merge } from './config/resolve.js';
 import { BACKENDS, OPTIMIZERS } from './config/schema.js';
 import { EXIT } from './exit.js';
 import { RECIPES, recipeList } from './recipes/index.js';
 import type { Io } from './recipes/recipe.js';
 import type { LaunchFlags } from './commands/launch.js';
+import type { FitFlags } from './fit/resolve-fit.js';
 import type { Resolved } from './run/session.js';
 import { cliVersion } from './version.js';
 
@@ -41,6 +42,11 @@ function learningRate(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--lr must be a number > 0, e.g. 0.01 or 1e-3.');
   return n;
+}
+
+function fitConfigFile(value: string): string {
+  if (!isConfigPath(value)) throw new InvalidArgumentError(`"${value}" is not a config file (.yaml, .yml, .json); name the model and data with --model and --data.`);
+  return value;
 }
 
 function target(value: string): string {
@@ -148,6 +154,41 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     setExit(outcome.code);
   });
 
+  withConfigOptions(
+    program
+      .command('fit')
+      .description(
+        'Train your own model on your own data, config-driven: a tfjs model.json, a Keras .keras/config.json or a JS/TS module, and a CSV/TSV/JSONL/.npz/image folder; writes runs/fit-<timestamp>/ as train does',
+      )
+      .argument('[config]', `a fit configuration (.yaml, .json); default ./fitstream.yaml when there is one`, fitConfigFile)
+      .option('--model <path>', 'the model: model.json (tfjs layers, with or without weights), model.keras or Keras config.json, or a .js/.ts module exporting buildModel(config, { inputShape, outputUnits, task, seed, tf })')
+      .option('--data <path>', 'the data: CSV/TSV (quotes, any of , ; tab |), JSON Lines, .npy/.npz, an image folder, or a .js/.ts module')
+      .option('--target <columns>', 'the column(s) to predict, comma-separated (data.columns.target)')
+      .option('--features <columns>', 'the input columns, comma-separated (default: every other column)')
+      .addOption(new Option('--task <task>', 'default: inferred from the target').choices(['classification', 'regression']))
+      .option('--set <key=value>', 'set any configuration key (dotted), the value read as YAML; repeatable', (v: string, all: string[] = []) => [...all, v])
+      .addHelpText(
+        'after',
+        '\nPlugins are listed by name with their options, e.g. in fitstream.yaml:\n' +
+          '  callbacks: [{ use: earlyStopping, with: { patience: 5 } }]\n  regularisers: [{ use: l2, with: { lambda: 0.001 } }]\n  sampler: { use: classBalancedSampler }',
+      ),
+  ).action(async (config: string | undefined, flags: ConfigFlags & FitFlags) => {
+    const { fitOverrides, resolveFitConfig } = await import('./fit/resolve-fit.js');
+    // Dotted flags, then --set, then --model/--data/…, then the named flags: the finer grain first, named flags win.
+    const overrides = merge(merge(dotted, fitOverrides(flags)), overridesFrom(flags, {})) as Record<string, unknown>;
+    const resolved = await resolveFitConfig(config, overrides);
+    if (flags.printConfig) {
+      io.out(JSON.stringify(resolved.config, null, 2));
+      setExit(EXIT.ok);
+      return;
+    }
+    const [{ prepareOutDirectory }, { train }] = await Promise.all([import('./run/out-directory.js'), import('./run/session.js')]);
+    await prepareOutDirectory(resolved.config.out);
+    const outcome = await train(resolved, io, { json: flags.json === true });
+    if (flags.json && outcome.summary) io.out(JSON.stringify(outcome.summary));
+    setExit(outcome.code);
+  });
+
   program
     .command('resume')
     .description('Continue an interrupted run (Ctrl-C, kill, crash) from its newest complete checkpoint, at the exact batch')
@@ -178,12 +219,15 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     .command('predict')
     .description("Predict with a run's model for rows of raw features in a CSV or JSON file (CSV on stdout)")
     .argument('<run-dir>', 'the run directory')
-    .argument('<input>', 'CSV or JSON rows of features, in the data set’s units')
+    .argument('[input]', 'CSV or JSON rows of features, in the data set’s units (or --data)')
+    .option('--data <file>', 'the rows to predict (the same as the input argument)')
     .option('--checkpoint <which>', 'predict with this checkpoint instead of model/: best, last, or a path')
     .option('--json', 'print one JSON array instead of CSV')
-    .action(async (runDir: string, input: string, flags: { json?: boolean; checkpoint?: string }) => {
+    .action(async (runDir: string, input: string | undefined, flags: { json?: boolean; checkpoint?: string; data?: string }) => {
+      const file = flags.data ?? input;
+      if (file === undefined || (flags.data !== undefined && input !== undefined)) throw new ConfigError('predict takes one input file: `fitstream predict <run-dir> rows.csv` or `--data rows.csv`.');
       const { predictCommand } = await import('./commands/predict.js');
-      await predictCommand(runDir, input, flags, io);
+      await predictCommand(runDir, file, flags, io);
       setExit(EXIT.ok);
     });
 
@@ -303,7 +347,7 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
   return program;
 }
 
-const CONFIG_COMMANDS = new Set(['train', 'cv', 'lr-find']);
+const CONFIG_COMMANDS = new Set(['train', 'fit', 'cv', 'lr-find']);
 
 /** Errors of the libraries that mean "the input is wrong", by name (the CLI does not load the libraries to tell). */
 const USAGE_ERRORS = new Set(['PluginConflictError', 'FitstreamInputError', 'DistributedConfigError']);
@@ -323,7 +367,7 @@ export async function main(args: readonly string[], io: Io = defaultIo(args)): P
   const { rest, overrides, given } = extractDottedFlags(args);
   const command = rest.find((a) => !a.startsWith('-'));
   if (given.length > 0 && !CONFIG_COMMANDS.has(command ?? '')) {
-    io.err(`error: configuration flags (${given.map((g) => `--${g}`).join(', ')}) apply to train, cv and lr-find only.`);
+    io.err(`error: configuration flags (${given.map((g) => `--${g}`).join(', ')}) apply to train, cv and lr-find only, and to fit.`);
     return EXIT.usage;
   }
   const program = createProgram(io, (c) => (code = c), overrides);

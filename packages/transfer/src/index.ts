@@ -12,4 +12,6 @@ export type { LayerSelector } from './internal/layer-selection.js';
 export { updateBatchNormStatistics, batchNormLayers } from './internal/batch-norm.js';
 export type { UpdateBatchNormOptions } from './internal/batch-norm.js';
 export { extractFeatures } from './internal/extract-features.js';
+// The Keras 3 → Keras 2 topology translation on its own (a topology without weights: `fitstream fit --model x.keras`).
+export { keras2Topology, isKeras3Topology } from './internal/keras3-topology.js';
 export type { ExtractFeaturesOptions, ExtractedFeatures } from './internal/extract-features.js';

@@ -12,7 +12,12 @@ export async function evaluateCommand(runDir: string, options: { data?: string; 
   const run = await loadRun(runDir, io, 'evaluate', options.checkpoint);
   let data: TensorPair;
   let source: string;
-  if (options.data) {
+  if (options.data && run.recipe.readData) {
+    // A recipe with its own reader (fit: the run's recorded encoding of the user's columns).
+    const read = await run.recipe.readData(options.data, run.preprocessing, { labelled: true, log: io.err });
+    data = { x: read.x, y: read.y! };
+    source = options.data;
+  } else if (options.data) {
     const rows = await readRows(options.data, { ...run.recipe, classNames: run.classNames });
     if (!rows.targets) throw new ConfigError(`${options.data}: evaluate needs the ${run.recipe.targetName} of every row (a "${run.recipe.targetName}" or "label" column, or one extra value per row).`);
     data = { x: run.recipe.inputs(rows.features, run.preprocessing), y: run.recipe.targets(rows.targets) };

@@ -9,8 +9,10 @@ import { loadRun } from './run-model.js';
  */
 export async function predictCommand(runDir: string, input: string, options: { json?: boolean; checkpoint?: string }, io: Io): Promise<void> {
   const run = await loadRun(runDir, io, 'predict', options.checkpoint);
-  const rows = await readRows(input, { ...run.recipe, classNames: run.classNames });
-  const x = run.recipe.inputs(rows.features, run.preprocessing);
+  // A recipe with its own reader (fit: the run's recorded encoding of the user's columns), else numeric rows.
+  const x = run.recipe.readData
+    ? (await run.recipe.readData(input, run.preprocessing, { labelled: false, log: io.err })).x
+    : run.recipe.inputs((await readRows(input, { ...run.recipe, classNames: run.classNames })).features, run.preprocessing);
   try {
     const output = tf.tidy(() => (run.model.predict(x, { batchSize: 256 }) as tf.Tensor).arraySync() as number[][]);
     const target = run.recipe.targetName;
@@ -22,8 +24,10 @@ export async function predictCommand(runDir: string, input: string, options: { j
       });
       if (options.json) io.out(JSON.stringify(results));
       else {
-        io.out(['row', target, ...names.map((n) => `p_${n}`)].join(','));
-        results.forEach((r, i) => io.out([String(r.row), names[r.index]!, ...output[i]!.map((v) => v.toFixed(6))].join(',')));
+        // Class names are the user's (fit): quoted when they hold a comma or a quote (RFC 4180).
+        const cell = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
+        io.out(['row', target, ...names.map((n) => `p_${n}`)].map(cell).join(','));
+        results.forEach((r, i) => io.out([String(r.row), cell(names[r.index]!), ...output[i]!.map((v) => v.toFixed(6))].join(',')));
       }
     } else {
       const results = output.map((p, row) => ({ row: row + 1, [target]: p[0]! }));

@@ -120,7 +120,16 @@ function levenshtein(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-function suggestion(key: string, allowed: readonly string[]): string {
+/**
+ * ` Did you mean "x"?` for a misspelt `key` among `allowed` (case-insensitive edit distance, or a shortened name), or
+ * nothing.
+ *
+ * @example
+ * ```ts
+ * suggestion('earlyStoping', ['earlyStopping', 'ema']); // ' Did you mean "earlyStopping"?'
+ * ```
+ */
+export function suggestion(key: string, allowed: readonly string[]): string {
   const best = allowed.map((k) => [k, levenshtein(key, k)] as const).sort((a, b) => a[1] - b[1])[0];
   if (best && best[1] <= Math.max(2, Math.floor(key.length / 3))) return ` Did you mean "${best[0]}"?`;
   // A shortened name (`cosine` for `cosineDecay`): the few allowed values that start with it.
@@ -191,6 +200,10 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], schema: unknow
         return `${key}: must be ${issue.inclusive === false ? '>' : '≥'} ${String(issue.minimum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}, got ${quote(got)}.`;
       case 'too_big':
         return `${key}: must be ${issue.inclusive === false ? '<' : '≤'} ${String(issue.maximum)}, got ${quote(got)}.`;
+      case 'custom':
+        // A refinement that formats its own line (fit's plugin lists: `callbacks[0].with.patience: …`).
+        if (typeof issue.params?.['line'] === 'string') return issue.params['line'];
+        return `${key}: ${issue.message} (got ${quote(got)}).`;
       default:
         return `${key}: ${issue.message} (got ${quote(got)}).`;
     }

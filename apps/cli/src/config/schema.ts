@@ -46,7 +46,8 @@ export const lrScheduleSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-function callbacksSchema(metrics: readonly string[]) {
+/** The `callbacks` section of a recipe configuration (one entry per plugin), with monitors among `metrics` and their `val_` forms. */
+export function callbacksSchema(metrics: readonly string[]) {
   const monitor = z.enum(logNames(metrics));
   return z.strictObject({
     progressBar: z.strictObject({ enabled: z.boolean(), mode: z.enum(['auto', 'bar', 'lines']), refreshMs: z.number().min(0), metrics: z.array(z.enum(logNames(metrics))).optional() }),
@@ -124,7 +125,8 @@ function callbacksSchema(metrics: readonly string[]) {
   });
 }
 
-const fitSchema = z.strictObject({
+/** The `fit` section: core fit options. */
+export const fitSchema = z.strictObject({
   validationEvery: int(1),
   validationBatchSize: int(1).optional(),
   shuffle: z.boolean(),
@@ -137,9 +139,11 @@ const fitSchema = z.strictObject({
   yieldEveryMs: z.number().min(0),
 });
 
-const cvSchema = z.strictObject({ folds: int(2), shuffle: z.boolean(), validateOnTest: z.boolean() });
+/** The `cv` section of `fitstream cv`. */
+export const cvSchema = z.strictObject({ folds: int(2), shuffle: z.boolean(), validateOnTest: z.boolean() });
 
-const lrFinderSchema = z.strictObject({
+/** The `lrFinder` section of `fitstream lr-find`. */
+export const lrFinderSchema = z.strictObject({
   minLr: positive(),
   maxLr: positive(),
   steps: int(1),

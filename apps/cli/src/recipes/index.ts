@@ -18,3 +18,14 @@ export const RECIPES: ReadonlyMap<string, RecipeEntry> = new Map<string, RecipeE
 export function recipeList(): string {
   return [...RECIPES.values()].map((r) => `${r.name} (${r.summary})`).join(', ');
 }
+
+/**
+ * `fitstream fit`'s recipe: the user's model and data, built from its configuration. Not among {@link RECIPES} (it has
+ * no defaults to train without a model and data: `fitstream fit` runs it), but a config file or run directory naming
+ * `recipe: fit` resolves to it (`fitstream train fit.yaml`, `resume`, `evaluate`, `predict`, `report`).
+ */
+export const FIT_RECIPE: RecipeEntry = {
+  name: 'fit',
+  summary: 'your own model and data: model.path, data.path, data.columns.target',
+  load: async () => (await import('../fit/fit-recipe.js')).createFitRecipe(),
+};

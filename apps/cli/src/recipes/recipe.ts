@@ -66,6 +66,19 @@ export interface RecipeDefinition {
   inputs(rows: readonly (readonly number[])[], preprocessing: Record<string, unknown>): tf.Tensor;
   /** Raw targets (class indices or values) → the tensor the loss expects. */
   targets(values: readonly number[]): tf.Tensor;
+  // Optional hooks of a recipe built from its configuration (`fitstream fit`: the user's model and data).
+  /** The recipe for this configuration (its loss, metrics and data depend on it); `resolveConfig` calls it. */
+  withConfig?(config: RunConfig): RecipeDefinition;
+  /** The configuration as the run machinery reads it (callback sections, the optimizer's name), when the recipe's differs. */
+  runView?(config: RunConfig): RunConfig;
+  /** Builds the model asynchronously (files to read) instead of {@link RecipeDefinition.buildModel}; after `prepare`. */
+  loadModel?(config: RunConfig, random: Random): Promise<tf.LayersModel>;
+  /** An optimizer built with options beyond its name and learning rate (the recipe's plugins dispose it). */
+  optimizer?(config: RunConfig): tf.Optimizer | undefined;
+  /** Reads rows of a file for `predict` / `evaluate --data` with the run's recorded preprocessing (instead of `src/run/rows.ts`). */
+  readData?(file: string, preprocessing: Record<string, unknown>, options: { readonly labelled: boolean; readonly log: (line: string) => void }): Promise<{ x: tf.Tensor; y?: tf.Tensor | undefined }>;
+  /** Commands that do not apply to this recipe, with the reason (`cv`, `lr-find`). */
+  readonly unsupported?: Readonly<Record<string, string>>;
 }
 
 /** The configuration fields every recipe has, whatever its sections (what `--seed`, `--epochs`… set). */

@@ -6,7 +6,7 @@ import type { ProgressStream } from '@fitstream/callbacks';
 import { ConfigError, isConfigPath, merge, readConfigFile, validate } from '../config/resolve.js';
 import type { RunConfig } from '../config/schema.js';
 import { EXIT } from '../exit.js';
-import { RECIPES, recipeList } from '../recipes/index.js';
+import { FIT_RECIPE, RECIPES, recipeList } from '../recipes/index.js';
 import { isExperiment, type BaseConfig, type ExperimentRecipe, type ExperimentSummary, type Io, type PreparedData, type RecipeDefinition, type TrainSummary } from '../recipes/recipe.js';
 import { environmentRecord } from './environment.js';
 import { fitSummary } from './fit-summary.js';
@@ -40,6 +40,8 @@ export function modelRecipe(resolved: AnyResolved, command: string): Resolved {
   if (isExperiment(resolved.recipe)) {
     throw new ConfigError(`\`fitstream ${command}\` does not apply to the ${resolved.recipe.name} recipe (${resolved.recipe.summary}); run it with \`fitstream train ${resolved.recipe.name}\`.`);
   }
+  const unsupported = resolved.recipe.unsupported?.[command];
+  if (unsupported !== undefined) throw new ConfigError(`\`fitstream ${command}\` does not apply to ${resolved.recipe.name} configurations: ${unsupported}`);
   return resolved as Resolved;
 }
 
@@ -57,7 +59,7 @@ export async function resolveConfig(target: string, overrides: Record<string, un
     name = file['recipe'];
     source = target;
   }
-  const entry = RECIPES.get(name);
+  const entry = RECIPES.get(name) ?? (name === FIT_RECIPE.name ? FIT_RECIPE : undefined);
   if (!entry) throw new ConfigError(`recipe: unknown recipe "${name}". Available recipes: ${recipeList()}.`);
   const recipe = await entry.load();
   const merged = merge(merge(recipe.defaults(), file), overrides);
@@ -65,7 +67,8 @@ export async function resolveConfig(target: string, overrides: Record<string, un
   if (isExperiment(recipe)) return { recipe, config: validate(recipe.schema, merged, where) };
   const config = validate(recipe.schema, merged, where);
   if (config.lrFinder.maxLr <= config.lrFinder.minLr) throw new ConfigError(`invalid configuration (${source}):\n  lrFinder.maxLr: must be > lrFinder.minLr (${config.lrFinder.minLr}), got ${config.lrFinder.maxLr}.`);
-  return { recipe, config };
+  // A recipe built from its configuration (fit: the user's model and data) is bound to it here.
+  return { recipe: recipe.withConfig?.(config) ?? recipe, config };
 }
 
 /** Reads and re-validates the configuration a run directory was written with. */
@@ -88,7 +91,7 @@ export async function runConfig(runDir: string): Promise<AnyResolved> {
 export function recipeTrainer(recipe: RecipeDefinition, config: RunConfig, model: tf.LayersModel, io: Io): Trainer<string> {
   return createTrainer({
     model,
-    optimizer: { name: config.optimizer, learningRate: config.lr },
+    optimizer: recipe.optimizer?.(config) ?? { name: (recipe.runView?.(config) ?? config).optimizer, learningRate: config.lr },
     loss: recipe.loss,
     metrics: [...recipe.metrics] as MetricSpec[],
     seed: config.seed,
@@ -157,26 +160,35 @@ async function resumePoint(runDir: string, config: RunConfig, from: CheckpointCh
 
 async function trainIn(
   runDir: string,
-  { recipe, config }: Resolved,
+  { recipe, config: given }: Resolved,
   io: Io,
   options: { json: boolean; resumeDir?: string; from?: CheckpointChoice; log: (line: string) => void; selection: BackendSelection },
 ): Promise<TrainOutcome> {
   const { log, selection } = options;
+  // The recipe's hooks take its configuration as written; the run machinery (callbacks, fit options) reads its view.
+  const config = recipe.runView?.(given) ?? given;
   const progress: ProgressStream = options.json ? process.stderr : process.stdout;
   const resuming = options.resumeDir !== undefined;
   const paths = runPaths(runDir);
   // Resuming from a checkpoint, or starting over: a run killed before its first backup resumes from its first step.
   const resumeFrom = resuming ? await resumePoint(runDir, config, options.from, log) : undefined;
   const fromCheckpoint = resumeFrom !== undefined;
-  if (!resuming) await writeJson(paths.config, config);
+  if (!resuming) await writeJson(paths.config, given);
   if (!fromCheckpoint && !(resuming && (await exists(paths.environment)))) await writeJson(paths.environment, await environmentRecord(selection, config.backend));
 
-  const prepared = await prepareData(recipe, config);
+  const prepared = await prepareData(recipe, given);
+  const disposeData = () => tf.dispose([prepared.train, prepared.validation].flatMap((p) => [p.x, p.y, (p as { sampleWeight?: tf.Tensor }).sampleWeight].filter((t) => t !== undefined)));
   if (!fromCheckpoint) await writeJson(paths.data, prepared.info);
   const random = Random.fromSeed(config.seed);
-  const model = recipe.buildModel(config, random.derive('model-init'));
-  const trainer = recipeTrainer(recipe, config, model, io);
-  for (const plugin of [...recipe.plugins(config), ...callbackPlugins(config, runDir, progress, io.err)]) trainer.use(plugin);
+  let model: tf.LayersModel;
+  try {
+    model = recipe.loadModel ? await recipe.loadModel(given, random.derive('model-init')) : recipe.buildModel(given, random.derive('model-init'));
+  } catch (error) {
+    disposeData();
+    throw error;
+  }
+  const trainer = recipeTrainer(recipe, given, model, io);
+  for (const plugin of [...recipe.plugins(given), ...callbackPlugins(config, runDir, progress, io.err)]) trainer.use(plugin);
 
   try {
     const result = await trainer.fit(prepared.train, { ...fitOptions(config, prepared.validation, paths.checkpoints), ...(resumeFrom ? { resumeFrom } : {}) });
@@ -219,7 +231,7 @@ async function trainIn(
   } finally {
     trainer.dispose();
     model.dispose();
-    tf.dispose([prepared.train.x, prepared.train.y, prepared.validation.x, prepared.validation.y]);
+    disposeData();
   }
 }
 

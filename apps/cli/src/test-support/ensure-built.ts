@@ -1,5 +1,5 @@
 // Vitest global setup: the CLI tests run the real `fitstream` bin, which runs compiled JavaScript (dist/). Rebuild
-// core, datasets, callbacks, samplers, regularisers, time-series, distributed and the CLI when any of their sources is newer than their build, so the tests never run stale code.
+// core, datasets, callbacks, samplers, regularisers, time-series, distributed, transfer and the CLI when any of their sources is newer than their build, so the tests never run stale code.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ const PACKAGES = [
   { dir: 'packages/regularisers', entry: 'dist/index.js' },
   { dir: 'packages/time-series', entry: 'dist/index.js' },
   { dir: 'packages/distributed', entry: 'dist/index.js' },
+  { dir: 'packages/transfer', entry: 'dist/index.js' },
   { dir: 'apps/cli', entry: 'dist/main.js' },
 ];
 

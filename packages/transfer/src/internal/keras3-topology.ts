@@ -20,7 +20,14 @@ type JsonObject = { [key: string]: Json };
 
 const isObject = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Whether a layers topology was written by Keras 3 (its version, or any of the Keras 3 forms above). */
+/**
+ * Whether a layers topology was written by Keras 3 (its version, or any of the Keras 3 forms above).
+ *
+ * @example
+ * ```ts
+ * if (isKeras3Topology(json.modelTopology)) topology = keras2Topology(json.modelTopology);
+ * ```
+ */
 export function isKeras3Topology(topology: unknown): boolean {
   if (!isObject(topology as Json)) return false;
   const version = (topology as JsonObject)['keras_version'];
@@ -164,7 +171,17 @@ function translate(value: Json, layerName: string | undefined): Json {
   return out;
 }
 
-/** A Keras 3 layers topology (`model.json`'s `modelTopology`) in the Keras 2 form tfjs-layers reads; the input is left as is. */
+/**
+ * A Keras 3 layers topology (`model.json`'s `modelTopology`, or `{ keras_version, model_config }` around the
+ * `config.json` of a `.keras` archive) in the Keras 2 form tfjs-layers reads; the input is left as is. Arguments tfjs
+ * would ignore are refused with a {@link FitstreamInputError} naming the layer. Builds no model: pass the result to
+ * `tf.models.modelFromJSON({ modelTopology })` for fresh weights (what `fitstream fit --model model.keras` does).
+ *
+ * @example
+ * ```ts
+ * const model = await tf.models.modelFromJSON({ modelTopology: keras2Topology({ keras_version: '3.10.0', model_config: config }) });
+ * ```
+ */
 export function keras2Topology(topology: object): object {
   const out = translate(topology as Json, undefined) as JsonObject;
   // The trainer brings its own optimizer and loss; a Keras 3 training config (new optimizer keys) is not read.

@@ -1,0 +1,98 @@
+import { isAbsolute, resolve } from 'node:path';
+import { LOSS_NAMES, METRIC_NAMES } from '@fitstream/core';
+import { z } from 'zod';
+import { BACKENDS, OPTIMIZERS, commonDefaults, cvSchema, fitSchema, lrFinderSchema, type RunConfig } from '../config/schema.js';
+import { userDataSchema } from '../data/spec.js';
+import { userModelSchema } from '../model/model-spec.js';
+import { pluginEntrySchema, pluginProblems, runCallbacks, type PluginEntry } from './plugin-check.js';
+
+const rate = () => z.number().gt(0).lt(1);
+
+/**
+ * The optimizer of a fit run: a name (`adam`), or a name with the options of its tfjs constructor
+ * (`{ name: adam, with: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } }`); the learning rate is `lr`.
+ */
+export const optimizerSchema = z.union([
+  z.enum(OPTIMIZERS),
+  z.discriminatedUnion('name', [
+    z.strictObject({ name: z.literal('sgd'), with: z.strictObject({}).optional() }),
+    z.strictObject({ name: z.literal('momentum'), with: z.strictObject({ momentum: z.number().min(0).optional(), useNesterov: z.boolean().optional() }).optional() }),
+    z.strictObject({ name: z.literal('adam'), with: z.strictObject({ beta1: rate().optional(), beta2: rate().optional(), epsilon: z.number().positive().optional() }).optional() }),
+    z.strictObject({
+      name: z.literal('adamax'),
+      with: z.strictObject({ beta1: rate().optional(), beta2: rate().optional(), epsilon: z.number().positive().optional(), decay: z.number().min(0).optional() }).optional(),
+    }),
+    z.strictObject({
+      name: z.literal('rmsprop'),
+      with: z.strictObject({ decay: z.number().min(0).optional(), momentum: z.number().min(0).optional(), epsilon: z.number().positive().optional(), centered: z.boolean().optional() }).optional(),
+    }),
+    z.strictObject({ name: z.literal('adagrad'), with: z.strictObject({ initialAccumulatorValue: z.number().positive().optional() }).optional() }),
+    z.strictObject({ name: z.literal('adadelta'), with: z.strictObject({ rho: rate().optional(), epsilon: z.number().positive().optional() }).optional() }),
+  ]),
+]);
+
+export type OptimizerConfig = z.output<typeof optimizerSchema>;
+
+/** The data section with its path recorded absolute (the run's config.json must resolve from any directory). */
+const dataSchema = userDataSchema.transform((spec) => ({ ...spec, path: isAbsolute(spec.path) ? spec.path : resolve(spec.path) }));
+
+/**
+ * A `fitstream fit` configuration: the common top-level keys (seed, epochs, batchSize, lr, backend, out, fastDevRun),
+ * the user's `model` and `data`, the optimizer (with options), loss and metrics (default from the task), the `fit`,
+ * `cv` and `lrFinder` sections, and plugin lists resolved by name from the packages' exports: `callbacks`,
+ * `regularisers`, `sampler`. Plugin options (`with:`) are validated against JSON Schema generated from the plugins'
+ * option types, then by the plugins themselves; each problem names its place (`callbacks[0].with.patience`).
+ *
+ * @example
+ * ```ts
+ * const config = fitConfigSchema.parse({ ...fitDefaults(), model: 'model.json', data: { path: 'data.csv', columns: { target: 'label' } } });
+ * ```
+ */
+export const fitConfigSchema = z
+  .strictObject({
+    recipe: z.literal('fit'),
+    seed: z.int(),
+    backend: z.enum(BACKENDS),
+    epochs: z.int().min(1),
+    batchSize: z.int().min(1),
+    lr: z.number().positive(),
+    optimizer: optimizerSchema,
+    fastDevRun: z.union([z.boolean(), z.int().min(1)]),
+    out: z.string().min(1),
+    model: userModelSchema,
+    data: dataSchema,
+    /** Default: `sparseCategoricalCrossentropy` for classification, `meanSquaredError` for regression. */
+    loss: z.enum(LOSS_NAMES).optional(),
+    /** Default: `accuracy` for classification, `mae` for regression. */
+    metrics: z.array(z.enum(METRIC_NAMES)).optional(),
+    fit: fitSchema,
+    cv: cvSchema,
+    lrFinder: lrFinderSchema,
+    callbacks: z.array(pluginEntrySchema),
+    regularisers: z.array(pluginEntrySchema),
+    sampler: pluginEntrySchema.nullable(),
+  })
+  .superRefine((config, ctx) => {
+    for (const line of pluginProblems(config)) ctx.addIssue({ code: 'custom', message: line, path: [line.split(/[.[:]/)[0]!], params: { line } });
+  });
+
+/** A validated fit configuration. */
+export type FitConfig = z.output<typeof fitConfigSchema>;
+
+/** The defaults of `fitstream fit` (a config file and flags go on top); `model` and `data.path` have none. */
+export function fitDefaults(): Record<string, unknown> {
+  const { callbacks: _c, ...common } = commonDefaults('fit', 'val_loss');
+  return { ...common, epochs: 20, batchSize: 32, lr: 0.001, data: {}, callbacks: [], regularisers: [], sampler: null };
+}
+
+/** A fit configuration as the run machinery reads a recipe's (`RunConfig`): the optimizer's name, callback sections. */
+export function runView(config: FitConfig): RunConfig {
+  const lists = { callbacks: config.callbacks as PluginEntry[], regularisers: config.regularisers as PluginEntry[], sampler: config.sampler };
+  return {
+    ...config,
+    optimizer: typeof config.optimizer === 'string' ? config.optimizer : config.optimizer.name,
+    model: config.model as Record<string, unknown>,
+    data: config.data as Record<string, unknown>,
+    callbacks: runCallbacks(lists),
+  };
+}

@@ -1,0 +1,216 @@
+import { basename, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { LossName, Plugin, Random } from '@fitstream/core';
+import type { z } from 'zod';
+import { ConfigError } from '../config/resolve.js';
+import type { RunConfig } from '../config/schema.js';
+import { restoreTableEncoding, type TableEncodingRecord } from '../data/encode.js';
+import { loadUserData, readTable, type DataEncodingRecord, type UserData } from '../data/load-user-data.js';
+import { detectFormat, type ResolvedDataSpec } from '../data/spec.js';
+import { loadUserModel } from '../model/load-user-model.js';
+import type { LoadedData, PreparedData, RecipeDefinition } from '../recipes/recipe.js';
+import { fitConfigSchema, fitDefaults, runView, type FitConfig, type OptimizerConfig } from './fit-config.js';
+import { buildPlugins, type PluginEntry } from './plugin-check.js';
+
+type Task = 'classification' | 'regression';
+
+/** What a fit run learns about its data: from `loadUserData` when it trains, from `data.json` when it predicts. */
+interface DataFacts {
+  readonly task: Task;
+  readonly classNames: readonly string[];
+  /** Model inputs after encoding (one-hot columns named `column=value`). */
+  readonly featureNames: readonly string[];
+  readonly inputShape: readonly number[];
+  readonly outputUnits: number;
+  readonly target: readonly string[];
+}
+
+const stderr = (line: string) => void process.stderr.write(`fitstream: ${line}\n`);
+
+/** The facts a table encoding records (`data.json`'s `preprocessing`), for `predict` and `evaluate --data`. */
+function tableFacts(record: TableEncodingRecord): DataFacts {
+  const classNames = record.target.classNames ?? [];
+  return {
+    task: record.target.task,
+    classNames,
+    featureNames: record.featureNames,
+    inputShape: [record.featureNames.length],
+    outputUnits: record.target.task === 'classification' ? classNames.length : record.target.columns.length,
+    target: record.target.columns,
+  };
+}
+
+/** The facts of freshly loaded data. */
+function loadedFacts(data: UserData): DataFacts {
+  const table = data.encoding.kind === 'table' ? data.encoding.toJSON() : undefined;
+  return {
+    task: data.task,
+    classNames: data.classNames ?? [],
+    featureNames: table?.featureNames ?? [],
+    inputShape: data.inputShape,
+    outputUnits: data.outputCount,
+    target: table?.target.columns ?? ['target'],
+  };
+}
+
+/** `tf.train.*` with the configured options (a name alone is core's to build). */
+function optimizerOf(spec: Exclude<OptimizerConfig, string>, lr: number): tf.Optimizer {
+  const o = (spec.with ?? {}) as Record<string, number | boolean | undefined>;
+  const n = (key: string) => o[key] as number | undefined;
+  switch (spec.name) {
+    case 'sgd':
+      return tf.train.sgd(lr);
+    case 'momentum':
+      return tf.train.momentum(lr, n('momentum') ?? 0.9, o['useNesterov'] === true);
+    case 'adam':
+      return tf.train.adam(lr, n('beta1'), n('beta2'), n('epsilon'));
+    case 'adamax':
+      return tf.train.adamax(lr, n('beta1'), n('beta2'), n('epsilon'), n('decay'));
+    case 'rmsprop':
+      return tf.train.rmsprop(lr, n('decay'), n('momentum'), n('epsilon'), o['centered'] === true);
+    case 'adagrad':
+      return tf.train.adagrad(lr, n('initialAccumulatorValue'));
+    case 'adadelta':
+      return tf.train.adadelta(lr, n('rho'), n('epsilon'));
+  }
+}
+
+/**
+ * The recipe of `fitstream fit`, built from its configuration: the data layer (`loadUserData`) loads, splits and
+ * encodes the user's file, the model loader (`loadUserModel`) builds the user's model against the data's shape, loss
+ * and metrics follow the task unless configured, and the `callbacks`/`regularisers`/`sampler` lists become plugins. The
+ * run itself is `train <recipe>`'s: run directory, checkpoints, events.jsonl, metrics.csv, TensorBoard, report, resume,
+ * evaluate and predict (rows encoded with the run's recorded encoding).
+ *
+ * @example
+ * ```ts
+ * const recipe = createFitRecipe().withConfig!(config); // config: a validated fit configuration
+ * ```
+ */
+export function createFitRecipe(bound?: FitConfig): RecipeDefinition {
+  let facts: DataFacts | undefined;
+  let loaded: UserData | undefined;
+  let optimizer: tf.Optimizer | undefined;
+  // The training labels, for `classWeights: balanced` (read from the device once, only when it is listed).
+  let trainLabels: ArrayLike<number> | undefined;
+  const fit = (config: RunConfig) => config as unknown as FitConfig;
+  const task = (): Task => facts?.task ?? bound?.data.task ?? 'classification';
+  const lists = (config: FitConfig) => ({ callbacks: config.callbacks as PluginEntry[], regularisers: config.regularisers as PluginEntry[], sampler: config.sampler });
+
+  const recipe: RecipeDefinition = {
+    name: 'fit',
+    summary: 'your own model and data: --model model.json|.keras|.ts --data data.csv --target <column>',
+    get task() {
+      return task();
+    },
+    get loss(): LossName {
+      return bound?.loss ?? (task() === 'classification' ? 'sparseCategoricalCrossentropy' : 'meanSquaredError');
+    },
+    get metrics(): readonly string[] {
+      return bound?.metrics ?? (task() === 'classification' ? ['accuracy'] : ['mae']);
+    },
+    get featureCount() {
+      return facts?.featureNames.length ?? 0;
+    },
+    get featureNames() {
+      return facts?.featureNames ?? [];
+    },
+    get targetName(): string {
+      const t: string | readonly string[] | undefined = facts?.target ?? bound?.data.columns.target;
+      return (typeof t === 'string' ? t : t?.join('+')) || 'target';
+    },
+    schema: fitConfigSchema as unknown as z.ZodType<RunConfig>,
+    defaults: () => fitDefaults() as unknown as RunConfig,
+    unsupported: {
+      cv: '`fitstream cv` takes recipes only for now; a fit run is validated on its data.split.validation rows.',
+      'lr-find': '`fitstream lr-find` takes recipes only for now; try lr values with `fitstream fit --lr`.',
+    },
+    withConfig: (config) => createFitRecipe(fit(config)),
+    runView: (config) => runView(fit(config)),
+
+    async load(config): Promise<LoadedData> {
+      const c = fit(config);
+      loaded = await loadUserData(c.data, { seed: c.seed, log: stderr });
+      facts = loadedFacts(loaded);
+      return { x: loaded.train.x, y: loaded.train.y, metadata: { classNames: [...facts.classNames] }, cache: null };
+    },
+    prepare(config): PreparedData {
+      if (!loaded) throw new Error('fit: prepare() before load()');
+      const data = loaded;
+      loaded = undefined;
+      const c = fit(config);
+      const info = {
+        dataset: { name: basename(c.data.path), path: c.data.path, task: data.task, classNames: [...(data.classNames ?? [])] },
+        ...data.info,
+        preprocessing: data.info.preprocessing as unknown as Record<string, unknown>,
+      };
+      const weighted = c.regularisers.some((e) => (e as PluginEntry).use === 'classWeights');
+      trainLabels = data.task === 'classification' && weighted ? data.train.y.dataSync() : undefined;
+      const side = (s: UserData['train']) => ({ x: s.x, y: s.y, ...(s.sampleWeight ? { sampleWeight: s.sampleWeight } : {}) });
+      return { train: side(data.train), validation: side(data.validation), info };
+    },
+    cvPreprocessors() {
+      throw new ConfigError(recipe.unsupported!['cv']!);
+    },
+    buildModel() {
+      throw new ConfigError('a fit run builds its model from files: loadModel');
+    },
+    async loadModel(config, random: Random) {
+      if (!facts) throw new Error('fit: loadModel() before load()');
+      const c = fit(config);
+      return loadUserModel(c.model, {
+        inputShape: facts.inputShape,
+        outputUnits: facts.outputUnits,
+        task: facts.task,
+        seed: c.seed,
+        random,
+        featureNames: facts.featureNames,
+        classNames: facts.classNames,
+        log: stderr,
+      });
+    },
+    optimizer(config) {
+      const spec = fit(config).optimizer;
+      if (typeof spec === 'string') return undefined;
+      optimizer = optimizerOf(spec, config.lr);
+      return optimizer;
+    },
+    plugins(config): Plugin[] {
+      const c = fit(config);
+      const plugins: Plugin[] = buildPlugins(lists(c), { log: stderr, classNames: facts?.classNames, labels: trainLabels });
+      // The optimizer built with options is the run's, not the trainer's: disposed with the trainer's plugins.
+      const owned = optimizer;
+      if (owned) plugins.push({ name: 'fit:optimizer', dispose: () => owned.dispose() });
+      return plugins;
+    },
+    inputs() {
+      throw new Error('fit runs read rows with readData (the run’s recorded encoding)');
+    },
+    targets: (values) => (task() === 'classification' ? tf.tensor1d([...values], 'int32') : tf.tensor2d([...values], [values.length, 1])),
+    async readData(file, preprocessing, { labelled, log }) {
+      const record = preprocessing as unknown as DataEncodingRecord;
+      if (record.kind !== 'table') {
+        throw new ConfigError(`${file}: predict and evaluate --data read table rows (CSV, TSV, JSON Lines) for runs trained on tables; this run trained on ${record.kind}. Evaluate it on its validation split with \`fitstream evaluate <run>\`.`);
+      }
+      const encoding = restoreTableEncoding(record);
+      facts = tableFacts(record);
+      const path = resolve(file);
+      const spec = (bound?.data ?? {}) as Partial<ResolvedDataSpec>;
+      const format = await detectFormat(path);
+      const { table } = await readTable(path, format, { delimiter: undefined, header: spec.header ?? true, missing: spec.missing ?? ['', 'NA', 'NaN', 'null'] });
+      const encoded = encoding.apply(table);
+      for (const w of encoded.warnings) log(`fitstream: ${w}`);
+      encoded.sampleWeight?.dispose();
+      if (labelled && !encoded.y) {
+        encoded.x.dispose();
+        throw new ConfigError(`${file}: evaluate needs the target column${record.target.columns.length === 1 ? '' : 's'} ${record.target.columns.map((c) => JSON.stringify(c)).join(', ')} in every row.`);
+      }
+      if (!labelled) {
+        encoded.y?.dispose();
+        return { x: encoded.x };
+      }
+      return { x: encoded.x, y: encoded.y };
+    },
+  };
+  return recipe;
+}
