@@ -8,13 +8,13 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeJson } from '../run/run-directory.js';
+import { writeFileAtomic } from '@fitstream/core';
 import { lockRunDirectory } from '../run/run-lock.js';
 import { EXIT } from '../exit.js';
 import { formatDuration, formatNumber } from '../run/format.js';
 import { medianPrune, successiveHalving, type Curve } from './pruners.js';
 import { continueState, initialState, readState, statePath, StateWriter, type EpochRecord, type SweepState, type TrialRecord } from './state.js';
-import { EpochTail, startTrial, type TrialExit, type TrialHandle } from './trial-process.js';
+import { EpochTail, pidPath, startTrial, type TrialExit, type TrialHandle } from './trial-process.js';
 import type { SweepPlan } from './sweep-file.js';
 import { sweepSummary, writeSweepReport, type SweepSummary } from './report.js';
 
@@ -68,6 +68,34 @@ function alive(pid: number): boolean {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Whether process `pid` runs `fitstream resume <dir>`: read from /proc/<pid>/cmdline; `undefined` where there is no
+ * /proc (the caller then trusts only the run's lock, as run-lock does).
+ */
+async function runsIn(pid: number, dir: string): Promise<boolean | undefined> {
+  if (!alive(pid)) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' && process.platform === 'linux' ? '' : undefined));
+  if (cmdline === undefined) return undefined;
+  const args = cmdline.split('\0');
+  return args.includes('resume') && args.includes(dir);
+}
+
+/** The holder of a run's `.lock`: its pid and host, `'torn'` while it is created but not written, `undefined` when none. */
+async function lockHolder(dir: string): Promise<{ pid: number; hostname: string } | 'torn' | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, '.lock'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const holder = JSON.parse(text) as { pid?: unknown; hostname?: unknown };
+    return typeof holder.pid === 'number' && typeof holder.hostname === 'string' ? { pid: holder.pid, hostname: holder.hostname } : 'torn';
+  } catch {
+    return 'torn';
+  }
+}
 
 /**
  * Runs (or continues) a sweep and writes `<out>/sweep.json` after every change and `<out>/sweep.html` at the end.
@@ -202,6 +230,7 @@ class SweepRunner {
       await this.stopLeftover(t);
       const { epochs } = await new EpochTail(join(this.dir(t), 'events.jsonl')).read();
       this.mergeEpochs(t, epochs);
+      if (t.status === 'completed' || t.status === 'pruned') await this.ensureReport(t);
       if (t.status !== 'running' && t.status !== 'interrupted' && t.status !== 'pending') continue;
       if ((await exists(join(this.dir(t), 'model'))) && (await exists(join(this.dir(t), 'evaluation.json'))) && !(await exists(join(this.dir(t), 'backup', 'latest.json')))) {
         t.status = 'completed';
@@ -212,22 +241,33 @@ class SweepRunner {
     }
   }
 
+  /**
+   * Stops a trial process a killed sweep left running in the trial's directory: the one it recorded in `.sweep-pid`
+   * (checked against /proc where there is one, so a reused pid is never signalled) and the holder of the run's
+   * `.lock`, once it is written (a lock just created by a starting process is given a moment).
+   */
   private async stopLeftover(t: TrialRecord): Promise<void> {
-    let holder: { pid?: number; hostname?: string } | undefined;
-    try {
-      holder = JSON.parse(await readFile(join(this.dir(t), '.lock'), 'utf8')) as { pid?: number; hostname?: string };
-    } catch {
-      return;
+    const dir = this.dir(t);
+    const pids = new Set<number>();
+    const recorded = Number((await readFile(pidPath(dir), 'utf8').catch(() => '')).trim());
+    if (Number.isSafeInteger(recorded) && recorded > 0 && (await runsIn(recorded, dir)) === true) pids.add(recorded);
+    // A lock being written is read again; one left torn by a kill is stale after 5 s, when `resume` takes it over.
+    let holder = await lockHolder(dir);
+    for (let i = 0; holder === 'torn' && i < 60 && Date.now() - ((await stat(join(dir, '.lock')).catch(() => undefined))?.mtimeMs ?? 0) < 5500; i++) {
+      await sleep(100);
+      holder = await lockHolder(dir);
     }
-    const pid = holder.pid;
-    if (typeof pid !== 'number' || holder.hostname !== hostname() || pid === process.pid || !alive(pid)) return;
-    this.options.log(`${t.name}: process ${pid} left by a previous sweep still trains here; stopping it (SIGINT)`);
-    process.kill(pid, 'SIGINT');
-    const deadline = Date.now() + this.plan.spec.stopTimeoutMs;
-    while (alive(pid) && Date.now() < deadline) await sleep(100);
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
-    // The lock of a dead process is taken over by the next `resume`.
-    for (let i = 0; i < 50 && alive(pid); i++) await sleep(100);
+    if (typeof holder === 'object' && holder.hostname === hostname() && (await runsIn(holder.pid, dir)) !== false) pids.add(holder.pid);
+    pids.delete(process.pid);
+    for (const pid of pids) {
+      if (!alive(pid)) continue;
+      this.options.log(`${t.name}: process ${pid} left by a previous sweep still trains here; stopping it (SIGINT)`);
+      process.kill(pid, 'SIGINT');
+      const deadline = Date.now() + this.plan.spec.stopTimeoutMs;
+      while (alive(pid) && Date.now() < deadline) await sleep(100);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 50 && alive(pid); i++) await sleep(100);
+    }
   }
 
   /** Queues the trials that can run now: all unfinished ones, or (Hyperband) those below their bracket's rung. */
@@ -295,8 +335,25 @@ class SweepRunner {
 
   private async launch(t: TrialRecord): Promise<void> {
     const dir = this.dir(t);
+    // A trial continued after a restart may already be past its pruning point (its process went on after the sweep
+    // was killed): it is pruned on the epochs it has, without a process.
+    if (this.plan.spec.pruner.type === 'median' && t.epochs.length > 0) {
+      const completed = this.state.trials.filter((c) => c.status === 'completed').map((c) => this.curve(c));
+      const decision = medianPrune(this.curve(t), completed, this.plan.spec.pruner, this.plan.direction);
+      if (decision.prune) {
+        t.status = 'pruned';
+        t.endedAt = new Date().toISOString();
+        t.decisions.push({ epoch: this.reached(t) - 1, action: 'pruned', reason: decision.reason, at: t.endedAt });
+        this.options.log(`${t.name} pruned after ${this.reached(t)} epochs: ${decision.reason}`);
+        await this.ensureReport(t);
+        this.save();
+        return;
+      }
+    }
     await mkdir(dir, { recursive: true });
-    if (!(await exists(join(dir, 'config.json')))) await writeJson(join(dir, 'config.json'), t.config);
+    // Atomically, and again when a kill tore the previous write: `resume` reads the trial's configuration from it.
+    const configText = `${JSON.stringify(t.config, null, 2)}\n`;
+    if ((await readFile(join(dir, 'config.json'), 'utf8').catch(() => '')) !== configText) await writeFileAtomic(join(dir, 'config.json'), configText);
     // A Ctrl-C while the directory was being prepared: the trial stays as it was, for the next run of the sweep.
     if (this.stopping) return;
     const first = t.runs === 0;
@@ -316,15 +373,24 @@ class SweepRunner {
     this.active.set(t.id, active);
     this.options.log(`${t.name} ${first ? 'started' : 'continues'}${t.targetEpochs !== undefined ? ` (to ${t.targetEpochs} epochs)` : ''}: ${showParams(t)}`);
     this.save();
-    void handle.done.then((exit) => {
+    void handle.done.then(async (exit) => {
       try {
         this.onExit(t, active, exit);
+        if (t.status === 'completed' || t.status === 'pruned') await this.ensureReport(t);
       } finally {
         this.active.delete(t.id);
         this.save();
         this.wake();
       }
     });
+  }
+
+  /** Writes a trial's report.html from its events.jsonl when its process ended without one (killed before it wrote it). */
+  private async ensureReport(t: TrialRecord): Promise<void> {
+    const dir = this.dir(t);
+    if ((await exists(join(dir, 'report.html'))) || !(await exists(join(dir, 'events.jsonl')))) return;
+    const { writeRunReport } = await import('../run/report.js');
+    await writeRunReport(dir).catch((error: unknown) => this.options.log(`${t.name}: cannot write its report: ${(error as Error).message}`));
   }
 
   private mergeEpochs(t: TrialRecord, epochs: readonly EpochRecord[]): void {

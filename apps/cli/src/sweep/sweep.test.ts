@@ -69,33 +69,62 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox.remove());
 
-describe('fitstream sweep: median pruning, Ctrl-C and continuing', () => {
+describe('fitstream sweep: median pruning, kill -9, Ctrl-C and continuing', () => {
   let summary: SweepSummary;
   let elapsedMs = 0;
+  let afterKill: SweepState;
   let beforeStop: SweepState;
+  let resumedLog = '';
 
-  beforeAll(async () => {
-    const started = Date.now();
+  /** Starts the sweep and, once `ready` holds for its state (bounded: 90 s), sends `signal`; resolves with the exit. */
+  async function stopWhen(signal: NodeJS.Signals, ready: (state: SweepState) => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
     const child = sandbox.start(['sweep', 'iris.yaml', '--json']);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    // Stop the sweep once two trials have completed and others run (bounded: 90 s).
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, sig) => resolve({ code, signal: sig })));
     for (const deadline = Date.now() + 90_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
       const state = await readState('runs/sweep-median').catch(() => undefined);
-      if (state && state.trials.filter((t) => t.status === 'completed').length >= 2 && state.trials.some((t) => t.status === 'running' && t.epochs.length > 0)) break;
+      if (state && ready(state)) break;
     }
-    child.kill('SIGINT');
-    expect(await exited, stderr).toBe(130);
-    expect(stderr).toMatch(/SIGINT — stopping \d running trials? \(each saves its checkpoint/);
-    expect(stderr).toMatch(/continue with: fitstream sweep iris\.yaml/);
+    child.kill(signal);
+    return { ...(await exited), stderr };
+  }
+
+  const ended = (s: SweepState) => s.trials.filter((t) => t.status === 'completed' || t.status === 'pruned').length;
+  const runningWithEpochs = (s: SweepState) => s.trials.some((t) => t.status === 'running' && t.epochs.length > 0);
+
+  beforeAll(async () => {
+    const started = Date.now();
+    // kill -9 once two trials completed: the trial processes it started are left running on their own.
+    const killed = await stopWhen('SIGKILL', (s) => s.trials.filter((t) => t.status === 'completed').length >= 2 && runningWithEpochs(s));
+    expect(killed.signal).toBe('SIGKILL');
+    afterKill = await readState('runs/sweep-median');
+    // Continue, and Ctrl-C once two more trials ended.
+    const stopped = await stopWhen('SIGINT', (s) => ended(s) >= ended(afterKill) + 2 && runningWithEpochs(s));
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toMatch(/SIGINT — stopping \d running trials? \(each saves its checkpoint/);
+    expect(stopped.stderr).toMatch(/continue with: fitstream sweep iris\.yaml/);
+    resumedLog = stopped.stderr;
     beforeStop = await readState('runs/sweep-median');
     const run = await sandbox.run('sweep', 'iris.yaml', '--json');
     elapsedMs = Date.now() - started;
     summary = summaryOf(run);
   }, 240_000);
 
-  it('stops every trial with a checkpoint and leaves a resumable state', () => {
+  it('survives kill -9: the state file is whole, its finished trials are kept, the trials it left are stopped or finished', () => {
+    expect(afterKill.status).toBe('running'); // as it was when killed: written atomically after every change
+    for (const t of afterKill.trials.filter((x) => x.status === 'completed' || x.status === 'pruned')) {
+      expect(beforeStop.trials[t.id]!.runs, `${t.name} ran again`).toBe(t.runs);
+      expect(beforeStop.trials[t.id]!.status).toBe(t.status);
+    }
+    // A trial the killed sweep left running either finished meanwhile or was stopped (SIGINT) and continued.
+    for (const t of afterKill.trials.filter((x) => x.status === 'running')) {
+      expect(['completed', 'pruned', 'running', 'interrupted']).toContain(beforeStop.trials[t.id]!.status);
+      if (beforeStop.trials[t.id]!.runs > t.runs) expect(resumedLog).toMatch(new RegExp(`${t.name} continues`));
+    }
+  });
+
+  it('stops every trial with a checkpoint on Ctrl-C and leaves a resumable state', () => {
     expect(beforeStop.status).toBe('interrupted');
     const interrupted = beforeStop.trials.filter((t) => t.status === 'interrupted');
     expect(interrupted.length).toBeGreaterThan(0);
@@ -115,6 +144,12 @@ describe('fitstream sweep: median pruning, Ctrl-C and continuing', () => {
         expect(now.epochs).toEqual(t.epochs);
       }
       if (t.status === 'interrupted') {
+        if (now.runs === t.runs) {
+          // Pruned on the epochs it had (the last ones ended while the sweep was stopping), without a process.
+          expect(now.status, t.name).toBe('pruned');
+          expect(now.decisions.at(-1)?.epoch).toBe(t.epochs.length - 1);
+          continue;
+        }
         expect(now.runs, t.name).toBe(t.runs + 1);
         // One stopped after an epoch saved its checkpoint there (backups are taken every epoch and on SIGINT).
         const log = await readFile(join(sandbox.dir, 'runs/sweep-median', t.name, 'train.log'), 'utf8');

@@ -4,7 +4,7 @@
 // ends. Every wait is bounded: a trial silent for `timeoutMs` is killed, one that does not stop within `stopTimeoutMs`
 // of its SIGINT is killed.
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EpochRecord } from './state.js';
@@ -57,10 +57,13 @@ export interface TrialProcessOptions {
  * keeps each poll proportional to what was appended, not to the file.
  */
 export class EpochTail {
-  private offset = 0;
   private carry = '';
 
-  constructor(private readonly path: string) {}
+  /** Reads from byte `offset` on (0: the whole file). */
+  constructor(
+    private readonly path: string,
+    private offset = 0,
+  ) {}
 
   /** The epochs that ended since the last call, and whether the file grew. */
   async read(): Promise<{ epochs: EpochRecord[]; grew: boolean }> {
@@ -97,6 +100,9 @@ export class EpochTail {
   }
 }
 
+/** `<run-dir>/.sweep-pid`: the pid of the trial process a sweep started there, while it runs. */
+export const pidPath = (runDir: string): string => join(runDir, '.sweep-pid');
+
 /** Keeps the last `max` characters of a stream's text. */
 const keepTail = (text: string, max = 4000): string => (text.length > max ? text.slice(text.length - max) : text);
 
@@ -119,7 +125,12 @@ export function startTrial(options: TrialProcessOptions): TrialHandle {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
   });
-  const tail = new EpochTail(join(options.runDir, 'events.jsonl'));
+  // Synchronously, right after the spawn: a sweep killed now still tells its successor which process trains here.
+  if (child.pid !== undefined) writeFileSync(pidPath(options.runDir), `${child.pid}\n`);
+  // Only the epochs this process trains: the ones before it are known, and a decision on them must not reach a
+  // process still starting up (before its fit listens for SIGINT, a SIGINT ends it without a checkpoint).
+  const events = join(options.runDir, 'events.jsonl');
+  const tail = new EpochTail(events, statSync(events, { throwIfNoEntry: false })?.size ?? 0);
   let stdout = '';
   let stderr = '';
   let lastProgress = Date.now();
@@ -168,6 +179,7 @@ export function startTrial(options: TrialProcessOptions): TrialHandle {
     child.on('error', (error) => (spawnError = error.message));
     child.on('close', (code, sig) => {
       exited = true;
+      rmSync(pidPath(options.runDir), { force: true });
       clearInterval(timer);
       if (stopTimer) clearTimeout(stopTimer);
       // The last epochs written before the exit.
