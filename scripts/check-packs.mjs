@@ -7,9 +7,13 @@
 // Then, when core, callbacks, samplers and regularisers are among the chosen packages, it bundles those four tarballs
 // for the browser with Vite (from the registry, at the workspace's version), without Node polyfills, and fails on any
 // Node built-in, any "externalized for browser compatibility" warning and any unresolved import.
+// Then the packed CLI (apps/cli, when no directory is given or it is among them): @fitstream/cli with its packed
+// @fitstream packages in an empty project, where `npx fitstream --version`, `init`, `fit` on the starter project and
+// `fit --model model.json --data data.csv --target label` on CSVs with quoted commas, `;` separators and a missing
+// value (exit code 2 naming its row and column) must work as a user who installed it from npm sees them.
 // Usage: node scripts/check-packs.mjs [package-dir ...]   (run after `npm run build`; sibling @fitstream packages that
 // the chosen ones need are packed too, but only the chosen ones are tested)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,8 +31,12 @@ const MUST_NOT_INSTALL = {
 };
 
 const allDirs = readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d)).filter((d) => existsSync(join(d, 'package.json')));
-const chosenDirs = process.argv.slice(2).length ? process.argv.slice(2).map((d) => resolve(d)) : allDirs;
-const manifests = new Map([...new Set([...allDirs, ...chosenDirs])].map((d) => [d, JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'))]));
+/** The CLI is checked by running the command (checkPackedCli), not by a README example. */
+const CLI_DIR = join(root, 'apps', 'cli');
+const argDirs = process.argv.slice(2).map((d) => resolve(d));
+const checkCli = argDirs.length === 0 || argDirs.includes(CLI_DIR);
+const chosenDirs = argDirs.length ? argDirs.filter((d) => d !== CLI_DIR) : allDirs;
+const manifests = new Map([...new Set([...allDirs, ...chosenDirs, CLI_DIR])].map((d) => [d, JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'))]));
 const byName = new Map([...manifests].map(([d, m]) => [m.name, d]));
 const optionalPeersOf = (m) => new Set(Object.entries(m.peerDependenciesMeta ?? {}).filter(([, v]) => v.optional).map(([k]) => k));
 /** The @fitstream packages `m` needs: dependencies and required peers (optional peers are the user's choice). */
@@ -140,6 +148,116 @@ function bundleForBrowser() {
   }
 }
 
+/** A tiny seeded generator for the script's data (LCG): the same rows on every run, no Math.random. */
+function lcg(seed) {
+  let state = seed >>> 0;
+  return () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+/** 120 rows: two numbers, a city whose quoted name holds a comma, and a label (quoted, with a comma) from the numbers. */
+function quotedRows() {
+  const next = lcg(7);
+  const cities = ['Paris, France', 'Lyon, France', 'Nice, France'];
+  const rows = [];
+  for (let i = 0; i < 120; i++) {
+    const a = Number((next() * 4 - 2).toFixed(3));
+    const b = Number((next() * 4 - 2).toFixed(3));
+    rows.push({ a, b, city: cities[i % 3], label: a + b > 0 ? 'yes, above' : 'no, below' });
+  }
+  return rows;
+}
+
+const csvOf = (rows, sep) => [['a', 'b', 'city', 'label'].join(sep), ...rows.map((r) => [r.a, r.b, `"${r.city}"`, `"${r.label}"`].join(sep))].join('\n') + '\n';
+
+/** A tfjs layers model.json without weights: 5 inputs (a, b and the three one-hot cities), 2 classes. */
+const MODEL_JSON = JSON.stringify({
+  format: 'layers-model',
+  modelTopology: {
+    class_name: 'Sequential',
+    config: {
+      name: 'packed_cli_check',
+      layers: [
+        { class_name: 'Dense', config: { name: 'hidden', units: 8, activation: 'relu', batch_input_shape: [null, 5], dtype: 'float32' } },
+        { class_name: 'Dense', config: { name: 'out', units: 2, activation: 'softmax', dtype: 'float32' } },
+      ],
+    },
+    keras_version: 'tfjs-layers 4.22.0',
+    backend: 'tensor_flow.js',
+  },
+});
+
+/**
+ * Installs the packed @fitstream/cli with its packed @fitstream packages (everything else from the registry) into an
+ * empty project and runs the command there through npx, as a user who installed it from npm would: --version, init,
+ * fit on the starter project, and fit --model --data --target on CSVs made here (quoted fields with commas; the same
+ * `;`-separated; one missing value, which must exit with 2 naming its row and column). True when all of it worked.
+ */
+function checkPackedCli() {
+  const project = mkdtempSync(join(tmpdir(), 'fitstream-cli-'));
+  const started = performance.now();
+  const cli = manifests.get(CLI_DIR);
+  const step = (what) => console.log(`    ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s  ${what}`);
+  try {
+    const names = new Set([cli.name, ...closure(cli.name)]);
+    for (const name of names) {
+      if (!tarballs.has(name)) tarballs.set(name, join(packs, run('npm', ['pack', '--silent', '--pack-destination', packs], byName.get(name)).trim().split('\n').pop()));
+    }
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'cli-consumer', private: true, type: 'module' }));
+    execFileSync('npm', ['install', '--no-package-lock', ...[...names].map((n) => tarballs.get(n))], { cwd: project, stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false' } });
+    step(`installed ${cli.name} and ${names.size - 1} @fitstream packages from their tarballs`);
+    /**
+     * `npx fitstream …` in `cwd` (`--no`: the project's own node_modules/.bin/fitstream, never a download; `--`: the
+     * rest is fitstream's, `--version` included), bounded in time, its output kept (and shown only when it does not
+     * end with exit code `code`).
+     */
+    const npx = (cwd, args, code = 0) => {
+      const result = spawnSync('npx', ['--no', '--', 'fitstream', ...args], { cwd, encoding: 'utf8', timeout: 180_000, env: { ...process.env, CI: '1', npm_config_update_notifier: 'false' } });
+      if (result.status !== code) {
+        const why = result.error ? result.error.message : `exited with ${result.status ?? result.signal}, not ${code}`;
+        throw new Error(`npx fitstream ${args.join(' ')} ${why}:\n${`${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-30).join('\n')}`);
+      }
+      return result;
+    };
+    const version = npx(project, ['--version']).stdout.trim();
+    if (version !== cli.version) throw new Error(`npx fitstream --version printed ${JSON.stringify(version)}, not ${cli.version}`);
+    step(`npx fitstream --version: ${version}`);
+    npx(project, ['init', 'starter']);
+    const fit = (cwd, ...args) => JSON.parse(npx(cwd, ['fit', '--json', ...args]).stdout.trim().split('\n').pop());
+    const starter = fit(join(project, 'starter'), '--epochs', '5');
+    step(`npx fitstream init; npx fitstream fit --epochs 5: validation accuracy ${starter.evaluation.accuracy.toFixed(3)} on ${starter.backend}`);
+
+    const rows = quotedRows();
+    writeFileSync(join(project, 'model.json'), MODEL_JSON);
+    writeFileSync(join(project, 'data.csv'), csvOf(rows, ','));
+    writeFileSync(join(project, 'data-semicolon.csv'), csvOf(rows, ';'));
+    const flags = (data) => ['--model', 'model.json', '--data', data, '--target', 'label', '--lr', '0.05'];
+    const quoted = fit(project, ...flags('data.csv'), '--epochs', '20');
+    const classes = JSON.parse(readFileSync(join(quoted.runDir, 'evaluation.json'), 'utf8')).confusion?.classNames;
+    if (JSON.stringify(classes) !== JSON.stringify(['no, below', 'yes, above'])) throw new Error(`the quoted labels were read as ${JSON.stringify(classes)}, not ["no, below", "yes, above"]`);
+    if (!(quoted.evaluation.accuracy >= 0.8)) throw new Error(`fit on data.csv reached validation accuracy ${quoted.evaluation.accuracy}, not ≥ 0.8: were the columns read right?`);
+    step(`fit --model model.json --data data.csv --target label (quoted fields with commas): classes ${JSON.stringify(classes)}, validation accuracy ${quoted.evaluation.accuracy.toFixed(3)}`);
+    const semicolon = fit(project, ...flags('data-semicolon.csv'), '--epochs', '20');
+    const weights = (run) => readFileSync(join(run.runDir, 'model', 'weights.bin'));
+    if (!weights(semicolon).equals(weights(quoted))) throw new Error('the ;-separated file trained to other weights than the ,-separated one: they hold the same data');
+    step(`the same data ;-separated: the same weights, byte for byte`);
+
+    // Row 7 (counted from 1 after the header) loses its b.
+    const lines = csvOf(rows, ',').split('\n');
+    lines[7] = lines[7].replace(/^([^,]*),[^,]*,/, '$1,,');
+    writeFileSync(join(project, 'data-missing.csv'), lines.join('\n'));
+    const { stderr } = npx(project, ['fit', ...flags('data-missing.csv'), '--epochs', '1'], 2);
+    if (!stderr.includes('row 7, column "b"')) throw new Error(`a missing value exited with 2 but did not name row 7, column "b":\n${stderr}`);
+    step(`a missing value: exit code 2, ${JSON.stringify(stderr.trim().split('\n').find((l) => /missing/i.test(l)) ?? stderr.trim().split('\n')[0])}`);
+    console.log(`✓ ${cli.name}: the packed CLI installs from its tarballs and runs --version, init, fit and fit --model --data --target (quoted commas, ;, a missing value) (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    return true;
+  } catch (error) {
+    console.error(`✗ ${cli.name}: ${error.message}`);
+    return false;
+  } finally {
+    rmSync(project, { recursive: true, force: true });
+  }
+}
+
 const chosen = [...chosenDirs].map((d) => manifests.get(d)).filter((m) => !m.private);
 const toPack = new Set(chosen.flatMap((m) => [m.name, ...closure(m.name)]));
 const packs = mkdtempSync(join(tmpdir(), 'fitstream-packs-'));
@@ -183,6 +301,7 @@ try {
     }
   }
   if (BROWSER_PACKAGES.every((n) => chosen.some((m) => m.name === n))) failed += bundleForBrowser() ? 0 : 1;
+  if (checkCli) failed += checkPackedCli() ? 0 : 1;
 } finally {
   rmSync(packs, { recursive: true, force: true });
 }
