@@ -14,22 +14,36 @@ const rate = () => z.number().gt(0).lt(1);
  */
 export const optimizerSchema = z.union([
   z.enum(OPTIMIZERS),
-  z.discriminatedUnion('name', [
-    z.strictObject({ name: z.literal('sgd'), with: z.strictObject({}).optional() }),
-    z.strictObject({ name: z.literal('momentum'), with: z.strictObject({ momentum: z.number().min(0).optional(), useNesterov: z.boolean().optional() }).optional() }),
-    z.strictObject({ name: z.literal('adam'), with: z.strictObject({ beta1: rate().optional(), beta2: rate().optional(), epsilon: z.number().positive().optional() }).optional() }),
-    z.strictObject({
-      name: z.literal('adamax'),
-      with: z.strictObject({ beta1: rate().optional(), beta2: rate().optional(), epsilon: z.number().positive().optional(), decay: z.number().min(0).optional() }).optional(),
-    }),
-    z.strictObject({
-      name: z.literal('rmsprop'),
-      with: z.strictObject({ decay: z.number().min(0).optional(), momentum: z.number().min(0).optional(), epsilon: z.number().positive().optional(), centered: z.boolean().optional() }).optional(),
-    }),
-    z.strictObject({ name: z.literal('adagrad'), with: z.strictObject({ initialAccumulatorValue: z.number().positive().optional() }).optional() }),
-    z.strictObject({ name: z.literal('adadelta'), with: z.strictObject({ rho: rate().optional(), epsilon: z.number().positive().optional() }).optional() }),
-  ]),
+  z.strictObject({
+    name: z.enum(OPTIMIZERS),
+    /** The options of `tf.train.<name>` after the learning rate; which apply depends on `name` ({@link OPTIMIZER_OPTIONS}). */
+    with: z
+      .strictObject({
+        beta1: rate(),
+        beta2: rate(),
+        epsilon: z.number().positive(),
+        decay: z.number().min(0),
+        momentum: z.number().min(0),
+        useNesterov: z.boolean(),
+        centered: z.boolean(),
+        initialAccumulatorValue: z.number().positive(),
+        rho: rate(),
+      })
+      .partial()
+      .optional(),
+  }),
 ]);
+
+/** The options each optimizer takes (its tfjs constructor's, after the learning rate). */
+export const OPTIMIZER_OPTIONS: Readonly<Record<(typeof OPTIMIZERS)[number], readonly string[]>> = {
+  sgd: [],
+  momentum: ['momentum', 'useNesterov'],
+  adam: ['beta1', 'beta2', 'epsilon'],
+  adamax: ['beta1', 'beta2', 'epsilon', 'decay'],
+  rmsprop: ['decay', 'momentum', 'epsilon', 'centered'],
+  adagrad: ['initialAccumulatorValue'],
+  adadelta: ['rho', 'epsilon'],
+};
 
 export type OptimizerConfig = z.output<typeof optimizerSchema>;
 
@@ -73,6 +87,14 @@ export const fitConfigSchema = z
     sampler: pluginEntrySchema.nullable(),
   })
   .superRefine((config, ctx) => {
+    if (typeof config.optimizer === 'object') {
+      const { name } = config.optimizer;
+      const allowed = OPTIMIZER_OPTIONS[name];
+      for (const key of Object.keys(config.optimizer.with ?? {}).filter((k) => !allowed.includes(k))) {
+        const line = `optimizer.with.${key}: ${name} does not take ${key}; ${allowed.length ? `it takes ${allowed.join(', ')}` : 'it takes no options besides the learning rate (lr)'}.`;
+        ctx.addIssue({ code: 'custom', message: line, path: ['optimizer', 'with', key], params: { line } });
+      }
+    }
     for (const line of pluginProblems(config)) ctx.addIssue({ code: 'custom', message: line, path: [line.split(/[.[:]/)[0]!], params: { line } });
   });
 

@@ -176,7 +176,7 @@ describe('plugin lists from YAML: callbacks, regularisers, sampler by name', () 
     return path;
   };
 
-  it('earlyStopping stops the run; an L2 penalty and a balanced-batch sampler (7 batches of 3 × 4) train beside it', async () => {
+  it('earlyStopping stops the run; Adam with options, an L2 penalty and a balanced-batch sampler (7 batches of 3 × 4) train beside it', async () => {
     const path = await config(
       'early.yaml',
       `epochs: 200
@@ -184,6 +184,7 @@ callbacks:
   - use: earlyStopping
     with: { monitor: val_loss, patience: 2, minDelta: 0.05 }
   - { use: progressBar, with: { enabled: false } }
+optimizer: { name: adam, with: { beta1: 0.8, epsilon: 0.000001 } }
 regularisers:
   - { use: l2, with: { lambda: 0.0001 } }
 sampler: { use: balancedBatchSampler, with: { classesPerBatch: 3, samplesPerClass: 4, batchesPerEpoch: 7 } }
@@ -208,6 +209,9 @@ sampler: { use: balancedBatchSampler, with: { classesPerBatch: 3, samplesPerClas
     expect(text).toMatch(/callbacks\[0\]\.with\.patience: must be an integer ≥ 0, got -1\./);
     expect(text).toMatch(/regularisers\[0\]\.with: unknown option "lamda"\. Allowed: .*Did you mean "lambda"\?/);
     expect(text).toMatch(/regularisers\[0\]\.with\.lambda: expected number, got "0\.1"\. "0\.1" is a quoted string/);
+    const optimizer = await fitstream('fit', await config('optimizer.yaml', 'optimizer: { name: adam, with: { momentum: 0.9 } }\n'), ...common().slice(0, 4));
+    expect(optimizer.code).toBe(2);
+    expect(optimizer.err.join('\n')).toMatch(/optimizer\.with\.momentum: adam does not take momentum; it takes beta1, beta2, epsilon\./);
     const misplaced = await fitstream('fit', await config('misplaced.yaml', 'callbacks: [l2]\n'), ...common().slice(0, 4));
     expect(misplaced.err.join('\n')).toMatch(/callbacks\[0\]\.use: l2 is one of the regularisers \(@fitstream\/regularisers\): put it under regularisers/);
   });
