@@ -109,7 +109,7 @@ function tableHtml(summary: SweepSummary, keys: readonly string[], out: string):
       `<tr class="trial ${r.status}${isBest ? ' best' : ''}"${style}><td>${i + 1}</td><td>${link}${isBest ? ' ★' : ''}</td><td>${r.status}</td>` +
       keys.map((k) => `<td>${cell(r.params[k]!)}</td>`).join('') +
       `<td>${r.best === undefined ? '—' : `${formatMetric(r.best)} <span class="muted">(epoch ${r.bestEpoch})</span>`}</td><td>${r.final === undefined ? '—' : formatMetric(r.final)}</td>` +
-      `<td>${r.epochs}</td><td>${formatDuration(r.durationMs)}</td><td class="muted" style="text-align:left">${escapeHtml(r.note ?? '')}</td></tr>`
+      `<td>${r.epochs}</td><td>${r.durationMs > 0 ? formatDuration(r.durationMs) : '—'}</td><td class="muted" style="text-align:left">${escapeHtml(r.note ?? '')}</td></tr>`
     );
   });
   return `<table class="sweep-trials">
