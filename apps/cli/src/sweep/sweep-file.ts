@@ -161,6 +161,20 @@ export function nest(dotted: Readonly<Record<string, unknown>>): Record<string, 
   return out;
 }
 
+const BACKUP = { enabled: true, saveOnInterrupt: true };
+
+/**
+ * The base's callbacks with the backup forced on: a recipe's callbacks are an object of sections; a `fit` config's are
+ * a list of `{ use, with }` entries (kept whole — a list given as an override replaces the base's), where the backup's
+ * entry is added or its options completed.
+ */
+function forcedBackup(callbacks: unknown): unknown {
+  if (!Array.isArray(callbacks)) return { backupAndRestore: BACKUP };
+  const entries = callbacks as { use?: unknown; with?: Record<string, unknown> }[];
+  const own = entries.find((e) => e?.use === 'backupAndRestore');
+  return [...entries.filter((e) => e !== own), { use: 'backupAndRestore', with: { ...(own?.with ?? {}), ...BACKUP } }];
+}
+
 /**
  * Plans a sweep: resolves the base configuration (a single-model recipe), checks the objective's metric, draws every
  * trial's point and resolves its configuration (the base, then `set`, then the point; backups forced on, since pruning
@@ -169,8 +183,6 @@ export function nest(dotted: Readonly<Record<string, unknown>>): Record<string, 
  */
 export async function planSweep(spec: SweepSpec): Promise<SweepPlan> {
   const { resolveConfig } = await import('../run/session.js');
-  const forced = { callbacks: { backupAndRestore: { enabled: true, saveOnInterrupt: true } }, out: spec.out };
-  const fixed = merge(nest(spec.set), forced) as Record<string, unknown>;
   const where = `sweep file ${spec.file}`;
   const resolveTrial = async (overrides: Record<string, unknown>, what: string): Promise<Resolved> => {
     try {
@@ -188,6 +200,8 @@ export async function planSweep(spec: SweepSpec): Promise<SweepPlan> {
   if (isExperiment(alone.recipe)) {
     throw new ConfigError(`${where}: base: the ${alone.recipe.name} recipe is an experiment (${alone.recipe.summary}); sweeps apply to single-model recipes (iris, housing, mnist) and their config files.`);
   }
+  const forced = { callbacks: forcedBackup((alone.config as { callbacks?: unknown }).callbacks), out: spec.out };
+  const fixed = merge(nest(spec.set), forced) as Record<string, unknown>;
   const base = await resolveTrial(fixed, 'set');
   const recipe = base.recipe;
   const names = ['loss', ...recipe.metrics];

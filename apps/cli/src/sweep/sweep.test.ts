@@ -8,6 +8,7 @@ import { main } from '../program.js';
 import { BROWSER_REQUIRED, findChromium, openReport } from '../test-support/browser.js';
 import { CliSandbox, type Run } from '../test-support/cli.js';
 import type { SweepSummary } from './report.js';
+import { planSweep, readSweepFile } from './sweep-file.js';
 import type { SweepState } from './state.js';
 
 const sandbox = new CliSandbox();
@@ -255,6 +256,22 @@ describe("the README's example sweep file", () => {
     expect(plan).toMatchObject({ name: 'iris-lr', out: 'runs/sweep-iris-lr' });
     expect(plan.trials).toHaveLength(12);
     expect(Object.keys(plan.trials[0]!.params)).toEqual(['lr', 'batchSize', 'model.hiddenUnits']);
+  });
+});
+
+describe('a fitstream fit config as the base', () => {
+  it("keeps the config's own callbacks list and adds the backup every trial needs (init's starter project)", async () => {
+    const project = join(sandbox.dir, 'starter');
+    expect(await main(['init', project], { out: () => undefined, err: () => undefined })).toBe(0);
+    const file = join(project, 'sweep.yaml');
+    await writeFile(file, `base: ${join(project, 'fitstream.yaml')}\nspace:\n  lr: { log: [0.001, 0.05] }\nsampler: random\ntrials: 3\n`);
+    const plan = await planSweep(await readSweepFile(file));
+    expect(plan.recipe).toBe('fit');
+    for (const trial of plan.trials) {
+      const callbacks = (trial.config as { callbacks?: unknown }).callbacks as { use: string; with?: Record<string, unknown> }[];
+      expect(callbacks.map((c) => c.use)).toEqual(['earlyStopping', 'backupAndRestore']);
+      expect(callbacks[1]!.with).toEqual({ enabled: true, saveOnInterrupt: true });
+    }
   });
 });
 
