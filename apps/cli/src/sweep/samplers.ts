@@ -1,9 +1,19 @@
 // Samplers: which configurations a sweep tries. Each maps a trial's index to a point of the space, so trial i's
 // configuration depends on (sampler, seed, space, i) only: a resumed sweep, or one given more trials, draws the same
 // configurations for the trials it already has.
+import { createRequire } from 'node:module';
 import { Random } from '@fitstream/core';
-import { SobolSequenceGenerator } from 'sobol';
 import { fromUnit, gridValues, type Param, type ParamValue } from './space.js';
+
+/**
+ * The `sobol` npm package (CommonJS, untyped): Sobol points from the Joe–Kuo direction numbers (new-joe-kuo-6.21201),
+ * unscrambled, the origin first. Required with its type spelled here, so that every program compiling this module
+ * (the docs' type-check included) knows it without an ambient declaration file.
+ */
+interface SobolModule {
+  readonly SobolSequenceGenerator: new (dimension: number) => { nextVector(): number[] };
+}
+const { SobolSequenceGenerator } = createRequire(import.meta.url)('sobol') as SobolModule;
 
 /** How a sweep picks configurations (Keras Tuner's GridSearch / RandomSearch, Optuna's QMCSampler with Sobol). */
 export type SamplerName = 'grid' | 'random' | 'sobol';
