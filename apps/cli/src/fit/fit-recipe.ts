@@ -1,12 +1,12 @@
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { LossName, Plugin, Random } from '@fitstream/core';
 import type { z } from 'zod';
 import { ConfigError } from '../config/resolve.js';
 import type { RunConfig } from '../config/schema.js';
-import { restoreTableEncoding, type TableEncodingRecord } from '../data/encode.js';
-import { loadUserData, readTable, type DataEncodingRecord, type UserData } from '../data/load-user-data.js';
-import { detectFormat, type ResolvedDataSpec } from '../data/spec.js';
+import { loadUserData, type DataEncodingRecord, type UserData } from '../data/load-user-data.js';
+import { encodingFacts, readNewData, type EncodingFacts } from '../data/read-new-data.js';
+import type { ResolvedDataSpec } from '../data/spec.js';
 import { loadUserModel } from '../model/load-user-model.js';
 import type { LoadedData, PreparedData, RecipeDefinition } from '../recipes/recipe.js';
 import { fitConfigSchema, fitDefaults, runView, type FitConfig, type OptimizerConfig } from './fit-config.js';
@@ -14,43 +14,11 @@ import { buildPlugins, type PluginEntry } from './plugin-check.js';
 
 type Task = 'classification' | 'regression';
 
-/** What a fit run learns about its data: from `loadUserData` when it trains, from `data.json` when it predicts. */
-interface DataFacts {
-  readonly task: Task;
-  readonly classNames: readonly string[];
-  /** Model inputs after encoding (one-hot columns named `column=value`). */
-  readonly featureNames: readonly string[];
-  readonly inputShape: readonly number[];
-  readonly outputUnits: number;
-  readonly target: readonly string[];
-}
-
 const stderr = (line: string) => void process.stderr.write(`fitstream: ${line}\n`);
 
-/** The facts a table encoding records (`data.json`'s `preprocessing`), for `predict` and `evaluate --data`. */
-function tableFacts(record: TableEncodingRecord): DataFacts {
-  const classNames = record.target.classNames ?? [];
-  return {
-    task: record.target.task,
-    classNames,
-    featureNames: record.featureNames,
-    inputShape: [record.featureNames.length],
-    outputUnits: record.target.task === 'classification' ? classNames.length : record.target.columns.length,
-    target: record.target.columns,
-  };
-}
-
-/** The facts of freshly loaded data. */
-function loadedFacts(data: UserData): DataFacts {
-  const table = data.encoding.kind === 'table' ? data.encoding.toJSON() : undefined;
-  return {
-    task: data.task,
-    classNames: data.classNames ?? [],
-    featureNames: table?.featureNames ?? [],
-    inputShape: data.inputShape,
-    outputUnits: data.outputCount,
-    target: table?.target.columns ?? ['target'],
-  };
+/** The facts of freshly loaded data (the same facts `encodingFacts` reads back from `data.json` for predict/evaluate). */
+function loadedFacts(data: UserData): EncodingFacts {
+  return encodingFacts(data.encoding.toJSON() as DataEncodingRecord);
 }
 
 /** `tf.train.*` with the configured options (a name alone is core's to build). */
@@ -88,7 +56,7 @@ function optimizerOf(spec: Exclude<OptimizerConfig, string>, lr: number): tf.Opt
  * ```
  */
 export function createFitRecipe(bound?: FitConfig): RecipeDefinition {
-  let facts: DataFacts | undefined;
+  let facts: EncodingFacts | undefined;
   let loaded: UserData | undefined;
   let optimizer: tf.Optimizer | undefined;
   // The training labels, for `classWeights: balanced` (read from the device once, only when it is listed).
@@ -160,7 +128,7 @@ export function createFitRecipe(bound?: FitConfig): RecipeDefinition {
       const c = fit(config);
       return loadUserModel(c.model, {
         inputShape: facts.inputShape,
-        outputUnits: facts.outputUnits,
+        outputUnits: facts.outputCount,
         task: facts.task,
         seed: c.seed,
         random,
@@ -188,28 +156,22 @@ export function createFitRecipe(bound?: FitConfig): RecipeDefinition {
     },
     targets: (values) => (task() === 'classification' ? tf.tensor1d([...values], 'int32') : tf.tensor2d([...values], [values.length, 1])),
     async readData(file, preprocessing, { labelled, log }) {
+      // Any kind the run trained on (table rows, arrays, images), encoded with the run's recorded encoding.
       const record = preprocessing as unknown as DataEncodingRecord;
-      if (record.kind !== 'table') {
-        throw new ConfigError(`${file}: predict and evaluate --data read table rows (CSV, TSV, JSON Lines) for runs trained on tables; this run trained on ${record.kind}. Evaluate it on its validation split with \`fitstream evaluate <run>\`.`);
-      }
-      const encoding = restoreTableEncoding(record);
-      facts = tableFacts(record);
-      const path = resolve(file);
+      facts = encodingFacts(record);
       const spec = (bound?.data ?? {}) as Partial<ResolvedDataSpec>;
-      const format = await detectFormat(path);
-      const { table } = await readTable(path, format, { delimiter: undefined, header: spec.header ?? true, missing: spec.missing ?? ['', 'NA', 'NaN', 'null'] });
-      const encoded = encoding.apply(table);
-      for (const w of encoded.warnings) log(`fitstream: ${w}`);
-      encoded.sampleWeight?.dispose();
-      if (labelled && !encoded.y) {
-        encoded.x.dispose();
-        throw new ConfigError(`${file}: evaluate needs the target column${record.target.columns.length === 1 ? '' : 's'} ${record.target.columns.map((c) => JSON.stringify(c)).join(', ')} in every row.`);
+      const read = await readNewData(file, record, { reader: { ...(spec.header === undefined ? {} : { header: spec.header }), ...(spec.missing === undefined ? {} : { missing: spec.missing }) } });
+      for (const w of read.warnings) log(`fitstream: ${w}`);
+      read.sampleWeight?.dispose();
+      if (labelled && !read.y) {
+        read.x.dispose();
+        throw new ConfigError(`${file}: evaluate needs the target (${facts.target.map((c) => JSON.stringify(c)).join(', ')}) for every row or sample.`);
       }
       if (!labelled) {
-        encoded.y?.dispose();
-        return { x: encoded.x };
+        read.y?.dispose();
+        return { x: read.x };
       }
-      return { x: encoded.x, y: encoded.y };
+      return { x: read.x, y: read.y };
     },
   };
   return recipe;

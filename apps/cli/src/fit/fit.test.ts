@@ -1,6 +1,7 @@
 // Issue 20: `fitstream fit --model model.json --data data.csv --target label` trains the user's own model on the user's
 // own CSV through the run machinery of `train <recipe>` — and the plugin lists of a fit configuration. The program runs
 // in-process (main), on the cpu backend, against files written here.
+import { zipSync } from 'fflate';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -165,6 +166,32 @@ export default function buildModel(options: { hidden: number }, ctx: { inputShap
     await copyFile(join(FIXTURES, 'keras3-functional.json'), join(dir, 'config.json'));
     const keras = summaryOf(await fitstream('fit', '--model', join(dir, 'config.json'), '--data', join(dir, 'four.csv'), '--target', 'label', '--epochs', '20', '--lr', '0.02', '--batch-size', '16', ...common()));
     expect(keras.evaluation['accuracy']).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('arrays (.npz) train too, and predict/evaluate --data read new arrays with the run’s encoding', async () => {
+    // x: two informative measurements per row, y: the class index — the CSV's rows as numpy would save them.
+    const rows = (await readFile(join(dir, 'data.csv'), 'utf8')).trim().split('\n').slice(1).map((l) => l.split(','));
+    const classes = [...new Set(rows.map((r) => r.at(-1)!))].sort();
+    const x = Float32Array.from(rows.flatMap((r) => [Number(r[0]), Number(r[1])]));
+    const y = Int32Array.from(rows.map((r) => classes.indexOf(r.at(-1)!)));
+    const npy = (descr: string, shape: readonly number[], data: Float32Array | Int32Array): Uint8Array => {
+      let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.length === 1 ? `${shape[0]},` : shape.join(', ')}), }`;
+      header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
+      const out = new Uint8Array(10 + header.length + data.byteLength);
+      out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
+      out.set(new TextEncoder().encode(header), 10);
+      out.set(new Uint8Array(data.buffer), 10 + header.length);
+      return out;
+    };
+    await writeFile(join(dir, 'rows.npz'), zipSync({ 'x.npy': npy('<f4', [rows.length, 2], x), 'y.npy': npy('<i4', [rows.length], y) }));
+    await writeFile(join(dir, 'fit-npz.yaml'), `model: { path: ${join(dir, 'model.ts')}, with: { hidden: 12 } }\ndata: { path: ${join(dir, 'rows.npz')}, task: classification }\nepochs: 20\nlr: 0.02\nbatchSize: 16\n`);
+    const arrays = summaryOf(await fitstream('fit', join(dir, 'fit-npz.yaml'), ...common()));
+    expect(arrays.evaluation['accuracy']).toBeGreaterThanOrEqual(0.9);
+    const evaluated = await fitstream('evaluate', arrays.runDir, '--data', join(dir, 'rows.npz'), '--json');
+    expect(evaluated.code, evaluated.err.join('\n')).toBe(0);
+    const predicted = await fitstream('predict', arrays.runDir, '--data', join(dir, 'rows.npz'));
+    expect(predicted.code, predicted.err.join('\n')).toBe(0);
+    expect(predicted.out.length).toBe(rows.length + 1);
   });
 });
 

@@ -17,6 +17,7 @@ import { continueState, initialState, readState, statePath, StateWriter, type Ep
 import { EpochTail, pidPath, startTrial, type TrialExit, type TrialHandle } from './trial-process.js';
 import type { SweepPlan } from './sweep-file.js';
 import { sweepSummary, writeSweepReport, type SweepSummary } from './report.js';
+import { alive } from '../run/run-lock.js';
 
 /** Options of {@link runSweep}. */
 export interface SweepRunOptions {
@@ -57,15 +58,6 @@ const showParams = (t: TrialRecord): string =>
     .map(([k, v]) => `${k}=${showValue(v)}`)
     .join(' ');
 
-/** Whether a process runs here (EPERM: it runs, as another user). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

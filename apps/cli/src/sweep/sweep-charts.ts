@@ -154,6 +154,15 @@ function legend(x: number, items: readonly { readonly text: string; readonly col
   return out.join('');
 }
 
+/** The legend both charts carry: the best trial (named), completed ones, pruned ones (dashed). */
+function statusLegend(best: string | undefined): string {
+  return legend(WIDTH - 32 - 420, [
+    { text: `best${best ? ` (${best})` : ''}`, colour: BEST, dash: '' },
+    { text: 'completed', colour: rankColour(0, 2), dash: '' },
+    { text: 'pruned', colour: PRUNED, dash: '5 4' },
+  ]);
+}
+
 /**
  * Parallel coordinates: one vertical axis per searched parameter (log axes for log ranges, categories for choices)
  * and one for the objective, one line per trial through its values — the best trial orange, completed trials from
@@ -200,13 +209,7 @@ export function parallelCoordinatesSvg(params: readonly Param[], trials: readonl
   names.forEach((name, i) => out.push(`<text x="${n(xAt(i))}" y="${bottom + 22}">${esc(name)}</text>`));
   out.push(`<text class="x-label" x="${(left + right) / 2}" y="${height - 32 - 8}" font-weight="400" fill="#777">hyper-parameter (axes left to right), objective last</text>`);
   out.push('</g>');
-  out.push(
-    legend(WIDTH - 32 - 420, [
-      { text: `best${objective.best ? ` (${objective.best})` : ''}`, colour: BEST, dash: '' },
-      { text: 'completed', colour: rankColour(0, 2), dash: '' },
-      { text: 'pruned', colour: PRUNED, dash: '5 4' },
-    ]),
-  );
+  out.push(statusLegend(objective.best));
   out.push('</g></svg>');
   return out.join('\n');
 }
@@ -263,13 +266,7 @@ export function objectiveCurvesSvg(trials: readonly ChartTrial[], objective: { r
     out.push(`<path class="trial ${esc(s.trial.status)}" data-trial="${esc(s.trial.name)}" d="${d}" fill="none" stroke="${s.colour}" stroke-width="${s.width}" stroke-linejoin="round" stroke-linecap="round"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}><title>${esc(tip)}</title></path>`);
   }
   out.push('</g>');
-  out.push(
-    legend(WIDTH - 32 - 420, [
-      { text: `best${objective.best ? ` (${objective.best})` : ''}`, colour: BEST, dash: '' },
-      { text: 'completed', colour: rankColour(0, 2), dash: '' },
-      { text: 'pruned', colour: PRUNED, dash: '5 4' },
-    ]),
-  );
+  out.push(statusLegend(objective.best));
   out.push('</g></svg>');
   return out.join('\n');
 }
