@@ -39,7 +39,11 @@ function predictedClasses(output: tf.Tensor | tf.Tensor[], k: number, owner: str
 /** True class indices, int32 `[n]`. */
 function trueClasses(y: tf.Tensor, k: number, owner: string): tf.Tensor1D {
   if (y.rank === 2 && y.shape[1] === k) return tf.argMax(y, -1) as tf.Tensor1D;
-  if (y.rank === 1 || (y.rank === 2 && y.shape[1] === 1)) return tf.cast(tf.round(tf.reshape(y, [-1])), 'int32') as tf.Tensor1D;
+  if (y.rank === 1 || (y.rank === 2 && y.shape[1] === 1)) {
+    // Integer labels as they are: TensorFlow's Round on int32 (the native backend) does not return its input.
+    const flat = tf.reshape(y, [-1]);
+    return (flat.dtype === 'int32' ? flat : tf.cast(tf.round(flat), 'int32')) as tf.Tensor1D;
+  }
   throw inputError(`${owner}: y has shape [${y.shape.join(', ')}]; give one-hot targets [n, ${k}] or class indices [n] or [n, 1] (a confusion matrix is for classification only).`);
 }
 
