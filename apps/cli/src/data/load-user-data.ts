@@ -167,7 +167,18 @@ function stratifyLabels(table: Table, roles: ColumnRoles, task: Task, spec: Reso
 function sideOf(encoding: TableEncoding, table: Table, rows: Int32Array, warnings: string[]): UserDataSplit {
   const encoded = encoding.apply(selectRows(table, rows));
   for (const w of encoded.warnings) warnings.push(w);
-  return { x: encoded.x, y: encoded.y!, ...(encoded.sampleWeight ? { sampleWeight: encoded.sampleWeight } : {}) };
+  return toSplit(encoded);
+}
+
+/** Encodes the training side, then the validation side; a failure on the second frees the first. */
+function encodeSplits(encode: (side: 'train' | 'validation') => UserDataSplit): { train: UserDataSplit; validation: UserDataSplit } {
+  const train = encode('train');
+  try {
+    return { train, validation: encode('validation') };
+  } catch (error) {
+    disposeSplit(train);
+    throw error;
+  }
 }
 
 function identifierWarnings(encoding: TableEncoding, trainRows: number): string[] {
@@ -175,6 +186,33 @@ function identifierWarnings(encoding: TableEncoding, trainRows: number): string[
     .toJSON()
     .features.filter((f) => f.kind === 'categorical' && f.categories.length > MANY_CATEGORIES && f.categories.length > trainRows / 2)
     .map((f) => `column ${JSON.stringify(f.column)} has ${f.kind === 'categorical' ? f.categories.length : 0} distinct values in ${trainRows} training rows, one input each after one-hot encoding; if it is an identifier, leave it out of data.columns.features`);
+}
+
+/** What each kind of data adds to {@link UserData} and its `info`; {@link assembleUserData} fills in the rest. */
+interface UserDataParts extends Omit<UserData, 'info' | 'warnings'> {
+  readonly split: RowSplit;
+  readonly source: Readonly<Record<string, unknown>>;
+  /** Facts about the split besides its kind and sizes (e.g. `validationSize`, or where a given validation set came from). */
+  readonly splitFacts: Readonly<Record<string, unknown>>;
+  readonly droppedRows: number;
+  /** Entries of `info` between `source` and `task` (a table's column roles). */
+  readonly roles?: unknown;
+}
+
+/** One shape of result and of `data.json` for tables, arrays and images. */
+function assembleUserData({ split, source, splitFacts, droppedRows, roles, ...data }: UserDataParts, warnings: string[]): UserData {
+  const { train: trainRows, validation: validationRows, detail, ...how } = split;
+  const info = {
+    source,
+    ...(roles === undefined ? {} : { roles }),
+    task: data.task,
+    ...(data.classNames ? { classNames: data.classNames } : {}),
+    split: { ...how, ...detail, ...splitFacts, rows: { train: trainRows.length, validation: validationRows.length } },
+    droppedRows,
+    warnings,
+    preprocessing: data.encoding.toJSON(),
+  };
+  return { ...data, info, warnings };
 }
 
 async function loadTable(path: string, format: DataFormat, spec: ResolvedDataSpec, seed: number, warnings: string[]): Promise<UserData> {
@@ -202,44 +240,32 @@ async function loadTable(path: string, format: DataFormat, spec: ResolvedDataSpe
     strict: spec.strict,
   });
   for (const w of identifierWarnings(encoding, split.train.length)) warnings.push(w);
-  const train = sideOf(encoding, table, split.train, warnings);
-  let validation: UserDataSplit;
-  try {
-    validation = sideOf(encoding, table, split.validation, warnings);
-  } catch (error) {
-    disposeSplit(train);
-    throw error;
-  }
-  const { train: trainRows, validation: validationRows, detail, ...how } = split;
-  const info = {
-    source: {
-      path,
-      format,
-      ...(delimiter === undefined ? {} : { delimiter }),
-      rows: read.rows,
-      columns: read.columns.map((name) => ({ name, kind: read.kind(name), missing: read.get(name).filter((v) => v === null).length })),
+  const { train, validation } = encodeSplits((side) => sideOf(encoding, table, split[side], warnings));
+  return assembleUserData(
+    {
+      train,
+      validation,
+      split,
+      source: {
+        path,
+        format,
+        ...(delimiter === undefined ? {} : { delimiter }),
+        rows: read.rows,
+        columns: read.columns.map((name) => ({ name, kind: read.kind(name), missing: read.get(name).filter((v) => v === null).length })),
+      },
+      roles,
+      splitFacts: { validationSize: spec.split.validation },
+      droppedRows: read.rows - table.rows,
+      encoding,
+      task,
+      classNames,
+      featureCount: encoding.featureCount,
+      featureNames: encoding.featureNames,
+      inputShape: [encoding.featureCount],
+      outputCount: task === 'classification' ? classNames!.length : roles.target.length,
     },
-    roles,
-    task,
-    ...(classNames ? { classNames } : {}),
-    split: { ...how, ...detail, validationSize: spec.split.validation, rows: { train: trainRows.length, validation: validationRows.length } },
-    droppedRows: read.rows - table.rows,
     warnings,
-    preprocessing: encoding.toJSON(),
-  };
-  return {
-    train,
-    validation,
-    info,
-    encoding,
-    task,
-    classNames,
-    featureCount: encoding.featureCount,
-    featureNames: encoding.featureNames,
-    inputShape: [encoding.featureCount],
-    outputCount: task === 'classification' ? classNames!.length : roles.target.length,
-    warnings,
-  };
+  );
 }
 
 /** One array of an `.npz` by its role: `columns.<role>` names it, else the default name; a missing one lists the names there are. */
@@ -326,37 +352,25 @@ function loadArrays(source: ArrayData, format: DataFormat, spec: ResolvedDataSpe
   }
   const ySize = data.y.shape.slice(1).reduce((a, b) => a * b, 1);
   const encoding = fitArrayEncoding(data.x, split.train, { scale: spec.scale ?? 'none', task, classNames, oneHot, targetSize: ySize });
-  const train = toSplit(encoding.apply(data, split.train));
-  let validation: UserDataSplit;
-  try {
-    validation = toSplit(encoding.apply(given ?? data, split.validation));
-  } catch (error) {
-    disposeSplit(train);
-    throw error;
-  }
-  const { train: trainRows, validation: validationRows, detail, ...how } = split;
-  const info = {
-    source: { path: source.source, format, arrays: arrayShapes(data), ...(given ? { validation: arrayShapes(given) } : {}) },
-    task,
-    ...(classNames ? { classNames } : {}),
-    split: { ...how, ...detail, ...(given ? { from: 'the data module' } : { validationSize: spec.split.validation }), rows: { train: trainRows.length, validation: validationRows.length } },
-    droppedRows: n - kept.length + (given ? given.x.shape[0]! - givenKept!.length : 0),
+  const { train, validation } = encodeSplits((side) => toSplit(encoding.apply(side === 'train' ? data : (given ?? data), split[side])));
+  return assembleUserData(
+    {
+      train,
+      validation,
+      split,
+      source: { path: source.source, format, arrays: arrayShapes(data), ...(given ? { validation: arrayShapes(given) } : {}) },
+      splitFacts: given ? { from: 'the data module' } : { validationSize: spec.split.validation },
+      droppedRows: n - kept.length + (given ? given.x.shape[0]! - givenKept!.length : 0),
+      encoding,
+      task,
+      classNames,
+      featureCount: encoding.featureCount,
+      featureNames: [],
+      inputShape: encoding.inputShape,
+      outputCount: task === 'classification' ? classNames!.length : ySize,
+    },
     warnings,
-    preprocessing: encoding.toJSON(),
-  };
-  return {
-    train,
-    validation,
-    info,
-    encoding,
-    task,
-    classNames,
-    featureCount: encoding.featureCount,
-    featureNames: [],
-    inputShape: encoding.inputShape,
-    outputCount: task === 'classification' ? classNames!.length : ySize,
-    warnings,
-  };
+  );
 }
 
 function toSplit(encoded: { readonly x: tfjs.Tensor; readonly y?: tfjs.Tensor | undefined; readonly sampleWeight?: tfjs.Tensor1D | undefined }): UserDataSplit {
@@ -389,29 +403,23 @@ async function loadImages(path: string, spec: ResolvedDataSpec, seed: number, wa
     return { x: tfjs.tensor4d(pixels, [rows.length, h, w, c]), y: tfjs.tensor1d(Int32Array.from(rows, (r) => folder.labels[r]!), 'int32') };
   };
   const counts = folder.classNames.map((_, k) => labels.filter((l) => l === k).length);
-  const { train: trainRows, validation: validationRows, detail, ...how } = split;
-  const info = {
-    source: { path, format: 'images', images: labels.length, perClass: Object.fromEntries(folder.classNames.map((name, k) => [name, counts[k]])), skipped: folder.skipped.length },
-    task: 'classification',
-    classNames: folder.classNames,
-    split: { ...how, ...detail, validationSize: spec.split.validation, rows: { train: trainRows.length, validation: validationRows.length } },
-    droppedRows: 0,
+  return assembleUserData(
+    {
+      ...encodeSplits((which) => side(split[which])),
+      split,
+      source: { path, format: 'images', images: labels.length, perClass: Object.fromEntries(folder.classNames.map((name, k) => [name, counts[k]])), skipped: folder.skipped.length },
+      splitFacts: { validationSize: spec.split.validation },
+      droppedRows: 0,
+      encoding,
+      task: 'classification',
+      classNames: folder.classNames,
+      featureCount: size,
+      featureNames: [],
+      inputShape: folder.sampleShape,
+      outputCount: folder.classNames.length,
+    },
     warnings,
-    preprocessing: record,
-  };
-  return {
-    train: side(trainRows),
-    validation: side(validationRows),
-    info,
-    encoding,
-    task: 'classification',
-    classNames: folder.classNames,
-    featureCount: size,
-    featureNames: [],
-    inputShape: folder.sampleShape,
-    outputCount: folder.classNames.length,
-    warnings,
-  };
+  );
 }
 
 /**
