@@ -14,7 +14,7 @@ const MISSING = [
   'FitstreamSgdUpdate',
   'FitstreamClipByValueGrad',
 ];
-const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice', 'Identity', 'Cast'];
+const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice', 'Identity', 'Cast', 'Tile'];
 const ALL = [...REPLACED, ...MISSING];
 
 function snapshot(backend: string): Map<string, tf.KernelConfig | undefined> {
@@ -81,11 +81,12 @@ describe('installWasmKernels', () => {
       optimizerUpdates: false,
       sharedIdentity: false,
       activationGradients: false,
+      broadcastKernels: false,
     });
     expect(onlyEmbedding).toEqual({ registered: ['UnsortedSegmentSum'], replaced: [] });
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(native.get('BatchMatMul'));
 
-    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, batchCopies: false, optimizerUpdates: false, sharedIdentity: false, activationGradients: false });
+    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, batchCopies: false, optimizerUpdates: false, sharedIdentity: false, activationGradients: false, broadcastKernels: false });
     expect(withMatMul.replaced.sort()).toEqual(['BatchMatMul', '_FusedMatMul']);
     uninstallWasmKernels(tf);
   });

@@ -21,6 +21,7 @@ import { createCastKernel } from './kernels/cast.js';
 import { CLIP_BY_VALUE_GRAD, createClipByValueGradKernel, routeClipByValueGradient } from './kernels/clip-by-value-grad.js';
 import { FUSED_KERNELS, fusedKernelFunc, fusedMaxElements, type FusedUpdateKernelConfig } from './fused-updates/fused-update-kernels.js';
 import { createUnsortedSegmentSumKernel } from './kernels/unsorted-segment-sum.js';
+import { createTileKernel } from './kernels/heap-tile.js';
 import { type KernelTable, resolveKernelTable } from './kernels/wasm-kernel-scope.js';
 import type { Tf } from './kernels/wasm-kernel-types.js';
 
@@ -57,6 +58,11 @@ export interface WasmKernelOptions {
    * tfjs' optimizers.
    */
   readonly optimizerUpdates?: boolean;
+  /**
+   * `Tile` as block copies on the heap (the stock kernel indexes element by element): tfjs' batch-normalisation
+   * gradient tiles a per-channel tensor to the whole activation every step.
+   */
+  readonly broadcastKernels?: boolean;
 }
 
 /** What fitstream's kernels currently occupy in the wasm registry. */
@@ -100,7 +106,15 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
     },
   ],
   convGradients: [
-    { name: 'Conv2DBackpropFilter', create: ({ tf, table }) => createConv2DBackpropFilterKernel(tf, table) },
+    {
+      name: 'Conv2DBackpropFilter',
+      create: ({ tf, table }) =>
+        createConv2DBackpropFilterKernel(tf, table, {
+          matMul: nativeMatMul(tf),
+          // Up to 4 input channels the im2col GEMM wins (measurements in conv2d-backprop-filter.ts).
+          maxInChannelsForGemm: 4,
+        }),
+    },
     {
       name: 'Conv2DBackpropInput',
       create: ({ tf, table, current }) =>
@@ -131,6 +145,7 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
     { name: 'Cast', create: ({ current }) => createCastKernel(requireOriginal('Cast', current)) },
   ],
   activationGradients: [{ name: CLIP_BY_VALUE_GRAD, create: ({ tf }) => (routeClipByValueGradient(tf), createClipByValueGradKernel()) }],
+  broadcastKernels: [{ name: 'Tile', create: ({ current }) => createTileKernel(requireOriginal('Tile', current)) }],
   optimizerUpdates: Object.values(FUSED_KERNELS).map((name) => ({ name, create: () => fusedKernelFunc(name), extra: { maxElements: fusedMaxElements } })),
 };
 
@@ -242,6 +257,12 @@ function assertWasmReady(tf: Tf): void {
             "`await tf.setBackend('wasm')` first",
     );
   }
+}
+
+/** The stock wasm `BatchMatMul` (the one ours replaced, if it is installed). */
+function nativeMatMul(tf: Tf): KernelFunc {
+  const ours = installed.get('BatchMatMul');
+  return requireOriginal('BatchMatMul', ours?.original ?? (tf.getKernel('BatchMatMul', BACKEND) as KernelConfig | undefined));
 }
 
 function requireOriginal(name: string, current: KernelConfig | undefined): KernelFunc {

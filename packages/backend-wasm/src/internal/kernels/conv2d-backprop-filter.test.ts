@@ -26,8 +26,11 @@ interface Case {
   readonly dilations?: number | [number, number];
 }
 
+// Stride 1 with ≤ 4 input channels takes the im2col + GEMM path, everything else the swapped-roles convolution; the
+// 6-channel shape covers the convolution at stride 1.
 const SHAPES: Array<Pick<Case, 'x' | 'filter'>> = [
   { x: [2, 7, 6, 3], filter: [3, 3, 3, 4] },
+  { x: [2, 6, 7, 6], filter: [3, 2, 6, 3] },
   { x: [3, 9, 8, 1], filter: [2, 4, 1, 5] },
   { x: [1, 10, 11, 2], filter: [5, 5, 2, 3] },
   { x: [2, 5, 5, 4], filter: [1, 1, 4, 2] },
@@ -118,10 +121,13 @@ describe('Conv2DBackpropFilter on wasm', () => {
     });
   });
 
-  it('frees every intermediate', () => {
+  it.each([
+    ['convolution path', [2, 4, 2, 4], [2, 3]],
+    ['im2col + GEMM path', [2, 7, 6, 4], [1, 1]],
+  ] as const)('frees every intermediate (%s)', (_, dyShape, strides) => {
     const x = tf.tensor(randomTensor([2, 7, 6, 3], 11).values, [2, 7, 6, 3]);
-    const dy = tf.tensor(randomTensor([2, 4, 2, 4], 12).values, [2, 4, 2, 4]);
-    const attrs = { strides: [2, 3], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] };
+    const dy = tf.tensor(randomTensor([...dyShape], 12).values, [...dyShape]);
+    const attrs = { strides: [...strides], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] };
     const run = () => tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x, dy }, attrs).dispose();
     run();
     const tensors = tf.memory().numTensors;

@@ -36,6 +36,8 @@ export interface WasmKernelGroups {
   readonly sharedIdentity?: boolean;
   /** The gradient of `ClipByValue` (LSTM/GRU gates) as one kernel. */
   readonly activationGradients?: boolean;
+  /** `Tile` as block copies on the heap (tfjs' batch-normalisation gradient tiles a per-channel tensor every step). */
+  readonly broadcastKernels?: boolean;
   /** Fused Adam / RMSProp / momentum / SGD updates, which `applyOptimizerUpdate` finds in tfjs' kernel registry. */
   readonly optimizerUpdates?: boolean;
 }
