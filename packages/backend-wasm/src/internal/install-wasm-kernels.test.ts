@@ -13,6 +13,11 @@ const MISSING = [
   'FitstreamMomentumUpdate',
   'FitstreamSgdUpdate',
   'FitstreamClipByValueGrad',
+  // whole-sequence LSTM / GRU (recurrentLayers)
+  'FitstreamLSTMSequence',
+  'FitstreamLSTMSequenceGrad',
+  'FitstreamGRUSequence',
+  'FitstreamGRUSequenceGrad',
 ];
 const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice', 'Identity', 'Cast', 'Tile'];
 const ALL = [...REPLACED, ...MISSING];
@@ -79,6 +84,7 @@ describe('installWasmKernels', () => {
       poolGradients: false,
       batchCopies: false,
       optimizerUpdates: false,
+      recurrentLayers: false,
       sharedIdentity: false,
       activationGradients: false,
       broadcastKernels: false,

@@ -23,6 +23,7 @@ import { FUSED_KERNELS, fusedKernelFunc, fusedMaxElements, type FusedUpdateKerne
 import { createUnsortedSegmentSumKernel } from './kernels/unsorted-segment-sum.js';
 import { createTileKernel } from './kernels/heap-tile.js';
 import { type KernelTable, resolveKernelTable } from './kernels/wasm-kernel-scope.js';
+import { RECURRENT_KERNELS, restoreRecurrentLayers } from './recurrent/fused-recurrent-layers.js';
 import type { Tf } from './kernels/wasm-kernel-types.js';
 
 const BACKEND = 'wasm';
@@ -58,6 +59,16 @@ export interface WasmKernelOptions {
    * tfjs' optimizers.
    */
   readonly optimizerUpdates?: boolean;
+  /**
+   * tfjs-layers' `LSTM` and `GRU` as whole-sequence kernels: the forward pass over all time steps in one kernel and
+   * backpropagation through time in one kernel (the input projection and the weight gradients as one matMul each),
+   * instead of ≈15 kernels per time step each way. While installed, the layers' `call` takes this path on the wasm
+   * backend for linear/relu/tanh/sigmoid/hardSigmoid activations, with or without `returnSequences`, `returnState`,
+   * `goBackwards`, initial states, `stateful` and inside `Bidirectional`; a mask, dropout while training, `unroll`,
+   * other activations or a custom cell run the original layer, with the reason written once per layer
+   * (`console.warn`). {@link uninstallWasmKernels} restores the layer classes.
+   */
+  readonly recurrentLayers?: boolean;
   /**
    * `Tile` as block copies on the heap (the stock kernel indexes element by element): tfjs' batch-normalisation
    * gradient tiles a per-channel tensor to the whole activation every step.
@@ -146,6 +157,7 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
   ],
   activationGradients: [{ name: CLIP_BY_VALUE_GRAD, create: ({ tf }) => (routeClipByValueGradient(tf), createClipByValueGradKernel()) }],
   broadcastKernels: [{ name: 'Tile', create: ({ current }) => createTileKernel(requireOriginal('Tile', current)) }],
+  recurrentLayers: RECURRENT_KERNELS,
   optimizerUpdates: Object.values(FUSED_KERNELS).map((name) => ({ name, create: () => fusedKernelFunc(name), extra: { maxElements: fusedMaxElements } })),
 };
 
@@ -223,6 +235,7 @@ export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): Was
  */
 export function uninstallWasmKernels(tf: Tf): WasmKernelReport {
   const before = report();
+  restoreRecurrentLayers();
   for (const [name, { original, config }] of [...installed].reverse()) {
     const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
     if (current?.kernelFunc === config.kernelFunc) {

@@ -40,6 +40,8 @@ export interface WasmKernelGroups {
   readonly broadcastKernels?: boolean;
   /** Fused Adam / RMSProp / momentum / SGD updates, which `applyOptimizerUpdate` finds in tfjs' kernel registry. */
   readonly optimizerUpdates?: boolean;
+  /** tfjs-layers' `LSTM` and `GRU` as whole-sequence kernels (forward and backpropagation through time, one kernel each). */
+  readonly recurrentLayers?: boolean;
 }
 
 /** What fitstream's kernels occupy in the wasm registry (`@fitstream/backend-wasm`'s `WasmKernelReport`). */

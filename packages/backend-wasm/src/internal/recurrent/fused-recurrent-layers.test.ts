@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
+import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
+import { GRU_SEQUENCE, GRU_SEQUENCE_GRAD } from './gru-sequence-kernels.js';
+import { LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD } from './lstm-sequence-kernels.js';
+
+const TOLERANCE = 1e-5;
+const worst = new WorstError();
+const [B, T, D, H] = [3, 5, 4, 6];
+
+beforeAll(setUpWasmWithKernels);
+afterAll(() => console.log(`fused recurrent layers: worst relative error vs unfused cpu ${worst.toString()}`));
+
+type Kind = 'lstm' | 'gru';
+
+interface LayerOptions {
+  readonly recurrentActivation: 'hardSigmoid' | 'sigmoid';
+  readonly activation?: 'tanh' | 'relu' | 'linear';
+  readonly returnSequences?: boolean;
+  readonly returnState?: boolean;
+  readonly goBackwards?: boolean;
+  readonly useBias?: boolean;
+}
+
+const constant = (shape: number[], seed: number): tf.Tensor => tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), seed), shape);
+
+function makeLayer(kind: Kind, options: LayerOptions): tf.layers.Layer {
+  const layer = kind === 'lstm' ? tf.layers.lstm({ units: H, ...options }) : tf.layers.gru({ units: H, ...options });
+  tf.tidy(() => {
+    layer.apply(tf.zeros([B, T, D]));
+    // Weights away from zero so every gate is exercised (hard sigmoid saturates on some values, as in training).
+    layer.setWeights(layer.getWeights().map((w, i) => tf.mul(constant(w.shape, 100 + i), 0.9)));
+  });
+  return layer;
+}
+
+/** Forward outputs and the gradients of Σ wᵢ·outputᵢ w.r.t. input, initial states and every weight, as host data. */
+function outputsAndGradients(kind: Kind, layer: tf.layers.Layer): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.variable(constant([B, T, D], 1));
+    const states = (kind === 'lstm' ? [2, 3] : [2]).map((seed) => tf.variable(constant([B, H], seed)));
+    const outputs: tf.Tensor[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const result = layer.apply(x, { initialState: states }) as tf.Tensor | tf.Tensor[];
+      const list = Array.isArray(result) ? result : [result];
+      outputs.push(...list.map((t) => tf.keep(t.clone())));
+      return tf.addN(list.map((t, i) => tf.sum(tf.mul(t, constant(t.shape, 50 + i))))) as tf.Scalar;
+    }, [x, ...states, ...(layer.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val))]);
+    const result = [value, ...outputs, ...Object.values(grads)].map((t) => t.dataSync() as Float32Array);
+    tf.dispose(outputs);
+    tf.dispose([x, ...states]);
+    return result;
+  });
+}
+
+function expectClose(actual: Float32Array[], expected: Float32Array[], where: string): void {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((values, i) => {
+    const error = worst.record(relativeError(values, expected[i]!), `${where} #${i}`);
+    expect(error, `${where}: tensor #${i}`).toBeLessThan(TOLERANCE);
+  });
+}
+
+/** Every kernel `fn` runs, in order (repeats included). */
+function kernelNamesOf(fn: () => void): Promise<string[]> {
+  return tf.profile(fn).then((info) => info.kernels.map((k) => k.name));
+}
+
+const VARIANTS: Array<[string, Omit<LayerOptions, 'recurrentActivation'>]> = [
+  ['last output', {}],
+  ['returnSequences', { returnSequences: true }],
+  ['returnState', { returnState: true, returnSequences: true }],
+  ['goBackwards', { goBackwards: true, returnSequences: true, returnState: true }],
+];
+
+describe.each(['lstm', 'gru'] as const)('fused %s', (kind) => {
+  const forward = kind === 'lstm' ? LSTM_SEQUENCE : GRU_SEQUENCE;
+  const backward = kind === 'lstm' ? LSTM_SEQUENCE_GRAD : GRU_SEQUENCE_GRAD;
+
+  describe.each(['hardSigmoid', 'sigmoid'] as const)('recurrentActivation %s', (recurrentActivation) => {
+    it.each(VARIANTS)('%s: outputs and gradients equal the unfused layer on cpu', async (name, variant) => {
+      const layer = makeLayer(kind, { recurrentActivation, ...variant });
+      const fused = outputsAndGradients(kind, layer);
+      const unfused = await onBackend('cpu', () => outputsAndGradients(kind, layer));
+      expectClose(fused, unfused, `${kind} ${recurrentActivation} ${name}`);
+      const names = await kernelNamesOf(() => void outputsAndGradients(kind, layer));
+      expect(names).toContain(forward);
+      expect(names).toContain(backward);
+      layer.dispose();
+    });
+  });
+
+  it.each([
+    ['relu', { recurrentActivation: 'sigmoid', activation: 'relu' }],
+    ['linear, no bias', { recurrentActivation: 'hardSigmoid', activation: 'linear', useBias: false }],
+  ] as const)('activation %s equals the unfused layer', async (name, options) => {
+    const layer = makeLayer(kind, { ...options, returnSequences: true });
+    const fused = outputsAndGradients(kind, layer);
+    const unfused = await onBackend('cpu', () => outputsAndGradients(kind, layer));
+    expectClose(fused, unfused, `${kind} ${name}`);
+    layer.dispose();
+  });
+});
+
+describe('layers in models', () => {
+  it('a stateful LSTM carries and resets its state as the unfused layer does', async () => {
+    const run = (): Float32Array[] => {
+      const model = tf.sequential({ layers: [tf.layers.lstm({ units: H, stateful: true, batchInputShape: [B, T, D], returnSequences: true })] });
+      model.setWeights(model.getWeights().map((w, i) => constant(w.shape, 200 + i)));
+      const x = constant([B, T, D], 7);
+      const results: Float32Array[] = [];
+      const record = (): void => {
+        const y = model.predict(x) as tf.Tensor;
+        results.push(y.dataSync() as Float32Array);
+        y.dispose();
+      };
+      record();
+      record(); // starts from the state the first call left
+      const layer = model.layers[0] as unknown as { states: tf.Tensor[] };
+      results.push(...layer.states.map((s) => s.dataSync() as Float32Array));
+      model.resetStates();
+      record(); // equals the first again
+      const tensorsBefore = tf.memory().numTensors;
+      record();
+      model.resetStates();
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+      tf.dispose(x);
+      model.dispose();
+      return results;
+    };
+    const fused = run();
+    const unfused = await onBackend('cpu', run);
+    expectClose(fused, unfused, 'stateful lstm');
+    expect(relativeError(fused[0]!, fused[4]!)).toBe(0);
+    expect(relativeError(fused[0]!, fused[1]!)).toBeGreaterThan(1e-3);
+  });
+
+  it.each(['lstm', 'gru'] as const)('Bidirectional(%s): outputs and weight gradients equal the unfused layer', async (kind) => {
+    const inner = kind === 'lstm' ? tf.layers.lstm({ units: H, returnSequences: true }) : tf.layers.gru({ units: H, returnSequences: true, recurrentActivation: 'sigmoid' });
+    const model = tf.sequential({ layers: [tf.layers.bidirectional({ layer: inner as tf.RNN, inputShape: [T, D], mergeMode: 'concat' })] });
+    model.setWeights(model.getWeights().map((w, i) => constant(w.shape, 300 + i)));
+    const run = (): Float32Array[] =>
+      tf.tidy(() => {
+        const x = constant([B, T, D], 9);
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, constant([B, T, 2 * H], 10))) as tf.Scalar);
+        return [value, ...Object.values(grads)].map((t) => t.dataSync() as Float32Array);
+      });
+    const fused = run();
+    const unfused = await onBackend('cpu', run);
+    expectClose(fused, unfused, `bidirectional ${kind}`);
+    const names = await kernelNamesOf(() => void run());
+    expect(names.filter((n) => n === (kind === 'lstm' ? LSTM_SEQUENCE : GRU_SEQUENCE))).toHaveLength(2);
+    model.dispose();
+  });
+
+  it.each(['lstm', 'gru'] as const)('%s: a few Adam steps of model.fit give the weights of the unfused layer, without leaking', async (kind) => {
+    const recurrent = kind === 'lstm' ? tf.layers.lstm({ units: 8, inputShape: [6, 3] }) : tf.layers.gru({ units: 8, inputShape: [6, 3] });
+    const model = tf.sequential({ layers: [recurrent, tf.layers.dense({ units: 1 })] });
+    const initial = model.getWeights().map((w, i) => constant(w.shape, 400 + i));
+    const x = constant([16, 6, 3], 11);
+    const y = constant([16, 1], 12);
+    const train = async (): Promise<Float32Array[]> => {
+      model.setWeights(initial);
+      model.compile({ optimizer: tf.train.adam(0.01), loss: 'meanSquaredError' });
+      await model.fit(x, y, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0 });
+      const tensors = tf.memory().numTensors;
+      const ids = backendDataIds();
+      await model.fit(x, y, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0 });
+      expect(tf.memory().numTensors).toBe(tensors);
+      if (tf.getBackend() === 'wasm') expect(backendDataIds()).toBe(ids);
+      return model.getWeights().map((w) => w.dataSync() as Float32Array);
+    };
+    const fused = await train();
+    const unfused = await onBackend('cpu', train);
+    // Four Adam steps amplify float32 rounding differences a little; the forward/gradient tests hold 1e-5 exactly.
+    fused.forEach((w, i) => expect(relativeError(w, unfused[i]!), `weight #${i}`).toBeLessThan(1e-4));
+    tf.dispose([x, y, ...initial]);
+    model.dispose();
+  });
+
+  it('a masked input runs unfused, saying why once', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const model = tf.sequential({
+      layers: [tf.layers.masking({ inputShape: [T, D], maskValue: 0 }), tf.layers.lstm({ units: H })],
+    });
+    const x = constant([B, T, D], 13);
+    const names = await kernelNamesOf(() => {
+      tf.dispose(model.predict(x) as tf.Tensor);
+      tf.dispose(model.predict(x) as tf.Tensor);
+    });
+    expect(names).not.toContain(LSTM_SEQUENCE);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(/runs unfused.*mask/);
+    tf.dispose(x);
+    model.dispose();
+  });
+
+  it('uninstallWasmKernels restores the layer classes exactly', async () => {
+    const classes = (['LSTM', 'GRU'] as const).map((name) => tf.serialization.SerializationMap.getMap().classNameMap[name]![0] as unknown as { prototype: object });
+    const installedCalls = classes.map((cls) => Object.getOwnPropertyDescriptor(cls.prototype, 'call')?.value as unknown);
+    uninstallWasmKernels(tf);
+    try {
+      const originals = classes.map((cls) => Object.getOwnPropertyDescriptor(cls.prototype, 'call')?.value as unknown);
+      originals.forEach((call, i) => expect(call).not.toBe(installedCalls[i]));
+      const layer = makeLayer('lstm', { recurrentActivation: 'hardSigmoid' });
+      expect(await kernelNamesOf(() => tf.dispose(layer.apply(constant([B, T, D], 1)) as tf.Tensor))).not.toContain(LSTM_SEQUENCE);
+      installWasmKernels(tf, { recurrentLayers: false });
+      classes.forEach((cls, i) => expect(Object.getOwnPropertyDescriptor(cls.prototype, 'call')?.value).toBe(originals[i]));
+      installWasmKernels(tf);
+      classes.forEach((cls, i) => expect(Object.getOwnPropertyDescriptor(cls.prototype, 'call')?.value).not.toBe(originals[i]));
+      uninstallWasmKernels(tf);
+      classes.forEach((cls, i) => expect(Object.getOwnPropertyDescriptor(cls.prototype, 'call')?.value).toBe(originals[i]));
+      layer.dispose();
+    } finally {
+      installWasmKernels(tf);
+    }
+  });
+});

@@ -1,0 +1,284 @@
+/**
+ * tfjs-layers' GRU over a whole sequence as two wasm kernels (forward, and backpropagation through time), built like
+ * the LSTM's (see `lstm-sequence-kernels.ts` for why).
+ *
+ * Formulation (tfjs-layers' GRUCell: the reset gate applied before the recurrent product, tfjs has no `resetAfter`):
+ * [xz, xr, xh] = x·W + b; z = recurrentActivation(xz + h₋₁·U_z); r = recurrentActivation(xr + h₋₁·U_r);
+ * hh = activation(xh + (r·h₋₁)·U_h); h = z·h₋₁ + (1 − z)·hh, with U = [U_z | U_r | U_h] along the last axis.
+ */
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
+import { inputGradients } from './lstm-sequence-kernels.js';
+import { activate, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
+
+export const GRU_SEQUENCE = 'FitstreamGRUSequence';
+export const GRU_SEQUENCE_GRAD = 'FitstreamGRUSequenceGrad';
+
+interface GruGeometry {
+  readonly batch: number;
+  readonly steps: number;
+  readonly inputDim: number;
+  readonly units: number;
+  readonly act: number;
+  readonly ract: number;
+  readonly goBackwards: boolean;
+}
+
+function geometry(x: TensorInfo, recurrentKernel: TensorInfo, attrs: Record<string, unknown>, kernelName: string): GruGeometry {
+  const [batch = 0, steps = 0, inputDim = 0] = dims(x, 3, 'x', kernelName);
+  const [units = 0] = dims(recurrentKernel, 2, 'recurrentKernel', kernelName);
+  expectShape(recurrentKernel, [units, 3 * units], 'recurrentKernel', kernelName);
+  if (steps < 1) throw new Error(`${kernelName}: input 'x' has no time steps (shape [${x.shape.join(',')}])`);
+  return {
+    batch,
+    steps,
+    inputDim,
+    units,
+    act: activationCode(attrs['activation'], 'activation', kernelName),
+    ract: activationCode(attrs['recurrentActivation'], 'recurrentActivation', kernelName),
+    goBackwards: attrs['goBackwards'] === true,
+  };
+}
+
+/** Copies columns [from, from + width) of the [H, 3H] recurrent kernel into a [1, H, width] buffer of its own. */
+function columns(heap: RecurrentHeap, u: TensorInfo, H: number, from: number, width: number): TensorInfo {
+  const out = heap.temp([1, H, width]);
+  const f32 = heap.f32();
+  const oU = heap.offset(u);
+  const oOut = heap.offset(out);
+  for (let row = 0; row < H; row++) {
+    f32.copyWithin(oOut + row * width, oU + row * 3 * H + from, oU + row * 3 * H + from + width);
+  }
+  return out;
+}
+
+/**
+ * The forward kernel. Inputs `x` [B,T,D], `kernel` [D,3H], `recurrentKernel` [H,3H], optional `bias` [3H], `h0`
+ * [B,H]; attrs `activation`, `recurrentActivation`, `goBackwards`. Outputs `y` [B,T,H] (processing order), `hLast`
+ * [B,H], and for the backward kernel `gates` [T,B,3H] (z, r, hh) and `rh` [T,B,H] (r·h₋₁).
+ */
+export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelFunc {
+  const name = GRU_SEQUENCE;
+  return toKernelFunc(({ inputs, backend, attrs }) => {
+    const x = requireInput(inputs, 'x', name);
+    const kernel = requireInput(inputs, 'kernel', name);
+    const recurrentKernel = requireInput(inputs, 'recurrentKernel', name);
+    const h0 = requireInput(inputs, 'h0', name);
+    const bias = inputs['bias'];
+    const { batch: B, steps: T, inputDim: D, units: H, act, ract, goBackwards } = geometry(x, recurrentKernel, attrs, name);
+    const G = 3 * H;
+    expectShape(kernel, [D, G], 'kernel', name);
+    expectShape(h0, [B, H], 'h0', name);
+    if (bias !== undefined) expectShape(bias, [G], 'bias', name);
+
+    const heap = new RecurrentHeap(backend, native);
+    const outputs: TensorInfo[] = [];
+    try {
+      const xw = heap.matMulBias(viewAs(x, [1, B * T, D]), heap.copy(kernel, [1, D, G]), bias);
+      const uZr = columns(heap, recurrentKernel, H, 0, 2 * H);
+      const uH = columns(heap, recurrentKernel, H, 2 * H, H);
+      const y = heap.output([B, T, H]);
+      const hLast = heap.output([B, H]);
+      const gates = heap.output([T, B, G]);
+      const rh = heap.output([T, B, H]);
+      outputs.push(y, hLast, gates, rh);
+      let hPrev = viewAs(h0, [1, B, H]);
+      for (let s = 0; s < T; s++) {
+        const t = goBackwards ? T - 1 - s : s;
+        const recZr = heap.matMul(hPrev, uZr);
+        const rhStep = heap.temp([1, B, H]);
+        let f32 = heap.f32();
+        const oXw = heap.offset(xw);
+        const oHPrev = heap.offset(hPrev);
+        const oGates = heap.offset(gates) + s * B * G;
+        const oRh = heap.offset(rh) + s * B * H;
+        let oRec = heap.offset(recZr);
+        const oRhStep = heap.offset(rhStep);
+        for (let b = 0; b < B; b++) {
+          const gRow = oGates + b * G;
+          const xRow = oXw + (b * T + t) * G;
+          const rRow = oRec + b * 2 * H;
+          for (let k = 0; k < 2 * H; k++) {
+            f32[gRow + k] = activate(ract, f32[xRow + k]! + f32[rRow + k]!);
+          }
+          for (let j = 0; j < H; j++) {
+            const v = f32[gRow + H + j]! * f32[oHPrev + b * H + j]!;
+            f32[oRhStep + b * H + j] = v;
+            f32[oRh + b * H + j] = v;
+          }
+        }
+        heap.free(recZr);
+        const recH = heap.matMul(rhStep, uH);
+        const hNext = heap.temp([1, B, H]);
+        f32 = heap.f32();
+        oRec = heap.offset(recH);
+        const oHNext = heap.offset(hNext);
+        const oY = heap.offset(y);
+        for (let b = 0; b < B; b++) {
+          const gRow = oGates + b * G;
+          const xRow = oXw + (b * T + t) * G;
+          for (let j = 0; j < H; j++) {
+            f32[gRow + 2 * H + j] = activate(act, f32[xRow + 2 * H + j]! + f32[oRec + b * H + j]!);
+            const z = f32[gRow + j]!;
+            const hh = f32[gRow + 2 * H + j]!;
+            const h = z * f32[oHPrev + b * H + j]! + (1 - z) * hh;
+            f32[oHNext + b * H + j] = h;
+            f32[oY + (b * T + s) * H + j] = h;
+          }
+        }
+        heap.free(recH);
+        heap.free(rhStep);
+        if (s > 0) heap.free(hPrev);
+        hPrev = hNext;
+      }
+      const f32 = heap.f32();
+      f32.copyWithin(heap.offset(hLast), heap.offset(hPrev), heap.offset(hPrev) + B * H);
+      return outputs;
+    } catch (error) {
+      for (const info of outputs) backend.disposeData(info.dataId);
+      throw error;
+    } finally {
+      heap.disposeTemps();
+    }
+  });
+}
+
+/**
+ * The backward kernel. Inputs: `dy` [B,T,H], `dhLast` [B,H]; the forward inputs `x`, `kernel`, `recurrentKernel`,
+ * `h0`; the forward outputs `y`, `gates`, `rh`. Same attrs as the forward kernel. Outputs `dx` [B,T,D], `dKernel`
+ * [D,3H], `dRecurrentKernel` [H,3H], `dBias` [3H], `dh0` [B,H].
+ */
+export function createGruSequenceGradKernel(native: RecurrentNativeKernels): KernelFunc {
+  const name = GRU_SEQUENCE_GRAD;
+  return toKernelFunc(({ inputs, backend, attrs }) => {
+    const input = (key: string): TensorInfo => requireInput(inputs, key, name);
+    const dy = input('dy');
+    const dhLast = input('dhLast');
+    const x = input('x');
+    const kernel = input('kernel');
+    const recurrentKernel = input('recurrentKernel');
+    const h0 = input('h0');
+    const y = input('y');
+    const gates = input('gates');
+    const rh = input('rh');
+    const { batch: B, steps: T, inputDim: D, units: H, act, ract, goBackwards } = geometry(x, recurrentKernel, attrs, name);
+    const G = 3 * H;
+    expectShape(dy, [B, T, H], 'dy', name);
+    expectShape(y, [B, T, H], 'y', name);
+    expectShape(dhLast, [B, H], 'dhLast', name);
+    expectShape(h0, [B, H], 'h0', name);
+    expectShape(gates, [T, B, G], 'gates', name);
+    expectShape(rh, [T, B, H], 'rh', name);
+    expectShape(kernel, [D, G], 'kernel', name);
+
+    const heap = new RecurrentHeap(backend, native);
+    const outputs: TensorInfo[] = [];
+    try {
+      const uZrT = heap.transposed(columns(heap, recurrentKernel, H, 0, 2 * H), H, 2 * H); // [1, 2H, H]
+      const uHT = heap.transposed(columns(heap, recurrentKernel, H, 2 * H, H), H, H); // [1, H, H]
+      const dZ = heap.temp([1, B * T, G]);
+      const dZr = heap.temp([1, B * T, 2 * H]);
+      const dZh = heap.temp([1, B * T, H]);
+      const hPrevAll = heap.temp([1, B * T, H]);
+      const rhAll = heap.temp([1, B * T, H]);
+      const dhNext = new Float32Array(B * H);
+      const dhPrev = new Float32Array(B * H);
+      const dzGate = new Float32Array(B * H);
+      {
+        const f32 = heap.f32();
+        dhNext.set(f32.subarray(heap.offset(dhLast), heap.offset(dhLast) + B * H));
+      }
+      for (let s = T - 1; s >= 0; s--) {
+        const t = goBackwards ? T - 1 - s : s;
+        const dAh = heap.temp([1, B, H]);
+        let f32 = heap.f32();
+        const oDy = heap.offset(dy);
+        const oGates = heap.offset(gates) + s * B * G;
+        const oHPrev = s === 0 ? heap.offset(h0) : -1;
+        const oY = heap.offset(y);
+        const oDAh = heap.offset(dAh);
+        const hPrevRow = (b: number): number => (s === 0 ? oHPrev + b * H : oY + (b * T + s - 1) * H);
+        for (let b = 0; b < B; b++) {
+          const gRow = oGates + b * G;
+          const dyRow = oDy + (b * T + s) * H;
+          const hpRow = hPrevRow(b);
+          for (let j = 0; j < H; j++) {
+            const k = b * H + j;
+            const z = f32[gRow + j]!;
+            const hh = f32[gRow + 2 * H + j]!;
+            const hp = f32[hpRow + j]!;
+            const dh = f32[dyRow + j]! + dhNext[k]!;
+            dhPrev[k] = dh * z;
+            dzGate[k] = dh * (hp - hh) * derivative(ract, z);
+            f32[oDAh + k] = dh * (1 - z) * derivative(act, hh);
+          }
+        }
+        const dRh = heap.matMul(dAh, uHT);
+        const dZrStep = heap.temp([1, B, 2 * H]);
+        f32 = heap.f32();
+        const oDRh = heap.offset(dRh);
+        const oDZrStep = heap.offset(dZrStep);
+        const oDZ = heap.offset(dZ);
+        const oDZr = heap.offset(dZr);
+        const oDZh = heap.offset(dZh);
+        const oHPrevAll = heap.offset(hPrevAll);
+        const oRhAll = heap.offset(rhAll);
+        const oRh = heap.offset(rh) + s * B * H;
+        const oDAh2 = heap.offset(dAh);
+        for (let b = 0; b < B; b++) {
+          const gRow = oGates + b * G;
+          const hpRow = hPrevRow(b);
+          const stepRow = oDZrStep + b * 2 * H;
+          for (let j = 0; j < H; j++) {
+            const k = b * H + j;
+            const r = f32[gRow + H + j]!;
+            const dRhValue = f32[oDRh + k]!;
+            dhPrev[k] = dhPrev[k]! + dRhValue * r;
+            f32[stepRow + j] = dzGate[k]!;
+            f32[stepRow + H + j] = dRhValue * f32[hpRow + j]! * derivative(ract, r);
+          }
+          const row = b * T + t;
+          f32.copyWithin(oDZ + row * G, stepRow, stepRow + 2 * H);
+          f32.copyWithin(oDZ + row * G + 2 * H, oDAh2 + b * H, oDAh2 + (b + 1) * H);
+          f32.copyWithin(oDZr + row * 2 * H, stepRow, stepRow + 2 * H);
+          f32.copyWithin(oDZh + row * H, oDAh2 + b * H, oDAh2 + (b + 1) * H);
+          f32.copyWithin(oHPrevAll + row * H, hpRow, hpRow + H);
+          f32.copyWithin(oRhAll + row * H, oRh + b * H, oRh + (b + 1) * H);
+        }
+        heap.free(dRh);
+        heap.free(dAh);
+        const dhRec = heap.matMul(dZrStep, uZrT);
+        f32 = heap.f32();
+        const oRec = heap.offset(dhRec);
+        for (let k = 0; k < B * H; k++) {
+          dhNext[k] = dhPrev[k]! + f32[oRec + k]!;
+        }
+        heap.free(dhRec);
+        heap.free(dZrStep);
+      }
+      const [dx, dKernel, dBias] = inputGradients(heap, { x, kernel, dZ, B, T, D, G });
+      outputs.push(dx, dKernel);
+      const dUzr = heap.matMul(heap.transposed(hPrevAll, B * T, H), dZr); // [1, H, 2H]
+      const dUh = heap.matMul(heap.transposed(rhAll, B * T, H), dZh); // [1, H, H]
+      const dRecurrent = heap.output([H, G]);
+      outputs.push(dRecurrent, dBias);
+      const f32 = heap.f32();
+      const oOut = heap.offset(dRecurrent);
+      const oZr = heap.offset(dUzr);
+      const oH = heap.offset(dUh);
+      for (let row = 0; row < H; row++) {
+        f32.copyWithin(oOut + row * G, oZr + row * 2 * H, oZr + (row + 1) * 2 * H);
+        f32.copyWithin(oOut + row * G + 2 * H, oH + row * H, oH + (row + 1) * H);
+      }
+      const dh0 = heap.output([B, H]);
+      outputs.push(dh0);
+      heap.f32().set(dhNext, heap.offset(dh0));
+      return outputs;
+    } catch (error) {
+      for (const info of outputs) backend.disposeData(info.dataId);
+      throw error;
+    } finally {
+      heap.disposeTemps();
+    }
+  });
+}

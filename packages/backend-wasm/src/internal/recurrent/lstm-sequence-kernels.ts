@@ -1,0 +1,261 @@
+/**
+ * tfjs-layers' LSTM over a whole sequence as two wasm kernels: the forward pass over every time step in one call, and
+ * backpropagation through time in one call.
+ *
+ * tfjs-layers runs the LSTM cell op by op: ≈15 kernels per time step forward and more backward, each a trip through
+ * the engine and the gradient tape (tens of µs) around very little arithmetic. Here the input projection of all time
+ * steps is ONE matMul ([B·T, D]·[D, 4H] + bias), each step is one native matMul (h·U) plus one elementwise pass over
+ * the gates on the heap, and the backward pass is one gate-gradient pass + one matMul (dz·Uᵀ) per step, then
+ * dW = Xᵀ·dZ, dU = Hᵀ·dZ and dX = dZ·Wᵀ as one GEMM each. The gate passes are plain loops over the wasm heap: there is
+ * no library for this, and no clang/emscripten in the build for a native version.
+ *
+ * Formulation (tfjs-layers' LSTMCell): z = x·W + h·U + b split into [i, f, g, o]; i, f, o = recurrentActivation;
+ * g = activation; c = f·c₋₁ + i·g; h = o·activation(c).
+ */
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
+import { activate, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
+
+export const LSTM_SEQUENCE = 'FitstreamLSTMSequence';
+export const LSTM_SEQUENCE_GRAD = 'FitstreamLSTMSequenceGrad';
+
+interface LstmGeometry {
+  readonly batch: number;
+  readonly steps: number;
+  readonly inputDim: number;
+  readonly units: number;
+  readonly act: number;
+  readonly ract: number;
+  readonly goBackwards: boolean;
+}
+
+function geometry(x: TensorInfo, recurrentKernel: TensorInfo, attrs: Record<string, unknown>, kernelName: string): LstmGeometry {
+  const [batch = 0, steps = 0, inputDim = 0] = dims(x, 3, 'x', kernelName);
+  const [units = 0] = dims(recurrentKernel, 2, 'recurrentKernel', kernelName);
+  expectShape(recurrentKernel, [units, 4 * units], 'recurrentKernel', kernelName);
+  if (steps < 1) throw new Error(`${kernelName}: input 'x' has no time steps (shape [${x.shape.join(',')}])`);
+  return {
+    batch,
+    steps,
+    inputDim,
+    units,
+    act: activationCode(attrs['activation'], 'activation', kernelName),
+    ract: activationCode(attrs['recurrentActivation'], 'recurrentActivation', kernelName),
+    goBackwards: attrs['goBackwards'] === true,
+  };
+}
+
+/**
+ * The forward kernel. Inputs `x` [B,T,D], `kernel` [D,4H], `recurrentKernel` [H,4H], optional `bias` [4H], `h0`,
+ * `c0` [B,H]; attrs `activation`, `recurrentActivation`, `goBackwards`. Outputs `y` [B,T,H] (h of each step in
+ * processing order, as tfjs' `rnn`), `hLast`, `cLast` [B,H], and for the backward kernel `gates` [T,B,4H] (i,f,g,o
+ * after activation), `cSeq` and `tcSeq` [T,B,H] (c and activation(c) of each step).
+ */
+export function createLstmSequenceKernel(native: RecurrentNativeKernels): KernelFunc {
+  return toKernelFunc(({ inputs, backend, attrs }) => {
+    const x = requireInput(inputs, 'x', LSTM_SEQUENCE);
+    const kernel = requireInput(inputs, 'kernel', LSTM_SEQUENCE);
+    const recurrentKernel = requireInput(inputs, 'recurrentKernel', LSTM_SEQUENCE);
+    const h0 = requireInput(inputs, 'h0', LSTM_SEQUENCE);
+    const c0 = requireInput(inputs, 'c0', LSTM_SEQUENCE);
+    const bias = inputs['bias'];
+    const { batch: B, steps: T, inputDim: D, units: H, act, ract, goBackwards } = geometry(x, recurrentKernel, attrs, LSTM_SEQUENCE);
+    const G = 4 * H;
+    expectShape(kernel, [D, G], 'kernel', LSTM_SEQUENCE);
+    expectShape(h0, [B, H], 'h0', LSTM_SEQUENCE);
+    expectShape(c0, [B, H], 'c0', LSTM_SEQUENCE);
+    if (bias !== undefined) expectShape(bias, [G], 'bias', LSTM_SEQUENCE);
+
+    const heap = new RecurrentHeap(backend, native);
+    const outputs: TensorInfo[] = [];
+    try {
+      const xw = heap.matMulBias(viewAs(x, [1, B * T, D]), heap.copy(kernel, [1, D, G]), bias);
+      const u = heap.copy(recurrentKernel, [1, H, G]);
+      const y = heap.output([B, T, H]);
+      outputs.push(y);
+      const gates = heap.output([T, B, G]);
+      const cSeq = heap.output([T, B, H]);
+      const tcSeq = heap.output([T, B, H]);
+      outputs.push(gates, cSeq, tcSeq);
+      let hPrev = viewAs(h0, [1, B, H]);
+      for (let s = 0; s < T; s++) {
+        const t = goBackwards ? T - 1 - s : s;
+        const rec = heap.matMul(hPrev, u);
+        const hNext = heap.temp([1, B, H]);
+        const f32 = heap.f32();
+        const oXw = heap.offset(xw);
+        const oRec = heap.offset(rec);
+        const oH = heap.offset(hNext);
+        const oY = heap.offset(y);
+        const oGates = heap.offset(gates) + s * B * G;
+        const oC = heap.offset(cSeq) + s * B * H;
+        const oTc = heap.offset(tcSeq) + s * B * H;
+        const oCPrev = s === 0 ? heap.offset(c0) : heap.offset(cSeq) + (s - 1) * B * H;
+        for (let b = 0; b < B; b++) {
+          const zRow = oGates + b * G;
+          const xRow = oXw + (b * T + t) * G;
+          const rRow = oRec + b * G;
+          for (let k = 0; k < G; k++) {
+            f32[zRow + k] = f32[xRow + k]! + f32[rRow + k]!;
+          }
+          for (let k = 0; k < 2 * H; k++) {
+            f32[zRow + k] = activate(ract, f32[zRow + k]!);
+          }
+          for (let k = 2 * H; k < 3 * H; k++) {
+            f32[zRow + k] = activate(act, f32[zRow + k]!);
+          }
+          for (let k = 3 * H; k < G; k++) {
+            f32[zRow + k] = activate(ract, f32[zRow + k]!);
+          }
+          const cRow = oC + b * H;
+          const tcRow = oTc + b * H;
+          const cPrevRow = oCPrev + b * H;
+          const hRow = oH + b * H;
+          const yRow = oY + (b * T + s) * H;
+          for (let j = 0; j < H; j++) {
+            const i = f32[zRow + j]!;
+            const f = f32[zRow + H + j]!;
+            const g = f32[zRow + 2 * H + j]!;
+            const o = f32[zRow + 3 * H + j]!;
+            f32[cRow + j] = f * f32[cPrevRow + j]! + i * g;
+            f32[tcRow + j] = activate(act, f32[cRow + j]!);
+            const h = o * f32[tcRow + j]!;
+            f32[hRow + j] = h;
+            f32[yRow + j] = h;
+          }
+        }
+        heap.free(rec);
+        if (s > 0) heap.free(hPrev);
+        hPrev = hNext;
+      }
+      const hLast = heap.output([B, H]);
+      const cLast = heap.output([B, H]);
+      outputs.splice(1, 0, hLast, cLast);
+      const f32 = heap.f32();
+      const oLastC = heap.offset(cSeq) + (T - 1) * B * H;
+      f32.copyWithin(heap.offset(hLast), heap.offset(hPrev), heap.offset(hPrev) + B * H);
+      f32.copyWithin(heap.offset(cLast), oLastC, oLastC + B * H);
+      return outputs;
+    } catch (error) {
+      for (const info of outputs) backend.disposeData(info.dataId);
+      throw error;
+    } finally {
+      heap.disposeTemps();
+    }
+  });
+}
+
+/**
+ * The backward kernel. Inputs: the output gradients `dy` [B,T,H], `dhLast`, `dcLast` [B,H]; the forward inputs `x`,
+ * `kernel`, `recurrentKernel`, `h0`, `c0`; the forward outputs `y`, `gates`, `cSeq`, `tcSeq`. Same attrs as the
+ * forward kernel. Outputs `dx` [B,T,D], `dKernel` [D,4H], `dRecurrentKernel` [H,4H], `dBias` [4H], `dh0`, `dc0` [B,H].
+ */
+export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): KernelFunc {
+  const name = LSTM_SEQUENCE_GRAD;
+  return toKernelFunc(({ inputs, backend, attrs }) => {
+    const input = (key: string): TensorInfo => requireInput(inputs, key, name);
+    const [dy, dhLast, dcLast, x, kernel, recurrentKernel, h0, c0, y, gates, cSeq, tcSeq] = [
+      'dy', 'dhLast', 'dcLast', 'x', 'kernel', 'recurrentKernel', 'h0', 'c0', 'y', 'gates', 'cSeq', 'tcSeq',
+    ].map(input) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+    const { batch: B, steps: T, inputDim: D, units: H, act, ract, goBackwards } = geometry(x, recurrentKernel, attrs, name);
+    const G = 4 * H;
+    expectShape(dy, [B, T, H], 'dy', name);
+    expectShape(y, [B, T, H], 'y', name);
+    expectShape(gates, [T, B, G], 'gates', name);
+    for (const [info, key] of [[dhLast, 'dhLast'], [dcLast, 'dcLast'], [h0, 'h0'], [c0, 'c0']] as const) expectShape(info, [B, H], key, name);
+    expectShape(cSeq, [T, B, H], 'cSeq', name);
+    expectShape(tcSeq, [T, B, H], 'tcSeq', name);
+    expectShape(kernel, [D, G], 'kernel', name);
+
+    const heap = new RecurrentHeap(backend, native);
+    const outputs: TensorInfo[] = [];
+    try {
+      const uT = heap.transposed(recurrentKernel, H, G); // [1, 4H, H]
+      const dZ = heap.temp([1, B * T, G]); // rows aligned with x's [B·T] rows
+      const hPrevAll = heap.temp([1, B * T, H]); // h₋₁ of the step that read each x row
+      const dc = new Float32Array(B * H);
+      const dhNext = new Float32Array(B * H);
+      {
+        const f32 = heap.f32();
+        dc.set(f32.subarray(heap.offset(dcLast), heap.offset(dcLast) + B * H));
+        dhNext.set(f32.subarray(heap.offset(dhLast), heap.offset(dhLast) + B * H));
+      }
+      for (let s = T - 1; s >= 0; s--) {
+        const t = goBackwards ? T - 1 - s : s;
+        const dzStep = heap.temp([1, B, G]);
+        const f32 = heap.f32();
+        const oDy = heap.offset(dy);
+        const oY = heap.offset(y);
+        const oH0 = heap.offset(h0);
+        const oGates = heap.offset(gates) + s * B * G;
+        const oTc = heap.offset(tcSeq) + s * B * H;
+        const oCPrev = s === 0 ? heap.offset(c0) : heap.offset(cSeq) + (s - 1) * B * H;
+        const oDzStep = heap.offset(dzStep);
+        const oDz = heap.offset(dZ);
+        const oHPrevAll = heap.offset(hPrevAll);
+        for (let b = 0; b < B; b++) {
+          const gRow = oGates + b * G;
+          const dzRow = oDzStep + b * G;
+          const dyRow = oDy + (b * T + s) * H;
+          const tcRow = oTc + b * H;
+          const cPrevRow = oCPrev + b * H;
+          for (let j = 0; j < H; j++) {
+            const k = b * H + j;
+            const i = f32[gRow + j]!;
+            const f = f32[gRow + H + j]!;
+            const g = f32[gRow + 2 * H + j]!;
+            const o = f32[gRow + 3 * H + j]!;
+            const tc = f32[tcRow + j]!;
+            const dh = f32[dyRow + j]! + dhNext[k]!;
+            const dcTotal = dc[k]! + dh * o * derivative(act, tc);
+            dc[k] = dcTotal * f;
+            f32[dzRow + j] = dcTotal * g * derivative(ract, i);
+            f32[dzRow + H + j] = dcTotal * f32[cPrevRow + j]! * derivative(ract, f);
+            f32[dzRow + 2 * H + j] = dcTotal * i * derivative(act, g);
+            f32[dzRow + 3 * H + j] = dh * tc * derivative(ract, o);
+          }
+          const row = b * T + t;
+          f32.copyWithin(oDz + row * G, dzRow, dzRow + G);
+          const hSource = s === 0 ? oH0 + b * H : oY + (b * T + s - 1) * H;
+          f32.copyWithin(oHPrevAll + row * H, hSource, hSource + H);
+        }
+        const dhRec = heap.matMul(dzStep, uT);
+        const after = heap.f32();
+        const oRec = heap.offset(dhRec);
+        dhNext.set(after.subarray(oRec, oRec + B * H));
+        heap.free(dhRec);
+        heap.free(dzStep);
+      }
+      const [dx, dKernel, dBias] = inputGradients(heap, { x, kernel, dZ, B, T, D, G });
+      outputs.push(dx, dKernel);
+      outputs.push(heap.settle(heap.matMul(heap.transposed(hPrevAll, B * T, H), dZ), [H, G]), dBias);
+      const dh0 = heap.output([B, H]);
+      const dc0 = heap.output([B, H]);
+      outputs.push(dh0, dc0);
+      const f32 = heap.f32();
+      f32.set(dhNext, heap.offset(dh0));
+      f32.set(dc, heap.offset(dc0));
+      return outputs;
+    } catch (error) {
+      for (const info of outputs) backend.disposeData(info.dataId);
+      throw error;
+    } finally {
+      heap.disposeTemps();
+    }
+  });
+}
+
+/** dx = dZ·Wᵀ, dW = Xᵀ·dZ and dBias = Σ rows of dZ, each as one GEMM; kernel outputs (not temps). */
+export function inputGradients(
+  heap: RecurrentHeap,
+  p: { x: TensorInfo; kernel: TensorInfo; dZ: TensorInfo; B: number; T: number; D: number; G: number },
+): [TensorInfo, TensorInfo, TensorInfo] {
+  const { x, kernel, dZ, B, T, D, G } = p;
+  const rows = B * T;
+  const dx = heap.matMul(dZ, heap.transposed(kernel, D, G));
+  const dKernel = heap.matMul(heap.transposed(x, rows, D), dZ);
+  const ones = heap.temp([1, 1, rows]);
+  heap.f32().fill(1, heap.offset(ones), heap.offset(ones) + rows);
+  const dBias = heap.matMul(ones, dZ);
+  return [heap.settle(dx, [B, T, D]), heap.settle(dKernel, [D, G]), heap.settle(dBias, [G])];
+}

@@ -1,0 +1,208 @@
+/**
+ * Heap access and native matMul calls for the whole-sequence recurrent kernels.
+ *
+ * The gate passes index one `Float32Array` over the whole wasm heap with each tensor's base offset (a single
+ * monomorphic array keeps V8's loops tight, where a fresh view per tensor and per time step would not). Offsets of
+ * live tensors never move; only the heap's `ArrayBuffer` is replaced when it grows, so {@link RecurrentHeap.f32}
+ * re-reads it after every allocation.
+ */
+import type { DataId, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import type { WasmBackendLike } from '../kernels/wasm-kernel-types.js';
+import { single } from '../kernels/wasm-kernel-scope.js';
+
+/** The parts of tfjs-backend-wasm's backend the recurrent kernels read besides {@link WasmBackendLike}. */
+interface WasmBackendInternals extends WasmBackendLike {
+  readonly wasm: { readonly HEAPU8: Uint8Array };
+  readonly dataIdMap: { get(dataId: DataId): { memoryOffset: number } | undefined };
+}
+
+/** The native kernels the recurrent kernels call, resolved at install time. */
+export interface RecurrentNativeKernels {
+  readonly batchMatMul: KernelFunc;
+  readonly fusedMatMul: KernelFunc;
+  readonly transpose: KernelFunc;
+}
+
+/** The activations the gate passes implement (tfjs-layers' class names). */
+export const ACTIVATIONS = ['linear', 'relu', 'tanh', 'sigmoid', 'hardSigmoid'] as const;
+export type RecurrentActivationName = (typeof ACTIVATIONS)[number];
+
+export const LINEAR = 0;
+export const RELU = 1;
+export const TANH = 2;
+export const SIGMOID = 3;
+export const HARD_SIGMOID = 4;
+
+/** The code of an activation attribute, or an error naming the kernel and the supported names. */
+export function activationCode(value: unknown, attr: string, kernelName: string): number {
+  const index = ACTIVATIONS.indexOf(value as RecurrentActivationName);
+  if (index < 0) {
+    throw new Error(`${kernelName}: attribute '${attr}' must be one of ${ACTIVATIONS.join(', ')}; got ${String(value)}`);
+  }
+  return index;
+}
+
+/** tfjs' activations in double precision (the heap stores round them to float32, as tfjs' kernels do). */
+export function activate(code: number, v: number): number {
+  switch (code) {
+    case RELU:
+      return v > 0 ? v : 0;
+    case TANH:
+      return Math.tanh(v);
+    case SIGMOID:
+      return 1 / (1 + Math.exp(-v));
+    case HARD_SIGMOID: {
+      // tfjs-layers: clipByValue(0.5 + 0.2·x, 0, 1).
+      const y = 0.2 * v + 0.5;
+      return y < 0 ? 0 : y > 1 ? 1 : y;
+    }
+    default:
+      return v;
+  }
+}
+
+/**
+ * The activation's derivative written in terms of its output `y` (what the forward pass saved), matching tfjs'
+ * gradients: relu `x > 0`, tanh `1 − y²`, sigmoid `y(1 − y)`, hard sigmoid `0.2` inside the clip range.
+ */
+export function derivative(code: number, y: number): number {
+  switch (code) {
+    case RELU:
+      return y > 0 ? 1 : 0;
+    case TANH:
+      return 1 - y * y;
+    case SIGMOID:
+      return y * (1 - y);
+    case HARD_SIGMOID:
+      return y > 0 && y < 1 ? 0.2 : 0;
+    default:
+      return 1;
+  }
+}
+
+/** Allocations, offsets and native matMuls for one kernel call; {@link disposeTemps} frees its intermediates. */
+export class RecurrentHeap {
+  readonly #backend: WasmBackendInternals;
+  readonly #temps: TensorInfo[] = [];
+  #heap: Float32Array;
+
+  constructor(
+    backend: WasmBackendLike,
+    private readonly native: RecurrentNativeKernels,
+  ) {
+    this.#backend = backend as WasmBackendInternals;
+    this.#heap = new Float32Array(this.#backend.wasm.HEAPU8.buffer);
+  }
+
+  /** The whole heap as float32; call again after any allocation (the buffer is replaced when the heap grows). */
+  f32(): Float32Array {
+    const buffer = this.#backend.wasm.HEAPU8.buffer;
+    if (this.#heap.buffer !== buffer) {
+      this.#heap = new Float32Array(buffer);
+    }
+    return this.#heap;
+  }
+
+  /** Index of a tensor's first element in {@link f32}. */
+  offset(info: TensorInfo): number {
+    const entry = this.#backend.dataIdMap.get(info.dataId);
+    if (entry === undefined) {
+      throw new Error('fitstream recurrent kernel: a tensor passed to the kernel has been disposed');
+    }
+    return entry.memoryOffset / 4;
+  }
+
+  /** A kernel output (not freed by {@link disposeTemps}). */
+  output(shape: number[]): TensorInfo {
+    return this.#backend.makeOutput(shape, 'float32');
+  }
+
+  /** An intermediate freed by {@link disposeTemps}. */
+  temp(shape: number[]): TensorInfo {
+    return this.adopt(this.output(shape));
+  }
+
+  adopt(info: TensorInfo): TensorInfo {
+    this.#temps.push(info);
+    return info;
+  }
+
+  /** Frees one intermediate early (it must have come from {@link temp} or {@link adopt}). */
+  free(info: TensorInfo): void {
+    const index = this.#temps.indexOf(info);
+    if (index >= 0) {
+      this.#temps.splice(index, 1);
+      this.#backend.disposeData(info.dataId);
+    }
+  }
+
+  disposeTemps(): void {
+    for (const info of this.#temps) {
+      this.#backend.disposeData(info.dataId);
+    }
+    this.#temps.length = 0;
+  }
+
+  /**
+   * A copy of `src` in a buffer allocated with `shape`: the native matMul caches its packed right operand per buffer
+   * whatever the shape it is called with, so a right operand must always be a buffer of its own shape.
+   */
+  copy(src: TensorInfo, shape: number[]): TensorInfo {
+    const out = this.temp(shape);
+    const heap = this.f32();
+    const from = this.offset(src);
+    heap.copyWithin(this.offset(out), from, from + shape.reduce((a, b) => a * b, 1));
+    return out;
+  }
+
+  /** Turns an intermediate into a kernel output with `shape` (a copy into a buffer of that shape; frees `info`). */
+  settle(info: TensorInfo, shape: number[]): TensorInfo {
+    const out = this.output(shape);
+    const f32 = this.f32();
+    const from = this.offset(info);
+    f32.copyWithin(this.offset(out), from, from + shape.reduce((a, b) => a * b, 1));
+    this.free(info);
+    return out;
+  }
+
+  /** `a·b` for rank-3 `[1, m, k]·[1, k, n]` (XNNPACK's GEMM); `b` must be a buffer of its own shape. */
+  matMul(a: TensorInfo, b: TensorInfo): TensorInfo {
+    const attrs = { transposeA: false, transposeB: false };
+    return this.adopt(single(this.native.batchMatMul({ inputs: { a, b }, backend: this.#backend, attrs }), 'BatchMatMul'));
+  }
+
+  /** `a·b + bias` (bias over the last axis; batch 1 only, where the native kernel adds it correctly). */
+  matMulBias(a: TensorInfo, b: TensorInfo, bias: TensorInfo | undefined): TensorInfo {
+    if (bias === undefined) {
+      return this.matMul(a, b);
+    }
+    const attrs = { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0 };
+    return this.adopt(single(this.native.fusedMatMul({ inputs: { a, b, bias }, backend: this.#backend, attrs }), '_FusedMatMul'));
+  }
+
+  /** The transpose `[1, k, n] → [1, n, k]` of a `[k, n]` or `[1, k, n]` tensor, in a buffer of its own. */
+  transposed(x: TensorInfo, k: number, n: number): TensorInfo {
+    const view = { dataId: x.dataId, shape: [1, k, n], dtype: x.dtype };
+    return this.adopt(single(this.native.transpose({ inputs: { x: view }, backend: this.#backend, attrs: { perm: [0, 2, 1] } }), 'Transpose'));
+  }
+}
+
+/** `info` read with another shape of the same size (only for operands that are read, never returned or freed). */
+export function viewAs(info: TensorInfo, shape: number[]): TensorInfo {
+  return { dataId: info.dataId, shape, dtype: info.dtype };
+}
+
+/** The dims of a tensor of the given rank, with an error naming the kernel and the input. */
+export function dims(info: TensorInfo, rank: number, input: string, kernelName: string): number[] {
+  if (info.shape.length !== rank || info.dtype !== 'float32') {
+    throw new Error(`${kernelName}: input '${input}' must be a rank-${rank} float32 tensor, got ${info.dtype} [${info.shape.join(',')}]`);
+  }
+  return info.shape;
+}
+
+/** Checks that `info` has exactly `shape`. */
+export function expectShape(info: TensorInfo, shape: number[], input: string, kernelName: string): void {
+  if (info.dtype !== 'float32' || info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${kernelName}: input '${input}' must be float32 [${shape.join(',')}], got ${info.dtype} [${info.shape.join(',')}]`);
+  }
+}
