@@ -9,7 +9,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { inputGradients } from './lstm-sequence-kernels.js';
-import { activate, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
+import { activateRange, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 
 export const GRU_SEQUENCE = 'FitstreamGRUSequence';
 export const GRU_SEQUENCE_GRAD = 'FitstreamGRUSequenceGrad';
@@ -99,8 +99,9 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
           const xRow = oXw + (b * T + t) * G;
           const rRow = oRec + b * 2 * H;
           for (let k = 0; k < 2 * H; k++) {
-            f32[gRow + k] = activate(ract, f32[xRow + k]! + f32[rRow + k]!);
+            f32[gRow + k] = f32[xRow + k]! + f32[rRow + k]!;
           }
+          activateRange(ract, f32, gRow, gRow + 2 * H);
           for (let j = 0; j < H; j++) {
             const v = f32[gRow + H + j]! * f32[oHPrev + b * H + j]!;
             f32[oRhStep + b * H + j] = v;
@@ -118,7 +119,10 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
           const gRow = oGates + b * G;
           const xRow = oXw + (b * T + t) * G;
           for (let j = 0; j < H; j++) {
-            f32[gRow + 2 * H + j] = activate(act, f32[xRow + 2 * H + j]! + f32[oRec + b * H + j]!);
+            f32[gRow + 2 * H + j] = f32[xRow + 2 * H + j]! + f32[oRec + b * H + j]!;
+          }
+          activateRange(act, f32, gRow + 2 * H, gRow + G);
+          for (let j = 0; j < H; j++) {
             const z = f32[gRow + j]!;
             const hh = f32[gRow + 2 * H + j]!;
             const h = z * f32[oHPrev + b * H + j]! + (1 - z) * hh;

@@ -14,7 +14,7 @@
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
-import { activate, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
+import { activateRange, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 
 export const LSTM_SEQUENCE = 'FitstreamLSTMSequence';
 export const LSTM_SEQUENCE_GRAD = 'FitstreamLSTMSequenceGrad';
@@ -98,28 +98,22 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
           for (let k = 0; k < G; k++) {
             f32[zRow + k] = f32[xRow + k]! + f32[rRow + k]!;
           }
-          for (let k = 0; k < 2 * H; k++) {
-            f32[zRow + k] = activate(ract, f32[zRow + k]!);
-          }
-          for (let k = 2 * H; k < 3 * H; k++) {
-            f32[zRow + k] = activate(act, f32[zRow + k]!);
-          }
-          for (let k = 3 * H; k < G; k++) {
-            f32[zRow + k] = activate(ract, f32[zRow + k]!);
-          }
+          activateRange(ract, f32, zRow, zRow + 2 * H);
+          activateRange(act, f32, zRow + 2 * H, zRow + 3 * H);
+          activateRange(ract, f32, zRow + 3 * H, zRow + G);
           const cRow = oC + b * H;
           const tcRow = oTc + b * H;
           const cPrevRow = oCPrev + b * H;
+          for (let j = 0; j < H; j++) {
+            const c = f32[zRow + H + j]! * f32[cPrevRow + j]! + f32[zRow + j]! * f32[zRow + 2 * H + j]!;
+            f32[cRow + j] = c;
+            f32[tcRow + j] = c;
+          }
+          activateRange(act, f32, tcRow, tcRow + H);
           const hRow = oH + b * H;
           const yRow = oY + (b * T + s) * H;
           for (let j = 0; j < H; j++) {
-            const i = f32[zRow + j]!;
-            const f = f32[zRow + H + j]!;
-            const g = f32[zRow + 2 * H + j]!;
-            const o = f32[zRow + 3 * H + j]!;
-            f32[cRow + j] = f * f32[cPrevRow + j]! + i * g;
-            f32[tcRow + j] = activate(act, f32[cRow + j]!);
-            const h = o * f32[tcRow + j]!;
+            const h = f32[zRow + 3 * H + j]! * f32[tcRow + j]!;
             f32[hRow + j] = h;
             f32[yRow + j] = h;
           }

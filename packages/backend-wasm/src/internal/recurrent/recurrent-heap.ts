@@ -42,15 +42,41 @@ export function activationCode(value: unknown, attr: string, kernelName: string)
   return index;
 }
 
+// tanh as Eigen's float32 rational approximation (numerator of degree 13, denominator 6 in x, on x clamped to
+// ±7.99881172…, where float32 tanh is ±1): a few multiply-adds and one division instead of Math.tanh's or Math.exp's
+// ≈15 ns, within ≈2 float32 ulps of the exact value (tfjs' own kernels differ from it by as much).
+const TANH_CLAMP = 7.99881172180175781;
+const A1 = 4.89352455891786e-3;
+const A3 = 6.37261928875436e-4;
+const A5 = 1.48572235717979e-5;
+const A7 = 5.12229709037114e-8;
+const A9 = -8.60467152213735e-11;
+const A11 = 2.00018790482477e-13;
+const A13 = -2.76076847742355e-16;
+const B0 = 4.89352518554385e-3;
+const B2 = 2.26843463243900e-3;
+const B4 = 1.18534705686654e-4;
+const B6 = 1.19825839466702e-6;
+
+/** tanh to float32 accuracy (see above). */
+export function fastTanh(v: number): number {
+  const x = v > TANH_CLAMP ? TANH_CLAMP : v < -TANH_CLAMP ? -TANH_CLAMP : v;
+  const x2 = x * x;
+  const p = ((((((A13 * x2 + A11) * x2 + A9) * x2 + A7) * x2 + A5) * x2 + A3) * x2 + A1) * x;
+  const q = ((B6 * x2 + B4) * x2 + B2) * x2 + B0;
+  return p / q;
+}
+
 /** tfjs' activations in double precision (the heap stores round them to float32, as tfjs' kernels do). */
 export function activate(code: number, v: number): number {
   switch (code) {
     case RELU:
       return v > 0 ? v : 0;
     case TANH:
-      return Math.tanh(v);
+      return fastTanh(v);
     case SIGMOID:
-      return 1 / (1 + Math.exp(-v));
+      // σ(x) = (1 + tanh(x/2)) / 2
+      return 0.5 + 0.5 * fastTanh(0.5 * v);
     case HARD_SIGMOID: {
       // tfjs-layers: clipByValue(0.5 + 0.2·x, 0, 1).
       const y = 0.2 * v + 0.5;
@@ -58,6 +84,31 @@ export function activate(code: number, v: number): number {
     }
     default:
       return v;
+  }
+}
+
+/** Applies the activation in place to `f32[start, end)`: one tight loop per activation. */
+export function activateRange(code: number, f32: Float32Array, start: number, end: number): void {
+  switch (code) {
+    case RELU:
+      for (let k = start; k < end; k++) {
+        const v = f32[k]!;
+        f32[k] = v > 0 ? v : 0;
+      }
+      return;
+    case TANH:
+      for (let k = start; k < end; k++) f32[k] = fastTanh(f32[k]!);
+      return;
+    case SIGMOID:
+      for (let k = start; k < end; k++) f32[k] = 0.5 + 0.5 * fastTanh(0.5 * f32[k]!);
+      return;
+    case HARD_SIGMOID:
+      for (let k = start; k < end; k++) {
+        const y = 0.2 * f32[k]! + 0.5;
+        f32[k] = y < 0 ? 0 : y > 1 ? 1 : y;
+      }
+      return;
+    default:
   }
 }
 
