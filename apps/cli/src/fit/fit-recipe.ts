@@ -10,7 +10,7 @@ import type { ResolvedDataSpec } from '../data/spec.js';
 import { loadUserModel } from '../model/load-user-model.js';
 import type { LoadedData, PreparedData, RecipeDefinition } from '../recipes/recipe.js';
 import { fitConfigSchema, fitDefaults, runView, type FitConfig, type OptimizerConfig } from './fit-config.js';
-import { buildPlugins, type PluginEntry } from './plugin-check.js';
+import { buildPlugins, loadModulePlugins, type PluginEntry } from './plugin-check.js';
 
 type Task = 'classification' | 'regression';
 
@@ -98,6 +98,8 @@ export function createFitRecipe(bound?: FitConfig): RecipeDefinition {
 
     async load(config): Promise<LoadedData> {
       const c = fit(config);
+      // The user's plugin modules, imported now so that plugins() can build them (resume reads config.json alone).
+      await loadModulePlugins(lists(c));
       loaded = await loadUserData(c.data, { seed: c.seed, log: stderr });
       facts = loadedFacts(loaded);
       return { x: loaded.train.x, y: loaded.train.y, metadata: { classNames: [...facts.classNames] }, cache: null };

@@ -2,10 +2,11 @@ import { FitstreamInputError, METRIC_NAMES } from '@fitstream/core';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { z } from 'zod';
 import { callbacksSchema, commonDefaults, type RunConfig } from '../config/schema.js';
-import { formatIssues, suggestion } from '../config/resolve.js';
+import { ConfigError, formatIssues, suggestion } from '../config/resolve.js';
 import type { PluginName } from './plugin-options.js';
 import { PLUGINS, isPluginName, pluginNames, type PluginContext, type PluginKind } from './plugin-registry.js';
 import schemas from './plugin-schemas.json' with { type: 'json' };
+import { createModulePlugin, isPluginModule, loadPluginModule } from './user-plugins.js';
 
 /**
  * One plugin of a `fitstream fit` list: `{ use: earlyStopping, with: { patience: 5 } }`, or just its name. Stored as
@@ -53,7 +54,7 @@ function valueAt(value: unknown, pointer: string): unknown {
 }
 
 /** One line per JSON Schema error, naming `<list>[i].with.<option>` and what is allowed. */
-function ajvLine(error: ErrorObject, at: string, options: unknown, schema: { properties?: Record<string, unknown> }): string {
+export function ajvLine(error: ErrorObject, at: string, options: unknown, schema: { properties?: Record<string, unknown> }): string {
   const path = `${at}.with${error.instancePath.split('/').slice(1).map((k) => (/^\d+$/.test(k) ? `[${k}]` : `.${k}`)).join('')}`;
   const got = valueAt(options, error.instancePath);
   switch (error.keyword) {
@@ -103,6 +104,8 @@ function runCallbackLines(entry: PluginEntry, at: string): string[] {
 function entryLines(entry: PluginEntry, list: PluginKind, index: number | undefined, context: PluginContext): string[] {
   const at = where(list, index);
   if (list === 'callbacks' && isRunCallback(entry.use)) return runCallbackLines(entry, at);
+  // The user's own module: loaded and checked asynchronously ({@link modulePluginProblems}).
+  if (isPluginModule(entry.use)) return [];
   if (!isPluginName(entry.use)) {
     const names = [...pluginNames(list), ...(list === 'callbacks' ? RUN_CALLBACKS : [])];
     const other = [...pluginNames('callbacks'), ...pluginNames('regularisers'), ...pluginNames('sampler')];
@@ -170,8 +173,9 @@ export function buildPlugins(lists: PluginLists, context: PluginContext): Return
     ...(lists.sampler ? [[lists.sampler, 'sampler', undefined] as [PluginEntry, PluginKind, undefined]] : []),
   ];
   return entries
-    .filter(([entry]) => !isRunCallback(entry.use) && isPluginName(entry.use))
+    .filter(([entry]) => !isRunCallback(entry.use) && (isPluginName(entry.use) || isPluginModule(entry.use)))
     .map(([entry, list, index]) => {
+      if (isPluginModule(entry.use)) return createModulePlugin(entry.use, where(list, index), entry.with ?? {}, context);
       const name = entry.use as PluginName;
       try {
         return (PLUGINS[name].create as (o: unknown, c: PluginContext) => ReturnType<(typeof PLUGINS)[PluginName]['create']>)(entry.with ?? {}, context);
@@ -201,4 +205,49 @@ export function runCallbacks(lists: PluginLists): RunConfig['callbacks'] {
     sections[entry.use] = { ...section, ...('enabled' in section ? { enabled: true } : {}), ...(entry.with ?? {}) };
   }
   return sections as RunConfig['callbacks'];
+}
+
+/** The entries of a configuration's lists that name the user's own modules, with their places. */
+function moduleEntries(lists: PluginLists): Array<{ entry: PluginEntry; at: string }> {
+  return [
+    ...lists.callbacks.map((entry, i) => ({ entry, at: where('callbacks', i) })),
+    ...lists.regularisers.map((entry, i) => ({ entry, at: where('regularisers', i) })),
+    ...(lists.sampler ? [{ entry: lists.sampler, at: 'sampler' }] : []),
+  ].filter(({ entry }) => isPluginModule(entry.use));
+}
+
+/**
+ * Loads the user's plugin modules a configuration's lists name (`{ use: ./my-logger.ts, with: { … } }`) so that
+ * {@link buildPlugins} can build them, and checks each as {@link pluginProblems} checks the registry's plugins: the
+ * module loads and exports a factory, `with:` passes the module's `optionsSchema` (when it exports one), and the
+ * factory builds a plugin from it (then disposed). One line per problem, naming the entry; empty when all is well.
+ *
+ * @example
+ * ```ts
+ * const problems = await modulePluginProblems({ callbacks: [{ use: '/project/my-logger.ts' }], regularisers: [], sampler: null });
+ * ```
+ */
+export async function modulePluginProblems(lists: PluginLists, context: PluginContext = { log: () => undefined }): Promise<string[]> {
+  const lines: string[] = [];
+  for (const { entry, at } of moduleEntries(lists)) {
+    try {
+      const module = await loadPluginModule(entry.use, at);
+      const options = entry.with ?? {};
+      if (module.validate && !module.validate(options)) {
+        const schema = (module.validate.schema ?? {}) as { properties?: Record<string, unknown> };
+        for (const e of module.validate.errors ?? []) lines.push(ajvLine(e, at, options, schema));
+        continue;
+      }
+      createModulePlugin(entry.use, at, options, context).dispose?.();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      lines.push(error.message);
+    }
+  }
+  return lines;
+}
+
+/** Loads the user's plugin modules the lists name (a {@link ConfigError} naming the entry when one cannot be), so that {@link buildPlugins} can build them. */
+export async function loadModulePlugins(lists: PluginLists): Promise<void> {
+  for (const { entry, at } of moduleEntries(lists)) await loadPluginModule(entry.use, at);
 }

@@ -1,8 +1,12 @@
 import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ConfigError, extractDottedFlags, merge, readConfigFile, validate } from '../config/resolve.js';
 import type { RunConfig } from '../config/schema.js';
 import type { Resolved } from '../run/session.js';
 import { createFitRecipe } from './fit-recipe.js';
+import type { FitConfig } from './fit-config.js';
+import { modulePluginProblems, type PluginEntry } from './plugin-check.js';
+import { isPluginModule, resolvePluginModule } from './user-plugins.js';
 
 /** The config file `fitstream fit` reads when none is named: `fitstream init` writes it. */
 export const DEFAULT_FIT_CONFIG = 'fitstream.yaml';
@@ -51,6 +55,21 @@ export function fitOverrides(flags: FitFlags): Record<string, unknown> {
   }) as Record<string, unknown>;
 }
 
+/** `use:` of the plugin lists' module entries made absolute against `baseDir` (other values as they are). */
+function withModulesResolved(config: Record<string, unknown>, baseDir: string): Record<string, unknown> {
+  const entry = (e: unknown): unknown => {
+    if (typeof e === 'string' && isPluginModule(e)) return { use: resolvePluginModule(e, baseDir) };
+    if (typeof e === 'object' && e !== null && typeof (e as { use?: unknown }).use === 'string' && isPluginModule((e as { use: string }).use)) {
+      return { ...e, use: resolvePluginModule((e as { use: string }).use, baseDir) };
+    }
+    return e;
+  };
+  const out = { ...config };
+  for (const key of ['callbacks', 'regularisers'] as const) if (Array.isArray(out[key])) out[key] = (out[key] as unknown[]).map(entry);
+  if (out['sampler'] !== undefined) out['sampler'] = entry(out['sampler']);
+  return out;
+}
+
 const exists = (path: string) => stat(path).then(
   () => true,
   () => false,
@@ -73,7 +92,8 @@ export async function resolveFitConfig(config: string | undefined, overrides: Re
     throw new ConfigError(`${path} is a configuration of the ${JSON.stringify(file['recipe'])} recipe: train it with \`fitstream train ${path}\`, or drop its recipe key to fit it with \`fitstream fit\`.`);
   }
   const recipe = createFitRecipe();
-  const merged = merge(merge(recipe.defaults(), { ...file, recipe: 'fit' }), overrides) as Record<string, unknown>;
+  // The user's plugin modules are relative to the config file (flags: to the working directory), recorded absolute.
+  const merged = merge(merge(recipe.defaults(), { ...withModulesResolved(file, path === undefined ? process.cwd() : dirname(path)), recipe: 'fit' }), withModulesResolved(overrides, process.cwd())) as Record<string, unknown>;
   const where = path === undefined ? 'flags' : Object.keys(overrides).length > 0 ? `${path} + flags` : path;
   const missing = [
     ...(merged['model'] === undefined ? ['model: missing. Name the model with --model <model.json | model.keras | model.ts>, or model: in the config file.'] : []),
@@ -83,5 +103,8 @@ export async function resolveFitConfig(config: string | undefined, overrides: Re
     throw new ConfigError(`invalid configuration (${where}):\n  ${missing.join('\n  ')}${path === undefined ? `\n  (no config file given, and no ${DEFAULT_FIT_CONFIG} here: \`fitstream init\` writes a starter project)` : ''}`);
   }
   const valid = validate(recipe.schema, merged, where) as RunConfig;
+  const fit = valid as unknown as FitConfig;
+  const problems = await modulePluginProblems({ callbacks: fit.callbacks as PluginEntry[], regularisers: fit.regularisers as PluginEntry[], sampler: fit.sampler });
+  if (problems.length > 0) throw new ConfigError(`invalid configuration (${where}):\n  ${problems.join('\n  ')}`);
   return { recipe: recipe.withConfig!(valid), config: valid };
 }
