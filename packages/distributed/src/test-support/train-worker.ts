@@ -6,6 +6,8 @@
 // evaluationShard of them; VAL_RANKS=0,… : only those ranks validate, on all rows), STOP_BELOW_VAL (stop at an epoch whose
 // val_loss is not below it), EVAL_N (after the fit every rank evaluates its evaluationShard of EVAL_N other samples
 // with evaluateAcrossReplicas; EVAL_NONE=rank: that rank has none; EVAL_BAD=rank: that rank passes mismatched data).
+// VAL_SAME=1: every rank passes all VAL_N rows and dataParallel shards them (shardValidation); FORCE_SHARD=1: it shards
+// even though the ranks pass their own evaluationShard (a misuse it must refuse). Otherwise shardValidation is off.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { findCheckpoint, GradientTransform, LearningRateBase, ofType, provide, type Plugin } from '@fitstream/core';
@@ -24,7 +26,7 @@ const model = buildModel(env.DIFFERENT_INIT ? 42 + ctx.rank : 42);
 const trainer = makeTrainer(model, Number(env.LR ?? 0.5));
 const lr = env.LR_WARMUP ? { scaling: 'linear' as const, warmupSteps: Number(env.LR_WARMUP) } : undefined;
 const common = { log: null, ...(lr ? { lr } : {}) };
-const plugin = algo === 'local' ? localSGD(ctx, { period: Number(env.PERIOD ?? 1), ...common }) : algo === 'easgd' ? easgd(ctx, { tau: Number(env.PERIOD ?? 1), ...common }) : dataParallel(ctx, { ...common, bucketBytes: Number(env.BUCKET_BYTES ?? 25 * 2 ** 20) });
+const plugin = algo === 'local' ? localSGD(ctx, { period: Number(env.PERIOD ?? 1), ...common }) : algo === 'easgd' ? easgd(ctx, { tau: Number(env.PERIOD ?? 1), ...common }) : dataParallel(ctx, { ...common, bucketBytes: Number(env.BUCKET_BYTES ?? 25 * 2 ** 20), shardValidation: env.VAL_SAME === '1' || env.FORCE_SHARD === '1' });
 trainer.use(plugin);
 if (env.LR_COSINE) {
   const total = Number(env.LR_COSINE);
@@ -72,12 +74,13 @@ let validation: { x: tf.Tensor2D; y: tf.Tensor2D } | undefined;
 if (env.VAL_N && (env.VAL_RANKS === undefined || env.VAL_RANKS.split(',').map(Number).includes(ctx.rank))) {
   const all = makeData(Number(env.VAL_N), 1000);
   // Every validating rank takes its evaluationShard; with VAL_RANKS, the listed ranks validate all rows.
-  const rows = env.VAL_RANKS === undefined ? evaluationShard(Number(env.VAL_N), { rank: ctx.rank, worldSize: ctx.worldSize }) : Int32Array.from({ length: Number(env.VAL_N) }, (_, i) => i);
+  const rows = env.VAL_RANKS === undefined && env.VAL_SAME !== '1' ? evaluationShard(Number(env.VAL_N), { rank: ctx.rank, worldSize: ctx.worldSize }) : Int32Array.from({ length: Number(env.VAL_N) }, (_, i) => i);
   const mine = tf.tensor1d(rows, 'int32');
   validation = { x: tf.gather(all.x, mine), y: tf.gather(all.y, mine) };
   tf.dispose([all.x, all.y, mine]);
 }
-const result = await trainer.fit(data, { epochs, batchSize: batch, handleSignals: false, ...(validation ? { validation, validationBatchSize: 4 } : {}), ...(env.CKPT ? { checkpointDir: env.CKPT } : {}), ...(resumeFrom ? { resumeFrom } : {}) });
+const validationBatchSize = Number(env.VAL_BATCH ?? 4);
+const result = await trainer.fit(data, { epochs, batchSize: batch, handleSignals: false, ...(validation ? { validation, validationBatchSize } : {}), ...(env.CKPT ? { checkpointDir: env.CKPT } : {}), ...(resumeFrom ? { resumeFrom } : {}) });
 let evaluated: Record<string, number> | null = null;
 let evalError: string | null = null;
 if (env.EVAL_N) {

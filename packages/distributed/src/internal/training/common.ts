@@ -20,6 +20,7 @@ import type { DistributedContext } from '../init.js';
 import { hasWarmup, learningRateScaleAt, planLearningRate, type LrPlan, type LrScalingOptions } from './lr-scaling.js';
 import { broadcastWeights } from './weights.js';
 import { groupSession, guardCheckpointWrites } from './checkpoint-guard.js';
+import { ValidationShard } from './validation-shard.js';
 
 declare module '@fitstream/core' {
   // Type parameters must match core's declaration exactly for the interfaces to merge.
@@ -84,6 +85,8 @@ export class ReplicaSupport {
   control: TrainerControl | undefined;
   /** Training samples of the last averaged epoch over all replicas. */
   private groupSamples = 0;
+  /** Set by {@link shardValidation}: each replica validates its share of every validation batch. */
+  private validationShard: ValidationShard | undefined;
 
   constructor(
     readonly name: string,
@@ -106,8 +109,17 @@ export class ReplicaSupport {
     } else this.ctx.log(line);
   }
 
+  /**
+   * Splits the fit's validation across the replicas (every replica must hold the same weights: synchronous data
+   * parallelism). Only with metric averaging, which turns the replicas' shares back into the group's means.
+   */
+  shardValidation(): void {
+    if (this.options.averageMetrics ?? true) this.validationShard = new ValidationShard(this.comm, this.name);
+  }
+
   register(container: PluginRegistry, extraState: () => Json = () => null, restoreExtra: (state: Json) => void = () => undefined): void {
     this.sampler?.register(container);
+    this.validationShard?.register(container);
     if (this.options.averageMetrics ?? true) provide(container, EpochMetricsReducer, { name: `${this.name} (metric averaging)`, reduce: (logs, c) => this.averageLogs(logs, c) });
     const lr = this.lrOptions;
     if (lr) {
@@ -148,6 +160,7 @@ export class ReplicaSupport {
       this.groupSamples = c.samples;
       return { ...logs };
     }
+    this.validationShard?.check(c.epoch, c.validationSamples > 0);
     const names = c.metricNames;
     const buf = new Float32Array(names.length * 4);
     names.forEach((name, i) => {

@@ -70,6 +70,29 @@ describe('dataParallel on thread replicas', () => {
     }
   });
 
+  it('shardValidation (default): every replica passes all 23 validation rows, scores its share of each batch, and val_loss equals one replica scoring every row', async () => {
+    for (const [k, valBatch] of [[2, 4], [3, 4], [2, 11]] as const) {
+      // 23 rows in batches of 4 end with 3 rows (≥ k), in batches of 11 with 1 row (< 2: one row counts twice).
+      const n = 4 * k * 5;
+      const ref = await reference(n, 4 * k, 2, undefined, 0.5, 23);
+      const result = await launchThreads('./train-worker.ts', k, { env: { ALGO: 'dp', N: String(n), BATCH: '4', EPOCHS: '2', VAL_N: '23', VAL_SAME: '1', VAL_BATCH: String(valBatch) }, timeoutMs: 60_000 });
+      expect(result.attempts[0]!.failures).toEqual([]);
+      const reports = result.results as Report[];
+      for (const r of reports) expect(r.valLoss).toEqual(reports[0]!.valLoss);
+      // Exact, except when the last batch has fewer rows than replicas: then one row of 23 counts twice.
+      const tolerance = 23 % valBatch >= k ? 1e-5 : 0.1;
+      reports[0]!.valLoss.forEach((l, i) => expect(Math.abs(l - ref.valLoss[i]!) / ref.valLoss[i]!, `k = ${k}, epoch ${i}`).toBeLessThan(tolerance));
+      expect(reports[0]!.valLoss).toHaveLength(2);
+    }
+  });
+
+  it('shardValidation refuses replicas that pass their own evaluationShard, on every rank, naming the fix', async () => {
+    const result = await launchThreads('./train-worker.ts', 2, { env: { ALGO: 'dp', N: '40', BATCH: '4', EPOCHS: '2', VAL_N: '23', FORCE_SHARD: '1' }, timeoutMs: 60_000 });
+    const failures = result.attempts[0]!.failures;
+    expect(failures.map((f) => f.rank)).toEqual([0, 1]);
+    for (const f of failures) expect(f.error).toMatch(/passed different validation data \(rank 0: 12 rows, rank 1: 11 rows\).*shardValidation: false/);
+  });
+
   it('evaluateAcrossReplicas: shards evaluated on 3 replicas (one with none) give one process’s evaluation of all rows; a failure on one rank fails all, at once', async () => {
     const n = 4 * 3 * 5;
     await tf.setBackend('cpu');
