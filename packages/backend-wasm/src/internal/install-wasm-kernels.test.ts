@@ -13,6 +13,12 @@ const MISSING = [
   'FitstreamMomentumUpdate',
   'FitstreamSgdUpdate',
   'FitstreamClipByValueGrad',
+  // one kernel per dense-step chain (stepFusions)
+  'FitstreamReluGrad',
+  'FitstreamSoftmaxGrad',
+  'FitstreamCategoricalCrossentropy',
+  'FitstreamCategoricalCrossentropyGrad',
+  'FitstreamCategoricalAccuracy',
   // whole-sequence LSTM / GRU (recurrentLayers)
   'FitstreamLSTMSequence',
   'FitstreamLSTMSequenceGrad',
@@ -82,6 +88,7 @@ describe('installWasmKernels', () => {
       convGradients: false,
       depthwiseGradients: false,
       poolGradients: false,
+      stepFusions: false,
       batchCopies: false,
       optimizerUpdates: false,
       recurrentLayers: false,
@@ -92,7 +99,7 @@ describe('installWasmKernels', () => {
     expect(onlyEmbedding).toEqual({ registered: ['UnsortedSegmentSum'], replaced: [] });
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(native.get('BatchMatMul'));
 
-    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, batchCopies: false, optimizerUpdates: false, sharedIdentity: false, activationGradients: false, broadcastKernels: false });
+    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, stepFusions: false, batchCopies: false, optimizerUpdates: false, sharedIdentity: false, activationGradients: false, broadcastKernels: false });
     expect(withMatMul.replaced.sort()).toEqual(['BatchMatMul', '_FusedMatMul']);
     uninstallWasmKernels(tf);
   });

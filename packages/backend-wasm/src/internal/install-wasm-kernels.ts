@@ -8,6 +8,19 @@
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { createBatchMatMulKernel } from './kernels/batch-mat-mul-transpose.js';
+import { routeStepGradients } from './dense/route-step-gradients.js';
+import {
+  CATEGORICAL_ACCURACY,
+  CATEGORICAL_CROSSENTROPY,
+  CATEGORICAL_CROSSENTROPY_GRAD,
+  RELU_GRAD,
+  SOFTMAX_GRAD,
+  createCategoricalAccuracyKernel,
+  createCategoricalCrossentropyGradKernel,
+  createCategoricalCrossentropyKernel,
+  createReluGradKernel,
+  createSoftmaxGradKernel,
+} from './dense/step-kernels.js';
 import { createConv2DBackpropFilterKernel } from './kernels/conv2d-backprop-filter.js';
 import { createConv2DBackpropInputKernel } from './kernels/conv2d-backprop-input.js';
 import { createDepthwiseConv2dBackpropFilterKernel } from './kernels/depthwise-conv2d-backprop-filter.js';
@@ -53,6 +66,12 @@ export interface WasmKernelOptions {
   readonly sharedIdentity?: boolean;
   /** The gradient of `ClipByValue` (hard sigmoid: LSTM/GRU gates) as one kernel instead of five. */
   readonly activationGradients?: boolean;
+  /**
+   * Fewer dispatches per dense training step: the gradients of `Relu` and `Softmax` as one kernel each, and the
+   * categorical cross-entropy (forward and gradient) and categorical accuracy that `@fitstream/core`'s trainer finds in
+   * tfjs' kernel registry by name, each one kernel instead of a chain of 5–20.
+   */
+  readonly stepFusions?: boolean;
   /**
    * Fused Adam / RMSProp / momentum / SGD updates (one kernel per variable instead of ≈10), used by the trainer
    * through `@fitstream/core`'s `applyOptimizerUpdate`, which finds them in tfjs' kernel registry; bit-identical to
@@ -147,6 +166,13 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
     },
   ],
   poolGradients: [{ name: 'MaxPoolGrad', create: ({ tf }) => createMaxPoolGradKernel(tf) }],
+  stepFusions: [
+    { name: RELU_GRAD, create: ({ tf }) => (routeStepGradients(tf), createReluGradKernel()) },
+    { name: SOFTMAX_GRAD, create: ({ tf }) => (routeStepGradients(tf), createSoftmaxGradKernel()) },
+    { name: CATEGORICAL_CROSSENTROPY, create: () => createCategoricalCrossentropyKernel() },
+    { name: CATEGORICAL_CROSSENTROPY_GRAD, create: () => createCategoricalCrossentropyGradKernel() },
+    { name: CATEGORICAL_ACCURACY, create: () => createCategoricalAccuracyKernel() },
+  ],
   batchCopies: [
     { name: 'GatherV2', create: ({ current }) => createGatherV2Kernel(requireOriginal('GatherV2', current)) },
     { name: 'Slice', create: ({ tf, current }) => createSliceKernel(tf, requireOriginal('Slice', current)) },

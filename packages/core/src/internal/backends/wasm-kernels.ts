@@ -30,6 +30,8 @@ export interface WasmKernelGroups {
   readonly depthwiseGradients?: boolean;
   /** `MaxPoolGrad` (the stock kernel is wrong whenever input height ≠ width). */
   readonly poolGradients?: boolean;
+  /** The `Relu` / `Softmax` gradients and the categorical cross-entropy and accuracy of the default step as one kernel each. */
+  readonly stepFusions?: boolean;
   /** `GatherV2` and `Slice` copying whole rows on the heap (batch assembly). */
   readonly batchCopies?: boolean;
   /** `Identity` and same-dtype `Cast` sharing their input's memory (the gradient tape's clones). */

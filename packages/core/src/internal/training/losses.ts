@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError } from '@fitstream/util';
+import { fusedCategoricalCrossentropy } from './fused-step-kernels.js';
 
 /** A loss as a function of targets and predictions that returns one value per sample, shape `[batch]`. */
 export type PerSampleLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
@@ -80,6 +81,9 @@ function builtin(name: LossName, fromLogits: boolean): PerSampleLoss {
       return fromLogits
         ? (y, x) => sumLastAxisThenMean(tf.neg(tf.mul(y, tf.logSoftmax(x))))
         : (y, p) => {
+            // One kernel forward and one backward where a backend package registered them (wasm): see fused-step-kernels.ts.
+            const fused = fusedCategoricalCrossentropy(y, p);
+            if (fused) return fused;
             const q = tf.clipByValue(tf.div(p, tf.sum(p, -1, true)), EPSILON, 1 - EPSILON);
             return sumLastAxisThenMean(tf.neg(tf.mul(y, tf.log(q))));
           };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError } from '@fitstream/util';
+import { fusedCategoricalAccuracy } from './fused-step-kernels.js';
 import { meanPerSample, resolveLoss, sparseLabels, type ResolvedLoss } from './losses.js';
 
 /** A metric as a per-sample function; epoch values are sample-weighted means of it. */
@@ -38,7 +39,8 @@ function binaryAccuracy(threshold: number): PerSampleMetric {
   return (y, p) => meanPerSample(tf.equal(y.toFloat(), tf.greater(p, threshold).toFloat()).toFloat());
 }
 
-const categoricalAccuracy: PerSampleMetric = (y, p) => tf.equal(tf.argMax(y, -1), tf.argMax(p, -1)).toFloat().reshape([-1]) as tf.Tensor1D;
+const categoricalAccuracy: PerSampleMetric = (y, p) =>
+  fusedCategoricalAccuracy(y, p) ?? (tf.equal(tf.argMax(y, -1), tf.argMax(p, -1)).toFloat().reshape([-1]) as tf.Tensor1D);
 const sparseCategoricalAccuracy: PerSampleMetric = (y, p) =>
   tf.equal(sparseLabels(y), tf.argMax(p, -1).reshape([-1]).toInt()).toFloat() as tf.Tensor1D;
 // The regression metrics are the regression losses, reported.
