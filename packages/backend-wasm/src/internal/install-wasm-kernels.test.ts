@@ -24,6 +24,9 @@ const MISSING = [
   'FitstreamLSTMSequenceGrad',
   'FitstreamGRUSequence',
   'FitstreamGRUSequenceGrad',
+  // batch normalisation in training (batchNormTraining)
+  'FitstreamBatchNormTrain',
+  'FitstreamBatchNormTrainGrad',
 ];
 const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice', 'Identity', 'Cast', 'Tile'];
 const ALL = [...REPLACED, ...MISSING];
@@ -95,11 +98,12 @@ describe('installWasmKernels', () => {
       sharedIdentity: false,
       activationGradients: false,
       broadcastKernels: false,
+      batchNormTraining: false,
     });
     expect(onlyEmbedding).toEqual({ registered: ['UnsortedSegmentSum'], replaced: [] });
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(native.get('BatchMatMul'));
 
-    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, stepFusions: false, batchCopies: false, optimizerUpdates: false, sharedIdentity: false, activationGradients: false, broadcastKernels: false });
+    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, stepFusions: false, batchCopies: false, optimizerUpdates: false, sharedIdentity: false, activationGradients: false, broadcastKernels: false, batchNormTraining: false });
     expect(withMatMul.replaced.sort()).toEqual(['BatchMatMul', '_FusedMatMul']);
     uninstallWasmKernels(tf);
   });

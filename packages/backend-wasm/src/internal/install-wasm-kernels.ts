@@ -35,6 +35,15 @@ import { CLIP_BY_VALUE_GRAD, createClipByValueGradKernel, routeClipByValueGradie
 import { FUSED_KERNELS, fusedKernelFunc, fusedMaxElements, type FusedUpdateKernelConfig } from './fused-updates/fused-update-kernels.js';
 import { createUnsortedSegmentSumKernel } from './kernels/unsorted-segment-sum.js';
 import { createTileKernel } from './kernels/heap-tile.js';
+import {
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  createBatchNormTrainGradKernel,
+  createBatchNormTrainKernel,
+  patchBatchNormLayer,
+  registerBatchNormTrainingGradient,
+  restoreBatchNormLayer,
+} from './kernels/batch-norm-training.js';
 import { type KernelTable, resolveKernelTable } from './kernels/wasm-kernel-scope.js';
 import { RECURRENT_KERNELS, restoreRecurrentLayers } from './recurrent/fused-recurrent-layers.js';
 import type { Tf } from './kernels/wasm-kernel-types.js';
@@ -93,6 +102,12 @@ export interface WasmKernelOptions {
    * gradient tiles a per-channel tensor to the whole activation every step.
    */
   readonly broadcastKernels?: boolean;
+  /**
+   * tfjs-layers' `BatchNormalization` in training as one forward kernel (statistics + normalisation) and one backward
+   * kernel instead of ≈ 45: while installed, the layer class's `call` takes this path on the wasm backend when training
+   * with the channels axis last and both γ and β; {@link uninstallWasmKernels} restores the class.
+   */
+  readonly batchNormTraining?: boolean;
 }
 
 /** What fitstream's kernels currently occupy in the wasm registry. */
@@ -183,6 +198,10 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
   ],
   activationGradients: [{ name: CLIP_BY_VALUE_GRAD, create: ({ tf }) => (routeClipByValueGradient(tf), createClipByValueGradKernel()) }],
   broadcastKernels: [{ name: 'Tile', create: ({ current }) => createTileKernel(requireOriginal('Tile', current)) }],
+  batchNormTraining: [
+    { name: BATCH_NORM_TRAIN, create: ({ tf }) => (registerBatchNormTrainingGradient(tf), patchBatchNormLayer(tf), createBatchNormTrainKernel()) },
+    { name: BATCH_NORM_TRAIN_GRAD, create: () => createBatchNormTrainGradKernel() },
+  ],
   recurrentLayers: RECURRENT_KERNELS,
   optimizerUpdates: Object.values(FUSED_KERNELS).map((name) => ({ name, create: () => fusedKernelFunc(name), extra: { maxElements: fusedMaxElements } })),
 };
@@ -261,6 +280,7 @@ export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): Was
  */
 export function uninstallWasmKernels(tf: Tf): WasmKernelReport {
   const before = report();
+  restoreBatchNormLayer();
   restoreRecurrentLayers();
   for (const [name, { original, config }] of [...installed].reverse()) {
     const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;

@@ -40,6 +40,8 @@ export interface WasmKernelGroups {
   readonly activationGradients?: boolean;
   /** `Tile` as block copies on the heap (tfjs' batch-normalisation gradient tiles a per-channel tensor every step). */
   readonly broadcastKernels?: boolean;
+  /** tfjs-layers' `BatchNormalization` in training as one forward and one backward kernel (the layer class's `call` is wrapped while installed). */
+  readonly batchNormTraining?: boolean;
   /** Fused Adam / RMSProp / momentum / SGD updates, which `applyOptimizerUpdate` finds in tfjs' kernel registry. */
   readonly optimizerUpdates?: boolean;
   /** tfjs-layers' `LSTM` and `GRU` as whole-sequence kernels (forward and backpropagation through time, one kernel each). */

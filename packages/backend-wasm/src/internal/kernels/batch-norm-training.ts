@@ -1,0 +1,273 @@
+/**
+ * Batch normalisation in training as two kernels: the forward statistics + normalisation, and the whole backward.
+ *
+ * tfjs-layers' `BatchNormalization` trains through `tf.moments` and `tf.batchNorm`, and tfjs' gradients of those are
+ * ≈ 45 kernels per step (means, squares, differences, a `Tile` of the per-channel factor to the full activation, six
+ * sums, …) each a full pass over the activation plus a dispatch and an allocation — about a quarter of a small CNN's
+ * step on wasm. With the input's channels last (the layer's default `axis: -1`), the statistics are per channel over
+ * every other axis, and the exact gradient of the training-mode output y = γ·(x − μ)/√(σ² + ε) + β, with μ and σ²
+ * the batch mean and (biased) variance, is
+ *
+ *   x̂ = (x − μ)·s,  s = 1/√(σ² + ε)
+ *   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ·s·(dy − dβ/R − x̂·dγ/R)     (sums over the R positions of each channel)
+ *
+ * (the same function tfjs differentiates op by op: its `moments` stops the gradient through the mean inside the
+ * variance, which changes nothing because Σ(x − μ) = 0). `FitstreamBatchNormTrain` returns y, μ and σ² in two
+ * passes over x (statistics, output); `FitstreamBatchNormTrainGrad` returns dx, dγ, dβ in two passes over x and dy.
+ * Sums are accumulated in float64 (tfjs' op chain sums in float32; the two agree to float32 rounding). Scalar
+ * JavaScript on the wasm heap: on this 2-core box the layer's forward + backward on [64,14,14,16] takes 9.3 ms
+ * against 12.0 ms for tfjs' op chain (interleaved, medians of 12), and ≈ 40 fewer dispatches per step.
+ *
+ * The layer uses them through its class's `call`, wrapped while the kernels are installed: in training, on wasm, with
+ * the channels axis last, a float32 input and both γ and β, the wrapped `call` runs the fused kernel and then updates
+ * the moving statistics with exactly the layer's own ops; everything else runs the layer's own `call`.
+ */
+import type { KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
+import { requireInput, type Tf, toKernelFunc, type WasmBackendLike } from './wasm-kernel-types.js';
+
+export const BATCH_NORM_TRAIN = 'FitstreamBatchNormTrain';
+export const BATCH_NORM_TRAIN_GRAD = 'FitstreamBatchNormTrainGrad';
+
+/** Rows (positions) and channels of a channels-last tensor. */
+function rowsAndChannels(shape: readonly number[], kernel: string): [number, number] {
+  const channels = shape[shape.length - 1];
+  if (shape.length < 2 || channels === undefined || channels === 0) {
+    throw new Error(`${kernel}: expected a channels-last tensor of rank ≥ 2 with channels, got shape [${shape.join(',')}]`);
+  }
+  return [shape.reduce((a, b) => a * b, 1) / channels, channels];
+}
+
+function requireFloat32(infos: readonly TensorInfo[], kernel: string): void {
+  for (const info of infos) {
+    if (info.dtype !== 'float32') throw new Error(`${kernel}: float32 inputs expected, got ${info.dtype}`);
+  }
+}
+
+function view(backend: WasmBackendLike, info: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/** Inputs `x` `[…, C]`, `scale` `[C]`, `offset` `[C]`; attr `epsilon`. Outputs y, mean `[C]`, variance `[C]`. */
+export function createBatchNormTrainKernel(): KernelFunc {
+  return toKernelFunc(({ inputs, backend, attrs }) => {
+    const x = requireInput(inputs, 'x', BATCH_NORM_TRAIN);
+    const scale = requireInput(inputs, 'scale', BATCH_NORM_TRAIN);
+    const offset = requireInput(inputs, 'offset', BATCH_NORM_TRAIN);
+    requireFloat32([x, scale, offset], BATCH_NORM_TRAIN);
+    const epsilon = attrs['epsilon'] as number;
+    const [rows, channels] = rowsAndChannels(x.shape, BATCH_NORM_TRAIN);
+    const y = backend.makeOutput([...x.shape], 'float32');
+    const meanOut = backend.makeOutput([channels], 'float32');
+    const varianceOut = backend.makeOutput([channels], 'float32');
+    // Views only after the allocations: an allocation may grow (and so detach) the wasm memory.
+    const xs = view(backend, x);
+    const ys = view(backend, y);
+    const gamma = view(backend, scale);
+    const beta = view(backend, offset);
+    // One pass for both statistics: sums of x − K and (x − K)² in float64, shifted by each channel's first value K so
+    // that a large mean does not cancel (float32 squares are exact in float64).
+    const shiftBy = Float64Array.from(xs.subarray(0, channels));
+    const sum = new Float64Array(channels);
+    const squares = new Float64Array(channels);
+    for (let base = 0; base < xs.length; base += channels) {
+      for (let c = 0; c < channels; c++) {
+        const d = xs[base + c]! - shiftBy[c]!;
+        sum[c]! += d;
+        squares[c]! += d * d;
+      }
+    }
+    const mean = new Float64Array(channels);
+    for (let c = 0; c < channels; c++) mean[c] = Math.fround(shiftBy[c]! + sum[c]! / rows);
+    const factor = new Float64Array(channels);
+    const shift = new Float64Array(channels);
+    const means = view(backend, meanOut);
+    const variances = view(backend, varianceOut);
+    for (let c = 0; c < channels; c++) {
+      const centred = sum[c]! / rows;
+      const variance = Math.fround(Math.max(0, squares[c]! / rows - centred * centred));
+      means[c] = mean[c]!;
+      variances[c] = variance;
+      // y = (x − μ)·γ·s + β = x·factor + shift
+      factor[c] = gamma[c]! / Math.sqrt(variance + epsilon);
+      shift[c] = beta[c]! - mean[c]! * factor[c]!;
+    }
+    for (let base = 0; base < xs.length; base += channels) {
+      for (let c = 0; c < channels; c++) ys[base + c] = xs[base + c]! * factor[c]! + shift[c]!;
+    }
+    return [y, meanOut, varianceOut];
+  });
+}
+
+/** Inputs `dy`, `x`, `scale`, `mean`, `variance`; attr `epsilon`. Outputs dx, dScale `[C]`, dOffset `[C]`. */
+export function createBatchNormTrainGradKernel(): KernelFunc {
+  return toKernelFunc(({ inputs, backend, attrs }) => {
+    const dy = requireInput(inputs, 'dy', BATCH_NORM_TRAIN_GRAD);
+    const x = requireInput(inputs, 'x', BATCH_NORM_TRAIN_GRAD);
+    const scale = requireInput(inputs, 'scale', BATCH_NORM_TRAIN_GRAD);
+    const meanIn = requireInput(inputs, 'mean', BATCH_NORM_TRAIN_GRAD);
+    const varianceIn = requireInput(inputs, 'variance', BATCH_NORM_TRAIN_GRAD);
+    requireFloat32([dy, x, scale, meanIn, varianceIn], BATCH_NORM_TRAIN_GRAD);
+    const epsilon = attrs['epsilon'] as number;
+    const [rows, channels] = rowsAndChannels(x.shape, BATCH_NORM_TRAIN_GRAD);
+    const dxOut = backend.makeOutput([...x.shape], 'float32');
+    const dScaleOut = backend.makeOutput([channels], 'float32');
+    const dOffsetOut = backend.makeOutput([channels], 'float32');
+    const xs = view(backend, x);
+    const dys = view(backend, dy);
+    const dxs = view(backend, dxOut);
+    const gamma = view(backend, scale);
+    const mean = view(backend, meanIn);
+    const variance = view(backend, varianceIn);
+    if (dys.length !== xs.length) throw new Error(`${BATCH_NORM_TRAIN_GRAD}: dy has ${dys.length} values but x has ${xs.length}`);
+    const invStd = new Float64Array(channels);
+    for (let c = 0; c < channels; c++) invStd[c] = 1 / Math.sqrt(variance[c]! + epsilon);
+    const sumDy = new Float64Array(channels);
+    const sumDyXhat = new Float64Array(channels);
+    for (let base = 0; base < xs.length; base += channels) {
+      for (let c = 0; c < channels; c++) {
+        const g = dys[base + c]!;
+        sumDy[c]! += g;
+        sumDyXhat[c]! += g * (xs[base + c]! - mean[c]!) * invStd[c]!;
+      }
+    }
+    // dx = k·(dy − a − x̂·b) with k = γ·s, a = Σdy/R, b = Σdy·x̂/R, x̂ = (x − μ)·s
+    const k = new Float64Array(channels);
+    const a = new Float64Array(channels);
+    const b = new Float64Array(channels);
+    const dScale = view(backend, dScaleOut);
+    const dOffset = view(backend, dOffsetOut);
+    for (let c = 0; c < channels; c++) {
+      k[c] = gamma[c]! * invStd[c]!;
+      a[c] = sumDy[c]! / rows;
+      b[c] = (sumDyXhat[c]! / rows) * invStd[c]!;
+      dScale[c] = sumDyXhat[c]!;
+      dOffset[c] = sumDy[c]!;
+    }
+    for (let base = 0; base < xs.length; base += channels) {
+      for (let c = 0; c < channels; c++) {
+        dxs[base + c] = k[c]! * (dys[base + c]! - a[c]! - (xs[base + c]! - mean[c]!) * b[c]!);
+      }
+    }
+    return [dxOut, dScaleOut, dOffsetOut];
+  });
+}
+
+let gradientRegistered = false;
+
+/**
+ * Registers the gradient of {@link BATCH_NORM_TRAIN} once per process (it only runs where the forward kernel ran).
+ * Gradients arriving at the mean and variance outputs (the layer only feeds them to its moving averages, which do
+ * not reach a loss) are added with tfjs ops: d/dx of μ is 1/R, of σ² is 2(x − μ)/R.
+ */
+export function registerBatchNormTrainingGradient(tf: Tf): void {
+  if (gradientRegistered) return;
+  tf.registerGradient({
+    kernelName: BATCH_NORM_TRAIN,
+    inputsToSave: ['x', 'scale'],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved, attrs) => {
+      const [dy, dMean, dVariance] = dys as Array<Tensor | null>;
+      const [x, scale, mean, variance] = saved as [Tensor, Tensor, Tensor, Tensor];
+      const [dx, dScale, dOffset] = tf.engine().runKernel(
+        BATCH_NORM_TRAIN_GRAD,
+        { dy: dy ?? tf.zerosLike(x), x, scale, mean, variance },
+        attrs as NamedAttrMap,
+      ) as [Tensor, Tensor, Tensor];
+      const rows = x.size / mean.size;
+      let total = dx;
+      if (dMean != null) total = tf.add(total, tf.div(dMean, rows));
+      if (dVariance != null) total = tf.add(total, tf.mul(tf.sub(x, mean), tf.div(tf.mul(dVariance, 2), rows)));
+      return { x: () => total, scale: () => dScale, offset: () => dOffset };
+    },
+  });
+  gradientRegistered = true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The layer class's `call`.
+
+interface LayerVariableLike {
+  read(): Tensor;
+  write(value: Tensor): unknown;
+}
+
+interface BatchNormLayerLike {
+  readonly axis: number;
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly gamma: LayerVariableLike | null;
+  readonly beta: LayerVariableLike | null;
+  readonly movingMean: LayerVariableLike;
+  readonly movingVariance: LayerVariableLike;
+}
+
+type CallFn = (this: BatchNormLayerLike, inputs: Tensor | Tensor[], kwargs: Record<string, unknown>) => Tensor | Tensor[];
+
+type ClassNameMap = Record<string, [{ prototype: object }, unknown] | undefined>;
+
+let patched: { cls: { prototype: object }; descriptor: PropertyDescriptor | undefined } | undefined;
+
+/** Wraps `BatchNormalization.prototype.call` (idempotent); see the module comment. */
+export function patchBatchNormLayer(tf: Tf): void {
+  if (patched !== undefined) return;
+  const map = tf.serialization.SerializationMap.getMap().classNameMap as unknown as ClassNameMap;
+  const cls = map['BatchNormalization']?.[0];
+  if (cls === undefined) return;
+  const descriptor = Object.getOwnPropertyDescriptor(cls.prototype, 'call');
+  const original = (cls.prototype as { call: CallFn }).call;
+  Object.defineProperty(cls.prototype, 'call', {
+    configurable: true,
+    enumerable: descriptor?.enumerable ?? false,
+    writable: true,
+    value: fusedCall(tf, original),
+  });
+  patched = { cls, descriptor };
+}
+
+/** Puts the layer class's own `call` back exactly (called by `uninstallWasmKernels`). */
+export function restoreBatchNormLayer(): void {
+  if (patched === undefined) return;
+  const { cls, descriptor } = patched;
+  if (descriptor === undefined) delete (cls.prototype as { call?: unknown }).call;
+  else Object.defineProperty(cls.prototype, 'call', descriptor);
+  patched = undefined;
+}
+
+function fusedCall(tf: Tf, original: CallFn): CallFn {
+  return function (this: BatchNormLayerLike, inputs, kwargs) {
+    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+    if (
+      kwargs?.['training'] !== true ||
+      x === undefined ||
+      x.dtype !== 'float32' ||
+      x.rank < 2 ||
+      (this.axis !== -1 && this.axis !== x.rank - 1) ||
+      this.gamma == null ||
+      this.beta == null ||
+      tf.getBackend() !== 'wasm' ||
+      tf.getKernel(BATCH_NORM_TRAIN, 'wasm') === undefined
+    ) {
+      return original.call(this, inputs, kwargs);
+    }
+    const { gamma, beta, movingMean, movingVariance, momentum, epsilon } = this;
+    return tf.tidy(() => {
+      const [normed, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, scale: gamma.read(), offset: beta.read() }, { epsilon }) as [
+        Tensor,
+        Tensor,
+        Tensor,
+      ];
+      // The layer's own moving-average update, op for op.
+      const doMovingAverage = (variable: LayerVariableLike, value: Tensor): void => {
+        tf.tidy(() => {
+          const decay = 1 - momentum;
+          const origValue = variable.read();
+          const updateDelta = tf.mul(tf.sub(origValue, value), decay);
+          variable.write(tf.sub(origValue, updateDelta));
+        });
+      };
+      doMovingAverage(movingMean, mean);
+      doMovingAverage(movingVariance, variance);
+      return normed;
+    });
+  };
+}
