@@ -83,8 +83,27 @@ def build(keras, name):
     elif name == "lstm":
         model = keras.Sequential([keras.Input((32, 4)), layers.LSTM(64), layers.Dense(1)])
         loss = "mean_squared_error"
+    elif name == "cnn_large":
+        model = keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                layers.Conv2D(32, 3, activation="relu"),
+                layers.Conv2D(64, 3, activation="relu"),
+                layers.MaxPooling2D(2),
+                layers.Flatten(),
+                layers.Dense(128, activation="relu"),
+                layers.Dense(10, activation="softmax"),
+            ]
+        )
+        loss = "categorical_crossentropy"
+    elif name == "gru":
+        # tfjs-layers' GRU is reset-before (reset_after=False here; Keras 3 defaults to reset-after). Its recurrent
+        # activation is named 'sigmoid' in models.ts (tfjs' default is a hard sigmoid), which is Keras' default: the
+        # same function on both sides.
+        model = keras.Sequential([keras.Input((32, 4)), layers.GRU(64, reset_after=False), layers.Dense(1)])
+        loss = "mean_squared_error"
     else:
-        raise ValueError(f'unknown model "{name}" (mlp, cnn or lstm)')
+        raise ValueError(f'unknown model "{name}" (mlp, cnn, lstm, cnn_large or gru)')
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE), loss=loss)
     return model, loss == "categorical_crossentropy"
 

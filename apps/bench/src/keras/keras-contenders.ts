@@ -13,7 +13,7 @@ export const KERAS_THREADS = [1, 2] as const;
 export type KerasContenderId = `keras_${(typeof KERAS_THREADS)[number]}t`;
 
 /** Steps per Keras round: about a second per round at the Keras speeds of issue 18. */
-export const KERAS_STEPS: Readonly<Record<ModelName, number>> = { mlp: 96, cnn: 64, lstm: 48 };
+export const KERAS_STEPS: Readonly<Record<ModelName, number>> = { mlp: 96, cnn: 64, lstm: 48, cnn_large: 8, gru: 48 };
 
 export interface KerasPeers {
   /** Empty when Keras is skipped. */

@@ -35,7 +35,7 @@ describe('Keras peer protocol (needs a Python with tensorflow and keras)', () =>
 
   it('answers a bad request with an error and stays up', async ({ skip }) => {
     const p = peer ?? skip(unavailable);
-    await expect(p.train('gru' as ModelName, 1)).rejects.toThrow(/unknown model "gru"/);
+    await expect(p.train('rnn' as ModelName, 1)).rejects.toThrow(/unknown model "rnn"/);
     expect(p.lastError).toMatch(/unknown model/);
     await expect(p.train('mlp', 1)).resolves.toBeGreaterThan(0);
   }, 120_000);

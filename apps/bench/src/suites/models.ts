@@ -9,7 +9,7 @@ export const BATCH = 64;
 export const LEARNING_RATE = 1e-3;
 export const SEED = 7;
 
-export type ModelName = 'mlp' | 'cnn' | 'lstm';
+export type ModelName = 'mlp' | 'cnn' | 'lstm' | 'cnn_large' | 'gru';
 
 export interface ModelSpec {
   readonly name: ModelName;
@@ -19,7 +19,10 @@ export interface ModelSpec {
   build(): tf.LayersModel;
 }
 
-/** MLP 784-256-256-10, a small CNN on 28×28×1, LSTM(64) on 32×4; batch 64, Adam 1e-3. */
+/**
+ * MLP 784-256-256-10, a small CNN on 28×28×1, LSTM(64) on 32×4, a larger CNN on 28×28×1 (conv32-conv64-pool-dense128),
+ * GRU(64) on 32×4; batch 64, Adam 1e-3.
+ */
 export const MODELS: readonly ModelSpec[] = [
   {
     name: 'mlp',
@@ -57,6 +60,36 @@ export const MODELS: readonly ModelSpec[] = [
     outputs: 1,
     loss: 'meanSquaredError',
     build: () => tf.sequential({ layers: [tf.layers.lstm({ inputShape: [32, 4], units: 64 }), tf.layers.dense({ units: 1 })] }),
+  },
+  {
+    name: 'cnn_large',
+    inputShape: [28, 28, 1],
+    outputs: 10,
+    loss: 'categoricalCrossentropy',
+    build: () =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: 'relu' }),
+          tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 128, activation: 'relu' }),
+          tf.layers.dense({ units: 10, activation: 'softmax' }),
+        ],
+      }),
+  },
+  {
+    name: 'gru',
+    inputShape: [32, 4],
+    outputs: 1,
+    loss: 'meanSquaredError',
+    // tfjs-layers' GRU applies the reset gate before the recurrent product (Keras' reset_after=False; tfjs has no
+    // reset-after variant) and defaults to a hard-sigmoid recurrent activation; the sigmoid is named here so that the
+    // Keras twin (GRU(64, reset_after=False), Keras' default sigmoid) trains the same function.
+    build: () =>
+      tf.sequential({
+        layers: [tf.layers.gru({ inputShape: [32, 4], units: 64, recurrentActivation: 'sigmoid' }), tf.layers.dense({ units: 1 })],
+      }),
   },
 ];
 

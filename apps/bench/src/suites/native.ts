@@ -37,6 +37,8 @@ const STEPS: Readonly<Record<ModelName, Record<ContenderId, number>>> = {
   mlp: { fitstream_native: 96, fitstream_wasm: 48, tfjs_native_fit: 96 },
   cnn: { fitstream_native: 32, fitstream_wasm: 16, tfjs_native_fit: 32 },
   lstm: { fitstream_native: 16, fitstream_wasm: 16, tfjs_native_fit: 16 },
+  cnn_large: { fitstream_native: 8, fitstream_wasm: 2, tfjs_native_fit: 8 },
+  gru: { fitstream_native: 16, fitstream_wasm: 16, tfjs_native_fit: 16 },
 };
 
 const SKIP_HINT = 'build it with `npx fitstream native install` (needs a Python with tensorflow-cpu: python3 -m pip install tensorflow-cpu)';
