@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
 import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
+import { setRecurrentSimdEnabled } from './gate-simd.js';
 import { GRU_SEQUENCE, GRU_SEQUENCE_GRAD } from './gru-sequence-kernels.js';
 import { LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD } from './lstm-sequence-kernels.js';
 
@@ -98,6 +99,22 @@ describe.each(['lstm', 'gru'] as const)('fused %s', (kind) => {
     const fused = outputsAndGradients(kind, layer);
     const unfused = await onBackend('cpu', () => outputsAndGradients(kind, layer));
     expectClose(fused, unfused, `${kind} ${name}`);
+    layer.dispose();
+  });
+});
+
+describe('LSTM gate passes in JavaScript (engines without WebAssembly SIMD)', () => {
+  beforeAll(() => setRecurrentSimdEnabled(false));
+  afterAll(() => setRecurrentSimdEnabled(true));
+
+  it.each([
+    ['hardSigmoid, goBackwards', { recurrentActivation: 'hardSigmoid', goBackwards: true, returnSequences: true, returnState: true }],
+    ['sigmoid, relu', { recurrentActivation: 'sigmoid', activation: 'relu', returnSequences: true }],
+  ] as const)('%s: equal to the unfused layer', async (name, options) => {
+    const layer = makeLayer('lstm', options);
+    const fused = outputsAndGradients('lstm', layer);
+    const unfused = await onBackend('cpu', () => outputsAndGradients('lstm', layer));
+    expectClose(fused, unfused, `lstm js ${name}`);
     layer.dispose();
   });
 });

@@ -14,6 +14,7 @@
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
+import { lstmGatePasses } from './gate-simd.js';
 import { activateRange, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 
 export const LSTM_SEQUENCE = 'FitstreamLSTMSequence';
@@ -77,6 +78,7 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
       const cSeq = heap.output([T, B, H]);
       const tcSeq = heap.output([T, B, H]);
       outputs.push(gates, cSeq, tcSeq);
+      const simd = lstmGatePasses(backend, act, ract);
       let hPrev = viewAs(h0, [1, B, H]);
       for (let s = 0; s < T; s++) {
         const t = goBackwards ? T - 1 - s : s;
@@ -91,7 +93,24 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
         const oC = heap.offset(cSeq) + s * B * H;
         const oTc = heap.offset(tcSeq) + s * B * H;
         const oCPrev = s === 0 ? heap.offset(c0) : heap.offset(cSeq) + (s - 1) * B * H;
-        for (let b = 0; b < B; b++) {
+        if (simd !== undefined) {
+          // Byte offsets, one call per batch row (the gates of a row are four runs of H units).
+          for (let b = 0; b < B; b++) {
+            const x4 = (oXw + (b * T + t) * G) * 4;
+            const r4 = (oRec + b * G) * 4;
+            const g4 = (oGates + b * G) * 4;
+            const h4 = H * 4;
+            simd.lstmForward(
+              x4, x4 + h4, x4 + 2 * h4, x4 + 3 * h4,
+              r4, r4 + h4, r4 + 2 * h4, r4 + 3 * h4,
+              (oCPrev + b * H) * 4,
+              g4, g4 + h4, g4 + 2 * h4, g4 + 3 * h4,
+              (oC + b * H) * 4, (oTc + b * H) * 4, (oH + b * H) * 4, (oY + (b * T + s) * H) * 4,
+              H,
+            );
+          }
+        }
+        for (let b = 0; b < (simd === undefined ? B : 0); b++) {
           const zRow = oGates + b * G;
           const xRow = oXw + (b * T + t) * G;
           const rRow = oRec + b * G;
@@ -167,13 +186,10 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
       const uT = heap.transposed(recurrentKernel, H, G); // [1, 4H, H]
       const dZ = heap.temp([1, B * T, G]); // rows aligned with x's [B·T] rows
       const hPrevAll = heap.temp([1, B * T, H]); // h₋₁ of the step that read each x row
-      const dc = new Float32Array(B * H);
-      const dhNext = new Float32Array(B * H);
-      {
-        const f32 = heap.f32();
-        dc.set(f32.subarray(heap.offset(dcLast), heap.offset(dcLast) + B * H));
-        dhNext.set(f32.subarray(heap.offset(dhLast), heap.offset(dhLast) + B * H));
-      }
+      // The carried gradients live on the heap: dc (updated in place) and dh₊₁ (the previous step's dz·Uᵀ).
+      const dc = heap.copy(dcLast, [B, H]);
+      let dhNext: TensorInfo = dhLast;
+      const simd = lstmGatePasses(backend, act, ract);
       for (let s = T - 1; s >= 0; s--) {
         const t = goBackwards ? T - 1 - s : s;
         const dzStep = heap.temp([1, B, G]);
@@ -187,37 +203,53 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
         const oDzStep = heap.offset(dzStep);
         const oDz = heap.offset(dZ);
         const oHPrevAll = heap.offset(hPrevAll);
+        const oDc = heap.offset(dc);
+        const oDhNext = heap.offset(dhNext);
         for (let b = 0; b < B; b++) {
           const gRow = oGates + b * G;
           const dzRow = oDzStep + b * G;
           const dyRow = oDy + (b * T + s) * H;
           const tcRow = oTc + b * H;
           const cPrevRow = oCPrev + b * H;
+          const dcRow = oDc + b * H;
+          const dhRow = oDhNext + b * H;
+          const row = b * T + t;
+          const hSource = s === 0 ? oH0 + b * H : oY + (b * T + s - 1) * H;
+          if (simd !== undefined) {
+            const g4 = gRow * 4;
+            const d4 = dzRow * 4;
+            const z4 = (oDz + row * G) * 4;
+            const h4 = H * 4;
+            simd.lstmBackward(
+              dyRow * 4, dhRow * 4, dcRow * 4,
+              g4, g4 + h4, g4 + 2 * h4, g4 + 3 * h4, tcRow * 4, cPrevRow * 4, hSource * 4,
+              d4, d4 + h4, d4 + 2 * h4, d4 + 3 * h4,
+              z4, z4 + h4, z4 + 2 * h4, z4 + 3 * h4,
+              (oHPrevAll + row * H) * 4, dcRow * 4,
+              H,
+            );
+            continue;
+          }
           for (let j = 0; j < H; j++) {
-            const k = b * H + j;
             const i = f32[gRow + j]!;
             const f = f32[gRow + H + j]!;
             const g = f32[gRow + 2 * H + j]!;
             const o = f32[gRow + 3 * H + j]!;
             const tc = f32[tcRow + j]!;
-            const dh = f32[dyRow + j]! + dhNext[k]!;
-            const dcTotal = dc[k]! + dh * o * derivative(act, tc);
-            dc[k] = dcTotal * f;
+            const dh = f32[dyRow + j]! + f32[dhRow + j]!;
+            const dcTotal = f32[dcRow + j]! + dh * o * derivative(act, tc);
+            f32[dcRow + j] = dcTotal * f;
             f32[dzRow + j] = dcTotal * g * derivative(ract, i);
             f32[dzRow + H + j] = dcTotal * f32[cPrevRow + j]! * derivative(ract, f);
             f32[dzRow + 2 * H + j] = dcTotal * i * derivative(act, g);
             f32[dzRow + 3 * H + j] = dh * tc * derivative(ract, o);
           }
-          const row = b * T + t;
           f32.copyWithin(oDz + row * G, dzRow, dzRow + G);
-          const hSource = s === 0 ? oH0 + b * H : oY + (b * T + s - 1) * H;
           f32.copyWithin(oHPrevAll + row * H, hSource, hSource + H);
         }
         const dhRec = heap.matMul(dzStep, uT);
-        const after = heap.f32();
-        const oRec = heap.offset(dhRec);
-        dhNext.set(after.subarray(oRec, oRec + B * H));
-        heap.free(dhRec);
+        if (dhNext !== dhLast) heap.free(dhNext);
+        dhNext = dhRec;
         heap.free(dzStep);
       }
       const [dx, dKernel, dBias] = inputGradients(heap, { x, kernel, dZ, B, T, D, G });
@@ -227,8 +259,8 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
       const dc0 = heap.output([B, H]);
       outputs.push(dh0, dc0);
       const f32 = heap.f32();
-      f32.set(dhNext, heap.offset(dh0));
-      f32.set(dc, heap.offset(dc0));
+      f32.copyWithin(heap.offset(dh0), heap.offset(dhNext), heap.offset(dhNext) + B * H);
+      f32.copyWithin(heap.offset(dc0), heap.offset(dc), heap.offset(dc) + B * H);
       return outputs;
     } catch (error) {
       for (const info of outputs) backend.disposeData(info.dataId);

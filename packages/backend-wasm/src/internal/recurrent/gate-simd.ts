@@ -1,0 +1,176 @@
+/**
+ * The LSTM gate passes (forward and backward, one row of H units per call) as WebAssembly SIMD loops on the wasm
+ * heap, assembled by wasm-assembly/simd-elementwise.ts. One module per (activation, recurrent activation) pair, built
+ * on first use, so each pass has its activations inlined.
+ *
+ * Why: the JavaScript loops cost ≈5 ns per element and step (measured on the bench's LSTM: the gate passes were ≈60 %
+ * of the fused kernels' time, the matMuls the rest); f32x4 loops run the same float32 formulas several times faster.
+ * tanh is Eigen's float32 rational approximation (as in the JavaScript loops, see recurrent-heap.ts), sigmoid goes
+ * through it, hard sigmoid is tfjs-layers' `clip(0.5 + 0.2·x, 0, 1)` exactly.
+ */
+import {
+  add,
+  constant,
+  div,
+  type Expr,
+  gtMask,
+  type KernelSpec,
+  load,
+  max,
+  min,
+  mul,
+  ref,
+  SimdModule,
+  type Statement,
+  sub,
+  type WasmMemory,
+} from '../wasm-assembly/simd-elementwise.js';
+import { HARD_SIGMOID, RELU, SIGMOID, TANH } from './recurrent-heap.js';
+
+/** The exported passes; pointers are heap byte offsets, `n` the number of units (H). */
+export interface LstmGatePasses {
+  lstmForward(xi: number, xf: number, xg: number, xo: number, ri: number, rf: number, rg: number, ro: number, cp: number, gi: number, gf: number, gg: number, go: number, c: number, tc: number, h: number, y: number, n: number): void;
+  lstmBackward(dy: number, dhn: number, dc: number, gi: number, gf: number, gg: number, go: number, tc: number, cp: number, hp: number, dzi: number, dzf: number, dzg: number, dzo: number, zi: number, zf: number, zg: number, zo: number, hpOut: number, dcOut: number, n: number): void;
+}
+
+class Body {
+  readonly statements: Statement[] = [];
+  #next = 0;
+
+  let(value: Expr): Expr {
+    const name = `t${this.#next++}`;
+    this.statements.push({ let: name, value });
+    return ref(name);
+  }
+
+  store(stream: string, value: Expr): void {
+    this.statements.push({ store: stream, value });
+  }
+}
+
+const TANH_CLAMP = 7.99881172180175781;
+const NUMERATOR = [-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-8, 1.48572235717979e-5, 6.37261928875436e-4, 4.89352455891786e-3];
+const DENOMINATOR = [1.19825839466702e-6, 1.18534705686654e-4, 2.268434632439e-3, 4.89352518554385e-3];
+
+function horner(coefficients: readonly number[], x2: Expr): Expr {
+  let acc: Expr = constant(coefficients[0]!);
+  for (const c of coefficients.slice(1)) acc = add(mul(acc, x2), constant(c));
+  return acc;
+}
+
+function tanh(body: Body, x: Expr): Expr {
+  const t = body.let(max(min(x, constant(TANH_CLAMP)), constant(-TANH_CLAMP)));
+  const t2 = body.let(mul(t, t));
+  return div(mul(horner(NUMERATOR, t2), t), horner(DENOMINATOR, t2));
+}
+
+function activation(body: Body, code: number, x: Expr): Expr {
+  switch (code) {
+    case RELU:
+      return max(x, constant(0));
+    case TANH:
+      return tanh(body, x);
+    case SIGMOID:
+      return add(constant(0.5), mul(constant(0.5), tanh(body, mul(constant(0.5), x))));
+    case HARD_SIGMOID:
+      return min(max(add(constant(0.5), mul(constant(0.2), x)), constant(0)), constant(1));
+    default:
+      return x;
+  }
+}
+
+/** The derivative in terms of the activation's output `y` (as `derivative` in recurrent-heap.ts). */
+function derivative(code: number, y: Expr): Expr {
+  switch (code) {
+    case RELU:
+      return gtMask(y, constant(0), constant(1));
+    case TANH:
+      return sub(constant(1), mul(y, y));
+    case SIGMOID:
+      return mul(y, sub(constant(1), y));
+    case HARD_SIGMOID:
+      return gtMask(y, constant(0), gtMask(constant(1), y, constant(0.2)));
+    default:
+      return constant(1);
+  }
+}
+
+function lstmSpecs(act: number, ract: number): KernelSpec[] {
+  const fwd = new Body();
+  const i = fwd.let(activation(fwd, ract, add(load('xi'), load('ri'))));
+  const f = fwd.let(activation(fwd, ract, add(load('xf'), load('rf'))));
+  const g = fwd.let(activation(fwd, act, add(load('xg'), load('rg'))));
+  const o = fwd.let(activation(fwd, ract, add(load('xo'), load('ro'))));
+  const c = fwd.let(add(mul(f, load('cp')), mul(i, g)));
+  const tc = fwd.let(activation(fwd, act, c));
+  const h = fwd.let(mul(o, tc));
+  for (const [stream, value] of [['gi', i], ['gf', f], ['gg', g], ['go', o], ['c', c], ['tc', tc], ['h', h], ['y', h]] as const) fwd.store(stream, value);
+
+  const bwd = new Body();
+  const dh = bwd.let(add(load('dy'), load('dhn')));
+  const [bi, bf, bg, bo, btc] = ['gi', 'gf', 'gg', 'go', 'tc'].map((stream) => bwd.let(load(stream))) as [Expr, Expr, Expr, Expr, Expr];
+  const dct = bwd.let(add(load('dc'), mul(mul(dh, bo), derivative(act, btc))));
+  const dzi = bwd.let(mul(mul(dct, bg), derivative(ract, bi)));
+  const dzf = bwd.let(mul(mul(dct, load('cp')), derivative(ract, bf)));
+  const dzg = bwd.let(mul(mul(dct, bi), derivative(act, bg)));
+  const dzo = bwd.let(mul(mul(dh, btc), derivative(ract, bo)));
+  for (const [stream, value] of [['dzi', dzi], ['dzf', dzf], ['dzg', dzg], ['dzo', dzo], ['zi', dzi], ['zf', dzf], ['zg', dzg], ['zo', dzo], ['hpOut', load('hp')]] as const) bwd.store(stream, value);
+  bwd.store('dcOut', mul(dct, bf)); // last: dcOut may be the dc stream itself
+
+  return [
+    { name: 'lstmForward', inputs: ['xi', 'xf', 'xg', 'xo', 'ri', 'rf', 'rg', 'ro', 'cp'], outputs: ['gi', 'gf', 'gg', 'go', 'c', 'tc', 'h', 'y'], scalars: [], body: fwd.statements },
+    {
+      name: 'lstmBackward',
+      inputs: ['dy', 'dhn', 'dc', 'gi', 'gf', 'gg', 'go', 'tc', 'cp', 'hp'],
+      outputs: ['dzi', 'dzf', 'dzg', 'dzo', 'zi', 'zf', 'zg', 'zo', 'hpOut', 'dcOut'],
+      scalars: [],
+      body: bwd.statements,
+    },
+  ];
+}
+
+const modules = new Map<string, SimdModule<LstmGatePasses>>();
+
+/** Where the Emscripten glue of tfjs-backend-wasm keeps the heap's `WebAssembly.Memory` (as in fused-update-kernels.ts). */
+interface EmscriptenModule {
+  wasmMemory?: unknown;
+  asm?: Record<string, unknown>;
+  wasmExports?: Record<string, unknown>;
+  HEAPU8?: Uint8Array;
+}
+
+let simdEnabled = true;
+
+/** Turns the SIMD gate passes off (the JavaScript loops run) or back on. For tests and measurements. */
+export function setRecurrentSimdEnabled(enabled: boolean): void {
+  simdEnabled = enabled;
+}
+
+const memories = new WeakMap<object, WasmMemory | null>();
+
+function heapMemory(module: EmscriptenModule): WasmMemory | null {
+  let memory = memories.get(module);
+  if (memory === undefined) {
+    const heap = module.HEAPU8?.buffer;
+    const candidates = [module.wasmMemory, module.asm?.['memory'], module.wasmExports?.['memory'], ...Object.values(module.asm ?? {})];
+    memory = candidates.find((c): c is WasmMemory => typeof c === 'object' && c !== null && heap !== undefined && (c as WasmMemory).buffer === heap) ?? null;
+    memories.set(module, memory);
+  }
+  return memory;
+}
+
+/** The LSTM gate passes for these activations on `backend`'s heap, or undefined (no SIMD: the JavaScript loops run). */
+export function lstmGatePasses(backend: unknown, act: number, ract: number): LstmGatePasses | undefined {
+  if (!simdEnabled) return undefined;
+  const module = (backend as { wasm?: EmscriptenModule | null } | null)?.wasm;
+  if (typeof module !== 'object' || module === null) return undefined;
+  const memory = heapMemory(module);
+  if (memory === null) return undefined;
+  const key = `${act}:${ract}`;
+  let simd = modules.get(key);
+  if (simd === undefined) {
+    simd = new SimdModule<LstmGatePasses>(() => lstmSpecs(act, ract));
+    modules.set(key, simd);
+  }
+  return simd.for(memory);
+}
