@@ -6,8 +6,11 @@
  *
  * This kernel routes each dy value to the first maximum of its window (the cpu backend's tie-break), scanning the
  * window straight on the wasm heap: O(output · window) reads, channels innermost so memory access is sequential.
+ * The common 2×2 / stride-2 pool over even height and width with channels a multiple of 4 runs the WebAssembly SIMD
+ * loop of max-pool-grad-simd.ts instead (same routing, four channels at a time).
  */
 import type { KernelFunc } from '@tensorflow/tfjs';
+import { heapOffset, maxPoolGrad2x2Of } from './max-pool-grad-simd.js';
 import { nhwc } from './wasm-kernel-scope.js';
 import { requireInput, toKernelFunc, type Tf } from './wasm-kernel-types.js';
 
@@ -39,6 +42,17 @@ export function createMaxPoolGradKernel(tf: Tf): KernelFunc {
       );
     }
     const dx = backend.makeOutput([...x.shape], 'float32');
+    const simd =
+      info.filterHeight === 2 && info.filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
+      info.padInfo.top === 0 && info.padInfo.left === 0 &&
+      inHeight === 2 * outHeight && inWidth === 2 * outWidth && channels % 4 === 0 && batch * outHeight * outWidth > 0
+        ? maxPoolGrad2x2Of(backend)
+        : undefined;
+    if (simd !== undefined) {
+      // Offsets only after makeOutput (an allocation may move nothing, but views would detach).
+      simd(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), batch * outHeight, outWidth, channels * 4, inWidth * channels * 4);
+      return dx;
+    }
     // Views only after makeOutput: an allocation may grow (and so detach) the wasm memory.
     const dxValues = backend.typedArrayFromHeap(dx);
     dxValues.fill(0);

@@ -1,0 +1,182 @@
+/**
+ * The 2×2 / stride-2 max-pooling gradient (the common `maxPooling2d({ poolSize: 2 })`) as one WebAssembly SIMD loop
+ * on the tfjs wasm heap: four f32 lanes (channels) at a time, every window read and every dx element written once.
+ *
+ * Why by hand: the scalar JavaScript loop of max-pool-grad.ts costs ≈ 10 ns per input element on this machine (7.5 ms
+ * of a 43 ms small-CNN step) and the stock kernel is slower still (and wrong on non-square inputs). The loop needs
+ * strided addressing (the four window positions of an output are x[2oh, 2ow], x[2oh, 2ow+1], x[2oh+1, 2ow] and
+ * x[2oh+1, 2ow+1], each a run of C channels), which the project's elementwise SIMD assembler (wasm-assembly/,
+ * streams advancing in lockstep) does not express, so this module encodes its single function directly; no
+ * WebAssembly toolchain is part of the build.
+ *
+ * The cpu backend routes each dy to the first maximum of its window in scan order (a, b, c, d) =
+ * ((0,0), (0,1), (1,0), (1,1)), and to none when every value is −∞. Per lane that is
+ *
+ *   a wins ⇔ a ≥ max(b, c, d);  b ⇔ b > a ∧ b ≥ max(c, d);  c ⇔ c > max(a, b) ∧ c ≥ d;  d ⇔ d > max(a, b, c)
+ *
+ * and g = dy masked by max(a, b, c, d) > −∞; each output is `v128.and(g, mask)` — exactly dy or +0, as on the cpu.
+ * (A window holding NaN can differ from the cpu backend, which skips NaN; `f32x4.max` propagates it.)
+ *
+ * Function `maxPoolGrad2x2(x, dy, dx, rows, outWidth, rowC, rowW)`: heap byte offsets of x, dy and dx; rows =
+ * batch·outHeight; rowC = C·4 bytes (C a multiple of 4); rowW = W·C·4 bytes, one input row (H = 2·outHeight,
+ * W = 2·outWidth, so dx is fully written).
+ */
+import type { TensorInfo } from '@tensorflow/tfjs';
+
+/** Unsigned LEB128. */
+function uleb(value: number): number[] {
+  const out: number[] = [];
+  let v = value >>> 0;
+  do {
+    let byte = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0);
+  return out;
+}
+
+const vec = (items: readonly number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: readonly number[]): number[] => [id, ...uleb(body.length), ...body];
+const name = (text: string): number[] => {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...uleb(bytes.length), ...bytes];
+};
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+const EMPTY = 0x40;
+const [BLOCK_LOOP, BR_IF, END, GET, SET, I32_CONST, I32_LT_U, I32_ADD, I32_MUL, I32_SHL] = [0x03, 0x0d, 0x0b, 0x20, 0x21, 0x41, 0x49, 0x6a, 0x6c, 0x74];
+const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+const MEMARG = [2, 0];
+const V128_LOAD = [...simd(0x00), ...MEMARG];
+const V128_STORE = [...simd(0x0b), ...MEMARG];
+const F32X4_GT = simd(0x44);
+const F32X4_GE = simd(0x46);
+const V128_AND = simd(0x4e);
+const F32X4_MAX = simd(0xe9);
+/** v128.const with four f32 −∞ (0xff800000, little-endian). */
+const NEG_INF = [...simd(0x0c), ...Array.from({ length: 4 }, () => [0x00, 0x00, 0x80, 0xff]).flat()];
+
+// Locals: parameters 0–6, then i32 r j k xp dp yp off, then v128 a b c d g m t.
+const [X, DY, DX, ROWS, OW, ROWC, ROWW] = [0, 1, 2, 3, 4, 5, 6];
+const [R, J, K, XP, DP, YP, OFF] = [7, 8, 9, 10, 11, 12, 13];
+const [A, B, C, D, G, M, T] = [14, 15, 16, 17, 18, 19, 20];
+const get = (local: number): number[] => [GET, ...uleb(local)];
+const set = (local: number): number[] => [SET, ...uleb(local)];
+/** base + Σ extra + k (byte address of a window position or dx element). */
+const address = (base: number, ...extra: number[]): number[] => [...get(base), ...extra.flatMap((e) => [...get(e), I32_ADD]), ...get(K), I32_ADD];
+const increment = (local: number, by: number[]): number[] => [...get(local), ...by, I32_ADD, ...set(local)];
+/** `loop … br_if 0 (local <u limit) end` — a do-while: every count is ≥ 1. */
+const doWhile = (local: number, limit: number, body: number[]): number[] => [BLOCK_LOOP, EMPTY, ...body, ...get(local), ...get(limit), I32_LT_U, BR_IF, 0, END];
+
+function body(): number[] {
+  const window = [
+    ...address(XP), ...V128_LOAD, ...set(A),
+    ...address(XP, ROWC), ...V128_LOAD, ...set(B),
+    ...address(XP, ROWW), ...V128_LOAD, ...set(C),
+    ...address(XP, ROWW, ROWC), ...V128_LOAD, ...set(D),
+    ...get(A), ...get(B), ...F32X4_MAX, ...set(M), // m = max(a, b)
+    ...get(C), ...get(D), ...F32X4_MAX, ...set(T), // t = max(c, d)
+    // g = dy where max(a, b, c, d) > −∞
+    ...get(YP), ...V128_LOAD, ...get(M), ...get(T), ...F32X4_MAX, ...NEG_INF, ...F32X4_GT, ...V128_AND, ...set(G),
+    // dx_a = g & (a ≥ max(b, t))
+    ...address(DP), ...get(G), ...get(A), ...get(B), ...get(T), ...F32X4_MAX, ...F32X4_GE, ...V128_AND, ...V128_STORE,
+    // dx_b = g & (b > a) & (b ≥ t)
+    ...address(DP, ROWC), ...get(G), ...get(B), ...get(A), ...F32X4_GT, ...V128_AND, ...get(B), ...get(T), ...F32X4_GE, ...V128_AND, ...V128_STORE,
+    // dx_c = g & (c > m) & (c ≥ d)
+    ...address(DP, ROWW), ...get(G), ...get(C), ...get(M), ...F32X4_GT, ...V128_AND, ...get(C), ...get(D), ...F32X4_GE, ...V128_AND, ...V128_STORE,
+    // dx_d = g & (d > max(m, c))
+    ...address(DP, ROWW, ROWC), ...get(G), ...get(D), ...get(M), ...get(C), ...F32X4_MAX, ...F32X4_GT, ...V128_AND, ...V128_STORE,
+    ...increment(YP, [I32_CONST, 16]),
+    ...increment(K, [I32_CONST, 16]),
+  ];
+  const perOutputColumn = [
+    I32_CONST, 0, ...set(K),
+    ...doWhile(K, ROWC, window),
+    // skip the window's second column: xp, dp += 2·rowC
+    ...increment(XP, [...get(ROWC), I32_CONST, 1, I32_SHL]),
+    ...increment(DP, [...get(ROWC), I32_CONST, 1, I32_SHL]),
+    ...increment(J, [I32_CONST, 1]),
+  ];
+  const perOutputRow = [
+    // off = r·2·rowW; xp = x + off; dp = dx + off
+    ...get(R), ...get(ROWW), I32_MUL, I32_CONST, 1, I32_SHL, ...set(OFF),
+    ...get(X), ...get(OFF), I32_ADD, ...set(XP),
+    ...get(DX), ...get(OFF), I32_ADD, ...set(DP),
+    I32_CONST, 0, ...set(J),
+    ...doWhile(J, OW, perOutputColumn),
+    ...increment(R, [I32_CONST, 1]),
+  ];
+  const code = [I32_CONST, 0, ...set(R), ...get(DY), ...set(YP), ...doWhile(R, ROWS, perOutputRow), END];
+  const entry = [...vec([[...uleb(7), I32], [...uleb(7), V128]]), ...code];
+  return [...uleb(entry.length), ...entry];
+}
+
+/** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
+export function maxPoolGradModuleBytes(shared: boolean): Uint8Array {
+  const type = [0x60, ...vec(Array.from({ length: 7 }, () => [I32])), ...vec([])];
+  const limits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([type])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
+    ...section(3, vec([uleb(0)])),
+    ...section(7, vec([[...name('maxPoolGrad2x2'), 0x00, ...uleb(0)]])),
+    ...section(10, vec([body()])),
+  ]);
+}
+
+type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
+
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+  Memory: abstract new (...args: never[]) => { readonly buffer: ArrayBufferLike };
+}
+
+/** Where tfjs-backend-wasm's Emscripten glue keeps the heap's `WebAssembly.Memory` (as in fused-update-kernels.ts). */
+interface EmscriptenModule {
+  wasmMemory?: unknown;
+  asm?: Record<string, unknown>;
+  wasmExports?: Record<string, unknown>;
+  HEAPU8?: Uint8Array;
+}
+
+const byModule = new WeakMap<object, MaxPoolGrad2x2 | null>();
+
+/** The SIMD function bound to `backend`'s heap, or undefined where it cannot run (no SIMD, memory not found). */
+export function maxPoolGrad2x2Of(backend: unknown): MaxPoolGrad2x2 | undefined {
+  const module = (backend as { wasm?: EmscriptenModule | null } | null)?.wasm;
+  if (typeof module !== 'object' || module === null) return undefined;
+  let fn = byModule.get(module);
+  if (fn === undefined) {
+    fn = instantiate(module);
+    byModule.set(module, fn);
+  }
+  return fn ?? undefined;
+}
+
+function instantiate(module: EmscriptenModule): MaxPoolGrad2x2 | null {
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const heap = module.HEAPU8?.buffer;
+  if (api === undefined || heap === undefined) return null;
+  const memory = [module.wasmMemory, module.asm?.['memory'], module.wasmExports?.['memory'], ...Object.values(module.asm ?? {})].find(
+    (c) => typeof c === 'object' && c !== null && c instanceof api.Memory && (c as { buffer: unknown }).buffer === heap,
+  );
+  if (memory === undefined) return null;
+  try {
+    const bytes = maxPoolGradModuleBytes(typeof SharedArrayBuffer === 'function' && heap instanceof SharedArrayBuffer);
+    if (!api.validate(bytes)) return null;
+    const fn = new api.Instance(new api.Module(bytes), { env: { memory } }).exports['maxPoolGrad2x2'];
+    return typeof fn === 'function' ? (fn as MaxPoolGrad2x2) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Byte offset of a tensor on the heap. */
+export function heapOffset(backend: { typedArrayFromHeap(info: TensorInfo): { byteOffset: number } }, info: TensorInfo): number {
+  return backend.typedArrayFromHeap(info).byteOffset;
+}
