@@ -35,6 +35,7 @@ import { CLIP_BY_VALUE_GRAD, createClipByValueGradKernel, routeClipByValueGradie
 import { FUSED_KERNELS, fusedKernelFunc, fusedMaxElements, type FusedUpdateKernelConfig } from './fused-updates/fused-update-kernels.js';
 import { createUnsortedSegmentSumKernel } from './kernels/unsorted-segment-sum.js';
 import { createTileKernel } from './kernels/heap-tile.js';
+import { createSumKernel } from './kernels/sum-leading-axes.js';
 import {
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
@@ -98,8 +99,9 @@ export interface WasmKernelOptions {
    */
   readonly recurrentLayers?: boolean;
   /**
-   * `Tile` as block copies on the heap (the stock kernel indexes element by element): tfjs' batch-normalisation
-   * gradient tiles a per-channel tensor to the whole activation every step.
+   * `Tile` as block copies on the heap (the stock kernel indexes element by element: tfjs' batch-normalisation
+   * gradient tiles a per-channel tensor to the whole activation every step) and `Sum` over leading axes (bias
+   * gradients) as one WebAssembly SIMD pass (the stock kernel transposes first).
    */
   readonly broadcastKernels?: boolean;
   /**
@@ -197,7 +199,10 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
     { name: 'Cast', create: ({ current }) => createCastKernel(requireOriginal('Cast', current)) },
   ],
   activationGradients: [{ name: CLIP_BY_VALUE_GRAD, create: ({ tf }) => (routeClipByValueGradient(tf), createClipByValueGradKernel()) }],
-  broadcastKernels: [{ name: 'Tile', create: ({ current }) => createTileKernel(requireOriginal('Tile', current)) }],
+  broadcastKernels: [
+    { name: 'Tile', create: ({ current }) => createTileKernel(requireOriginal('Tile', current)) },
+    { name: 'Sum', create: ({ current }) => createSumKernel(requireOriginal('Sum', current)) },
+  ],
   batchNormTraining: [
     { name: BATCH_NORM_TRAIN, create: ({ tf }) => (registerBatchNormTrainingGradient(tf), patchBatchNormLayer(tf), createBatchNormTrainKernel()) },
     { name: BATCH_NORM_TRAIN_GRAD, create: () => createBatchNormTrainGradKernel() },

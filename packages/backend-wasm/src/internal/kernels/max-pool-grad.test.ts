@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uninstallWasmKernels } from '../install-wasm-kernels.js';
-import { maxPoolGrad2x2Of } from './max-pool-grad-simd.js';
+import { maxPoolGrad2x2Of } from './heap-simd-loops.js';
 import { backendDataIds, onBackend, randomTensor, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
 
 const worst = new WorstError();

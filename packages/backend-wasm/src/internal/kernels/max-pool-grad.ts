@@ -7,10 +7,10 @@
  * This kernel routes each dy value to the first maximum of its window (the cpu backend's tie-break), scanning the
  * window straight on the wasm heap: O(output · window) reads, channels innermost so memory access is sequential.
  * The common 2×2 / stride-2 pool over even height and width with channels a multiple of 4 runs the WebAssembly SIMD
- * loop of max-pool-grad-simd.ts instead (same routing, four channels at a time).
+ * loop of heap-simd-loops.ts instead (same routing, four channels at a time).
  */
 import type { KernelFunc } from '@tensorflow/tfjs';
-import { heapOffset, maxPoolGrad2x2Of } from './max-pool-grad-simd.js';
+import { heapOffset, maxPoolGrad2x2Of } from './heap-simd-loops.js';
 import { nhwc } from './wasm-kernel-scope.js';
 import { requireInput, toKernelFunc, type Tf } from './wasm-kernel-types.js';
 

@@ -1,15 +1,21 @@
 /**
- * The 2×2 / stride-2 max-pooling gradient (the common `maxPooling2d({ poolSize: 2 })`) as one WebAssembly SIMD loop
- * on the tfjs wasm heap: four f32 lanes (channels) at a time, every window read and every dx element written once.
+ * Two loops of the convolutional training step as WebAssembly SIMD functions on the tfjs wasm heap, four f32 lanes
+ * (channels) at a time:
+ *
+ * - `maxPoolGrad2x2`: the 2×2 / stride-2 max-pooling gradient (the common `maxPooling2d({ poolSize: 2 })`), every
+ *   window read and every dx element written once;
+ * - `sumRows`: the sum over the leading axes of a `[rows, C]` tensor (the bias gradients of conv and dense layers),
+ *   each channel summed sequentially in float32 like the stock kernel, without its transpose.
  *
  * Why by hand: the scalar JavaScript loop of max-pool-grad.ts costs ≈ 10 ns per input element on this machine (7.5 ms
- * of a 43 ms small-CNN step) and the stock kernel is slower still (and wrong on non-square inputs). The loop needs
- * strided addressing (the four window positions of an output are x[2oh, 2ow], x[2oh, 2ow+1], x[2oh+1, 2ow] and
- * x[2oh+1, 2ow+1], each a run of C channels), which the project's elementwise SIMD assembler (wasm-assembly/,
- * streams advancing in lockstep) does not express, so this module encodes its single function directly; no
- * WebAssembly toolchain is part of the build.
+ * of a 43 ms small-CNN step) and the stock kernel is slower still (and wrong on non-square inputs); the stock `Sum`
+ * transposes the whole tensor first. Both loops need strided addressing, which the project's elementwise SIMD
+ * assembler (wasm-assembly/, streams advancing in lockstep) does not express, so this module encodes its two
+ * functions directly; no WebAssembly toolchain is part of the build. `WebAssembly.validate` checks the bytes.
  *
- * The cpu backend routes each dy to the first maximum of its window in scan order (a, b, c, d) =
+ * maxPoolGrad2x2(x, dy, dx, rows, outWidth, rowC, rowW): heap byte offsets of x, dy and dx; rows = batch·outHeight;
+ * rowC = C·4 bytes (C a multiple of 4); rowW = W·C·4 bytes, one input row (H = 2·outHeight, W = 2·outWidth, so dx is
+ * fully written). The cpu backend routes each dy to the first maximum of its window in scan order (a, b, c, d) =
  * ((0,0), (0,1), (1,0), (1,1)), and to none when every value is −∞. Per lane that is
  *
  *   a wins ⇔ a ≥ max(b, c, d);  b ⇔ b > a ∧ b ≥ max(c, d);  c ⇔ c > max(a, b) ∧ c ≥ d;  d ⇔ d > max(a, b, c)
@@ -17,9 +23,8 @@
  * and g = dy masked by max(a, b, c, d) > −∞; each output is `v128.and(g, mask)` — exactly dy or +0, as on the cpu.
  * (A window holding NaN can differ from the cpu backend, which skips NaN; `f32x4.max` propagates it.)
  *
- * Function `maxPoolGrad2x2(x, dy, dx, rows, outWidth, rowC, rowW)`: heap byte offsets of x, dy and dx; rows =
- * batch·outHeight; rowC = C·4 bytes (C a multiple of 4); rowW = W·C·4 bytes, one input row (H = 2·outHeight,
- * W = 2·outWidth, so dx is fully written).
+ * sumRows(x, out, rows, rowC): out[c] = ((0 + x[0,c]) + x[1,c]) + … over `rows` rows of rowC = C·4 bytes (C a multiple
+ * of 4).
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
 
@@ -70,7 +75,7 @@ const increment = (local: number, by: number[]): number[] => [...get(local), ...
 /** `loop … br_if 0 (local <u limit) end` — a do-while: every count is ≥ 1. */
 const doWhile = (local: number, limit: number, body: number[]): number[] => [BLOCK_LOOP, EMPTY, ...body, ...get(local), ...get(limit), I32_LT_U, BR_IF, 0, END];
 
-function body(): number[] {
+function maxPoolBody(): number[] {
   const window = [
     ...address(XP), ...V128_LOAD, ...set(A),
     ...address(XP, ROWC), ...V128_LOAD, ...set(B),
@@ -113,21 +118,48 @@ function body(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
+// sumRows locals: parameters x, out, rows, rowC (0–3), then i32 r k xp (4–6).
+const [SX, SOUT, SROWS, SROWC, SR, SK, SXP] = [0, 1, 2, 3, 4, 5, 6];
+const V128_ZERO = [...simd(0x0c), ...Array.from({ length: 16 }, () => 0x00)];
+const F32X4_ADD = simd(0xe4);
+
+function sumRowsBody(): number[] {
+  const at = (base: number): number[] => [...get(base), ...get(SK), I32_ADD];
+  const zero = [...at(SOUT), ...V128_ZERO, ...V128_STORE, ...increment(SK, [I32_CONST, 16])];
+  const accumulate = [...at(SOUT), ...at(SOUT), ...V128_LOAD, ...at(SXP), ...V128_LOAD, ...F32X4_ADD, ...V128_STORE, ...increment(SK, [I32_CONST, 16])];
+  const perRow = [I32_CONST, 0, ...set(SK), ...doWhile(SK, SROWC, accumulate), ...increment(SXP, get(SROWC)), ...increment(SR, [I32_CONST, 1])];
+  const code = [
+    I32_CONST, 0, ...set(SK), ...doWhile(SK, SROWC, zero),
+    ...get(SX), ...set(SXP), I32_CONST, 0, ...set(SR),
+    ...doWhile(SR, SROWS, perRow),
+    END,
+  ];
+  const entry = [...vec([[...uleb(3), I32]]), ...code];
+  return [...uleb(entry.length), ...entry];
+}
+
 /** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
-export function maxPoolGradModuleBytes(shared: boolean): Uint8Array {
-  const type = [0x60, ...vec(Array.from({ length: 7 }, () => [I32])), ...vec([])];
+export function heapSimdModuleBytes(shared: boolean): Uint8Array {
+  const i32s = (n: number): number[] => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])];
   const limits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([type])),
+    ...section(1, vec([i32s(7), i32s(4)])),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
-    ...section(3, vec([uleb(0)])),
-    ...section(7, vec([[...name('maxPoolGrad2x2'), 0x00, ...uleb(0)]])),
-    ...section(10, vec([body()])),
+    ...section(3, vec([uleb(0), uleb(1)])),
+    ...section(7, vec([[...name('maxPoolGrad2x2'), 0x00, ...uleb(0)], [...name('sumRows'), 0x00, ...uleb(1)]])),
+    ...section(10, vec([maxPoolBody(), sumRowsBody()])),
   ]);
 }
 
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
+type SumRows = (x: number, out: number, rows: number, rowC: number) => void;
+
+/** The module's functions. */
+export interface HeapSimdLoops {
+  readonly maxPoolGrad2x2: MaxPoolGrad2x2;
+  readonly sumRows: SumRows;
+}
 
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
@@ -144,21 +176,26 @@ interface EmscriptenModule {
   HEAPU8?: Uint8Array;
 }
 
-const byModule = new WeakMap<object, MaxPoolGrad2x2 | null>();
+const byModule = new WeakMap<object, HeapSimdLoops | null>();
 
-/** The SIMD function bound to `backend`'s heap, or undefined where it cannot run (no SIMD, memory not found). */
-export function maxPoolGrad2x2Of(backend: unknown): MaxPoolGrad2x2 | undefined {
+/** The SIMD functions bound to `backend`'s heap, or undefined where they cannot run (no SIMD, memory not found). */
+export function heapSimdLoopsOf(backend: unknown): HeapSimdLoops | undefined {
   const module = (backend as { wasm?: EmscriptenModule | null } | null)?.wasm;
   if (typeof module !== 'object' || module === null) return undefined;
-  let fn = byModule.get(module);
-  if (fn === undefined) {
-    fn = instantiate(module);
-    byModule.set(module, fn);
+  let loops = byModule.get(module);
+  if (loops === undefined) {
+    loops = instantiate(module);
+    byModule.set(module, loops);
   }
-  return fn ?? undefined;
+  return loops ?? undefined;
 }
 
-function instantiate(module: EmscriptenModule): MaxPoolGrad2x2 | null {
+/** `maxPoolGrad2x2` bound to `backend`'s heap, or undefined (see {@link heapSimdLoopsOf}). */
+export function maxPoolGrad2x2Of(backend: unknown): MaxPoolGrad2x2 | undefined {
+  return heapSimdLoopsOf(backend)?.maxPoolGrad2x2;
+}
+
+function instantiate(module: EmscriptenModule): HeapSimdLoops | null {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   const heap = module.HEAPU8?.buffer;
   if (api === undefined || heap === undefined) return null;
@@ -167,10 +204,13 @@ function instantiate(module: EmscriptenModule): MaxPoolGrad2x2 | null {
   );
   if (memory === undefined) return null;
   try {
-    const bytes = maxPoolGradModuleBytes(typeof SharedArrayBuffer === 'function' && heap instanceof SharedArrayBuffer);
+    const bytes = heapSimdModuleBytes(typeof SharedArrayBuffer === 'function' && heap instanceof SharedArrayBuffer);
     if (!api.validate(bytes)) return null;
-    const fn = new api.Instance(new api.Module(bytes), { env: { memory } }).exports['maxPoolGrad2x2'];
-    return typeof fn === 'function' ? (fn as MaxPoolGrad2x2) : null;
+    const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
+    const { maxPoolGrad2x2, sumRows } = exports;
+    return typeof maxPoolGrad2x2 === 'function' && typeof sumRows === 'function'
+      ? { maxPoolGrad2x2: maxPoolGrad2x2 as MaxPoolGrad2x2, sumRows: sumRows as SumRows }
+      : null;
   } catch {
     return null;
   }
