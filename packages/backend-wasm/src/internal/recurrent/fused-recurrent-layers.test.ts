@@ -103,7 +103,7 @@ describe.each(['lstm', 'gru'] as const)('fused %s', (kind) => {
   });
 });
 
-describe('LSTM gate passes in JavaScript (engines without WebAssembly SIMD)', () => {
+describe('gate passes in JavaScript (engines without WebAssembly SIMD)', () => {
   beforeAll(() => setRecurrentSimdEnabled(false));
   afterAll(() => setRecurrentSimdEnabled(true));
 
@@ -111,11 +111,13 @@ describe('LSTM gate passes in JavaScript (engines without WebAssembly SIMD)', ()
     ['hardSigmoid, goBackwards', { recurrentActivation: 'hardSigmoid', goBackwards: true, returnSequences: true, returnState: true }],
     ['sigmoid, relu', { recurrentActivation: 'sigmoid', activation: 'relu', returnSequences: true }],
   ] as const)('%s: equal to the unfused layer', async (name, options) => {
-    const layer = makeLayer('lstm', options);
-    const fused = outputsAndGradients('lstm', layer);
-    const unfused = await onBackend('cpu', () => outputsAndGradients('lstm', layer));
-    expectClose(fused, unfused, `lstm js ${name}`);
-    layer.dispose();
+    for (const kind of ['lstm', 'gru'] as const) {
+      const layer = makeLayer(kind, options);
+      const fused = outputsAndGradients(kind, layer);
+      const unfused = await onBackend('cpu', () => outputsAndGradients(kind, layer));
+      expectClose(fused, unfused, `${kind} js ${name}`);
+      layer.dispose();
+    }
   });
 });
 

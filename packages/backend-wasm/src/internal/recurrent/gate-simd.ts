@@ -1,5 +1,5 @@
 /**
- * The LSTM gate passes (forward and backward, one row of H units per call) as WebAssembly SIMD loops on the wasm
+ * The LSTM and GRU gate passes (forward and backward, one row of H units per call) as WebAssembly SIMD loops on the wasm
  * heap, assembled by wasm-assembly/simd-elementwise.ts. One module per (activation, recurrent activation) pair, built
  * on first use, so each pass has its activations inlined.
  *
@@ -28,9 +28,19 @@ import {
 import { HARD_SIGMOID, RELU, SIGMOID, TANH } from './recurrent-heap.js';
 
 /** The exported passes; pointers are heap byte offsets, `n` the number of units (H). */
-export interface LstmGatePasses {
+export interface GatePasses {
   lstmForward(xi: number, xf: number, xg: number, xo: number, ri: number, rf: number, rg: number, ro: number, cp: number, gi: number, gf: number, gg: number, go: number, c: number, tc: number, h: number, y: number, n: number): void;
   lstmBackward(dy: number, dhn: number, dc: number, gi: number, gf: number, gg: number, go: number, tc: number, cp: number, hp: number, dzi: number, dzf: number, dzg: number, dzo: number, zi: number, zf: number, zg: number, zo: number, hpOut: number, dcOut: number, n: number): void;
+  /** z, r and r·h₋₁. */
+  gruForwardGates(xz: number, xr: number, rz: number, rr: number, hp: number, gz: number, gr: number, rhStep: number, rhSeq: number, n: number): void;
+  /** hh and h. */
+  gruForwardOutput(xh: number, rech: number, gz: number, hp: number, ghh: number, h: number, y: number, n: number): void;
+  /** Up to dRh = dah·U_hᵀ: the h₋₁ term through z, dz (pre-activation gradient of z) and dah. */
+  gruBackwardOutput(dy: number, dhn: number, gz: number, ghh: number, hp: number, dhp: number, dz: number, dah: number, dahAll: number, dahZ: number, n: number): void;
+  /** After dRh: dr, the h₋₁ term through r·h₋₁, and the rows of dZ, H₋₁ and r·h₋₁ for the weight gradients. */
+  gruBackwardGates(drh: number, gr: number, hp: number, dhp: number, dz: number, rh: number, dhpOut: number, dzrZ: number, dzrR: number, zZ: number, zR: number, zrZ: number, zrR: number, hpOut: number, rhOut: number, n: number): void;
+  /** out = a + b. */
+  addInto(a: number, b: number, out: number, n: number): void;
 }
 
 class Body {
@@ -117,7 +127,7 @@ function lstmSpecs(act: number, ract: number): KernelSpec[] {
   for (const [stream, value] of [['dzi', dzi], ['dzf', dzf], ['dzg', dzg], ['dzo', dzo], ['zi', dzi], ['zf', dzf], ['zg', dzg], ['zo', dzo], ['hpOut', load('hp')]] as const) bwd.store(stream, value);
   bwd.store('dcOut', mul(dct, bf)); // last: dcOut may be the dc stream itself
 
-  return [
+  return [...gruSpecs(act, ract),
     { name: 'lstmForward', inputs: ['xi', 'xf', 'xg', 'xo', 'ri', 'rf', 'rg', 'ro', 'cp'], outputs: ['gi', 'gf', 'gg', 'go', 'c', 'tc', 'h', 'y'], scalars: [], body: fwd.statements },
     {
       name: 'lstmBackward',
@@ -129,7 +139,55 @@ function lstmSpecs(act: number, ract: number): KernelSpec[] {
   ];
 }
 
-const modules = new Map<string, SimdModule<LstmGatePasses>>();
+function gruSpecs(act: number, ract: number): KernelSpec[] {
+  const gates = new Body();
+  const z = gates.let(activation(gates, ract, add(load('xz'), load('rz'))));
+  const r = gates.let(activation(gates, ract, add(load('xr'), load('rr'))));
+  const rh = gates.let(mul(r, load('hp')));
+  for (const [stream, value] of [['gz', z], ['gr', r], ['rhStep', rh], ['rhSeq', rh]] as const) gates.store(stream, value);
+
+  const output = new Body();
+  const hh = output.let(activation(output, act, add(load('xh'), load('rech'))));
+  const oz = output.let(load('gz'));
+  // tfjs-layers: z·h₋₁ + (1 − z)·hh
+  const h = output.let(add(mul(oz, load('hp')), mul(sub(constant(1), oz), hh)));
+  for (const [stream, value] of [['ghh', hh], ['h', h], ['y', h]] as const) output.store(stream, value);
+
+  const back = new Body();
+  const dh = back.let(add(load('dy'), load('dhn')));
+  const bz = back.let(load('gz'));
+  const bhh = back.let(load('ghh'));
+  const dah = back.let(mul(mul(dh, sub(constant(1), bz)), derivative(act, bhh)));
+  back.store('dhp', mul(dh, bz));
+  back.store('dz', mul(mul(dh, sub(load('hp'), bhh)), derivative(ract, bz)));
+  for (const stream of ['dah', 'dahAll', 'dahZ']) back.store(stream, dah);
+
+  const backGates = new Body();
+  const drh = backGates.let(load('drh'));
+  const br = backGates.let(load('gr'));
+  const dar = backGates.let(mul(mul(drh, load('hp')), derivative(ract, br)));
+  const daz = backGates.let(load('dz'));
+  backGates.store('dhpOut', add(load('dhp'), mul(drh, br)));
+  for (const [stream, value] of [['dzrZ', daz], ['dzrR', dar], ['zZ', daz], ['zR', dar], ['zrZ', daz], ['zrR', dar], ['hpOut', load('hp')], ['rhOut', load('rh')]] as const) {
+    backGates.store(stream, value);
+  }
+
+  return [
+    { name: 'gruForwardGates', inputs: ['xz', 'xr', 'rz', 'rr', 'hp'], outputs: ['gz', 'gr', 'rhStep', 'rhSeq'], scalars: [], body: gates.statements },
+    { name: 'gruForwardOutput', inputs: ['xh', 'rech', 'gz', 'hp'], outputs: ['ghh', 'h', 'y'], scalars: [], body: output.statements },
+    { name: 'gruBackwardOutput', inputs: ['dy', 'dhn', 'gz', 'ghh', 'hp'], outputs: ['dhp', 'dz', 'dah', 'dahAll', 'dahZ'], scalars: [], body: back.statements },
+    {
+      name: 'gruBackwardGates',
+      inputs: ['drh', 'gr', 'hp', 'dhp', 'dz', 'rh'],
+      outputs: ['dhpOut', 'dzrZ', 'dzrR', 'zZ', 'zR', 'zrZ', 'zrR', 'hpOut', 'rhOut'],
+      scalars: [],
+      body: backGates.statements,
+    },
+    { name: 'addInto', inputs: ['a', 'b'], outputs: ['out'], scalars: [], body: [{ store: 'out', value: add(load('a'), load('b')) }] },
+  ];
+}
+
+const modules = new Map<string, SimdModule<GatePasses>>();
 
 /** Where the Emscripten glue of tfjs-backend-wasm keeps the heap's `WebAssembly.Memory` (as in fused-update-kernels.ts). */
 interface EmscriptenModule {
@@ -159,8 +217,8 @@ function heapMemory(module: EmscriptenModule): WasmMemory | null {
   return memory;
 }
 
-/** The LSTM gate passes for these activations on `backend`'s heap, or undefined (no SIMD: the JavaScript loops run). */
-export function lstmGatePasses(backend: unknown, act: number, ract: number): LstmGatePasses | undefined {
+/** The gate passes for these activations on `backend`'s heap, or undefined (no SIMD: the JavaScript loops run). */
+export function gatePasses(backend: unknown, act: number, ract: number): GatePasses | undefined {
   if (!simdEnabled) return undefined;
   const module = (backend as { wasm?: EmscriptenModule | null } | null)?.wasm;
   if (typeof module !== 'object' || module === null) return undefined;
@@ -169,7 +227,7 @@ export function lstmGatePasses(backend: unknown, act: number, ract: number): Lst
   const key = `${act}:${ract}`;
   let simd = modules.get(key);
   if (simd === undefined) {
-    simd = new SimdModule<LstmGatePasses>(() => lstmSpecs(act, ract));
+    simd = new SimdModule<GatePasses>(() => lstmSpecs(act, ract));
     modules.set(key, simd);
   }
   return simd.for(memory);

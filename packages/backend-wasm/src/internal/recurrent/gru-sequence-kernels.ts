@@ -8,6 +8,7 @@
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
+import { gatePasses } from './gate-simd.js';
 import { inputGradients } from './lstm-sequence-kernels.js';
 import { activateRange, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 
@@ -82,6 +83,7 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
       const gates = heap.output([T, B, G]);
       const rh = heap.output([T, B, H]);
       outputs.push(y, hLast, gates, rh);
+      const simd = gatePasses(backend, act, ract);
       let hPrev = viewAs(h0, [1, B, H]);
       for (let s = 0; s < T; s++) {
         const t = goBackwards ? T - 1 - s : s;
@@ -98,6 +100,10 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
           const gRow = oGates + b * G;
           const xRow = oXw + (b * T + t) * G;
           const rRow = oRec + b * 2 * H;
+          if (simd !== undefined) {
+            simd.gruForwardGates(xRow * 4, (xRow + H) * 4, rRow * 4, (rRow + H) * 4, (oHPrev + b * H) * 4, gRow * 4, (gRow + H) * 4, (oRhStep + b * H) * 4, (oRh + b * H) * 4, H);
+            continue;
+          }
           for (let k = 0; k < 2 * H; k++) {
             f32[gRow + k] = f32[xRow + k]! + f32[rRow + k]!;
           }
@@ -118,6 +124,10 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
         for (let b = 0; b < B; b++) {
           const gRow = oGates + b * G;
           const xRow = oXw + (b * T + t) * G;
+          if (simd !== undefined) {
+            simd.gruForwardOutput((xRow + 2 * H) * 4, (oRec + b * H) * 4, gRow * 4, (oHPrev + b * H) * 4, (gRow + 2 * H) * 4, (oHNext + b * H) * 4, (oY + (b * T + s) * H) * 4, H);
+            continue;
+          }
           for (let j = 0; j < H; j++) {
             f32[gRow + 2 * H + j] = f32[xRow + 2 * H + j]! + f32[oRec + b * H + j]!;
           }
@@ -185,77 +195,100 @@ export function createGruSequenceGradKernel(native: RecurrentNativeKernels): Ker
       const dZh = heap.temp([1, B * T, H]);
       const hPrevAll = heap.temp([1, B * T, H]);
       const rhAll = heap.temp([1, B * T, H]);
-      const dhNext = new Float32Array(B * H);
-      const dhPrev = new Float32Array(B * H);
-      const dzGate = new Float32Array(B * H);
-      {
-        const f32 = heap.f32();
-        dhNext.set(f32.subarray(heap.offset(dhLast), heap.offset(dhLast) + B * H));
-      }
+      // Carried on the heap: dh₊₁, and per step the h₋₁ gradient so far and z's pre-activation gradient.
+      const dhNext = heap.copy(dhLast, [B, H]);
+      const dhPrev = heap.temp([B, H]);
+      const dzGate = heap.temp([B, H]);
+      const simd = gatePasses(backend, act, ract);
       for (let s = T - 1; s >= 0; s--) {
         const t = goBackwards ? T - 1 - s : s;
         const dAh = heap.temp([1, B, H]);
         let f32 = heap.f32();
         const oDy = heap.offset(dy);
         const oGates = heap.offset(gates) + s * B * G;
-        const oHPrev = s === 0 ? heap.offset(h0) : -1;
         const oY = heap.offset(y);
+        const oH0 = heap.offset(h0);
         const oDAh = heap.offset(dAh);
-        const hPrevRow = (b: number): number => (s === 0 ? oHPrev + b * H : oY + (b * T + s - 1) * H);
+        const oDhNext = heap.offset(dhNext);
+        const oDhPrev = heap.offset(dhPrev);
+        const oDzGate = heap.offset(dzGate);
+        const oDZ = heap.offset(dZ);
+        const oDZr = heap.offset(dZr);
+        const oDZh = heap.offset(dZh);
+        const hPrevRow = (b: number): number => (s === 0 ? oH0 + b * H : oY + (b * T + s - 1) * H);
         for (let b = 0; b < B; b++) {
           const gRow = oGates + b * G;
           const dyRow = oDy + (b * T + s) * H;
           const hpRow = hPrevRow(b);
+          const row = b * T + t;
+          const k0 = b * H;
+          if (simd !== undefined) {
+            simd.gruBackwardOutput(
+              dyRow * 4, (oDhNext + k0) * 4, gRow * 4, (gRow + 2 * H) * 4, hpRow * 4,
+              (oDhPrev + k0) * 4, (oDzGate + k0) * 4, (oDAh + k0) * 4, (oDZ + row * G + 2 * H) * 4, (oDZh + row * H) * 4,
+              H,
+            );
+            continue;
+          }
           for (let j = 0; j < H; j++) {
-            const k = b * H + j;
             const z = f32[gRow + j]!;
             const hh = f32[gRow + 2 * H + j]!;
             const hp = f32[hpRow + j]!;
-            const dh = f32[dyRow + j]! + dhNext[k]!;
-            dhPrev[k] = dh * z;
-            dzGate[k] = dh * (hp - hh) * derivative(ract, z);
-            f32[oDAh + k] = dh * (1 - z) * derivative(act, hh);
+            const dh = f32[dyRow + j]! + f32[oDhNext + k0 + j]!;
+            f32[oDhPrev + k0 + j] = dh * z;
+            f32[oDzGate + k0 + j] = dh * (hp - hh) * derivative(ract, z);
+            f32[oDAh + k0 + j] = dh * (1 - z) * derivative(act, hh);
           }
+          f32.copyWithin(oDZ + row * G + 2 * H, oDAh + k0, oDAh + k0 + H);
+          f32.copyWithin(oDZh + row * H, oDAh + k0, oDAh + k0 + H);
         }
         const dRh = heap.matMul(dAh, uHT);
         const dZrStep = heap.temp([1, B, 2 * H]);
         f32 = heap.f32();
         const oDRh = heap.offset(dRh);
         const oDZrStep = heap.offset(dZrStep);
-        const oDZ = heap.offset(dZ);
-        const oDZr = heap.offset(dZr);
-        const oDZh = heap.offset(dZh);
         const oHPrevAll = heap.offset(hPrevAll);
         const oRhAll = heap.offset(rhAll);
         const oRh = heap.offset(rh) + s * B * H;
-        const oDAh2 = heap.offset(dAh);
         for (let b = 0; b < B; b++) {
           const gRow = oGates + b * G;
           const hpRow = hPrevRow(b);
           const stepRow = oDZrStep + b * 2 * H;
+          const row = b * T + t;
+          const k0 = b * H;
+          if (simd !== undefined) {
+            simd.gruBackwardGates(
+              (oDRh + k0) * 4, (gRow + H) * 4, hpRow * 4, (oDhPrev + k0) * 4, (oDzGate + k0) * 4, (oRh + k0) * 4,
+              (oDhPrev + k0) * 4, stepRow * 4, (stepRow + H) * 4, (oDZ + row * G) * 4, (oDZ + row * G + H) * 4,
+              (oDZr + row * 2 * H) * 4, (oDZr + row * 2 * H + H) * 4, (oHPrevAll + row * H) * 4, (oRhAll + row * H) * 4,
+              H,
+            );
+            continue;
+          }
           for (let j = 0; j < H; j++) {
-            const k = b * H + j;
+            const k = k0 + j;
             const r = f32[gRow + H + j]!;
             const dRhValue = f32[oDRh + k]!;
-            dhPrev[k] = dhPrev[k]! + dRhValue * r;
-            f32[stepRow + j] = dzGate[k]!;
+            f32[oDhPrev + k] = f32[oDhPrev + k]! + dRhValue * r;
+            f32[stepRow + j] = f32[oDzGate + k]!;
             f32[stepRow + H + j] = dRhValue * f32[hpRow + j]! * derivative(ract, r);
           }
-          const row = b * T + t;
           f32.copyWithin(oDZ + row * G, stepRow, stepRow + 2 * H);
-          f32.copyWithin(oDZ + row * G + 2 * H, oDAh2 + b * H, oDAh2 + (b + 1) * H);
           f32.copyWithin(oDZr + row * 2 * H, stepRow, stepRow + 2 * H);
-          f32.copyWithin(oDZh + row * H, oDAh2 + b * H, oDAh2 + (b + 1) * H);
           f32.copyWithin(oHPrevAll + row * H, hpRow, hpRow + H);
-          f32.copyWithin(oRhAll + row * H, oRh + b * H, oRh + (b + 1) * H);
+          f32.copyWithin(oRhAll + row * H, oRh + k0, oRh + k0 + H);
         }
         heap.free(dRh);
         heap.free(dAh);
         const dhRec = heap.matMul(dZrStep, uZrT);
-        f32 = heap.f32();
         const oRec = heap.offset(dhRec);
-        for (let k = 0; k < B * H; k++) {
-          dhNext[k] = dhPrev[k]! + f32[oRec + k]!;
+        if (simd !== undefined) {
+          simd.addInto(oDhPrev * 4, oRec * 4, oDhNext * 4, B * H);
+        } else {
+          f32 = heap.f32();
+          for (let k = 0; k < B * H; k++) {
+            f32[oDhNext + k] = f32[oDhPrev + k]! + f32[oRec + k]!;
+          }
         }
         heap.free(dhRec);
         heap.free(dZrStep);
@@ -276,7 +309,8 @@ export function createGruSequenceGradKernel(native: RecurrentNativeKernels): Ker
       }
       const dh0 = heap.output([B, H]);
       outputs.push(dh0);
-      heap.f32().set(dhNext, heap.offset(dh0));
+      const last = heap.f32();
+      last.copyWithin(heap.offset(dh0), heap.offset(dhNext), heap.offset(dhNext) + B * H);
       return outputs;
     } catch (error) {
       for (const info of outputs) backend.disposeData(info.dataId);

@@ -14,7 +14,7 @@
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
-import { lstmGatePasses } from './gate-simd.js';
+import { gatePasses } from './gate-simd.js';
 import { activateRange, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 
 export const LSTM_SEQUENCE = 'FitstreamLSTMSequence';
@@ -78,7 +78,7 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
       const cSeq = heap.output([T, B, H]);
       const tcSeq = heap.output([T, B, H]);
       outputs.push(gates, cSeq, tcSeq);
-      const simd = lstmGatePasses(backend, act, ract);
+      const simd = gatePasses(backend, act, ract);
       let hPrev = viewAs(h0, [1, B, H]);
       for (let s = 0; s < T; s++) {
         const t = goBackwards ? T - 1 - s : s;
@@ -189,7 +189,7 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
       // The carried gradients live on the heap: dc (updated in place) and dh₊₁ (the previous step's dz·Uᵀ).
       const dc = heap.copy(dcLast, [B, H]);
       let dhNext: TensorInfo = dhLast;
-      const simd = lstmGatePasses(backend, act, ract);
+      const simd = gatePasses(backend, act, ract);
       for (let s = T - 1; s >= 0; s--) {
         const t = goBackwards ? T - 1 - s : s;
         const dzStep = heap.temp([1, B, G]);
