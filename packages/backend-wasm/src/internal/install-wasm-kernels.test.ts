@@ -16,6 +16,7 @@ const MISSING = [
   // one kernel per dense-step chain (stepFusions)
   'FitstreamReluGrad',
   'FitstreamSoftmaxGrad',
+  'FitstreamBiasGrad',
   'FitstreamCategoricalCrossentropy',
   'FitstreamCategoricalCrossentropyGrad',
   'FitstreamCategoricalAccuracy',

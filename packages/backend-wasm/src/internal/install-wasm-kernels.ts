@@ -10,11 +10,13 @@ import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { createBatchMatMulKernel } from './kernels/batch-mat-mul-transpose.js';
 import { routeStepGradients } from './dense/route-step-gradients.js';
 import {
+  BIAS_GRAD,
   CATEGORICAL_ACCURACY,
   CATEGORICAL_CROSSENTROPY,
   CATEGORICAL_CROSSENTROPY_GRAD,
   RELU_GRAD,
   SOFTMAX_GRAD,
+  createBiasGradKernel,
   createCategoricalAccuracyKernel,
   createCategoricalCrossentropyGradKernel,
   createCategoricalCrossentropyKernel,
@@ -77,7 +79,7 @@ export interface WasmKernelOptions {
   /** The gradient of `ClipByValue` (hard sigmoid: LSTM/GRU gates) as one kernel instead of five. */
   readonly activationGradients?: boolean;
   /**
-   * Fewer dispatches per dense training step: the gradients of `Relu` and `Softmax` as one kernel each, and the
+   * Fewer dispatches per dense training step: the gradients of `Relu`, `Softmax` and a bias `Add` as one kernel each, and the
    * categorical cross-entropy (forward and gradient) and categorical accuracy that `@fitstream/core`'s trainer finds in
    * tfjs' kernel registry by name, each one kernel instead of a chain of 5–20.
    */
@@ -158,8 +160,8 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
       create: ({ tf, table }) =>
         createConv2DBackpropFilterKernel(tf, table, {
           matMul: nativeMatMul(tf),
-          // Up to 4 input channels the im2col GEMM wins (measurements in conv2d-backprop-filter.ts).
-          maxInChannelsForGemm: 4,
+          // The im2col GEMM wins at every size measured (conv2d-backprop-filter.ts); its matrix is capped at 64 MiB.
+          maxColsElements: 2 ** 24,
         }),
     },
     {
@@ -186,6 +188,7 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
   stepFusions: [
     { name: RELU_GRAD, create: ({ tf }) => (routeStepGradients(tf), createReluGradKernel()) },
     { name: SOFTMAX_GRAD, create: ({ tf }) => (routeStepGradients(tf), createSoftmaxGradKernel()) },
+    { name: BIAS_GRAD, create: ({ tf }) => (routeStepGradients(tf), createBiasGradKernel()) },
     { name: CATEGORICAL_CROSSENTROPY, create: () => createCategoricalCrossentropyKernel() },
     { name: CATEGORICAL_CROSSENTROPY_GRAD, create: () => createCategoricalCrossentropyGradKernel() },
     { name: CATEGORICAL_ACCURACY, create: () => createCategoricalAccuracyKernel() },

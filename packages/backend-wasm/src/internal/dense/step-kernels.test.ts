@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, withSeed } from '@fitstream/core';
 import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
 import { onBackend, randomValues, setUpWasmWithKernels, tf } from '../../test-support/wasm-kernel-harness.js';
-import { CATEGORICAL_ACCURACY, CATEGORICAL_CROSSENTROPY, CATEGORICAL_CROSSENTROPY_GRAD, RELU_GRAD, SOFTMAX_GRAD } from './step-kernels.js';
+import { BIAS_GRAD, CATEGORICAL_ACCURACY, CATEGORICAL_CROSSENTROPY, CATEGORICAL_CROSSENTROPY_GRAD, RELU_GRAD, SOFTMAX_GRAD } from './step-kernels.js';
 
 const TOLERANCE = 1e-5;
 
@@ -43,7 +43,7 @@ describe('dense step kernels on wasm: one kernel each, equal to tfjs’ chains w
   afterAll(() => installWasmKernels(tf));
 
   it('are registered by the stepFusions group and removed by uninstall', () => {
-    const names = [RELU_GRAD, SOFTMAX_GRAD, CATEGORICAL_CROSSENTROPY, CATEGORICAL_CROSSENTROPY_GRAD, CATEGORICAL_ACCURACY];
+    const names = [RELU_GRAD, SOFTMAX_GRAD, BIAS_GRAD, CATEGORICAL_CROSSENTROPY, CATEGORICAL_CROSSENTROPY_GRAD, CATEGORICAL_ACCURACY];
     for (const name of names) expect(tf.getKernel(name, 'wasm'), name).toBeDefined();
     uninstallWasmKernels(tf);
     installWasmKernels(tf, { stepFusions: false });
@@ -51,17 +51,19 @@ describe('dense step kernels on wasm: one kernel each, equal to tfjs’ chains w
     installWasmKernels(tf);
   });
 
-  it('the gradients of relu and softmax equal tfjs’ own (cpu), through one kernel on wasm', async () => {
+  it('the gradients of a bias add, relu and softmax equal tfjs’ own (cpu), through one kernel each on wasm', async () => {
     const shape = [6, 9];
     const x = randomValues(54, 11).map((v, i) => (i === 5 ? 0 : v * 3));
     const w = randomValues(54, 12);
-    const f = (t: tf.Tensor) => tf.sum(tf.mul(tf.softmax(tf.relu(t)), tf.tensor(w, shape)));
-    const gradient = () => tf.tidy(() => Array.from(tf.grad(f)(tf.tensor(x, shape)).dataSync()));
+    const bias = randomValues(9, 13);
+    // The bias on either side of the add: both orders are a dense layer's bias.
+    const f = (t: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.softmax(tf.relu(tf.add(b, tf.add(t, b)))), tf.tensor(w, shape)));
+    const gradient = () => tf.tidy(() => tf.grads(f)([tf.tensor(x, shape), tf.tensor1d(bias)]).flatMap((g) => Array.from(g.dataSync())));
     const reference = await onBackend('cpu', gradient);
     await tf.setBackend('wasm');
     const profile = await tf.profile(gradient);
     expect(maxAbsDiff(profile.result as number[], reference)).toBeLessThan(TOLERANCE);
-    expect(profile.kernelNames).toEqual(expect.arrayContaining([RELU_GRAD, SOFTMAX_GRAD]));
+    expect(profile.kernelNames).toEqual(expect.arrayContaining([RELU_GRAD, SOFTMAX_GRAD, BIAS_GRAD]));
     expect(profile.kernelNames).not.toContain('Step');
   });
 
@@ -154,7 +156,7 @@ describe('the trainer’s MLP step with and without the step fusions', () => {
     expect(maxAbsDiff(fused.history['loss']!, stock.history['loss']!)).toBeLessThan(TOLERANCE);
     expect(fused.history['accuracy']).toEqual(stock.history['accuracy']);
     // The fused step took the one-kernel paths (core found the loss and accuracy kernels), the stock one did not.
-    const fusedNames = [CATEGORICAL_CROSSENTROPY, CATEGORICAL_CROSSENTROPY_GRAD, CATEGORICAL_ACCURACY, RELU_GRAD, SOFTMAX_GRAD];
+    const fusedNames = [CATEGORICAL_CROSSENTROPY, CATEGORICAL_CROSSENTROPY_GRAD, CATEGORICAL_ACCURACY, RELU_GRAD, SOFTMAX_GRAD, BIAS_GRAD];
     expect(fused.kernels).toEqual(expect.arrayContaining(fusedNames));
     expect(stock.kernels.filter((k) => fusedNames.includes(k))).toEqual([]);
   });

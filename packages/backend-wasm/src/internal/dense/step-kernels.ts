@@ -7,13 +7,15 @@
  *
  * - {@link RELU_GRAD}: the gradient of `Relu`, `dy` where `x > 0` (tfjs: `mul(dy, cast(step(x)))`, three kernels).
  * - {@link SOFTMAX_GRAD}: the gradient of `Softmax` over the last axis, `y·(dy − Σ dy·y)` (tfjs: four kernels).
+ * - {@link BIAS_GRAD}: the gradient of a bias added along the last axis (`Add` of `[…, n]` and `[n]`), `dy` summed over
+ *   every other axis (tfjs: `Sum` then `Reshape`).
  * - {@link CATEGORICAL_CROSSENTROPY} and {@link CATEGORICAL_CROSSENTROPY_GRAD}: the per-sample categorical
  *   cross-entropy of probabilities, `−Σ y·log(clip(p / Σp, ε, 1 − ε))` (the Keras formula `@fitstream/core` uses), and
  *   its gradient with respect to both `yTrue` and `yPred` (tfjs: 7 kernels forward, ≈20 backward, plus the tape's
  *   clones of every saved input).
  * - {@link CATEGORICAL_ACCURACY}: per-sample `argmax(y) == argmax(p)` as 0/1 (tfjs: five kernels).
  *
- * The gradient kernels are used through the gradients registered for `Relu` and `Softmax` (see
+ * The gradient kernels are used through the gradients registered for `Relu`, `Softmax` and `Add` (see
  * route-step-gradients.ts); the loss and accuracy kernels through `@fitstream/core`, which finds them in tfjs' kernel
  * registry by these names, as it finds the fused optimizer updates (core's fused-step-kernels.ts spells the same
  * names; neither package imports the other). All of them compute in double precision and round once to float32, so
@@ -28,6 +30,7 @@ import { requireInput, toKernelFunc, type WasmBackendLike } from '../kernels/was
 
 export const RELU_GRAD = 'FitstreamReluGrad';
 export const SOFTMAX_GRAD = 'FitstreamSoftmaxGrad';
+export const BIAS_GRAD = 'FitstreamBiasGrad';
 export const CATEGORICAL_CROSSENTROPY = 'FitstreamCategoricalCrossentropy';
 export const CATEGORICAL_CROSSENTROPY_GRAD = 'FitstreamCategoricalCrossentropyGrad';
 export const CATEGORICAL_ACCURACY = 'FitstreamCategoricalAccuracy';
@@ -90,6 +93,22 @@ export function createSoftmaxGradKernel(): KernelFunc {
       for (let j = 0; j < width; j++) dot += d![base + j]! * s![base + j]!;
       for (let j = 0; j < width; j++) o![base + j] = s![base + j]! * (d![base + j]! - dot);
     }
+    return out;
+  });
+}
+
+/** `dy` ([…, n]) summed over every axis but the last: output [n]. Input `dy`. */
+export function createBiasGradKernel(): KernelFunc {
+  return toKernelFunc(({ inputs, backend }) => {
+    const dy = float32Input(inputs, 'dy', BIAS_GRAD);
+    const [rows, width] = rowsAndWidth(dy, BIAS_GRAD);
+    const out = backend.makeOutput([width], 'float32');
+    const [d, o] = views(backend, dy, out);
+    const sums = new Float64Array(width);
+    for (let r = 0, base = 0; r < rows; r++, base += width) {
+      for (let j = 0; j < width; j++) sums[j]! += d![base + j]!;
+    }
+    o!.set(sums);
     return out;
   });
 }

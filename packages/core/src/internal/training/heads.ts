@@ -136,7 +136,16 @@ export interface HeadTerms {
 
 /** The weighted total loss of a batch, `Σ weightₒ · mean(perSampleₒ)` (Keras 3). */
 export function totalLoss(heads: Heads, terms: readonly HeadTerms[]): tf.Scalar {
-  return tf.tidy(() => terms.map((t, i) => tf.mul(tf.mean(t.perSample), heads.heads[i]!.weight) as tf.Scalar).reduce((a, b) => tf.add(a, b)));
+  return tf.tidy(() =>
+    terms
+      .map((t, i) => {
+        const mean = tf.mean(t.perSample) as tf.Scalar;
+        const weight = heads.heads[i]!.weight;
+        // × 1 is exact: skip its kernel (and its gradient's) on every step of a single-output model.
+        return weight === 1 ? mean : (tf.mul(mean, weight) as tf.Scalar);
+      })
+      .reduce((a, b) => tf.add(a, b)),
+  );
 }
 
 /** `[loss, (<output>_loss …), metrics …]` of a batch, as batch means, in the order of `metricNames`. */
