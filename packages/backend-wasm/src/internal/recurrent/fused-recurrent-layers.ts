@@ -115,8 +115,8 @@ export function registerRecurrentGradients(tf: Tf): void {
         { dy: dy!, dhLast: dhLast!, dcLast: dcLast!, x: x!, kernel: kernel!, recurrentKernel: recurrentKernel!, h0: h0!, c0: c0!, y: y!, gates: gates!, cSeq: cSeq!, tcSeq: tcSeq! },
         attrs as NamedAttrMap,
       ) as Tensor[];
-      const [dx, dKernel, dRecurrent, dBias, dh0, dc0] = grads as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
-      return { x: () => dx, kernel: () => dKernel, recurrentKernel: () => dRecurrent, bias: () => dBias, h0: () => dh0, c0: () => dc0 };
+      const [dZ, dKernel, dRecurrent, dBias, dh0, dc0] = grads as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+      return { x: () => inputGradient(tf, dZ, kernel!, x!), kernel: () => dKernel, recurrentKernel: () => dRecurrent, bias: () => dBias, h0: () => dh0, c0: () => dc0 };
     },
   });
   tf.registerGradient({
@@ -132,11 +132,22 @@ export function registerRecurrentGradients(tf: Tf): void {
         { dy: dy!, dhLast: dhLast!, x: x!, kernel: kernel!, recurrentKernel: recurrentKernel!, h0: h0!, y: y!, gates: gates!, rh: rh! },
         attrs as NamedAttrMap,
       ) as Tensor[];
-      const [dx, dKernel, dRecurrent, dBias, dh0] = grads as [Tensor, Tensor, Tensor, Tensor, Tensor];
-      return { x: () => dx, kernel: () => dKernel, recurrentKernel: () => dRecurrent, bias: () => dBias, h0: () => dh0 };
+      const [dZ, dKernel, dRecurrent, dBias, dh0] = grads as [Tensor, Tensor, Tensor, Tensor, Tensor];
+      return { x: () => inputGradient(tf, dZ, kernel!, x!), kernel: () => dKernel, recurrentKernel: () => dRecurrent, bias: () => dBias, h0: () => dh0 };
     },
   });
   gradientsRegistered = true;
+}
+
+/**
+ * dx = dZ·Wᵀ from the backward kernel's pre-activation gradients: the tape asks for it only when the sequence input
+ * itself needs a gradient (a stacked layer, not a model's first), so a first layer skips this GEMM.
+ */
+function inputGradient(tf: Tf, dZ: Tensor, kernel: Tensor, x: Tensor): Tensor {
+  return tf.tidy(() => {
+    const [batch = 0, steps = 0, gates = 0] = dZ.shape;
+    return tf.reshape(tf.matMul(tf.reshape(dZ, [batch * steps, gates]), kernel, false, true), x.shape);
+  });
 }
 
 /** The layer classes whose `call` is wrapped, with the property descriptor to put back. */

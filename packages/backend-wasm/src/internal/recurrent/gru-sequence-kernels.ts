@@ -9,7 +9,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { gatePasses } from './gate-simd.js';
-import { inputGradients } from './lstm-sequence-kernels.js';
+import { weightGradients } from './lstm-sequence-kernels.js';
 import { activateRange, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 
 export const GRU_SEQUENCE = 'FitstreamGRUSequence';
@@ -159,7 +159,7 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
 
 /**
  * The backward kernel. Inputs: `dy` [B,T,H], `dhLast` [B,H]; the forward inputs `x`, `kernel`, `recurrentKernel`,
- * `h0`; the forward outputs `y`, `gates`, `rh`. Same attrs as the forward kernel. Outputs `dx` [B,T,D], `dKernel`
+ * `h0`; the forward outputs `y`, `gates`, `rh`. Same attrs as the forward kernel. Outputs `dZ` [B,T,3H] (see the LSTM's), `dKernel`
  * [D,3H], `dRecurrentKernel` [H,3H], `dBias` [3H], `dh0` [B,H].
  */
 export function createGruSequenceGradKernel(native: RecurrentNativeKernels): KernelFunc {
@@ -293,8 +293,8 @@ export function createGruSequenceGradKernel(native: RecurrentNativeKernels): Ker
         heap.free(dhRec);
         heap.free(dZrStep);
       }
-      const [dx, dKernel, dBias] = inputGradients(heap, { x, kernel, dZ, B, T, D, G });
-      outputs.push(dx, dKernel);
+      const [dKernel, dBias] = weightGradients(heap, { x, dZ, B, T, D, G });
+      outputs.push(heap.release(dZ, [B, T, G]), dKernel);
       const dUzr = heap.matMul(heap.transposed(hPrevAll, B * T, H), dZr); // [1, H, 2H]
       const dUh = heap.matMul(heap.transposed(rhAll, B * T, H), dZh); // [1, H, H]
       const dRecurrent = heap.output([H, G]);

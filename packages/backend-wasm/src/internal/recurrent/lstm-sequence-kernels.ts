@@ -161,7 +161,8 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
 /**
  * The backward kernel. Inputs: the output gradients `dy` [B,T,H], `dhLast`, `dcLast` [B,H]; the forward inputs `x`,
  * `kernel`, `recurrentKernel`, `h0`, `c0`; the forward outputs `y`, `gates`, `cSeq`, `tcSeq`. Same attrs as the
- * forward kernel. Outputs `dx` [B,T,D], `dKernel` [D,4H], `dRecurrentKernel` [H,4H], `dBias` [4H], `dh0`, `dc0` [B,H].
+ * forward kernel. Outputs `dZ` [B,T,4H] (the gradient of the gate pre-activations, from which the registered gradient
+ * computes dx = dZ·Wᵀ when it is needed), `dKernel` [D,4H], `dRecurrentKernel` [H,4H], `dBias` [4H], `dh0`, `dc0` [B,H].
  */
 export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): KernelFunc {
   const name = LSTM_SEQUENCE_GRAD;
@@ -252,9 +253,9 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
         dhNext = dhRec;
         heap.free(dzStep);
       }
-      const [dx, dKernel, dBias] = inputGradients(heap, { x, kernel, dZ, B, T, D, G });
-      outputs.push(dx, dKernel);
-      outputs.push(heap.settle(heap.matMul(heap.transposed(hPrevAll, B * T, H), dZ), [H, G]), dBias);
+      const [dKernel, dBias] = weightGradients(heap, { x, dZ, B, T, D, G });
+      const dRecurrent = heap.settle(heap.matMul(heap.transposed(hPrevAll, B * T, H), dZ), [H, G]);
+      outputs.push(heap.release(dZ, [B, T, G]), dKernel, dRecurrent, dBias);
       const dh0 = heap.output([B, H]);
       const dc0 = heap.output([B, H]);
       outputs.push(dh0, dc0);
@@ -271,17 +272,19 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
   });
 }
 
-/** dx = dZ·Wᵀ, dW = Xᵀ·dZ and dBias = Σ rows of dZ, each as one GEMM; kernel outputs (not temps). */
-export function inputGradients(
+/**
+ * dW = Xᵀ·dZ and dBias = Σ rows of dZ, one GEMM each (kernel outputs, not temps). dx = dZ·Wᵀ is left to the
+ * registered gradient, which computes it only when the input needs a gradient (not for a model's first layer).
+ */
+export function weightGradients(
   heap: RecurrentHeap,
-  p: { x: TensorInfo; kernel: TensorInfo; dZ: TensorInfo; B: number; T: number; D: number; G: number },
-): [TensorInfo, TensorInfo, TensorInfo] {
-  const { x, kernel, dZ, B, T, D, G } = p;
+  p: { x: TensorInfo; dZ: TensorInfo; B: number; T: number; D: number; G: number },
+): [TensorInfo, TensorInfo] {
+  const { x, dZ, B, T, D, G } = p;
   const rows = B * T;
-  const dx = heap.matMul(dZ, heap.transposed(kernel, D, G));
   const dKernel = heap.matMul(heap.transposed(x, rows, D), dZ);
   const ones = heap.temp([1, 1, rows]);
   heap.f32().fill(1, heap.offset(ones), heap.offset(ones) + rows);
   const dBias = heap.matMul(ones, dZ);
-  return [heap.settle(dx, [B, T, D]), heap.settle(dKernel, [D, G]), heap.settle(dBias, [G])];
+  return [heap.settle(dKernel, [D, G]), heap.settle(dBias, [G])];
 }

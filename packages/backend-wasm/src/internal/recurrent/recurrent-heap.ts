@@ -187,6 +187,14 @@ export class RecurrentHeap {
     }
   }
 
+  /** Takes an intermediate off the temp list to return it as a kernel output read with `shape` (same size). */
+  release(info: TensorInfo, shape: number[]): TensorInfo {
+    const index = this.#temps.indexOf(info);
+    if (index < 0) throw new Error('fitstream recurrent kernel: release() of a tensor that is not an intermediate');
+    this.#temps.splice(index, 1);
+    return viewAs(info, shape);
+  }
+
   disposeTemps(): void {
     for (const info of this.#temps) {
       this.#backend.disposeData(info.dataId);
