@@ -12,6 +12,8 @@ import {
   tf,
   WorstError,
 } from '../../test-support/wasm-kernel-harness.js';
+import { createConv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
+import { resolveKernelTable } from './wasm-kernel-scope.js';
 
 const TOLERANCE = 1e-4;
 const worst = new WorstError();
@@ -26,11 +28,12 @@ interface Case {
   readonly dilations?: number | [number, number];
 }
 
-// Stride 1 with ≤ 4 input channels takes the im2col + GEMM path, everything else the swapped-roles convolution; the
-// 6-channel shape covers the convolution at stride 1.
+// Stride 1 takes the im2col + GEMM path, strided gradients the swapped-roles convolution.
 const SHAPES: Array<Pick<Case, 'x' | 'filter'>> = [
   { x: [2, 7, 6, 3], filter: [3, 3, 3, 4] },
   { x: [2, 6, 7, 6], filter: [3, 2, 6, 3] },
+  // Output width < 4: the im2col rows come from slices instead of the SIMD row copy.
+  { x: [2, 6, 3, 2], filter: [3, 2, 2, 3] },
   { x: [3, 9, 8, 1], filter: [2, 4, 1, 5] },
   { x: [1, 10, 11, 2], filter: [5, 5, 2, 3] },
   { x: [2, 5, 5, 4], filter: [1, 1, 4, 2] },
@@ -88,6 +91,20 @@ describe('Conv2DBackpropFilter on wasm', () => {
     );
     const actual = runKernelOnHost('Conv2DBackpropFilter', { x, dy }, attrs);
     expect(worst.record(relativeError(actual.values, expected), where)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('runs the convolution at stride 1 when the im2col matrix is over the cap', async () => {
+    const kernel = createConv2DBackpropFilterKernel(tf, resolveKernelTable(tf), { matMul: tf.getKernel('BatchMatMul', 'wasm').kernelFunc, maxColsElements: 0 });
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] };
+    const x = randomTensor([2, 7, 6, 3], 13);
+    const dy = randomTensor([2, 7, 6, 4], 14);
+    const expected = await onBackend('cpu', () => runKernelOnHost('Conv2DBackpropFilter', { x, dy }, attrs));
+    const actual = tf.tidy(() => {
+      const inputs = { x: tf.tensor(x.values, x.shape), dy: tf.tensor(dy.values, dy.shape) };
+      const out = kernel({ inputs, backend: tf.backend(), attrs }) as tf.TensorInfo;
+      return tf.engine().makeTensorFromTensorInfo(out).dataSync() as Float32Array;
+    });
+    expect(worst.record(relativeError(actual, expected.values), 'stride 1 over the cap')).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('supports NCHW data', async () => {

@@ -5,7 +5,8 @@
  * - `maxPoolGrad2x2`: the 2×2 / stride-2 max-pooling gradient (the common `maxPooling2d({ poolSize: 2 })`), every
  *   window read and every dx element written once;
  * - `sumRows`: the sum over the leading axes of a `[rows, C]` tensor (the bias gradients of conv and dense layers),
- *   each channel summed sequentially in float32 like the stock kernel, without its transpose.
+ *   each channel summed sequentially in float32 like the stock kernel, without its transpose;
+ * - `copyRows`: strided rows to contiguous memory (the im2col rows of conv2d-backprop-filter.ts).
  *
  * Why by hand: the scalar JavaScript loop of max-pool-grad.ts costs ≈ 10 ns per input element on this machine (7.5 ms
  * of a 43 ms small-CNN step) and the stock kernel is slower still (and wrong on non-square inputs); the stock `Sum`
@@ -25,6 +26,9 @@
  *
  * sumRows(x, out, rows, rowC): out[c] = ((0 + x[0,c]) + x[1,c]) + … over `rows` rows of rowC = C·4 bytes (C a multiple
  * of 4).
+ *
+ * copyRows(src, dst, rows, rowBytes, srcStride): `rows` rows of rowBytes (≥ 16, a multiple of 4) bytes, row r read at
+ * src + r·srcStride and written at dst + r·rowBytes; 16-byte vectors, the last one overlapping the one before.
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
 
@@ -138,27 +142,64 @@ function sumRowsBody(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
+// copyRows locals: parameters src, dst, rows, rowBytes, srcStride (0–4), then i32 r k sp dp last (5–9).
+const [CSRC, CDST, CROWS, CROWB, CSTRIDE, CR, CK, CSP, CDP, CLAST] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+const [BLOCK, BR, I32_GE_U, I32_SUB] = [0x02, 0x0c, 0x4f, 0x6b];
+
+function copyRowsBody(): number[] {
+  const copyAt = (k: number[]): number[] => [...get(CDP), ...k, I32_ADD, ...get(CSP), ...k, I32_ADD, ...V128_LOAD, ...V128_STORE];
+  const perRow = [
+    I32_CONST, 0, ...set(CK),
+    // while (k < last) { copy 16 bytes at k; k += 16 }
+    BLOCK, EMPTY, BLOCK_LOOP, EMPTY,
+    ...get(CK), ...get(CLAST), I32_GE_U, BR_IF, 1,
+    ...copyAt(get(CK)), ...increment(CK, [I32_CONST, 16]),
+    BR, 0, END, END,
+    ...copyAt(get(CLAST)),
+    ...increment(CSP, get(CSTRIDE)),
+    ...increment(CDP, get(CROWB)),
+    ...increment(CR, [I32_CONST, 1]),
+  ];
+  const code = [
+    ...get(CROWB), I32_CONST, 16, I32_SUB, ...set(CLAST),
+    ...get(CSRC), ...set(CSP), ...get(CDST), ...set(CDP), I32_CONST, 0, ...set(CR),
+    ...doWhile(CR, CROWS, perRow),
+    END,
+  ];
+  const entry = [...vec([[...uleb(5), I32]]), ...code];
+  return [...uleb(entry.length), ...entry];
+}
+
 /** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
 export function heapSimdModuleBytes(shared: boolean): Uint8Array {
   const i32s = (n: number): number[] => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])];
   const limits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([i32s(7), i32s(4)])),
+    ...section(1, vec([i32s(7), i32s(4), i32s(5)])),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
-    ...section(3, vec([uleb(0), uleb(1)])),
-    ...section(7, vec([[...name('maxPoolGrad2x2'), 0x00, ...uleb(0)], [...name('sumRows'), 0x00, ...uleb(1)]])),
-    ...section(10, vec([maxPoolBody(), sumRowsBody()])),
+    ...section(3, vec([uleb(0), uleb(1), uleb(2)])),
+    ...section(
+      7,
+      vec([
+        [...name('maxPoolGrad2x2'), 0x00, ...uleb(0)],
+        [...name('sumRows'), 0x00, ...uleb(1)],
+        [...name('copyRows'), 0x00, ...uleb(2)],
+      ]),
+    ),
+    ...section(10, vec([maxPoolBody(), sumRowsBody(), copyRowsBody()])),
   ]);
 }
 
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
 type SumRows = (x: number, out: number, rows: number, rowC: number) => void;
+type CopyRows = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number) => void;
 
 /** The module's functions. */
 export interface HeapSimdLoops {
   readonly maxPoolGrad2x2: MaxPoolGrad2x2;
   readonly sumRows: SumRows;
+  readonly copyRows: CopyRows;
 }
 
 interface WasmApi {
@@ -207,9 +248,9 @@ function instantiate(module: EmscriptenModule): HeapSimdLoops | null {
     const bytes = heapSimdModuleBytes(typeof SharedArrayBuffer === 'function' && heap instanceof SharedArrayBuffer);
     if (!api.validate(bytes)) return null;
     const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
-    const { maxPoolGrad2x2, sumRows } = exports;
-    return typeof maxPoolGrad2x2 === 'function' && typeof sumRows === 'function'
-      ? { maxPoolGrad2x2: maxPoolGrad2x2 as MaxPoolGrad2x2, sumRows: sumRows as SumRows }
+    const { maxPoolGrad2x2, sumRows, copyRows } = exports;
+    return typeof maxPoolGrad2x2 === 'function' && typeof sumRows === 'function' && typeof copyRows === 'function'
+      ? { maxPoolGrad2x2: maxPoolGrad2x2 as MaxPoolGrad2x2, sumRows: sumRows as SumRows, copyRows: copyRows as CopyRows }
       : null;
   } catch {
     return null;
