@@ -6,7 +6,9 @@
  *   window read and every dx element written once;
  * - `sumRows`: the sum over the leading axes of a `[rows, C]` tensor (the bias gradients of conv and dense layers),
  *   each channel summed sequentially in float32 like the stock kernel, without its transpose;
- * - `copyRows`: strided rows to contiguous memory (the im2col rows of conv2d-backprop-filter.ts).
+ * - `copyRows`: strided rows to contiguous memory (the im2col rows of conv2d-backprop-filter.ts);
+ * - `channelAffine`: out = u·p − (v − m)·q + t with per-channel p, m, q, t (batch normalisation's output and its input
+ *   gradient, batch-norm-training.ts).
  *
  * Why by hand: the scalar JavaScript loop of max-pool-grad.ts costs ≈ 10 ns per input element on this machine (7.5 ms
  * of a 43 ms small-CNN step) and the stock kernel is slower still (and wrong on non-square inputs); the stock `Sum`
@@ -29,6 +31,9 @@
  *
  * copyRows(src, dst, rows, rowBytes, srcStride): `rows` rows of rowBytes (≥ 16, a multiple of 4) bytes, row r read at
  * src + r·srcStride and written at dst + r·rowBytes; 16-byte vectors, the last one overlapping the one before.
+ *
+ * channelAffine(u, v, out, params, rows, rowC): for every row r and channel c (rowC = C·4 bytes, C a multiple of 4),
+ * out = ((u·p) − ((v − m)·q)) + t in float32, with p, m, q, t the four consecutive C-float arrays at params.
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
 
@@ -170,36 +175,71 @@ function copyRowsBody(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
+// channelAffine locals: parameters u, v, out, params, rows, rowC (0–5), then i32 r k up vp op (6–10).
+const [AU, AV, AOUT, APAR, AROWS, AROWC, AR, AK, AUP, AVP, AOP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+const F32X4_SUB = simd(0xe5);
+const F32X4_MUL = simd(0xe6);
+
+function channelAffineBody(): number[] {
+  const at = (base: number): number[] => [...get(base), ...get(AK), I32_ADD];
+  /** params + n·rowC + k */
+  const param = (n: number): number[] => [...get(APAR), ...(n === 0 ? [] : [...get(AROWC), I32_CONST, n, I32_MUL, I32_ADD]), ...get(AK), I32_ADD, ...V128_LOAD];
+  const element = [
+    ...at(AOP),
+    ...at(AUP), ...V128_LOAD, ...param(0), ...F32X4_MUL,
+    ...at(AVP), ...V128_LOAD, ...param(1), ...F32X4_SUB, ...param(2), ...F32X4_MUL,
+    ...F32X4_SUB,
+    ...param(3), ...F32X4_ADD,
+    ...V128_STORE,
+    ...increment(AK, [I32_CONST, 16]),
+  ];
+  const perRow = [
+    I32_CONST, 0, ...set(AK), ...doWhile(AK, AROWC, element),
+    ...increment(AUP, get(AROWC)), ...increment(AVP, get(AROWC)), ...increment(AOP, get(AROWC)),
+    ...increment(AR, [I32_CONST, 1]),
+  ];
+  const code = [
+    ...get(AU), ...set(AUP), ...get(AV), ...set(AVP), ...get(AOUT), ...set(AOP), I32_CONST, 0, ...set(AR),
+    ...doWhile(AR, AROWS, perRow),
+    END,
+  ];
+  const entry = [...vec([[...uleb(5), I32]]), ...code];
+  return [...uleb(entry.length), ...entry];
+}
+
 /** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
 export function heapSimdModuleBytes(shared: boolean): Uint8Array {
   const i32s = (n: number): number[] => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])];
   const limits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([i32s(7), i32s(4), i32s(5)])),
+    ...section(1, vec([i32s(7), i32s(4), i32s(5), i32s(6)])),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
-    ...section(3, vec([uleb(0), uleb(1), uleb(2)])),
+    ...section(3, vec([uleb(0), uleb(1), uleb(2), uleb(3)])),
     ...section(
       7,
       vec([
         [...name('maxPoolGrad2x2'), 0x00, ...uleb(0)],
         [...name('sumRows'), 0x00, ...uleb(1)],
         [...name('copyRows'), 0x00, ...uleb(2)],
+        [...name('channelAffine'), 0x00, ...uleb(3)],
       ]),
     ),
-    ...section(10, vec([maxPoolBody(), sumRowsBody(), copyRowsBody()])),
+    ...section(10, vec([maxPoolBody(), sumRowsBody(), copyRowsBody(), channelAffineBody()])),
   ]);
 }
 
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
 type SumRows = (x: number, out: number, rows: number, rowC: number) => void;
 type CopyRows = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number) => void;
+type ChannelAffine = (u: number, v: number, out: number, params: number, rows: number, rowC: number) => void;
 
 /** The module's functions. */
 export interface HeapSimdLoops {
   readonly maxPoolGrad2x2: MaxPoolGrad2x2;
   readonly sumRows: SumRows;
   readonly copyRows: CopyRows;
+  readonly channelAffine: ChannelAffine;
 }
 
 interface WasmApi {
@@ -248,9 +288,14 @@ function instantiate(module: EmscriptenModule): HeapSimdLoops | null {
     const bytes = heapSimdModuleBytes(typeof SharedArrayBuffer === 'function' && heap instanceof SharedArrayBuffer);
     if (!api.validate(bytes)) return null;
     const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
-    const { maxPoolGrad2x2, sumRows, copyRows } = exports;
-    return typeof maxPoolGrad2x2 === 'function' && typeof sumRows === 'function' && typeof copyRows === 'function'
-      ? { maxPoolGrad2x2: maxPoolGrad2x2 as MaxPoolGrad2x2, sumRows: sumRows as SumRows, copyRows: copyRows as CopyRows }
+    const { maxPoolGrad2x2, sumRows, copyRows, channelAffine } = exports;
+    return typeof maxPoolGrad2x2 === 'function' && typeof sumRows === 'function' && typeof copyRows === 'function' && typeof channelAffine === 'function'
+      ? {
+          maxPoolGrad2x2: maxPoolGrad2x2 as MaxPoolGrad2x2,
+          sumRows: sumRows as SumRows,
+          copyRows: copyRows as CopyRows,
+          channelAffine: channelAffine as ChannelAffine,
+        }
       : null;
   } catch {
     return null;
