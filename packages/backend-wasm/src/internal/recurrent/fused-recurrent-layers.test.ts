@@ -214,6 +214,41 @@ describe('layers in models', () => {
     model.dispose();
   });
 
+  it('dropout runs unfused while training (saying why once) and fused in inference', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const model = tf.sequential({ layers: [tf.layers.gru({ units: H, inputShape: [T, D], dropout: 0.2 }), tf.layers.dense({ units: 1 })] });
+    model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    const x = constant([B, T, D], 14);
+    const y = constant([B, 1], 15);
+    const training = await kernelNamesOf(() => void model.trainOnBatch(x, y));
+    expect(training).not.toContain(GRU_SEQUENCE);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(/dropout/);
+    const inference = await kernelNamesOf(() => tf.dispose(model.predict(x) as tf.Tensor));
+    expect(inference).toContain(GRU_SEQUENCE);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it.each([
+    ['one time step', [2, 1, 3]],
+    ['a batch of one', [1, 4, 3]],
+  ] as const)('%s: equal to the unfused layer', async (name, shape) => {
+    const layer = tf.layers.lstm({ units: 5, returnSequences: true, recurrentActivation: 'sigmoid' });
+    const x = constant([...shape], 16);
+    tf.dispose(layer.apply(x) as tf.Tensor); // builds the weights
+    const run = (): Float32Array[] =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x) as tf.Tensor)) as tf.Scalar);
+        return [value, ...Object.values(grads)].map((t) => t.dataSync() as Float32Array);
+      });
+    const fused = run();
+    const unfused = await onBackend('cpu', run);
+    expectClose(fused, unfused, `lstm ${name}`);
+    x.dispose();
+    layer.dispose();
+  });
+
   it('uninstallWasmKernels restores the layer classes exactly', async () => {
     const classes = (['LSTM', 'GRU'] as const).map((name) => tf.serialization.SerializationMap.getMap().classNameMap[name]![0] as unknown as { prototype: object });
     const installedCalls = classes.map((cls) => Object.getOwnPropertyDescriptor(cls.prototype, 'call')?.value as unknown);
