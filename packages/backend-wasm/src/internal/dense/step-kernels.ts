@@ -21,12 +21,15 @@
  * names; neither package imports the other). All of them compute in double precision and round once to float32, so
  * they agree with the float32 chains they replace to a few ulps (the tests hold them to 1e-5 against the stock path).
  *
- * Why plain JavaScript loops over heap views: the tensors are small (64×10 for the loss; 64×256 for the activation
- * gradients) and the cost being removed is per dispatch, not per element; a loop over a typed array runs at about a
- * nanosecond per element, next to the tens of microseconds each replaced dispatch costs.
+ * The loss, softmax and accuracy kernels are plain JavaScript loops over heap views: their tensors are small (64×10)
+ * and the cost being removed is per dispatch. The relu and bias gradients, on 64×256 values, run as WebAssembly SIMD
+ * passes (relu-grad-simd.ts, and the `sumRows` loop of kernels/heap-simd-loops.ts) where the engine has SIMD, and as
+ * JavaScript loops otherwise.
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { heapOffset, heapSimdLoopsOf } from '../kernels/heap-simd-loops.js';
 import { requireInput, toKernelFunc, type WasmBackendLike } from '../kernels/wasm-kernel-types.js';
+import { reluGradSimdOf } from './relu-grad-simd.js';
 
 export const RELU_GRAD = 'FitstreamReluGrad';
 export const SOFTMAX_GRAD = 'FitstreamSoftmaxGrad';
@@ -63,18 +66,24 @@ function views(backend: WasmBackendLike, ...infos: TensorInfo[]): Float32Array[]
   return infos.map((info) => backend.typedArrayFromHeap(info) as Float32Array);
 }
 
-/** `dy` where `x > 0`, else 0 (NaN where `x` is NaN, as `step` gives). Inputs `dy`, `x`. */
+/**
+ * `dy` where `x > 0`, else +0. Inputs `dy`, `x`. (tfjs' `mul(dy, step(x))` gives −0 for a negative `dy` and NaN where
+ * `x` is NaN; both are 0 here.)
+ */
 export function createReluGradKernel(): KernelFunc {
   return toKernelFunc(({ inputs, backend }) => {
     const dy = float32Input(inputs, 'dy', RELU_GRAD);
     const x = float32Input(inputs, 'x', RELU_GRAD);
     sameShape(dy, x, RELU_GRAD);
     const out = backend.makeOutput([...dy.shape], 'float32');
-    const [d, v, o] = views(backend, dy, x, out);
-    for (let i = 0; i < o!.length; i++) {
-      const xi = v![i]!;
-      o![i] = xi > 0 ? d![i]! : xi !== xi ? Number.NaN : d![i]! * 0;
+    const simd = reluGradSimdOf(backend);
+    if (simd !== undefined) {
+      // Offsets only after makeOutput (an allocation may grow the heap; offsets stay valid, views would not).
+      simd(heapOffset(backend, dy), heapOffset(backend, x), heapOffset(backend, out), dy.shape.reduce((a, b) => a * b, 1));
+      return out;
     }
+    const [d, v, o] = views(backend, dy, x, out);
+    for (let i = 0; i < o!.length; i++) o![i] = v![i]! > 0 ? d![i]! : 0;
     return out;
   });
 }
@@ -103,6 +112,11 @@ export function createBiasGradKernel(): KernelFunc {
     const dy = float32Input(inputs, 'dy', BIAS_GRAD);
     const [rows, width] = rowsAndWidth(dy, BIAS_GRAD);
     const out = backend.makeOutput([width], 'float32');
+    const loops = width % 4 === 0 ? heapSimdLoopsOf(backend) : undefined;
+    if (loops !== undefined) {
+      loops.sumRows(heapOffset(backend, dy), heapOffset(backend, out), rows, width * 4);
+      return out;
+    }
     const [d, o] = views(backend, dy, out);
     const sums = new Float64Array(width);
     for (let r = 0, base = 0; r < rows; r++, base += width) {
