@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { BACKENDS, OPTIMIZERS, commonDefaults, cvSchema, fitSchema, lrFinderSchema, type RunConfig } from '../config/schema.js';
 import { userDataSchema } from '../data/spec.js';
 import { userModelSchema } from '../model/model-spec.js';
+import { distributedSchema } from './distributed.js';
 import { pluginEntrySchema, pluginProblems, runCallbacks, type PluginEntry } from './plugin-check.js';
 
 const rate = () => z.number().gt(0).lt(1);
@@ -85,6 +86,8 @@ export const fitConfigSchema = z
     callbacks: z.array(pluginEntrySchema),
     regularisers: z.array(pluginEntrySchema),
     sampler: pluginEntrySchema.nullable(),
+    /** Data-parallel replicas launched by `fitstream fit` (`{ replicas: 2, backend: threads }`); null: one process. */
+    distributed: distributedSchema.nullable(),
   })
   .superRefine((config, ctx) => {
     if (typeof config.optimizer === 'object') {
@@ -104,7 +107,7 @@ export type FitConfig = z.output<typeof fitConfigSchema>;
 /** The defaults of `fitstream fit` (a config file and flags go on top); `model` and `data.path` have none. */
 export function fitDefaults(): Record<string, unknown> {
   const { callbacks: _c, ...common } = commonDefaults('fit', 'val_loss');
-  return { ...common, epochs: 20, batchSize: 32, lr: 0.001, data: {}, callbacks: [], regularisers: [], sampler: null };
+  return { ...common, epochs: 20, batchSize: 32, lr: 0.001, data: {}, callbacks: [], regularisers: [], sampler: null, distributed: null };
 }
 
 /** A fit configuration as the run machinery reads a recipe's (`RunConfig`): the optimizer's name, callback sections. */

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { LossName, Plugin, Random } from '@fitstream/core';
+import type { LrScalingOptions } from '@fitstream/distributed';
 import type { z } from 'zod';
 import { ConfigError } from '../config/resolve.js';
 import type { RunConfig } from '../config/schema.js';
@@ -10,6 +11,7 @@ import type { ResolvedDataSpec } from '../data/spec.js';
 import { loadUserModel } from '../model/load-user-model.js';
 import type { LoadedData, PreparedData, RecipeDefinition } from '../recipes/recipe.js';
 import { fitConfigSchema, fitDefaults, runView, type FitConfig, type OptimizerConfig } from './fit-config.js';
+import { currentReplica } from './distributed.js';
 import { buildPlugins, loadModulePlugins, type PluginEntry } from './plugin-check.js';
 
 type Task = 'classification' | 'regression';
@@ -147,7 +149,15 @@ export function createFitRecipe(bound?: FitConfig): RecipeDefinition {
     },
     plugins(config): Plugin[] {
       const c = fit(config);
-      const plugins: Plugin[] = buildPlugins(lists(c), { log: stderr, classNames: facts?.classNames, labels: trainLabels });
+      const context = { log: stderr, classNames: facts?.classNames, labels: trainLabels };
+      const replica = currentReplica();
+      const plugins: Plugin[] = buildPlugins(replica ? { ...lists(c), sampler: null } : lists(c), context);
+      if (replica) {
+        // A replica of a distributed run: synchronous data-parallel SGD, sharding the configured sampler's epochs.
+        const sampler = c.sampler ? buildPlugins({ callbacks: [], regularisers: [], sampler: c.sampler as PluginEntry }, context)[0] : undefined;
+        const lr = c.distributed?.lr;
+        plugins.unshift(replica.dataParallel(replica.ctx, { ...(sampler ? { sampler } : {}), ...(lr === undefined ? {} : { lr: lr as LrScalingOptions }) }));
+      }
       // The optimizer built with options is the run's, not the trainer's: disposed with the trainer's plugins.
       const owned = optimizer;
       if (owned) plugins.push({ name: 'fit:optimizer', dispose: () => owned.dispose() });

@@ -108,13 +108,15 @@ function schedule(config: LrScheduleConfig): LearningRateSchedule | undefined {
 /**
  * The callbacks of a run, from its configuration, writing into the run directory: events.jsonl, metrics.csv,
  * checkpoints/, backup/, tensorboard/, report.html. The progress bar writes to `progress` (stdout, or stderr with --json).
+ * `observe` wraps the plugins that write or print (a distributed run's replicas: rank 0 only); those that steer
+ * training (terminateOnNaN, schedules, early stopping) stay on every replica.
  */
-export function callbackPlugins(config: RunConfig, runDir: string, progress: ProgressStream, log: (line: string) => void): Plugin[] {
+export function callbackPlugins(config: RunConfig, runDir: string, progress: ProgressStream, log: (line: string) => void, observe: (plugin: Plugin) => Plugin = (p) => p): Plugin[] {
   const c = config.callbacks;
   const paths = runPaths(runDir);
   const plugins: Plugin[] = [];
   // The event log comes first: the report, `fitstream report` and `resume` read it.
-  plugins.push(jsonlLogger(defined({ path: paths.events, readBatchMetricsEvery: c.jsonlLogger.readBatchMetricsEvery || undefined, flushAtChars: c.jsonlLogger.flushAtChars })));
+  plugins.push(observe(jsonlLogger(defined({ path: paths.events, readBatchMetricsEvery: c.jsonlLogger.readBatchMetricsEvery || undefined, flushAtChars: c.jsonlLogger.flushAtChars }))));
   if (c.terminateOnNaN.enabled) plugins.push(terminateOnNaN({ every: c.terminateOnNaN.every, skipUpdate: c.terminateOnNaN.skipUpdate }));
   if (c.lossSpikeGuard.enabled) {
     const { enabled: _e, ...rest } = c.lossSpikeGuard;
@@ -136,26 +138,26 @@ export function callbackPlugins(config: RunConfig, runDir: string, progress: Pro
   }
   if (c.modelCheckpoint.enabled) {
     const { enabled: _e, ...rest } = c.modelCheckpoint;
-    plugins.push(modelCheckpoint(defined({ ...rest, dir: paths.checkpoints })));
+    plugins.push(observe(modelCheckpoint(defined({ ...rest, dir: paths.checkpoints }))));
   }
   if (c.backupAndRestore.enabled) {
     // `deleteOnFinish` is the caller's (see `deleteBackup`): the backup must outlive the fit until the model is
     // exported, so that a kill between the fit's end and the export still leaves something to resume from.
     const { enabled: _e, deleteOnFinish: _d, ...rest } = c.backupAndRestore;
-    plugins.push(backupAndRestore(defined({ ...rest, deleteOnFinish: false, isInterruption, dir: paths.backup })));
+    plugins.push(observe(backupAndRestore(defined({ ...rest, deleteOnFinish: false, isInterruption, dir: paths.backup }))));
   }
-  if (c.csvLogger.enabled) plugins.push(csvLogger({ path: paths.metrics, separator: c.csvLogger.separator }));
+  if (c.csvLogger.enabled) plugins.push(observe(csvLogger({ path: paths.metrics, separator: c.csvLogger.separator })));
   if (c.tensorBoard.enabled) {
     const { enabled: _e, ...rest } = c.tensorBoard;
-    plugins.push(tensorBoard(defined({ ...rest, logDir: paths.tensorboard })));
+    plugins.push(observe(tensorBoard(defined({ ...rest, logDir: paths.tensorboard }))));
   }
   if (c.trainingReport.enabled) {
     const { enabled: _e, ...rest } = c.trainingReport;
-    plugins.push(trainingReport(defined({ ...rest, title: rest.title ?? `fitstream ${config.recipe}`, dir: runDir })));
+    plugins.push(observe(trainingReport(defined({ ...rest, title: rest.title ?? `fitstream ${config.recipe}`, dir: runDir }))));
   }
   if (c.progressBar.enabled) {
     const { enabled: _e, ...rest } = c.progressBar;
-    plugins.push(progressBar(defined({ ...rest, stream: progress })));
+    plugins.push(observe(progressBar(defined({ ...rest, stream: progress }))));
   }
   return plugins;
 }

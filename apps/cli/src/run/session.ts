@@ -18,6 +18,7 @@ import { writeRunReport } from './report.js';
 import { createRunDirectory, writeJson } from './run-directory.js';
 import { chooseCheckpoint, reportSkip, resumeCheckpoint, type CheckpointChoice } from './checkpoints.js';
 import { lockRunDirectory } from './run-lock.js';
+import { currentReplica, distributedOf, launchReplicas, onRankZero, writesRunDirectory } from '../fit/distributed.js';
 
 
 /** A recipe and its validated configuration. */
@@ -116,19 +117,31 @@ export interface TrainOutcome {
  * with a confusion matrix for classifiers) and writes `report.html`. SIGINT/SIGTERM stop after the current step;
  * backupAndRestore writes a checkpoint and the command exits with 130/143.
  */
-export async function train(resolved: AnyResolved, io: Io, options: { json: boolean; resumeDir?: string; from?: CheckpointChoice }): Promise<TrainOutcome> {
+export async function train(resolved: AnyResolved, io: Io, options: { json: boolean; resumeDir?: string; from?: CheckpointChoice; runDir?: string }): Promise<TrainOutcome> {
   if (isExperiment(resolved.recipe)) {
     if (options.resumeDir !== undefined) throw new Error(`nothing to resume in ${options.resumeDir}: ${resolved.recipe.name} runs keep no backup; run it again with \`fitstream train ${join(options.resumeDir, 'config.json')}\`.`);
     return resolved.recipe.run(resolved.config, io, { json: options.json });
   }
   const { recipe, config } = resolved as Resolved;
   const log = options.json ? io.err : io.out;
+  const resuming = options.resumeDir !== undefined;
+  // A fit with `distributed: { replicas: n }`: this process launches the replicas (fit/fit-replica.ts), which train.
+  const distributed = currentReplica() ? undefined : distributedOf(config);
+  if (distributed) {
+    const runDir = options.resumeDir ?? (await createRunDirectory(config.out, recipe.name));
+    const unlock = await lockRunDirectory(runDir, resuming ? `resume ${runDir}` : `train ${recipe.name}`);
+    try {
+      return await launchReplicas(runDir, config, distributed, io, { json: options.json, resuming, from: options.from });
+    } finally {
+      await unlock();
+    }
+  }
 
   const selection = await selectBackend({ prefer: config.backend, log: io.err });
-  const resuming = options.resumeDir !== undefined;
-  const runDir = options.resumeDir ?? (await createRunDirectory(config.out, recipe.name));
+  const runDir = options.resumeDir ?? options.runDir ?? (await createRunDirectory(config.out, recipe.name));
   // One process trains in a run directory at a time: a resume beside a live trainer would tear its backups and log.
-  const unlock = await lockRunDirectory(runDir, resuming ? `resume ${runDir}` : `train ${recipe.name}`);
+  // (The replicas of a distributed run train in the directory their launcher locked.)
+  const unlock = currentReplica() ? () => Promise.resolve() : await lockRunDirectory(runDir, resuming ? `resume ${runDir}` : `train ${recipe.name}`);
   try {
     return await trainIn(runDir, { recipe, config }, io, { ...options, log, selection });
   } finally {
@@ -173,12 +186,14 @@ async function trainIn(
   // Resuming from a checkpoint, or starting over: a run killed before its first backup resumes from its first step.
   const resumeFrom = resuming ? await resumePoint(runDir, config, options.from, log) : undefined;
   const fromCheckpoint = resumeFrom !== undefined;
-  if (!resuming) await writeJson(paths.config, given);
-  if (!fromCheckpoint && !(resuming && (await exists(paths.environment)))) await writeJson(paths.environment, await environmentRecord(selection, config.backend));
+  // A distributed run's directory is written by rank 0 alone.
+  const writer = writesRunDirectory();
+  if (!resuming && writer) await writeJson(paths.config, given);
+  if (writer && !fromCheckpoint && !(resuming && (await exists(paths.environment)))) await writeJson(paths.environment, await environmentRecord(selection, config.backend));
 
   const prepared = await prepareData(recipe, given);
   const disposeData = () => tf.dispose([prepared.train, prepared.validation].flatMap((p) => [p.x, p.y, (p as { sampleWeight?: tf.Tensor }).sampleWeight].filter((t) => t !== undefined)));
-  if (!fromCheckpoint) await writeJson(paths.data, prepared.info);
+  if (!fromCheckpoint && writer) await writeJson(paths.data, prepared.info);
   const random = Random.fromSeed(config.seed);
   let model: tf.LayersModel;
   try {
@@ -188,10 +203,12 @@ async function trainIn(
     throw error;
   }
   const trainer = recipeTrainer(recipe, given, model, io);
-  for (const plugin of [...recipe.plugins(given), ...callbackPlugins(config, runDir, progress, io.err)]) trainer.use(plugin);
+  for (const plugin of [...recipe.plugins(given), ...callbackPlugins(config, runDir, progress, io.err, onRankZero)]) trainer.use(plugin);
 
   try {
     const result = await trainer.fit(prepared.train, { ...fitOptions(config, prepared.validation, paths.checkpoints), ...(resumeFrom ? { resumeFrom } : {}) });
+    // The other replicas of a distributed run are done: rank 0 saves, evaluates and reports.
+    if (!writer) return { code: EXIT.ok, summary: undefined };
     if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) {
       const saved = config.callbacks.backupAndRestore.enabled ? await findBackup(runDir) : undefined;
       await writeRunReport(runDir).catch(() => undefined);
