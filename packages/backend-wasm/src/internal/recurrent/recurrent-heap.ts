@@ -25,8 +25,10 @@ export interface RecurrentNativeKernels {
 
 /** The activations the gate passes implement (tfjs-layers' class names). */
 export const ACTIVATIONS = ['linear', 'relu', 'tanh', 'sigmoid', 'hardSigmoid'] as const;
+/** One of {@link ACTIVATIONS}. */
 export type RecurrentActivationName = (typeof ACTIVATIONS)[number];
 
+/** Activation codes: the index in {@link ACTIVATIONS}. */
 export const LINEAR = 0;
 export const RELU = 1;
 export const TANH = 2;
