@@ -220,7 +220,7 @@ export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteR
       const top = profile.byKernel.slice(0, 3).map((k) => `${k.name} ${k.ms.toFixed(2)} ms × ${round(k.calls, 3)}`).join(', ');
       log(`backend suite: step profile ${spec.name}: ${profile.stepMs.toFixed(2)} ms/step, ${profile.kernelMs.toFixed(2)} ms in ${profile.dispatches} kernels; top: ${top}`);
       out.add(`step_ms_${spec.name}`, profile.stepMs, 'ms');
-      out.add(`step_outside_kernels_share_${spec.name}`, profile.outsideShare, 'share', `kernels ${profile.kernelMs.toFixed(2)} ms of ${profile.stepMs.toFixed(2)}; top: ${top}`);
+      out.add(`step_outside_kernels_share_${spec.name}`, profile.outsideShare, 'share', `kernels ${profile.kernelMs.toFixed(2)} ms of ${profile.stepMs.toFixed(2)} (medians); costliest kernels, mean per step over the epoch incl. batch assembly: ${top}`);
       out.add(`step_dispatches_${spec.name}`, profile.dispatches, 'kernels/step');
     }
 
