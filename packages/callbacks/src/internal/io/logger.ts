@@ -59,8 +59,9 @@ export interface LoggerSpec<M extends string = string> {
    */
   write(record: LogRecord<M>, context: LoggerContext<M>): void | PromiseLike<unknown>;
   /**
-   * Makes what was written durable: called after the record of every `epoch:end`, `checkpoint:saved` (every checkpoint
-   * and backup) and `backupAndRestore:saved`, so a run killed and resumed from a checkpoint lost nothing logged before it.
+   * Makes what was written durable: called before every checkpoint and backup of the fit is put in place (with the
+   * records up to it written: a run killed right after it and resumed from it lost nothing logged before it), and after
+   * the record of every `epoch:end`, `checkpoint:saved` and `backupAndRestore:saved` (their announcements).
    */
   flush?(context: LoggerContext<M>): void | PromiseLike<unknown>;
   /**
@@ -111,8 +112,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *   so metrics any subscriber of that batch read (a progress bar, a NaN guard) are in it without a read of the logger's own.
  * - **Promises.** A promise returned by `write`, `flush` or `close` holds the training loop at its next boundary (core's
  *   `control.await`) until it settles, for at most `timeoutMs`; calls are made one at a time, in order.
- * - **Durability.** `flush` runs after every `epoch:end`, `checkpoint:saved` and `backupAndRestore:saved` record;
- *   `close` a macrotask after `fit:end` (also after a failed fit). Each fit of a trainer starts over with `fit:start`
+ * - **Durability.** `flush` runs before every checkpoint of the fit is put in place (core's `control.beforeCheckpoint`;
+ *   a `batch:end` or `step:end` record still held is written first, and the checkpoint waits for the flush), and after
+ *   every `epoch:end`, `checkpoint:saved` and `backupAndRestore:saved` record; `close` a macrotask after `fit:end` (also
+ *   after a failed fit). Each fit of a trainer starts over with `fit:start`
  *   (`context.fit` counts them).
  * - **Resume.** A fit resumed from a checkpoint sends `fit:start` with `resumedFrom` (also in `context.resumedFrom`),
  *   and then what the resumed fit emits: for a mid-epoch checkpoint, the epoch's `epoch:start` again. What the
@@ -218,6 +221,21 @@ export function createLogger<M extends string = string>(spec: LoggerSpec<M>): Lo
         call(`write(${event.type})`, () => spec.write(record, ctx));
         if (FLUSH_AFTER.has(event.type) && spec.flush) call(`flush after ${event.type}`, () => spec.flush!(ctx));
       };
+
+      // Before a checkpoint is put in place, everything logged up to it must be durable: a run resumed from it logs only
+      // what comes after it, so a record still held or buffered when a kill lands right after the checkpoint's rename
+      // (before its `checkpoint:saved`) would be missing for good. Every subscriber of the last event has run (the
+      // checkpoint is taken at the loop's next boundary), so the held record is complete; the checkpoint waits for it.
+      control.beforeCheckpoint(() => {
+        if (!context || failed) return undefined;
+        if (held) {
+          const release = held;
+          held = undefined;
+          deliver(release);
+        }
+        if (spec.flush) call('flush before a checkpoint', () => spec.flush!(context!));
+        return tail;
+      });
 
       return events$.subscribe((event: TrainerEvent<M>) => {
         const e = event as TrainerEvent;

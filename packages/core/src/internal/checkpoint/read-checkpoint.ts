@@ -22,9 +22,10 @@ export interface FindCheckpointOptions {
 /**
  * The order checkpoints are tried in: published ones first, by the latest loop position (one step can be saved before
  * and after its epoch's end), latest.json's choice on a tie; then copies an interrupted replacement left — the previous
- * one moved aside, then the new one not yet renamed into place. A published checkpoint's save was announced (its
- * `checkpoint:saved` reached the run's log), so a run resumed from it continues its log exactly; the unpublished copy
- * is complete and verified, and used only when nothing published verifies.
+ * one moved aside, then the new one not yet renamed into place. A checkpoint is written only after the fit's loggers
+ * made everything before it durable (`control.beforeCheckpoint`), so a run resumed from it continues its log exactly
+ * (only the announcement of that save, logged after it, may be missing); the unpublished copy is complete and
+ * verified, and used only when nothing published verifies.
  */
 function newestFirst(a: StoredCheckpoint, b: StoredCheckpoint): number {
   const later = (x: number, y: number) => (x === y ? 0 : x < y ? 1 : -1); // ±Infinity-safe

@@ -143,11 +143,15 @@ export async function writeCheckpoint(dir: string, parts: CheckpointParts): Prom
   return writeSnapshot(dir, snapshotCheckpoint(parts));
 }
 
-/** Writes a snapshot taken with {@link snapshotCheckpoint} (see {@link writeCheckpoint}) and disposes its copies. */
-export async function writeSnapshot(location: string, snapshot: CheckpointSnapshot): Promise<CheckpointInfo> {
+/**
+ * Writes a snapshot taken with {@link snapshotCheckpoint} (see {@link writeCheckpoint}) and disposes its copies;
+ * `beforePublish` runs once the files are encoded and must settle before the checkpoint is put in place.
+ */
+export async function writeSnapshot(location: string, snapshot: CheckpointSnapshot, beforePublish?: () => Promise<void>): Promise<CheckpointInfo> {
   const target = checkpointStore(location);
   const createdAt = new Date().toISOString();
   const files = await encodeSnapshot(snapshot, createdAt);
+  await beforePublish?.();
   const path = await target.store.write(target.location, files);
   return { path, epoch: snapshot.state.epoch, batch: snapshot.state.batch, step: snapshot.state.step, createdAt };
 }

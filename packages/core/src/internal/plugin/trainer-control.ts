@@ -34,6 +34,14 @@ export interface TrainerControl<M extends string = string> {
    * moment whatever the order of `trainer.use`; a change made after that (a restore scheduled with `await`) never leaks in.
    */
   saveCheckpoint(dir: string, reason?: string): Promise<CheckpointInfo>;
+  /**
+   * Runs `hook` before each checkpoint of this fit is published (every `saveCheckpoint`, `requestCheckpoint` and
+   * backup): after its snapshot was taken, before it is put in place; the checkpoint is written once every hook's
+   * promise settled (a hook that throws or rejects fails the checkpoint, and so the fit). Loggers make their records
+   * durable here: a kill right after a checkpoint is in place — before `checkpoint:saved` is logged — must not lose
+   * what was logged before it, since a run resumed from it does not log it again.
+   */
+  beforeCheckpoint(hook: () => void | PromiseLike<unknown>): void;
   /** Holds the loop at the next boundary until `promise` settles; a rejection fails the fit. */
   await(promise: PromiseLike<unknown>): void;
   /** The model's weights as named copies (caller disposes), e.g. to restore the best weights later. */

@@ -221,7 +221,8 @@ export class FitRun<M extends string> {
   private async save(dir: string, reason: string): Promise<CheckpointInfo> {
     const { aggregate, history, fitShape } = this.prepared;
     const state = this.core.checkpointState(this.position, aggregate, history, fitShape);
-    const info = await writeSnapshot(dir, this.core.checkpointSnapshot(state));
+    // Published only once plugins made durable what must precede it (loggers' records): see control.beforeCheckpoint.
+    const info = await writeSnapshot(dir, this.core.checkpointSnapshot(state), () => this.steering.beforeCheckpoint());
     this.core.emit('checkpoint:saved', { ...this.loopPosition(), path: info.path, batch: this.position.batch, reason });
     return info;
   }

@@ -35,6 +35,7 @@ export class FitSteering<M extends string> {
   private checkpointRequest: string | undefined;
   private readonly deferredSaves: DeferredSave[] = [];
   private readonly deferredPromises = new WeakSet<PromiseLike<unknown>>();
+  private readonly checkpointHooks: (() => void | PromiseLike<unknown>)[] = [];
   private lastYield = performance.now();
   private signals = 0;
   private readonly onAbort = () => this.stop(`aborted${this.opts.signal?.reason ? `: ${String(this.opts.signal.reason)}` : ''}`);
@@ -107,6 +108,11 @@ export class FitSteering<M extends string> {
     }
   }
 
+  /** Runs the plugins' `beforeCheckpoint` hooks (all started at once); rejects with the first failure. */
+  async beforeCheckpoint(): Promise<void> {
+    await Promise.all(this.checkpointHooks.map((hook) => new Promise((resolve) => resolve(hook()))));
+  }
+
   private async writeRequestedCheckpoint(reason: string): Promise<void> {
     this.checkpointRequest = undefined;
     const { epoch, step } = this.position;
@@ -161,6 +167,10 @@ export class FitSteering<M extends string> {
         this.checkpointRequest ??= reason ?? 'requested';
       },
       saveCheckpoint: (dir, reason = 'requested') => this.saveCheckpoint(dir, reason),
+      beforeCheckpoint: (hook) => {
+        if (typeof hook !== 'function') throw new FitstreamInputError('hook', `control.beforeCheckpoint(hook) takes a function (run before each checkpoint is published), got ${typeof hook}.`);
+        this.checkpointHooks.push(hook);
+      },
       await: (p) => this.hold(p),
       snapshotWeights: () => new Map([...model.namedWeights()].map(([name, v]) => [name, tf.clone(v)])),
       restoreWeights: (weights) => {
