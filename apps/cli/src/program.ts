@@ -167,6 +167,7 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
       .option('--features <columns>', 'the input columns, comma-separated (default: every other column)')
       .addOption(new Option('--task <task>', 'default: inferred from the target').choices(['classification', 'regression']))
       .option('--set <key=value>', 'set any configuration key (dotted), the value read as YAML; repeatable', (v: string, all: string[] = []) => [...all, v])
+      .option('--check', 'check the configuration (keys, plugin options, your plugin modules loaded and built once) and exit; nothing trains')
       .addHelpText(
         'after',
         '\nPlugins are listed by name with their options, e.g. in fitstream.yaml:\n' +
@@ -177,6 +178,12 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     // Dotted flags, then --set, then --model/--data/…, then the named flags: the finer grain first, named flags win.
     const overrides = merge(merge(dotted, fitOverrides(flags)), overridesFrom(flags, {})) as Record<string, unknown>;
     const resolved = await resolveFitConfig(config, overrides);
+    if (flags.check) {
+      const checked = resolved.config as unknown as { epochs: number; model: { path: string }; data: { path: string } };
+      io.out(`fitstream: the configuration is valid (${config ?? 'flags and ./fitstream.yaml'}): ${checked.epochs} epochs of ${checked.model.path} on ${checked.data.path}`);
+      setExit(EXIT.ok);
+      return;
+    }
     if (flags.printConfig) {
       io.out(JSON.stringify(resolved.config, null, 2));
       setExit(EXIT.ok);

@@ -20,6 +20,8 @@ export interface FitFlags {
   readonly task?: string | undefined;
   /** `--set key=value`, repeatable: any key, dotted, the value read as YAML. */
   readonly set?: readonly string[] | undefined;
+  /** `--check`: validate the configuration (plugin modules included) and exit. */
+  readonly check?: boolean | undefined;
 }
 
 const list = (text: string) =>

@@ -79,12 +79,15 @@ describe('callbacks: [{ use: ./my-logger.ts, with: { … } }]', () => {
     expect(lines.map((l) => Number(l.split(' ')[0]))).toEqual([0, 1, 2]);
     expect(lines.every((l) => Number.isFinite(Number(l.split(' ')[1])))).toBe(true);
     // Recorded absolute, so that resume, evaluate and predict find the module from anywhere.
+    const checked = await fitstream('fit', path, '--check');
+    expect(checked.code, checked.err).toBe(0);
+    expect(checked.out.join('\n')).toMatch(/the configuration is valid \(.*logger\.yaml\): 3 epochs of/);
     const recorded = JSON.parse(await readFile(join(summary.runDir, 'config.json'), 'utf8')) as { callbacks: Array<{ use: string }> };
     expect(recorded.callbacks[1]!.use).toBe(join(dir, 'plugins', 'epoch-file.ts'));
   });
 
   it('refuses, with exit 2 and the entry: a missing file, a module without a factory, a factory that is not one, options its schema or its factory refuses', async () => {
-    const missing = await fitstream('fit', await config('missing.yaml', 'callbacks:\n  - earlyStopping\n  - ./nowhere/logger.ts\n'), '--print-config');
+    const missing = await fitstream('fit', await config('missing.yaml', 'callbacks:\n  - earlyStopping\n  - ./nowhere/logger.ts\n'), '--check');
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/callbacks\[1\]\.use: .*configs\/nowhere\/logger\.ts: no such file\. A relative path is relative to the config file's directory/);
 
