@@ -93,6 +93,14 @@ describe('Conv2DBackpropFilter on wasm', () => {
     expect(worst.record(relativeError(actual.values, expected), where)).toBeLessThanOrEqual(TOLERANCE);
   });
 
+  it('chunks a long contraction with many im2col rows by images (261 rows, one image per chunk)', async () => {
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 29, 4] };
+    const x = randomTensor([2, 48, 48, 29], 15);
+    const dy = randomTensor([2, 48, 48, 4], 16);
+    const { cpu, wasm } = await runOnBoth('Conv2DBackpropFilter', { x, dy }, attrs);
+    expect(worst.record(relativeError(wasm.values, cpu.values), 'chunked')).toBeLessThanOrEqual(TOLERANCE);
+  });
+
   it('runs the convolution at stride 1 when the im2col matrix is over the cap', async () => {
     const kernel = createConv2DBackpropFilterKernel(tf, resolveKernelTable(tf), { matMul: tf.getKernel('BatchMatMul', 'wasm').kernelFunc, maxColsElements: 0 });
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] };

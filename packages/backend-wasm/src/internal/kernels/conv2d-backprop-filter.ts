@@ -17,7 +17,8 @@
  * per call, medians of 5 interleaved rounds, machine under heavy shared load): x [64,28,28,1]→16 51 → 9.0;
  * [64,28,28,1]→32 'valid' 88 → 13; [64,28,28,3]→16 70 → 27; [64,28,28,8]→16 105 → 54; [64,14,14,16]→32 42 → 33;
  * [64,26,26,32]→64 'valid' 647 → 361. The matrix is KH·KW·Ci·P floats, so above
- * {@link Conv2DBackpropFilterOptions.maxColsElements} the convolution runs instead.
+ * {@link Conv2DBackpropFilterOptions.maxColsElements} the convolution runs instead. With many rows the contraction is
+ * chunked by images (see CHUNK_MIN_ROWS).
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { convGradientGeometry } from './conv-gradient-geometry.js';
@@ -95,36 +96,65 @@ function im2colGradient(scope: KernelScope, matMul: KernelFunc, x: TensorInfo, d
     [g.padTop, bottom],
     [g.padLeft, right],
   ]);
-  // Rows ordered (kh, kw, ci): the row-major order of the filter's first three axes.
-  const cols = im2colRows(scope, padded, g);
-  const product = scope.adopt(
-    single(
-      matMul({
-        inputs: { a: scope.reshape(cols, [1, kh * kw * ci, positions]), b: scope.reshape(dy, [1, positions, co]) },
-        backend: scope.backend,
-        attrs: { transposeA: false, transposeB: false },
-      }),
-      'BatchMatMul',
-    ),
-  );
-  return scope.reshape(product, [kh, kw, ci, co]);
+  const rows = kh * kw * ci;
+  const product = (cols: TensorInfo, dyRows: TensorInfo, k: number): TensorInfo =>
+    scope.adopt(
+      single(
+        matMul({
+          inputs: { a: scope.reshape(cols, [1, rows, k]), b: scope.reshape(dyRows, [1, k, co]) },
+          backend: scope.backend,
+          attrs: { transposeA: false, transposeB: false },
+        }),
+        'BatchMatMul',
+      ),
+    );
+  const loops = heapSimdLoopsOf(scope.backend);
+  const perImage = oh * ow;
+  const chunkImages = Math.max(1, Math.floor(CHUNK_POSITIONS / perImage));
+  if (loops === undefined || rows < CHUNK_MIN_ROWS || co % 4 !== 0 || chunkImages >= batch || ow < 4) {
+    // Rows ordered (kh, kw, ci): the row-major order of the filter's first three axes.
+    return scope.reshape(product(im2colRows(scope, padded, g, 0, batch), dy, positions), [kh, kw, ci, co]);
+  }
+  // A long contraction (K = B·OH·OW) streams the whole of both operands through the cache once per output tile;
+  // chunks of images keep them cache-sized. The chunk products are stacked and summed by `sumRows`.
+  const dy2d = scope.reshape(dy, [positions, co]);
+  const chunks = Math.ceil(batch / chunkImages);
+  const stack = scope.adopt(scope.backend.makeOutput([chunks, rows * co], 'float32'));
+  for (let n = 0; n < chunks; n++) {
+    const b0 = n * chunkImages;
+    const nb = Math.min(chunkImages, batch - b0);
+    const part = product(im2colRows(scope, padded, g, b0, nb), scope.slice(dy2d, [b0 * perImage, 0], [nb * perImage, co]), nb * perImage);
+    loops.copyRows(heapOffset(scope.backend, part), heapOffset(scope.backend, stack) + n * rows * co * 4, 1, rows * co * 4, 0);
+  }
+  const sum = scope.adopt(scope.backend.makeOutput([kh, kw, ci, co], 'float32'));
+  loops.sumRows(heapOffset(scope.backend, stack), heapOffset(scope.backend, sum), chunks, rows * co * 4);
+  return sum;
 }
+
+/** Positions (B·OH·OW) per chunk of the contraction when it is chunked. */
+const CHUNK_POSITIONS = 2048;
+/**
+ * Chunk only im2col matrices with at least this many rows (KH·KW·Ci). Measured (ms, interleaved, under load; chunked
+ * vs whole): [64,26,26,32]→64 'valid' (288 rows) 170 vs 259 and 226 vs 212 (conv path 268–367); [64,14,14,16]→32
+ * (144 rows) 19–24 vs 15–20: a wash or worse below a few hundred rows. The chunked sums are also closer to exact.
+ */
+const CHUNK_MIN_ROWS = 256;
 
 /**
  * The `[KH·KW·Ci, B·OH·OW]` im2col matrix of the padded `[Ci,B,Hp,Wp]` input: with the heap SIMD loops, each row is
  * B·OH strided runs of OW floats copied by `copyRows` (one call per (kh, kw, ci, b)); otherwise KH·KW slices and a
  * concat.
  */
-function im2colRows(scope: KernelScope, padded: TensorInfo, g: ConvGradientGeometry): TensorInfo {
+function im2colRows(scope: KernelScope, padded: TensorInfo, g: ConvGradientGeometry, firstImage: number, images: number): TensorInfo {
   const { batch, inChannels: ci, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = g;
-  const positions = batch * oh * ow;
+  const positions = images * oh * ow;
   const hp = dim(padded.shape, 2);
   const wp = dim(padded.shape, 3);
   const loops = ow >= 4 ? heapSimdLoopsOf(scope.backend) : undefined;
   if (loops === undefined) {
     const rows: TensorInfo[] = [];
     for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) rows.push(scope.reshape(scope.slice(padded, [0, 0, i, j], [ci, batch, oh, ow]), [ci, positions]));
+      for (let j = 0; j < kw; j++) rows.push(scope.reshape(scope.slice(padded, [0, firstImage, i, j], [ci, images, oh, ow]), [ci, positions]));
     }
     return rows.length === 1 ? rows[0]! : scope.concat(rows, 0);
   }
@@ -136,8 +166,8 @@ function im2colRows(scope: KernelScope, padded: TensorInfo, g: ConvGradientGeome
     for (let j = 0; j < kw; j++) {
       for (let c = 0; c < ci; c++) {
         const row = (i * kw + j) * ci + c;
-        for (let b = 0; b < batch; b++) {
-          const from = src + (((c * batch + b) * hp + i) * wp + j) * 4;
+        for (let b = 0; b < images; b++) {
+          const from = src + (((c * batch + firstImage + b) * hp + i) * wp + j) * 4;
           const to = dst + (row * positions + b * oh * ow) * 4;
           loops.copyRows(from, to, oh, ow * 4, wp * 4);
         }
