@@ -17,6 +17,13 @@ export interface ThreadGroup {
   readonly message: SharedArrayBuffer;
   readonly slots: readonly SharedArrayBuffer[];
   readonly result: SharedArrayBuffer;
+  /**
+   * Floats per rank and half of {@link fast}: all-reduces of at most this many values (and `size` × this many in all)
+   * take the one-barrier path. Absent in groups made before it existed: then every all-reduce takes two barriers.
+   */
+  readonly fastCapacity?: number;
+  /** Per rank, two halves of `fastCapacity` floats, used alternately by one-barrier all-reduces. */
+  readonly fast?: SharedArrayBuffer;
 }
 
 // Control words (Int32).
@@ -28,11 +35,20 @@ const ABORT_LOCK = 4; // first writer of the failure wins
 const MESSAGE_LENGTH = 5;
 const ARRIVED = 8; // ARRIVED + r: the last generation rank r reached; ARRIVED + size + r: 1 when rank r is lost
 const REASONS: readonly PeerLostReason[] = ['exited', 'timeout', 'aborted', 'heartbeat'];
+/**
+ * All-reduces that read at most this many values in all (length × ranks) take one barrier instead of two: every rank
+ * reads every rank's copy, which costs less than the second barrier's wake-up for the small and middle-sized buffers
+ * of a training step (a model's gradients, the stop flag, epoch metrics) — replicas meet once per collective.
+ */
+const FAST_REDUCE_VALUES = 2 ** 18;
 
 /** Allocates a group's shared memory (in the launching thread). */
 export function createThreadGroup(size: number, options: { readonly bufferBytes?: number; readonly timeoutMs?: number } = {}): ThreadGroup {
   const capacity = Math.max(1024, Math.floor((options.bufferBytes ?? 32 * 2 ** 20) / 4));
+  const fastCapacity = Math.min(capacity, Math.floor(FAST_REDUCE_VALUES / size));
   return {
+    fastCapacity,
+    fast: new SharedArrayBuffer(4 * 2 * size * fastCapacity),
     size,
     capacity,
     timeoutMs: options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : checkTimeoutMs(options.timeoutMs),
@@ -88,6 +104,10 @@ export class ThreadsCommunicator implements Communicator {
   private readonly slots: Float32Array[];
   private readonly result: Float32Array;
   private readonly capacity: number;
+  /** `fastViews[half][rank]`: the one-barrier all-reduce's buffers. */
+  private readonly fastViews: readonly (readonly Float32Array[])[];
+  private readonly fastCapacity: number;
+  private fastOps = 0;
   private op = 0;
   private closed = false;
 
@@ -102,6 +122,9 @@ export class ThreadsCommunicator implements Communicator {
     this.slots = group.slots.map((s) => new Float32Array(s));
     this.result = new Float32Array(group.result);
     this.capacity = group.capacity;
+    const fast = group.fast;
+    this.fastCapacity = fast ? (group.fastCapacity ?? 0) : 0;
+    this.fastViews = [0, 1].map((half) => Array.from({ length: this.size }, (_, r) => (fast ? new Float32Array(fast, 4 * (2 * r + half) * this.fastCapacity, this.fastCapacity) : new Float32Array(0))));
   }
 
   allreduce(buf: Float32Array, op: ReduceOp = 'sum'): Float32Array {
@@ -109,6 +132,17 @@ export class ThreadsCommunicator implements Communicator {
     const n = buf.length;
     if (this.size === 1) return buf;
     const size = this.size;
+    if (n <= this.fastCapacity) {
+      // One barrier: each rank publishes its values in its half for this operation, then reduces all of them itself,
+      // in rank order (the same sums as the two-barrier path). Halves alternate, so a rank already in the next
+      // operation never overwrites values a slower peer is still reading: it cannot pass that operation's barrier
+      // before the peer has read them.
+      const views = this.fastViews[this.fastOps++ % 2]!;
+      views[this.rank]!.set(buf);
+      this.sync(what);
+      reduceSlice(views, buf, 0, n, op);
+      return buf;
+    }
     const mine = this.slots[this.rank]!;
     const res = this.result;
     for (let c0 = 0; c0 < n; c0 += this.capacity) {

@@ -18,4 +18,12 @@ describe('threads engine: the communicator conformance suite', () => {
       }
     });
   }
+
+  it('one-barrier all-reduces back to back, with one rank lagging at a time, stay exact (the halves alternate)', async () => {
+    for (const n of [2, 3]) {
+      const result = await launchThreads('./fast-reduce-worker.ts', n, { timeoutMs: 30_000 });
+      expect(result.attempts[0]!.failures).toEqual([]);
+      for (const r of result.results as { wrong: number; checks: number }[]) expect(r).toEqual({ rank: expect.any(Number), wrong: 0, checks: 3000 * 252.25 });
+    }
+  });
 });
