@@ -107,6 +107,14 @@ export async function launchReplicas(
   const typescript = import.meta.url.endsWith('.ts');
   const script = new URL(`./fit-replica.${typescript ? 'ts' : 'js'}`, import.meta.url);
   (options.json ? io.err : io.out)(`fitstream: ${section.replicas} ${section.backend} replicas (dataParallel; batch ${config.batchSize} per replica, ${config.batchSize * section.replicas} in all)`);
+  // Ctrl-C ends the replicas with this process (thread replicas cannot receive signals): say how to continue. Rank 0's
+  // backups are written atomically, so the last one is intact; the run lock of a dead process is taken over.
+  const onSignal = (signal: NodeJS.Signals) => {
+    io.err(`fitstream: ${signal} — the replicas stopped. Continue from the last backup with: fitstream resume ${runDir}`);
+    process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const result = await launch({
       script,
@@ -129,6 +137,8 @@ export async function launchReplicas(
     }
     return outcome;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await rm(outcomeFile, { force: true });
     await rm(configFile, { force: true });
   }

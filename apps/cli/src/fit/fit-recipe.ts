@@ -11,12 +11,13 @@ import type { ResolvedDataSpec } from '../data/spec.js';
 import { loadUserModel } from '../model/load-user-model.js';
 import type { LoadedData, PreparedData, RecipeDefinition } from '../recipes/recipe.js';
 import { fitConfigSchema, fitDefaults, runView, type FitConfig, type OptimizerConfig } from './fit-config.js';
-import { currentReplica } from './distributed.js';
+import { currentReplica, writesRunDirectory } from './distributed.js';
 import { buildPlugins, loadModulePlugins, type PluginEntry } from './plugin-check.js';
 
 type Task = 'classification' | 'regression';
 
-const stderr = (line: string) => void process.stderr.write(`fitstream: ${line}\n`);
+// A distributed run's other replicas would repeat rank 0's lines.
+const stderr = (line: string) => void (writesRunDirectory() ? process.stderr.write(`fitstream: ${line}\n`) : undefined);
 
 /** The facts of freshly loaded data (the same facts `encodingFacts` reads back from `data.json` for predict/evaluate). */
 function loadedFacts(data: UserData): EncodingFacts {

@@ -11,11 +11,10 @@ import { reportOutcome, setReplica, type Replica } from './distributed.js';
 const [runDir, configArg, outcomeFile, mode, from] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 const ctx = await init();
 setReplica({ ctx, rankZero, dataParallel: dataParallel as unknown as Replica['dataParallel'] });
-// Rank 0 prints as a single-replica run does; the others only their errors.
+// Rank 0 prints as a single-replica run does; the others say the same, so they are quiet (their errors reach the
+// launcher, which prints them with their rank).
 const io: Io =
-  ctx.rank === 0
-    ? { out: (line) => void process.stdout.write(`${line}\n`), err: (line) => void process.stderr.write(`${line}\n`) }
-    : { out: () => undefined, err: (line) => void process.stderr.write(`[rank ${ctx.rank}] ${line}\n`) };
+  ctx.rank === 0 ? { out: (line) => void process.stdout.write(`${line}\n`), err: (line) => void process.stderr.write(`${line}\n`) } : { out: () => undefined, err: () => undefined };
 try {
   const { resolveConfig, runConfig, train } = await import('../run/session.js');
   const resuming = configArg === 'resume';
