@@ -8,16 +8,21 @@
  *   shared memory) ÷ the same call from a C program compiled here with `mpicc`. Target ≤ 1.2×. Skipped, with a note,
  *   without `mpirun`/`mpicc`.
  *
- * - `mnist_time_to_acc_2_vs_1`: wall time for 1 thread replica to reach `MNIST_TARGET` validation accuracy on real
- *   MNIST digits (`@fitstream/datasets`), ÷ the time for 2 replicas with the linear LR scaling rule and warm-up
- *   (Goyal et al.): the same model, per-replica batch and base rate, so 2 replicas take half the steps per epoch at twice
- *   the rate. Informational (the issue sets no target); the rows `mnist_time_to_acc_s_1`/`_2` give both times.
+ * - `time_to_accuracy_ratio`: wall time for 1 thread replica to reach `MNIST_TARGET` validation accuracy on real MNIST
+ *   digits (`@fitstream/datasets`) ÷ the time for 2 thread replicas, with the same total batch budget: a global batch of
+ *   128 (1 × 128 against 2 × 64) and the same learning-rate pipeline (linear scaling from the base rate's batch 64 with
+ *   a warm-up, Goyal et al.), so both take the same updates and reach the target in the same epoch; what differs is
+ *   the wall time. Each side's clock starts when its replicas are ready to train (after start-up and data loading, a
+ *   barrier) and stops at the target; validation is `dataParallel`'s (split across the replicas). Rounds alternate
+ *   1 and 2 replicas; the row is the median of the per-round ratios. Goal ≥ 1.4 on 2 cores; the machine is shared, so
+ *   the note gives every round. `mnist_cpu_time_ratio`: the same ratio in thread CPU time (Linux), what the wall-time
+ *   ratio would be with a core per replica whatever else runs.
  *
  * This file is also the replica: as a worker thread of the threads launcher, or as a rank under `mpirun`
  * (`FITSTREAM_BENCH_ROLE=mpi-allreduce`), it runs the measured side instead of the suite.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,11 +85,36 @@ async function threadReplica(): Promise<void> {
 
 const MNIST_TARGET = 0.93;
 const MNIST_MAX_EPOCHS = 20;
+/** The total batch budget: one replica's batch, or the sum of the replicas' batches. */
+const MNIST_GLOBAL_BATCH = 128;
+/** The batch the base rate (SGD momentum 0.05) was tuned for; linear scaling gives 0.1 at the global batch. */
+const MNIST_BASE_BATCH = 64;
+
+interface MnistReport {
+  readonly ms: number;
+  readonly epochs: number;
+  readonly accuracy: number;
+  readonly epochMs: readonly number[];
+  readonly allreduceMs: number;
+  /** CPU time of the replica's thread over the same span (Linux), NaN elsewhere. */
+  readonly cpuMs: number;
+}
 
 /**
- * One thread replica of the time-to-accuracy run: an MLP 784-128-10, SGD momentum (base rate 0.05 for batch 64), the
- * same 5 000 training and 1 000 validation digits on every replica (sharded by `dataParallel`); validation after every
- * epoch, stop at `MNIST_TARGET`. Reports the wall time from fit start and the epochs it took.
+ * CPU milliseconds of the calling thread (Linux `/proc/thread-self/stat`, utime + stime in 10 ms ticks): what a replica
+ * costs whatever else runs on the machine, where wall time also counts the time other work held the cores.
+ */
+function threadCpuMs(): number {
+  if (!existsSync('/proc/thread-self/stat')) return Number.NaN;
+  const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * One thread replica of the time-to-accuracy run: an MLP 784-128-10, SGD momentum at 0.05 for batch 64 scaled linearly
+ * to the global batch after a 20-step warm-up, the same 5 000 training and 1 000 validation digits on every replica
+ * (`dataParallel` shards both); validation after every epoch, stop at `MNIST_TARGET`. Reports the wall time from the
+ * moment every replica is ready (a barrier after start-up and data loading) to the target, and the epochs it took.
  */
 async function mnistReplica(): Promise<void> {
   const ctx = await init();
@@ -99,45 +129,77 @@ async function mnistReplica(): Promise<void> {
   );
   const trainer = createTrainer({ model, optimizer: { name: 'momentum', learningRate: 0.05 }, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: 1, backend: 'cpu', log: null });
   let reached: { epoch: number; accuracy: number } | undefined;
-  trainer.use(dataParallel(ctx, { log: null, lr: { scaling: 'linear', warmupSteps: 20 } })).use({
+  const epochMs: number[] = [];
+  const dp = dataParallel(ctx, { log: null, lr: { scaling: 'linear', baseBatchSize: MNIST_BASE_BATCH, warmupSteps: 20 } });
+  trainer.use(dp).use({
     name: 'stop-at-target',
     attach: (events$, control) =>
       events$.pipe(ofType('epoch:end')).subscribe((e) => {
+        epochMs.push(e.durationMs);
         const accuracy = e.metrics.val_accuracy ?? 0;
-        // Every replica validates the same digits with the same weights: all stop at the same epoch.
+        // The group's val_accuracy (averaged across replicas), the same on every rank: all stop at the same epoch.
         if (accuracy >= MNIST_TARGET && !reached) {
           reached = { epoch: e.epoch, accuracy };
           control.stop('target accuracy');
         }
       }),
   });
+  ctx.comm.barrier(); // every replica started, loaded its data and built its model: the clock starts here
   const started = performance.now();
-  await trainer.fit(train, { epochs: MNIST_MAX_EPOCHS, batchSize: BATCH, validation, handleSignals: false });
-  parentPort!.postMessage({ ms: performance.now() - started, epochs: reached ? reached.epoch + 1 : Number.NaN, accuracy: reached?.accuracy ?? Number.NaN });
+  const cpuStarted = threadCpuMs();
+  await trainer.fit(train, { epochs: MNIST_MAX_EPOCHS, batchSize: MNIST_GLOBAL_BATCH / ctx.worldSize, validation, handleSignals: false });
+  const report: MnistReport = { ms: performance.now() - started, epochs: reached ? reached.epoch + 1 : Number.NaN, accuracy: reached?.accuracy ?? Number.NaN, epochMs, allreduceMs: dp.stats.allreduceMs, cpuMs: threadCpuMs() - cpuStarted };
+  parentPort!.postMessage(report);
   tf.dispose([train.x, train.y, validation.x, validation.y]);
   ctx.close();
 }
 
-async function mnistRows(options: DistributedSuiteOptions): Promise<{ rows: BenchRow[]; notes: string[] }> {
+/** The time-to-accuracy rows alone (also run by `distributedSuite`). */
+export async function mnistRows(options: DistributedSuiteOptions): Promise<{ rows: BenchRow[]; notes: string[]; remarks: Record<string, string> }> {
   const run = async (replicas: number) => {
+    const launched = performance.now();
     const result = await launch({ script: self, nprocPerNode: replicas, backend: 'threads', import: [tsxImport()], execArgv: ['--conditions=@fitstream/source'], env: { BENCH_TASK: 'mnist' }, log: options.log });
     if (!result.ok) throw new Error(`mnist time-to-accuracy run failed: ${JSON.stringify(result.attempts.at(-1)?.failures)}`);
-    const reports = result.results as { ms: number; epochs: number; accuracy: number }[];
-    return { seconds: Math.max(...reports.map((r) => r.ms)) / 1000, epochs: reports[0]!.epochs, accuracy: reports[0]!.accuracy };
+    const reports = result.results as MnistReport[];
+    const side = { seconds: Math.max(...reports.map((r) => r.ms)) / 1000, launchSeconds: (performance.now() - launched) / 1000, epochs: reports[0]!.epochs, accuracy: reports[0]!.accuracy, epochMs: reports[0]!.epochMs, allreduceMs: reports[0]!.allreduceMs, cpuSeconds: Math.max(...reports.map((r) => r.cpuMs)) / 1000 };
+    if (!Number.isFinite(side.epochs)) throw new Error(`MNIST did not reach ${MNIST_TARGET} validation accuracy in ${MNIST_MAX_EPOCHS} epochs with ${replicas} replica(s)`);
+    return side;
   };
-  const one = await run(1);
-  const two = await run(2);
-  options.log(`distributed suite: MNIST to ${MNIST_TARGET} validation accuracy: 1 replica ${one.seconds.toFixed(1)} s (${one.epochs} epochs), 2 replicas ${two.seconds.toFixed(1)} s (${two.epochs} epochs)`);
-  if (!Number.isFinite(one.epochs) || !Number.isFinite(two.epochs)) throw new Error(`MNIST did not reach ${MNIST_TARGET} validation accuracy in ${MNIST_MAX_EPOCHS} epochs (1 replica: ${one.epochs}, 2: ${two.epochs})`);
+  const rounds = Number(process.env.BENCH_MNIST_ROUNDS ?? 3);
+  const ones: Awaited<ReturnType<typeof run>>[] = [];
+  const twos: Awaited<ReturnType<typeof run>>[] = [];
+  for (let r = 0; r < rounds; r++) {
+    // Alternating sides in one process: drift in the machine's load hits both.
+    const one = await run(1);
+    const two = await run(2);
+    ones.push(one);
+    twos.push(two);
+    options.log(
+      `distributed suite: MNIST to ${MNIST_TARGET}, round ${r + 1}/${rounds}: 1 replica ${one.seconds.toFixed(2)} s (${one.epochs} epochs, ${one.accuracy.toFixed(3)}), 2 replicas ${two.seconds.toFixed(2)} s (${two.epochs} epochs, ${two.accuracy.toFixed(3)}, all-reduce ${(two.allreduceMs / 1000).toFixed(2)} s), ratio ${(one.seconds / two.seconds).toFixed(2)}`,
+    );
+  }
+  const ratios = ones.map((o, i) => o.seconds / twos[i]!.seconds);
+  const ratio = median(ratios);
+  const cpuRatios = ones.map((o, i) => o.cpuSeconds / twos[i]!.cpuSeconds);
+  const fmt = (xs: readonly number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+  const epochs = (sides: readonly { epochs: number }[]) => [...new Set(sides.map((s) => s.epochs))].join('/');
+  const accuracies = (sides: readonly { accuracy: number }[]) => sides.map((s) => s.accuracy.toFixed(3)).join(', ');
   return {
     rows: [
-      { name: 'mnist_time_to_acc_s_1', value: round(one.seconds, 3), unit: 's' },
-      { name: 'mnist_time_to_acc_s_2', value: round(two.seconds, 3), unit: 's' },
-      { name: 'mnist_time_to_acc_2_vs_1', value: round(one.seconds / two.seconds, 3), unit: 'ratio' },
+      { name: 'time_to_accuracy_ratio', value: round(ratio, 3), unit: 'ratio' },
+      { name: 'mnist_time_to_acc_s_1', value: round(median(ones.map((o) => o.seconds)), 3), unit: 's' },
+      { name: 'mnist_time_to_acc_s_2', value: round(median(twos.map((o) => o.seconds)), 3), unit: 's' },
+      { name: 'mnist_val_accuracy_1', value: round(median(ones.map((o) => o.accuracy)), 4), unit: 'accuracy' },
+      { name: 'mnist_val_accuracy_2', value: round(median(twos.map((o) => o.accuracy)), 4), unit: 'accuracy' },
+      ...(cpuRatios.every(Number.isFinite) ? [{ name: 'mnist_cpu_time_ratio', value: round(median(cpuRatios), 3), unit: 'ratio' }] : []),
     ],
     notes: [
-      `mnist: MLP 784-128-10, cpu backend, SGD momentum 0.05 at batch 64 per replica; 2 replicas: global batch 128, rate ×2 after a 20-step linear warm-up; time to ${MNIST_TARGET} validation accuracy on 1 000 held-out digits: 1 replica ${one.seconds.toFixed(1)} s in ${one.epochs} epochs (${one.accuracy.toFixed(3)}), 2 replicas ${two.seconds.toFixed(1)} s in ${two.epochs} epochs (${two.accuracy.toFixed(3)})`,
+      `mnist: MLP 784-128-10, cpu backend, same total batch budget: global batch ${MNIST_GLOBAL_BATCH} (1 × ${MNIST_GLOBAL_BATCH} vs 2 × ${MNIST_GLOBAL_BATCH / 2}), SGD momentum 0.05 at batch ${MNIST_BASE_BATCH} scaled linearly to 0.1 after a 20-step warm-up on both sides; time from ready (barrier) to ${MNIST_TARGET} validation accuracy on 1 000 held-out digits (dataParallel splits validation)`,
+      `mnist: ${rounds} alternating rounds on a shared machine: 1 replica ${fmt(ones.map((o) => o.seconds))} s (${epochs(ones)} epochs, accuracy ${accuracies(ones)}); 2 replicas ${fmt(twos.map((o) => o.seconds))} s (${epochs(twos)} epochs, accuracy ${accuracies(twos)}); ratios ${fmt(ratios)} (median ${ratio.toFixed(2)}, spread ${(Math.max(...ratios) - Math.min(...ratios)).toFixed(2)})`,
+      `mnist: thread CPU time to the target (what the ratio would be with a core per replica, whatever else runs): 1 replica ${fmt(ones.map((o) => o.cpuSeconds))} s, 2 replicas ${fmt(twos.map((o) => o.cpuSeconds))} s per replica; ratios ${fmt(cpuRatios)}`,
+      `mnist: with start-up (launch to exit, both sides): 1 replica ${fmt(ones.map((o) => o.launchSeconds))} s, 2 replicas ${fmt(twos.map((o) => o.launchSeconds))} s; 2 replicas' epochs ${fmt(twos[0]!.epochMs.map((ms) => ms / 1000))} s vs 1 replica's ${fmt(ones[0]!.epochMs.map((ms) => ms / 1000))} s (first round)`,
     ],
+    remarks: { time_to_accuracy_ratio: ratio >= 1.4 ? 'goal ≥ 1.4 met' : 'goal ≥ 1.4 MISSED' },
   };
 }
 
@@ -264,11 +326,12 @@ function mpiRows(options: DistributedSuiteOptions): { rows: BenchRow[]; notes: s
 export async function distributedSuite(options: DistributedSuiteOptions): Promise<SuiteResult> {
   options.log('distributed suite: 1 vs 2 thread replicas, then MPI allreduce through the binding vs C');
   const threads = await threadsRow(options);
-  const mnist = options.quick || process.env.BENCH_SKIP_MNIST ? { rows: [], notes: ['mnist time to accuracy: skipped'] } : await mnistRows(options);
+  const mnist = options.quick || process.env.BENCH_SKIP_MNIST ? { rows: [], notes: ['mnist time to accuracy: skipped (--quick or BENCH_SKIP_MNIST)'], remarks: {} } : await mnistRows(options);
   const mpi = mpiRows(options);
   const rows = [threads.row, ...mnist.rows, ...mpi.rows];
   const remarks: Record<string, string> = {
     threads2_vs_1: threads.row.value >= 1.6 ? 'target ≥ 1.6 met' : 'target ≥ 1.6 missed',
+    ...mnist.remarks,
   };
   for (const row of mpi.rows) remarks[row.name] = row.value <= 1.2 ? 'target ≤ 1.2 met' : 'target ≤ 1.2 missed';
   return { suite: 'distributed', rows, notes: [...threads.notes, ...mnist.notes, ...mpi.notes], remarks };
