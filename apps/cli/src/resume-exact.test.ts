@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { findCheckpoint } from '@fitstream/core';
-import { AUTO_BACKEND, BIN, CliSandbox, parseSummary, type Run, type Summary } from './test-support/cli.js';
+import { BIN, CliSandbox, parseSummary, type Run, type Summary } from './test-support/cli.js';
 
 const HOLD_AT = join(dirname(fileURLToPath(import.meta.url)), 'test-support', 'hold-at.mjs');
 
@@ -338,11 +338,11 @@ describe('fitstream train iris --seed 7 (early stopping + plateau), interrupted 
     plateauEpoch = rates.findIndex((r) => r < 0.01);
     expect(plateauEpoch, 'the plateau cut the learning rate before the last epoch').toBeGreaterThan(bestEpoch);
     expect(rates.at(-1)).toBeCloseTo(0.001, 10);
-    // The final model holds the best epoch's weights: its evaluation is the best val_loss — bit for bit on cpu and
-    // wasm; TensorFlow's oneDNN kernels block products by batch size, so there the one-shot evaluation and the batched
-    // validation sum in another order (float32 last bits).
-    if (AUTO_BACKEND === 'tensorflow') expect(Math.abs(reference.evaluation['loss']! / valLoss[bestEpoch]! - 1)).toBeLessThan(1e-6);
-    else expect(reference.evaluation['loss']).toBe(valLoss[bestEpoch]);
+    // The final model holds the best epoch's weights: its evaluation is the best val_loss up to float32 rounding. Not
+    // bit for bit: validation adds batch means × batch sizes (16 + 14 rows) on the device, the one-shot evaluation one
+    // mean × 30, and those products round differently in the last bits (TensorFlow's oneDNN kernels also block
+    // products by batch size). The exactness that matters — resumed runs equal to this one — is asserted bit for bit below.
+    expect(Math.abs(reference.evaluation['loss']! / valLoss[bestEpoch]! - 1)).toBeLessThan(1e-6);
     // Done twice, the same bytes: the comparison below is meaningful.
     const again = parseSummary(await sandbox.run(...ARGS, '--out', 'reference-again'));
     await expectSameRun(again.runDir, reference.runDir, 'second uninterrupted run');
