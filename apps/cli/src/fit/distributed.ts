@@ -103,9 +103,10 @@ export async function launchReplicas(
   const { writeFile } = await import('node:fs/promises');
   // A fresh run's configuration travels as a file: rank 0 writes the run's config.json as a single-replica run does.
   if (!options.resuming) await writeFile(configFile, JSON.stringify(config));
-  // The compiled CLI launches dist/fit/fit-replica.js; the sources (tests in-process) the .ts through tsx.
-  const typescript = import.meta.url.endsWith('.ts');
-  const script = new URL(`./fit-replica.${typescript ? 'ts' : 'js'}`, import.meta.url);
+  // The replicas run the compiled entry, dist/fit/fit-replica.js — also when this module runs from its sources (tests
+  // in-process: the replicas talk to the launcher through files and arguments only, so the two may differ in build).
+  const fromSources = import.meta.url.endsWith('.ts');
+  const script = new URL(fromSources ? '../../dist/fit/fit-replica.js' : './fit-replica.js', import.meta.url);
   (options.json ? io.err : io.out)(`fitstream: ${section.replicas} ${section.backend} replicas (dataParallel; batch ${config.batchSize} per replica, ${config.batchSize * section.replicas} in all)`);
   // Ctrl-C ends the replicas with this process (thread replicas cannot receive signals): say how to continue. Rank 0's
   // backups are written atomically, so the last one is intact; the run lock of a dead process is taken over.
@@ -120,10 +121,11 @@ export async function launchReplicas(
       script,
       args: [runDir, options.resuming ? 'resume' : configFile, outcomeFile, options.json ? 'json' : 'text', options.from ?? ''],
       nprocPerNode: section.replicas,
+      // Not the test runner's node options (its source condition would load the packages' .ts in the replicas).
+      ...(fromSources ? { execArgv: [] } : {}),
       backend: section.backend,
       ...(section.mpiArgs ? { mpirunArgs: section.mpiArgs } : {}),
       ...(section.timeoutMs === undefined ? {} : { timeoutMs: section.timeoutMs }),
-      ...(typescript ? { import: ['tsx/esm'], execArgv: ['--conditions=@fitstream/source'] } : {}),
       log: io.err,
     });
     const outcome = await readFile(outcomeFile, 'utf8').then(
