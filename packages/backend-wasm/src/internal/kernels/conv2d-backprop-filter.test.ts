@@ -32,6 +32,8 @@ interface Case {
 const SHAPES: Array<Pick<Case, 'x' | 'filter'>> = [
   { x: [2, 7, 6, 3], filter: [3, 3, 3, 4] },
   { x: [2, 6, 7, 6], filter: [3, 2, 6, 3] },
+  // One input channel, output channels a multiple of 4: the direct SIMD accumulation at stride 1.
+  { x: [2, 7, 9, 1], filter: [3, 3, 1, 8] },
   // Output width < 4: the im2col rows come from slices instead of the SIMD row copy.
   { x: [2, 6, 3, 2], filter: [3, 2, 2, 3] },
   { x: [3, 9, 8, 1], filter: [2, 4, 1, 5] },
@@ -91,6 +93,14 @@ describe('Conv2DBackpropFilter on wasm', () => {
     );
     const actual = runKernelOnHost('Conv2DBackpropFilter', { x, dy }, attrs);
     expect(worst.record(relativeError(actual.values, expected), where)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('accumulates a first-layer gradient (one input channel) over a realistic batch', async () => {
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 1, 16] };
+    const x = randomTensor([16, 28, 28, 1], 17);
+    const dy = randomTensor([16, 28, 28, 16], 18);
+    const { cpu, wasm } = await runOnBoth('Conv2DBackpropFilter', { x, dy }, attrs);
+    expect(worst.record(relativeError(wasm.values, cpu.values), 'one input channel, batch 16')).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('chunks a long contraction with many im2col rows by images (261 rows, one image per chunk)', async () => {
