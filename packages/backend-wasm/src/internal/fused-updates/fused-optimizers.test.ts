@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // Core's applyOptimizerUpdate finds these kernels in tfjs' kernel registry by name: these tests are the contract between
 // the two packages (names, inputs, attributes, outputs and the maxElements hint of each registration).
 import { applyOptimizerUpdate, usesFusedUpdate } from '@fitstream/core';
-import { uninstallWasmKernels } from '../install-wasm-kernels.js';
+import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
 import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
 import { FUSED_KERNELS, fusedMaxElements, JS_LOOP_MAX_ELEMENTS, setSimdUpdatesEnabled, simdUpdatesOf } from './fused-update-kernels.js';
 
@@ -18,8 +18,8 @@ const CONFIGS: ReadonlyArray<readonly [string, () => tf.Optimizer]> = [
   ['adam', () => tf.train.adam(0.01)],
   ['adam (custom betas, epsilon)', () => tf.train.adam(0.003, 0.8, 0.99, 1e-5)],
   ['rmsprop', () => tf.train.rmsprop(0.01)],
-  // tfjs' centered RMSProp takes sqrt(ms − (mg² + ε)): a large ε makes it NaN (in tfjs too), hence the tiny ε.
-  ['rmsprop (momentum, centered)', () => tf.train.rmsprop(0.01, 0.85, 0.5, 1e-12, true)],
+  // Centered: the reference is core's op-for-op path (see stockRun), not tfjs' own update, whose denominator is wrong.
+  ['rmsprop (momentum, centered)', () => tf.train.rmsprop(0.01, 0.85, 0.5, 1e-7, true)],
   ['momentum', () => tf.train.momentum(0.05, 0.9)],
   ['momentum (nesterov)', () => tf.train.momentum(0.05, 0.8, true)],
   ['sgd', () => tf.train.sgd(0.1)],
@@ -67,6 +67,23 @@ function firstMismatch(actual: Float32Array, expected: Float32Array | undefined)
   return -1;
 }
 
+/**
+ * The run the fused one must equal: the optimizer's own update — except centered RMSProp, whose tfjs update takes
+ * √(ms − (mg² + ε)) where Keras, TensorFlow and PyTorch take √(ms − mg² + ε): there it is core's op-for-op path (what
+ * applyOptimizerUpdate runs where no fused kernel is registered: cpu, or wasm with the kernels uninstalled).
+ */
+function stockRun(name: string, ...args: Parameters<typeof train>): ReturnType<typeof train> {
+  const [make, , ...rest] = args;
+  if (!name.includes('centered')) return train(make, false, ...rest);
+  if (tf.getBackend() !== 'wasm') return train(make, true, ...rest);
+  uninstallWasmKernels(tf);
+  try {
+    return train(make, true, ...rest);
+  } finally {
+    installWasmKernels(tf);
+  }
+}
+
 /** The fused run equals the stock one on wasm bit for bit, and the stock one on cpu to ≤ 1e-6. */
 function expectSameState(name: string, fused: ReturnType<typeof train>, stockWasm: ReturnType<typeof train>, reference: ReturnType<typeof train>, steps: number): void {
   fused.weights.forEach((w, i) => {
@@ -96,8 +113,8 @@ describe('fused optimizer updates', () => {
     it.each(CONFIGS)('%s: 20 fused steps on wasm equal the stock optimizer on cpu (≤ 1e-6) and on wasm (bit for bit)', async (name, make) => {
       setSimdUpdatesEnabled(simd);
       expect(simdUpdatesOf(tf.backend()) !== undefined).toBe(simd);
-      const reference = await onBackend('cpu', () => train(make, false));
-      const stockWasm = train(make, false);
+      const reference = await onBackend('cpu', () => stockRun(name, make, false));
+      const stockWasm = stockRun(name, make, false);
       const probe = make();
       expect(usesFusedUpdate(probe)).toBe(true);
       probe.dispose();
@@ -109,11 +126,9 @@ describe('fused optimizer updates', () => {
     '%s: a variable of 200 703 elements and sizes 1–7 (every SIMD tail), 8 steps, equal the stock optimizer bit for bit',
     async (name, make) => {
       const steps = 8;
-      // |g| ≥ 0.05: with a gradient ≈ 0, tfjs' centered RMSProp takes sqrt(ms − (mg² + ε)) of a negative number (NaN,
-      // in tfjs too), and among 200 000 uniform values some are that small.
-      const gradients = (size: number, seed: number): Float32Array => randomValues(size, seed).map((u) => u + Math.sign(u) * 0.05);
-      const reference = await onBackend('cpu', () => train(make, false, false, LARGE_SHAPES, steps, gradients));
-      const stockWasm = train(make, false, false, LARGE_SHAPES, steps, gradients);
+      const gradients = (size: number, seed: number): Float32Array => randomValues(size, seed);
+      const reference = await onBackend('cpu', () => stockRun(name, make, false, false, LARGE_SHAPES, steps, gradients));
+      const stockWasm = stockRun(name, make, false, false, LARGE_SHAPES, steps, gradients);
       expect(simdUpdatesOf(tf.backend())).toBeDefined();
       expectSameState(`${name} (large)`, train(make, true, false, LARGE_SHAPES, steps, gradients), stockWasm, reference, steps);
     },
@@ -168,6 +183,29 @@ describe('fused optimizer updates', () => {
     const shapes = [[313, 317], [9]];
     expect(firstMismatch(train(make, true, false, shapes, 3).weights[0]!, train(make, false, false, shapes, 3).weights[0])).toBe(-1);
     filler.dispose();
+  });
+
+  it('centered RMSProp takes √(ms − mg² + ε) (Keras, TensorFlow, PyTorch), finite for tiny gradients where tfjs\' own update is NaN, on wasm and cpu', async () => {
+    const step = (g: number, fitstream: boolean): number => {
+      const v = tf.variable(tf.scalar(1));
+      const optimizer = tf.train.rmsprop(0.1, 0.9, 0, 1e-7, true);
+      const grad = tf.scalar(g);
+      if (fitstream) applyOptimizerUpdate(optimizer, { [v.name]: grad });
+      else optimizer.applyGradients({ [v.name]: grad });
+      const value = v.dataSync()[0]!;
+      tf.dispose([v, grad]);
+      optimizer.dispose();
+      return value;
+    };
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await onBackend(backend, () => {
+        // ms = 0.1·g², mg = 0.1·g: ms − mg² = 0.09·g². tfjs: √(0.09·g² − 1e-7) is NaN for g = 1e-4.
+        expect(step(1e-4, false), `${backend}: tfjs' own update`).toBeNaN();
+        const expected = 1 - (0.1 * 1e-4) / Math.sqrt(0.09 * 1e-8 + 1e-7);
+        expect(step(1e-4, true), backend).toBeCloseTo(expected, 6);
+        expect(step(0, true), `${backend}: a zero gradient leaves the value`).toBe(1);
+      });
+    }
   });
 
   it('accepts gradients as a NamedTensor array, like applyGradients', () => {

@@ -265,7 +265,9 @@ const adam: KernelFunc = ({ inputs, backend, attrs }) => {
 
 /**
  * RMSProp: inputs `value, gradient, ms, mom` (+ `mg` when centered); attrs `decay, momentum, epsilon, learningRate,
- * centered`; outputs `[newValue, newMs, newMom]` (+ `newMg`). Same float32 steps as tfjs' `RMSPropOptimizer`.
+ * centered`; outputs `[newValue, newMs, newMom]` (+ `newMg`). Same float32 steps as tfjs' `RMSPropOptimizer`, except the
+ * centered denominator: √(ms − mg² + ε) as Keras, TensorFlow and PyTorch take it (tfjs 4.22's √(ms − (mg² + ε)) is NaN
+ * wherever ms − mg² < ε); core's op-for-op path computes the same.
  */
 const rmsprop: KernelFunc = ({ inputs, backend, attrs }) => {
   const k = FUSED_KERNELS.rmsprop;
@@ -290,7 +292,7 @@ const rmsprop: KernelFunc = ({ inputs, backend, attrs }) => {
         const gi = g[i]!;
         const msi = fround(fround(ms[i]! * d) + fround(fround(gi * gi) * oneMinusD));
         const mgi = fround(fround(mg[i]! * d) + fround(gi * oneMinusD));
-        const denom = fround(Math.sqrt(fround(msi - fround(fround(mgi * mgi) + eps))));
+        const denom = fround(Math.sqrt(fround(fround(msi - fround(mgi * mgi)) + eps)));
         const momi = fround(fround(mom[i]! * mu) + fround(fround(gi * lr) / denom));
         msOut[i] = msi;
         mgOut[i] = mgi;

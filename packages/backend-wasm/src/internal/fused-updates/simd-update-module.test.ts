@@ -108,7 +108,7 @@ const CASES: readonly Case[] = [
   { label: 'adam', kernel: FUSED_KERNELS.adam, attrs: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, learningRate: 0.01 }, state: ['value', 'gradient', 'm', 'v'], init: (u) => Math.abs(u) * 0.01, adamScalars: true },
   { label: 'adam (custom)', kernel: FUSED_KERNELS.adam, attrs: { beta1: 0.8, beta2: 0.99, epsilon: 1e-5, learningRate: 0.003 }, state: ['value', 'gradient', 'm', 'v'], init: (u) => Math.abs(u), adamScalars: true },
   { label: 'rmsprop', kernel: FUSED_KERNELS.rmsprop, attrs: { decay: 0.9, momentum: 0.3, epsilon: 1e-7, learningRate: 0.01, centered: false }, state: ['value', 'gradient', 'ms', 'mom'], init: (u) => Math.abs(u) },
-  // ms ≥ 1 ≫ mg²: sqrt(ms − (mg² + ε)) stays real.
+  // ms ≥ 1 ≫ mg²: sqrt(ms − mg² + ε) stays real.
   {
     label: 'rmsprop (centered)',
     kernel: FUSED_KERNELS.rmsprop,

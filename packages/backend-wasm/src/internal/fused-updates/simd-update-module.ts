@@ -70,7 +70,7 @@ const SPECS: readonly KernelSpec[] = [
       { let: 'mg', value: add(mul(load('mg'), s('d')), mul(ref('g'), s('oneMinusD'))) },
       {
         let: 'mom',
-        value: add(mul(load('mom'), s('mu')), div(mul(ref('g'), s('lr')), sqrt(sub(ref('ms'), add(mul(ref('mg'), ref('mg')), s('eps')))))),
+        value: add(mul(load('mom'), s('mu')), div(mul(ref('g'), s('lr')), sqrt(add(sub(ref('ms'), mul(ref('mg'), ref('mg'))), s('eps'))))),
       },
       { store: 'msOut', value: ref('ms') },
       { store: 'mgOut', value: ref('mg') },

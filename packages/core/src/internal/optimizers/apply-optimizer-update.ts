@@ -10,6 +10,10 @@
  * `setWeights()`, checkpoints and resume behave exactly as with the stock update, and the numbers are bit-identical
  * to it (the kernels' package tests that, through this module). Nothing is patched on the optimizer instance.
  *
+ * One deliberate difference: centered RMSProp divides by √(ms − mg² + ε), as Keras, TensorFlow and PyTorch do, on
+ * every backend (without a fused kernel through this module's op-for-op path); tfjs 4.22's own update takes
+ * √(ms − (mg² + ε)), which is NaN wherever ms − mg² < ε — any gradient below ≈ 1e-3 in the first step.
+ *
  * Per variable, the fused kernel runs for variables up to the `maxElements(backend)` its registration carries
  * (unbounded for the WebAssembly SIMD kernel; a few thousand for the JavaScript loop it falls back to where SIMD is
  * unavailable), and tfjs' own elementwise ops (the stock formula, op for op) update larger ones.
@@ -153,11 +157,14 @@ export function applyOptimizerUpdate(optimizer: tf.Optimizer, grads: VariableGra
     ? grads.map(({ name, tensor }) => ({ name, gradient: tensor as tf.Tensor | undefined, factor: 1 }))
     : Object.keys(grads).map((name) => ({ name, gradient: grads[name] as tf.Tensor | undefined, factor: 1 }));
   if (scale) for (const e of entries) e.factor = checkedFactor(scale(e.name), e.name);
-  if (kind === undefined || fused === undefined || !allFloat32(grads)) {
+  // Centered RMSProp takes this module's op-for-op path even where no fused kernel is registered: tfjs' own update
+  // has the wrong denominator (see rmspropUpdate).
+  const corrected = kind === 'rmsprop' && (optimizer as unknown as RMSPropState).centered;
+  if (kind === undefined || (fused === undefined && !corrected) || !allFloat32(grads)) {
     applyScaledStock(optimizer, grads, entries);
     return;
   }
-  const limit = fused.maxElements?.(tf.backend()) ?? Number.POSITIVE_INFINITY;
+  const limit = fused === undefined ? 0 : (fused.maxElements?.(tf.backend()) ?? Number.POSITIVE_INFINITY);
   tf.tidy(() => {
     if (kind === 'adam') adamUpdate(optimizer as unknown as AdamState, entries, limit);
     else if (kind === 'rmsprop') rmspropUpdate(optimizer as unknown as RMSPropState, entries, limit);
@@ -269,12 +276,14 @@ function rmspropUpdate(o: RMSPropState, entries: Entry[], limit: number): void {
       assignAll(mg ? [value, ms, mom, mg] : [value, ms, mom], run(FUSED_UPDATE_KERNELS.rmsprop, inputs, attrs));
       return;
     }
-    // tfjs' RMSPropOptimizer.applyGradients, op for op.
+    // tfjs' RMSPropOptimizer.applyGradients, op for op — except centered RMSProp's denominator, which is
+    // √(ms − mg² + ε) as in Keras, TensorFlow and PyTorch: tfjs 4.22 takes √(ms − (mg² + ε)), NaN wherever ms − mg² < ε
+    // (any |gradient| below ≈ 1e-3 on the first step).
     const newMs = tf.add(tf.mul(ms, o.decay), tf.mul(tf.square(gradient), 1 - o.decay));
     let newMom: tf.Tensor;
     if (mg) {
       const newMg = tf.add(tf.mul(mg, o.decay), tf.mul(gradient, 1 - o.decay));
-      const contribution = tf.div(tf.mul(gradient, learningRate), tf.sqrt(tf.sub(newMs, tf.add(tf.square(newMg), o.epsilon))));
+      const contribution = tf.div(tf.mul(gradient, learningRate), tf.sqrt(tf.add(tf.sub(newMs, tf.square(newMg)), o.epsilon)));
       newMom = tf.add(tf.mul(mom, o.momentum), contribution);
       mg.assign(newMg);
     } else {
