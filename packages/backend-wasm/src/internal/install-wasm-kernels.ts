@@ -160,8 +160,8 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
       create: ({ tf, table }) =>
         createConv2DBackpropFilterKernel(tf, table, {
           matMul: nativeMatMul(tf),
-          // The im2col GEMM wins at every size measured (conv2d-backprop-filter.ts); its matrix is capped at 64 MiB.
-          maxColsElements: 2 ** 24,
+          // Only the one-input-channel direct path: the im2col GEMM loses inside a training step (conv2d-backprop-filter.ts).
+          maxColsElements: 0,
         }),
     },
     {

@@ -28,7 +28,8 @@ interface Case {
   readonly dilations?: number | [number, number];
 }
 
-// Stride 1 takes the im2col + GEMM path, strided gradients the swapped-roles convolution.
+// As installed, stride 1 with one input channel (and output channels a multiple of 4) takes the direct accumulation,
+// everything else the swapped-roles convolution; the im2col + GEMM path is tested below with the option set.
 const SHAPES: Array<Pick<Case, 'x' | 'filter'>> = [
   { x: [2, 7, 6, 3], filter: [3, 3, 3, 4] },
   { x: [2, 6, 7, 6], filter: [3, 2, 6, 3] },
@@ -103,26 +104,38 @@ describe('Conv2DBackpropFilter on wasm', () => {
     expect(worst.record(relativeError(wasm.values, cpu.values), 'one input channel, batch 16')).toBeLessThanOrEqual(TOLERANCE);
   });
 
-  it('chunks a long contraction with many im2col rows by images (261 rows, one image per chunk)', async () => {
-    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 29, 4] };
-    const x = randomTensor([2, 48, 48, 29], 15);
-    const dy = randomTensor([2, 48, 48, 4], 16);
-    const { cpu, wasm } = await runOnBoth('Conv2DBackpropFilter', { x, dy }, attrs);
-    expect(worst.record(relativeError(wasm.values, cpu.values), 'chunked')).toBeLessThanOrEqual(TOLERANCE);
-  });
-
-  it('runs the convolution at stride 1 when the im2col matrix is over the cap', async () => {
-    const kernel = createConv2DBackpropFilterKernel(tf, resolveKernelTable(tf), { matMul: tf.getKernel('BatchMatMul', 'wasm').kernelFunc, maxColsElements: 0 });
-    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] };
-    const x = randomTensor([2, 7, 6, 3], 13);
-    const dy = randomTensor([2, 7, 6, 4], 14);
+  /** Runs a kernel made with `maxColsElements` on wasm and the cpu kernel; returns the relative error. */
+  async function withGemm(maxColsElements: number, xShape: number[], filterShape: number[], pad: Pad, seed: number): Promise<number> {
+    const kernel = createConv2DBackpropFilterKernel(tf, resolveKernelTable(tf), { matMul: tf.getKernel('BatchMatMul', 'wasm').kernelFunc, maxColsElements });
+    const attrs = { strides: 1, pad, dataFormat: 'NHWC', filterShape };
+    const x = randomTensor(xShape, seed);
+    const dy = randomTensor(outputShape({ x: xShape as Case['x'], filter: filterShape as Case['filter'], strides: 1, pad }), seed + 1);
     const expected = await onBackend('cpu', () => runKernelOnHost('Conv2DBackpropFilter', { x, dy }, attrs));
     const actual = tf.tidy(() => {
       const inputs = { x: tf.tensor(x.values, x.shape), dy: tf.tensor(dy.values, dy.shape) };
       const out = kernel({ inputs, backend: tf.backend(), attrs }) as tf.TensorInfo;
       return tf.engine().makeTensorFromTensorInfo(out).dataSync() as Float32Array;
     });
-    expect(worst.record(relativeError(actual, expected.values), 'stride 1 over the cap')).toBeLessThanOrEqual(TOLERANCE);
+    return relativeError(actual, expected.values);
+  }
+
+  it.each([
+    ['3 channels, same', [2, 7, 6, 3], [3, 3, 3, 4], 'same'],
+    ['2 channels, valid, output width < 4 (slices)', [2, 6, 3, 2], [3, 2, 2, 3], 'valid'],
+    ['6 channels, explicit pads', [2, 6, 7, 6], [3, 2, 6, 3], [[0, 0], [1, 2], [0, 1], [0, 0]]],
+    ['one channel, 5 outputs (no direct path)', [3, 9, 8, 1], [2, 4, 1, 5], 'same'],
+  ] as const)('the im2col + GEMM path matches the cpu kernel: %s', async (where, xShape, filterShape, pad) => {
+    const error = await withGemm(2 ** 24, [...xShape], [...filterShape], pad as Pad, 21);
+    expect(worst.record(error, `GEMM ${where}`)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('chunks a long GEMM contraction with many im2col rows by images (261 rows, one image per chunk)', async () => {
+    const error = await withGemm(2 ** 24, [2, 48, 48, 29], [3, 3, 29, 4], 'same', 15);
+    expect(worst.record(error, 'chunked')).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('runs the convolution at stride 1 when the im2col matrix is over the cap', async () => {
+    expect(worst.record(await withGemm(10, [2, 7, 6, 3], [3, 3, 3, 4], 'same', 13), 'stride 1 over the cap')).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('supports NCHW data', async () => {
@@ -157,12 +170,13 @@ describe('Conv2DBackpropFilter on wasm', () => {
   });
 
   it.each([
-    ['convolution path', [2, 4, 2, 4], [2, 3]],
-    ['im2col + GEMM path', [2, 7, 6, 4], [1, 1]],
-  ] as const)('frees every intermediate (%s)', (_, dyShape, strides) => {
-    const x = tf.tensor(randomTensor([2, 7, 6, 3], 11).values, [2, 7, 6, 3]);
+    ['strided convolution path', [2, 7, 6, 3], [2, 4, 2, 4], [2, 3]],
+    ['stride-1 convolution path', [2, 7, 6, 3], [2, 7, 6, 4], [1, 1]],
+    ['one-input-channel direct path', [2, 7, 6, 1], [2, 7, 6, 4], [1, 1]],
+  ] as const)('frees every intermediate (%s)', (_, xShape, dyShape, strides) => {
+    const x = tf.tensor(randomTensor([...xShape], 11).values, [...xShape]);
     const dy = tf.tensor(randomTensor([...dyShape], 12).values, [...dyShape]);
-    const attrs = { strides: [...strides], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] };
+    const attrs = { strides: [...strides], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, xShape[3], 4] };
     const run = () => tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x, dy }, attrs).dispose();
     run();
     const tensors = tf.memory().numTensors;

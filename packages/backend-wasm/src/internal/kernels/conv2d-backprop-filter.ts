@@ -13,12 +13,15 @@
  * builds the transposed im2col matrix — one row per (kh, kw, ci): the input channel ci shifted by (kh, kw), i.e. a
  * window of the padded `[Ci,B,H,W]` input, copied by the heap SIMD loop `copyRows` (heap-simd-loops.ts) where it
  * runs — and multiplies it with dy as `[B·OH·OW, Co]` on the native matMul (XNNPACK's GEMM):
- * dW = cols[KH·KW·Ci, P] · dy[P, Co], with no transposed operand. Measured on this box (batch 64, 3×3, stride 1, ms
- * per call, medians of 5 interleaved rounds, machine under heavy shared load): x [64,28,28,1]→16 51 → 9.0;
+ * dW = cols[KH·KW·Ci, P] · dy[P, Co], with no transposed operand. Measured on this box calling the kernel repeatedly
+ * on the same dy (batch 64, 3×3, stride 1, ms per call, medians of 5 interleaved rounds, heavy shared load; the GEMM
+ * caches its packed dy across such calls, which a training step never can): x [64,28,28,1]→16 51 → 9.0;
  * [64,28,28,1]→32 'valid' 88 → 13; [64,28,28,3]→16 70 → 27; [64,28,28,8]→16 105 → 54; [64,14,14,16]→32 42 → 33;
  * [64,26,26,32]→64 'valid' 647 → 361. The matrix is KH·KW·Ci·P floats, so above
  * {@link Conv2DBackpropFilterOptions.maxColsElements} the convolution runs instead. With many rows the contraction is
- * chunked by images (see CHUNK_MIN_ROWS).
+ * chunked by images (see CHUNK_MIN_ROWS). Inside training (a new dy every step) the GEMM path lost (see the option),
+ * so installWasmKernels enables only the one-input-channel case, accumulated directly by a SIMD loop
+ * (see singleChannelGradient): 16 → 3.4 ms in a small-CNN step.
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { convGradientGeometry } from './conv-gradient-geometry.js';
@@ -35,7 +38,10 @@ export interface Conv2DBackpropFilterOptions {
   readonly matMul: KernelFunc;
   /**
    * Stride-1, dilation-1 NHWC gradients whose im2col matrix has at most this many elements take the im2col + GEMM
-   * path, the others the swapped-roles convolution (`0`: never).
+   * path, the others the swapped-roles convolution (`0`: never; one input channel with output channels a multiple of
+   * 4 takes the direct accumulation regardless). In a training loop dy is new every step, so the GEMM re-packs it as
+   * its weights every call: on the bench's conv32-conv64 CNN the GEMM path made the whole step 2.3× slower than the
+   * convolution (paired rounds), though a repeated call on the same dy is faster — installWasmKernels passes 0.
    */
   readonly maxColsElements: number;
 }
@@ -52,7 +58,8 @@ export function createConv2DBackpropFilterKernel(tf: Tf, table: KernelTable, opt
     if (
       options !== undefined &&
       g.channelsLast &&
-      g.filterHeight * g.filterWidth * g.inChannels * g.batch * g.outHeight * g.outWidth <= options.maxColsElements &&
+      (g.filterHeight * g.filterWidth * g.inChannels * g.batch * g.outHeight * g.outWidth <= options.maxColsElements ||
+        (g.inChannels === 1 && g.outChannels % 4 === 0 && heapSimdLoopsOf(backend) !== undefined)) &&
       sh === 1 && sw === 1 && dh === 1 && dw === 1 &&
       x.dtype === 'float32' && dy.dtype === 'float32'
     ) {
