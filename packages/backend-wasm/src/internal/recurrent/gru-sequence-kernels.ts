@@ -7,39 +7,13 @@
  * hh = activation(xh + (r·h₋₁)·U_h); h = z·h₋₁ + (1 − z)·hh, with U = [U_z | U_r | U_h] along the last axis.
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
+import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { gatePasses } from './gate-simd.js';
-import { weightGradients } from './lstm-sequence-kernels.js';
-import { activateRange, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
+import { activateRange, derivative, type RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
+import { copyFloats, onRecurrentHeap, sequenceInputs, timeIndex, weightGradients } from './sequence-kernel-frame.js';
 
 export const GRU_SEQUENCE = 'FitstreamGRUSequence';
 export const GRU_SEQUENCE_GRAD = 'FitstreamGRUSequenceGrad';
-
-interface GruGeometry {
-  readonly batch: number;
-  readonly steps: number;
-  readonly inputDim: number;
-  readonly units: number;
-  readonly act: number;
-  readonly ract: number;
-  readonly goBackwards: boolean;
-}
-
-function geometry(x: TensorInfo, recurrentKernel: TensorInfo, attrs: Record<string, unknown>, kernelName: string): GruGeometry {
-  const [batch = 0, steps = 0, inputDim = 0] = dims(x, 3, 'x', kernelName);
-  const [units = 0] = dims(recurrentKernel, 2, 'recurrentKernel', kernelName);
-  expectShape(recurrentKernel, [units, 3 * units], 'recurrentKernel', kernelName);
-  if (steps < 1) throw new Error(`${kernelName}: input 'x' has no time steps (shape [${x.shape.join(',')}])`);
-  return {
-    batch,
-    steps,
-    inputDim,
-    units,
-    act: activationCode(attrs['activation'], 'activation', kernelName),
-    ract: activationCode(attrs['recurrentActivation'], 'recurrentActivation', kernelName),
-    goBackwards: attrs['goBackwards'] === true,
-  };
-}
 
 /** Copies columns [from, from + width) of the [H, 3H] recurrent kernel into a [1, H, width] buffer of its own. */
 function columns(heap: RecurrentHeap, u: TensorInfo, H: number, from: number, width: number): TensorInfo {
@@ -60,21 +34,15 @@ function columns(heap: RecurrentHeap, u: TensorInfo, H: number, from: number, wi
  */
 export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelFunc {
   const name = GRU_SEQUENCE;
-  return toKernelFunc(({ inputs, backend, attrs }) => {
-    const x = requireInput(inputs, 'x', name);
-    const kernel = requireInput(inputs, 'kernel', name);
-    const recurrentKernel = requireInput(inputs, 'recurrentKernel', name);
-    const h0 = requireInput(inputs, 'h0', name);
-    const bias = inputs['bias'];
-    const { batch: B, steps: T, inputDim: D, units: H, act, ract, goBackwards } = geometry(x, recurrentKernel, attrs, name);
-    const G = 3 * H;
-    expectShape(kernel, [D, G], 'kernel', name);
-    expectShape(h0, [B, H], 'h0', name);
-    if (bias !== undefined) expectShape(bias, [G], 'bias', name);
-
-    const heap = new RecurrentHeap(backend, native);
-    const outputs: TensorInfo[] = [];
-    try {
+  return toKernelFunc((args) => {
+    const { inputs, bias, geometry: g } = sequenceInputs(args, name, 3, ['x', 'kernel', 'recurrentKernel', 'h0'], (g) => [
+      ['kernel', [g.inputDim, g.gateWidth]],
+      ['h0', [g.batch, g.units]],
+    ]);
+    const { x, kernel, recurrentKernel, h0 } = inputs;
+    const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G, act, ract } = g;
+    const { backend } = args;
+    return onRecurrentHeap(backend, native, (heap, outputs) => {
       const xw = heap.matMulBias(viewAs(x, [1, B * T, D]), heap.copy(kernel, [1, D, G]), bias);
       const uZr = columns(heap, recurrentKernel, H, 0, 2 * H);
       const uH = columns(heap, recurrentKernel, H, 2 * H, H);
@@ -86,7 +54,7 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
       const simd = gatePasses(backend, act, ract);
       let hPrev = viewAs(h0, [1, B, H]);
       for (let s = 0; s < T; s++) {
-        const t = goBackwards ? T - 1 - s : s;
+        const t = timeIndex(g, s);
         const recZr = heap.matMul(hPrev, uZr);
         const rhStep = heap.temp([1, B, H]);
         let f32 = heap.f32();
@@ -145,15 +113,9 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
         if (s > 0) heap.free(hPrev);
         hPrev = hNext;
       }
-      const f32 = heap.f32();
-      f32.copyWithin(heap.offset(hLast), heap.offset(hPrev), heap.offset(hPrev) + B * H);
+      copyFloats(heap, hLast, hPrev, B * H);
       return outputs;
-    } catch (error) {
-      for (const info of outputs) backend.disposeData(info.dataId);
-      throw error;
-    } finally {
-      heap.disposeTemps();
-    }
+    });
   });
 }
 
@@ -164,30 +126,21 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
  */
 export function createGruSequenceGradKernel(native: RecurrentNativeKernels): KernelFunc {
   const name = GRU_SEQUENCE_GRAD;
-  return toKernelFunc(({ inputs, backend, attrs }) => {
-    const input = (key: string): TensorInfo => requireInput(inputs, key, name);
-    const dy = input('dy');
-    const dhLast = input('dhLast');
-    const x = input('x');
-    const kernel = input('kernel');
-    const recurrentKernel = input('recurrentKernel');
-    const h0 = input('h0');
-    const y = input('y');
-    const gates = input('gates');
-    const rh = input('rh');
-    const { batch: B, steps: T, inputDim: D, units: H, act, ract, goBackwards } = geometry(x, recurrentKernel, attrs, name);
-    const G = 3 * H;
-    expectShape(dy, [B, T, H], 'dy', name);
-    expectShape(y, [B, T, H], 'y', name);
-    expectShape(dhLast, [B, H], 'dhLast', name);
-    expectShape(h0, [B, H], 'h0', name);
-    expectShape(gates, [T, B, G], 'gates', name);
-    expectShape(rh, [T, B, H], 'rh', name);
-    expectShape(kernel, [D, G], 'kernel', name);
-
-    const heap = new RecurrentHeap(backend, native);
-    const outputs: TensorInfo[] = [];
-    try {
+  return toKernelFunc((args) => {
+    const keys = ['dy', 'dhLast', 'x', 'kernel', 'recurrentKernel', 'h0', 'y', 'gates', 'rh'] as const;
+    const { inputs, geometry: g } = sequenceInputs(args, name, 3, keys, ({ batch: B, steps: T, units: H, inputDim: D, gateWidth: G }) => [
+      ['dy', [B, T, H]],
+      ['y', [B, T, H]],
+      ['dhLast', [B, H]],
+      ['h0', [B, H]],
+      ['gates', [T, B, G]],
+      ['rh', [T, B, H]],
+      ['kernel', [D, G]],
+    ]);
+    const { dy, dhLast, x, recurrentKernel, h0, y, gates, rh } = inputs;
+    const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G, act, ract } = g;
+    const { backend } = args;
+    return onRecurrentHeap(backend, native, (heap, outputs) => {
       const uZrT = heap.transposed(columns(heap, recurrentKernel, H, 0, 2 * H), H, 2 * H); // [1, 2H, H]
       const uHT = heap.transposed(columns(heap, recurrentKernel, H, 2 * H, H), H, H); // [1, H, H]
       const dZ = heap.temp([1, B * T, G]);
@@ -201,7 +154,7 @@ export function createGruSequenceGradKernel(native: RecurrentNativeKernels): Ker
       const dzGate = heap.temp([B, H]);
       const simd = gatePasses(backend, act, ract);
       for (let s = T - 1; s >= 0; s--) {
-        const t = goBackwards ? T - 1 - s : s;
+        const t = timeIndex(g, s);
         const dAh = heap.temp([1, B, H]);
         let f32 = heap.f32();
         const oDy = heap.offset(dy);
@@ -309,14 +262,8 @@ export function createGruSequenceGradKernel(native: RecurrentNativeKernels): Ker
       }
       const dh0 = heap.output([B, H]);
       outputs.push(dh0);
-      const last = heap.f32();
-      last.copyWithin(heap.offset(dh0), heap.offset(dhNext), heap.offset(dhNext) + B * H);
+      copyFloats(heap, dh0, dhNext, B * H);
       return outputs;
-    } catch (error) {
-      for (const info of outputs) backend.disposeData(info.dataId);
-      throw error;
-    } finally {
-      heap.disposeTemps();
-    }
+    });
   });
 }

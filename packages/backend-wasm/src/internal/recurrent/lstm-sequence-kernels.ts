@@ -13,38 +13,13 @@
  * g = activation; c = f·c₋₁ + i·g; h = o·activation(c).
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { requireInput, toKernelFunc } from '../kernels/wasm-kernel-types.js';
+import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { gatePasses } from './gate-simd.js';
-import { activateRange, activationCode, derivative, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
+import { activateRange, derivative, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
+import { copyFloats, onRecurrentHeap, sequenceInputs, timeIndex, weightGradients } from './sequence-kernel-frame.js';
 
 export const LSTM_SEQUENCE = 'FitstreamLSTMSequence';
 export const LSTM_SEQUENCE_GRAD = 'FitstreamLSTMSequenceGrad';
-
-interface LstmGeometry {
-  readonly batch: number;
-  readonly steps: number;
-  readonly inputDim: number;
-  readonly units: number;
-  readonly act: number;
-  readonly ract: number;
-  readonly goBackwards: boolean;
-}
-
-function geometry(x: TensorInfo, recurrentKernel: TensorInfo, attrs: Record<string, unknown>, kernelName: string): LstmGeometry {
-  const [batch = 0, steps = 0, inputDim = 0] = dims(x, 3, 'x', kernelName);
-  const [units = 0] = dims(recurrentKernel, 2, 'recurrentKernel', kernelName);
-  expectShape(recurrentKernel, [units, 4 * units], 'recurrentKernel', kernelName);
-  if (steps < 1) throw new Error(`${kernelName}: input 'x' has no time steps (shape [${x.shape.join(',')}])`);
-  return {
-    batch,
-    steps,
-    inputDim,
-    units,
-    act: activationCode(attrs['activation'], 'activation', kernelName),
-    ract: activationCode(attrs['recurrentActivation'], 'recurrentActivation', kernelName),
-    goBackwards: attrs['goBackwards'] === true,
-  };
-}
 
 /**
  * The forward kernel. Inputs `x` [B,T,D], `kernel` [D,4H], `recurrentKernel` [H,4H], optional `bias` [4H], `h0`,
@@ -53,23 +28,16 @@ function geometry(x: TensorInfo, recurrentKernel: TensorInfo, attrs: Record<stri
  * after activation), `cSeq` and `tcSeq` [T,B,H] (c and activation(c) of each step).
  */
 export function createLstmSequenceKernel(native: RecurrentNativeKernels): KernelFunc {
-  return toKernelFunc(({ inputs, backend, attrs }) => {
-    const x = requireInput(inputs, 'x', LSTM_SEQUENCE);
-    const kernel = requireInput(inputs, 'kernel', LSTM_SEQUENCE);
-    const recurrentKernel = requireInput(inputs, 'recurrentKernel', LSTM_SEQUENCE);
-    const h0 = requireInput(inputs, 'h0', LSTM_SEQUENCE);
-    const c0 = requireInput(inputs, 'c0', LSTM_SEQUENCE);
-    const bias = inputs['bias'];
-    const { batch: B, steps: T, inputDim: D, units: H, act, ract, goBackwards } = geometry(x, recurrentKernel, attrs, LSTM_SEQUENCE);
-    const G = 4 * H;
-    expectShape(kernel, [D, G], 'kernel', LSTM_SEQUENCE);
-    expectShape(h0, [B, H], 'h0', LSTM_SEQUENCE);
-    expectShape(c0, [B, H], 'c0', LSTM_SEQUENCE);
-    if (bias !== undefined) expectShape(bias, [G], 'bias', LSTM_SEQUENCE);
-
-    const heap = new RecurrentHeap(backend, native);
-    const outputs: TensorInfo[] = [];
-    try {
+  return toKernelFunc((args) => {
+    const { inputs, bias, geometry: g } = sequenceInputs(args, LSTM_SEQUENCE, 4, ['x', 'kernel', 'recurrentKernel', 'h0', 'c0'], (g) => [
+      ['kernel', [g.inputDim, g.gateWidth]],
+      ['h0', [g.batch, g.units]],
+      ['c0', [g.batch, g.units]],
+    ]);
+    const { x, kernel, recurrentKernel, h0, c0 } = inputs;
+    const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G, act, ract } = g;
+    const { backend } = args;
+    return onRecurrentHeap(backend, native, (heap, outputs) => {
       const xw = heap.matMulBias(viewAs(x, [1, B * T, D]), heap.copy(kernel, [1, D, G]), bias);
       const u = heap.copy(recurrentKernel, [1, H, G]);
       const y = heap.output([B, T, H]);
@@ -81,7 +49,7 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
       const simd = gatePasses(backend, act, ract);
       let hPrev = viewAs(h0, [1, B, H]);
       for (let s = 0; s < T; s++) {
-        const t = goBackwards ? T - 1 - s : s;
+        const t = timeIndex(g, s);
         const rec = heap.matMul(hPrev, u);
         const hNext = heap.temp([1, B, H]);
         const f32 = heap.f32();
@@ -146,15 +114,10 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
       outputs.splice(1, 0, hLast, cLast);
       const f32 = heap.f32();
       const oLastC = heap.offset(cSeq) + (T - 1) * B * H;
-      f32.copyWithin(heap.offset(hLast), heap.offset(hPrev), heap.offset(hPrev) + B * H);
+      copyFloats(heap, hLast, hPrev, B * H);
       f32.copyWithin(heap.offset(cLast), oLastC, oLastC + B * H);
       return outputs;
-    } catch (error) {
-      for (const info of outputs) backend.disposeData(info.dataId);
-      throw error;
-    } finally {
-      heap.disposeTemps();
-    }
+    });
   });
 }
 
@@ -166,24 +129,24 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
  */
 export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): KernelFunc {
   const name = LSTM_SEQUENCE_GRAD;
-  return toKernelFunc(({ inputs, backend, attrs }) => {
-    const input = (key: string): TensorInfo => requireInput(inputs, key, name);
-    const [dy, dhLast, dcLast, x, kernel, recurrentKernel, h0, c0, y, gates, cSeq, tcSeq] = [
-      'dy', 'dhLast', 'dcLast', 'x', 'kernel', 'recurrentKernel', 'h0', 'c0', 'y', 'gates', 'cSeq', 'tcSeq',
-    ].map(input) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo];
-    const { batch: B, steps: T, inputDim: D, units: H, act, ract, goBackwards } = geometry(x, recurrentKernel, attrs, name);
-    const G = 4 * H;
-    expectShape(dy, [B, T, H], 'dy', name);
-    expectShape(y, [B, T, H], 'y', name);
-    expectShape(gates, [T, B, G], 'gates', name);
-    for (const [info, key] of [[dhLast, 'dhLast'], [dcLast, 'dcLast'], [h0, 'h0'], [c0, 'c0']] as const) expectShape(info, [B, H], key, name);
-    expectShape(cSeq, [T, B, H], 'cSeq', name);
-    expectShape(tcSeq, [T, B, H], 'tcSeq', name);
-    expectShape(kernel, [D, G], 'kernel', name);
-
-    const heap = new RecurrentHeap(backend, native);
-    const outputs: TensorInfo[] = [];
-    try {
+  return toKernelFunc((args) => {
+    const keys = ['dy', 'dhLast', 'dcLast', 'x', 'kernel', 'recurrentKernel', 'h0', 'c0', 'y', 'gates', 'cSeq', 'tcSeq'] as const;
+    const { inputs, geometry: g } = sequenceInputs(args, name, 4, keys, ({ batch: B, steps: T, units: H, inputDim: D, gateWidth: G }) => [
+      ['dy', [B, T, H]],
+      ['y', [B, T, H]],
+      ['gates', [T, B, G]],
+      ['dhLast', [B, H]],
+      ['dcLast', [B, H]],
+      ['h0', [B, H]],
+      ['c0', [B, H]],
+      ['cSeq', [T, B, H]],
+      ['tcSeq', [T, B, H]],
+      ['kernel', [D, G]],
+    ]);
+    const { dy, dhLast, dcLast, x, recurrentKernel, h0, c0, y, gates, cSeq, tcSeq } = inputs;
+    const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G, act, ract } = g;
+    const { backend } = args;
+    return onRecurrentHeap(backend, native, (heap, outputs) => {
       const uT = heap.transposed(recurrentKernel, H, G); // [1, 4H, H]
       const dZ = heap.temp([1, B * T, G]); // rows aligned with x's [B·T] rows
       const hPrevAll = heap.temp([1, B * T, H]); // h₋₁ of the step that read each x row
@@ -192,7 +155,7 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
       let dhNext: TensorInfo = dhLast;
       const simd = gatePasses(backend, act, ract);
       for (let s = T - 1; s >= 0; s--) {
-        const t = goBackwards ? T - 1 - s : s;
+        const t = timeIndex(g, s);
         const dzStep = heap.temp([1, B, G]);
         const f32 = heap.f32();
         const oDy = heap.offset(dy);
@@ -259,32 +222,9 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
       const dh0 = heap.output([B, H]);
       const dc0 = heap.output([B, H]);
       outputs.push(dh0, dc0);
-      const f32 = heap.f32();
-      f32.copyWithin(heap.offset(dh0), heap.offset(dhNext), heap.offset(dhNext) + B * H);
-      f32.copyWithin(heap.offset(dc0), heap.offset(dc), heap.offset(dc) + B * H);
+      copyFloats(heap, dh0, dhNext, B * H);
+      copyFloats(heap, dc0, dc, B * H);
       return outputs;
-    } catch (error) {
-      for (const info of outputs) backend.disposeData(info.dataId);
-      throw error;
-    } finally {
-      heap.disposeTemps();
-    }
+    });
   });
-}
-
-/**
- * dW = Xᵀ·dZ and dBias = Σ rows of dZ, one GEMM each (kernel outputs, not temps). dx = dZ·Wᵀ is left to the
- * registered gradient, which computes it only when the input needs a gradient (not for a model's first layer).
- */
-export function weightGradients(
-  heap: RecurrentHeap,
-  p: { x: TensorInfo; dZ: TensorInfo; B: number; T: number; D: number; G: number },
-): [TensorInfo, TensorInfo] {
-  const { x, dZ, B, T, D, G } = p;
-  const rows = B * T;
-  const dKernel = heap.matMul(heap.transposed(x, rows, D), dZ);
-  const ones = heap.temp([1, 1, rows]);
-  heap.f32().fill(1, heap.offset(ones), heap.offset(ones) + rows);
-  const dBias = heap.matMul(ones, dZ);
-  return [heap.settle(dKernel, [D, G]), heap.settle(dBias, [G])];
 }
