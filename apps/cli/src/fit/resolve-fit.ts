@@ -6,7 +6,7 @@ import type { Resolved } from '../run/session.js';
 import { createFitRecipe } from './fit-recipe.js';
 import type { FitConfig } from './fit-config.js';
 import { modulePluginProblems, type PluginEntry } from './plugin-check.js';
-import { isPluginModule, resolvePluginModule } from './user-plugins.js';
+import { withModulesResolved } from './user-plugins.js';
 
 /** The config file `fitstream fit` reads when none is named: `fitstream init` writes it. */
 export const DEFAULT_FIT_CONFIG = 'fitstream.yaml';
@@ -58,20 +58,6 @@ export function fitOverrides(flags: FitFlags): Record<string, unknown> {
 }
 
 /** `use:` of the plugin lists' module entries made absolute against `baseDir` (other values as they are). */
-function withModulesResolved(config: Record<string, unknown>, baseDir: string): Record<string, unknown> {
-  const entry = (e: unknown): unknown => {
-    if (typeof e === 'string' && isPluginModule(e)) return { use: resolvePluginModule(e, baseDir) };
-    if (typeof e === 'object' && e !== null && typeof (e as { use?: unknown }).use === 'string' && isPluginModule((e as { use: string }).use)) {
-      return { ...e, use: resolvePluginModule((e as { use: string }).use, baseDir) };
-    }
-    return e;
-  };
-  const out = { ...config };
-  for (const key of ['callbacks', 'regularisers'] as const) if (Array.isArray(out[key])) out[key] = (out[key] as unknown[]).map(entry);
-  if (out['sampler'] !== undefined) out['sampler'] = entry(out['sampler']);
-  return out;
-}
-
 const exists = (path: string) => stat(path).then(
   () => true,
   () => false,

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Random } from '@fitstream/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../program.js';
+import { resolveConfig } from '../run/session.js';
 import type { TrainSummary } from '../recipes/recipe.js';
 
 // Inside the repository (ignored by git) so that the plugin modules' `import … from '@fitstream/callbacks'` resolves
@@ -84,6 +85,12 @@ describe('callbacks: [{ use: ./my-logger.ts, with: { … } }]', () => {
     expect(checked.out.join('\n')).toMatch(/the configuration is valid \(.*logger\.yaml\): 3 epochs of/);
     const recorded = JSON.parse(await readFile(join(summary.runDir, 'config.json'), 'utf8')) as { callbacks: Array<{ use: string }> };
     expect(recorded.callbacks[1]!.use).toBe(join(dir, 'plugins', 'epoch-file.ts'));
+  });
+
+  it('as a sweep\'s base (resolveConfig with recipe: fit), the module is relative to the config file too', async () => {
+    const path = await config('sweep-base.yaml', `recipe: fit\ncallbacks:\n  - use: ../plugins/epoch-file.ts\n    with: { file: x.txt }\n`);
+    const { config: resolved } = await resolveConfig(path, { lr: 0.01 });
+    expect((resolved as unknown as { callbacks: Array<{ use: string }> }).callbacks[0]!.use).toBe(join(dir, 'plugins', 'epoch-file.ts'));
   });
 
   it('refuses, with exit 2 and the entry: a missing file, a module without a factory, a factory that is not one, options its schema or its factory refuses', async () => {

@@ -145,3 +145,18 @@ export function createModulePlugin(use: string, at: string, options: Record<stri
   }
   return plugin;
 }
+
+/** The user's plugin modules of a fit configuration's lists (`{ use: ./x.ts }`) as absolute paths, relative to `baseDir`. */
+export function withModulesResolved(config: Record<string, unknown>, baseDir: string): Record<string, unknown> {
+  const entry = (e: unknown): unknown => {
+    if (typeof e === 'string' && isPluginModule(e)) return { use: resolvePluginModule(e, baseDir) };
+    if (typeof e === 'object' && e !== null && typeof (e as { use?: unknown }).use === 'string' && isPluginModule((e as { use: string }).use)) {
+      return { ...e, use: resolvePluginModule((e as { use: string }).use, baseDir) };
+    }
+    return e;
+  };
+  const out = { ...config };
+  for (const key of ['callbacks', 'regularisers'] as const) if (Array.isArray(out[key])) out[key] = (out[key] as unknown[]).map(entry);
+  if (out['sampler'] !== undefined) out['sampler'] = entry(out['sampler']);
+  return out;
+}

@@ -19,6 +19,7 @@ import { createRunDirectory, writeJson } from './run-directory.js';
 import { chooseCheckpoint, reportSkip, resumeCheckpoint, type CheckpointChoice } from './checkpoints.js';
 import { lockRunDirectory } from './run-lock.js';
 import { currentReplica, distributedOf, launchReplicas, onRankZero, writesRunDirectory } from '../fit/distributed.js';
+import { withModulesResolved } from '../fit/user-plugins.js';
 
 
 /** A recipe and its validated configuration. */
@@ -59,6 +60,8 @@ export async function resolveConfig(target: string, overrides: Record<string, un
     if (typeof file['recipe'] !== 'string') throw new ConfigError(`the config file ${target} must name its recipe: "recipe": one of ${[...RECIPES.keys()].map((k) => JSON.stringify(k)).join(', ')}.`);
     name = file['recipe'];
     source = target;
+    // A fit configuration's plugin modules are relative to its file (as `fitstream fit` resolves them), also as a sweep's base.
+    if (name === FIT_RECIPE.name) file = withModulesResolved(file, dirname(target));
   }
   const entry = RECIPES.get(name) ?? (name === FIT_RECIPE.name ? FIT_RECIPE : undefined);
   if (!entry) throw new ConfigError(`recipe: unknown recipe "${name}". Available recipes: ${recipeList()}.`);
