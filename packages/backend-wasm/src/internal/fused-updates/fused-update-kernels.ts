@@ -22,7 +22,8 @@
  * Both run the same float32 operations in the same order, so either is bit-identical to tfjs.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { type SimdUpdates, simdUpdatesFor, type WasmMemory } from './simd-update-module.js';
+import { heapMemoryOf } from '../wasm-assembly/heap-module.js';
+import { type SimdUpdates, simdUpdatesFor } from './simd-update-module.js';
 
 /**
  * Kernel names of the fused updates. `@fitstream/core` (apply-optimizer-update.ts) spells the same names: they are the
@@ -57,19 +58,8 @@ interface WasmLike {
   typedArrayFromHeap(info: TensorInfo): Float32Array;
   /** The tensor's byte offset in the heap (tfjs-backend-wasm: `dataIdMap.get(dataId).memoryOffset`). */
   getMemoryOffset?(dataId: object): number;
-  /** The Emscripten module. */
-  wasm?: EmscriptenModule | null;
-}
-
-/** Where the Emscripten glue of tfjs-backend-wasm keeps the heap's `WebAssembly.Memory` (depends on the build). */
-interface EmscriptenModule {
-  /** Threaded builds: the shared memory the glue creates and passes to the workers. */
-  wasmMemory?: unknown;
-  /** Non-threaded builds (Emscripten ≤ 3.1.2x): the instance's exports, memory among them as `memory`. */
-  asm?: Record<string, unknown>;
-  /** Newer Emscripten names the exports `wasmExports`. */
-  wasmExports?: Record<string, unknown>;
-  HEAPU8?: Uint8Array;
+  /** The Emscripten module (where {@link heapMemoryOf} finds the heap's memory). */
+  wasm?: object | null;
 }
 
 let simdEnabled = true;
@@ -85,13 +75,6 @@ export function setSimdUpdatesEnabled(enabled: boolean): void {
 /** SIMD kernels per Emscripten module (one per wasm backend instance); `null` where they cannot run. */
 const simdByModule = new WeakMap<object, SimdUpdates | null>();
 
-/** The heap's memory: the candidate whose buffer is the one the backend's HEAPU8 view is on. */
-function heapMemory(module: EmscriptenModule): WasmMemory | undefined {
-  const heap = module.HEAPU8?.buffer;
-  const candidates = [module.wasmMemory, module.asm?.['memory'], module.wasmExports?.['memory'], ...Object.values(module.asm ?? {})];
-  return candidates.find((c): c is WasmMemory => typeof c === 'object' && c !== null && heap !== undefined && (c as WasmMemory).buffer === heap);
-}
-
 /**
  * The SIMD kernels for `backend`: defined on a tfjs-backend-wasm instance whose heap memory could be found and
  * imported by the SIMD module on an engine with WebAssembly SIMD; undefined otherwise (the JavaScript loop then runs).
@@ -102,7 +85,7 @@ export function simdUpdatesOf(backend: unknown): SimdUpdates | undefined {
   if (typeof module !== 'object' || module === null || typeof (backend as Partial<WasmLike>).makeOutput !== 'function') return undefined;
   let simd = simdByModule.get(module);
   if (simd === undefined) {
-    const memory = heapMemory(module);
+    const memory = heapMemoryOf(backend);
     simd = (memory && simdUpdatesFor(memory)) ?? null;
     simdByModule.set(module, simd);
   }

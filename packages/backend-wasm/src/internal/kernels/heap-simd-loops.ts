@@ -42,33 +42,10 @@
  * bytes), dy `[outHeight, outWidth, C]` with rowC = C·4 bytes (C a multiple of 4), acc `[kh, kw, C]`.
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
+import { HeapModule } from '../wasm-assembly/heap-module.js';
+import { EMPTY_BLOCK as EMPTY, heapModuleBytes, I32, MEMARG, simd, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
 
-/** Unsigned LEB128. */
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-const vec = (items: readonly number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: readonly number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (text: string): number[] => {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...uleb(bytes.length), ...bytes];
-};
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const EMPTY = 0x40;
 const [BLOCK_LOOP, BR_IF, END, GET, SET, I32_CONST, I32_LT_U, I32_ADD, I32_MUL, I32_SHL] = [0x03, 0x0d, 0x0b, 0x20, 0x21, 0x41, 0x49, 0x6a, 0x6c, 0x74];
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-const MEMARG = [2, 0];
 const V128_LOAD = [...simd(0x00), ...MEMARG];
 const V128_STORE = [...simd(0x0b), ...MEMARG];
 const F32X4_GT = simd(0x44);
@@ -247,25 +224,17 @@ function filterGrad1Body(): number[] {
 
 /** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
 export function heapSimdModuleBytes(shared: boolean): Uint8Array {
-  const i32s = (n: number): number[] => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])];
-  const limits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([i32s(7), i32s(4), i32s(5), i32s(6), i32s(9)])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
-    ...section(3, vec([uleb(0), uleb(1), uleb(2), uleb(3), uleb(4)])),
-    ...section(
-      7,
-      vec([
-        [...name('maxPoolGrad2x2'), 0x00, ...uleb(0)],
-        [...name('sumRows'), 0x00, ...uleb(1)],
-        [...name('copyRows'), 0x00, ...uleb(2)],
-        [...name('channelAffine'), 0x00, ...uleb(3)],
-        [...name('filterGrad1'), 0x00, ...uleb(4)],
-      ]),
-    ),
-    ...section(10, vec([maxPoolBody(), sumRowsBody(), copyRowsBody(), channelAffineBody(), filterGrad1Body()])),
-  ]);
+  const i32s = (n: number): number[] => Array.from({ length: n }, () => I32);
+  return heapModuleBytes(
+    [
+      { name: 'maxPoolGrad2x2', params: i32s(7), code: maxPoolBody() },
+      { name: 'sumRows', params: i32s(4), code: sumRowsBody() },
+      { name: 'copyRows', params: i32s(5), code: copyRowsBody() },
+      { name: 'channelAffine', params: i32s(6), code: channelAffineBody() },
+      { name: 'filterGrad1', params: i32s(9), code: filterGrad1Body() },
+    ],
+    shared,
+  );
 }
 
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
@@ -283,66 +252,16 @@ export interface HeapSimdLoops {
   readonly filterGrad1: FilterGrad1;
 }
 
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-  Memory: abstract new (...args: never[]) => { readonly buffer: ArrayBufferLike };
-}
-
-/** Where tfjs-backend-wasm's Emscripten glue keeps the heap's `WebAssembly.Memory` (as in fused-update-kernels.ts). */
-interface EmscriptenModule {
-  wasmMemory?: unknown;
-  asm?: Record<string, unknown>;
-  wasmExports?: Record<string, unknown>;
-  HEAPU8?: Uint8Array;
-}
-
-const byModule = new WeakMap<object, HeapSimdLoops | null>();
+const LOOPS = new HeapModule<HeapSimdLoops>(heapSimdModuleBytes, () => ['maxPoolGrad2x2', 'sumRows', 'copyRows', 'channelAffine', 'filterGrad1']);
 
 /** The SIMD functions bound to `backend`'s heap, or undefined where they cannot run (no SIMD, memory not found). */
 export function heapSimdLoopsOf(backend: unknown): HeapSimdLoops | undefined {
-  const module = (backend as { wasm?: EmscriptenModule | null } | null)?.wasm;
-  if (typeof module !== 'object' || module === null) return undefined;
-  let loops = byModule.get(module);
-  if (loops === undefined) {
-    loops = instantiate(module);
-    byModule.set(module, loops);
-  }
-  return loops ?? undefined;
+  return LOOPS.forBackend(backend);
 }
 
 /** `maxPoolGrad2x2` bound to `backend`'s heap, or undefined (see {@link heapSimdLoopsOf}). */
 export function maxPoolGrad2x2Of(backend: unknown): MaxPoolGrad2x2 | undefined {
   return heapSimdLoopsOf(backend)?.maxPoolGrad2x2;
-}
-
-function instantiate(module: EmscriptenModule): HeapSimdLoops | null {
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  const heap = module.HEAPU8?.buffer;
-  if (api === undefined || heap === undefined) return null;
-  const memory = [module.wasmMemory, module.asm?.['memory'], module.wasmExports?.['memory'], ...Object.values(module.asm ?? {})].find(
-    (c) => typeof c === 'object' && c !== null && c instanceof api.Memory && (c as { buffer: unknown }).buffer === heap,
-  );
-  if (memory === undefined) return null;
-  try {
-    const bytes = heapSimdModuleBytes(typeof SharedArrayBuffer === 'function' && heap instanceof SharedArrayBuffer);
-    if (!api.validate(bytes)) return null;
-    const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
-    const { maxPoolGrad2x2, sumRows, copyRows, channelAffine, filterGrad1 } = exports;
-    const all = [maxPoolGrad2x2, sumRows, copyRows, channelAffine, filterGrad1];
-    return all.every((fn) => typeof fn === 'function')
-      ? {
-          maxPoolGrad2x2: maxPoolGrad2x2 as MaxPoolGrad2x2,
-          sumRows: sumRows as SumRows,
-          copyRows: copyRows as CopyRows,
-          channelAffine: channelAffine as ChannelAffine,
-          filterGrad1: filterGrad1 as FilterGrad1,
-        }
-      : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Byte offset of a tensor on the heap. */

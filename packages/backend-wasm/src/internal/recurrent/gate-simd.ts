@@ -23,8 +23,8 @@ import {
   SimdModule,
   type Statement,
   sub,
-  type WasmMemory,
 } from '../wasm-assembly/simd-elementwise.js';
+import { heapMemoryOf } from '../wasm-assembly/heap-module.js';
 import { HARD_SIGMOID, RELU, SIGMOID, TANH } from './recurrent-heap.js';
 
 /** The exported passes; pointers are heap byte offsets, `n` the number of units (H). */
@@ -189,14 +189,6 @@ function gruSpecs(act: number, ract: number): KernelSpec[] {
 
 const modules = new Map<string, SimdModule<GatePasses>>();
 
-/** Where the Emscripten glue of tfjs-backend-wasm keeps the heap's `WebAssembly.Memory` (as in fused-update-kernels.ts). */
-interface EmscriptenModule {
-  wasmMemory?: unknown;
-  asm?: Record<string, unknown>;
-  wasmExports?: Record<string, unknown>;
-  HEAPU8?: Uint8Array;
-}
-
 let simdEnabled = true;
 
 /** Turns the SIMD gate passes off (the JavaScript loops run) or back on. For tests and measurements. */
@@ -204,26 +196,11 @@ export function setRecurrentSimdEnabled(enabled: boolean): void {
   simdEnabled = enabled;
 }
 
-const memories = new WeakMap<object, WasmMemory | null>();
-
-function heapMemory(module: EmscriptenModule): WasmMemory | null {
-  let memory = memories.get(module);
-  if (memory === undefined) {
-    const heap = module.HEAPU8?.buffer;
-    const candidates = [module.wasmMemory, module.asm?.['memory'], module.wasmExports?.['memory'], ...Object.values(module.asm ?? {})];
-    memory = candidates.find((c): c is WasmMemory => typeof c === 'object' && c !== null && heap !== undefined && (c as WasmMemory).buffer === heap) ?? null;
-    memories.set(module, memory);
-  }
-  return memory;
-}
-
 /** The gate passes for these activations on `backend`'s heap, or undefined (no SIMD: the JavaScript loops run). */
 export function gatePasses(backend: unknown, act: number, ract: number): GatePasses | undefined {
   if (!simdEnabled) return undefined;
-  const module = (backend as { wasm?: EmscriptenModule | null } | null)?.wasm;
-  if (typeof module !== 'object' || module === null) return undefined;
-  const memory = heapMemory(module);
-  if (memory === null) return undefined;
+  const memory = heapMemoryOf(backend);
+  if (memory === undefined) return undefined;
   const key = `${act}:${ract}`;
   let simd = modules.get(key);
   if (simd === undefined) {

@@ -47,6 +47,11 @@
  * `WebAssembly.Memory` object keeps its identity when it grows. One instance is made per backend memory and cached.
  */
 
+import { HeapModule } from './heap-module.js';
+import { EMPTY_BLOCK, F32, heapModuleBytes, I32, MEMARG, simd, sleb, uleb, V128, vec } from './wasm-binary.js';
+
+export { type WasmMemory } from './heap-module.js';
+
 /** f32 scalar expression over the current element of the input streams, evaluated per lane. */
 export type Expr =
   | { readonly k: 'in'; readonly name: string }
@@ -88,51 +93,7 @@ export const sqrt = (a: Expr): Expr => ({ k: 'sqrt', a });
 export const gtMask = (a: Expr, b: Expr, then: Expr): Expr => ({ k: 'gtMask', a, b, then });
 
 // ---------------------------------------------------------------------------------------------------------------
-// Assembler: LEB128, sections, opcodes (only those used).
-
-/** Unsigned LEB128. */
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-/** Signed LEB128 (i32.const immediates). */
-function sleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value | 0;
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    const done = (v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0);
-    out.push(done ? byte : byte | 0x80);
-    if (done) return out;
-  }
-}
-
-function name(text: string): number[] {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...uleb(bytes.length), ...bytes];
-}
-
-function vec(items: readonly number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function section(id: number, body: readonly number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-const EMPTY_BLOCK = 0x40;
+// Assembler: opcodes (only those used); the binary encoding is wasm-binary.ts'.
 
 const OP = {
   block: 0x02,
@@ -161,8 +122,7 @@ const OP = {
   f32Max: 0x97,
 } as const;
 
-/** SIMD instructions: prefix 0xfd, then the opcode as unsigned LEB128. */
-const SIMD_PREFIX = 0xfd;
+/** SIMD opcodes (see {@link simd}). */
 const SIMD = {
   v128Load: 0x00,
   v128Store: 0x0b,
@@ -177,11 +137,6 @@ const SIMD = {
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
 } as const;
-const simd = (op: number): number[] => [SIMD_PREFIX, ...uleb(op)];
-
-/** memarg: alignment 2^2 (float32), offset 0. */
-const MEMARG = [2, 0];
-
 const BIN_OPS = {
   add: { scalar: [OP.f32Add], vector: simd(SIMD.f32x4Add) },
   sub: { scalar: [OP.f32Sub], vector: simd(SIMD.f32x4Sub) },
@@ -290,103 +245,20 @@ function functionBody(spec: KernelSpec): number[] {
 
 /** The module's bytes: one exported function per spec; `shared` declares the imported memory shared (the threaded backend's heap). */
 export function simdModuleBytes(specs: readonly KernelSpec[], shared: boolean): Uint8Array {
-  const types = specs.map((spec) => [
-    0x60,
-    ...vec([...spec.inputs, ...spec.outputs, 'n'].map(() => [I32]).concat(spec.scalars.map(() => [F32]))),
-    ...vec([]),
-  ]);
-  const memoryLimits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
-  const imports = vec([[...name('env'), ...name('memory'), 0x02, ...memoryLimits]]);
-  const functions = vec(specs.map((_, i) => uleb(i)));
-  const exports = vec(specs.map((spec, i) => [...name(spec.name), 0x00, ...uleb(i)]));
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(types)),
-    ...section(2, imports),
-    ...section(3, functions),
-    ...section(7, exports),
-    ...section(10, vec(specs.map(functionBody))),
-  ];
-  return new Uint8Array(bytes);
+  const functions = specs.map((spec) => ({
+    name: spec.name,
+    params: [...[...spec.inputs, ...spec.outputs, 'n'].map(() => I32), ...spec.scalars.map(() => F32)],
+    code: functionBody(spec),
+  }));
+  return heapModuleBytes(functions, shared);
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Instantiation on a memory.
-
-/** The parts of the WebAssembly JS API used here (the project's TypeScript lib has no DOM/WebAssembly types). */
-export interface WasmMemory {
-  readonly buffer: ArrayBufferLike;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-  Memory: abstract new (...args: never[]) => WasmMemory;
-}
-
-function wasmApi(): WasmApi | undefined {
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  return typeof api?.validate === 'function' && typeof api.Module === 'function' ? api : undefined;
-}
-
-function isShared(buffer: ArrayBufferLike): boolean {
-  return typeof SharedArrayBuffer === 'function' && buffer instanceof SharedArrayBuffer;
-}
-
-/** A set of kernels compiled once per memory kind and instantiated once per memory. */
-export class SimdModule<T extends object> {
-  /** Compiled modules (non-shared, shared); `null` when the engine rejects the bytes (no SIMD, no threads). */
-  readonly #compiled = new Map<boolean, object | null>();
-  readonly #instances = new WeakMap<WasmMemory, T | null>();
-
-  constructor(private readonly specs: () => readonly KernelSpec[]) {}
-
-  /** The module's bytes for a non-shared or shared memory. */
-  bytes(shared: boolean): Uint8Array {
-    return simdModuleBytes(this.specs(), shared);
-  }
-
-  #compile(api: WasmApi, shared: boolean): object | null {
-    let module = this.#compiled.get(shared);
-    if (module === undefined) {
-      const bytes = this.bytes(shared);
-      try {
-        module = api.validate(bytes) ? new api.Module(bytes) : null;
-      } catch {
-        module = null;
-      }
-      this.#compiled.set(shared, module);
-    }
-    return module;
-  }
-
-  /**
-   * The kernels bound to `memory`, or `undefined` where this engine cannot run them (no WebAssembly SIMD, or a shared
-   * memory without threads support) or the memory cannot be imported. Cached per memory.
-   */
-  for(memory: WasmMemory): T | undefined {
-    const cached = this.#instances.get(memory);
-    if (cached !== undefined) return cached ?? undefined;
-    const api = wasmApi();
-    let result: T | null = null;
-    if (api !== undefined && memory instanceof api.Memory) {
-      const module = this.#compile(api, isShared(memory.buffer));
-      if (module !== null) {
-        try {
-          const { exports } = new api.Instance(module, { env: { memory } });
-          if (this.specs().every((spec) => typeof exports[spec.name] === 'function')) result = exports as unknown as T;
-        } catch {
-          result = null;
-        }
-      }
-    }
-    this.#instances.set(memory, result);
-    return result ?? undefined;
-  }
-
-  /** Whether this engine validates the module (WebAssembly SIMD available); `shared` for the shared-memory variant. */
-  supported(shared = false): boolean {
-    const api = wasmApi();
-    return api !== undefined && this.#compile(api, shared) !== null;
+/** A set of kernels compiled once per memory kind and instantiated once per memory (see {@link HeapModule}). */
+export class SimdModule<T extends object> extends HeapModule<T> {
+  constructor(specs: () => readonly KernelSpec[]) {
+    super(
+      (shared) => simdModuleBytes(specs(), shared),
+      () => specs().map((spec) => spec.name),
+    );
   }
 }
