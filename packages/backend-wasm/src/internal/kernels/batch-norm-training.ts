@@ -25,6 +25,7 @@
  */
 import type { KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
 import { heapOffset, heapSimdLoopsOf, type HeapSimdLoops } from './heap-simd-loops.js';
+import { LayerCallPatch } from './layer-call-patch.js';
 import { requireInput, type Tf, toKernelFunc, type WasmBackendLike } from './wasm-kernel-types.js';
 
 export const BATCH_NORM_TRAIN = 'FitstreamBatchNormTrain';
@@ -240,34 +241,16 @@ interface BatchNormLayerLike {
 
 type CallFn = (this: BatchNormLayerLike, inputs: Tensor | Tensor[], kwargs: Record<string, unknown>) => Tensor | Tensor[];
 
-type ClassNameMap = Record<string, [{ prototype: object }, unknown] | undefined>;
-
-let patched: { cls: { prototype: object }; descriptor: PropertyDescriptor | undefined } | undefined;
+const patch = new LayerCallPatch();
 
 /** Wraps `BatchNormalization.prototype.call` (idempotent); see the module comment. */
 export function patchBatchNormLayer(tf: Tf): void {
-  if (patched !== undefined) return;
-  const map = tf.serialization.SerializationMap.getMap().classNameMap as unknown as ClassNameMap;
-  const cls = map['BatchNormalization']?.[0];
-  if (cls === undefined) return;
-  const descriptor = Object.getOwnPropertyDescriptor(cls.prototype, 'call');
-  const original = (cls.prototype as { call: CallFn }).call;
-  Object.defineProperty(cls.prototype, 'call', {
-    configurable: true,
-    enumerable: descriptor?.enumerable ?? false,
-    writable: true,
-    value: fusedCall(tf, original),
-  });
-  patched = { cls, descriptor };
+  patch.wrap<CallFn>(tf, 'BatchNormalization', (original) => fusedCall(tf, original));
 }
 
 /** Puts the layer class's own `call` back exactly (called by `uninstallWasmKernels`). */
 export function restoreBatchNormLayer(): void {
-  if (patched === undefined) return;
-  const { cls, descriptor } = patched;
-  if (descriptor === undefined) delete (cls.prototype as { call?: unknown }).call;
-  else Object.defineProperty(cls.prototype, 'call', descriptor);
-  patched = undefined;
+  patch.restore();
 }
 
 function fusedCall(tf: Tf, original: CallFn): CallFn {

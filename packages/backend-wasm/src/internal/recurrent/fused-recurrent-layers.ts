@@ -12,6 +12,7 @@
  */
 import type { KernelFunc, NamedAttrMap, NamedTensorMap, Tensor } from '@tensorflow/tfjs';
 import type { Tf } from '../kernels/wasm-kernel-types.js';
+import { LayerCallPatch, layerClass } from '../kernels/layer-call-patch.js';
 import { requireWasmKernel } from '../kernels/wasm-kernel-scope.js';
 import { createGruSequenceGradKernel, createGruSequenceKernel, GRU_SEQUENCE, GRU_SEQUENCE_GRAD } from './gru-sequence-kernels.js';
 import { createLstmSequenceGradKernel, createLstmSequenceKernel, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD } from './lstm-sequence-kernels.js';
@@ -150,46 +151,20 @@ function inputGradient(tf: Tf, dZ: Tensor, kernel: Tensor, x: Tensor): Tensor {
   });
 }
 
-/** The layer classes whose `call` is wrapped, with the property descriptor to put back. */
-const patched = new Map<{ prototype: object }, PropertyDescriptor | undefined>();
+/** The layer classes whose `call` is wrapped. */
+const patch = new LayerCallPatch();
 
 /** Layers already told why they run unfused. */
 const warned = new WeakSet<object>();
 
-type ClassNameMap = Record<string, [{ prototype: object }, unknown] | undefined>;
-
-function classNameMap(tf: Tf): ClassNameMap {
-  return tf.serialization.SerializationMap.getMap().classNameMap as unknown as ClassNameMap;
-}
-
 /** Wraps `LSTM.prototype.call` and `GRU.prototype.call` (idempotent). */
 export function patchRecurrentLayers(tf: Tf): void {
-  const map = classNameMap(tf);
-  for (const spec of SPECS) {
-    const cls = map[spec.layer]?.[0];
-    if (cls === undefined || patched.has(cls)) continue;
-    const descriptor = Object.getOwnPropertyDescriptor(cls.prototype, 'call');
-    const original = (cls.prototype as { call: CallFn }).call;
-    Object.defineProperty(cls.prototype, 'call', {
-      configurable: true,
-      enumerable: descriptor?.enumerable ?? false,
-      writable: true,
-      value: fusedCall(tf, spec, original),
-    });
-    patched.set(cls, descriptor);
-  }
+  for (const spec of SPECS) patch.wrap<CallFn>(tf, spec.layer, (original) => fusedCall(tf, spec, original));
 }
 
 /** Puts the layer classes' original `call` back exactly (called by `uninstallWasmKernels`). */
 export function restoreRecurrentLayers(): void {
-  for (const [cls, descriptor] of patched) {
-    if (descriptor === undefined) {
-      delete (cls.prototype as { call?: unknown }).call;
-    } else {
-      Object.defineProperty(cls.prototype, 'call', descriptor);
-    }
-  }
-  patched.clear();
+  patch.restore();
 }
 
 function fusedCall(tf: Tf, spec: LayerSpec, original: CallFn): CallFn {
@@ -216,9 +191,8 @@ function fusedCall(tf: Tf, spec: LayerSpec, original: CallFn): CallFn {
 
 /** Why the fused kernels cannot run this call, or null. */
 function unfusedReason(tf: Tf, layer: RnnLayerLike, spec: LayerSpec, x: Tensor, kwargs: Kwargs): string | null {
-  const map = classNameMap(tf);
   const cell = layer.cell;
-  if (Object.getPrototypeOf(cell) !== map[spec.cell]?.[0].prototype) return `its cell is not tfjs-layers' ${spec.cell}`;
+  if (Object.getPrototypeOf(cell) !== layerClass(tf, spec.cell)?.prototype) return `its cell is not tfjs-layers' ${spec.cell}`;
   if (kwargs?.['mask'] != null) return 'a mask is applied (Masking, or an Embedding with maskZero)';
   if (kwargs?.['constants'] != null) return 'constants are passed';
   const dropping = (rate: number): boolean => rate > 0 && rate < 1;
@@ -228,7 +202,7 @@ function unfusedReason(tf: Tf, layer: RnnLayerLike, spec: LayerSpec, x: Tensor, 
   if (layer.unroll) return 'unroll is true';
   for (const [field, activation] of [['activation', cell.activation], ['recurrentActivation', cell.recurrentActivation]] as const) {
     const name = activation.getClassName();
-    if (!ACTIVATIONS.includes(name as RecurrentActivationName) || Object.getPrototypeOf(activation) !== map[name]?.[0].prototype) {
+    if (!ACTIVATIONS.includes(name as RecurrentActivationName) || Object.getPrototypeOf(activation) !== layerClass(tf, name)?.prototype) {
       return `${field} '${name}' is not one of ${ACTIVATIONS.join(', ')}`;
     }
   }
