@@ -6,6 +6,7 @@
  * (the cpu conv gradient kernels assume dilation 1).
  */
 import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
 import '@tensorflow/tfjs-backend-wasm';
 import { convGradientGeometry, type ConvGradientGeometry } from '../internal/kernels/conv-gradient-geometry.js';
 import { installWasmKernels } from '../internal/install-wasm-kernels.js';
@@ -121,6 +122,19 @@ export class WorstError {
 /** Heap buffers held by the active backend: unlike `tf.memory().numTensors`, this also sees leaked intermediates. */
 export function backendDataIds(): number {
   return tf.engine().backend.numDataIds();
+}
+
+/**
+ * Runs `fn` once (a warm-up: caches and packed operands may stay), then `repeats` more times, and expects neither the
+ * engine's tensor count nor the backend's heap buffers ({@link backendDataIds}) to have grown: the kernels' leak check.
+ */
+export function expectNoLeak(fn: () => unknown, repeats: number): void {
+  fn();
+  const tensors = tf.memory().numTensors;
+  const buffers = backendDataIds();
+  for (let i = 0; i < repeats; i++) fn();
+  expect(tf.memory().numTensors).toBe(tensors);
+  expect(backendDataIds()).toBe(buffers);
 }
 
 /** Geometry of a forward conv, via the same helper the kernels use (tested independently by the cpu comparisons). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  backendDataIds,
+  expectNoLeak,
   randomTensor,
   relativeError,
   runOnBoth,
@@ -90,12 +90,7 @@ describe('transposed matMul on wasm', () => {
         tf.engine().runKernel('BatchMatMul', { a, b }, { transposeA: true, transposeB: true }),
         tf.engine().runKernel('_FusedMatMul', { a, b, bias }, { transposeA: true, transposeB: true, activation: 'relu' }),
       ] as tf.Tensor[]);
-    run();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 5; i++) run();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
+    expectNoLeak(run, 5);
     tf.dispose([a, b, bias]);
   });
 });

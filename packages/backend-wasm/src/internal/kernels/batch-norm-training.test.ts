@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
-import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
+import { expectNoLeak, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
 import { BATCH_NORM_TRAIN } from './batch-norm-training.js';
 
 const worst = new WorstError();
@@ -93,12 +93,7 @@ describe('BatchNormalization training on wasm', () => {
     const optimizer = tf.train.sgd(0.1);
     const x = tf.randomNormal([8, 4, 4, 3]);
     const step = () => optimizer.minimize(() => tf.mean(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, false);
-    step();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 3; i++) step();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
+    expectNoLeak(step, 3);
     tf.dispose([x]);
     optimizer.dispose();
     model.dispose();

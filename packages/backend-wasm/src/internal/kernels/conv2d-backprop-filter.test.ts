@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  backendDataIds,
+  expectNoLeak,
   geometry,
   onBackend,
   randomTensor,
@@ -178,12 +178,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const dy = tf.tensor(randomTensor([...dyShape], 12).values, [...dyShape]);
     const attrs = { strides: [...strides], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, xShape[3], 4] };
     const run = () => tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x, dy }, attrs).dispose();
-    run();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 5; i++) run();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
+    expectNoLeak(run, 5);
     tf.dispose([x, dy]);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
 import { resolveKernelTable } from './wasm-kernel-scope.js';
 import {
-  backendDataIds,
+  expectNoLeak,
   geometry,
   onBackend,
   randomTensor,
@@ -129,12 +129,7 @@ describe('Conv2DBackpropInput on wasm', () => {
     const filter = tf.tensor(randomTensor([3, 3, 3, 4], 10).values, [3, 3, 3, 4]);
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: [2, 7, 6, 3] };
     const run = () => tf.engine().runKernel<tf.Tensor>('Conv2DBackpropInput', { dy, filter }, attrs).dispose();
-    run();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 5; i++) run();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
+    expectNoLeak(run, 5);
     tf.dispose([dy, filter]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  backendDataIds,
+  expectNoLeak,
   geometry,
   onBackend,
   randomTensor,
@@ -155,12 +155,7 @@ describe('depthwise conv gradients on wasm', () => {
         tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter }, { ...common, inputShape: [2, 7, 6, 3] }),
       ] as tf.Tensor[]);
     };
-    run();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 5; i++) run();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
+    expectNoLeak(run, 5);
     tf.dispose([x, dy, filter]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
-import { backendDataIds, randomTensor, runOnBoth, setUpWasmWithKernels, tf } from '../../test-support/wasm-kernel-harness.js';
+import { expectNoLeak, randomTensor, runOnBoth, setUpWasmWithKernels, tf } from '../../test-support/wasm-kernel-harness.js';
 
 const CASES: Array<readonly [string, number[], number[]]> = [
   ['batch-norm gradient: [1,1,1,C] to the activation', [1, 1, 1, 5], [4, 3, 2, 1]],
@@ -55,12 +55,7 @@ describe('Tile on wasm', () => {
         });
         grad(x).dataSync();
       });
-    step();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 3; i++) step();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
+    expectNoLeak(step, 3);
     tf.dispose([x, scale, offset]);
   });
 });

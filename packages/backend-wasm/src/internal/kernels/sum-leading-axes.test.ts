@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendDataIds, randomTensor, relativeError, runOnBoth, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
+import { expectNoLeak, randomTensor, relativeError, runOnBoth, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
 import { heapSimdLoopsOf } from './heap-simd-loops.js';
 
 const worst = new WorstError();
@@ -39,12 +39,7 @@ describe('Sum on wasm', () => {
   it('frees nothing it should keep and keeps nothing it should free', () => {
     const x = tf.randomNormal([8, 3, 3, 16]);
     const run = () => tf.tidy(() => tf.sum(x, [0, 1, 2]).dataSync());
-    run();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 3; i++) run();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
+    expectNoLeak(run, 3);
     x.dispose();
   });
 });

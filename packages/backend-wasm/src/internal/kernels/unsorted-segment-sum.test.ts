@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  backendDataIds,
+  expectNoLeak,
   onBackend,
   randomTensor,
   randomValues,
@@ -9,8 +9,8 @@ import {
   runOnBoth,
   setUpWasmWithKernels,
   tf,
-  WorstError,
   type HostTensor,
+  WorstError,
 } from '../../test-support/wasm-kernel-harness.js';
 
 const TOLERANCE = 1e-4;
@@ -96,12 +96,7 @@ describe('UnsortedSegmentSum on wasm', () => {
     const x = tf.ones([40, 3]);
     const ids = tf.tensor1d(Int32Array.from({ length: 40 }, (_, i) => i % 7), 'int32');
     const run = () => tf.engine().runKernel<tf.Tensor>('UnsortedSegmentSum', { x, segmentIds: ids }, { numSegments: 7 }).dispose();
-    run();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 5; i++) run();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
+    expectNoLeak(run, 5);
     tf.dispose([x, ids]);
   });
 });
