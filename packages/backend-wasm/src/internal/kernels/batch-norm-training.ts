@@ -26,7 +26,7 @@
 import type { KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
 import { heapOffset, heapSimdLoopsOf, type HeapSimdLoops } from './heap-simd-loops.js';
 import { LayerCallPatch } from './layer-call-patch.js';
-import { requireInput, type Tf, toKernelFunc, type WasmBackendLike } from './wasm-kernel-types.js';
+import { requireInput, type Tf, toKernelFunc, type WasmBackendLike, type WasmKernelArgs } from './wasm-kernel-types.js';
 
 export const BATCH_NORM_TRAIN = 'FitstreamBatchNormTrain';
 export const BATCH_NORM_TRAIN_GRAD = 'FitstreamBatchNormTrainGrad';
@@ -44,6 +44,29 @@ function requireFloat32(infos: readonly TensorInfo[], kernel: string): void {
   for (const info of infos) {
     if (info.dtype !== 'float32') throw new Error(`${kernel}: float32 inputs expected, got ${info.dtype}`);
   }
+}
+
+/**
+ * What both kernels read and allocate first: the float32 inputs named by `keys` (x among them), `epsilon`, x's rows and
+ * channels, and the three outputs `[x.shape]`, `[C]`, `[C]` (allocated before any view: an allocation may grow, and so
+ * detach, the wasm memory).
+ */
+function batchNormCall<K extends string>(
+  { inputs, backend, attrs }: WasmKernelArgs,
+  kernelName: string,
+  keys: readonly (K | 'x')[],
+): { inputs: Record<K | 'x', TensorInfo>; epsilon: number; rows: number; channels: number; outputs: [TensorInfo, TensorInfo, TensorInfo] } {
+  const read = {} as Record<K | 'x', TensorInfo>;
+  for (const key of keys) read[key] = requireInput(inputs, key, kernelName);
+  requireFloat32(keys.map((key) => read[key]), kernelName);
+  const x = read.x;
+  const [rows, channels] = rowsAndChannels(x.shape, kernelName);
+  const outputs: [TensorInfo, TensorInfo, TensorInfo] = [
+    backend.makeOutput([...x.shape], 'float32'),
+    backend.makeOutput([channels], 'float32'),
+    backend.makeOutput([channels], 'float32'),
+  ];
+  return { inputs: read, epsilon: attrs['epsilon'] as number, rows, channels, outputs };
 }
 
 function view(backend: WasmBackendLike, info: TensorInfo): Float32Array {
@@ -77,17 +100,11 @@ function simdAffine(
 
 /** Inputs `x` `[…, C]`, `scale` `[C]`, `offset` `[C]`; attr `epsilon`. Outputs y, mean `[C]`, variance `[C]`. */
 export function createBatchNormTrainKernel(): KernelFunc {
-  return toKernelFunc(({ inputs, backend, attrs }) => {
-    const x = requireInput(inputs, 'x', BATCH_NORM_TRAIN);
-    const scale = requireInput(inputs, 'scale', BATCH_NORM_TRAIN);
-    const offset = requireInput(inputs, 'offset', BATCH_NORM_TRAIN);
-    requireFloat32([x, scale, offset], BATCH_NORM_TRAIN);
-    const epsilon = attrs['epsilon'] as number;
-    const [rows, channels] = rowsAndChannels(x.shape, BATCH_NORM_TRAIN);
-    const y = backend.makeOutput([...x.shape], 'float32');
-    const meanOut = backend.makeOutput([channels], 'float32');
-    const varianceOut = backend.makeOutput([channels], 'float32');
-    // Views only after the allocations: an allocation may grow (and so detach) the wasm memory.
+  return toKernelFunc((args) => {
+    const { backend } = args;
+    const { inputs, epsilon, rows, channels, outputs } = batchNormCall(args, BATCH_NORM_TRAIN, ['x', 'scale', 'offset']);
+    const { x, scale, offset } = inputs;
+    const [y, meanOut, varianceOut] = outputs;
     const xs = view(backend, x);
     const ys = view(backend, y);
     const gamma = view(backend, scale);
@@ -133,18 +150,11 @@ export function createBatchNormTrainKernel(): KernelFunc {
 
 /** Inputs `dy`, `x`, `scale`, `mean`, `variance`; attr `epsilon`. Outputs dx, dScale `[C]`, dOffset `[C]`. */
 export function createBatchNormTrainGradKernel(): KernelFunc {
-  return toKernelFunc(({ inputs, backend, attrs }) => {
-    const dy = requireInput(inputs, 'dy', BATCH_NORM_TRAIN_GRAD);
-    const x = requireInput(inputs, 'x', BATCH_NORM_TRAIN_GRAD);
-    const scale = requireInput(inputs, 'scale', BATCH_NORM_TRAIN_GRAD);
-    const meanIn = requireInput(inputs, 'mean', BATCH_NORM_TRAIN_GRAD);
-    const varianceIn = requireInput(inputs, 'variance', BATCH_NORM_TRAIN_GRAD);
-    requireFloat32([dy, x, scale, meanIn, varianceIn], BATCH_NORM_TRAIN_GRAD);
-    const epsilon = attrs['epsilon'] as number;
-    const [rows, channels] = rowsAndChannels(x.shape, BATCH_NORM_TRAIN_GRAD);
-    const dxOut = backend.makeOutput([...x.shape], 'float32');
-    const dScaleOut = backend.makeOutput([channels], 'float32');
-    const dOffsetOut = backend.makeOutput([channels], 'float32');
+  return toKernelFunc((args) => {
+    const { backend } = args;
+    const { inputs, epsilon, rows, channels, outputs } = batchNormCall(args, BATCH_NORM_TRAIN_GRAD, ['dy', 'x', 'scale', 'mean', 'variance']);
+    const { dy, x, scale, mean: meanIn, variance: varianceIn } = inputs;
+    const [dxOut, dScaleOut, dOffsetOut] = outputs;
     const xs = view(backend, x);
     const dys = view(backend, dy);
     const dxs = view(backend, dxOut);
