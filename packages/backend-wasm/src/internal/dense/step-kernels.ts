@@ -61,6 +61,17 @@ function rowsAndWidth(info: TensorInfo, kernel: string): [number, number] {
   return [size / width, width];
 }
 
+/**
+ * The float32 inputs `first` and `second` (read in this order), which must have the same shape, with the rows × width
+ * of that shape's last axis: what the softmax-gradient, loss and accuracy kernels read.
+ */
+function rowPair(inputs: Parameters<KernelFunc>[0]['inputs'], first: string, second: string, kernel: string): [TensorInfo, TensorInfo, number, number] {
+  const a = float32Input(inputs, first, kernel);
+  const b = float32Input(inputs, second, kernel);
+  sameShape(a, b, kernel);
+  return [a, b, ...rowsAndWidth(b, kernel)];
+}
+
 function views(backend: WasmBackendLike, ...infos: TensorInfo[]): Float32Array[] {
   // After every allocation: an allocation may grow the heap and detach earlier views.
   return infos.map((info) => backend.typedArrayFromHeap(info) as Float32Array);
@@ -91,10 +102,7 @@ export function createReluGradKernel(): KernelFunc {
 /** `y·(dy − Σ_last dy·y)` per row of the last axis. Inputs `dy`, `y` (the softmax output). */
 export function createSoftmaxGradKernel(): KernelFunc {
   return toKernelFunc(({ inputs, backend }) => {
-    const dy = float32Input(inputs, 'dy', SOFTMAX_GRAD);
-    const y = float32Input(inputs, 'y', SOFTMAX_GRAD);
-    sameShape(dy, y, SOFTMAX_GRAD);
-    const [rows, width] = rowsAndWidth(y, SOFTMAX_GRAD);
+    const [dy, y, rows, width] = rowPair(inputs, 'dy', 'y', SOFTMAX_GRAD);
     const out = backend.makeOutput([...dy.shape], 'float32');
     const [d, s, o] = views(backend, dy, y, out);
     for (let r = 0, base = 0; r < rows; r++, base += width) {
@@ -130,10 +138,7 @@ export function createBiasGradKernel(): KernelFunc {
 /** Per row: `−Σ y·log(clip(p / Σp, ε, 1 − ε))`. Inputs `yTrue`, `yPred` ([..., classes], same shape); output [rows]. */
 export function createCategoricalCrossentropyKernel(): KernelFunc {
   return toKernelFunc(({ inputs, backend }) => {
-    const yTrue = float32Input(inputs, 'yTrue', CATEGORICAL_CROSSENTROPY);
-    const yPred = float32Input(inputs, 'yPred', CATEGORICAL_CROSSENTROPY);
-    sameShape(yTrue, yPred, CATEGORICAL_CROSSENTROPY);
-    const [rows, width] = rowsAndWidth(yPred, CATEGORICAL_CROSSENTROPY);
+    const [yTrue, yPred, rows, width] = rowPair(inputs, 'yTrue', 'yPred', CATEGORICAL_CROSSENTROPY);
     const out = backend.makeOutput(yPred.shape.slice(0, -1), 'float32');
     const [t, p, o] = views(backend, yTrue, yPred, out);
     for (let r = 0, base = 0; r < rows; r++, base += width) {
@@ -155,10 +160,7 @@ export function createCategoricalCrossentropyKernel(): KernelFunc {
 export function createCategoricalCrossentropyGradKernel(): KernelFunc {
   return toKernelFunc(({ inputs, backend }) => {
     const dy = float32Input(inputs, 'dy', CATEGORICAL_CROSSENTROPY_GRAD);
-    const yTrue = float32Input(inputs, 'yTrue', CATEGORICAL_CROSSENTROPY_GRAD);
-    const yPred = float32Input(inputs, 'yPred', CATEGORICAL_CROSSENTROPY_GRAD);
-    sameShape(yTrue, yPred, CATEGORICAL_CROSSENTROPY_GRAD);
-    const [rows, width] = rowsAndWidth(yPred, CATEGORICAL_CROSSENTROPY_GRAD);
+    const [yTrue, yPred, rows, width] = rowPair(inputs, 'yTrue', 'yPred', CATEGORICAL_CROSSENTROPY_GRAD);
     const dySize = dy.shape.reduce((a, b) => a * b, 1);
     if (dySize !== rows) throw new Error(`${CATEGORICAL_CROSSENTROPY_GRAD}: dy has ${dySize} values for ${rows} rows`);
     const dTrue = backend.makeOutput([...yTrue.shape], 'float32');
@@ -189,10 +191,7 @@ export function createCategoricalCrossentropyGradKernel(): KernelFunc {
 /** Per row: 1 where the first maximum of `yTrue` and of `yPred` are at the same index, else 0. Output [rows]. */
 export function createCategoricalAccuracyKernel(): KernelFunc {
   return toKernelFunc(({ inputs, backend }) => {
-    const yTrue = float32Input(inputs, 'yTrue', CATEGORICAL_ACCURACY);
-    const yPred = float32Input(inputs, 'yPred', CATEGORICAL_ACCURACY);
-    sameShape(yTrue, yPred, CATEGORICAL_ACCURACY);
-    const [rows, width] = rowsAndWidth(yPred, CATEGORICAL_ACCURACY);
+    const [yTrue, yPred, rows, width] = rowPair(inputs, 'yTrue', 'yPred', CATEGORICAL_ACCURACY);
     const out = backend.makeOutput(yPred.shape.slice(0, -1), 'float32');
     const [t, p, o] = views(backend, yTrue, yPred, out);
     for (let r = 0, base = 0; r < rows; r++, base += width) {
