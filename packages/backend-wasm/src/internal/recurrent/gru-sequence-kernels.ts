@@ -10,7 +10,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { gatePasses } from './gate-simd.js';
 import { activateRange, derivative, type RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
-import { copyFloats, onRecurrentHeap, sequenceInputs, timeIndex, weightGradients } from './sequence-kernel-frame.js';
+import { copyFloats, inputProjection, onRecurrentHeap, sequenceInputs, timeIndex, weightGradients } from './sequence-kernel-frame.js';
 
 export const GRU_SEQUENCE = 'FitstreamGRUSequence';
 export const GRU_SEQUENCE_GRAD = 'FitstreamGRUSequenceGrad';
@@ -40,10 +40,11 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
       ['h0', [g.batch, g.units]],
     ]);
     const { x, kernel, recurrentKernel, h0 } = inputs;
-    const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G, act, ract } = g;
+    const { batch: B, steps: T, units: H, gateWidth: G, act, ract } = g;
     const { backend } = args;
     return onRecurrentHeap(backend, native, (heap, outputs) => {
-      const xw = heap.matMulBias(viewAs(x, [1, B * T, D]), heap.copy(kernel, [1, D, G]), bias);
+      const xw = inputProjection(heap, g, x, kernel, bias);
+      // Two recurrent products per step, unlike the LSTM's one: r must be known before (r·h₋₁)·U_h.
       const uZr = columns(heap, recurrentKernel, H, 0, 2 * H);
       const uH = columns(heap, recurrentKernel, H, 2 * H, H);
       const y = heap.output([B, T, H]);

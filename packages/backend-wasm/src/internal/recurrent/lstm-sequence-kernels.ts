@@ -16,7 +16,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { gatePasses } from './gate-simd.js';
 import { activateRange, derivative, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
-import { copyFloats, onRecurrentHeap, sequenceInputs, timeIndex, weightGradients } from './sequence-kernel-frame.js';
+import { copyFloats, inputProjection, onRecurrentHeap, sequenceInputs, timeIndex, weightGradients } from './sequence-kernel-frame.js';
 
 export const LSTM_SEQUENCE = 'FitstreamLSTMSequence';
 export const LSTM_SEQUENCE_GRAD = 'FitstreamLSTMSequenceGrad';
@@ -35,10 +35,11 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
       ['c0', [g.batch, g.units]],
     ]);
     const { x, kernel, recurrentKernel, h0, c0 } = inputs;
-    const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G, act, ract } = g;
+    const { batch: B, steps: T, units: H, gateWidth: G, act, ract } = g;
     const { backend } = args;
     return onRecurrentHeap(backend, native, (heap, outputs) => {
-      const xw = heap.matMulBias(viewAs(x, [1, B * T, D]), heap.copy(kernel, [1, D, G]), bias);
+      const xw = inputProjection(heap, g, x, kernel, bias);
+      // One recurrent product per step (h₋₁·U for all four gates); the GRU's needs two (its reset gate comes between).
       const u = heap.copy(recurrentKernel, [1, H, G]);
       const y = heap.output([B, T, H]);
       outputs.push(y);

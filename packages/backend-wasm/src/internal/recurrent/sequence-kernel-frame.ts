@@ -6,7 +6,7 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
 import { requireInput, type WasmBackendLike, type WasmKernelArgs } from '../kernels/wasm-kernel-types.js';
-import { activationCode, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels } from './recurrent-heap.js';
+import { activationCode, dims, expectShape, RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 
 /** The sizes and attrs of one whole-sequence call: B, T, D, H, the gate width G (gates × H) and the activations. */
 export interface SequenceGeometry {
@@ -93,6 +93,12 @@ export function onRecurrentHeap(
 /** The time index read at processing step `s` (processing order runs backwards in time under `goBackwards`). */
 export function timeIndex(g: SequenceGeometry, s: number): number {
   return g.goBackwards ? g.steps - 1 - s : s;
+}
+
+/** x·W + b for every time step at once: one GEMM `[1, B·T, D]·[1, D, G]` (+ bias), rows aligned with x's `[B·T]` rows. */
+export function inputProjection(heap: RecurrentHeap, g: SequenceGeometry, x: TensorInfo, kernel: TensorInfo, bias: TensorInfo | undefined): TensorInfo {
+  const { batch: B, steps: T, inputDim: D, gateWidth: G } = g;
+  return heap.matMulBias(viewAs(x, [1, B * T, D]), heap.copy(kernel, [1, D, G]), bias);
 }
 
 /** Copies the first `count` floats of `src` into `dst` (both on the heap). */
