@@ -188,7 +188,11 @@ export function createCategoricalCrossentropyGradKernel(): KernelFunc {
   });
 }
 
-/** Per row: 1 where the first maximum of `yTrue` and of `yPred` are at the same index, else 0. Output [rows]. */
+/**
+ * Per row: 1 where the first maximum of `yTrue` and of `yPred` are at the same index, else 0. Output [rows]. (Framed
+ * like the cross-entropy kernel — rowPair, one output per row — but the per-row work differs, so only the reading is
+ * shared.)
+ */
 export function createCategoricalAccuracyKernel(): KernelFunc {
   return toKernelFunc(({ inputs, backend }) => {
     const [yTrue, yPred, rows, width] = rowPair(inputs, 'yTrue', 'yPred', CATEGORICAL_ACCURACY);

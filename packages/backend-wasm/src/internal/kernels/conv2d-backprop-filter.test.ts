@@ -138,6 +138,8 @@ describe('Conv2DBackpropFilter on wasm', () => {
     expect(worst.record(await withGemm(10, [2, 7, 6, 3], [3, 3, 3, 4], 'same', 13), 'stride 1 over the cap')).toBeLessThanOrEqual(TOLERANCE);
   });
 
+  // Like the one-channel and conv2d-backprop-input cases in shape only: each is its own scenario (attrs, shapes, seeds);
+  // the comparison itself is the harness' runOnBoth / relativeError / WorstError.
   it('supports NCHW data', async () => {
     const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] };
     const x = randomTensor([2, 3, 8, 7], 5);
