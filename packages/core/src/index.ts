@@ -76,15 +76,25 @@ export type { DependencyContainer } from './internal/di/container.js';
 export { Random, withSeed, FitstreamInputError, writeFileAtomic, writeDirectoryAtomic, removeStaleTemporaries } from '@fitstream/util';
 export type { RandomState } from '@fitstream/util';
 
-export { selectBackend } from './internal/backends/select-backend.js';
-export type { BackendName, BackendPreference, BackendSelection, SelectBackendOptions, WasmPaths } from './internal/backends/select-backend.js';
-export { backendReport } from './internal/backends/backend-report.js';
-export type { BackendReport, BackendCandidateReport, BackendReportOptions } from './internal/backends/backend-report.js';
-export type { Platform, WebGpuAdapterInfo } from './internal/backends/environment.js';
-// fitstream's wasm training kernels (installWasmKernels & co.) are @fitstream/backend-wasm, an optional peer that
-// selectBackend loads dynamically; these are the types of that seam (docs/migration/0.2-backend-wasm.md).
-export type { WasmKernelGroups, InstalledWasmKernels, MissingWasmKernels } from './internal/backends/wasm-kernels.js';
-export { assertWasmThreads } from './internal/backends/select-backend.js';
+// Backend selection lives in @fitstream/backends (usable without the trainer); re-exported so that code importing it
+// from the core keeps working. fitstream's wasm training kernels are @fitstream/backend-wasm, an optional peer that
+// selectBackend loads dynamically; WasmKernelGroups & co. are the types of that seam (docs/migration/0.2-backend-wasm.md).
+export { selectBackend, assertWasmThreads, backendReport } from '@fitstream/backends';
+export type {
+  BackendName,
+  BackendPreference,
+  BackendSelection,
+  SelectBackendOptions,
+  WasmPaths,
+  BackendReport,
+  BackendCandidateReport,
+  BackendReportOptions,
+  Platform,
+  WebGpuAdapterInfo,
+  WasmKernelGroups,
+  InstalledWasmKernels,
+  MissingWasmKernels,
+} from '@fitstream/backends';
 export { applyOptimizerUpdate, usesFusedUpdate } from './internal/optimizers/apply-optimizer-update.js';
 export type { LearningRateScale } from './internal/optimizers/apply-optimizer-update.js';
 export { alignOptimizerSlots } from './internal/optimizers/align-optimizer-slots.js';

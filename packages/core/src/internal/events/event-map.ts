@@ -1,14 +1,11 @@
+import type { BackendFallback } from '@fitstream/backends';
 import { filter, type OperatorFunction } from 'rxjs';
 import type { LazyMetrics } from './lazy-metrics.js';
 import type { EpochLogs, ValidationLogs } from './metric-names.js';
 
-/** Why a backend candidate was not used. */
-export interface BackendFallback {
-  readonly backend: string;
-  readonly reason: string;
-  /** How to make this backend available, when fitstream knows. */
-  readonly fix: string | undefined;
-}
+// BackendFallback (why a backend candidate was not used) is @fitstream/backends' type, re-exported here so that the
+// `backend:selected` event and the core's index keep their names.
+export type { BackendFallback };
 
 /** An error as plain data, so that events stay JSON-serializable (`fit` itself rejects with the original error). */
 export interface SerializedError {

@@ -1,5 +1,5 @@
 import { Subscription } from 'rxjs';
-import { explainMissingKernel } from '../backends/wasm-kernels.js';
+import { explainMissingKernel } from '@fitstream/backends';
 import type { CheckpointInfo } from '../checkpoint/checkpoint-format.js';
 import { writeSnapshot } from '../checkpoint/write-checkpoint.js';
 import { serializeError, type FitEndReason, type History } from '../events/event-map.js';

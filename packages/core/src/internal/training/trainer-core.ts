@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendSelection } from '../backends/select-backend.js';
+import { selectBackend, type BackendSelection } from '@fitstream/backends';
 import type { CheckpointStateInput } from '../checkpoint/checkpoint-format.js';
 import { snapshotCheckpoint, type CheckpointSnapshot } from '../checkpoint/write-checkpoint.js';
 import { createChildContainer, type DependencyContainer } from '../di/container.js';

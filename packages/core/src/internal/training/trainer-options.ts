@@ -1,4 +1,4 @@
-import type { BackendPreference } from '../backends/select-backend.js';
+import type { BackendPreference } from '@fitstream/backends';
 import type { TrainableModel } from '../model/model.js';
 import type { LossOption, LossWeights } from './heads.js';
 import type { MetricSpec } from './metrics.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { backendReport, selectBackend } from '../../index.js';
-import { NATIVE_BACKEND } from '../../test-support/backends.js';
+import { backendReport, selectBackend } from '../index.js';
+import { NATIVE_BACKEND } from '../test-support/native-backend.js';
 import { activateCandidate, CandidateUnavailable } from './candidates.js';
 import { defaultWasmThreads } from './environment.js';
 

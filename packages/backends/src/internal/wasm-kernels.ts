@@ -5,7 +5,7 @@
  * training then runs on the stock kernels, and a kernel those lack fails with an error that names the package.
  *
  * The option and report types below are that package's `WasmKernelOptions` and `WasmKernelReport`, spelled here because
- * the core does not import it; the package's type tests keep the two equal.
+ * this package does not import it; that package's type tests keep the two equal.
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import { describeLoadError, importOptional } from './optional-package.js';
@@ -16,8 +16,8 @@ export const WASM_KERNELS_FIX = `npm install ${WASM_KERNELS_PACKAGE}`;
 
 /**
  * Which groups of fitstream's wasm kernels `selectBackend` installs (each on unless `false`): `@fitstream/backend-wasm`'s
- * `WasmKernelOptions`, whose documentation says what each group holds. Written out in both packages on purpose (core
- * must not import the optional package); backend-wasm's type test keeps the two equal.
+ * `WasmKernelOptions`, whose documentation says what each group holds. Written out in both packages on purpose (this
+ * package must not import the optional package); backend-wasm's type test keeps the two equal.
  */
 export interface WasmKernelGroups {
   /** `BatchMatMul` / `_FusedMatMul` with transposed operands through the fast plain product. */
@@ -64,7 +64,7 @@ export interface MissingWasmKernels {
   readonly fix: string;
 }
 
-/** The part of `@fitstream/backend-wasm` the core calls: pass the module itself where a dynamic import cannot find it. */
+/** The part of `@fitstream/backend-wasm` `selectBackend` calls: pass the module itself where a dynamic import cannot find it. */
 export interface WasmKernelsModule {
   installWasmKernels(tf: typeof tfjs, options: WasmKernelGroups): InstalledWasmKernels;
 }
@@ -111,7 +111,16 @@ export function missingKernelsNote(missing: MissingWasmKernels): string {
 /**
  * `error`, or — when it is tfjs' "Kernel 'X' not registered for backend 'wasm'" — an error that says stock
  * tfjs-backend-wasm lacks that kernel and that `@fitstream/backend-wasm` provides the missing training kernels (with the
- * original as its `cause`).
+ * original as its `cause`). `@fitstream/core`'s trainer rejects `fit` with it; any tfjs training loop on wasm can too.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.fit(x, y, { epochs: 1 });
+ * } catch (error) {
+ *   throw explainMissingKernel(error); // "The wasm backend has no 'Conv2DBackpropFilter' kernel … npm install @fitstream/backend-wasm …"
+ * }
+ * ```
  */
 export function explainMissingKernel(error: unknown): unknown {
   const kernel = error instanceof Error ? /Kernel '([^']+)' not registered for backend 'wasm'/.exec(error.message)?.[1] : undefined;

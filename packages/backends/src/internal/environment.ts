@@ -1,6 +1,6 @@
 /**
  * What the backend selector needs to know about where it runs: Node.js or a web page (or worker), and in a page whether
- * WebGPU and shared-memory wasm threads can exist. Read from globals through narrow structural types, since the core
+ * WebGPU and shared-memory wasm threads can exist. Read from globals through narrow structural types, since this package
  * compiles without DOM types.
  */
 

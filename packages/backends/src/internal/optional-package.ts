@@ -1,4 +1,4 @@
-/** Loading optional peers (tfjs-node, @fitstream/backend-wasm) that the core never imports statically. */
+/** Loading optional peers (tfjs-node, @fitstream/backend-wasm) that this package never imports statically. */
 
 /**
  * `import(name)`. The name goes through a variable so that bundlers and TypeScript do not try to resolve an optional

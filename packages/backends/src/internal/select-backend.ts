@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackendFallback } from '../events/event-map.js';
+import { FitstreamInputError } from '@fitstream/util';
 import { ALL_BACKENDS, AUTO_ORDER, activateCandidate, fixFor, type BackendName, type WasmPaths } from './candidates.js';
 import { currentPlatform, defaultWasmThreads, sharedMemorySupport, type SharedMemorySupport } from './environment.js';
 import { describeLoadError } from './optional-package.js';
@@ -15,6 +15,23 @@ import {
 } from './wasm-kernels.js';
 
 export type { BackendName, WasmPaths } from './candidates.js';
+
+/**
+ * Why a backend candidate was not used: one entry of {@link BackendSelection.fallbacks}, and of the trainer's
+ * `backend:selected` event in `@fitstream/core`.
+ *
+ * @example
+ * ```ts
+ * const { fallbacks } = await selectBackend();
+ * for (const f of fallbacks) console.warn(`${f.backend}: ${f.reason}${f.fix ? ` (fix: ${f.fix})` : ''}`);
+ * ```
+ */
+export interface BackendFallback {
+  readonly backend: string;
+  readonly reason: string;
+  /** How to make this backend available, when fitstream knows. */
+  readonly fix: string | undefined;
+}
 
 /** `'auto'` tries every backend of the platform in order; a name (or list) restricts the candidates. */
 export type BackendPreference = 'auto' | BackendName | readonly BackendName[];
@@ -84,6 +101,12 @@ const IS_NODE = currentPlatform() === 'node';
  * Validates the `threads` option: a whole number ≥ 1; exactly 1 under Node.js, and in a page that is not
  * cross-origin isolated; with the reason when it is not.
  * @throws RangeError for a non-integer or < 1; Error for > 1 under Node.js or without shared memory.
+ *
+ * @example
+ * ```ts
+ * assertWasmThreads(1);   // fine everywhere
+ * assertWasmThreads(4);   // throws under Node.js, and in a page that is not cross-origin isolated, saying why
+ * ```
  */
 export function assertWasmThreads(threads: number, isNode = IS_NODE, memory: SharedMemorySupport = sharedMemorySupport()): void {
   if (!Number.isInteger(threads) || threads < 1) {
@@ -111,7 +134,7 @@ function candidatesOf(prefer: BackendPreference): readonly BackendName[] {
   if (prefer === 'auto') return AUTO_ORDER[currentPlatform()];
   const list = typeof prefer === 'string' ? [prefer] : prefer;
   for (const name of list) {
-    if (!ALL_BACKENDS.includes(name)) throw new Error(`Unknown backend "${String(name)}"; use one of ${ALL_BACKENDS.join(', ')} or 'auto'.`);
+    if (!ALL_BACKENDS.includes(name)) throw new FitstreamInputError('options.prefer', `Unknown backend "${String(name)}"; use one of ${ALL_BACKENDS.join(', ')} or 'auto'.`);
   }
   return list;
 }

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { createTrainer, ofType, selectBackend } from '../../index.js';
-import { NATIVE_BACKEND } from '../../test-support/backends.js';
-import { classificationData, mlp } from '../../test-support/fixtures.js';
+import { FitstreamInputError } from '@fitstream/util';
+import { selectBackend } from '../index.js';
+import { NATIVE_BACKEND } from '../test-support/native-backend.js';
 import { assertWasmThreads } from './select-backend.js';
 
 describe('selectBackend', () => {
@@ -56,8 +56,10 @@ describe('selectBackend', () => {
     expect(() => assertWasmThreads(1, false, { ...isolated, crossOriginIsolated: false })).not.toThrow();
   });
 
-  it('refuses unknown backend names', async () => {
-    await expect(selectBackend({ prefer: 'metal' as 'cpu', log: null })).rejects.toThrow(/Unknown backend "metal"; use one of tensorflow-gpu, tensorflow, webgpu, webgl, wasm, cpu/);
+  it('refuses unknown backend names, naming the option and the names it takes', async () => {
+    const unknown = selectBackend({ prefer: 'metal' as 'cpu', log: null });
+    await expect(unknown).rejects.toBeInstanceOf(FitstreamInputError);
+    await expect(unknown).rejects.toThrow(/^options\.prefer: Unknown backend "metal"; use one of tensorflow-gpu, tensorflow, webgpu, webgl, wasm, cpu or 'auto'\.$/);
   });
 
   it('treats browser backends asked for under Node.js as fallbacks with the reason, never as a crash', async () => {
@@ -79,17 +81,5 @@ describe('selectBackend', () => {
     const selection = await selectBackend({ prefer: 'wasm', log: (l) => lines.push(l) });
     expect(selection).toMatchObject({ backend: 'wasm', wasmThreads: 1 });
     expect(lines).toEqual(['fitstream: backend wasm']);
-  });
-
-  it('reports the selection in the trainer stream before fit:start', async () => {
-    const trainer = createTrainer({ model: mlp(3, 4, 2), optimizer: 'sgd', loss: 'categoricalCrossentropy', seed: 1, backend: ['tensorflow-gpu', 'wasm'], log: null });
-    const events: string[] = [];
-    let fallbacks: readonly { backend: string }[] = [];
-    trainer.events$.subscribe((e) => events.push(e.type));
-    trainer.events$.pipe(ofType('backend:selected')).subscribe((e) => (fallbacks = e.fallbacks));
-    const result = await trainer.fit(classificationData(8, 3, 2), { epochs: 1, batchSize: 8, handleSignals: false });
-    expect(events.slice(0, 2)).toEqual(['backend:selected', 'fit:start']);
-    expect(fallbacks.map((f) => f.backend)).toEqual(['tensorflow-gpu']);
-    expect(result.backend).toBe('wasm');
   });
 });
