@@ -323,6 +323,7 @@ export function distillation(options: DistillationOptions): Plugin {
     return out;
   };
 
+  // Looks like weightPenalty's in weight-penalty.ts (every plugin is { name, register: provide(…), attach }); stays apart: per-sample teacher loss vs a total-loss term.
   return {
     name,
     register: (c) =>

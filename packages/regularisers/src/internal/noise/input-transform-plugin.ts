@@ -17,6 +17,7 @@ export function inputTransformPlugin(options: {
   readonly body: () => ReportBody<ReportPayload>;
 }): Plugin {
   const { name, inputs, perturb, report, body } = options;
+  // Looks like label-smoothing.ts's plugin (every plugin is { name, register: provide(…), attach }); that one acts on the targets and checks output names.
   return {
     name,
     register: (c) =>

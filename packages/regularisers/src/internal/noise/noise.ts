@@ -84,6 +84,7 @@ export function gradientNoise(options: GradientNoiseOptions = {}): Plugin {
   const name = options.name ?? 'gradient-noise';
   const report = resolveReport(options.report, `${name}: report`);
   let last: number | undefined;
+  // Looks like clipPlugin's in clipping.ts (every plugin is { name, register: provide(…), attach }); stays apart: this adds noise, that clips.
   return {
     name,
     register: (c) =>

@@ -58,6 +58,7 @@ export function weightPenalty(options: WeightPenaltyOptions): Plugin {
   const report = resolveReport(options.report, `${name}: report`);
   const cache = new SelectionCache(selector(options, name));
   const accumulator = new DeviceAccumulator(['penalty', 'meanPenalty'] as const, ['last', 'mean']);
+  // Looks like distillation's in distillation.ts (every plugin is { name, register: provide(…), attach }); stays apart: a total-loss term vs a per-sample teacher loss.
   return {
     name,
     register: (c) =>

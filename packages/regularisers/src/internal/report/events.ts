@@ -24,6 +24,7 @@ interface ReportBase {
 }
 
 // One interface per report kind, alike in shape by design: the union below discriminates on `kind`, each documents its values.
+// One interface per member of the RegulariserReport union, alike by design: each names its kind's own values.
 /** Weight penalty: the value added to the loss (`l1·Σ|w| + l2·Σw²`) for the last batch, and the mean over the report. */
 export interface PenaltyReport extends ReportBase {
   readonly kind: 'penalty';
