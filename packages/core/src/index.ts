@@ -99,14 +99,33 @@ export { applyOptimizerUpdate, usesFusedUpdate } from './internal/optimizers/app
 export type { LearningRateScale } from './internal/optimizers/apply-optimizer-update.js';
 export { alignOptimizerSlots } from './internal/optimizers/align-optimizer-slots.js';
 
-export { fileSystem } from '#platform/file-system';
-export { checkpointStore, registerCheckpointStore, joinLocation } from './internal/checkpoint/checkpoint-store.js';
-export type { CheckpointStore, CheckpointFiles, StoredCheckpoint } from './internal/checkpoint/store-types.js';
-export { readCheckpoint, findCheckpoint } from './internal/checkpoint/read-checkpoint.js';
-export { exportCheckpoint, importCheckpoint, downloadCheckpoint, checkpointModel } from './internal/checkpoint/checkpoint-archive.js';
-export type { CheckpointFileInput } from './internal/checkpoint/checkpoint-archive.js';
-export { CheckpointCorruptError } from './internal/checkpoint/verify-checkpoint.js';
-export { writeCheckpoint, markLatest } from './internal/checkpoint/write-checkpoint.js';
-export type { CheckpointInfo, CheckpointState } from './internal/checkpoint/checkpoint-format.js';
-export type { LoadedCheckpoint, FindCheckpointOptions, SkippedCheckpoint } from './internal/checkpoint/read-checkpoint.js';
-export type { Json } from './internal/checkpoint/json.js';
+// The checkpoint format, its stores, reading and export/import live in @fitstream/checkpoint (no trainer, rxjs or
+// tsyringe); re-exported so that code importing them from the core keeps working.
+export {
+  fileSystem,
+  checkpointStore,
+  registerCheckpointStore,
+  joinLocation,
+  readCheckpoint,
+  findCheckpoint,
+  exportCheckpoint,
+  importCheckpoint,
+  downloadCheckpoint,
+  checkpointModel,
+  CheckpointCorruptError,
+  writeCheckpoint,
+  markLatest,
+} from '@fitstream/checkpoint';
+export type {
+  CheckpointStore,
+  CheckpointFiles,
+  StoredCheckpoint,
+  CheckpointFileInput,
+  CheckpointInfo,
+  CheckpointState,
+  LoadedCheckpoint,
+  FindCheckpointOptions,
+  SkippedCheckpoint,
+  WriteCheckpointOptions,
+  Json,
+} from '@fitstream/checkpoint';

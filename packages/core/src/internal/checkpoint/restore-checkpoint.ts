@@ -2,8 +2,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelAdapter } from '../model/model.js';
 import { renameOptimizerSlots } from '../optimizers/align-optimizer-slots.js';
-import type { NamedTensor } from './checkpoint-format.js';
-import type { LoadedCheckpoint } from './read-checkpoint.js';
+import type { LoadedCheckpoint, NamedTensor } from '@fitstream/checkpoint';
+import { FitstreamInputError } from '@fitstream/util';
+
+/** A checkpoint of a model alone (`writeCheckpoint` of @fitstream/checkpoint) holds no loop to continue. */
+export function withoutTrainer(path: string): FitstreamInputError {
+  return new FitstreamInputError('options.resumeFrom', `${path} was written without a trainer (writeCheckpoint): it holds no optimizer state or fit options to continue; load its model with tf.loadLayersModel(checkpointModel(path)) and start a new fit instead.`);
+}
 
 /**
  * Writes loaded weights into the model: by name when every name matches, otherwise by position (a model rebuilt in
@@ -30,7 +35,9 @@ export function assignWeights(model: ModelAdapter, weights: tf.NamedTensorMap, s
 
 /** Restores optimizer slots and the extras saved beside them. */
 export async function restoreOptimizer(optimizer: tf.Optimizer, loaded: LoadedCheckpoint, model: ModelAdapter): Promise<void> {
-  const saved = { className: loaded.state.optimizer.className, weights: loaded.optimizerWeights, extras: loaded.state.optimizer.extras };
+  const written = loaded.state.optimizer;
+  if (!written) throw withoutTrainer(loaded.path);
+  const saved = { className: written.className, weights: loaded.optimizerWeights, extras: written.extras };
   await restoreOptimizerSlots(optimizer, saved, loaded, slotRenames(loaded, new Map([['model', model]])) ?? legacySlotRenames(loaded, model));
 }
 

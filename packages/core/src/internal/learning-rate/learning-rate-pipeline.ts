@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { LearningRateRecord } from '@fitstream/checkpoint';
 import { getLearningRate, setLearningRate } from './optimizer-rate.js';
 import type { LearningRateBase, LearningRateModifier, LearningRatePosition, LearningRateStage } from './learning-rate-points.js';
 
@@ -14,12 +15,8 @@ export interface LearningRateValue {
   readonly factors: Readonly<Record<string, number>>;
 }
 
-/** What checkpoints keep of the pipeline. */
-export interface LearningRateRecord {
-  readonly initialLr: number;
-  readonly base: number;
-  readonly factors: Readonly<Record<string, number>>;
-}
+/** What checkpoints keep of the pipeline: the run's base rate, the schedule's last rate and each modifier's factor. */
+export type { LearningRateRecord } from '@fitstream/checkpoint';
 
 /** Orders modifiers by stage, stably within a stage. */
 export function orderModifiers(modifiers: readonly LearningRateModifier[]): LearningRateModifier[] {

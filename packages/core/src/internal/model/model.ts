@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { checkpointWeights } from '@fitstream/checkpoint';
 import { FitstreamInputError } from '@fitstream/util';
 import { installFrozenBatchNormInference } from './frozen-batch-norm.js';
 import { leafLayers } from './leaf-layers.js';
@@ -95,13 +96,8 @@ function adaptLayersModel(model: tf.LayersModel): ModelAdapter {
     },
     // Read on every fit: layer.trainable may change between fits (fine-tuning).
     trainableVariables: () => model.trainableWeights.map((w) => w.read() as tf.Variable),
-    // In layer order, each layer's weights in its own order: tfjs' `model.weights` lists trainable weights first, so
-    // its order changes when layers are frozen — and checkpoints match weights by position when names differ.
-    namedWeights: () => {
-      const map = new Map<string, tf.Variable>();
-      for (const { layer } of leafLayers(model)) for (const w of layer.weights) map.set(w.originalName, w.read() as tf.Variable);
-      return map;
-    },
+    // The order and names checkpoints save weights under (not `model.weights`, whose order changes with freezing).
+    namedWeights: () => checkpointWeights(model),
     inputShapes: model.inputs.map((i) => i.shape.slice(1)),
     // A Sequential's `outputNames` stays empty until it is compiled: the output layers' names, as Keras reports them.
     outputNames: model.outputNames.length === model.outputs.length ? model.outputNames : model.outputs.map((o) => o.sourceLayer.name),

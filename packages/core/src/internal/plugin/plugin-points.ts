@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { token } from '../di/token.js';
 import type { Random } from '@fitstream/util';
-import type { Json } from '../checkpoint/json.js';
+import type { Json } from '@fitstream/checkpoint';
 import type { SampleWeights, Targets } from '../model/targets.js';
 
 /** What every step-pipeline hook is told about where the loop is. */

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Random } from '@fitstream/util';
-import type { CheckpointInfo } from '../checkpoint/checkpoint-format.js';
+import type { CheckpointInfo } from '@fitstream/checkpoint';
 import type { PluginEventType, TrainerEventMap } from '../events/event-map.js';
 import type { TrainableModel } from '../model/model.js';
 

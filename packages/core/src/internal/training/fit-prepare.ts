@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import type { CheckpointStateInput } from '../checkpoint/checkpoint-format.js';
-import { readCheckpoint, type LoadedCheckpoint } from '../checkpoint/read-checkpoint.js';
-import { assignWeights, restoreOptimizer, restoreParts } from '../checkpoint/restore-checkpoint.js';
+import { readCheckpoint, type CheckpointStateInput, type LoadedCheckpoint } from '@fitstream/checkpoint';
+import { assignWeights, restoreOptimizer, restoreParts, withoutTrainer } from '../checkpoint/restore-checkpoint.js';
 import type { OwnedClaim } from '../plugin/conflicts.js';
 import { pluginClaims, resolvePluginPoints, type ResolvedPluginPoints } from '../plugin/plugin-point-registry.js';
 import { resolveAll } from '../di/token.js';
@@ -28,7 +27,7 @@ export interface PreparedFit {
   readonly validation: BatchSource | undefined;
   readonly expect: DataExpectations;
   /** What the checkpoint records of the fit's shape (a resume must match it). */
-  readonly fitShape: CheckpointStateInput['fit'];
+  readonly fitShape: NonNullable<CheckpointStateInput['fit']>;
   readonly position: LoopState;
   readonly history: MutableHistory;
   /** The epoch's device sums (restored mid-epoch on resume). */
@@ -169,9 +168,11 @@ async function resume<M extends string>(core: TrainerCore<M>, prepared: Prepared
   }
   const { opts } = prepared;
   const s = loaded.state;
+  const fit = s.fit;
+  if (!fit) throw withoutTrainer(loaded.path);
   // With a sampler the order is the sampler's (its StateProvider checks its own settings), not the shuffle flag.
-  if (s.fit.batchSize !== opts.batchSize || s.fit.accumulateBatches !== opts.accumulateBatches || (!sampler && s.fit.shuffle !== opts.shuffle)) {
-    throw new FitstreamInputError('options', `resuming ${loaded.path} needs the options it was written with (batchSize ${s.fit.batchSize}, accumulateBatches ${s.fit.accumulateBatches}, shuffle ${s.fit.shuffle}); got batchSize ${opts.batchSize}, accumulateBatches ${opts.accumulateBatches}, shuffle ${opts.shuffle}.`);
+  if (fit.batchSize !== opts.batchSize || fit.accumulateBatches !== opts.accumulateBatches || (!sampler && fit.shuffle !== opts.shuffle)) {
+    throw new FitstreamInputError('options', `resuming ${loaded.path} needs the options it was written with (batchSize ${fit.batchSize}, accumulateBatches ${fit.accumulateBatches}, shuffle ${fit.shuffle}); got batchSize ${opts.batchSize}, accumulateBatches ${opts.accumulateBatches}, shuffle ${opts.shuffle}.`);
   }
   if (JSON.stringify(s.random.key) !== JSON.stringify(core.random.getState().key)) {
     throw new FitstreamInputError('seed', `the checkpoint ${loaded.path} was written by a trainer with another seed; create the trainer with the same seed to resume exactly.`);

@@ -1,7 +1,6 @@
 import { Subscription } from 'rxjs';
 import { explainMissingKernel } from '@fitstream/backends';
-import type { CheckpointInfo } from '../checkpoint/checkpoint-format.js';
-import { writeSnapshot } from '../checkpoint/write-checkpoint.js';
+import { writeSnapshot, type CheckpointInfo } from '@fitstream/checkpoint';
 import { serializeError, type FitEndReason, type History } from '../events/event-map.js';
 import type { EpochLogs } from '../events/metric-names.js';
 import type { LearningRateValue } from '../learning-rate/learning-rate-pipeline.js';

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { CheckpointInfo } from '../checkpoint/checkpoint-format.js';
-import { markLatest } from '../checkpoint/write-checkpoint.js';
+import { markLatest, type CheckpointInfo } from '@fitstream/checkpoint';
 import { CORE_EVENT_TYPES } from '../events/event-map.js';
 import type { TrainerControl } from '../plugin/trainer-control.js';
 import { FitstreamInputError, nextMacrotask } from '@fitstream/util';

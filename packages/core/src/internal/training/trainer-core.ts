@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendSelection } from '@fitstream/backends';
-import type { CheckpointStateInput } from '../checkpoint/checkpoint-format.js';
-import { snapshotCheckpoint, type CheckpointSnapshot } from '../checkpoint/write-checkpoint.js';
+import { snapshotCheckpoint, type CheckpointSnapshot, type CheckpointStateInput, type Json } from '@fitstream/checkpoint';
 import { createChildContainer, type DependencyContainer } from '../di/container.js';
 import { resolveAll } from '../di/token.js';
 import { createEventChannel, type EventChannel } from '../events/event-stream.js';
@@ -10,7 +9,6 @@ import type { TrainName } from '../events/metric-names.js';
 import type { LearningRatePipeline } from '../learning-rate/learning-rate-pipeline.js';
 import { resolvePluginPoints } from '../plugin/plugin-point-registry.js';
 import { StateProvider, type WeightView } from '../plugin/plugin-points.js';
-import type { Json } from '../checkpoint/json.js';
 import type { Plugin } from '../plugin/plugin.js';
 import { FitstreamInputError, Random } from '@fitstream/util';
 import { resolveTrainerOptions } from './compiled-model.js';
@@ -180,7 +178,7 @@ export class TrainerCore<M extends string> {
   }
 
   /** The loop state of a checkpoint: position, rate, PRNG, partial epoch sums, history and every plugin's state. */
-  checkpointState(position: LoopState, aggregate: EpochAggregate | undefined, history: MutableHistory, fit: CheckpointStateInput['fit']): CheckpointStateInput {
+  checkpointState(position: LoopState, aggregate: EpochAggregate | undefined, history: MutableHistory, fit: NonNullable<CheckpointStateInput['fit']>): CheckpointStateInput {
     const plugins: Record<string, Json> = {};
     for (const provider of resolvePluginPoints(this.container).stateProviders) plugins[provider.key] = provider.getState();
     return {

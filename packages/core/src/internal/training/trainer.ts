@@ -1,8 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Observable } from 'rxjs';
 import { FitstreamInputError } from '@fitstream/util';
-import type { CheckpointInfo, CheckpointStateInput } from '../checkpoint/checkpoint-format.js';
-import { writeSnapshot } from '../checkpoint/write-checkpoint.js';
+import { writeSnapshot, type CheckpointInfo, type CheckpointStateInput } from '@fitstream/checkpoint';
 import type { DependencyContainer } from '../di/container.js';
 import { pluginRegistry } from '../di/token.js';
 import type { EventOf, TrainerEvent } from '../events/event-map.js';
@@ -33,7 +32,7 @@ export type EvaluationLogs<M extends string> = Readonly<Record<TrainName<M>, num
 interface LastFit {
   readonly position: LoopState;
   readonly history: MutableHistory;
-  readonly fit: CheckpointStateInput['fit'];
+  readonly fit: NonNullable<CheckpointStateInput['fit']>;
 }
 
 /**

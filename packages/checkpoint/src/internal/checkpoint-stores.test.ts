@@ -1,6 +1,6 @@
 // Checkpoint stores: the same checkpoint, verified the same way, in IndexedDB (fake-indexeddb, a complete in-memory
 // implementation of the IndexedDB spec, stands in for a browser's here; the example app's Chromium test runs the real
-// one), as a zip, and on disk; exact resume from IndexedDB.
+// one), as a zip, and on disk. (Exact resume from IndexedDB is the trainer's: @fitstream/core's tests.)
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -12,71 +12,37 @@ import {
   CheckpointCorruptError,
   checkpointModel,
   checkpointStore,
-  createTrainer,
   exportCheckpoint,
   findCheckpoint,
   importCheckpoint,
   joinLocation,
   markLatest,
-  ofType,
   readCheckpoint,
   registerCheckpointStore,
-  selectBackend,
+  writeCheckpoint,
   type CheckpointFiles,
-  type Plugin,
-} from '../../index.js';
-import { classificationData, mlp, weightsOf } from '../../test-support/fixtures.js';
+} from '../index.js';
+import { trained, weightsOf } from '../test-support/fixtures.js';
 import { fileStore as browserFileStore } from './platform/browser/file-store.js';
 
 let dir: string;
 beforeAll(async () => {
-  await selectBackend({ prefer: 'cpu', log: null });
+  await tf.setBackend('cpu');
   dir = await mkdtemp(join(tmpdir(), 'fitstream-stores-'));
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-const data = () => classificationData(48, 3, 2);
-const newTrainer = () => createTrainer({ model: mlp(3, 8, 2, 4), optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'], seed: 11, backend: 'current', log: null });
-
-/** A plugin that saves a checkpoint at the end of epoch `at` and stops the fit there. */
-const saveAndStop = (location: string, at: number): Plugin => ({
-  name: 'save-and-stop',
-  attach: (events$, control) =>
-    events$.pipe(ofType('epoch:end')).subscribe((e) => {
-      if (e.epoch !== at) return;
-      control.await(control.saveCheckpoint(location));
-      control.stop('interrupted');
-    }),
-});
+/** A model and optimizer after `step` updates, checkpointed at `location` with that position. */
+async function saved(location: string, step = 2) {
+  const { model, optimizer } = trained(11, step);
+  const info = await writeCheckpoint(location, { model, optimizer, epoch: 1, step });
+  return { model, optimizer, info };
+}
 
 describe('IndexedDB checkpoints (indexeddb://)', () => {
-  it('a fit resumed from IndexedDB ends exactly where the uninterrupted one does: weights, history, numTensors', async () => {
-    const whole = newTrainer();
-    const expected = await whole.fit(data(), { epochs: 4, batchSize: 8, handleSignals: false });
-
-    const first = newTrainer().use(saveAndStop('indexeddb://resume/backup', 1));
-    await first.fit(data(), { epochs: 4, batchSize: 8, handleSignals: false });
-    const resumeOnce = async () => {
-      const tensors = tf.memory().numTensors;
-      const resumed = newTrainer();
-      let resumedFrom: string | undefined;
-      resumed.events$.pipe(ofType('fit:start')).subscribe((e) => (resumedFrom = e.resumedFrom));
-      const result = await resumed.fit(data(), { epochs: 4, batchSize: 8, handleSignals: false, resumeFrom: 'indexeddb://resume/backup' });
-      expect(resumedFrom).toBe('indexeddb://resume/backup');
-      expect(weightsOf(resumed.options.model as tf.LayersModel)).toEqual(weightsOf(whole.options.model as tf.LayersModel));
-      expect(result.history).toEqual(expected.history);
-      return tf.memory().numTensors - tensors;
-    };
-    // What a resume keeps (the new model's weights and optimizer slots) is the same each time: reading leaks nothing.
-    expect(await resumeOnce()).toBe(await resumeOnce());
-  });
-
   it('a collection: newest first, latest.json on ties, a damaged newest skipped for the previous good one', async () => {
-    const trainer = newTrainer();
-    await trainer.fit(data(), { epochs: 1, batchSize: 8, handleSignals: false });
-    const a = await trainer.saveCheckpoint('indexeddb://collection/a');
-    await trainer.fit(data(), { epochs: 1, batchSize: 8, handleSignals: false });
-    const b = await trainer.saveCheckpoint('indexeddb://collection/b');
+    const { info: a } = await saved('indexeddb://collection/a', 2);
+    const { info: b } = await saved('indexeddb://collection/b', 4);
     await markLatest(b.path);
     expect(await findCheckpoint('indexeddb://collection')).toBe('indexeddb://collection/b');
     // Damage b's weights in the store itself (a torn or tampered record): it no longer verifies.
@@ -112,11 +78,9 @@ describe('IndexedDB checkpoints (indexeddb://)', () => {
   });
 
   it('loads the checkpoint model with stock tf.loadLayersModel through checkpointModel()', async () => {
-    const trainer = newTrainer();
-    await trainer.fit(data(), { epochs: 1, batchSize: 8, handleSignals: false });
-    await trainer.saveCheckpoint('indexeddb://model/one');
+    const { model } = await saved('indexeddb://model/one');
     const loaded = await tf.loadLayersModel(checkpointModel('indexeddb://model/one'));
-    expect(weightsOf(loaded)).toEqual(weightsOf(trainer.options.model as tf.LayersModel));
+    expect(weightsOf(loaded)).toEqual(weightsOf(model));
     loaded.dispose();
   });
 
@@ -131,9 +95,7 @@ describe('IndexedDB checkpoints (indexeddb://)', () => {
 
 describe('moving checkpoints: zip export/import between stores, verified both ways', () => {
   it('IndexedDB → zip → disk → IndexedDB keeps every byte; the disk copy is a stock checkpoint directory', async () => {
-    const trainer = newTrainer();
-    await trainer.fit(data(), { epochs: 1, batchSize: 8, handleSignals: false });
-    await trainer.saveCheckpoint('indexeddb://move/src');
+    await saved('indexeddb://move/src');
     const zip = await exportCheckpoint('indexeddb://move/src');
     const onDisk = await importCheckpoint(zip, join(dir, 'moved'));
     expect((await readdir(onDisk)).sort()).toEqual(['model.json', 'optimizer.bin', 'optimizer.json', 'state.json', 'weights.bin']);
@@ -146,9 +108,7 @@ describe('moving checkpoints: zip export/import between stores, verified both wa
   });
 
   it('a folder upload (webkitRelativePath) is read below its folder; a damaged or incomplete upload is refused and nothing is written', async () => {
-    const trainer = newTrainer();
-    await trainer.fit(data(), { epochs: 1, batchSize: 8, handleSignals: false });
-    const files = unzipSync(await exportCheckpoint((await trainer.saveCheckpoint('indexeddb://upload/src')).path));
+    const files = unzipSync(await exportCheckpoint((await saved('indexeddb://upload/src')).info.path));
     const asUpload = (entries: Record<string, Uint8Array>) =>
       Object.entries(entries).map(([name, bytes]) => ({ name: name.split('/').pop()!, webkitRelativePath: `backup/${name}`, arrayBuffer: () => Promise.resolve(bytes.slice().buffer) }));
     expect(await importCheckpoint(asUpload(files), 'indexeddb://upload/ok')).toBe('indexeddb://upload/ok');

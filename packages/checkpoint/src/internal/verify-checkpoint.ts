@@ -12,7 +12,7 @@ import type { CheckpointState } from './checkpoint-format.js';
  * @example
  * ```ts
  * try {
- *   await trainer.resume('runs/mnist/checkpoints', data, options);
+ *   await readCheckpoint('runs/mnist/checkpoints');
  * } catch (error) {
  *   if (error instanceof CheckpointCorruptError) console.error(`${error.file}: ${error.problem}`);
  * }
@@ -105,7 +105,8 @@ function stateProblem(state: Record<string, unknown>): string | undefined {
   const model = (m: unknown) => isObject(m) && (m['kind'] === 'layers' || m['kind'] === 'function');
   const optimizer = (o: unknown) => isObject(o) && typeof o['className'] === 'string';
   if (!model(state['model'])) return 'has no valid "model" ({ kind: "layers" | "function" })';
-  if (!optimizer(state['optimizer'])) return 'has no valid "optimizer" ({ className, extras })';
+  // A model saved without an optimizer (writeCheckpoint) has none; a trainer's checkpoint always has one.
+  if (state['optimizer'] !== undefined && !optimizer(state['optimizer'])) return 'has no valid "optimizer" ({ className, extras })';
   const parts = state['parts'];
   if (parts !== undefined) {
     if (!isObject(parts) || !isObject(parts['models'] ?? {}) || !isObject(parts['optimizers'] ?? {})) return 'has no valid "parts" ({ models, optimizers })';
@@ -114,7 +115,8 @@ function stateProblem(state: Record<string, unknown>): string | undefined {
   }
   const history = state['history'];
   if (!isObject(history) || !Array.isArray(history['epochs']) || !isObject(history['logs'])) return 'has no valid "history" ({ epochs, logs })';
-  for (const key of ['random', 'plugins', 'fit']) if (!isObject(state[key])) return `has no valid "${key}" (an object)`;
+  for (const key of ['random', 'plugins']) if (!isObject(state[key])) return `has no valid "${key}" (an object)`;
+  if (state['fit'] !== undefined && !isObject(state['fit'])) return 'has no valid "fit" (an object)';
   if (state['aggregate'] !== null && !isObject(state['aggregate'])) return 'has no valid "aggregate" (null or an object)';
   return undefined;
 }
@@ -131,7 +133,7 @@ function weightFiles(state: CheckpointState): [string, string, SpecsOf][] {
   const optimizer = (prefix: string): [string, string, SpecsOf] => [`${prefix}${OPTIMIZER_JSON}`, `${prefix}${OPTIMIZER_BIN}`, weightsList];
   return [
     model('', state.model.kind),
-    optimizer(''),
+    ...(state.optimizer ? [optimizer('')] : []),
     ...Object.entries(state.parts?.models ?? {}).map(([name, m]) => model(`${MODELS_DIR}/${name}/`, m.kind)),
     ...Object.keys(state.parts?.optimizers ?? {}).map((name) => optimizer(`${OPTIMIZERS_DIR}/${name}/`)),
     ...(PLUGIN_TENSORS_JSON in state.files ? [[PLUGIN_TENSORS_JSON, PLUGIN_TENSORS_BIN, pluginWeights] as [string, string, SpecsOf]] : []),
@@ -171,7 +173,7 @@ function requiredFiles(state: CheckpointState): string[] {
   const optimizer = (prefix: string) => [`${prefix}${OPTIMIZER_JSON}`, `${prefix}${OPTIMIZER_BIN}`];
   return [
     ...model('', state.model?.kind ?? 'layers'),
-    ...optimizer(''),
+    ...(state.optimizer ? optimizer('') : []),
     ...Object.entries(state.parts?.models ?? {}).flatMap(([name, m]) => model(`${MODELS_DIR}/${name}/`, m.kind)),
     ...Object.keys(state.parts?.optimizers ?? {}).flatMap((name) => optimizer(`${OPTIMIZERS_DIR}/${name}/`)),
     ...(state.files && PLUGIN_TENSORS_JSON in state.files ? [PLUGIN_TENSORS_BIN] : []),

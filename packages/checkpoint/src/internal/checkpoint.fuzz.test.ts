@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointCorruptError, StateProvider, createTrainer, provide, readCheckpoint, selectBackend, type Plugin } from '../../index.js';
-import { classificationData, mlp } from '../../test-support/fixtures.js';
+import { CheckpointCorruptError, checkpointWeights, readCheckpoint, snapshotCheckpoint, writeSnapshot } from '../index.js';
+import { loopState, trained } from '../test-support/fixtures.js';
 
 type State = Record<string, unknown>;
 
@@ -19,26 +19,24 @@ let pristine: string;
 let files: string[];
 let runs = 0;
 
-/** A plugin with state and tensors, so the checkpoint holds plugin-tensors.json/.bin too. */
-const withTensors: Plugin = {
-  name: 'fuzz-state',
-  register: (container) =>
-    provide(container, StateProvider, {
-      key: 'fuzz-state',
-      getState: () => ({ seen: 3, label: 'x' }),
-      setState: () => undefined,
-      getTensors: () => ({ mean: tf.tensor1d([1, 2, 3]) }),
-    }),
-};
-
 beforeAll(async () => {
-  await selectBackend({ prefer: 'cpu', log: null });
+  await tf.setBackend('cpu');
   root = await mkdtemp(join(tmpdir(), 'fitstream-checkpoint-fuzz-'));
-  const trainer = createTrainer({ model: mlp(3, 4, 2, 5), optimizer: 'adam', loss: 'categoricalCrossentropy', seed: 5, backend: 'current', log: null }).use(withTensors);
-  await trainer.fit(classificationData(16, 3, 2), { epochs: 1, batchSize: 8, handleSignals: false });
-  pristine = (await trainer.saveCheckpoint(join(root, 'pristine'))).path;
+  // A trainer's checkpoint: the whole loop state, optimizer slots, and plugin tensors (plugin-tensors.json/.bin).
+  const { model, optimizer } = trained(5, 2, 4);
+  const mean = tf.tensor1d([1, 2, 3]);
+  const snapshot = snapshotCheckpoint({
+    model: { kind: 'layers', layersModel: model, namedWeights: () => checkpointWeights(model) },
+    optimizer,
+    state: { ...loopState(2), plugins: { 'fuzz-state': { seen: 3, label: 'x' } } },
+    pluginTensors: { 'fuzz-state': { mean } },
+  });
+  pristine = (await writeSnapshot(join(root, 'pristine'), snapshot)).path;
   files = (await readdir(pristine)).sort();
-  trainer.dispose();
+  expect(files).toContain('plugin-tensors.bin');
+  mean.dispose();
+  model.dispose();
+  optimizer.dispose();
 });
 
 afterAll(() => rm(root, { recursive: true, force: true }));

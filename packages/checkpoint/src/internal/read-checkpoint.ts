@@ -77,6 +77,7 @@ export interface LoadedCheckpoint {
   readonly path: string;
   readonly state: CheckpointState;
   readonly weights: tf.NamedTensorMap;
+  /** The main optimizer's slots (empty for a model saved without an optimizer). */
   readonly optimizerWeights: NamedTensor[];
   /** Tensors of state providers, by provider key. */
   readonly pluginTensors: Record<string, tf.NamedTensorMap>;
@@ -111,7 +112,7 @@ export async function readCheckpoint(path: string, options: FindCheckpointOption
     return specs.map((s) => ({ name: s.name, tensor: map[s.name]! }));
   };
   const weights = modelWeights('', state.model.kind);
-  const optimizerWeights = optimizerSlots('');
+  const optimizerWeights = state.optimizer ? optimizerSlots('') : [];
   const parts = {
     models: Object.fromEntries(Object.entries(state.parts?.models ?? {}).map(([name, m]) => [name, modelWeights(`${MODELS_DIR}/${name}/`, m.kind)])),
     optimizers: Object.fromEntries(Object.keys(state.parts?.optimizers ?? {}).map((name) => [name, optimizerSlots(`${OPTIMIZERS_DIR}/${name}/`)])),

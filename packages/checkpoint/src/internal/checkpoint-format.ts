@@ -1,12 +1,22 @@
 // The checkpoint directory's format: what state.json holds and the names of the files beside it. Written by
-// write-checkpoint.ts, read by read-checkpoint.ts.
+// write-checkpoint.ts, read by read-checkpoint.ts. The loop state (rate, PRNG, history, plugins) is the trainer's
+// (@fitstream/core); this package keeps it, checks its shape and checksums it, but gives it no meaning.
 import type * as tf from '@tensorflow/tfjs';
 import type { RandomState } from '@fitstream/util';
 import type { Json } from './json.js';
-import type { LearningRateRecord } from '../learning-rate/learning-rate-pipeline.js';
 
 /** A tensor with the name it is saved under. */
 export type NamedTensor = { name: string; tensor: tf.Tensor };
+
+/**
+ * What a checkpoint keeps of a learning-rate pipeline (@fitstream/core's `LearningRateRecord` has this shape): the run's
+ * base rate, the schedule's last rate and each modifier's factor.
+ */
+export interface LearningRateRecord {
+  readonly initialLr: number;
+  readonly base: number;
+  readonly factors: Readonly<Record<string, number>>;
+}
 
 /** Where a checkpoint was written and which position it holds. */
 export interface CheckpointInfo {
@@ -42,13 +52,15 @@ export interface CheckpointState {
     readonly learningRateFactors?: Readonly<Record<string, readonly number[]>>;
   };
   readonly plugins: Readonly<Record<string, Json>>;
-  readonly optimizer: { readonly className: string; readonly extras: Readonly<Record<string, number>> };
+  /** The main optimizer (`optimizer.json` + `optimizer.bin`); absent when a model was saved without one (writeCheckpoint). */
+  readonly optimizer?: { readonly className: string; readonly extras: Readonly<Record<string, number>> };
   /**
    * `variables`: `[weight name, tfjs variable name]` of every model weight — the optimizer's slots are named after the
    * variables, whose unique names differ between processes (absent in checkpoints of fitstream < 0.2).
    */
   readonly model: { readonly kind: 'layers' | 'function'; readonly variables?: ReadonlyArray<readonly [string, string]> };
-  readonly fit: { readonly epochs: number; readonly batchSize: number; readonly accumulateBatches: number; readonly shuffle: boolean };
+  /** The fit options a resume must match; absent when written without a trainer (writeCheckpoint). */
+  readonly fit?: { readonly epochs: number; readonly batchSize: number; readonly accumulateBatches: number; readonly shuffle: boolean };
   /**
    * The other models and optimizers of a custom train step (`models/<name>/`, `optimizers/<name>/`), by name; the main
    * model and optimizer are the files at the top, loadable with stock tfjs.
@@ -63,6 +75,7 @@ export interface CheckpointState {
   readonly checksum?: string;
 }
 
+/** The loop state a writer gives; the format, the files' checksums and the models' and optimizers' records are added. */
 export type CheckpointStateInput = Omit<CheckpointState, 'format' | 'version' | 'createdAt' | 'files' | 'optimizer' | 'model' | 'parts'>;
 
 export const STATE = 'state.json';
