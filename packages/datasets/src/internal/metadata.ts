@@ -6,6 +6,7 @@ export interface DatasetSource {
   readonly licence: string;
 }
 
+// A record of readonly fields, alike in shape only to callbacks' Histogram (tfevents.ts) and fineTuning:trainable payload: unrelated data.
 /** What a loaded dataset is: names, units, provenance. Plain JSON, safe to write into a run directory. */
 export interface DatasetMetadata {
   readonly name: string;

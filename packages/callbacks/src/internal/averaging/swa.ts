@@ -46,6 +46,7 @@ export interface SwaOptions {
   readonly finalize?: boolean;
 }
 
+// Options, then the plugin type with its events$ and state: alike in shape to every callback's (LossSpikeGuard in spike-guard.ts); the fields are its own.
 /** The plugin {@link swa} returns. */
 export interface Swa<M extends string = string> extends Plugin<M> {
   /** `swa:started` and `swa:finalized`, also published on `trainer.events$`. */

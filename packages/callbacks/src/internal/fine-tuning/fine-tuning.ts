@@ -16,6 +16,7 @@ declare module '@fitstream/core' {
   // Type parameters must match core's declaration exactly for the interfaces to merge.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   interface TrainerEventMap<M extends string = string> {
+    // A record of readonly fields, alike in shape only to Histogram (io/tensorboard/tfevents.ts) and datasets' DatasetMetadata: unrelated data.
     /** The fine-tuning schedule changed which layer groups train (at the start of `epoch`). */
     'fineTuning:trainable': {
       readonly epoch: number;

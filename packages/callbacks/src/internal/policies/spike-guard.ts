@@ -107,6 +107,7 @@ export interface LossSpikeGuardOptions extends SpikeDetectorOptions {
   readonly name?: string;
 }
 
+// Options, then the plugin type with its events$ and state: alike in shape to every callback's (Swa in swa.ts); the fields are its own.
 /** The plugin {@link lossSpikeGuard} returns. */
 export interface LossSpikeGuard<M extends string = string> extends Plugin<M> {
   readonly events$: Observable<PolicyEvent<'lossSpikeGuard:detected' | 'learningRate:changed'>>;

@@ -4,6 +4,7 @@ import { BufferedFile } from '../buffered-file.js';
 import { maskedCrc32c } from './crc32c.js';
 import { ProtoWriter, readProtoFields, type ProtoField } from './protobuf.js';
 
+// A record of readonly fields, alike in shape only to the fineTuning:trainable payload (fine-tuning.ts) and datasets' DatasetMetadata: unrelated data.
 /** TensorBoard's HistogramProto fields. */
 export interface Histogram {
   readonly min: number;
