@@ -37,6 +37,7 @@ const rule = <T, C extends Cardinality>(r: PointRule<T, C>): PointRule<T, C> => 
 const warmUpClaim = (r: { readonly shapesWarmup?: boolean }): readonly Claim[] => (r.shapesWarmup ? [{ resource: 'learning-rate warm-up', exclusive: true }] : []);
 const named = (r: unknown): string => (r as { name?: string; key?: string }).name ?? (r as { key: string }).key;
 
+// One rule per plugin point: a table, its entries alike by design.
 /**
  * Every plugin point of core, with its cardinality and conflicts: the one place where "at most one X per trainer" is
  * declared. The trainer resolves and checks them all at fit start ({@link resolvePluginPoints}).

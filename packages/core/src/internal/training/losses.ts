@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError } from '@fitstream/util';
 import { fusedCategoricalCrossentropy } from './fused-step-kernels.js';
 
+// Looks like PerSampleMetric and BuiltinMetricName in metrics.ts; stays apart: losses and metrics have their own Keras names and resolvers.
 /** A loss as a function of targets and predictions that returns one value per sample, shape `[batch]`. */
 export type PerSampleLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
 

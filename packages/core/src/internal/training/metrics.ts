@@ -3,6 +3,7 @@ import { FitstreamInputError } from '@fitstream/util';
 import { fusedCategoricalAccuracy } from './fused-step-kernels.js';
 import { meanPerSample, resolveLoss, sparseLabels, type ResolvedLoss } from './losses.js';
 
+// Looks like PerSampleLoss and LossName in losses.ts; stays apart: metrics and losses have their own Keras names and resolvers.
 /** A metric as a per-sample function; epoch values are sample-weighted means of it. */
 export type PerSampleMetric = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
 
