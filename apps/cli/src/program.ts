@@ -217,6 +217,7 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     .option('--checkpoint <which>', 'evaluate this checkpoint instead of model/: best, last, or a path')
     .option('--json', 'print the result as one JSON object')
     .action(async (runDir: string, flags: { data?: string; json?: boolean; checkpoint?: string }) => {
+      // Each command loads its module only when it runs (a fast --help): this action looks like init's below by design.
       const { evaluateCommand } = await import('./commands/evaluate.js');
       await evaluateCommand(runDir, flags, io);
       setExit(EXIT.ok);
@@ -306,6 +307,7 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     .option('--force', 'overwrite files that exist (default: refuse, naming them, and write nothing)')
     .option('--json', 'print what was written as one JSON object')
     .action(async (dir: string, flags: { force?: boolean; json?: boolean }) => {
+      // Each command loads its module only when it runs (a fast --help): this action looks like evaluate's above by design.
       const { initCommand } = await import('./init/init-command.js');
       await initCommand(dir, flags, io);
       setExit(EXIT.ok);

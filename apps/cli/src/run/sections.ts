@@ -24,6 +24,7 @@ export interface BacktestStepRecord {
   readonly baselines: Readonly<Record<string, readonly number[]>>;
 }
 
+// A record of readonly fields, alike in shape only to core's event payloads (events/event-map.ts): unrelated data.
 /** `backtest.json` of a births run. */
 export interface BacktestRecord {
   readonly m: number;
