@@ -4,12 +4,8 @@
  * the fitstream trainer with a custom `trainStep`: two models, two Adam optimizers.
  */
 import * as tf from '@tensorflow/tfjs';
-import { backupAndRestore, jsonlLogger, progressBar, type ProgressStream } from '@fitstream/callbacks';
-import { createTrainer, fileSystem, resolveLoss, withSeed, type FitResult, type Plugin, type TrainStep } from '@fitstream/core';
-import { loadMnist } from '@fitstream/datasets';
-import { join } from 'node:path';
-import { release } from '../dcgan/dcgan.js';
-import { sampleGrid as sampleGridPlugin } from '../shared/sample-grid.js';
+import { resolveLoss, withSeed, type TrainStep } from '@fitstream/core';
+import { release, trainGan, type GanOptions, type GanRun } from '../shared/gan.js';
 
 export const LATENT = 64;
 export const CLASSES = 10;
@@ -95,27 +91,12 @@ export const RUNS = {
   full: { epochs: 4, images: 10_000, learningRate: 1e-3 },
 } as const;
 
-/** Options of {@link trainAcgan}. */
-export interface AcganOptions {
-  /** Where the run writes `events.jsonl`, `samples/epoch-NNN.png` (row k: the digit k), the backup while it runs and `generator/`. */
-  readonly dir: string;
-  readonly epochs: number;
-  readonly images?: number;
-  readonly batchSize?: number;
-  readonly seed?: number;
-  readonly learningRate?: number;
-  readonly progress?: ProgressStream;
-  readonly onEpochEnd?: (epoch: number, generator: tf.LayersModel) => Promise<void> | void;
-}
+/** Options of {@link trainAcgan}: those of the DCGAN; the sample grid's row k shows the digit k. */
+export type AcganOptions = GanOptions;
 
-export interface AcganRun {
-  readonly generator: tf.LayersModel;
-  readonly discriminator: tf.LayersModel;
-  readonly result: FitResult<AcganMetric>;
-  readonly samples: readonly string[];
+export interface AcganRun extends GanRun<AcganMetric> {
   /** `perDigit` samples of each digit 0–9, in order (`[10·perDigit, 28, 28, 1]`), from seeded noise. */
   generate(perDigit: number, seed: number): tf.Tensor4D;
-  dispose(): void;
 }
 
 /** Images of each digit in turn: `perDigit` of 0, then of 1, … */
@@ -126,43 +107,8 @@ export function generateDigits(generator: tf.LayersModel, perDigit: number, seed
   });
 }
 
-/** A grid of generated digits at every epoch's end (`../shared/sample-grid.ts`). */
-function sampleGrid(generator: tf.LayersModel, dir: string, written: string[], onEpochEnd: AcganOptions['onEpochEnd']): Plugin {
-  return sampleGridPlugin({ dir, columns: 10, written, generate: () => generateDigits(generator, 10, 1234), onEpochEnd: (epoch) => onEpochEnd?.(epoch, generator) });
-}
-
-/** Trains the ACGAN; call `selectBackend()` first. */
+/** Trains the ACGAN (`../shared/gan.ts`; a sample grid per epoch, row k the digit k); call `selectBackend()` first. */
 export async function trainAcgan(options: AcganOptions): Promise<AcganRun> {
-  const seed = options.seed ?? 1;
-  const mnist = await loadMnist({ shuffle: seed, ...(options.images === undefined ? {} : { subset: options.images }) });
-  const generator = buildGenerator(seed);
-  const discriminator = buildDiscriminator(seed + 1);
-  const lr = options.learningRate ?? 2e-4;
-  const optimizers = { generator: tf.train.adam(lr, 0.5), discriminator: tf.train.adam(lr, 0.5) };
-  const samples: string[] = [];
-  const trainer = createTrainer({ model: generator, models: { discriminator }, optimizer: optimizers, trainStep: acganStep(generator, discriminator), seed, log: null, backend: 'current' })
-    .use(jsonlLogger({ path: join(options.dir, 'events.jsonl') }))
-    .use(backupAndRestore({ dir: join(options.dir, 'backup') }))
-    .use(sampleGrid(generator, options.dir, samples, options.onEpochEnd));
-  if (options.progress) trainer.use(progressBar({ stream: options.progress }));
-  let result: AcganRun['result'];
-  try {
-    result = await trainer.fit({ x: mnist.x, y: mnist.y }, { epochs: options.epochs, batchSize: options.batchSize ?? 64, dropLast: true });
-  } finally {
-    trainer.dispose();
-    tf.dispose([mnist.x, mnist.y]);
-  }
-  await generator.save(fileSystem(join(options.dir, 'generator')));
-  return {
-    generator,
-    discriminator,
-    result,
-    samples,
-    generate: (perDigit, s) => generateDigits(generator, perDigit, s),
-    dispose: () => {
-      generator.dispose();
-      discriminator.dispose();
-      Object.values(optimizers).forEach((o) => o.dispose());
-    },
-  };
+  const run = await trainGan(options, { buildGenerator, buildDiscriminator, step: acganStep, columns: 10, sheet: (generator) => generateDigits(generator, 10, 1234) });
+  return { ...run, generate: (perDigit, s) => generateDigits(run.generator, perDigit, s) };
 }

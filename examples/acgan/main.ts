@@ -24,6 +24,7 @@ const images = run.generate(perDigit, 99);
 const requested = Array.from({ length: 10 * perDigit }, (_, i) => Math.floor(i / perDigit));
 const score = await scoreSamples(classifier, images, requested);
 images.dispose();
+// The report's head is dcgan/main.ts's: each main stays a whole script, read top to bottom, so the few lines stay apart.
 console.log(
   JSON.stringify(
     {

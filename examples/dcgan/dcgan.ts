@@ -3,11 +3,8 @@
  * trainer's main model, the discriminator an extra one), two Adam optimizers, one update of each per step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { backupAndRestore, jsonlLogger, progressBar, type ProgressStream } from '@fitstream/callbacks';
-import { createTrainer, fileSystem, resolveLoss, withSeed, type FitResult, type Plugin, type TrainStep } from '@fitstream/core';
-import { loadMnist } from '@fitstream/datasets';
-import { join } from 'node:path';
-import { sampleGrid as sampleGridPlugin } from '../shared/sample-grid.js';
+import { resolveLoss, withSeed, type TrainStep } from '@fitstream/core';
+import { release, trainGan, type GanOptions, type GanRun } from '../shared/gan.js';
 
 /** Size of the generator's noise input. */
 export const LATENT = 64;
@@ -48,15 +45,8 @@ const bce = resolveLoss({ name: 'binaryCrossentropy', fromLogits: true }).fn;
 /** Real images are labelled 0.9 (one-sided label smoothing): the discriminator stays less sure, the generator's gradient stays useful. */
 const REAL_LABEL = 0.9;
 
-/** A kept tensor back under the current tidy scope (a clone the scope disposes; the kept one is disposed now). */
-export function release<T extends tf.Tensor>(kept: T): T {
-  const out = kept.clone();
-  kept.dispose();
-  return out;
-}
-
 /** The GAN's step: the discriminator learns real vs generated, then the generator learns to fool it. */
-export function ganStep(generator: tf.LayersModel, discriminator: tf.LayersModel): TrainStep<'d_loss' | 'g_loss' | 'd_real' | 'd_fake'> {
+export function ganStep(generator: tf.LayersModel, discriminator: tf.LayersModel): TrainStep<DcganMetric> {
   return {
     name: 'dcgan',
     metrics: ['d_loss', 'g_loss', 'd_real', 'd_fake'],
@@ -96,71 +86,27 @@ export const RUNS = {
 } as const;
 
 /** Options of {@link trainDcgan}. */
-export interface DcganOptions {
-  /** Where the run writes `events.jsonl`, `samples/epoch-NNN.png`, the backup while it runs and `generator/` at the end. */
-  readonly dir: string;
-  readonly epochs: number;
-  /** How many MNIST digits to train on (of 10 000; default all). */
-  readonly images?: number;
-  readonly batchSize?: number;
-  readonly seed?: number;
-  readonly learningRate?: number;
-  /** Show a progress bar (or lines, off a terminal) on this stream; default none. */
-  readonly progress?: ProgressStream;
-  /** Called at every epoch's end, after the sample grid is written (the trainer waits for it). */
-  readonly onEpochEnd?: (epoch: number, generator: tf.LayersModel) => Promise<void> | void;
-}
+export type DcganOptions = GanOptions;
 
-export interface DcganRun {
-  readonly generator: tf.LayersModel;
-  readonly discriminator: tf.LayersModel;
-  readonly result: FitResult<'d_loss' | 'g_loss' | 'd_real' | 'd_fake'>;
-  /** The PNG grids written, one per epoch. */
-  readonly samples: readonly string[];
+type DcganMetric = 'd_loss' | 'g_loss' | 'd_real' | 'd_fake';
+
+export interface DcganRun extends GanRun<DcganMetric> {
   /** `n` generated digits `[n, 28, 28, 1]` from seeded noise (the caller disposes them). */
   generate(n: number, seed: number): tf.Tensor4D;
-  dispose(): void;
 }
 
-/** A grid of generated digits at every epoch's end (`../shared/sample-grid.ts`). */
-function sampleGrid(generator: tf.LayersModel, dir: string, written: string[], onEpochEnd: DcganOptions['onEpochEnd']): Plugin {
-  return sampleGridPlugin({ dir, columns: 8, written, generate: () => tf.tidy(() => generator.predict(tf.randomNormal([64, LATENT], 0, 1, 'float32', 1234)) as tf.Tensor4D), onEpochEnd: (epoch) => onEpochEnd?.(epoch, generator) });
-}
+/** `n` digits from seeded noise. */
+const generate = (generator: tf.LayersModel, n: number, seed: number) => tf.tidy(() => generator.predict(tf.randomNormal([n, LATENT], 0, 1, 'float32', seed)) as tf.Tensor4D);
 
-/** Trains the DCGAN; call `selectBackend()` first. Run it again after a kill: `backupAndRestore` resumes it. */
+/** Trains the DCGAN (`../shared/gan.ts`; an 8×8 sample grid per epoch); call `selectBackend()` first. Run it again after a kill: `backupAndRestore` resumes it. */
 export async function trainDcgan(options: DcganOptions): Promise<DcganRun> {
-  const seed = options.seed ?? 1;
-  const mnist = await loadMnist({ shuffle: seed, ...(options.images === undefined ? {} : { subset: options.images }) });
-  const generator = buildGenerator(seed);
-  const discriminator = buildDiscriminator(seed + 1);
-  const lr = options.learningRate ?? 2e-4;
-  // Adam with β1 = 0.5, as in the DCGAN paper. The `{ name, learningRate }` spec takes no β1: pass tf.train.adam
-  // instances (the trainer then does not own them, so they are disposed below).
-  const optimizers = { generator: tf.train.adam(lr, 0.5), discriminator: tf.train.adam(lr, 0.5) };
-  const samples: string[] = [];
-  const trainer = createTrainer({ model: generator, models: { discriminator }, optimizer: optimizers, trainStep: ganStep(generator, discriminator), seed, log: null, backend: 'current' })
-    .use(jsonlLogger({ path: join(options.dir, 'events.jsonl') }))
-    .use(backupAndRestore({ dir: join(options.dir, 'backup') }))
-    .use(sampleGrid(generator, options.dir, samples, options.onEpochEnd));
-  if (options.progress) trainer.use(progressBar({ stream: options.progress, metrics: ['d_loss', 'g_loss', 'd_real', 'd_fake'] }));
-  let result: DcganRun['result'];
-  try {
-    result = await trainer.fit({ x: mnist.x, y: mnist.y }, { epochs: options.epochs, batchSize: options.batchSize ?? 64, dropLast: true });
-  } finally {
-    trainer.dispose();
-    tf.dispose([mnist.x, mnist.y]);
-  }
-  await generator.save(fileSystem(join(options.dir, 'generator')));
-  return {
-    generator,
-    discriminator,
-    result,
-    samples,
-    generate: (n, s) => tf.tidy(() => generator.predict(tf.randomNormal([n, LATENT], 0, 1, 'float32', s)) as tf.Tensor4D),
-    dispose: () => {
-      generator.dispose();
-      discriminator.dispose();
-      Object.values(optimizers).forEach((o) => o.dispose());
-    },
-  };
+  const run = await trainGan(options, {
+    buildGenerator,
+    buildDiscriminator,
+    step: ganStep,
+    columns: 8,
+    sheet: (generator) => generate(generator, 64, 1234),
+    progressMetrics: ['d_loss', 'g_loss', 'd_real', 'd_fake'],
+  });
+  return { ...run, generate: (n, s) => generate(run.generator, n, s) };
 }

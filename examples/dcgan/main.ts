@@ -24,6 +24,7 @@ const classifier = await trainDigitClassifier();
 const images = run.generate(1000, 99);
 const score = await scoreSamples(classifier, images);
 images.dispose();
+// The report's head is acgan/main.ts's: each main stays a whole script, read top to bottom, so the few lines stay apart.
 console.log(
   JSON.stringify(
     {

@@ -147,6 +147,7 @@ export async function trainVae(options: VaeOptions): Promise<VaeRun> {
   }
   await encoder.save(fileSystem(join(options.dir, 'encoder')));
   await decoder.save(fileSystem(join(options.dir, 'decoder')));
+  // Alike in shape to trainGan's result (shared/gan.ts): each run hands its own models, and what disposes them, to the caller.
   return {
     encoder,
     decoder,
