@@ -46,6 +46,7 @@ export interface Conv2DBackpropFilterOptions {
   readonly maxColsElements: number;
 }
 
+// Opens like every conv-gradient kernel (its inputs, then convGradientGeometry; depthwise-conv2d-backprop-filter.ts alike): the loops that follow are its own.
 /** Creates the `Conv2DBackpropFilter` kernel function (NHWC and NCHW; any strides, dilations and padding). */
 export function createConv2DBackpropFilterKernel(tf: Tf, table: KernelTable, options?: Conv2DBackpropFilterOptions): KernelFunc {
   return toKernelFunc(({ inputs, backend, attrs }) => {

@@ -17,6 +17,7 @@ import { requireInput, type Tf, toKernelFunc } from './wasm-kernel-types.js';
 
 const NAME = 'DepthwiseConv2dNativeBackpropFilter';
 
+// Opens like every conv-gradient kernel (its inputs, then convGradientGeometry; conv2d-backprop-filter.ts and depthwise-conv2d-backprop-input.ts alike): the loops that follow are its own.
 /** Creates the `DepthwiseConv2dNativeBackpropFilter` kernel function (any multiplier, strides, dilations, padding). */
 export function createDepthwiseConv2dBackpropFilterKernel(tf: Tf, table: KernelTable): KernelFunc {
   return toKernelFunc(({ inputs, backend, attrs }) => {

@@ -15,6 +15,7 @@ import { requireInput, type Tf, toKernelFunc } from './wasm-kernel-types.js';
 
 const NAME = 'DepthwiseConv2dNativeBackpropInput';
 
+// Opens like every conv-gradient kernel (its inputs, then convGradientGeometry; depthwise-conv2d-backprop-filter.ts alike): the loops that follow are its own.
 /** Creates the `DepthwiseConv2dNativeBackpropInput` kernel function (any multiplier, strides, dilations, padding). */
 export function createDepthwiseConv2dBackpropInputKernel(tf: Tf, table: KernelTable): KernelFunc {
   return toKernelFunc(({ inputs, backend, attrs }) => {

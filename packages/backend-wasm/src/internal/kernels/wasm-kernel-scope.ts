@@ -174,22 +174,18 @@ export class KernelScope {
 
   /** XNNPACK Conv2D (NHWC) with explicit, possibly negative, padding. */
   conv2d(x: TensorInfo, filter: TensorInfo, geometry: ConvGeometry): TensorInfo {
-    const { input, pad } = this.#applyNegativePads(x, geometry.pads);
-    return this.run(
-      'Conv2D',
-      { x: input, filter },
-      { strides: geometry.strides, dilations: geometry.dilations, pad, dataFormat: 'NHWC' },
-    );
+    return this.#convolve('Conv2D', x, filter, geometry);
   }
 
   /** XNNPACK depthwise Conv2D (NHWC) with explicit, possibly negative, padding. */
   depthwiseConv2d(x: TensorInfo, filter: TensorInfo, geometry: ConvGeometry): TensorInfo {
+    return this.#convolve('DepthwiseConv2dNative', x, filter, geometry);
+  }
+
+  /** Runs an NHWC convolution kernel with the geometry's strides and dilations, cropping where its pads are negative. */
+  #convolve(kernel: 'Conv2D' | 'DepthwiseConv2dNative', x: TensorInfo, filter: TensorInfo, geometry: ConvGeometry): TensorInfo {
     const { input, pad } = this.#applyNegativePads(x, geometry.pads);
-    return this.run(
-      'DepthwiseConv2dNative',
-      { x: input, filter },
-      { strides: geometry.strides, dilations: geometry.dilations, pad, dataFormat: 'NHWC' },
-    );
+    return this.run(kernel, { x: input, filter }, { strides: geometry.strides, dilations: geometry.dilations, pad, dataFormat: 'NHWC' });
   }
 
   /** Negative padding means "crop": convolutions only accept non-negative pads, so crop with a Slice first. */
