@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseBenchArgs } from './args.js';
-import { formatTable, median } from './rows.js';
+import { formatTable, median, rowCollector } from './rows.js';
 
 const benchRoot = fileURLToPath(new URL('..', import.meta.url));
 const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
@@ -98,5 +98,20 @@ describe('rows', () => {
     expect(table).toContain('== trainer ==');
     expect(table).toContain('backend wasm');
     expect(table).toMatch(/x_vs_y\s+1\.234\s+ratio\s+ok/);
+  });
+
+  it("a collector's result is the suite's name, its rows and remarks as collected, and the notes", () => {
+    const out = rowCollector();
+    out.add('a_steps_per_s', 12.345678, 'steps/s');
+    out.target('a_vs_b', 0.4, 0.5);
+    expect(out.result('demo', ['note'])).toEqual({
+      suite: 'demo',
+      rows: [
+        { name: 'a_steps_per_s', value: 12.35, unit: 'steps/s' },
+        { name: 'a_vs_b', value: 0.4, unit: 'ratio' },
+      ],
+      notes: ['note'],
+      remarks: { a_vs_b: 'target ≥ 0.5: MISSED' },
+    });
   });
 });

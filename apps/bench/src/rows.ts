@@ -35,6 +35,8 @@ export interface RowCollector {
   add(name: string, value: number, unit: string, remark?: string): void;
   /** A ratio row with a minimum; the remark says `<goal> ≥ min: met` or `MISSED`. */
   target(name: string, value: number, min: number, goal?: string): void;
+  /** The suite's result: its name, the rows and remarks collected, and `notes` for the table. */
+  result(suite: string, notes: readonly string[]): SuiteResult;
 }
 
 /** Starts an empty {@link RowCollector}; values are rounded with {@link round}. */
@@ -50,6 +52,7 @@ export function rowCollector(): RowCollector {
     remarks,
     add,
     target: (name, value, min, goal = 'target') => add(name, value, 'ratio', `${goal} ≥ ${min}: ${value >= min ? 'met' : 'MISSED'}`),
+    result: (suite, notes) => ({ suite, rows, notes, remarks }),
   };
 }
 

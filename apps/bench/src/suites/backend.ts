@@ -241,16 +241,11 @@ export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteR
     await keras.close();
     await useBackend('wasm', true);
   }
-  return {
-    suite: 'backend',
-    rows: out.rows,
-    notes: [
-      "fitstream = createTrainer on selectBackend({ prefer: 'wasm' }) (wasm + fitstream kernels + fused optimizer updates); tfjs = model.fit on stock backends",
-      `batch ${BATCH}, Adam ${LEARNING_RATE}; ${rounds} interleaved timed round(s) after a warm-up; ratios are medians of per-round ratios`,
-      'step profile = fitstream on wasm, batch:start → step:end of one epoch after a warm-up epoch (medians over its steps); outside kernels = step wall time − time inside the kernel functions (engine, tape, JavaScript); kernels = dispatches through the engine',
-      'matmul floor = the MLP step’s 8 matMuls (3 forward, 3 dW, 2 dX) with the same shapes on fitstream wasm, on operands new to every step as in training, timed in the same interleaved rounds as the trainer (ratio = median of per-round ratios)',
-      ...keras.notes,
-    ],
-    remarks: out.remarks,
-  };
+  return out.result('backend', [
+    "fitstream = createTrainer on selectBackend({ prefer: 'wasm' }) (wasm + fitstream kernels + fused optimizer updates); tfjs = model.fit on stock backends",
+    `batch ${BATCH}, Adam ${LEARNING_RATE}; ${rounds} interleaved timed round(s) after a warm-up; ratios are medians of per-round ratios`,
+    'step profile = fitstream on wasm, batch:start → step:end of one epoch after a warm-up epoch (medians over its steps); outside kernels = step wall time − time inside the kernel functions (engine, tape, JavaScript); kernels = dispatches through the engine',
+    'matmul floor = the MLP step’s 8 matMuls (3 forward, 3 dW, 2 dX) with the same shapes on fitstream wasm, on operands new to every step as in training, timed in the same interleaved rounds as the trainer (ratio = median of per-round ratios)',
+    ...keras.notes,
+  ]);
 }

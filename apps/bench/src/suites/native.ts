@@ -102,15 +102,10 @@ export async function nativeSuite(options: NativeSuiteOptions): Promise<SuiteRes
     await keras.close();
     await useBackend('wasm', true);
   }
-  return {
-    suite: 'native',
-    rows: out.rows,
-    notes: [
-      `native = tfjs-node's tensorflow backend${tfVersion ? ` (TensorFlow ${tfVersion})` : ''}, TensorFlow's default thread pools; wasm = fitstream's kernels, 1 thread`,
-      'fitstream_* = createTrainer; tfjs_native_fit = stock tfjs model.fit on the native backend',
-      `batch ${BATCH}, Adam ${LEARNING_RATE}; ${rounds} interleaved timed round(s) after a warm-up; ratios are medians of per-round ratios`,
-      ...keras.notes,
-    ],
-    remarks: out.remarks,
-  };
+  return out.result('native', [
+    `native = tfjs-node's tensorflow backend${tfVersion ? ` (TensorFlow ${tfVersion})` : ''}, TensorFlow's default thread pools; wasm = fitstream's kernels, 1 thread`,
+    'fitstream_* = createTrainer; tfjs_native_fit = stock tfjs model.fit on the native backend',
+    `batch ${BATCH}, Adam ${LEARNING_RATE}; ${rounds} interleaved timed round(s) after a warm-up; ratios are medians of per-round ratios`,
+    ...keras.notes,
+  ]);
 }
