@@ -58,7 +58,6 @@ function mapGrads(grads: Gradients, fn: (g: tf.Tensor, name: string) => tf.Tenso
 export function clipByGlobalNorm(grads: Gradients, maxNorm: number, normType = 2): { grads: Gradients; norm: tf.Scalar; coefficient: tf.Scalar } {
   const norm = globalNorm(grads, normType);
   const coefficient = tf.tidy(() => tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1) as tf.Scalar);
-  // Looks like gradientNoise's in noise.ts (every plugin is { name, register: provide(…), attach }); stays apart: this clips, that adds noise.
   return { grads: mapGrads(grads, (g) => tf.mul(g, coefficient)), norm, coefficient };
 }
 
@@ -95,6 +94,7 @@ function clipPlugin(clipper: Clipper, options: ClipOptions): Plugin {
   const nonFinite = nonFinitePolicy(options.nonFinite, name);
   const accumulator = new DeviceAccumulator(['norm', 'ratio', 'maxNorm', 'clippedSteps'] as const, ['last', 'last', 'max', 'sum']);
   let skipped: { step: number; batch: number; norm: number } | undefined;
+  // Looks like gradientNoise's in noise.ts (every plugin is { name, register: provide(…), attach }); stays apart: this clips, that adds noise.
   return {
     name,
     register: (c) =>

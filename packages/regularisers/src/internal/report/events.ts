@@ -74,6 +74,7 @@ export interface ConstraintReport extends ReportBase {
   readonly values: ReportValues<'projected'>;
 }
 
+// Members of the RegulariserReport union, alike by design (see PenaltyReport above).
 /** Class weights / weighted reduction: mean effective weight (class × sample) of the last batch, and its normaliser. */
 export interface LossWeightingReport extends ReportBase {
   readonly kind: 'loss-weighting';
