@@ -33,6 +33,7 @@ export interface History<M extends string = string> {
   readonly learningRateFactors: Readonly<Record<string, readonly number[]>>;
 }
 
+// A record of readonly fields, alike in shape only to the CLI's run records (apps/cli/src/run/sections.ts): unrelated data.
 /** Position of the loop, carried by every step-level event. */
 export interface LoopPosition {
   /** Epoch index, 0-based (Keras convention). */
@@ -68,6 +69,7 @@ export interface CoreEventMap<M extends string = string> {
   'batch:start': LoopPosition & { readonly batch: number; readonly size: number };
   /** One batch went forward and backward. Its metrics are lazy: read back only when you read them. */
   'batch:end': LoopPosition & { readonly batch: number; readonly size: number; readonly metrics: LazyMetrics<M> };
+  // Each event's payload is its own record; step:end and epoch:end look alike by design (both carry learningRateFactors, samples, metrics).
   /** One optimizer update was applied (after `accumulateBatches` batches). */
   'step:end': LoopPosition & {
     /** Each learning-rate modifier's factor in this update (`learningRate` = base schedule × these). */
@@ -83,6 +85,7 @@ export interface CoreEventMap<M extends string = string> {
   /** Validation is about to run (inference mode): save what it must not disturb, e.g. stateful RNN state. */
   'validation:start': LoopPosition & { readonly batchesPerEpoch: number | undefined };
   'validation:end': LoopPosition & { readonly samples: number; readonly metrics: ValidationLogs<M> };
+  // Alike in shape to step:end above by design: the epoch's aggregates, not one update's.
   /** Epoch aggregates, computed on the device and read back once. */
   'epoch:end': LoopPosition & {
     /** Each learning-rate modifier's factor in the epoch's last update. */
