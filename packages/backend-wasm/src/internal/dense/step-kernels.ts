@@ -31,6 +31,7 @@ import { heapOffset, heapSimdLoopsOf } from '../kernels/heap-simd-loops.js';
 import { requireInput, toKernelFunc, type WasmBackendLike } from '../kernels/wasm-kernel-types.js';
 import { reluGradSimdOf } from './relu-grad-simd.js';
 
+// The kernels' registered names: a list of string constants, alike in shape only to other name lists (checkpoint-format.ts's file names).
 export const RELU_GRAD = 'FitstreamReluGrad';
 export const SOFTMAX_GRAD = 'FitstreamSoftmaxGrad';
 export const BIAS_GRAD = 'FitstreamBiasGrad';
