@@ -97,6 +97,8 @@ describe('the package picture (docs/concepts/architecture.md)', () => {
     expect(from('@fitstream/util')).toEqual([]);
     expect(from('@fitstream/datasets')).toEqual(['@fitstream/datasets -> @fitstream/util (required)']);
     expect(from('@fitstream/backend-wasm')).toEqual([]);
+    // Checkpoints load and verify without the trainer: the core depends on them, never the other way.
+    expect(from('@fitstream/checkpoint')).toEqual(['@fitstream/checkpoint -> @fitstream/util (required)']);
     // The wasm kernels are an optional peer that the core loads dynamically; nothing else runs from the core downwards.
     expect(from('@fitstream/core').sort()).toEqual(['@fitstream/core -> @fitstream/backend-wasm (optional)', '@fitstream/core -> @fitstream/util (required)']);
   });
