@@ -26,6 +26,8 @@ const MUST_NOT_INSTALL = {
   '@fitstream/util': ['@fitstream/core', '@tensorflow/tfjs', '@tensorflow/tfjs-core', 'rxjs', 'tsyringe', 'reflect-metadata'],
   '@fitstream/datasets': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata'],
   '@fitstream/backend-wasm': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata'],
+  // Backend selection for any tfjs app (inference servers, pages): no trainer, and its optional kernels stay optional.
+  '@fitstream/backends': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata', '@fitstream/backend-wasm'],
   // Checkpoints for a serving app or a page that only loads a model: no trainer.
   '@fitstream/checkpoint': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata'],
   // An optional peer: the core's example must train without it.

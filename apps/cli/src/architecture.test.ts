@@ -99,8 +99,10 @@ describe('the package picture (docs/concepts/architecture.md)', () => {
     expect(from('@fitstream/backend-wasm')).toEqual([]);
     // Checkpoints load and verify without the trainer: the core depends on them, never the other way.
     expect(from('@fitstream/checkpoint')).toEqual(['@fitstream/checkpoint -> @fitstream/util (required)']);
-    // The wasm kernels are an optional peer that the core loads dynamically; nothing else runs from the core downwards.
-    expect(from('@fitstream/core').sort()).toEqual(['@fitstream/core -> @fitstream/backend-wasm (optional)', '@fitstream/core -> @fitstream/util (required)']);
+    // Backend selection needs no trainer; the wasm kernels are an optional peer that it loads dynamically.
+    expect(from('@fitstream/backends').sort()).toEqual(['@fitstream/backends -> @fitstream/backend-wasm (optional)', '@fitstream/backends -> @fitstream/util (required)']);
+    // The core reaches the wasm kernels only through @fitstream/backends; nothing else runs from the core downwards.
+    expect(from('@fitstream/core').sort()).toEqual(['@fitstream/core -> @fitstream/backends (required)', '@fitstream/core -> @fitstream/checkpoint (required)', '@fitstream/core -> @fitstream/util (required)']);
   });
 });
 
