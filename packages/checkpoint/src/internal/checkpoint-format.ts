@@ -78,6 +78,7 @@ export interface CheckpointState {
 /** The loop state a writer gives; the format, the files' checksums and the models' and optimizers' records are added. */
 export type CheckpointStateInput = Omit<CheckpointState, 'format' | 'version' | 'createdAt' | 'files' | 'optimizer' | 'model' | 'parts'>;
 
+// The checkpoint's file names: a list of string constants, alike in shape only to other name lists (backend-wasm's kernel names).
 export const STATE = 'state.json';
 export const LATEST = 'latest.json';
 export const OPTIMIZER_JSON = 'optimizer.json';
