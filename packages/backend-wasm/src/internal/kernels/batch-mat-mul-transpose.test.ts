@@ -21,6 +21,9 @@ const SHAPES: Array<[number[], number[], number, number, number]> = [
   [[], [], 1, 8, 6],
   [[], [], 6, 8, 1],
   [[], [], 33, 65, 17],
+  // NT with fewer rows than columns goes through (b·aᵀ)ᵀ: 2-D, and tfjs' own [1, M, K] form of a 2-D matMul.
+  [[1], [1], 5, 7, 12],
+  [[], [], 2, 3, 64],
 ];
 const TRANSPOSES: Array<[boolean, boolean]> = [
   [false, false],
@@ -89,6 +92,7 @@ describe('transposed matMul on wasm', () => {
       tf.dispose([
         tf.engine().runKernel('BatchMatMul', { a, b }, { transposeA: true, transposeB: true }),
         tf.engine().runKernel('_FusedMatMul', { a, b, bias }, { transposeA: true, transposeB: true, activation: 'relu' }),
+        tf.tidy(() => tf.matMul(tf.slice(a, [0, 0, 0], [1, 3, 4]).reshape([3, 4]), tf.slice(a, [1, 0, 0], [1, 9, 4]).reshape([9, 4]), false, true)),
       ] as tf.Tensor[]);
     expectNoLeak(run, 5);
     tf.dispose([a, b, bias]);
