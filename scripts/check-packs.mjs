@@ -30,6 +30,9 @@ const MUST_NOT_INSTALL = {
   '@fitstream/backends': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata', '@fitstream/backend-wasm'],
   // Checkpoints for a serving app or a page that only loads a model: no trainer.
   '@fitstream/checkpoint': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata'],
+  // The maths of a step for a loop of one's own: no trainer.
+  '@fitstream/losses': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata'],
+  '@fitstream/optimizers': ['@fitstream/core', 'rxjs', 'tsyringe', 'reflect-metadata'],
   // An optional peer: the core's example must train without it.
   '@fitstream/core': ['@fitstream/backend-wasm'],
 };

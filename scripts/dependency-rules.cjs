@@ -11,7 +11,7 @@ const { readFileSync, readdirSync, existsSync } = require('node:fs');
 const { join } = require('node:path');
 
 /** Core's folders under src/internal, lowest first: a folder may import itself and the folders before it. */
-const CORE_LAYERS = ['di', 'events', 'model', 'optimizers', 'learning-rate', 'checkpoint', 'plugin', 'training'];
+const CORE_LAYERS = ['di', 'events', 'model', 'learning-rate', 'checkpoint', 'plugin', 'training'];
 
 const TESTS = '\\.test\\.ts$|\\.test-d\\.ts$|/test-support/';
 /** What the root package.json provides to every workspace's tests and configs. */

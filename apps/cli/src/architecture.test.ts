@@ -101,8 +101,17 @@ describe('the package picture (docs/concepts/architecture.md)', () => {
     expect(from('@fitstream/checkpoint')).toEqual(['@fitstream/checkpoint -> @fitstream/util (required)']);
     // Backend selection needs no trainer; the wasm kernels are an optional peer that it loads dynamically.
     expect(from('@fitstream/backends').sort()).toEqual(['@fitstream/backends -> @fitstream/backend-wasm (optional)', '@fitstream/backends -> @fitstream/util (required)']);
+    // Losses, metrics and optimizer updates work in any tfjs loop: tfjs and util only.
+    expect(from('@fitstream/losses')).toEqual(['@fitstream/losses -> @fitstream/util (required)']);
+    expect(from('@fitstream/optimizers')).toEqual(['@fitstream/optimizers -> @fitstream/util (required)']);
     // The core reaches the wasm kernels only through @fitstream/backends; nothing else runs from the core downwards.
-    expect(from('@fitstream/core').sort()).toEqual(['@fitstream/core -> @fitstream/backends (required)', '@fitstream/core -> @fitstream/checkpoint (required)', '@fitstream/core -> @fitstream/util (required)']);
+    expect(from('@fitstream/core').sort()).toEqual([
+      '@fitstream/core -> @fitstream/backends (required)',
+      '@fitstream/core -> @fitstream/checkpoint (required)',
+      '@fitstream/core -> @fitstream/losses (required)',
+      '@fitstream/core -> @fitstream/optimizers (required)',
+      '@fitstream/core -> @fitstream/util (required)',
+    ]);
   });
 });
 

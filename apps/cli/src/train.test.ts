@@ -52,6 +52,8 @@ describe('fitstream train iris', () => {
     expect(env.node).toBe(process.version);
     expect(env.backend.name).toBe(AUTO_BACKEND);
     expect(env.fitstream['@fitstream/callbacks']).toBe('0.1.0');
+    // The core's own dependencies too, resolved from the core where they are not hoisted next to the CLI.
+    for (const name of ['util', 'checkpoint', 'backends', 'optimizers', 'losses']) expect(env.fitstream[`@fitstream/${name}`], name).toBe('0.1.0');
 
     const csv = (await readFile(join(short.runDir, 'metrics.csv'), 'utf8')).trim().split('\n');
     expect(csv[0]).toBe('epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,step,duration_ms');

@@ -15,15 +15,15 @@ export { leafLayers, isFrozen } from './internal/model/leaf-layers.js';
 export type { LeafLayer } from './internal/model/leaf-layers.js';
 export { installFrozenBatchNormInference } from './internal/model/frozen-batch-norm.js';
 export type { DataSource, TensorData, BatchStream, StreamBatch } from './internal/training/data.js';
-export { resolveLoss, LOSS_NAMES } from './internal/training/losses.js';
-export type { LossName, LossSpec, LossFunction, PerSampleLoss, ResolvedLoss, TargetKind } from './internal/training/losses.js';
+// Losses, metrics and optimizers live in @fitstream/losses and @fitstream/optimizers (tfjs only, no trainer);
+// re-exported so that code importing them from the core keeps working.
+export { resolveLoss, LOSS_NAMES, METRIC_NAMES, defineMetric } from '@fitstream/losses';
+export type { LossName, LossSpec, LossFunction, PerSampleLoss, ResolvedLoss, TargetKind } from '@fitstream/losses';
+export type { BuiltinMetricName, CustomMetric, MetricSpec, MetricNameOf, PerSampleMetric } from '@fitstream/losses';
+export { OPTIMIZER_NAMES, getLearningRate, setLearningRate, applyOptimizerUpdate, usesFusedUpdate, alignOptimizerSlots } from '@fitstream/optimizers';
+export type { OptimizerName, OptimizerSpec, LearningRateScale } from '@fitstream/optimizers';
 export type { Targets, SampleWeights } from './internal/model/targets.js';
 export type { LossOption, MetricsOption, LossWeights, LogNamesOf } from './internal/training/heads.js';
-export { METRIC_NAMES, defineMetric } from './internal/training/metrics.js';
-export type { BuiltinMetricName, CustomMetric, MetricSpec, MetricNameOf, PerSampleMetric } from './internal/training/metrics.js';
-export { OPTIMIZER_NAMES } from './internal/training/optimizer.js';
-export { getLearningRate, setLearningRate } from './internal/learning-rate/optimizer-rate.js';
-export type { OptimizerName, OptimizerSpec } from './internal/training/optimizer.js';
 
 export { ofType, CORE_EVENT_TYPES, serializeError } from './internal/events/event-map.js';
 export type {
@@ -95,9 +95,6 @@ export type {
   InstalledWasmKernels,
   MissingWasmKernels,
 } from '@fitstream/backends';
-export { applyOptimizerUpdate, usesFusedUpdate } from './internal/optimizers/apply-optimizer-update.js';
-export type { LearningRateScale } from './internal/optimizers/apply-optimizer-update.js';
-export { alignOptimizerSlots } from './internal/optimizers/align-optimizer-slots.js';
 
 // The checkpoint format, its stores, reading and export/import live in @fitstream/checkpoint (no trainer, rxjs or
 // tsyringe); re-exported so that code importing them from the core keeps working.

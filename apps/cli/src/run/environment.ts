@@ -5,13 +5,28 @@ import type { BackendSelection } from '@fitstream/core';
 
 const requireHere = createRequire(import.meta.url);
 
-/** The installed version of a package, or `undefined` when it is not installed. */
-export function packageVersion(name: string): string | undefined {
+/** Every fitstream package, in the order `environment.json` and `fitstream doctor` list them. */
+const FITSTREAM_PACKAGES = ['cli', 'core', 'util', 'checkpoint', 'backends', 'backend-wasm', 'optimizers', 'losses', 'callbacks', 'samplers', 'regularisers', 'datasets', 'time-series', 'distributed', 'transfer'] as const;
+
+/** Resolves from the core's own directory too: its dependencies (util, checkpoint, …) need not be hoisted next to the CLI. */
+function requireFromCore(): NodeJS.Require | undefined {
   try {
-    return (requireHere(`${name}/package.json`) as { version: string }).version;
+    return createRequire(requireHere.resolve('@fitstream/core/package.json'));
   } catch {
     return undefined;
   }
+}
+
+/** The installed version of a package, or `undefined` when it is not installed. */
+export function packageVersion(name: string): string | undefined {
+  for (const load of [requireHere, requireFromCore()]) {
+    try {
+      if (load) return (load(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      // not resolvable from there: try the next place
+    }
+  }
+  return undefined;
 }
 
 /** Whether a package can be resolved from here, without loading it. */
@@ -37,13 +52,7 @@ export function versions(): { node: string; tfjs: Record<string, string | null>;
       '@tensorflow/tfjs-node': v('@tensorflow/tfjs-node'),
       '@tensorflow/tfjs-node-gpu': v('@tensorflow/tfjs-node-gpu'),
     },
-    fitstream: {
-      '@fitstream/cli': v('@fitstream/cli'),
-      '@fitstream/core': v('@fitstream/core'),
-      '@fitstream/datasets': v('@fitstream/datasets'),
-      '@fitstream/callbacks': v('@fitstream/callbacks'),
-      '@fitstream/samplers': v('@fitstream/samplers'),
-    },
+    fitstream: Object.fromEntries(FITSTREAM_PACKAGES.map((name) => [`@fitstream/${name}`, v(`@fitstream/${name}`)])),
   };
 }
 

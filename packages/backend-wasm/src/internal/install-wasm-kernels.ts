@@ -80,13 +80,13 @@ export interface WasmKernelOptions {
   readonly activationGradients?: boolean;
   /**
    * Fewer dispatches per dense training step: the gradients of `Relu`, `Softmax` and a bias `Add` as one kernel each, and the
-   * categorical cross-entropy (forward and gradient) and categorical accuracy that `@fitstream/core`'s trainer finds in
-   * tfjs' kernel registry by name, each one kernel instead of a chain of 5–20.
+   * categorical cross-entropy (forward and gradient) and categorical accuracy that `@fitstream/losses` (and so the
+   * trainer) finds in tfjs' kernel registry by name, each one kernel instead of a chain of 5–20.
    */
   readonly stepFusions?: boolean;
   /**
    * Fused Adam / RMSProp / momentum / SGD updates (one kernel per variable instead of ≈10), used by the trainer
-   * through `@fitstream/core`'s `applyOptimizerUpdate`, which finds them in tfjs' kernel registry; bit-identical to
+   * through `applyOptimizerUpdate` (@fitstream/optimizers), which finds them in tfjs' kernel registry; bit-identical to
    * tfjs' optimizers.
    */
   readonly optimizerUpdates?: boolean;
@@ -141,7 +141,7 @@ interface KernelFactoryContext {
 interface KernelEntry {
   readonly name: string;
   readonly create: (ctx: KernelFactoryContext) => KernelFunc;
-  /** For the fused updates: the hint core's `applyOptimizerUpdate` reads from the registration. */
+  /** For the fused updates: the hint `applyOptimizerUpdate` (@fitstream/optimizers) reads from the registration. */
   readonly extra?: Pick<FusedUpdateKernelConfig, 'maxElements'>;
 }
 

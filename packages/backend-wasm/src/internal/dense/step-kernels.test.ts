@@ -32,7 +32,7 @@ function classification(rows: number, classes: number, seed: number): { p: Float
   return { p, y };
 }
 
-/** tfjs' own ops: the categorical cross-entropy of @fitstream/core (Keras' formula). */
+/** tfjs' own ops: the categorical cross-entropy of @fitstream/losses (Keras' formula). */
 function stockCrossentropy(y: tf.Tensor, p: tf.Tensor): tf.Tensor {
   const q = tf.clipByValue(tf.div(p, tf.sum(p, -1, true)), 1e-7, 1 - 1e-7);
   return tf.sum(tf.neg(tf.mul(y, tf.log(q))), -1);
@@ -155,7 +155,7 @@ describe('the trainer’s MLP step with and without the step fusions', () => {
     fused.weights.forEach((w, i) => expect(maxAbsDiff(w, stock.weights[i]!), `weight ${i}`).toBeLessThan(TOLERANCE));
     expect(maxAbsDiff(fused.history['loss']!, stock.history['loss']!)).toBeLessThan(TOLERANCE);
     expect(fused.history['accuracy']).toEqual(stock.history['accuracy']);
-    // The fused step took the one-kernel paths (core found the loss and accuracy kernels), the stock one did not.
+    // The fused step took the one-kernel paths (@fitstream/losses found the loss and accuracy kernels), the stock one did not.
     const fusedNames = [CATEGORICAL_CROSSENTROPY, CATEGORICAL_CROSSENTROPY_GRAD, CATEGORICAL_ACCURACY, RELU_GRAD, SOFTMAX_GRAD, BIAS_GRAD];
     expect(fused.kernels).toEqual(expect.arrayContaining(fusedNames));
     expect(stock.kernels.filter((k) => fusedNames.includes(k))).toEqual([]);

@@ -10,16 +10,17 @@
  * - {@link BIAS_GRAD}: the gradient of a bias added along the last axis (`Add` of `[…, n]` and `[n]`), `dy` summed over
  *   every other axis (tfjs: `Sum` then `Reshape`).
  * - {@link CATEGORICAL_CROSSENTROPY} and {@link CATEGORICAL_CROSSENTROPY_GRAD}: the per-sample categorical
- *   cross-entropy of probabilities, `−Σ y·log(clip(p / Σp, ε, 1 − ε))` (the Keras formula `@fitstream/core` uses), and
- *   its gradient with respect to both `yTrue` and `yPred` (tfjs: 7 kernels forward, ≈20 backward, plus the tape's
+ *   cross-entropy of probabilities, `−Σ y·log(clip(p / Σp, ε, 1 − ε))` (the Keras formula `@fitstream/losses` uses),
+ *   and its gradient with respect to both `yTrue` and `yPred` (tfjs: 7 kernels forward, ≈20 backward, plus the tape's
  *   clones of every saved input).
  * - {@link CATEGORICAL_ACCURACY}: per-sample `argmax(y) == argmax(p)` as 0/1 (tfjs: five kernels).
  *
  * The gradient kernels are used through the gradients registered for `Relu`, `Softmax` and `Add` (see
- * route-step-gradients.ts); the loss and accuracy kernels through `@fitstream/core`, which finds them in tfjs' kernel
- * registry by these names, as it finds the fused optimizer updates (core's fused-step-kernels.ts spells the same
- * names; neither package imports the other). All of them compute in double precision and round once to float32, so
- * they agree with the float32 chains they replace to a few ulps (the tests hold them to 1e-5 against the stock path).
+ * route-step-gradients.ts); the loss and accuracy kernels through `@fitstream/losses` (its `resolveLoss` and
+ * `resolveMetrics`, which the trainer uses), which finds them in tfjs' kernel registry by these names, as the fused
+ * optimizer updates are found (its internal/fused-step-kernels.ts spells the same names; neither package imports the
+ * other). All of them compute in double precision and round once to float32, so they agree with the float32 chains
+ * they replace to a few ulps (the tests hold them to 1e-5 against the stock path).
  *
  * The loss, softmax and accuracy kernels are plain JavaScript loops over heap views: their tensors are small (64×10)
  * and the cost being removed is per dispatch. The relu and bias gradients, on 64×256 values, run as WebAssembly SIMD
@@ -39,7 +40,7 @@ export const CATEGORICAL_CROSSENTROPY = 'FitstreamCategoricalCrossentropy';
 export const CATEGORICAL_CROSSENTROPY_GRAD = 'FitstreamCategoricalCrossentropyGrad';
 export const CATEGORICAL_ACCURACY = 'FitstreamCategoricalAccuracy';
 
-/** The clip bound of core's categorical cross-entropy (Keras' epsilon). */
+/** The clip bound of @fitstream/losses' categorical cross-entropy (Keras' epsilon). */
 const EPSILON = 1e-7;
 
 function float32Input(inputs: Parameters<KernelFunc>[0]['inputs'], name: string, kernel: string): TensorInfo {

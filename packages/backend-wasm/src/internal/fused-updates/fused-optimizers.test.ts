@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-// Core's applyOptimizerUpdate finds these kernels in tfjs' kernel registry by name: these tests are the contract between
-// the two packages (names, inputs, attributes, outputs and the maxElements hint of each registration).
-import { applyOptimizerUpdate, usesFusedUpdate } from '@fitstream/core';
+// applyOptimizerUpdate (@fitstream/optimizers) finds these kernels in tfjs' kernel registry by name: these tests are the
+// contract between the two packages (names, inputs, attributes, outputs and the maxElements hint of each registration).
+import { applyOptimizerUpdate, FUSED_UPDATE_KERNELS, usesFusedUpdate } from '@fitstream/optimizers';
 import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
 import { expectNoLeak, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
 import { FUSED_KERNELS, fusedMaxElements, JS_LOOP_MAX_ELEMENTS, setSimdUpdatesEnabled, simdUpdatesOf } from './fused-update-kernels.js';
@@ -18,7 +18,8 @@ const CONFIGS: ReadonlyArray<readonly [string, () => tf.Optimizer]> = [
   ['adam', () => tf.train.adam(0.01)],
   ['adam (custom betas, epsilon)', () => tf.train.adam(0.003, 0.8, 0.99, 1e-5)],
   ['rmsprop', () => tf.train.rmsprop(0.01)],
-  // Centered: the reference is core's op-for-op path (see stockRun), not tfjs' own update, whose denominator is wrong.
+  // Centered: the reference is the op-for-op path of applyOptimizerUpdate (see stockRun), not tfjs' own update, whose
+  // denominator is wrong.
   ['rmsprop (momentum, centered)', () => tf.train.rmsprop(0.01, 0.85, 0.5, 1e-7, true)],
   ['momentum', () => tf.train.momentum(0.05, 0.9)],
   ['momentum (nesterov)', () => tf.train.momentum(0.05, 0.8, true)],
@@ -69,7 +70,7 @@ function firstMismatch(actual: Float32Array, expected: Float32Array | undefined)
 
 /**
  * The run the fused one must equal: the optimizer's own update — except centered RMSProp, whose tfjs update takes
- * √(ms − (mg² + ε)) where Keras, TensorFlow and PyTorch take √(ms − mg² + ε): there it is core's op-for-op path (what
+ * √(ms − (mg² + ε)) where Keras, TensorFlow and PyTorch take √(ms − mg² + ε): there it is the op-for-op path (what
  * applyOptimizerUpdate runs where no fused kernel is registered: cpu, or wasm with the kernels uninstalled).
  */
 function stockRun(name: string, ...args: Parameters<typeof train>): ReturnType<typeof train> {
@@ -106,6 +107,10 @@ describe('fused optimizer updates', () => {
     console.info(`fused optimizers (wasm) vs stock tfjs optimizers (cpu), worst relative error: ${worst.toString()}`);
   });
 
+  it('registers the kernel names @fitstream/optimizers looks up, one per optimizer class', () => {
+    expect(FUSED_KERNELS).toEqual(FUSED_UPDATE_KERNELS);
+  });
+
   describe.each([
     ['WebAssembly SIMD kernel', true],
     ['JavaScript loop', false],
@@ -140,7 +145,7 @@ describe('fused optimizer updates', () => {
     expect(fusedMaxElements(tf.backend())).toBe(JS_LOOP_MAX_ELEMENTS);
     setSimdUpdatesEnabled(true);
     await onBackend('cpu', () => expect(fusedMaxElements(tf.backend())).toBe(JS_LOOP_MAX_ELEMENTS));
-    // Core reads the limit from the registration (it imports nothing of this package).
+    // @fitstream/optimizers reads the limit from the registration (it imports nothing of this package).
     for (const name of Object.values(FUSED_KERNELS)) {
       expect((tf.getKernel(name, 'wasm') as { maxElements?: unknown } | undefined)?.maxElements).toBe(fusedMaxElements);
     }

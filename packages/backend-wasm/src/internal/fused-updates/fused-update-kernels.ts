@@ -8,11 +8,12 @@
  * to float32 (double has more than 2·24 + 2 bits of precision, so double rounding is innocuous). The tests check
  * this against the stock optimizers on the cpu and wasm backends.
  *
- * The seam with `@fitstream/core`: its `applyOptimizerUpdate` (the trainer's optimizer step) asks tfjs' kernel registry
- * whether a kernel named in {@link FUSED_KERNELS} is registered for the active backend and runs it through
- * `engine.runKernel` with the inputs and attributes documented on each kernel below; it imports nothing of this package.
- * Each registration also carries {@link FusedUpdateKernelConfig.maxElements}, which core reads to send larger variables
- * through tfjs' own ops. The tests in fused-optimizers.test.ts run core's side against these kernels.
+ * The seam with `@fitstream/optimizers`: its `applyOptimizerUpdate` (the trainer's optimizer step, through
+ * `@fitstream/core`) asks tfjs' kernel registry whether a kernel named in {@link FUSED_KERNELS} is registered for the
+ * active backend and runs it through `engine.runKernel` with the inputs and attributes documented on each kernel below;
+ * it imports nothing of this package. Each registration also carries {@link FusedUpdateKernelConfig.maxElements}, which
+ * it reads to send larger variables through tfjs' own ops. The tests in fused-optimizers.test.ts run its side against
+ * these kernels.
  *
  * Two implementations, registered under fitstream's own kernel names:
  * - on the wasm backend, a hand-assembled WebAssembly SIMD module (simd-update-module.ts) instantiated on the backend's
@@ -26,8 +27,8 @@ import { heapMemoryOf } from '../wasm-assembly/heap-module.js';
 import { type SimdUpdates, simdUpdatesFor } from './simd-update-module.js';
 
 /**
- * Kernel names of the fused updates. `@fitstream/core` (apply-optimizer-update.ts) spells the same names: they are the
- * contract between the packages, which import nothing of each other (tested in fused-optimizers.test.ts).
+ * Kernel names of the fused updates. `@fitstream/optimizers` spells the same names (its `FUSED_UPDATE_KERNELS`): they
+ * are the contract between the packages, which import nothing of each other (tested in fused-optimizers.test.ts).
  */
 export const FUSED_KERNELS = {
   adam: 'FitstreamAdamUpdate',
@@ -39,9 +40,9 @@ export const FUSED_KERNELS = {
 /** A fused kernel's name. */
 export type FusedKernelName = (typeof FUSED_KERNELS)[keyof typeof FUSED_KERNELS];
 
-/** A fused update's registration: tfjs' kernel config plus the hint core's `applyOptimizerUpdate` reads. */
+/** A fused update's registration: tfjs' kernel config plus the hint `applyOptimizerUpdate` (@fitstream/optimizers) reads. */
 export interface FusedUpdateKernelConfig extends KernelConfig {
-  /** The largest variable (in elements) the kernel should take on `backend`; core updates larger ones with tfjs' ops. */
+  /** The largest variable (in elements) the kernel should take on `backend`; larger ones are updated with tfjs' ops. */
   readonly maxElements: (backend: unknown) => number;
 }
 
@@ -250,7 +251,7 @@ const adam: KernelFunc = ({ inputs, backend, attrs }) => {
  * RMSProp: inputs `value, gradient, ms, mom` (+ `mg` when centered); attrs `decay, momentum, epsilon, learningRate,
  * centered`; outputs `[newValue, newMs, newMom]` (+ `newMg`). Same float32 steps as tfjs' `RMSPropOptimizer`, except the
  * centered denominator: √(ms − mg² + ε) as Keras, TensorFlow and PyTorch take it (tfjs 4.22's √(ms − (mg² + ε)) is NaN
- * wherever ms − mg² < ε); core's op-for-op path computes the same.
+ * wherever ms − mg² < ε); the op-for-op path of @fitstream/optimizers computes the same.
  */
 const rmsprop: KernelFunc = ({ inputs, backend, attrs }) => {
   const k = FUSED_KERNELS.rmsprop;

@@ -1,7 +1,7 @@
 // Putting a loaded checkpoint back: model weights, optimizer slots and extras, the other parts of a custom step.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelAdapter } from '../model/model.js';
-import { renameOptimizerSlots } from '../optimizers/align-optimizer-slots.js';
+import { renameOptimizerSlots } from '@fitstream/optimizers';
 import type { LoadedCheckpoint, NamedTensor } from '@fitstream/checkpoint';
 import { FitstreamInputError } from '@fitstream/util';
 

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { LearningRateRecord } from '@fitstream/checkpoint';
-import { getLearningRate, setLearningRate } from './optimizer-rate.js';
+import { getLearningRate, setLearningRate } from '@fitstream/optimizers';
 import type { LearningRateBase, LearningRateModifier, LearningRatePosition, LearningRateStage } from './learning-rate-points.js';
 
 const STAGES: readonly LearningRateStage[] = ['warmup', 'scale', 'adapt', 'override'];

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FitstreamInputError } from '@fitstream/util';
 import type { SampleWeights, Targets } from '../model/targets.js';
-import { resolveLoss, type LossSpec, type ResolvedLoss } from './losses.js';
-import { resolveMetrics, type MetricNameOf, type MetricSpec, type ResolvedMetric } from './metrics.js';
+import { resolveLoss, resolveMetrics, type LossSpec, type MetricNameOf, type MetricSpec, type ResolvedLoss, type ResolvedMetric } from '@fitstream/losses';
 
 
 /** The `loss` option: one loss (every output), one per output in order, or a map by output name (Keras 3). */

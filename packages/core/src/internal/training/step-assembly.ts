@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createLazyValues, type LazyMetrics } from '../events/lazy-metrics.js';
-import { alignOptimizerSlots } from '../optimizers/align-optimizer-slots.js';
+import { alignOptimizerSlots } from '@fitstream/optimizers';
 import type { Batch, StepContext } from '../plugin/plugin-points.js';
 import { disposeBatch, validateBatch } from './data.js';
 import { EpochAggregate } from './epoch-aggregate.js';

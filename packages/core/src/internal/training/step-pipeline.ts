@@ -9,7 +9,7 @@ import type {
   StepContext,
   WeightConstraint,
 } from '../plugin/plugin-points.js';
-import { applyOptimizerUpdate } from '../optimizers/apply-optimizer-update.js';
+import { applyOptimizerUpdate } from '@fitstream/optimizers';
 import { withSeed } from '@fitstream/util';
 import { tensorsIn } from './data.js';
 import { metricValues, predictionList, sampleWeightList, targetList, totalLoss, type Heads, type HeadTerms } from './heads.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyOptimizerUpdate } from '../optimizers/apply-optimizer-update.js';
+import { applyOptimizerUpdate } from '@fitstream/optimizers';
 import type { Batch, GradientTransform, LearningRateMultiplier, StepContext, WeightConstraint } from '../plugin/plugin-points.js';
 import { FitstreamInputError, withSeed } from '@fitstream/util';
 import { inVariableOrder } from './step-pipeline.js';

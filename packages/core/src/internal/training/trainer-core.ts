@@ -18,7 +18,7 @@ import type { EpochAggregate } from './epoch-aggregate.js';
 import { copyHistory, type MutableHistory } from './history.js';
 import { NO_HEADS, resolveHeads, type Heads } from './heads.js';
 import { adaptModel, type ModelAdapter } from '../model/model.js';
-import { getLearningRate } from '../learning-rate/optimizer-rate.js';
+import { getLearningRate } from '@fitstream/optimizers';
 import { assertTrainStep, type TrainStep } from './train-step.js';
 import { MAIN_MODEL, resolveModels, resolveOptimizers, type NamedOptimizer } from './trainer-parts.js';
 

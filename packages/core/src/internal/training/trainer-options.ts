@@ -1,7 +1,7 @@
 import type { BackendPreference } from '@fitstream/backends';
 import type { TrainableModel } from '../model/model.js';
 import type { LossOption, LossWeights } from './heads.js';
-import type { MetricSpec } from './metrics.js';
+import type { MetricSpec } from '@fitstream/losses';
 import type { TrainStep } from './train-step.js';
 import type { OptimizersOption } from './trainer-parts.js';
 

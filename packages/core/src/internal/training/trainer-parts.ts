@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { LearningRatePipeline } from '../learning-rate/learning-rate-pipeline.js';
 import { FitstreamInputError } from '@fitstream/util';
 import { adaptModel, type ModelAdapter, type TrainableModel } from '../model/model.js';
-import { resolveOptimizer, type OptimizerSpec } from './optimizer.js';
+import { resolveOptimizer, type OptimizerSpec } from '@fitstream/optimizers';
 
 /** The `optimizer` option: one optimizer, or several by name (a GAN's generator and discriminator). */
 export type OptimizersOption = OptimizerSpec | { readonly [name: string]: OptimizerSpec };

@@ -15,7 +15,7 @@ import { normaliseFitCall, type FitArgs, type FitInputs, type TfjsFitArgs } from
 import { copyHistory, emptyHistory, type MutableHistory } from './history.js';
 import type { LogNamesOf, LossOption } from './heads.js';
 import type { Targets } from '../model/targets.js';
-import type { MetricSpec } from './metrics.js';
+import type { MetricSpec } from '@fitstream/losses';
 import type { TrainStep } from './train-step.js';
 import { TrainerCore, type LoopState } from './trainer-core.js';
 import type { TrainerOptions } from './trainer-options.js';

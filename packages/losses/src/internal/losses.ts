@@ -3,10 +3,13 @@ import { FitstreamInputError } from '@fitstream/util';
 import { fusedCategoricalCrossentropy } from './fused-step-kernels.js';
 
 // Looks like PerSampleMetric and BuiltinMetricName in metrics.ts; stays apart: losses and metrics have their own Keras names and resolvers.
-/** A loss as a function of targets and predictions that returns one value per sample, shape `[batch]`. */
+/**
+ * A loss as a function of targets and predictions that returns one value per sample, shape `[batch]`: the Keras loss
+ * before its reduction, so that sample weights, per-output means and any reduction stay the caller's.
+ */
 export type PerSampleLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
 
-/** Built-in losses, Keras names. */
+/** Built-in losses, Keras names (camelCase, as tfjs-layers spells them). */
 export type LossName =
   | 'meanSquaredError'
   | 'meanAbsoluteError'
@@ -22,7 +25,7 @@ export type LossName =
  */
 export type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
-/** How the trainer's `loss` option may be given. */
+/** How a loss may be given to {@link resolveLoss} (and the trainer's `loss` option). */
 export type LossSpec =
   | LossName
   | LossFunction
@@ -33,17 +36,29 @@ export type LossSpec =
 /** The kind of target a loss expects; drives `'accuracy'` resolution and data validation. */
 export type TargetKind = 'binary' | 'categorical' | 'sparse' | 'regression' | 'custom';
 
-/** A resolved loss. */
+/** A resolved loss: its name, the kind of target it expects, whether it takes logits, and its per-sample function. */
 export interface ResolvedLoss {
+  /** The Keras name of a built-in loss, the custom loss's name, or the function's name (`'loss'` if anonymous). */
   readonly name: string;
+  /** The kind of target: what `'accuracy'` resolves to in {@link resolveMetrics}. */
   readonly kind: TargetKind;
+  /** Whether predictions are logits (cross-entropy losses only). */
   readonly fromLogits: boolean;
+  /** Per-sample loss values, `[batch]`. */
   readonly fn: PerSampleLoss;
 }
 
 const EPSILON = 1e-7;
 
-/** Mean over every axis but the first: `[batch, …] → [batch]`. */
+/**
+ * Mean over every axis but the first, `[batch, …] → [batch]` (a `[batch]` tensor is returned as it is): how a loss over
+ * `[batch, …]` becomes one value per sample, as Keras averages over the last axis.
+ *
+ * @example
+ * ```ts
+ * meanPerSample(tf.tensor2d([[1, 3], [2, 2]])); // [2, 2]
+ * ```
+ */
 export function meanPerSample(t: tf.Tensor): tf.Tensor1D {
   return t.rank === 1 ? (t as tf.Tensor1D) : (t.reshape([t.shape[0], -1]).mean(1) as tf.Tensor1D);
 }
@@ -52,10 +67,22 @@ function sumLastAxisThenMean(t: tf.Tensor): tf.Tensor1D {
   return meanPerSample(t.sum(-1));
 }
 
-/** Sparse labels of shape `[batch]` or `[batch, 1]` as int32 `[batch]`. */
-export function sparseLabels(yTrue: tf.Tensor): tf.Tensor1D {
-  const flat = yTrue.rank > 1 ? yTrue.reshape([yTrue.shape[0]]) : yTrue;
-  return (flat.dtype === 'int32' ? flat : flat.toInt()) as tf.Tensor1D;
+/**
+ * Sparse labels as int32 of the predictions' shape without the class axis: `[batch]` or `[batch, 1]` labels for
+ * `[batch, classes]` predictions, `[batch, steps]` or `[batch, steps, 1]` for `[batch, steps, classes]` (sequence
+ * outputs), as Keras accepts them.
+ */
+export function sparseLabels(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor {
+  const shape = yPred.shape.slice(0, -1);
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (yTrue.size !== size) {
+    throw new FitstreamInputError(
+      'yTrue',
+      `sparse labels of shape [${yTrue.shape.join(', ')}] do not match predictions of shape [${yPred.shape.join(', ')}]; give one class index per prediction row: shape [${shape.join(', ')}] (or with a trailing 1).`,
+    );
+  }
+  const labels = yTrue.shape.length === shape.length && yTrue.shape.every((d, i) => d === shape[i]) ? yTrue : yTrue.reshape(shape);
+  return labels.dtype === 'int32' ? labels : labels.toInt();
 }
 
 function builtin(name: LossName, fromLogits: boolean): PerSampleLoss {
@@ -91,7 +118,7 @@ function builtin(name: LossName, fromLogits: boolean): PerSampleLoss {
     case 'sparseCategoricalCrossentropy':
       return (y, p) => {
         const classes = p.shape[p.rank - 1]!;
-        const oneHot = tf.oneHot(sparseLabels(y), classes).toFloat().reshape(p.shape);
+        const oneHot = tf.oneHot(sparseLabels(y, p), classes).toFloat();
         return builtin('categoricalCrossentropy', fromLogits)(oneHot, p);
       };
   }
@@ -106,7 +133,7 @@ const KIND: Record<LossName, TargetKind> = {
   sparseCategoricalCrossentropy: 'sparse',
 };
 
-/** The built-in loss names, for error messages and schemas. */
+/** The built-in loss names ({@link LossName}), for error messages and schemas. */
 export const LOSS_NAMES = Object.keys(KIND) as LossName[];
 
 /** A user's loss function, checked to return per-sample values. */
@@ -120,7 +147,19 @@ function perSampleOf(fn: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor, argu
   };
 }
 
-/** Resolves the `loss` option; unknown names fail with the list of known ones. */
+/**
+ * Resolves a loss given by name, `{ name, fromLogits }`, a function or `{ name, fn }` to a per-sample function with
+ * Keras semantics: losses average over the last axis (every axis but the batch one), probabilities are clipped to
+ * `[1e-7, 1 − 1e-7]` (Keras' epsilon), `huber` has δ = 1, and `fromLogits` applies to the cross-entropies. Unknown
+ * names, `fromLogits` on a regression loss, and a function that returns a scalar fail with a `FitstreamInputError`
+ * naming `argument` (default `'loss'`).
+ *
+ * @example
+ * ```ts
+ * const { fn } = resolveLoss({ name: 'binaryCrossentropy', fromLogits: true });
+ * const perSample = fn(tf.tensor2d([[1], [0]]), tf.tensor2d([[2], [-1]])); // [0.127, 0.313]
+ * ```
+ */
 export function resolveLoss(spec: LossSpec, argument = 'loss'): ResolvedLoss {
   if (typeof spec === 'function') return { name: spec.name || 'loss', kind: 'custom', fromLogits: false, fn: perSampleOf(spec, argument) };
   if (typeof spec === 'object' && spec !== null && 'fn' in spec) {

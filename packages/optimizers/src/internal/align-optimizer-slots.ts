@@ -38,7 +38,16 @@ function splitSlotName(name: string): { variable: string; suffix: string } {
 
 /**
  * Reorders `optimizer`'s slot arrays so that position `i` holds the slots of `variableNames[i]`. Returns whether
- * anything moved. Slots are never disposed: frozen variables' slots go after the active ones.
+ * anything moved. Slots are never disposed: frozen variables' slots go after the active ones. Call it before each
+ * update whose list of variables may differ from the previous one's, with the names in the order of that update's
+ * gradients.
+ *
+ * @example
+ * ```ts
+ * const names = model.trainableWeights.map((w) => w.val.name); // after freezing or unfreezing a layer
+ * alignOptimizerSlots(optimizer, names);
+ * applyOptimizerUpdate(optimizer, grads); // grads listed in the order of `names`
+ * ```
  */
 export function alignOptimizerSlots(optimizer: tf.Optimizer, variableNames: readonly string[]): boolean {
   let moved = false;
@@ -74,7 +83,14 @@ export function alignOptimizerSlots(optimizer: tf.Optimizer, variableNames: read
 /**
  * Renames `optimizer`'s slots after their variables (`old/kernel/m` → `new/kernel/m` for `old/kernel` → `new/kernel`):
  * slots restored from a checkpoint carry the variable names of the process that wrote it, and a model rebuilt in
- * another process (or a second copy in this one) has other auto-generated names.
+ * another process (or a second copy in this one) has other auto-generated names. Slots of variables not in `names`
+ * keep their names.
+ *
+ * @example
+ * ```ts
+ * await optimizer.setWeights(savedSlots); // named after the variables of the process that saved them
+ * renameOptimizerSlots(optimizer, new Map([['dense_Dense1/kernel', 'dense_Dense3/kernel']]));
+ * ```
  */
 export function renameOptimizerSlots(optimizer: tf.Optimizer, names: ReadonlyMap<string, string>): void {
   for (const { slots } of slotArrays(optimizer)) {

@@ -3,7 +3,7 @@
 // @fitstream/backend-wasm. Here a stand-in SGD kernel is registered on cpu.
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { applyOptimizerUpdate, selectBackend, usesFusedUpdate } from '../../index.js';
+import { applyOptimizerUpdate, usesFusedUpdate } from '../index.js';
 
 interface CpuStorage {
   data: { get(dataId: object): { values: Float32Array } };
@@ -25,7 +25,7 @@ function register(maxElements?: number): void {
 
 describe('applyOptimizerUpdate: the fused-update seam', () => {
   beforeAll(async () => {
-    await selectBackend({ prefer: 'cpu', log: null });
+    await tf.setBackend('cpu');
   });
   afterEach(() => {
     if (tf.getKernel('FitstreamSgdUpdate', 'cpu')) tf.unregisterKernel('FitstreamSgdUpdate', 'cpu');

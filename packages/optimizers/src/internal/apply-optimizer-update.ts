@@ -1,9 +1,9 @@
 /**
  * Applies an optimizer's update through a fused kernel when one is registered for the active backend, and through the
- * optimizer's own `applyGradients` otherwise. Core registers no fused kernel itself: it asks tfjs' kernel registry
- * (`tf.getKernel(name, backend)`) for the names in {@link FUSED_UPDATE_KERNELS}, which `@fitstream/backend-wasm`
- * registers on wasm (its `optimizerUpdates` group; `selectBackend` installs it when that package is installed). So this
- * module imports no backend package, and without one every update is the optimizer's own.
+ * optimizer's own `applyGradients` otherwise. This package registers no fused kernel itself: it asks tfjs' kernel
+ * registry (`tf.getKernel(name, backend)`) for the names in {@link FUSED_UPDATE_KERNELS}, which `@fitstream/backend-wasm`
+ * registers on wasm (its `optimizerUpdates` group; `@fitstream/core`'s `selectBackend` installs it when that package is
+ * installed). So this module imports no backend package, and without one every update is the optimizer's own.
  *
  * The fused path keeps the optimizer's own state objects: the same slot arrays (`accumulatedFirstMoment`, …) with the
  * same variable names, the same `accBeta1/accBeta2` variables and iteration count. So `getWeights()`,
@@ -25,11 +25,18 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Kernel names of the fused updates: the seam with the backend package that registers them. `@fitstream/backend-wasm`
- * spells the same names (its fused-update-kernels.ts documents each kernel's inputs, attributes and outputs, and its
- * tests run this module against its kernels); neither package imports the other.
+ * Kernel names of the fused updates, by optimizer class: the seam with the backend package that registers them.
+ * `@fitstream/backend-wasm` spells the same names (its fused-update-kernels.ts documents each kernel's inputs,
+ * attributes and outputs, and its tests run this module against its kernels); neither package imports the other.
+ * A backend of your own takes the fused path by registering a kernel under one of these names with `tf.registerKernel`
+ * (optionally with a `maxElements(backend)` hint: the largest variable it should update).
+ *
+ * @example
+ * ```ts
+ * tf.getKernel(FUSED_UPDATE_KERNELS.adam, tf.getBackend()); // the registration applyOptimizerUpdate would use, if any
+ * ```
  */
-const FUSED_UPDATE_KERNELS = {
+export const FUSED_UPDATE_KERNELS = {
   adam: 'FitstreamAdamUpdate',
   rmsprop: 'FitstreamRMSPropUpdate',
   momentum: 'FitstreamMomentumUpdate',

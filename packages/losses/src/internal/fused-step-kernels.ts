@@ -1,10 +1,10 @@
 /**
- * The categorical cross-entropy and categorical accuracy of the default step as one kernel each, where a backend
- * package has registered such kernels for the active backend (`@fitstream/backend-wasm` does on wasm, its
- * `stepFusions` group), and `undefined` otherwise so that the caller runs tfjs' own ops. Core registers no kernel
- * itself and imports no backend package: it asks tfjs' kernel registry for the names below, as
- * `applyOptimizerUpdate` does for the fused optimizer updates. backend-wasm's dense/step-kernels.ts spells the same
- * names and documents each kernel's inputs and outputs; its tests run these functions against its kernels.
+ * The categorical cross-entropy and categorical accuracy as one kernel each, where a backend package has registered
+ * such kernels for the active backend (`@fitstream/backend-wasm` does on wasm, its `stepFusions` group), and
+ * `undefined` otherwise so that the caller runs tfjs' own ops. This package registers no kernel itself and imports no
+ * backend package: it asks tfjs' kernel registry for the names below, as `applyOptimizerUpdate` does for the fused
+ * optimizer updates. backend-wasm's dense/step-kernels.ts spells the same names and documents each kernel's inputs and
+ * outputs; its tests run the trainer's step with and without its kernels and compare.
  *
  * Why: on a batch of 64×10 the loss's tfjs ops (7 forward, ≈20 backward, each a dispatch, a tape node and clones of
  * its saved inputs) cost more than their arithmetic many times over (issue 18's profile of the MLP step).

@@ -29,7 +29,7 @@ export function getLearningRate(optimizer: tf.Optimizer): number {
 
 /**
  * Changes the learning rate of any tfjs optimizer. SGD and momentum cache `-lr` in a scalar and expose
- * `setLearningRate`; every other tfjs optimizer reads its `learningRate` field on each update. Inside a fit, core's
+ * `setLearningRate`; every other tfjs optimizer reads its `learningRate` field on each update. Inside a fit, `@fitstream/core`'s
  * learning-rate pipeline alone writes the rate: provide a `LearningRateBase` or a `LearningRateModifier` instead.
  *
  * @example
