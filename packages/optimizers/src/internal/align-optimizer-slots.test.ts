@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { alignOptimizerSlots, applyOptimizerUpdate, renameOptimizerSlots } from '../index.js';
+import { disposeTracked, tensor, variable } from '../test-support/tracked-tensors.js';
 
 interface Slot {
   originalName: string;
@@ -11,17 +12,6 @@ interface Slot {
 }
 type AdamSlots = { accumulatedFirstMoment: Slot[]; accumulatedSecondMoment: Slot[] };
 
-const created: tf.TensorContainer[] = [];
-function variable(values: number[], name: string): tf.Variable {
-  const v = tf.variable(tf.tensor1d(values), true, name);
-  created.push(v);
-  return v;
-}
-function tensor(values: number[]): tf.Tensor {
-  const t = tf.tensor1d(values);
-  created.push(t);
-  return t;
-}
 function slotNames(optimizer: tf.Optimizer): string[] {
   return (optimizer as unknown as AdamSlots).accumulatedFirstMoment.map((s) => s.originalName);
 }
@@ -34,7 +24,7 @@ describe('alignOptimizerSlots', () => {
     await tf.setBackend('cpu');
   });
   afterEach(() => {
-    tf.dispose(created.splice(0));
+    disposeTracked();
   });
 
   it('without it, a variable that moves up a position takes the moments of the variable before it (the hazard)', () => {
@@ -121,7 +111,7 @@ describe('alignOptimizerSlots', () => {
 
 describe('renameOptimizerSlots', () => {
   afterEach(() => {
-    tf.dispose(created.splice(0));
+    disposeTracked();
   });
 
   it('renames slots after their variables, keeps the suffixes and leaves unmapped names alone', async () => {

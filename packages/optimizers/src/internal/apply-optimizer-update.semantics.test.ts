@@ -3,18 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { applyOptimizerUpdate, OPTIMIZER_NAMES, resolveOptimizer, usesFusedUpdate, type OptimizerName } from '../index.js';
+import { disposeTracked, tensor, variable } from '../test-support/tracked-tensors.js';
 
-const created: tf.Tensor[] = [];
-function variable(values: number[]): tf.Variable {
-  const v = tf.variable(tf.tensor1d(values));
-  created.push(v);
-  return v;
-}
-function tensor(values: number[]): tf.Tensor {
-  const t = tf.tensor1d(values);
-  created.push(t);
-  return t;
-}
 
 type Case = OptimizerName | 'centered rmsprop';
 function make(name: Case, learningRate?: number): tf.Optimizer {
@@ -27,7 +17,7 @@ describe('applyOptimizerUpdate without a fused kernel', () => {
     await tf.setBackend('cpu');
   });
   afterEach(() => {
-    tf.dispose(created.splice(0));
+    disposeTracked();
   });
 
   it.each(OPTIMIZER_NAMES)('%s: equals the optimizer’s own applyGradients, bit for bit, over three steps', (name) => {
