@@ -4,7 +4,8 @@
  * backend registers one under the names in `FUSED_UPDATE_KERNELS` (`applyOptimizerUpdate`, bit-identical to tfjs'
  * `applyGradients`, with centered RMSProp as Keras computes it and optional per-variable learning-rate factors), the
  * learning rate read and set on any tfjs optimizer (`getLearningRate`, `setLearningRate`), and slot alignment for
- * frozen layers and restored optimizers (`alignOptimizerSlots`, `renameOptimizerSlots`). Depends on `@tensorflow/tfjs`
+ * frozen layers and restored optimizers (`alignOptimizerSlots`, `renameOptimizerSlots`), and `disposeOptimizer`, which
+ * frees what tfjs' own `dispose` leaves behind. Depends on `@tensorflow/tfjs`
  * (a peer) and `@fitstream/util` only.
  *
  * @packageDocumentation
@@ -16,5 +17,6 @@ export { applyOptimizerUpdate, usesFusedUpdate, FUSED_UPDATE_KERNELS } from './i
 export type { LearningRateScale } from './internal/apply-optimizer-update.js';
 
 export { getLearningRate, setLearningRate } from './internal/optimizer-rate.js';
+export { disposeOptimizer } from './internal/dispose-optimizer.js';
 
 export { alignOptimizerSlots, renameOptimizerSlots } from './internal/align-optimizer-slots.js';

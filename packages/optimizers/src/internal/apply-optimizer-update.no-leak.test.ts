@@ -3,7 +3,7 @@
 // disposing the optimizer frees every slot the updates created.
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { applyOptimizerUpdate, FUSED_UPDATE_KERNELS, OPTIMIZER_NAMES, resolveOptimizer, usesFusedUpdate, type LearningRateScale } from '../index.js';
+import { applyOptimizerUpdate, disposeOptimizer, FUSED_UPDATE_KERNELS, OPTIMIZER_NAMES, resolveOptimizer, usesFusedUpdate, type LearningRateScale } from '../index.js';
 
 interface CpuStorage {
   data: { get(dataId: object): { values: Float32Array } };
@@ -51,12 +51,9 @@ describe('applyOptimizerUpdate leaks no tensor', () => {
     }
     expect(optimizer.iterations).toBe(6);
     expect(Array.from(kernel.dataSync()).every(Number.isFinite)).toBe(true);
-    optimizer.dispose();
-    // tfjs 4.22's MomentumOptimizer.dispose forgets the −lr scalar its SGD base class caches (`c`): not ours to free
-    // through dispose, so it is counted and freed here.
-    const forgotten = optimizer.getClassName() === 'Momentum' ? [(optimizer as unknown as { c: tf.Scalar }).c] : [];
-    expect(tf.memory().numTensors).toBe(baseline + forgotten.length);
-    tf.dispose(forgotten);
+    // tfjs 4.22's MomentumOptimizer.dispose forgets the −lr scalar its SGD base class caches; disposeOptimizer frees it.
+    disposeOptimizer(optimizer);
+    expect(tf.memory().numTensors).toBe(baseline);
     tf.dispose([kernel, bias, ...Object.values(grads)]);
   }
 
@@ -73,5 +70,21 @@ describe('applyOptimizerUpdate leaks no tensor', () => {
     stepsKeepTensorsFlat(make);
     stepsKeepTensorsFlat(make, (name) => (name.endsWith('bias') ? 0.1 : 1));
     probe.dispose();
+  });
+});
+
+describe('disposeOptimizer', () => {
+  it('frees every tensor an optimizer of each name holds, momentum included (tfjs alone leaks its −lr scalar)', async () => {
+    await tf.setBackend('cpu');
+    for (const name of OPTIMIZER_NAMES) {
+      const v = tf.variable(tf.tensor1d([1, 2, 3]), true, `dispose/${name}/${tf.util.now()}`);
+      const grads = { [v.name]: tf.tensor1d([0.1, -0.2, 0.3]) };
+      const baseline = tf.memory().numTensors;
+      const optimizer = resolveOptimizer(name).optimizer;
+      applyOptimizerUpdate(optimizer, grads);
+      disposeOptimizer(optimizer);
+      expect(tf.memory().numTensors, name).toBe(baseline);
+      tf.dispose([v, ...Object.values(grads)]);
+    }
   });
 });

@@ -16,6 +16,7 @@ import { copyHistory, emptyHistory, type MutableHistory } from './history.js';
 import type { LogNamesOf, LossOption } from './heads.js';
 import type { Targets } from '../model/targets.js';
 import type { MetricSpec } from '@fitstream/losses';
+import { disposeOptimizer } from '@fitstream/optimizers';
 import type { TrainStep } from './train-step.js';
 import { TrainerCore, type LoopState } from './trainer-core.js';
 import type { TrainerOptions } from './trainer-options.js';
@@ -167,7 +168,7 @@ export class Trainer<M extends string = string> {
         errors.push(error);
       }
     }
-    for (const o of this.core.optimizers) if (o.owned) o.optimizer.dispose();
+    for (const o of this.core.optimizers) if (o.owned) disposeOptimizer(o.optimizer);
     this.core.channel.complete();
     this.container.clearInstances();
     if (errors.length === 1) throw errors[0];
