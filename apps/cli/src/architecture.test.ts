@@ -96,7 +96,8 @@ describe('the package picture (docs/concepts/architecture.md)', () => {
     const from = (name: string) => declared.filter((e) => e.startsWith(`${name} -> `));
     expect(from('@fitstream/util')).toEqual([]);
     expect(from('@fitstream/datasets')).toEqual(['@fitstream/datasets -> @fitstream/util (required)']);
-    expect(from('@fitstream/backend-wasm')).toEqual([]);
+    // The kernels need no trainer: util only (the own GEMM's argument errors).
+    expect(from('@fitstream/backend-wasm')).toEqual(['@fitstream/backend-wasm -> @fitstream/util (required)']);
     // Checkpoints load and verify without the trainer: the core depends on them, never the other way.
     expect(from('@fitstream/checkpoint')).toEqual(['@fitstream/checkpoint -> @fitstream/util (required)']);
     // Backend selection needs no trainer; the wasm kernels are an optional peer that it loads dynamically.

@@ -7,5 +7,6 @@
  *
  * @packageDocumentation
  */
-export { installWasmKernels, uninstallWasmKernels } from './internal/install-wasm-kernels.js';
+export { installWasmKernels, uninstallWasmKernels, wasmMatMulThreads } from './internal/install-wasm-kernels.js';
+export type { MatMulThreadsReport } from './internal/gemm/gemm-mat-mul.js';
 export type { WasmKernelOptions, WasmKernelReport } from './internal/install-wasm-kernels.js';

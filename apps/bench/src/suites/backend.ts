@@ -17,6 +17,7 @@
  * kernels dispatched per step, measured apart from the timed rounds (the kernel timers cost a little).
  */
 import * as tf from '@tensorflow/tfjs';
+import { wasmMatMulThreads } from '@fitstream/backend-wasm';
 import { applyOptimizerUpdate, selectBackend } from '@fitstream/core';
 import { kerasContenders, startKerasPeers, type KerasContenderId } from '../keras/keras-contenders.js';
 import type { KerasPeer } from '../keras/keras-peer.js';
@@ -32,15 +33,18 @@ export interface BackendSuiteOptions {
   readonly log: (line: string) => void;
 }
 
-/** `matmul_floor`: the MLP step's matMuls alone (see {@link matMulFloorSeconds}), timed in the same rounds as the rest. */
-type ContenderId = 'fitstream' | 'tfjs_cpu' | 'tfjs_wasm' | 'matmul_floor';
+/**
+ * `matmul_floor`: the MLP step's matMuls alone (see {@link matMulFloorSeconds}), timed in the same rounds as the rest.
+ * `fitstream_xnnpack`: fitstream with its large matMuls on XNNPACK instead of the own GEMM (what the GEMM gains).
+ */
+type ContenderId = 'fitstream' | 'fitstream_xnnpack' | 'tfjs_cpu' | 'tfjs_wasm' | 'matmul_floor';
 
 /** Steps per round of each contender (one epoch = steps × 64 samples): ≈0.3–3 s a round; a cpu CNN step takes seconds. */
 const STEPS: Readonly<Record<ModelName, Partial<Record<ContenderId, number>>>> = {
-  mlp: { fitstream: 48, tfjs_cpu: 4, tfjs_wasm: 16, matmul_floor: 20 },
+  mlp: { fitstream: 48, fitstream_xnnpack: 48, tfjs_cpu: 4, tfjs_wasm: 16, matmul_floor: 20 },
   cnn: { fitstream: 16, tfjs_cpu: 1 },
-  lstm: { fitstream: 16, tfjs_cpu: 2, tfjs_wasm: 8 },
-  cnn_large: { fitstream: 2 },
+  lstm: { fitstream: 16, fitstream_xnnpack: 16, tfjs_cpu: 2, tfjs_wasm: 8 },
+  cnn_large: { fitstream: 2, fitstream_xnnpack: 2 },
   gru: { fitstream: 16, tfjs_cpu: 2, tfjs_wasm: 8 },
 };
 
@@ -58,7 +62,7 @@ const PROFILE_STEPS: Readonly<Record<ModelName, number>> = { mlp: 32, cnn: 8, ls
 
 /** fitstream's trainer on wasm with fitstream's kernels, or stock tfjs `model.fit` on cpu or stock wasm. */
 function contender(id: Exclude<ContenderId, 'matmul_floor'>, spec: ModelSpec, steps: number): Promise<Contender<ContenderId>> {
-  if (id === 'fitstream') return trainerContender(id, spec, steps, 'wasm');
+  if (id === 'fitstream' || id === 'fitstream_xnnpack') return trainerContender(id, spec, steps, 'wasm', id === 'fitstream');
   return modelFitContender(id, spec, steps, id === 'tfjs_cpu' ? 'cpu' : 'wasm');
 }
 
@@ -188,6 +192,8 @@ export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteR
   await tf.setBackend('cpu');
   (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   await tf.setBackend('wasm');
+  const gemm = await wasmMatMulThreads();
+  log(`backend suite: large matMuls on the own GEMM, ${gemm.threads} thread(s)${gemm.reason === undefined ? '' : ` (${gemm.reason})`}`);
   const out = rowCollector();
   const rounds = quick ? 1 : 3;
   const oursByModel: Partial<Record<string, number[]>> = {};
@@ -200,6 +206,8 @@ export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteR
       oursByModel[spec.name] = ours;
       if (perRound.matmul_floor) floorRounds[spec.name] = perRound.matmul_floor;
       out.add(`fitstream_steps_per_s_${spec.name}`, median(ours), 'steps/s');
+      const xnnpack = perRound.fitstream_xnnpack;
+      if (xnnpack) out.add(`own_gemm_gain_${spec.name}`, pairedRatio(ours, xnnpack), 'ratio', 'fitstream with its large matMuls on the own two-thread GEMM ÷ on XNNPACK (ownGemm: false), paired rounds');
       for (const [id, label] of [['tfjs_cpu', 'cpu'], ['tfjs_wasm', 'wasm']] as const) {
         const theirs = perRound[id];
         if (!theirs) continue;
@@ -246,6 +254,7 @@ export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteR
     `batch ${BATCH}, Adam ${LEARNING_RATE}; ${rounds} interleaved timed round(s) after a warm-up; ratios are medians of per-round ratios`,
     'step profile = fitstream on wasm, batch:start → step:end of one epoch after a warm-up epoch (medians over its steps); outside kernels = step wall time − time inside the kernel functions (engine, tape, JavaScript); kernels = dispatches through the engine',
     'matmul floor = the MLP step’s 8 matMuls (3 forward, 3 dW, 2 dX) with the same shapes on fitstream wasm, on operands new to every step as in training, timed in the same interleaved rounds as the trainer (ratio = median of per-round ratios)',
+    `own GEMM: fitstream's large unbatched matMuls (≥ 2²¹ multiply-adds, ≥ 32 per float copied) on ${gemm.threads} thread(s)${gemm.reason === undefined ? '' : ` (${gemm.reason})`}; own_gemm_gain = fitstream ÷ fitstream with them on XNNPACK`,
     ...keras.notes,
   ]);
 }

@@ -6,7 +6,7 @@
  * contenders on different backends can share one tfjs engine and interleave.
  */
 import * as tf from '@tensorflow/tfjs';
-import { installWasmKernels, uninstallWasmKernels } from '@fitstream/backend-wasm';
+import { installWasmKernels, uninstallWasmKernels, wasmMatMulThreads } from '@fitstream/backend-wasm';
 import { createTrainer, withSeed } from '@fitstream/core';
 import { BATCH, LEARNING_RATE, SEED, makeData, type ModelSpec } from './models.js';
 
@@ -20,12 +20,17 @@ export interface Contender<Id extends string = string> {
   dispose(): void;
 }
 
-/** Activates `backend`; on wasm, makes the kernel registry fitstream's (true) or stock (false). */
-export async function useBackend(backend: BenchBackend, fitstreamKernels: boolean): Promise<void> {
+/**
+ * Activates `backend`; on wasm, makes the kernel registry fitstream's (true) or stock (false), with the large matMuls
+ * on fitstream's own GEMM (`ownGemm`, the default) or on XNNPACK, and waits until the GEMM's second thread has started.
+ */
+export async function useBackend(backend: BenchBackend, fitstreamKernels: boolean, ownGemm = true): Promise<void> {
   await tf.setBackend(backend);
   if (backend === 'wasm') {
-    if (fitstreamKernels) installWasmKernels(tf);
-    else uninstallWasmKernels(tf);
+    if (fitstreamKernels) {
+      installWasmKernels(tf, { ownGemm });
+      await wasmMatMulThreads();
+    } else uninstallWasmKernels(tf);
   }
 }
 
@@ -34,16 +39,19 @@ export function quickSteps(steps: number, quick: boolean): number {
   return quick ? Math.max(1, Math.ceil(steps / 4)) : steps;
 }
 
-/** fitstream's trainer (`createTrainer` … `fit`) on `backend`, with fitstream's kernels where the backend is wasm. */
-export async function trainerContender<Id extends string>(id: Id, spec: ModelSpec, steps: number, backend: BenchBackend): Promise<Contender<Id>> {
-  await useBackend(backend, true);
+/**
+ * fitstream's trainer (`createTrainer` … `fit`) on `backend`, with fitstream's kernels where the backend is wasm (and
+ * their large matMuls on the own GEMM unless `ownGemm` is false).
+ */
+export async function trainerContender<Id extends string>(id: Id, spec: ModelSpec, steps: number, backend: BenchBackend, ownGemm = true): Promise<Contender<Id>> {
+  await useBackend(backend, true, ownGemm);
   const model = withSeed(SEED, () => spec.build());
   const data = makeData(spec, steps * BATCH);
   const trainer = createTrainer({ model, optimizer: { name: 'adam', learningRate: LEARNING_RATE }, loss: spec.loss, seed: SEED, backend: 'current', log: null });
   return {
     id,
     async round(epoch) {
-      await useBackend(backend, true);
+      await useBackend(backend, true, ownGemm);
       const start = performance.now();
       await trainer.fit(data, { epochs: epoch + 1, initialEpoch: epoch, batchSize: BATCH, shuffle: true, handleSignals: false });
       return steps / ((performance.now() - start) / 1000);

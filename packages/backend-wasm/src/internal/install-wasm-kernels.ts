@@ -48,6 +48,7 @@ import {
   restoreBatchNormLayer,
 } from './kernels/batch-norm-training.js';
 import { type KernelTable, resolveKernelTable } from './kernels/wasm-kernel-scope.js';
+import { gemmMatMulSettled, type MatMulThreadsReport, startGemmMatMul, stopGemmMatMul } from './gemm/gemm-mat-mul.js';
 import { RECURRENT_KERNELS, restoreRecurrentLayers } from './recurrent/fused-recurrent-layers.js';
 import type { Tf } from './kernels/wasm-kernel-types.js';
 
@@ -57,6 +58,14 @@ const BACKEND = 'wasm';
 export interface WasmKernelOptions {
   /** `BatchMatMul` / `_FusedMatMul` with transposed operands via an explicit transpose + the fast plain product. */
   readonly matMulTranspose?: boolean;
+  /**
+   * With `matMulTranspose`: unbatched float32 products of ≥ 2²⁰ multiply-adds (dense layers of a training step, both
+   * ways) on fitstream's own WebAssembly SIMD GEMM, which reads transposed operands in place and does not re-pack
+   * weights, on a second thread too under Node.js (main thread, ≥ 2 cores, `FITSTREAM_WASM_MATMUL_THREADS` not `1`).
+   * Bit-identical on one thread and two. {@link wasmMatMulThreads} says how many threads it runs on. Unlike the groups,
+   * `false` also switches it off after an earlier install.
+   */
+  readonly ownGemm?: boolean;
   /** `Conv2DBackpropFilter` (missing natively) and a faster `Conv2DBackpropInput` (stride 1, and strided with ≥ 4 input channels). */
   readonly convGradients?: boolean;
   /** `UnsortedSegmentSum` (missing natively; the gradient of gather, i.e. of Embedding). */
@@ -128,7 +137,8 @@ interface InstalledKernel {
   readonly config: KernelConfig;
 }
 
-type Group = keyof WasmKernelOptions;
+/** The options that name kernel groups (`ownGemm` is a route inside `matMulTranspose`'s kernels). */
+type Group = Exclude<keyof WasmKernelOptions, 'ownGemm'>;
 
 interface KernelFactoryContext {
   readonly tf: Tf;
@@ -243,6 +253,12 @@ const installed = new Map<string, InstalledKernel>();
 export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): WasmKernelReport {
   assertWasmReady(tf);
   const table = resolveKernelTable(tf);
+  // Not a kernel group but a route inside the matMul kernels: `false` also takes it back from an earlier install.
+  if (options.ownGemm === false) {
+    void stopGemmMatMul();
+  } else if (options.matMulTranspose !== false) {
+    startGemmMatMul();
+  }
   for (const group of Object.keys(GROUPS) as Group[]) {
     if (options[group] === false) {
       continue;
@@ -288,6 +304,7 @@ export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): Was
  */
 export function uninstallWasmKernels(tf: Tf): WasmKernelReport {
   const before = report();
+  void stopGemmMatMul();
   restoreBatchNormLayer();
   restoreRecurrentLayers();
   for (const [name, { original, config }] of [...installed].reverse()) {
@@ -301,6 +318,20 @@ export function uninstallWasmKernels(tf: Tf): WasmKernelReport {
     installed.delete(name);
   }
   return before;
+}
+
+/**
+ * How many threads the large matMuls run on (see {@link WasmKernelOptions.ownGemm}): 2, 1 with the reason, or 0 when
+ * XNNPACK serves them. Resolves once the second thread has started or failed to (at most `timeoutMs`).
+ *
+ * @example
+ * ```ts
+ * installWasmKernels(tf);
+ * console.log(await wasmMatMulThreads()); // { threads: 2 } on a 2-core machine under Node.js
+ * ```
+ */
+export function wasmMatMulThreads(timeoutMs = 10_000): Promise<MatMulThreadsReport> {
+  return gemmMatMulSettled(timeoutMs);
 }
 
 function report(): WasmKernelReport {

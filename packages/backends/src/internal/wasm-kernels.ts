@@ -22,6 +22,8 @@ export const WASM_KERNELS_FIX = `npm install ${WASM_KERNELS_PACKAGE}`;
 export interface WasmKernelGroups {
   /** `BatchMatMul` / `_FusedMatMul` with transposed operands through the fast plain product. */
   readonly matMulTranspose?: boolean;
+  /** With `matMulTranspose`: large unbatched products on fitstream's own SIMD GEMM, on a second thread under Node.js. */
+  readonly ownGemm?: boolean;
   /** `Conv2DBackpropFilter` (missing in stock wasm) and a faster `Conv2DBackpropInput`. */
   readonly convGradients?: boolean;
   /** `UnsortedSegmentSum` (missing in stock wasm; the gradient of Embedding). */

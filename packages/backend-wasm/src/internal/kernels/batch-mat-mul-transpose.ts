@@ -9,6 +9,7 @@
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { dim, type KernelScope, type KernelTable, single, withKernelScope } from './wasm-kernel-scope.js';
 import { requireInput, toKernelFunc, type WasmKernelArgs } from './wasm-kernel-types.js';
+import { gemmMatMul } from '../gemm/gemm-mat-mul.js';
 
 /**
  * Creates the `BatchMatMul` kernel function.
@@ -48,7 +49,14 @@ export function createTransposingMatMul(
     // packed for the wrong shape and writes out of bounds. So `b` always reaches it as a buffer of its own shape.
     const bIsView = isReshapedView(backend, b);
     // Non-float32 operands are rejected by the original kernel; let it produce its own error.
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || (!transposeA && !transposeB && plain === undefined && !bIsView)) {
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+      return original(args);
+    }
+    const own = gemmMatMul(backend, { a, b, bias: inputs['bias'], preluActivationWeights: inputs['preluActivationWeights'] }, attrs, passThroughInputs.length > 0);
+    if (own !== undefined) {
+      return own;
+    }
+    if (!transposeA && !transposeB && plain === undefined && !bIsView) {
       return original(args);
     }
     if (transposeB && !transposeA && plain === undefined && passThroughInputs.length === 0 && swapsCheaper(a, b)) {

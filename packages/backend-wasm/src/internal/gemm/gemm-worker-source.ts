@@ -1,0 +1,97 @@
+/**
+ * The second thread of the two-thread GEMM (two-thread-gemm.ts), as source text: the driver starts it with
+ * `new Worker(source, { eval: true })`, so there is no worker file to find — the same code runs from `src` under vitest
+ * or tsx and from `dist` after tsc, and no loader has to transpile a worker entry. It is CommonJS (how Node evaluates
+ * `eval` workers) and plain JavaScript (no TypeScript syntax: nothing compiles it).
+ *
+ * It instantiates the GEMM module (gemm-module.ts) it receives, compiled, on the shared memory it receives, says it is
+ * ready on its port, then loops: wait for the job counter to move (spinning `spinMicros` first, then blocking in
+ * `Atomics.wait`), stop if asked to, claim the job (see {@link ControlSlot.claim}; a job the main thread has finished
+ * alone is skipped), take chunks of it as part 1 (`run(descriptor, 1)`), record a failure (the flag, and the
+ * error's text on the port, which the blocked main thread reads with `receiveMessageOnPort`), publish the job's number
+ * as done and `Atomics.notify` it. `worker.terminate()` also ends it while it sleeps in `Atomics.wait`. A worker that
+ * exits any other way (`process.exit`, an uncaught error) raises the `exited` flag and wakes the main thread.
+ */
+
+/** Int32 slots of the control block at byte 0 of the shared memory. */
+export const ControlSlot = {
+  /** Number of the last job the main thread posted (wraps as int32). */
+  job: 0,
+  /** Number of the last job the worker finished. */
+  done: 1,
+  /** 1 once a job failed in the worker (its error text is on the port). */
+  failed: 2,
+  /** 1 asks the worker to leave its loop. */
+  stop: 3,
+  /** 1 once the worker thread is exiting (its `process.on('exit')`, which a blocked main thread cannot hear as an event). */
+  exited: 4,
+  /**
+   * The last job claimed — by the worker before it reads the descriptor, or by the main thread when it finished every
+   * chunk first (then the worker skips that job and the main thread does not wait for it). One `compareExchange` from
+   * job − 1 to job each; exactly one of them wins.
+   */
+  claim: 5,
+} as const;
+
+/** Bytes of the control block (the descriptor follows it). */
+export const CONTROL_BYTES = 64;
+
+/** What the driver passes as `workerData`. */
+export interface GemmWorkerData {
+  /** The shared `WebAssembly.Memory` both threads run on. */
+  readonly memory: unknown;
+  /** The compiled GEMM module (`WebAssembly.Module`, structured-cloned to the worker). */
+  readonly module: unknown;
+  /** A `MessagePort` for the ready signal and failure texts. */
+  readonly port: unknown;
+  /** Byte offset of the job descriptor. */
+  readonly descriptor: number;
+  /** How long to spin on the job counter before sleeping, in microseconds. */
+  readonly spinMicros: number;
+}
+
+/** The worker's source (CommonJS, for `new Worker(source, { eval: true, workerData })`). */
+export const GEMM_WORKER_SOURCE = `'use strict';
+const { workerData } = require('node:worker_threads');
+const { memory, module, port, descriptor, spinMicros } = workerData;
+const JOB = ${ControlSlot.job}, DONE = ${ControlSlot.done}, FAILED = ${ControlSlot.failed}, STOP = ${ControlSlot.stop}, CLAIM = ${ControlSlot.claim};
+const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
+process.on('exit', () => {
+  Atomics.store(control, ${ControlSlot.exited}, 1);
+  Atomics.notify(control, DONE);
+});
+let run;
+try {
+  run = new WebAssembly.Instance(module, { env: { memory } }).exports.run;
+} catch (error) {
+  port.postMessage({ error: 'instantiating the GEMM module failed: ' + String(error && error.stack || error) });
+  throw error;
+}
+// Read before saying ready: the first job may be posted the moment the main thread hears it.
+let seen = Atomics.load(control, JOB);
+port.postMessage({ ready: true });
+for (;;) {
+  let job = Atomics.load(control, JOB);
+  if (job === seen && spinMicros > 0) {
+    const until = performance.now() + spinMicros / 1000;
+    while (job === seen && performance.now() < until) job = Atomics.load(control, JOB);
+  }
+  while (job === seen) {
+    Atomics.wait(control, JOB, seen);
+    job = Atomics.load(control, JOB);
+  }
+  if (Atomics.load(control, STOP) !== 0) break;
+  seen = job;
+  // A job the main thread already finished alone is not ours any more (nor is its descriptor).
+  if (Atomics.compareExchange(control, CLAIM, (job - 1) | 0, job) !== ((job - 1) | 0)) continue;
+  try {
+    run(descriptor, 1);
+  } catch (error) {
+    Atomics.store(control, FAILED, 1);
+    port.postMessage({ error: String(error && error.stack || error) });
+  }
+  Atomics.store(control, DONE, job);
+  Atomics.notify(control, DONE);
+}
+port.close();
+`;

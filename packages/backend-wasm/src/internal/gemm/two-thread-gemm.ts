@@ -1,0 +1,482 @@
+/**
+ * A float32 GEMM on two threads: the main JS thread and one `worker_threads` Worker run the same hand-assembled
+ * WebAssembly SIMD module (gemm-module.ts) on one shared `WebAssembly.Memory`, each on its half of C, and meet through
+ * `Atomics.wait`/`Atomics.notify` on a control block in that memory (gemm-worker-source.ts). tfjs-backend-wasm cannot
+ * run its own threads under Node (docs/decisions/0002-wasm-threads.md); the `BatchMatMul`/`_FusedMatMul` kernels run
+ * their large products on this (gemm-mat-mul.ts), on the calling thread until the worker is ready
+ * ({@link createSharedGemm}).
+ *
+ * One call: copy A and B into the shared memory (`load`: tfjs' heap is not shared, so the worker cannot read it), post
+ * the job and work on it on both threads (`compute`), copy C out (`read`). The threads take chunks of C — column panels (both share one packed B, each packing the panels
+ * it takes) or rows (each packs all of B for itself) — from a counter in the shared memory, so a worker that wakes late
+ * or is preempted takes fewer chunks instead of holding the main thread up.
+ *
+ * Every wait is bounded (`timeoutMs`): a worker that claimed a job and does not finish it makes `compute` throw; one
+ * that claims no job (all of them done by the main thread alone meanwhile) throws once that has lasted `timeoutMs`; the
+ * instance then refuses further work. The worker is `unref`'d (it never keeps the process alive) and `dispose` stops and terminates it.
+ * The second thread needs Node (worker_threads, `Atomics.wait` on the main thread); one thread runs anywhere with
+ * WebAssembly SIMD and shared memory.
+ */
+// Types only: `node:worker_threads` is imported when a worker starts, so that this module (and the kernels that use it
+// on one thread) also loads where there is no such module (browsers).
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { assertPositiveInteger, FitstreamInputError } from '@fitstream/util';
+import { COLUMNS_PER_PANEL, Descriptor, GEMM_EXPORT_NAMES, gemmModuleBytes, ROWS_PER_TILE, type GemmExports } from './gemm-module.js';
+import { CONTROL_BYTES, ControlSlot, GEMM_WORKER_SOURCE, type GemmWorkerData } from './gemm-worker-source.js';
+
+/** The parts of the WebAssembly JS API used here (the project's TypeScript lib has no WebAssembly types). */
+interface SharedMemory {
+  readonly buffer: SharedArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => SharedMemory;
+}
+
+const PAGE = 65536;
+/** Largest shared memory this GEMM grows to (1 GiB: A, B, C and packed B of a 4096³ product fit). */
+const MAX_PAGES = 16384;
+/** Bytes read past the end of A and B by design (see gemm-module.ts), kept zeroed between regions. */
+const SLACK = 64;
+
+/** The shape of one product C[m, n] = op(A)·op(B): op(A) is `[m, k]`, op(B) `[k, n]`. */
+export interface GemmShape {
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  /** A is stored `[k, m]` and used transposed. */
+  readonly transposeA?: boolean;
+  /** B is stored `[n, k]` and used transposed. */
+  readonly transposeB?: boolean;
+}
+
+/** Options of {@link createTwoThreadGemm}. */
+export interface TwoThreadGemmOptions {
+  /** Bound on every wait for the worker, in milliseconds (default 10 000): starting it and each job. */
+  readonly timeoutMs?: number;
+  /**
+   * How long each thread spins on the other before blocking in `Atomics.wait`, in microseconds (default 100). Spinning
+   * saves the futex wake-up (tens of µs) on back-to-back products; it occupies a core while it lasts.
+   */
+  readonly spinMicros?: number;
+  /** The worker's source (default the real one, gemm-worker-source.ts). A test seam: tests pass a worker that stalls. */
+  readonly workerSource?: string;
+}
+
+/** A two-thread GEMM bound to its worker and shared memory; {@link TwoThreadGemm.dispose} ends both. */
+export interface TwoThreadGemm {
+  /**
+   * C = op(A)·op(B), row-major, on `threads` threads (default 2): `load`, `compute`, `read` in one call. `a` holds
+   * `m·k` floats (`[m, k]`, or `[k, m]` with `transposeA`), `b` `k·n` (`[k, n]`, or `[n, k]` with `transposeB`).
+   * Returns `out` (or a new array) holding the `m·n` floats of C.
+   */
+  matMul(a: Float32Array, b: Float32Array, shape: GemmShape, threads?: 1 | 2, out?: Float32Array): Float32Array;
+  /** Copies A and B into the shared memory (growing it if needed) and lays out the job for `shape`. */
+  load(a: Float32Array, b: Float32Array, shape: GemmShape): void;
+  /** Multiplies the loaded operands on one or two threads; throws when the worker fails or does not answer in time. */
+  compute(threads?: 1 | 2): void;
+  /** Copies the last computed C (`m·n` floats) into `out` (or a new array) and returns it. */
+  read(out?: Float32Array): Float32Array;
+  /**
+   * How many chunks of the last `compute` each thread took (the worker's 0 on one thread). A worker that takes few
+   * chunks was late or preempted: on a machine whose second core is busy, two threads do not pay.
+   */
+  lastChunks(): { readonly main: number; readonly worker: number };
+  /** Whether the worker thread is running (false once it exited: after `dispose`, or if it died). */
+  workerRunning(): boolean;
+  /** Stops and terminates the worker; later calls throw. Resolves when the worker has exited. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A GEMM on the shared memory that runs on the calling thread from the start and on two threads once
+ * {@link SharedGemm.startWorker} has resolved: until then `compute(2)` runs on one. Each element of C is summed in the
+ * same order whichever thread computes it, so C is bit-identical on one thread and on two.
+ */
+export interface SharedGemm extends TwoThreadGemm {
+  /** Starts the worker (once; later calls return the same promise). Rejects as {@link createTwoThreadGemm} does. */
+  startWorker(): Promise<void>;
+  /** Whether `compute(2)` runs on two threads now (the worker is attached and the instance usable). */
+  twoThreads(): boolean;
+}
+
+function wasmApi(): WasmApi {
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (api === undefined) throw new Error('two-thread GEMM: this engine has no WebAssembly.');
+  return api;
+}
+
+let compiled: object | undefined;
+
+/** The GEMM module compiled once per process; throws when the engine rejects it (no SIMD or no threads support). */
+function gemmModule(api: WasmApi): object {
+  if (compiled === undefined) {
+    const bytes = gemmModuleBytes();
+    if (!api.validate(bytes)) throw new Error('two-thread GEMM: this engine does not validate the module (WebAssembly SIMD and shared memory are needed).');
+    compiled = new api.Module(bytes);
+  }
+  return compiled;
+}
+
+const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
+
+function checkShape(shape: GemmShape, a: Float32Array, b: Float32Array): void {
+  assertPositiveInteger(shape.m, 'shape.m');
+  assertPositiveInteger(shape.k, 'shape.k');
+  assertPositiveInteger(shape.n, 'shape.n');
+  if (a.length !== shape.m * shape.k) {
+    throw new FitstreamInputError('a', `must hold m·k = ${shape.m * shape.k} floats for shape ${describeShape(shape)}, got ${a.length}.`);
+  }
+  if (b.length !== shape.k * shape.n) {
+    throw new FitstreamInputError('b', `must hold k·n = ${shape.k * shape.n} floats for shape ${describeShape(shape)}, got ${b.length}.`);
+  }
+}
+
+function describeShape({ m, k, n, transposeA = false, transposeB = false }: GemmShape): string {
+  return `{ m: ${m}, k: ${k}, n: ${n}, transposeA: ${transposeA}, transposeB: ${transposeB} }`;
+}
+
+/** Where one job's operands lie in the shared memory (byte offsets). */
+interface Layout {
+  readonly shape: Required<GemmShape>;
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  /** Packed B for part 0 (and part 1 when the parts split columns). */
+  readonly packed0: number;
+  /** Packed B for part 1 when the parts split rows. */
+  readonly packed1: number;
+  readonly end: number;
+}
+
+function layoutFor(shape: GemmShape): Layout {
+  const { m, k, n } = shape;
+  const panels = Math.ceil(n / COLUMNS_PER_PANEL);
+  const a = CONTROL_BYTES + Descriptor.bytes;
+  const b = align64(a + 4 * m * k + SLACK);
+  const c = align64(b + 4 * k * n + SLACK);
+  const packed0 = align64(c + 4 * m * n);
+  const packed1 = align64(packed0 + panels * k * 32);
+  const end = packed1 + panels * k * 32;
+  return { shape: { m, k, n, transposeA: shape.transposeA ?? false, transposeB: shape.transposeB ?? false }, a, b, c, packed0, packed1, end };
+}
+
+/** How a job is cut: chunks of `chunk` column panels, or of `chunk` rows, which the threads take from a counter. */
+interface Plan {
+  readonly byRows: boolean;
+  readonly chunk: number;
+}
+
+/** Chunks per job on two threads: enough that a late thread evens out, few enough that taking one costs nothing. */
+const CHUNKS = 16;
+
+/**
+ * The plan for `threads` threads. Columns when there are at least as many panels as row tiles (the parts share one
+ * packed B); rows otherwise (each part packs all of B, which is then the small operand). One thread: one chunk.
+ */
+function planOf(layout: Layout, threads: 1 | 2): Plan {
+  const { m, n } = layout.shape;
+  const panels = Math.ceil(n / COLUMNS_PER_PANEL);
+  const rowTiles = Math.ceil(m / ROWS_PER_TILE);
+  if (threads === 1) return { byRows: false, chunk: panels };
+  if (panels >= 2 && panels >= rowTiles) return { byRows: false, chunk: Math.ceil(panels / CHUNKS) };
+  return { byRows: true, chunk: Math.ceil(rowTiles / CHUNKS) * ROWS_PER_TILE };
+}
+
+/**
+ * Starts the worker of a two-thread GEMM and resolves once it has instantiated the module on the shared memory.
+ * Rejects when the engine cannot run the module or the worker is not ready within `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * const gemm = await createTwoThreadGemm();
+ * try {
+ *   const c = gemm.matMul(a, b, { m: 64, k: 784, n: 256 }); // [64, 784]·[784, 256]
+ * } finally {
+ *   await gemm.dispose();
+ * }
+ * ```
+ */
+export async function createTwoThreadGemm(options: TwoThreadGemmOptions = {}): Promise<TwoThreadGemm> {
+  const gemm = createSharedGemm(options);
+  await gemm.startWorker();
+  return gemm;
+}
+
+/**
+ * The GEMM without its worker yet (synchronous: compiles and instantiates the module on a new shared memory); it runs
+ * on the calling thread until {@link SharedGemm.startWorker} resolves. Throws when the engine cannot run the module.
+ */
+export function createSharedGemm(options: TwoThreadGemmOptions = {}): SharedGemm {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const spinMicros = options.spinMicros ?? 100;
+  if (!(timeoutMs > 0)) throw new FitstreamInputError('options.timeoutMs', `must be > 0, got ${timeoutMs}.`);
+  if (!(spinMicros >= 0)) throw new FitstreamInputError('options.spinMicros', `must be ≥ 0, got ${spinMicros}.`);
+  const api = wasmApi();
+  const module = gemmModule(api);
+  const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const { exports } = new api.Instance(module, { env: { memory } });
+  if (GEMM_EXPORT_NAMES.some((name) => typeof exports[name] !== 'function')) throw new Error('two-thread GEMM: the module lacks an export.');
+  const { run } = exports as unknown as GemmExports;
+  const start = async (): Promise<AttachedWorker> => {
+    const threads = await import('node:worker_threads');
+    const channel = new threads.MessageChannel();
+    const workerData: GemmWorkerData = { memory, module, port: channel.port2, descriptor: CONTROL_BYTES, spinMicros };
+    const worker = new threads.Worker(options.workerSource ?? GEMM_WORKER_SOURCE, { eval: true, workerData, transferList: [channel.port2] });
+    worker.unref();
+    channel.port1.unref();
+    try {
+      await workerReady(worker, channel.port1, timeoutMs);
+    } catch (error) {
+      channel.port1.close();
+      await worker.terminate();
+      throw error;
+    }
+    return { worker, port: channel.port1, receive: threads.receiveMessageOnPort };
+  };
+  return new SharedMemoryGemm(memory, run, start, timeoutMs, spinMicros);
+}
+
+/** The worker once it is ready, its port, and how to read the port synchronously. */
+interface AttachedWorker {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  readonly receive: (port: MessagePort) => { message: unknown } | undefined;
+}
+
+function workerReady(worker: Worker, port: MessagePort, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error): void => {
+      clearTimeout(timer);
+      port.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onMessage = (message: { ready?: boolean; error?: string }): void => {
+      done(message.ready === true ? undefined : new Error(`two-thread GEMM: the worker failed to start: ${message.error ?? 'unknown error'}`));
+    };
+    const onError = (error: Error): void => done(new Error(`two-thread GEMM: the worker failed to start: ${error.message}`));
+    const onExit = (code: number): void => done(new Error(`two-thread GEMM: the worker exited (code ${code}) before it was ready.`));
+    const timer = setTimeout(() => done(new Error(`two-thread GEMM: the worker was not ready within ${timeoutMs} ms.`)), timeoutMs);
+    port.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}
+
+class SharedMemoryGemm implements SharedGemm {
+  #floats: Float32Array;
+  #ints: Int32Array;
+  readonly #control: Int32Array;
+  #layout: Layout | undefined;
+  #job = 0;
+  /** Threads of the last compute. */
+  #threads: 1 | 2 = 1;
+  /** When the run of two-thread jobs the worker did not claim began (a worker that never answers fails at timeoutMs). */
+  #unclaimedSince: number | undefined;
+  /** Why the instance refuses work: disposed, or a worker that failed or timed out. */
+  #broken: string | undefined;
+  /** The worker once ready; until then every compute runs on the calling thread. */
+  #attached: AttachedWorker | undefined;
+  #starting: Promise<void> | undefined;
+
+  constructor(
+    private readonly memory: SharedMemory,
+    private readonly run: GemmExports['run'],
+    private readonly start: () => Promise<AttachedWorker>,
+    private readonly timeoutMs: number,
+    private readonly spinMicros: number,
+  ) {
+    this.#floats = new Float32Array(memory.buffer);
+    this.#ints = new Int32Array(memory.buffer);
+    this.#control = new Int32Array(memory.buffer, 0, CONTROL_BYTES / 4);
+    this.#job = Atomics.load(this.#control, ControlSlot.job);
+  }
+
+  startWorker(): Promise<void> {
+    this.#starting ??= (async () => {
+      this.#usable();
+      const attached = await this.start();
+      if (this.#broken !== undefined) {
+        // Disposed while the worker started: end it.
+        attached.port.close();
+        await attached.worker.terminate();
+        this.#usable();
+      }
+      // A worker that dies is a failure the next wait reports at once instead of at its timeout.
+      attached.worker.on('error', (error: Error) => this.#fail(`the worker failed: ${error.message}`));
+      attached.worker.on('exit', (code: number) => this.#fail(`the worker exited (code ${code})`));
+      this.#job = Atomics.load(this.#control, ControlSlot.job);
+      this.#attached = attached;
+    })();
+    return this.#starting;
+  }
+
+  twoThreads(): boolean {
+    return this.#attached !== undefined && this.#broken === undefined;
+  }
+
+  #fail(reason: string): void {
+    this.#broken ??= reason;
+  }
+
+  #usable(): void {
+    if (this.#broken !== undefined) throw new Error(`two-thread GEMM: unusable (${this.#broken}).`);
+  }
+
+  matMul(a: Float32Array, b: Float32Array, shape: GemmShape, threads: 1 | 2 = 2, out?: Float32Array): Float32Array {
+    this.load(a, b, shape);
+    this.compute(threads);
+    return this.read(out);
+  }
+
+  load(a: Float32Array, b: Float32Array, shape: GemmShape): void {
+    this.#usable();
+    checkShape(shape, a, b);
+    const layout = layoutFor(shape);
+    if (layout.end > MAX_PAGES * PAGE) {
+      throw new FitstreamInputError('shape', `${describeShape(shape)} needs ${layout.end} bytes of shared memory; the two-thread GEMM has ${MAX_PAGES * PAGE}.`);
+    }
+    this.#reserve(layout.end);
+    const floats = this.#floats;
+    floats.set(a, layout.a / 4);
+    floats.fill(0, (layout.a + 4 * a.length) / 4, (layout.a + 4 * a.length + SLACK) / 4);
+    floats.set(b, layout.b / 4);
+    floats.fill(0, (layout.b + 4 * b.length) / 4, (layout.b + 4 * b.length + SLACK) / 4);
+    this.#layout = layout;
+  }
+
+  #reserve(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (have >= bytes) return;
+    this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    this.#floats = new Float32Array(this.memory.buffer);
+    this.#ints = new Int32Array(this.memory.buffer);
+  }
+
+  compute(threads: 1 | 2 = 2): void {
+    this.#usable();
+    const layout = this.#layout;
+    if (layout === undefined) throw new Error('two-thread GEMM: compute() before load().');
+    const attached = this.#attached;
+    const parts = attached === undefined ? 1 : threads;
+    this.#describe(layout, planOf(layout, parts));
+    this.#threads = parts;
+    if (parts === 1 || attached === undefined) {
+      this.run(CONTROL_BYTES, 0);
+      return;
+    }
+    const job = (this.#job + 1) | 0;
+    this.#job = job;
+    Atomics.store(this.#control, ControlSlot.job, job);
+    Atomics.notify(this.#control, ControlSlot.job, 1);
+    this.run(CONTROL_BYTES, 0);
+    // Every chunk is taken. If the worker has not claimed the job yet (asleep, or its core busy), close it: the main
+    // thread did all of it, and must not wait for a wake-up that adds nothing.
+    if (Atomics.compareExchange(this.#control, ControlSlot.claim, (job - 1) | 0, job) === ((job - 1) | 0)) {
+      this.#unclaimedSince ??= performance.now();
+      if (performance.now() - this.#unclaimedSince > this.timeoutMs) {
+        this.#fail(`the worker claimed no job for ${this.timeoutMs} ms`);
+        this.#usable();
+      }
+      return;
+    }
+    this.#unclaimedSince = undefined;
+    this.#awaitWorker(job, attached);
+  }
+
+  /** Writes the descriptor gemm-module.ts's `run` reads, its chunk counter at 0. */
+  #describe(layout: Layout, plan: Plan): void {
+    const { m, k, n, transposeA, transposeB } = layout.shape;
+    const at = (offset: number, value: number): void => {
+      this.#ints[(CONTROL_BYTES + offset) / 4] = value;
+    };
+    at(Descriptor.a, layout.a);
+    at(Descriptor.rsA, transposeA ? 4 : 4 * k);
+    at(Descriptor.ksA, transposeA ? 4 * m : 4);
+    at(Descriptor.b, layout.b);
+    at(Descriptor.c, layout.c);
+    at(Descriptor.ldc, 4 * n);
+    at(Descriptor.k, k);
+    at(Descriptor.m, m);
+    at(Descriptor.n, n);
+    at(Descriptor.transA, transposeA ? 1 : 0);
+    at(Descriptor.transB, transposeB ? 1 : 0);
+    at(Descriptor.panels, Math.ceil(n / COLUMNS_PER_PANEL));
+    at(Descriptor.byRows, plan.byRows ? 1 : 0);
+    at(Descriptor.chunk, plan.chunk);
+    at(Descriptor.next, 0);
+    for (const part of [0, 1]) {
+      const block = Descriptor.parts + part * Descriptor.partBytes;
+      at(block + Descriptor.part.packed, plan.byRows && part === 1 ? layout.packed1 : layout.packed0);
+      at(block + Descriptor.part.scratch, CONTROL_BYTES + block + 32);
+    }
+  }
+
+  /** Spins, then sleeps in bounded `Atomics.wait`s until the worker publishes `job` as done; throws past the bound. */
+  #awaitWorker(job: number, attached: AttachedWorker): void {
+    const control = this.#control;
+    const start = performance.now();
+    const spinUntil = start + this.spinMicros / 1000;
+    const deadline = start + this.timeoutMs;
+    let done = Atomics.load(control, ControlSlot.done);
+    while (done !== job && performance.now() < spinUntil) done = Atomics.load(control, ControlSlot.done);
+    while (done !== job) {
+      if (this.#broken !== undefined) break;
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.#fail(`the worker did not finish job ${job} within ${this.timeoutMs} ms`);
+        break;
+      }
+      Atomics.wait(control, ControlSlot.done, done, left);
+      done = Atomics.load(control, ControlSlot.done);
+      if (done !== job && Atomics.load(control, ControlSlot.exited) !== 0) this.#fail('the worker exited');
+    }
+    if (done !== job) {
+      this.#usable();
+    }
+    if (Atomics.load(control, ControlSlot.failed) !== 0) {
+      const message = attached.receive(attached.port)?.message as { error?: string } | undefined;
+      this.#fail(`the worker's part failed: ${message?.error ?? 'no message'}`);
+      this.#usable();
+    }
+  }
+
+  read(out?: Float32Array): Float32Array {
+    this.#usable();
+    const layout = this.#layout;
+    if (layout === undefined) throw new Error('two-thread GEMM: read() before load().');
+    const { m, n } = layout.shape;
+    const result = out ?? new Float32Array(m * n);
+    if (result.length !== m * n) throw new FitstreamInputError('out', `must hold m·n = ${m * n} floats, got ${result.length}.`);
+    result.set(this.#floats.subarray(layout.c / 4, layout.c / 4 + m * n));
+    return result;
+  }
+
+  lastChunks(): { readonly main: number; readonly worker: number } {
+    const taken = (part: number): number => this.#ints[(CONTROL_BYTES + Descriptor.parts + part * Descriptor.partBytes + Descriptor.part.taken) / 4] ?? 0;
+    const claimed = this.#threads === 2 && this.#unclaimedSince === undefined;
+    return { main: taken(0), worker: claimed ? taken(1) : 0 };
+  }
+
+  workerRunning(): boolean {
+    return this.#attached !== undefined && this.#attached.worker.threadId >= 0;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#broken === 'disposed') return;
+    this.#broken = 'disposed';
+    const attached = this.#attached;
+    if (attached === undefined) return;
+    Atomics.store(this.#control, ControlSlot.stop, 1);
+    Atomics.store(this.#control, ControlSlot.job, (this.#job + 1) | 0);
+    Atomics.notify(this.#control, ControlSlot.job);
+    attached.port.close();
+    await attached.worker.terminate();
+  }
+}
