@@ -104,7 +104,7 @@ export interface SharedGemm extends TwoThreadGemm {
 }
 
 function wasmApi(): WasmApi {
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
   if (api === undefined) throw new Error('two-thread GEMM: this engine has no WebAssembly.');
   return api;
 }
