@@ -73,7 +73,7 @@ export type { DependencyContainer } from './internal/di/container.js';
 
 // The seeded PRNG, the input error and atomic writes live in @fitstream/util (no tfjs, rxjs or tsyringe); re-exported
 // so that code importing them from the core keeps working.
-export { Random, withSeed, FitstreamInputError, writeFileAtomic, writeDirectoryAtomic, removeStaleTemporaries } from '@fitstream/util';
+export { Random, withSeed, FitstreamInputError, didYouMean, writeFileAtomic, writeDirectoryAtomic, removeStaleTemporaries } from '@fitstream/util';
 export type { RandomState } from '@fitstream/util';
 
 // Backend selection lives in @fitstream/backends (usable without the trainer); re-exported so that code importing it

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { didYouMean } from '@fitstream/util';
 
 /** A configuration problem the user can fix: reported on stderr with exit code 2. */
 export class ConfigError extends Error {
@@ -109,17 +110,6 @@ export function merge(base: unknown, over: unknown): unknown {
   return out;
 }
 
-function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
 /**
  * ` Did you mean "x"?` for a misspelt `key` among `allowed` (case-insensitive edit distance, or a shortened name), or
  * nothing.
@@ -130,8 +120,8 @@ function levenshtein(a: string, b: string): number {
  * ```
  */
 export function suggestion(key: string, allowed: readonly string[]): string {
-  const best = allowed.map((k) => [k, levenshtein(key, k)] as const).sort((a, b) => a[1] - b[1])[0];
-  if (best && best[1] <= Math.max(2, Math.floor(key.length / 3))) return ` Did you mean "${best[0]}"?`;
+  const near = didYouMean(key, allowed);
+  if (near !== undefined) return ` Did you mean "${near}"?`;
   // A shortened name (`cosine` for `cosineDecay`): the few allowed values that start with it.
   const starts = key.length >= 3 ? allowed.filter((k) => k.toLowerCase().startsWith(key.toLowerCase())) : [];
   return starts.length > 0 && starts.length <= 3 ? ` Did you mean ${starts.map((k) => `"${k}"`).join(' or ')}?` : '';

@@ -1,4 +1,5 @@
 import { FitstreamInputError } from '@fitstream/core';
+import { didYouMean } from '@fitstream/util';
 import type { ResolvedDataSpec } from './spec.js';
 import type { Table } from './table.js';
 
@@ -19,17 +20,6 @@ export const MAX_INFERRED_CLASSES = 20;
 
 const list = (v: string | readonly string[] | undefined): string[] => (v === undefined ? [] : typeof v === 'string' ? [v] : [...v]);
 
-/** The Levenshtein distance, for "did you mean" (short strings only; hand-written: eight lines, no dependency needed). */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = row;
-  }
-  return previous[b.length]!;
-}
-
 /**
  * `name` must be a column of `table`; the error names the argument, the columns there are and the closest one.
  *
@@ -40,9 +30,8 @@ function distance(a: string, b: string): number {
  */
 export function checkColumn(table: Table, name: string, argument: string): void {
   if (table.columns.includes(name)) return;
-  const insensitive = table.columns.find((c) => c.toLowerCase() === name.toLowerCase());
-  const closest = insensitive ?? [...table.columns].sort((a, b) => distance(a, name) - distance(b, name))[0];
-  const hint = closest !== undefined && (insensitive !== undefined || distance(closest, name) <= Math.max(2, name.length / 3)) ? ` Did you mean ${JSON.stringify(closest)}?` : '';
+  const closest = didYouMean(name, table.columns);
+  const hint = closest === undefined ? '' : ` Did you mean ${JSON.stringify(closest)}?`;
   throw new FitstreamInputError(argument, `${table.source} has no column ${JSON.stringify(name)}. Its columns: ${table.columns.map((c) => JSON.stringify(c)).join(', ')}.${hint}`);
 }
 

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertKnownOptions, didYouMean } from './did-you-mean.js';
-import { FitstreamInputError } from '@fitstream/util';
+import { assertKnownOptions, didYouMean, FitstreamInputError } from '@fitstream/util';
 import type { LossOption } from './heads.js';
 import { LOSS_NAMES, METRIC_NAMES, meanPerSample, resolveLoss, resolveMetrics, type CustomMetric, type LossSpec, type MetricSpec, type PerSampleMetric } from '@fitstream/losses';
 import type { TrainerOptions } from './trainer-options.js';

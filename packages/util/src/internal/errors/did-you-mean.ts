@@ -1,6 +1,18 @@
-import { FitstreamInputError } from '@fitstream/util';
+import { FitstreamInputError } from './input-error.js';
 
-/** Edit distance (insertions, deletions, substitutions; a swap of neighbours counts 1), case-insensitive. */
+/**
+ * "Did you mean …?" for every package's refusals of unknown names (options, losses, plugins, columns). Hand-written:
+ * twenty lines, where a string-distance library would be a dependency of the leaf package for one function.
+ */
+
+/**
+ * Edit distance (insertions, deletions, substitutions; a swap of neighbours counts 1), case-insensitive.
+ *
+ * @example
+ * ```ts
+ * editDistance('eopchs', 'epochs'); // 1 (a swap)
+ * ```
+ */
 export function editDistance(a: string, b: string): number {
   const s = a.toLowerCase();
   const t = b.toLowerCase();
@@ -16,7 +28,16 @@ export function editDistance(a: string, b: string): number {
   return d[s.length]![t.length]!;
 }
 
-/** The known name closest to `name`, when it is close enough to be a typo (or differs only in case). */
+/**
+ * The known name closest to `name`, when it is close enough to be a typo (at most max(2, ⌊length/3⌋) edits) or
+ * differs only in case; undefined otherwise.
+ *
+ * @example
+ * ```ts
+ * didYouMean('specis', ['sepal', 'species']); // 'species'
+ * didYouMean('xyz', ['species']);             // undefined
+ * ```
+ */
 export function didYouMean(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
@@ -34,6 +55,13 @@ export function didYouMean(name: string, known: readonly string[]): string | und
 /**
  * Refuses option names that are not in `known` (never silently ignored), with the closest known name. `hints` may
  * explain names that are known to mean something elsewhere (a tfjs option with a fitstream equivalent).
+ * @throws FitstreamInputError naming `argument`, each unknown name, its closest known one and every known name.
+ *
+ * @example
+ * ```ts
+ * assertKnownOptions({ eopchs: 3 }, ['epochs', 'batchSize'], 'options');
+ * // options: "eopchs" is not an option; did you mean "epochs"? Known options: batchSize, epochs.
+ * ```
  */
 export function assertKnownOptions(options: object, known: readonly string[], argument: string, hints: Readonly<Record<string, string>> = {}): void {
   const unknown = Object.keys(options).filter((k) => !known.includes(k) && (options as Record<string, unknown>)[k] !== undefined);
