@@ -62,6 +62,7 @@ export interface WasmKernelOptions {
    * With `matMulTranspose`: unbatched float32 products of ≥ 2²⁰ multiply-adds (dense layers of a training step, both
    * ways) on fitstream's own WebAssembly SIMD GEMM, which reads transposed operands in place and does not re-pack
    * weights, on a second thread too under Node.js (main thread, ≥ 2 cores, `FITSTREAM_WASM_MATMUL_THREADS` not `1`).
+   * Node.js only: in a web page tfjs-backend-wasm threads XNNPACK itself where the page allows threads.
    * Bit-identical on one thread and two. {@link wasmMatMulThreads} says how many threads it runs on. Unlike the groups,
    * `false` also switches it off after an earlier install.
    */

@@ -12,6 +12,7 @@
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { WasmBackendLike } from '../kernels/wasm-kernel-types.js';
+import { whyNoOwnGemm, whyOneThread } from '#platform/threads';
 import { createSharedGemm, type GemmShape, type SharedGemm } from './two-thread-gemm.js';
 
 /**
@@ -69,8 +70,10 @@ let offReason: string | undefined;
  */
 export function startGemmMatMul(): void {
   if (state !== undefined) return;
-  if (typeof process !== 'undefined' && process.env?.[MATMUL_THREADS_ENV] === '0') {
-    offReason = `${MATMUL_THREADS_ENV}=0`;
+  const cap = typeof process === 'undefined' ? undefined : process.env?.[MATMUL_THREADS_ENV];
+  const off = cap === '0' ? `${MATMUL_THREADS_ENV}=0` : whyNoOwnGemm();
+  if (off !== undefined) {
+    offReason = off;
     return;
   }
   let gemm: SharedGemm;
@@ -83,19 +86,13 @@ export function startGemmMatMul(): void {
   offReason = undefined;
   const current: GemmState = { gemm, oneThreadReason: undefined, starting: false, products: 0 };
   state = current;
-  if (typeof process === 'undefined' || typeof process.versions?.node !== 'string') {
-    current.oneThreadReason = 'not Node.js (worker_threads needed)';
-  } else if (process.env[MATMUL_THREADS_ENV] === '1') {
-    current.oneThreadReason = `${MATMUL_THREADS_ENV}=1`;
+  const oneThread = cap === '1' ? `${MATMUL_THREADS_ENV}=1` : whyOneThread();
+  if (oneThread !== undefined) {
+    current.oneThreadReason = oneThread;
   } else {
     current.starting = true;
-    // Imported here, not at the top: the kernels also load where these modules do not exist (browsers).
-    void Promise.all([import('node:os'), import('node:worker_threads')])
-      .then(([{ availableParallelism }, { isMainThread }]) => {
-        if (availableParallelism() < 2) throw new Error('one core available');
-        if (!isMainThread) throw new Error('in a worker thread (e.g. a data-parallel replica): the second core stays free');
-        return gemm.startWorker();
-      })
+    void gemm
+      .startWorker()
       .catch((error: unknown) => {
         current.oneThreadReason = (error as Error).message;
       })

@@ -17,9 +17,9 @@
  * The second thread needs Node (worker_threads, `Atomics.wait` on the main thread); one thread runs anywhere with
  * WebAssembly SIMD and shared memory.
  */
-// Types only: `node:worker_threads` is imported when a worker starts, so that this module (and the kernels that use it
-// on one thread) also loads where there is no such module (browsers).
+// Types only: `node:worker_threads` comes from `#platform/threads`, which is empty in a browser build.
 import type { MessagePort, Worker } from 'node:worker_threads';
+import { workerThreadsModule } from '#platform/threads';
 import { assertPositiveInteger, FitstreamInputError } from '@fitstream/util';
 import { COLUMNS_PER_PANEL, Descriptor, GEMM_EXPORT_NAMES, gemmModuleBytes, ROWS_PER_TILE, type GemmExports } from './gemm-module.js';
 import { CONTROL_BYTES, ControlSlot, GEMM_WORKER_SOURCE, type GemmWorkerData } from './gemm-worker-source.js';
@@ -222,7 +222,8 @@ export function createSharedGemm(options: TwoThreadGemmOptions = {}): SharedGemm
   if (GEMM_EXPORT_NAMES.some((name) => typeof exports[name] !== 'function')) throw new Error('two-thread GEMM: the module lacks an export.');
   const { run } = exports as unknown as GemmExports;
   const start = async (): Promise<AttachedWorker> => {
-    const threads = await import('node:worker_threads');
+    const threads = workerThreadsModule;
+    if (threads === undefined) throw new Error('two-thread GEMM: no worker_threads here (Node.js only).');
     const channel = new threads.MessageChannel();
     const workerData: GemmWorkerData = { memory, module, port: channel.port2, descriptor: CONTROL_BYTES, spinMicros };
     const worker = new threads.Worker(options.workerSource ?? GEMM_WORKER_SOURCE, { eval: true, workerData, transferList: [channel.port2] });
