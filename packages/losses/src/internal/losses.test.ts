@@ -147,6 +147,7 @@ describe('fromLogits: the cross-entropies of sigmoid/softmax of the predictions,
 describe('resolveLoss', () => {
   it('names the target kind of each built-in loss (what `accuracy` resolves against)', () => {
     const kinds = Object.fromEntries(LOSS_NAMES.map((n) => [n, resolveLoss(n).kind]));
+    // Spelled out, not read from losses.ts' KIND table: this is the specification the table must meet.
     expect(kinds).toEqual({
       meanSquaredError: 'regression',
       meanAbsoluteError: 'regression',
