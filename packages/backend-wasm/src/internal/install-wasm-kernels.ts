@@ -54,7 +54,11 @@ import type { Tf } from './kernels/wasm-kernel-types.js';
 
 const BACKEND = 'wasm';
 
-/** Which kernel groups {@link installWasmKernels} installs; every group defaults to `true`. */
+/**
+ * Which kernel groups {@link installWasmKernels} installs; every group defaults to `true`. `@fitstream/backends` writes
+ * the same fields out as `WasmKernelGroups` on purpose (it must not import this optional package); index.test-d.ts
+ * keeps the two equal.
+ */
 export interface WasmKernelOptions {
   /** `BatchMatMul` / `_FusedMatMul` with transposed operands via an explicit transpose + the fast plain product. */
   readonly matMulTranspose?: boolean;

@@ -36,6 +36,7 @@ interface WasmApi {
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => SharedMemory;
 }
 
+// Constants, then an interface of readonly numbers: the same shape as apps/bench's keras-peer.ts opening, nothing shared.
 const PAGE = 65536;
 /** Largest shared memory this GEMM grows to (1 GiB: A, B, C and packed B of a 4096³ product fit). */
 const MAX_PAGES = 16384;
