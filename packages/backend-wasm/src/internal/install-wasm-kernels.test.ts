@@ -29,7 +29,7 @@ const MISSING = [
   'FitstreamBatchNormTrain',
   'FitstreamBatchNormTrainGrad',
 ];
-const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice', 'Identity', 'Cast', 'Tile', 'Sum'];
+const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice', 'Identity', 'Cast', 'Tile', 'Sum', 'Add'];
 const ALL = [...REPLACED, ...MISSING];
 
 function snapshot(backend: string): Map<string, tf.KernelConfig | undefined> {

@@ -40,7 +40,7 @@ export interface WasmKernelGroups {
   readonly sharedIdentity?: boolean;
   /** The gradient of `ClipByValue` (LSTM/GRU gates) as one kernel. */
   readonly activationGradients?: boolean;
-  /** `Tile` as block copies on the heap (tfjs' batch-normalisation gradient tiles a per-channel tensor every step). */
+  /** `Tile` as block copies on the heap (tfjs' batch-normalisation gradient tiles a per-channel tensor every step), `Sum` over leading axes and `Add` of a channel bias as SIMD passes. */
   readonly broadcastKernels?: boolean;
   /** tfjs-layers' `BatchNormalization` in training as one forward and one backward kernel (the layer class's `call` is wrapped while installed). */
   readonly batchNormTraining?: boolean;

@@ -23,7 +23,10 @@ export const ControlSlot = {
   failed: 2,
   /** 1 asks the worker to leave its loop. */
   stop: 3,
-  /** 1 once the worker thread is exiting (its `process.on('exit')`, which a blocked main thread cannot hear as an event). */
+  /**
+   * 1 once the worker thread is exiting (its `process.on('exit')`, which a blocked main thread cannot hear as an event);
+   * the handler also moves `done` back by one, so that a wait on its old value cannot miss the exit.
+   */
   exited: 4,
   /**
    * The last job claimed — by the worker before it reads the descriptor, or by the main thread when it finished every
@@ -58,6 +61,9 @@ const JOB = ${ControlSlot.job}, DONE = ${ControlSlot.done}, FAILED = ${ControlSl
 const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 process.on('exit', () => {
   Atomics.store(control, ${ControlSlot.exited}, 1);
+  // Move DONE too (to a number no posted job has yet): a main thread about to block in Atomics.wait on DONE's last
+  // value then returns at once instead of sleeping through a notify it was not yet waiting for.
+  Atomics.sub(control, DONE, 1);
   Atomics.notify(control, DONE);
 });
 let run;

@@ -430,6 +430,12 @@ class SharedMemoryGemm implements SharedGemm {
     while (done !== job && performance.now() < spinUntil) done = Atomics.load(control, ControlSlot.done);
     while (done !== job) {
       if (this.#broken !== undefined) break;
+      // Checked after `done` was read: an exit after this check changes `done` (gemm-worker-source.ts), so the wait
+      // below returns at once; an exit before it is seen here. Either way no exit costs the timeout.
+      if (Atomics.load(control, ControlSlot.exited) !== 0) {
+        this.#fail('the worker exited');
+        break;
+      }
       const left = deadline - performance.now();
       if (left <= 0) {
         this.#fail(`the worker did not finish job ${job} within ${this.timeoutMs} ms`);
@@ -437,7 +443,6 @@ class SharedMemoryGemm implements SharedGemm {
       }
       Atomics.wait(control, ControlSlot.done, done, left);
       done = Atomics.load(control, ControlSlot.done);
-      if (done !== job && Atomics.load(control, ControlSlot.exited) !== 0) this.#fail('the worker exited');
     }
     if (done !== job) {
       this.#usable();

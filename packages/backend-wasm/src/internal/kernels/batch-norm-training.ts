@@ -25,6 +25,7 @@
  */
 import type { KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
 import { heapOffset, heapSimdLoopsOf, type HeapSimdLoops } from './heap-simd-loops.js';
+import { type ChannelSums, channelSumsOf } from './channel-sums-simd.js';
 import { LayerCallPatch } from './layer-call-patch.js';
 import { requireInput, type Tf, toKernelFunc, type WasmBackendLike, type WasmKernelArgs } from './wasm-kernel-types.js';
 
@@ -73,6 +74,30 @@ function view(backend: WasmBackendLike, info: TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
 
+/** A zeroed, 16-byte aligned block of `arrays` × C float64 on the heap, with the SIMD sums that read and write it. */
+interface F64Block {
+  readonly sums: ChannelSums;
+  /** Heap byte offset of the block. */
+  readonly offset: number;
+  /** The block (valid until the memory grows: no allocation between taking it and reading it). */
+  readonly values: Float64Array;
+  dispose(): void;
+}
+
+/**
+ * A block for the SIMD sums (channel-sums-simd.ts), or undefined where they do not run (no SIMD, channels not a multiple
+ * of 4): the caller then runs its JavaScript loop. Allocate it before taking any view.
+ */
+function f64Block(backend: WasmBackendLike, sums: ChannelSums | undefined, arrays: number, channels: number): F64Block | undefined {
+  if (sums === undefined || channels % 4 !== 0) return undefined;
+  // float32 tensors are only 4-byte aligned: 3 spare floats let the block start on a 16-byte boundary.
+  const scratch = backend.makeOutput([2 * arrays * channels + 3], 'float32');
+  const raw = view(backend, scratch);
+  const offset = Math.ceil(raw.byteOffset / 16) * 16;
+  const values = new Float64Array(raw.buffer, offset, arrays * channels).fill(0);
+  return { sums, offset, values, dispose: () => backend.disposeData(scratch.dataId) };
+}
+
 /**
  * out = u·p − (v − m)·q + t per channel on the heap SIMD loop (`channelAffine`), when it runs and the channels are a
  * multiple of 4; returns false otherwise (the caller then runs its scalar loop).
@@ -105,6 +130,8 @@ export function createBatchNormTrainKernel(): KernelFunc {
     const { inputs, epsilon, rows, channels, outputs } = batchNormCall(args, BATCH_NORM_TRAIN, ['x', 'scale', 'offset']);
     const { x, scale, offset } = inputs;
     const [y, meanOut, varianceOut] = outputs;
+    // The sums' scratch block before any view (an allocation may grow, and so detach, the wasm memory).
+    const block = f64Block(backend, channelSumsOf(backend), 3, channels);
     const xs = view(backend, x);
     const ys = view(backend, y);
     const gamma = view(backend, scale);
@@ -112,13 +139,27 @@ export function createBatchNormTrainKernel(): KernelFunc {
     // One pass for both statistics: sums of x − K and (x − K)² in float64, shifted by each channel's first value K so
     // that a large mean does not cancel (float32 squares are exact in float64).
     const shiftBy = Float64Array.from(xs.subarray(0, channels));
-    const sum = new Float64Array(channels);
-    const squares = new Float64Array(channels);
-    for (let base = 0; base < xs.length; base += channels) {
-      for (let c = 0; c < channels; c++) {
-        const d = xs[base + c]! - shiftBy[c]!;
-        sum[c]! += d;
-        squares[c]! += d * d;
+    let sum: Float64Array;
+    let squares: Float64Array;
+    if (block !== undefined) {
+      // [shift, Σd, Σd²] on the SIMD loop: the JavaScript loop's operations in its order, so the same sums.
+      const { sums, offset: at, values } = block;
+      try {
+        values.set(shiftBy);
+        sums.channelMoments(heapOffset(backend, x), at, at + 8 * channels, rows, channels * 4);
+        [sum, squares] = [values.slice(channels, 2 * channels), values.slice(2 * channels)];
+      } finally {
+        block.dispose();
+      }
+    } else {
+      sum = new Float64Array(channels);
+      squares = new Float64Array(channels);
+      for (let base = 0; base < xs.length; base += channels) {
+        for (let c = 0; c < channels; c++) {
+          const d = xs[base + c]! - shiftBy[c]!;
+          sum[c]! += d;
+          squares[c]! += d * d;
+        }
       }
     }
     const mean = new Float64Array(channels);
@@ -155,6 +196,8 @@ export function createBatchNormTrainGradKernel(): KernelFunc {
     const { inputs, epsilon, rows, channels, outputs } = batchNormCall(args, BATCH_NORM_TRAIN_GRAD, ['dy', 'x', 'scale', 'mean', 'variance']);
     const { dy, x, scale, mean: meanIn, variance: varianceIn } = inputs;
     const [dxOut, dScaleOut, dOffsetOut] = outputs;
+    // The sums' scratch block before any view (an allocation may grow, and so detach, the wasm memory).
+    const block = f64Block(backend, channelSumsOf(backend), 4, channels);
     const xs = view(backend, x);
     const dys = view(backend, dy);
     const dxs = view(backend, dxOut);
@@ -164,13 +207,28 @@ export function createBatchNormTrainGradKernel(): KernelFunc {
     if (dys.length !== xs.length) throw new Error(`${BATCH_NORM_TRAIN_GRAD}: dy has ${dys.length} values but x has ${xs.length}`);
     const invStd = new Float64Array(channels);
     for (let c = 0; c < channels; c++) invStd[c] = 1 / Math.sqrt(variance[c]! + epsilon);
-    const sumDy = new Float64Array(channels);
-    const sumDyXhat = new Float64Array(channels);
-    for (let base = 0; base < xs.length; base += channels) {
-      for (let c = 0; c < channels; c++) {
-        const g = dys[base + c]!;
-        sumDy[c]! += g;
-        sumDyXhat[c]! += g * (xs[base + c]! - mean[c]!) * invStd[c]!;
+    let sumDy: Float64Array;
+    let sumDyXhat: Float64Array;
+    if (block !== undefined) {
+      // [μ, s, Σdy, Σdy·x̂] on the SIMD loop: the JavaScript loop's operations in its order, so the same sums.
+      const { sums, offset: at, values } = block;
+      try {
+        values.set(mean);
+        values.set(invStd, channels);
+        sums.channelGradSums(heapOffset(backend, dy), heapOffset(backend, x), at, at + 16 * channels, rows, channels * 4);
+        [sumDy, sumDyXhat] = [values.slice(2 * channels, 3 * channels), values.slice(3 * channels)];
+      } finally {
+        block.dispose();
+      }
+    } else {
+      sumDy = new Float64Array(channels);
+      sumDyXhat = new Float64Array(channels);
+      for (let base = 0; base < xs.length; base += channels) {
+        for (let c = 0; c < channels; c++) {
+          const g = dys[base + c]!;
+          sumDy[c]! += g;
+          sumDyXhat[c]! += g * (xs[base + c]! - mean[c]!) * invStd[c]!;
+        }
       }
     }
     // dx = k·(dy − a − x̂·b) with k = γ·s, a = Σdy/R, b = Σdy·x̂/R, x̂ = (x − μ)·s

@@ -9,6 +9,7 @@
  * - `copyRows`: strided rows to contiguous memory (the im2col rows of conv2d-backprop-filter.ts);
  * - `channelAffine`: out = u·p − (v − m)·q + t with per-channel p, m, q, t (batch normalisation's output and its input
  *   gradient, batch-norm-training.ts);
+ * - `addRows`: a per-channel vector added to every row (a conv layer's bias in training, add-channel-bias.ts);
  * - `filterGrad1`: the filter gradient of a stride-1 convolution with one input channel for one image, accumulated
  *   (conv2d-backprop-filter.ts).
  *
@@ -36,6 +37,9 @@
  *
  * channelAffine(u, v, out, params, rows, rowC): for every row r and channel c (rowC = C·4 bytes, C a multiple of 4),
  * out = ((u·p) − ((v − m)·q)) + t in float32, with p, m, q, t the four consecutive C-float arrays at params.
+ *
+ * addRows(x, b, out, rows, rowC): out[r, c] = x[r, c] + b[c] in float32 for `rows` rows of rowC = C·4 bytes (C a
+ * multiple of 4) — a channel bias added to an activation (add-channel-bias.ts).
  *
  * filterGrad1(x, dy, acc, outHeight, outWidth, kh, kw, rowC, rowP): for one image, acc[i, j, :] += x[oh + i, ow + j] ·
  * dy[oh, ow, :] over every output position in row-major order; x is the padded single-channel image (rows of rowP
@@ -190,6 +194,22 @@ function channelAffineBody(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
+// addRows locals: parameters x, b, out, rows, rowC (0–4), then i32 r k xp op (5–8).
+const [BX, BB, BOUT, BROWS, BROWC, BRI, BK, BXP, BOP] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+
+function addRowsBody(): number[] {
+  const at = (base: number): number[] => [...get(base), ...get(BK), I32_ADD];
+  const element = [...at(BOP), ...at(BXP), ...V128_LOAD, ...at(BB), ...V128_LOAD, ...F32X4_ADD, ...V128_STORE, ...increment(BK, [I32_CONST, 16])];
+  const perRow = [
+    I32_CONST, 0, ...set(BK), ...doWhile(BK, BROWC, element),
+    ...increment(BXP, get(BROWC)), ...increment(BOP, get(BROWC)),
+    ...increment(BRI, [I32_CONST, 1]),
+  ];
+  const code = [...get(BX), ...set(BXP), ...get(BOUT), ...set(BOP), I32_CONST, 0, ...set(BRI), ...doWhile(BRI, BROWS, perRow), END];
+  const entry = [...vec([[...uleb(4), I32]]), ...code];
+  return [...uleb(entry.length), ...entry];
+}
+
 // filterGrad1 locals: parameters x, dy, acc, oh, ow, kh, kw, rowC, rowP (0–8), then i32 r c i j k xr xq yp ap tp (9–18),
 // v128 s (19).
 const [FX, FDY, FACC, FOH, FOW, FKH, FKW, FRC, FRP] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
@@ -232,6 +252,7 @@ export function heapSimdModuleBytes(shared: boolean): Uint8Array {
       { name: 'copyRows', params: i32s(5), code: copyRowsBody() },
       { name: 'channelAffine', params: i32s(6), code: channelAffineBody() },
       { name: 'filterGrad1', params: i32s(9), code: filterGrad1Body() },
+      { name: 'addRows', params: i32s(5), code: addRowsBody() },
     ],
     shared,
   );
@@ -241,6 +262,7 @@ type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth
 type SumRows = (x: number, out: number, rows: number, rowC: number) => void;
 type CopyRows = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number) => void;
 type ChannelAffine = (u: number, v: number, out: number, params: number, rows: number, rowC: number) => void;
+type AddRows = (x: number, b: number, out: number, rows: number, rowC: number) => void;
 type FilterGrad1 = (x: number, dy: number, acc: number, outHeight: number, outWidth: number, kh: number, kw: number, rowC: number, rowP: number) => void;
 
 /** The module's functions. */
@@ -250,9 +272,10 @@ export interface HeapSimdLoops {
   readonly copyRows: CopyRows;
   readonly channelAffine: ChannelAffine;
   readonly filterGrad1: FilterGrad1;
+  readonly addRows: AddRows;
 }
 
-const LOOPS = new HeapModule<HeapSimdLoops>(heapSimdModuleBytes, () => ['maxPoolGrad2x2', 'sumRows', 'copyRows', 'channelAffine', 'filterGrad1']);
+const LOOPS = new HeapModule<HeapSimdLoops>(heapSimdModuleBytes, () => ['maxPoolGrad2x2', 'sumRows', 'copyRows', 'channelAffine', 'filterGrad1', 'addRows']);
 
 /** The SIMD functions bound to `backend`'s heap, or undefined where they cannot run (no SIMD, memory not found). */
 export function heapSimdLoopsOf(backend: unknown): HeapSimdLoops | undefined {
