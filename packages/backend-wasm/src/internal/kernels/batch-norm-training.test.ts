@@ -88,6 +88,38 @@ describe('BatchNormalization training on wasm', () => {
     }
   });
 
+  it('adds the gradients that reach its mean and variance outputs (zeros when they reach no loss)', async () => {
+    // f(x) = Σ y·w + Σ μ·u + Σ σ²·v, through the fused kernel on wasm and through tf.moments + tf.batchNorm on cpu.
+    const [shape, channels] = [[6, 3, 2, 8], 8];
+    const size = shape.reduce((a, b) => a * b, 1);
+    const host = {
+      x: randomValues(size, 21).map((v) => v * 2 + 0.5),
+      w: randomValues(size, 22),
+      u: randomValues(channels, 23),
+      v: randomValues(channels, 24),
+      gamma: randomValues(channels, 25).map((g) => g + 1.5),
+      beta: randomValues(channels, 26),
+    };
+    const gradient = (fused: boolean, statistics: boolean): Float32Array =>
+      tf.tidy(() => {
+        const [x, w] = [tf.tensor(host.x, shape), tf.tensor(host.w, shape)];
+        const [u, v, gamma, beta] = [host.u, host.v, host.gamma, host.beta].map((values) => tf.tensor(values));
+        const f = (input: tf.Tensor): tf.Scalar => {
+          const [y, mean, variance] = fused
+            ? (tf.engine().runKernel(BATCH_NORM_TRAIN, { x: input, scale: gamma!, offset: beta! }, { epsilon: 1e-3 }) as tf.Tensor[])
+            : ((m) => [tf.batchNorm(input, m.mean, m.variance, beta!, gamma!, 1e-3), m.mean, m.variance])(tf.moments(input, [0, 1, 2]));
+          const out = tf.sum(tf.mul(y!, w));
+          return (statistics ? tf.add(out, tf.add(tf.sum(tf.mul(mean!, u!)), tf.sum(tf.mul(variance!, v!)))) : out) as tf.Scalar;
+        };
+        return tf.grad(f)(x).dataSync() as Float32Array;
+      });
+    for (const statistics of [true, false]) {
+      const expected = await onBackend('cpu', () => gradient(false, statistics));
+      const actual = gradient(true, statistics);
+      expect(worst.record(relativeError(actual, expected), `dx, statistics in the loss: ${statistics}`)).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
   it('leaks nothing across training steps', () => {
     const model = tf.sequential({ layers: [tf.layers.batchNormalization({ inputShape: [4, 4, 3] }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
     const optimizer = tf.train.sgd(0.1);
