@@ -141,8 +141,7 @@ export function gemmMatMul(
   attrs: NamedAttrMap,
   fused: boolean,
 ): TensorInfo | undefined {
-  const current = state;
-  if (current === undefined) return undefined;
+  if (state === undefined) return undefined;
   const { a, b } = inputs;
   const shape = productShape(a, b, attrs);
   if (shape === undefined || !paysOff(shape)) return undefined;
@@ -153,6 +152,30 @@ export function gemmMatMul(
     if (inputs.bias !== undefined && (inputs.bias.dtype !== 'float32' || sizeOf(inputs.bias.shape) !== shape.n)) return undefined;
     relu = activation === 'relu';
   }
+  return runProduct(backend, a, b, shape, fused ? { bias: inputs.bias, relu } : undefined);
+}
+
+/**
+ * C = op(a)·op(b) on the own GEMM for a caller that measured its product's shape (the whole-sequence recurrent
+ * kernels' hᵀ·dZ, whose inner dimension B·T is past {@link MAX_INNER} but whose transposed operand the GEMM reads in
+ * place where XNNPACK needs a transpose and a packed copy of dZ); undefined when the own GEMM is off or the operands
+ * are not unbatched float32.
+ */
+export function gemmMatMulMeasured(backend: WasmBackendLike, a: TensorInfo, b: TensorInfo, attrs: NamedAttrMap): TensorInfo | undefined {
+  const shape = state === undefined ? undefined : productShape(a, b, attrs);
+  return shape === undefined ? undefined : runProduct(backend, a, b, shape, undefined);
+}
+
+/** Runs one product on the own GEMM (two threads where started) with an optional epilogue; undefined if it failed. */
+function runProduct(
+  backend: WasmBackendLike,
+  a: TensorInfo,
+  b: TensorInfo,
+  shape: Required<GemmShape>,
+  epilogue: { readonly bias: TensorInfo | undefined; readonly relu: boolean } | undefined,
+): TensorInfo | undefined {
+  const current = state;
+  if (current === undefined) return undefined;
   const outShape = [...(a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2), shape.m, shape.n];
   try {
     current.gemm.load(backend.typedArrayFromHeap(a) as Float32Array, backend.typedArrayFromHeap(b) as Float32Array, shape);
@@ -169,8 +192,10 @@ export function gemmMatMul(
   const out = backend.makeOutput(outShape, 'float32');
   const c = backend.typedArrayFromHeap(out) as Float32Array;
   current.gemm.read(c);
-  const bias = fused && inputs.bias !== undefined ? (backend.typedArrayFromHeap(inputs.bias) as Float32Array) : undefined;
-  applyEpilogue(c, shape.n, { bias, relu });
+  if (epilogue !== undefined) {
+    const bias = epilogue.bias === undefined ? undefined : (backend.typedArrayFromHeap(epilogue.bias) as Float32Array);
+    applyEpilogue(c, shape.n, { bias, relu: epilogue.relu });
+  }
   current.products++;
   return out;
 }

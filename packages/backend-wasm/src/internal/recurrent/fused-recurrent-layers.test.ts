@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
+import { installWasmKernels, uninstallWasmKernels, wasmMatMulThreads } from '../install-wasm-kernels.js';
 import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
 import { setRecurrentSimdEnabled } from './gate-simd.js';
 import { GRU_SEQUENCE, GRU_SEQUENCE_GRAD } from './gru-sequence-kernels.js';
@@ -8,6 +8,8 @@ import { LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD } from './lstm-sequence-kernels.js';
 const TOLERANCE = 1e-5;
 const worst = new WorstError();
 const [B, T, D, H] = [3, 5, 4, 6];
+/** Batch, steps, features, units of a test layer. */
+type Dims = readonly [number, number, number, number];
 
 beforeAll(setUpWasmWithKernels);
 afterAll(() => console.log(`fused recurrent layers: worst relative error vs unfused cpu ${worst.toString()}`));
@@ -25,10 +27,10 @@ interface LayerOptions {
 
 const constant = (shape: number[], seed: number): tf.Tensor => tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), seed), shape);
 
-function makeLayer(kind: Kind, options: LayerOptions): tf.layers.Layer {
-  const layer = kind === 'lstm' ? tf.layers.lstm({ units: H, ...options }) : tf.layers.gru({ units: H, ...options });
+function makeLayer(kind: Kind, options: LayerOptions, [b, t, d, h]: Dims = [B, T, D, H]): tf.layers.Layer {
+  const layer = kind === 'lstm' ? tf.layers.lstm({ units: h, ...options }) : tf.layers.gru({ units: h, ...options });
   tf.tidy(() => {
-    layer.apply(tf.zeros([B, T, D]));
+    layer.apply(tf.zeros([b, t, d]));
     // Weights away from zero so every gate is exercised (hard sigmoid saturates on some values, as in training).
     layer.setWeights(layer.getWeights().map((w, i) => tf.mul(constant(w.shape, 100 + i), 0.9)));
   });
@@ -36,10 +38,10 @@ function makeLayer(kind: Kind, options: LayerOptions): tf.layers.Layer {
 }
 
 /** Forward outputs and the gradients of Σ wᵢ·outputᵢ w.r.t. input, initial states and every weight, as host data. */
-function outputsAndGradients(kind: Kind, layer: tf.layers.Layer): Float32Array[] {
+function outputsAndGradients(kind: Kind, layer: tf.layers.Layer, [b, t, d, h]: Dims = [B, T, D, H]): Float32Array[] {
   return tf.tidy(() => {
-    const x = tf.variable(constant([B, T, D], 1));
-    const states = (kind === 'lstm' ? [2, 3] : [2]).map((seed) => tf.variable(constant([B, H], seed)));
+    const x = tf.variable(constant([b, t, d], 1));
+    const states = (kind === 'lstm' ? [2, 3] : [2]).map((seed) => tf.variable(constant([b, h], seed)));
     const outputs: tf.Tensor[] = [];
     const { value, grads } = tf.variableGrads(() => {
       const result = layer.apply(x, { initialState: states }) as tf.Tensor | tf.Tensor[];
@@ -100,6 +102,40 @@ describe.each(['lstm', 'gru'] as const)('fused %s', (kind) => {
     const unfused = await onBackend('cpu', () => outputsAndGradients(kind, layer));
     expectClose(fused, unfused, `${kind} ${name}`);
     layer.dispose();
+  });
+});
+
+describe('weight gradients on the SIMD loops and the own GEMM (units and B·T multiples of 4)', () => {
+  // [B, T, D, H] = [4, 5, 4, 8]: Xᵀ·dZ and the bias on the column loop (D ≤ 16, 4H and 3H multiples of 4), the
+  // transposes 4×4-blocked, h₋₁ᵀ·dZ on the own GEMM — and the same with the own GEMM off (a transpose and XNNPACK)
+  // and with the SIMD loops off (GEMMs and the stock transpose).
+  const dims: Dims = [4, 5, 4, 8];
+  afterAll(async () => {
+    setRecurrentSimdEnabled(true);
+    uninstallWasmKernels(tf);
+    installWasmKernels(tf);
+    await wasmMatMulThreads();
+  });
+
+  it.each([
+    ['own GEMM and SIMD loops', true, true],
+    ['XNNPACK and SIMD loops', false, true],
+    ['XNNPACK, no SIMD loops', false, false],
+  ] as const)('%s: outputs and gradients equal the unfused layer on cpu', async (where, ownGemm, simd) => {
+    uninstallWasmKernels(tf);
+    installWasmKernels(tf, { ownGemm });
+    const report = await wasmMatMulThreads();
+    expect(report.threads > 0).toBe(ownGemm);
+    setRecurrentSimdEnabled(simd);
+    for (const kind of ['lstm', 'gru'] as const) {
+      const layer = makeLayer(kind, { recurrentActivation: 'sigmoid', returnSequences: true }, dims);
+      const before = (await wasmMatMulThreads()).products;
+      const fused = outputsAndGradients(kind, layer, dims);
+      if (ownGemm) expect((await wasmMatMulThreads()).products - before, 'h₋₁ᵀ·dZ products on the own GEMM').toBeGreaterThan(0);
+      const unfused = await onBackend('cpu', () => outputsAndGradients(kind, layer, dims));
+      expectClose(fused, unfused, `${kind} ${where}`);
+      layer.dispose();
+    }
   });
 });
 

@@ -25,7 +25,7 @@ import {
   sub,
 } from '../wasm-assembly/simd-elementwise.js';
 import { heapMemoryOf } from '../wasm-assembly/heap-module.js';
-import { HARD_SIGMOID, RELU, SIGMOID, TANH } from './recurrent-heap.js';
+import { HARD_SIGMOID, recurrentSimdEnabled, RELU, SIGMOID, TANH } from './recurrent-heap.js';
 
 /** The exported passes; pointers are heap byte offsets, `n` the number of units (H). */
 export interface GatePasses {
@@ -189,16 +189,11 @@ function gruSpecs(act: number, ract: number): KernelSpec[] {
 
 const modules = new Map<string, SimdModule<GatePasses>>();
 
-let simdEnabled = true;
-
-/** Turns the SIMD gate passes off (the JavaScript loops run) or back on. For tests and measurements. */
-export function setRecurrentSimdEnabled(enabled: boolean): void {
-  simdEnabled = enabled;
-}
+export { setRecurrentSimdEnabled } from './recurrent-heap.js';
 
 /** The gate passes for these activations on `backend`'s heap, or undefined (no SIMD: the JavaScript loops run). */
 export function gatePasses(backend: unknown, act: number, ract: number): GatePasses | undefined {
-  if (!simdEnabled) return undefined;
+  if (!recurrentSimdEnabled()) return undefined;
   const memory = heapMemoryOf(backend);
   if (memory === undefined) return undefined;
   const key = `${act}:${ract}`;

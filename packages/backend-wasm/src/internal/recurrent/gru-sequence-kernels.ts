@@ -249,8 +249,8 @@ export function createGruSequenceGradKernel(native: RecurrentNativeKernels): Ker
       }
       const [dKernel, dBias] = weightGradients(heap, { x, dZ, B, T, D, G });
       outputs.push(heap.release(dZ, [B, T, G]), dKernel);
-      const dUzr = heap.matMul(heap.transposed(hPrevAll, B * T, H), dZr); // [1, H, 2H]
-      const dUh = heap.matMul(heap.transposed(rhAll, B * T, H), dZh); // [1, H, H]
+      const dUzr = heap.matMulTransposedA(hPrevAll, dZr, B * T, H); // [1, H, 2H]
+      const dUh = heap.matMulTransposedA(rhAll, dZh, B * T, H); // [1, H, H]
       const dRecurrent = heap.output([H, G]);
       outputs.push(dRecurrent, dBias);
       const f32 = heap.f32();

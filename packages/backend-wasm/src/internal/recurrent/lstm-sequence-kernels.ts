@@ -218,7 +218,7 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
         heap.free(dzStep);
       }
       const [dKernel, dBias] = weightGradients(heap, { x, dZ, B, T, D, G });
-      const dRecurrent = heap.settle(heap.matMul(heap.transposed(hPrevAll, B * T, H), dZ), [H, G]);
+      const dRecurrent = heap.settle(heap.matMulTransposedA(hPrevAll, dZ, B * T, H), [H, G]);
       outputs.push(heap.release(dZ, [B, T, G]), dKernel, dRecurrent, dBias);
       const dh0 = heap.output([B, H]);
       const dc0 = heap.output([B, H]);

@@ -9,6 +9,9 @@
 import type { DataId, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { WasmBackendLike } from '../kernels/wasm-kernel-types.js';
 import { single } from '../kernels/wasm-kernel-scope.js';
+import { heapSimdLoopsOf } from '../kernels/heap-simd-loops.js';
+import { weightGradientLoopsOf } from '../kernels/weight-gradient-simd.js';
+import { gemmMatMulMeasured } from '../gemm/gemm-mat-mul.js';
 
 /** The parts of tfjs-backend-wasm's backend the recurrent kernels read besides {@link WasmBackendLike}. */
 interface WasmBackendInternals extends WasmBackendLike {
@@ -133,6 +136,18 @@ export function derivative(code: number, y: number): number {
   }
 }
 
+let simdEnabled = true;
+
+/** Turns the recurrent kernels' SIMD loops off (gate passes, weight-gradient loops: the fallbacks run) or back on. For tests and measurements. */
+export function setRecurrentSimdEnabled(enabled: boolean): void {
+  simdEnabled = enabled;
+}
+
+/** Whether the recurrent kernels may use their SIMD loops. */
+export function recurrentSimdEnabled(): boolean {
+  return simdEnabled;
+}
+
 /** Allocations, offsets and native matMuls for one kernel call; {@link disposeTemps} frees its intermediates. */
 export class RecurrentHeap {
   readonly #backend: WasmBackendInternals;
@@ -232,6 +247,15 @@ export class RecurrentHeap {
     return this.adopt(single(this.native.batchMatMul({ inputs: { a, b }, backend: this.#backend, attrs }), 'BatchMatMul'));
   }
 
+  /**
+   * `aᵀ·b` for `a` `[k, m]` and `b` `[k, n]`: on the own GEMM where it runs (it reads `a` transposed in place and
+   * does not pack `b`), else a transpose and the native matMul.
+   */
+  matMulTransposedA(a: TensorInfo, b: TensorInfo, k: number, m: number): TensorInfo {
+    const own = gemmMatMulMeasured(this.#backend, a, b, { transposeA: true, transposeB: false });
+    return own === undefined ? this.matMul(this.transposed(a, k, m), b) : this.adopt(own);
+  }
+
   /** `a·b + bias` (bias over the last axis; batch 1 only, where the native kernel adds it correctly). */
   matMulBias(a: TensorInfo, b: TensorInfo, bias: TensorInfo | undefined): TensorInfo {
     if (bias === undefined) {
@@ -241,8 +265,33 @@ export class RecurrentHeap {
     return this.adopt(single(this.native.fusedMatMul({ inputs: { a, b, bias }, backend: this.#backend, attrs }), '_FusedMatMul'));
   }
 
+  /**
+   * Xᵀ·dZ `[d, g]` and the row sums of dZ `[g]` as kernel outputs, for X `[rows, d]` and dZ `[rows, g]`, on the SIMD
+   * loops (kernels/weight-gradient-simd.ts, heap-simd-loops.ts `sumRows`): each a float32 sum over the rows in order,
+   * dZ read in place. Undefined where they do not run (no SIMD, g not a multiple of 4); the caller then uses GEMMs.
+   */
+  columnProducts(x: TensorInfo, dZ: TensorInfo, rows: number, d: number, g: number): [TensorInfo, TensorInfo] | undefined {
+    const loops = g % 4 === 0 && recurrentSimdEnabled() ? weightGradientLoopsOf(this.#backend) : undefined;
+    const sums = loops === undefined ? undefined : heapSimdLoopsOf(this.#backend);
+    if (loops === undefined || sums === undefined) return undefined;
+    const [products, rowSums] = [this.output([d, g]), this.output([g])];
+    // Offsets (not views) across the allocations above; the accumulator starts at zero.
+    const at = this.offset(products);
+    this.f32().fill(0, at, at + d * g);
+    loops.columnProducts(this.offset(x) * 4, this.offset(dZ) * 4, at * 4, rows, d, g * 4);
+    sums.sumRows(this.offset(dZ) * 4, this.offset(rowSums) * 4, rows, g * 4);
+    return [products, rowSums];
+  }
+
   /** The transpose `[1, k, n] → [1, n, k]` of a `[k, n]` or `[1, k, n]` tensor, in a buffer of its own. */
   transposed(x: TensorInfo, k: number, n: number): TensorInfo {
+    const loops = k % 4 === 0 && n % 4 === 0 && recurrentSimdEnabled() ? weightGradientLoopsOf(this.#backend) : undefined;
+    if (loops !== undefined) {
+      // 4×4 blocks on the SIMD loop: the same values, ≈ 10× faster than the stock Transpose.
+      const out = this.temp([1, n, k]);
+      loops.transpose4(this.offset(x) * 4, this.offset(out) * 4, k, n);
+      return out;
+    }
     const view = { dataId: x.dataId, shape: [1, k, n], dtype: x.dtype };
     return this.adopt(single(this.native.transpose({ inputs: { x: view }, backend: this.#backend, attrs: { perm: [0, 2, 1] } }), 'Transpose'));
   }

@@ -107,6 +107,9 @@ export function copyFloats(heap: RecurrentHeap, dst: TensorInfo, src: TensorInfo
   heap.f32().copyWithin(heap.offset(dst), from, from + count);
 }
 
+/** Input widths up to which Xᵀ·dZ runs on the SIMD column loop rather than a GEMM (measured in weight-gradient-simd.ts). */
+const NARROW_INPUT = 16;
+
 /**
  * dW = Xᵀ·dZ and dBias = Σ rows of dZ, one GEMM each (kernel outputs, not temps). dx = dZ·Wᵀ is left to the
  * registered gradient, which computes it only when the input needs a gradient (not for a model's first layer).
@@ -117,6 +120,9 @@ export function weightGradients(
 ): [TensorInfo, TensorInfo] {
   const { x, dZ, B, T, D, G } = p;
   const rows = B * T;
+  // A narrow input (the bench LSTM's 4 features) on the SIMD loops: dZ read in place, not packed for a GEMM.
+  const narrow = D <= NARROW_INPUT ? heap.columnProducts(x, dZ, rows, D, G) : undefined;
+  if (narrow !== undefined) return narrow;
   const dKernel = heap.matMul(heap.transposed(x, rows, D), dZ);
   const ones = heap.temp([1, 1, rows]);
   heap.f32().fill(1, heap.offset(ones), heap.offset(ones) + rows);
