@@ -28,6 +28,7 @@ import type { KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/t
 import { heapOffset, heapSimdLoopsOf, type HeapSimdLoops } from './heap-simd-loops.js';
 import { type ChannelSums, channelSumsOf } from './channel-sums-simd.js';
 import { LayerCallPatch } from './layer-call-patch.js';
+import { passUnreachedAsNull } from './unreached-gradients.js';
 import { requireInput, type Tf, toKernelFunc, type WasmBackendLike, type WasmKernelArgs } from './wasm-kernel-types.js';
 
 export const BATCH_NORM_TRAIN = 'FitstreamBatchNormTrain';
@@ -261,7 +262,10 @@ export function createBatchNormTrainGradKernel(): KernelFunc {
 
 let gradientRegistered = false;
 
-/** Whether a per-channel gradient is present and not all zeros (a `[C]` read, cheap next to the passes it saves). */
+/**
+ * Whether a per-channel gradient is present and not all zeros: null where the fused call passed it through
+ * (unreached-gradients.ts), else a `[C]` read, cheap next to the passes it saves.
+ */
 function reachesLoss(d: Tensor | null | undefined): d is Tensor {
   return d != null && (d.dataSync() as Float32Array).some((v) => v !== 0);
 }
@@ -269,9 +273,9 @@ function reachesLoss(d: Tensor | null | undefined): d is Tensor {
 /**
  * Registers the gradient of {@link BATCH_NORM_TRAIN} once per process (it only runs where the forward kernel ran).
  * Gradients arriving at the mean and variance outputs are added with tfjs ops: d/dx of μ is 1/R, of σ² is 2(x − μ)/R.
- * The layer only feeds them to its moving averages, which do not reach a loss, and tfjs then hands this function
- * zeros for them (its tape fills a missing output gradient with zeros): those are skipped, three full passes over the
- * activation (≈ 0.75 ms of the bench's small-CNN step) that added zero.
+ * The layer only feeds them to its moving averages, which do not reach a loss: the fused call passes their
+ * gradients as null (unreached-gradients.ts), and where tfjs' zeros arrive instead they are skipped too — three full
+ * passes over the activation (≈ 0.75 ms of the bench's small-CNN step) that added zero.
  */
 export function registerBatchNormTrainingGradient(tf: Tf): void {
   if (gradientRegistered) return;
@@ -352,6 +356,8 @@ function fusedCall(tf: Tf, original: CallFn): CallFn {
         Tensor,
         Tensor,
       ];
+      // μ and σ² feed only the moving averages: their gradients arrive as null, not as zeros (unreached-gradients.ts).
+      passUnreachedAsNull(tf, BATCH_NORM_TRAIN, [normed, mean, variance], { epsilon });
       // The layer's own moving-average update, op for op.
       const doMovingAverage = (variable: LayerVariableLike, value: Tensor): void => {
         tf.tidy(() => {

@@ -139,6 +139,25 @@ describe('weight gradients on the SIMD loops and the own GEMM (units and B·T mu
   });
 });
 
+describe('output gradients that reach no loss', () => {
+  it.each(['lstm', 'gru'] as const)('%s: arrive at the gradient as null, not as zeros copied to the heap', (kind) => {
+    const config = tf.getGradient(kind === 'lstm' ? LSTM_SEQUENCE : GRU_SEQUENCE) as { gradFunc: (...args: unknown[]) => unknown };
+    const original = config.gradFunc;
+    const seen: Array<Array<boolean>> = [];
+    config.gradFunc = (dys: unknown, ...rest: unknown[]) => (seen.push((dys as Array<tf.Tensor | null>).map((dy) => dy === null)), original(dys, ...rest));
+    const layer = makeLayer(kind, { recurrentActivation: 'sigmoid' });
+    try {
+      outputsAndGradients(kind, layer);
+    } finally {
+      config.gradFunc = original;
+      layer.dispose();
+    }
+    // Outputs: y, hLast(, cLast), then the saved intermediates. The layer returns hLast (no returnSequences): y, cLast
+    // and the intermediates reach no loss.
+    expect(seen).toEqual([kind === 'lstm' ? [true, false, true, true, true, true] : [true, false, true, true]]);
+  });
+});
+
 describe('gate passes in JavaScript (engines without WebAssembly SIMD)', () => {
   beforeAll(() => setRecurrentSimdEnabled(false));
   afterAll(() => setRecurrentSimdEnabled(true));

@@ -14,6 +14,7 @@ import type { KernelFunc, NamedAttrMap, NamedTensorMap, Tensor } from '@tensorfl
 import type { Tf } from '../kernels/wasm-kernel-types.js';
 import { LayerCallPatch, layerClass } from '../kernels/layer-call-patch.js';
 import { requireWasmKernel } from '../kernels/wasm-kernel-scope.js';
+import { orZeros, passUnreachedAsNull } from '../kernels/unreached-gradients.js';
 import { createGruSequenceGradKernel, createGruSequenceKernel, GRU_SEQUENCE, GRU_SEQUENCE_GRAD } from './gru-sequence-kernels.js';
 import { createLstmSequenceGradKernel, createLstmSequenceKernel, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD } from './lstm-sequence-kernels.js';
 import { ACTIVATIONS, type RecurrentActivationName, type RecurrentNativeKernels } from './recurrent-heap.js';
@@ -109,11 +110,13 @@ export function registerRecurrentGradients(tf: Tf): void {
     // y, hLast, cLast, gates, cSeq, tcSeq
     outputsToSave: [true, false, false, true, true, true],
     gradFunc: (dys, saved, attrs) => {
-      const [dy, dhLast, dcLast] = dys as Tensor[];
+      // null where an output reaches no loss (unreached-gradients.ts); only these three are read.
+      const [dyIn, dhIn, dcIn] = dys as Array<Tensor | null>;
       const [x, kernel, recurrentKernel, h0, c0, y, gates, cSeq, tcSeq] = saved as Tensor[];
+      const [dy, dhLast, dcLast] = [orZeros(tf, dyIn, y!.shape), orZeros(tf, dhIn, h0!.shape), orZeros(tf, dcIn, c0!.shape)];
       const grads = tf.engine().runKernel(
         LSTM_SEQUENCE_GRAD,
-        { dy: dy!, dhLast: dhLast!, dcLast: dcLast!, x: x!, kernel: kernel!, recurrentKernel: recurrentKernel!, h0: h0!, c0: c0!, y: y!, gates: gates!, cSeq: cSeq!, tcSeq: tcSeq! },
+        { dy, dhLast, dcLast, x: x!, kernel: kernel!, recurrentKernel: recurrentKernel!, h0: h0!, c0: c0!, y: y!, gates: gates!, cSeq: cSeq!, tcSeq: tcSeq! },
         attrs as NamedAttrMap,
       ) as Tensor[];
       const [dZ, dKernel, dRecurrent, dBias, dh0, dc0] = grads as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
@@ -126,11 +129,12 @@ export function registerRecurrentGradients(tf: Tf): void {
     // y, hLast, gates, rh
     outputsToSave: [true, false, true, true],
     gradFunc: (dys, saved, attrs) => {
-      const [dy, dhLast] = dys as Tensor[];
+      const [dyIn, dhIn] = dys as Array<Tensor | null>;
       const [x, kernel, recurrentKernel, h0, y, gates, rh] = saved as Tensor[];
+      const [dy, dhLast] = [orZeros(tf, dyIn, y!.shape), orZeros(tf, dhIn, h0!.shape)];
       const grads = tf.engine().runKernel(
         GRU_SEQUENCE_GRAD,
-        { dy: dy!, dhLast: dhLast!, x: x!, kernel: kernel!, recurrentKernel: recurrentKernel!, h0: h0!, y: y!, gates: gates!, rh: rh! },
+        { dy, dhLast, x: x!, kernel: kernel!, recurrentKernel: recurrentKernel!, h0: h0!, y: y!, gates: gates!, rh: rh! },
         attrs as NamedAttrMap,
       ) as Tensor[];
       const [dZ, dKernel, dRecurrent, dBias, dh0] = grads as [Tensor, Tensor, Tensor, Tensor, Tensor];
@@ -244,6 +248,8 @@ function runFused(tf: Tf, layer: RnnLayerLike, spec: LayerSpec, x: Tensor, given
     goBackwards: layer.goBackwards,
   };
   const outputs = tf.engine().runKernel(spec.kernel, inputs, attrs) as Tensor[];
+  // The saved intermediates (gates, cell states) never get a gradient: no zeros made for them every step.
+  passUnreachedAsNull(tf, spec.kernel, outputs, attrs);
   const [y, hLast, cLast] = outputs as [Tensor, Tensor, Tensor];
   const states = spec.states === 2 ? [hLast, cLast] : [hLast];
   if (layer.stateful) {
