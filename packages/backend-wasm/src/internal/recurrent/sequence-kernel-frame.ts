@@ -107,7 +107,11 @@ export function copyFloats(heap: RecurrentHeap, dst: TensorInfo, src: TensorInfo
   heap.f32().copyWithin(heap.offset(dst), from, from + count);
 }
 
-/** Input widths up to which Xᵀ·dZ runs on the SIMD column loop rather than a GEMM (measured in weight-gradient-simd.ts). */
+/**
+ * Input widths up to which Xᵀ·dZ runs on the SIMD column loop rather than a GEMM. Measured for 2048 rows and 4H = 256
+ * (loop + row sums vs two XNNPACK GEMMs with dZ new, so packed): D = 8: 0.48 vs 2.6 ms, 16: 0.90 vs 2.2, 32: 1.8 vs
+ * 3.0, 64: 3.8 vs 4.4 — the loop's cost grows with D, the GEMMs' mostly with dZ; 16 keeps a wide margin.
+ */
 const NARROW_INPUT = 16;
 
 /**
