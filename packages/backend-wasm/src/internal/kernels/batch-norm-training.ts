@@ -26,7 +26,7 @@
  */
 import type { KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
 import { heapOffset, heapSimdLoopsOf, type HeapSimdLoops } from './heap-simd-loops.js';
-import { type ChannelSums, channelSumsOf } from './channel-sums-simd.js';
+import { type ChannelSums, channelSums } from './channel-sums-simd.js';
 import { LayerCallPatch } from './layer-call-patch.js';
 import { passUnreachedAsNull } from './unreached-gradients.js';
 import { requireInput, type Tf, toKernelFunc, type WasmBackendLike, type WasmKernelArgs } from './wasm-kernel-types.js';
@@ -76,19 +76,19 @@ function view(backend: WasmBackendLike, info: TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
 
-/** A zeroed, 16-byte aligned block of `arrays` × C float64 on the heap, with the SIMD sums that read and write it. */
+/**
+ * A zeroed, 16-byte aligned block of `arrays` × C float64 on the heap and the SIMD sums that read and write it.
+ * `run` writes `inputs` at the block's start, calls `sums` with the block's byte offset, frees the block and returns
+ * the per-channel arrays that follow the inputs (copies).
+ */
 interface F64Block {
-  readonly sums: ChannelSums;
-  /** Heap byte offset of the block. */
-  readonly offset: number;
-  /** The block (valid until the memory grows: no allocation between taking it and reading it). */
-  readonly values: Float64Array;
-  dispose(): void;
+  run(inputs: ArrayLike<number>[], call: (sums: ChannelSums, at: number) => void): Float64Array[];
 }
 
 /**
  * A block for the SIMD sums (channel-sums-simd.ts), or undefined where they do not run (no SIMD, channels not a multiple
- * of 4): the caller then runs its JavaScript loop. Allocate it before taking any view.
+ * of 4): the caller then runs its JavaScript loop. Allocate it before taking any view (the allocation may grow the
+ * memory), and take no other allocation between this and `run` (the block's view would detach).
  */
 function f64Block(backend: WasmBackendLike, sums: ChannelSums | undefined, arrays: number, channels: number): F64Block | undefined {
   if (sums === undefined || channels % 4 !== 0) return undefined;
@@ -97,7 +97,17 @@ function f64Block(backend: WasmBackendLike, sums: ChannelSums | undefined, array
   const raw = view(backend, scratch);
   const offset = Math.ceil(raw.byteOffset / 16) * 16;
   const values = new Float64Array(raw.buffer, offset, arrays * channels).fill(0);
-  return { sums, offset, values, dispose: () => backend.disposeData(scratch.dataId) };
+  return {
+    run: (inputs, call) => {
+      try {
+        inputs.forEach((input, i) => values.set(input, i * channels));
+        call(sums, offset);
+        return Array.from({ length: arrays - inputs.length }, (_, i) => values.slice((inputs.length + i) * channels, (inputs.length + i + 1) * channels));
+      } finally {
+        backend.disposeData(scratch.dataId);
+      }
+    },
+  };
 }
 
 /**
@@ -133,7 +143,7 @@ export function createBatchNormTrainKernel(): KernelFunc {
     const { x, scale, offset } = inputs;
     const [y, meanOut, varianceOut] = outputs;
     // The sums' scratch block before any view (an allocation may grow, and so detach, the wasm memory).
-    const block = f64Block(backend, channelSumsOf(backend), 3, channels);
+    const block = f64Block(backend, channelSums.of(backend), 3, channels);
     const xs = view(backend, x);
     const ys = view(backend, y);
     const gamma = view(backend, scale);
@@ -144,15 +154,12 @@ export function createBatchNormTrainKernel(): KernelFunc {
     let sum: Float64Array;
     let squares: Float64Array;
     if (block !== undefined) {
-      // [shift, Σd, Σd²] on the SIMD loop: the JavaScript loop's operations in its order, so the same sums.
-      const { sums, offset: at, values } = block;
-      try {
-        values.set(shiftBy);
-        sums.channelMoments(heapOffset(backend, x), at, at + 8 * channels, rows, channels * 4);
-        [sum, squares] = [values.slice(channels, 2 * channels), values.slice(2 * channels)];
-      } finally {
-        block.dispose();
-      }
+      // [shift, Σd, Σd²] on the SIMD loop: the JavaScript loop's operations in its order, so the same sums. (The
+      // backward's Σdy, Σdy·x̂ below have this same SIMD-or-loop shape over different sums.)
+      [sum, squares] = block.run([shiftBy], (sums, at) => sums.channelMoments(heapOffset(backend, x), at, at + 8 * channels, rows, channels * 4)) as [
+        Float64Array,
+        Float64Array,
+      ];
     } else {
       sum = new Float64Array(channels);
       squares = new Float64Array(channels);
@@ -199,7 +206,7 @@ export function createBatchNormTrainGradKernel(): KernelFunc {
     const { dy, x, scale, mean: meanIn, variance: varianceIn } = inputs;
     const [dxOut, dScaleOut, dOffsetOut] = outputs;
     // The sums' scratch block before any view (an allocation may grow, and so detach, the wasm memory).
-    const block = f64Block(backend, channelSumsOf(backend), 4, channels);
+    const block = f64Block(backend, channelSums.of(backend), 4, channels);
     const xs = view(backend, x);
     const dys = view(backend, dy);
     const dxs = view(backend, dxOut);
@@ -212,16 +219,14 @@ export function createBatchNormTrainGradKernel(): KernelFunc {
     let sumDy: Float64Array;
     let sumDyXhat: Float64Array;
     if (block !== undefined) {
-      // [μ, s, Σdy, Σdy·x̂] on the SIMD loop: the JavaScript loop's operations in its order, so the same sums.
-      const { sums, offset: at, values } = block;
-      try {
-        values.set(mean);
-        values.set(invStd, channels);
-        sums.channelGradSums(heapOffset(backend, dy), heapOffset(backend, x), at, at + 16 * channels, rows, channels * 4);
-        [sumDy, sumDyXhat] = [values.slice(2 * channels, 3 * channels), values.slice(3 * channels)];
-      } finally {
-        block.dispose();
-      }
+      // [μ, s, Σdy, Σdy·x̂] on the SIMD loop: the JavaScript loop's operations in its order, so the same sums. (The
+      // forward's statistics above have this same SIMD-or-loop shape over different sums.)
+      const oDy = heapOffset(backend, dy);
+      const oX = heapOffset(backend, x);
+      [sumDy, sumDyXhat] = block.run([mean, invStd], (sums, at) => sums.channelGradSums(oDy, oX, at, at + 16 * channels, rows, channels * 4)) as [
+        Float64Array,
+        Float64Array,
+      ];
     } else {
       sumDy = new Float64Array(channels);
       sumDyXhat = new Float64Array(channels);

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomValues, setUpWasmWithKernels, tf } from '../../test-support/wasm-kernel-harness.js';
 import type { WasmBackendLike } from './wasm-kernel-types.js';
-import { channelSumsModuleBytes, channelSumsOf } from './channel-sums-simd.js';
+import { channelSums } from './channel-sums-simd.js';
 
 /** The JavaScript loops of batch-norm-training.ts the SIMD sums replace: the reference, bit for bit. */
 function momentsInJs(xs: Float32Array, shift: Float64Array, channels: number): Float64Array[] {
@@ -63,15 +63,15 @@ describe('per-channel float64 sums on the wasm heap (SIMD)', () => {
   it('validates on this engine, shared and not', () => {
     // The project's TypeScript lib has no WebAssembly types (wasm-assembly/heap-module.ts).
     const { validate } = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
-    expect(validate(channelSumsModuleBytes(false))).toBe(true);
-    expect(validate(channelSumsModuleBytes(true))).toBe(true);
-    expect(channelSumsOf(tf.backend())).toBeDefined();
+    expect(validate(channelSums.bytes(false))).toBe(true);
+    expect(validate(channelSums.bytes(true))).toBe(true);
+    expect(channelSums.of(tf.backend())).toBeDefined();
   });
 
   it.each(SHAPES)('channelMoments over %i rows × %i channels: bit for bit the JavaScript loop', (rows, channels) => {
     const xs = Float32Array.from(randomValues(rows * channels, rows + channels), (v) => v * 40 + 7);
     const shift = Float64Array.from(xs.subarray(0, channels));
-    const sums = channelSumsOf(tf.backend())!;
+    const sums = channelSums.of(tf.backend())!;
     const block = onHeap([xs], shift, 3, channels, ([x], at) => sums.channelMoments(x!, at, at + 8 * channels, rows, channels * 4));
     const [sum, squares] = momentsInJs(xs, shift, channels);
     expect(Array.from(block.subarray(channels, 2 * channels))).toEqual(Array.from(sum!));
@@ -83,7 +83,7 @@ describe('per-channel float64 sums on the wasm heap (SIMD)', () => {
     const xs = Float32Array.from(randomValues(rows * channels, 3 * rows + channels), (v) => v * 5 - 1);
     const mean = Float32Array.from(randomValues(channels, 11));
     const invStd = Float64Array.from(randomValues(channels, 12), (v) => 1 / Math.sqrt(v * v + 1e-3));
-    const sums = channelSumsOf(tf.backend())!;
+    const sums = channelSums.of(tf.backend())!;
     const prefix = new Float64Array(2 * channels);
     prefix.set(mean);
     prefix.set(invStd, channels);

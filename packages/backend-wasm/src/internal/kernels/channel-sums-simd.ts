@@ -20,10 +20,9 @@
  *
  * The accumulators are read and written in place (the caller zeroes them).
  */
-import { HeapModule } from '../wasm-assembly/heap-module.js';
-import { EMPTY_BLOCK as EMPTY, heapModuleBytes, I32, simd, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
+import { doWhile, END, get, heapLoops, I32_ADD, I32_CONST, I32_SHL, i32s, increment, set } from '../wasm-assembly/heap-loops.js';
+import { I32, simd, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
 
-const [BLOCK_LOOP, BR_IF, END, GET, SET, I32_CONST, I32_LT_U, I32_ADD, I32_SHL] = [0x03, 0x0d, 0x0b, 0x20, 0x21, 0x41, 0x49, 0x6a, 0x74];
 /** v128.load / v128.store with alignment 2^2 and a constant byte offset. */
 const load = (offset: number): number[] => [...simd(0x00), 2, ...uleb(offset)];
 const store = (offset: number): number[] => [...simd(0x0b), 2, ...uleb(offset)];
@@ -34,11 +33,6 @@ const F64X2_ADD = simd(0xf0);
 const F64X2_SUB = simd(0xf1);
 const F64X2_MUL = simd(0xf2);
 
-const get = (local: number): number[] => [GET, ...uleb(local)];
-const set = (local: number): number[] => [SET, ...uleb(local)];
-const increment = (local: number, by: number[]): number[] => [...get(local), ...by, I32_ADD, ...set(local)];
-/** `loop … br_if 0 (local <u limit) end` — a do-while: every count is ≥ 1. */
-const doWhile = (local: number, limit: number, body: number[]): number[] => [BLOCK_LOOP, EMPTY, ...body, ...get(local), ...get(limit), I32_LT_U, BR_IF, 0, END];
 /** Pushes base + k. */
 const at = (base: number, k: number): number[] => [...get(base), ...get(k), I32_ADD];
 /** acc[base + j + offset] += value (value pushed by `value`). */
@@ -109,27 +103,14 @@ function channelGradSumsBody(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
-/** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
-export function channelSumsModuleBytes(shared: boolean): Uint8Array {
-  const i32s = (n: number): number[] => Array.from({ length: n }, () => I32);
-  return heapModuleBytes(
-    [
-      { name: 'channelMoments', params: i32s(5), code: channelMomentsBody() },
-      { name: 'channelGradSums', params: i32s(6), code: channelGradSumsBody() },
-    ],
-    shared,
-  );
-}
-
 /** The module's functions; pointers are heap byte offsets (see the module comment for the layout). */
 export interface ChannelSums {
   channelMoments(x: number, shift: number, sums: number, rows: number, rowC: number): void;
   channelGradSums(dy: number, x: number, stats: number, sums: number, rows: number, rowC: number): void;
 }
 
-const SUMS = new HeapModule<ChannelSums>(channelSumsModuleBytes, () => ['channelMoments', 'channelGradSums']);
-
-/** The SIMD functions bound to `backend`'s heap, or undefined where they cannot run (no SIMD, memory not found). */
-export function channelSumsOf(backend: unknown): ChannelSums | undefined {
-  return SUMS.forBackend(backend);
-}
+/** The module: `channelSums.of(backend)` binds it to a backend's heap (undefined without SIMD), `.bytes` for tests. */
+export const channelSums = heapLoops<ChannelSums>(() => [
+  { name: 'channelMoments', params: i32s(5), code: channelMomentsBody() },
+  { name: 'channelGradSums', params: i32s(6), code: channelGradSumsBody() },
+]);

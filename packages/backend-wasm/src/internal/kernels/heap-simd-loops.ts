@@ -46,12 +46,30 @@
  * bytes), dy `[outHeight, outWidth, C]` with rowC = C·4 bytes (C a multiple of 4), acc `[kh, kw, C]`.
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
-import { HeapModule } from '../wasm-assembly/heap-module.js';
-import { EMPTY_BLOCK as EMPTY, heapModuleBytes, I32, MEMARG, simd, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
+import {
+  BLOCK_LOOP,
+  BR_IF,
+  doWhile,
+  END,
+  F32_LOAD,
+  F32X4_ADD,
+  F32X4_MUL,
+  F32X4_SPLAT,
+  F32X4_SUB,
+  get,
+  heapLoops,
+  I32_ADD,
+  I32_CONST,
+  I32_MUL,
+  I32_SHL,
+  i32s,
+  increment,
+  set,
+  V128_LOAD,
+  V128_STORE,
+} from '../wasm-assembly/heap-loops.js';
+import { EMPTY_BLOCK as EMPTY, I32, simd, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
 
-const [BLOCK_LOOP, BR_IF, END, GET, SET, I32_CONST, I32_LT_U, I32_ADD, I32_MUL, I32_SHL] = [0x03, 0x0d, 0x0b, 0x20, 0x21, 0x41, 0x49, 0x6a, 0x6c, 0x74];
-const V128_LOAD = [...simd(0x00), ...MEMARG];
-const V128_STORE = [...simd(0x0b), ...MEMARG];
 const F32X4_GT = simd(0x44);
 const F32X4_GE = simd(0x46);
 const V128_AND = simd(0x4e);
@@ -63,13 +81,8 @@ const NEG_INF = [...simd(0x0c), ...Array.from({ length: 4 }, () => [0x00, 0x00, 
 const [X, DY, DX, ROWS, OW, ROWC, ROWW] = [0, 1, 2, 3, 4, 5, 6];
 const [R, J, K, XP, DP, YP, OFF] = [7, 8, 9, 10, 11, 12, 13];
 const [A, B, C, D, G, M, T] = [14, 15, 16, 17, 18, 19, 20];
-const get = (local: number): number[] => [GET, ...uleb(local)];
-const set = (local: number): number[] => [SET, ...uleb(local)];
 /** base + Σ extra + k (byte address of a window position or dx element). */
 const address = (base: number, ...extra: number[]): number[] => [...get(base), ...extra.flatMap((e) => [...get(e), I32_ADD]), ...get(K), I32_ADD];
-const increment = (local: number, by: number[]): number[] => [...get(local), ...by, I32_ADD, ...set(local)];
-/** `loop … br_if 0 (local <u limit) end` — a do-while: every count is ≥ 1. */
-const doWhile = (local: number, limit: number, body: number[]): number[] => [BLOCK_LOOP, EMPTY, ...body, ...get(local), ...get(limit), I32_LT_U, BR_IF, 0, END];
 
 function maxPoolBody(): number[] {
   const window = [
@@ -117,7 +130,6 @@ function maxPoolBody(): number[] {
 // sumRows locals: parameters x, out, rows, rowC (0–3), then i32 r k xp (4–6).
 const [SX, SOUT, SROWS, SROWC, SR, SK, SXP] = [0, 1, 2, 3, 4, 5, 6];
 const V128_ZERO = [...simd(0x0c), ...Array.from({ length: 16 }, () => 0x00)];
-const F32X4_ADD = simd(0xe4);
 
 function sumRowsBody(): number[] {
   const at = (base: number): number[] => [...get(base), ...get(SK), I32_ADD];
@@ -164,8 +176,6 @@ function copyRowsBody(): number[] {
 
 // channelAffine locals: parameters u, v, out, params, rows, rowC (0–5), then i32 r k up vp op (6–10).
 const [AU, AV, AOUT, APAR, AROWS, AROWC, AR, AK, AUP, AVP, AOP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-const F32X4_SUB = simd(0xe5);
-const F32X4_MUL = simd(0xe6);
 
 function channelAffineBody(): number[] {
   const at = (base: number): number[] => [...get(base), ...get(AK), I32_ADD];
@@ -214,8 +224,6 @@ function addRowsBody(): number[] {
 // v128 s (19).
 const [FX, FDY, FACC, FOH, FOW, FKH, FKW, FRC, FRP] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 const [FR, FC, FI, FJ, FK, FXR, FXQ, FYP, FAP, FTP, FS] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-const F32_LOAD = [0x2a, ...MEMARG];
-const F32X4_SPLAT = simd(0x13);
 
 function filterGrad1Body(): number[] {
   const at = (base: number): number[] => [...get(base), ...get(FK), I32_ADD];
@@ -242,22 +250,6 @@ function filterGrad1Body(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
-/** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
-export function heapSimdModuleBytes(shared: boolean): Uint8Array {
-  const i32s = (n: number): number[] => Array.from({ length: n }, () => I32);
-  return heapModuleBytes(
-    [
-      { name: 'maxPoolGrad2x2', params: i32s(7), code: maxPoolBody() },
-      { name: 'sumRows', params: i32s(4), code: sumRowsBody() },
-      { name: 'copyRows', params: i32s(5), code: copyRowsBody() },
-      { name: 'channelAffine', params: i32s(6), code: channelAffineBody() },
-      { name: 'filterGrad1', params: i32s(9), code: filterGrad1Body() },
-      { name: 'addRows', params: i32s(5), code: addRowsBody() },
-    ],
-    shared,
-  );
-}
-
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
 type SumRows = (x: number, out: number, rows: number, rowC: number) => void;
 type CopyRows = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number) => void;
@@ -275,11 +267,23 @@ export interface HeapSimdLoops {
   readonly addRows: AddRows;
 }
 
-const LOOPS = new HeapModule<HeapSimdLoops>(heapSimdModuleBytes, () => ['maxPoolGrad2x2', 'sumRows', 'copyRows', 'channelAffine', 'filterGrad1', 'addRows']);
+const LOOPS = heapLoops<HeapSimdLoops>(() => [
+  { name: 'maxPoolGrad2x2', params: i32s(7), code: maxPoolBody() },
+  { name: 'sumRows', params: i32s(4), code: sumRowsBody() },
+  { name: 'copyRows', params: i32s(5), code: copyRowsBody() },
+  { name: 'channelAffine', params: i32s(6), code: channelAffineBody() },
+  { name: 'filterGrad1', params: i32s(9), code: filterGrad1Body() },
+  { name: 'addRows', params: i32s(5), code: addRowsBody() },
+]);
+
+/** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
+export function heapSimdModuleBytes(shared: boolean): Uint8Array {
+  return LOOPS.bytes(shared);
+}
 
 /** The SIMD functions bound to `backend`'s heap, or undefined where they cannot run (no SIMD, memory not found). */
 export function heapSimdLoopsOf(backend: unknown): HeapSimdLoops | undefined {
-  return LOOPS.forBackend(backend);
+  return LOOPS.of(backend);
 }
 
 /** `maxPoolGrad2x2` bound to `backend`'s heap, or undefined (see {@link heapSimdLoopsOf}). */

@@ -15,24 +15,31 @@
  * the project's elementwise assembler (wasm-assembly/) expresses, so both functions are encoded directly, like
  * heap-simd-loops.ts.
  */
-import { HeapModule } from '../wasm-assembly/heap-module.js';
-import { EMPTY_BLOCK as EMPTY, heapModuleBytes, I32, MEMARG, simd, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
+// The building blocks heap-simd-loops.ts uses too (the duplicates listing pairs the two import lists).
+import {
+  doWhile,
+  END,
+  F32_LOAD,
+  F32X4_ADD,
+  F32X4_MUL,
+  F32X4_SPLAT,
+  get,
+  heapLoops,
+  I32_ADD,
+  I32_CONST,
+  I32_MUL,
+  I32_SHL,
+  i32s,
+  increment,
+  set,
+  V128_LOAD,
+  V128_STORE,
+} from '../wasm-assembly/heap-loops.js';
+import { I32, simd, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
 
-const [BLOCK_LOOP, BR_IF, END, GET, SET, I32_CONST, I32_LT_U, I32_ADD, I32_MUL, I32_SHL] = [0x03, 0x0d, 0x0b, 0x20, 0x21, 0x41, 0x49, 0x6a, 0x6c, 0x74];
-const V128_LOAD = [...simd(0x00), ...MEMARG];
-const V128_STORE = [...simd(0x0b), ...MEMARG];
-const F32_LOAD = [0x2a, ...MEMARG];
-const F32X4_SPLAT = simd(0x13);
-const F32X4_ADD = simd(0xe4);
-const F32X4_MUL = simd(0xe6);
 /** i8x16.shuffle of two f32x4 operands (lanes 0–3 the first, 4–7 the second) into the four f32 lanes `lanes`. */
 const shuffle = (...lanes: number[]): number[] => [...simd(0x0d), ...lanes.flatMap((lane) => [0, 1, 2, 3].map((b) => lane * 4 + b))];
 
-const get = (local: number): number[] => [GET, ...uleb(local)];
-const set = (local: number): number[] => [SET, ...uleb(local)];
-const increment = (local: number, by: number[]): number[] => [...get(local), ...by, I32_ADD, ...set(local)];
-/** `loop … br_if 0 (local <u limit) end` — a do-while: every count is ≥ 1. */
-const doWhile = (local: number, limit: number, body: number[]): number[] => [BLOCK_LOOP, EMPTY, ...body, ...get(local), ...get(limit), I32_LT_U, BR_IF, 0, END];
 /** Pushes base + times·stride (times 0–3). */
 const strided = (base: number, stride: number, times: number): number[] =>
   times === 0 ? get(base) : [...get(base), ...get(stride), ...(times === 1 ? [] : [I32_CONST, times, I32_MUL]), I32_ADD];
@@ -104,27 +111,14 @@ function columnProductsBody(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
-/** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
-export function weightGradientModuleBytes(shared: boolean): Uint8Array {
-  const i32s = (n: number): number[] => Array.from({ length: n }, () => I32);
-  return heapModuleBytes(
-    [
-      { name: 'transpose4', params: i32s(4), code: transpose4Body() },
-      { name: 'columnProducts', params: i32s(6), code: columnProductsBody() },
-    ],
-    shared,
-  );
-}
-
 /** The module's functions; pointers are heap byte offsets (see the module comment). */
 export interface WeightGradientLoops {
   transpose4(src: number, dst: number, k: number, n: number): void;
   columnProducts(x: number, dz: number, acc: number, rows: number, d: number, rowG: number): void;
 }
 
-const LOOPS = new HeapModule<WeightGradientLoops>(weightGradientModuleBytes, () => ['transpose4', 'columnProducts']);
-
-/** The SIMD functions bound to `backend`'s heap, or undefined where they cannot run (no SIMD, memory not found). */
-export function weightGradientLoopsOf(backend: unknown): WeightGradientLoops | undefined {
-  return LOOPS.forBackend(backend);
-}
+/** The module: `weightGradientLoops.of(backend)` binds it to a backend's heap (undefined without SIMD), `.bytes` for tests. */
+export const weightGradientLoops = heapLoops<WeightGradientLoops>(() => [
+  { name: 'transpose4', params: i32s(4), code: transpose4Body() },
+  { name: 'columnProducts', params: i32s(6), code: columnProductsBody() },
+]);

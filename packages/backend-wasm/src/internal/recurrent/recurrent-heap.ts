@@ -10,7 +10,7 @@ import type { DataId, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { WasmBackendLike } from '../kernels/wasm-kernel-types.js';
 import { single } from '../kernels/wasm-kernel-scope.js';
 import { heapSimdLoopsOf } from '../kernels/heap-simd-loops.js';
-import { weightGradientLoopsOf } from '../kernels/weight-gradient-simd.js';
+import { weightGradientLoops } from '../kernels/weight-gradient-simd.js';
 import { gemmMatMulMeasured } from '../gemm/gemm-mat-mul.js';
 
 /** The parts of tfjs-backend-wasm's backend the recurrent kernels read besides {@link WasmBackendLike}. */
@@ -271,7 +271,7 @@ export class RecurrentHeap {
    * dZ read in place. Undefined where they do not run (no SIMD, g not a multiple of 4); the caller then uses GEMMs.
    */
   columnProducts(x: TensorInfo, dZ: TensorInfo, rows: number, d: number, g: number): [TensorInfo, TensorInfo] | undefined {
-    const loops = g % 4 === 0 && recurrentSimdEnabled() ? weightGradientLoopsOf(this.#backend) : undefined;
+    const loops = g % 4 === 0 && recurrentSimdEnabled() ? weightGradientLoops.of(this.#backend) : undefined;
     const sums = loops === undefined ? undefined : heapSimdLoopsOf(this.#backend);
     if (loops === undefined || sums === undefined) return undefined;
     const [products, rowSums] = [this.output([d, g]), this.output([g])];
@@ -285,7 +285,7 @@ export class RecurrentHeap {
 
   /** The transpose `[1, k, n] → [1, n, k]` of a `[k, n]` or `[1, k, n]` tensor, in a buffer of its own. */
   transposed(x: TensorInfo, k: number, n: number): TensorInfo {
-    const loops = k % 4 === 0 && n % 4 === 0 && recurrentSimdEnabled() ? weightGradientLoopsOf(this.#backend) : undefined;
+    const loops = k % 4 === 0 && n % 4 === 0 && recurrentSimdEnabled() ? weightGradientLoops.of(this.#backend) : undefined;
     if (loops !== undefined) {
       // 4×4 blocks on the SIMD loop: the same values, ≈ 10× faster than the stock Transpose.
       const out = this.temp([1, n, k]);

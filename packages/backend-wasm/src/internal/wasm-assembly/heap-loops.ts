@@ -1,0 +1,51 @@
+/**
+ * Building blocks of the hand-encoded heap loops (kernels/heap-simd-loops.ts, channel-sums-simd.ts,
+ * weight-gradient-simd.ts): the opcodes they use, local access, counted do-while loops, and one function that turns a
+ * list of encoded functions into a module bound to a backend's heap. Those loops need strided addressing, which the
+ * elementwise assembler (simd-elementwise.ts, streams in lockstep) does not express.
+ */
+import { HeapModule } from './heap-module.js';
+import { EMPTY_BLOCK, type HeapFunction, heapModuleBytes, I32, MEMARG, simd, uleb } from './wasm-binary.js';
+
+export const BLOCK_LOOP = 0x03;
+export const BR_IF = 0x0d;
+export const END = 0x0b;
+export const I32_CONST = 0x41;
+export const I32_LT_U = 0x49;
+export const I32_ADD = 0x6a;
+export const I32_MUL = 0x6c;
+export const I32_SHL = 0x74;
+export const V128_LOAD = [...simd(0x00), ...MEMARG];
+export const V128_STORE = [...simd(0x0b), ...MEMARG];
+export const F32_LOAD = [0x2a, ...MEMARG];
+export const F32X4_SPLAT = simd(0x13);
+export const F32X4_ADD = simd(0xe4);
+export const F32X4_SUB = simd(0xe5);
+export const F32X4_MUL = simd(0xe6);
+
+/** local.get / local.set. */
+export const get = (local: number): number[] => [0x20, ...uleb(local)];
+export const set = (local: number): number[] => [0x21, ...uleb(local)];
+/** local += (the value `by` pushes). */
+export const increment = (local: number, by: number[]): number[] => [...get(local), ...by, I32_ADD, ...set(local)];
+/** `loop … br_if 0 (local <u limit) end` — a do-while: every count is ≥ 1. */
+export const doWhile = (local: number, limit: number, body: number[]): number[] => [BLOCK_LOOP, EMPTY_BLOCK, ...body, ...get(local), ...get(limit), I32_LT_U, BR_IF, 0, END];
+/** `n` i32 parameter types. */
+export const i32s = (n: number): number[] => Array.from({ length: n }, () => I32);
+
+/** A module of encoded heap functions: its bytes (tests validate them) and the functions bound to a backend's heap. */
+export interface HeapLoops<T extends object> {
+  /** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
+  bytes(shared: boolean): Uint8Array;
+  /** The functions bound to `backend`'s heap, or undefined where they cannot run (no SIMD, memory not found). */
+  of(backend: unknown): T | undefined;
+}
+
+/** See {@link HeapLoops}; `functions` is called once per module variant (shared or not). */
+export function heapLoops<T extends object>(functions: () => readonly HeapFunction[]): HeapLoops<T> {
+  const module = new HeapModule<T>(
+    (shared) => heapModuleBytes(functions(), shared),
+    () => functions().map((fn) => fn.name),
+  );
+  return { bytes: (shared) => module.bytes(shared), of: (backend) => module.forBackend(backend) };
+}
