@@ -46,6 +46,7 @@
  * bytes), dy `[outHeight, outWidth, C]` with rowC = C·4 bytes (C a multiple of 4), acc `[kh, kw, C]`.
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
+// The building blocks weight-gradient-simd.ts uses too (the duplicates listing pairs the two import lists).
 import {
   BLOCK_LOOP,
   BR_IF,
