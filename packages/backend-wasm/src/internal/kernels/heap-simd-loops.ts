@@ -277,11 +277,6 @@ const LOOPS = heapLoops<HeapSimdLoops>(() => [
   { name: 'addRows', params: i32s(5), code: addRowsBody() },
 ]);
 
-/** The module's bytes; `shared` declares the imported memory shared (the threaded backend's heap). */
-export function heapSimdModuleBytes(shared: boolean): Uint8Array {
-  return LOOPS.bytes(shared);
-}
-
 /** The SIMD functions bound to `backend`'s heap, or undefined where they cannot run (no SIMD, memory not found). */
 export function heapSimdLoopsOf(backend: unknown): HeapSimdLoops | undefined {
   return LOOPS.of(backend);
