@@ -43,6 +43,8 @@ export interface MatMulThreadsReport {
   readonly reason?: string;
   /** Products the own GEMM has computed since it was installed. */
   readonly products: number;
+  /** Whole-sequence recurrences (an LSTM's forward pass or its backpropagation through time) run on its two threads. */
+  readonly recurrences: number;
 }
 
 /**
@@ -57,6 +59,7 @@ interface GemmState {
   oneThreadReason: string | undefined;
   starting: boolean;
   products: number;
+  recurrences: number;
 }
 
 let state: GemmState | undefined;
@@ -84,7 +87,7 @@ export function startGemmMatMul(): void {
     return;
   }
   offReason = undefined;
-  const current: GemmState = { gemm, oneThreadReason: undefined, starting: false, products: 0 };
+  const current: GemmState = { gemm, oneThreadReason: undefined, starting: false, products: 0, recurrences: 0 };
   state = current;
   const oneThread = cap === '1' ? `${MATMUL_THREADS_ENV}=1` : whyOneThread();
   if (oneThread !== undefined) {
@@ -118,10 +121,39 @@ export async function stopGemmMatMul(): Promise<void> {
 }
 
 export function gemmMatMulReport(): MatMulThreadsReport {
-  if (state === undefined) return { threads: 0, reason: offReason ?? 'not installed', products: 0 };
-  const { products } = state;
-  if (state.gemm.twoThreads()) return { threads: 2, products };
-  return { threads: 1, reason: state.starting ? 'the second thread is starting' : (state.oneThreadReason ?? 'the second thread stopped'), products };
+  if (state === undefined) return { threads: 0, reason: offReason ?? 'not installed', products: 0, recurrences: 0 };
+  const { products, recurrences } = state;
+  if (state.gemm.twoThreads()) return { threads: 2, products, recurrences };
+  const reason = state.starting ? 'the second thread is starting' : (state.oneThreadReason ?? 'the second thread stopped');
+  return { threads: 1, reason, products, recurrences };
+}
+
+/**
+ * Runs a recurrence with `run(gemm)` on the own GEMM's shared instance while it runs on two threads (the LSTM's
+ * whole-sequence kernels, recurrent/lstm-two-threads.ts) and returns what `run` returned: true once it ran. False
+ * without calling `run` when the GEMM is off, on one thread or its worker is starting. A failure inside `run` stops the
+ * GEMM as a failed product does (every later product on XNNPACK, one warning) and returns false: the caller then takes
+ * its one-thread route.
+ */
+export function onTwoThreadGemm(run: (gemm: SharedGemm) => boolean): boolean {
+  const current = state;
+  if (current === undefined || !current.gemm.twoThreads()) return false;
+  try {
+    const ran = run(current.gemm);
+    if (ran) current.recurrences++;
+    return ran;
+  } catch (error) {
+    stopAfterFailure(current, error);
+    return false;
+  }
+}
+
+/** Hands every later product back to XNNPACK after a failure of the GEMM (a worker that failed or timed out), and says so once. */
+function stopAfterFailure(current: GemmState, error: unknown): void {
+  if (state === current) state = undefined;
+  offReason = `own GEMM stopped (${(error as Error).message}); large matMuls run on XNNPACK`;
+  console.warn(`fitstream: ${offReason}.`);
+  void current.gemm.dispose().catch(() => undefined);
 }
 
 /** The epilogue of a fused product: a bias along n and an activation, applied while C is copied out. */
@@ -181,11 +213,7 @@ function runProduct(
     current.gemm.load(backend.typedArrayFromHeap(a) as Float32Array, backend.typedArrayFromHeap(b) as Float32Array, shape);
     current.gemm.compute(2);
   } catch (error) {
-    // A worker that failed or timed out: hand every later product back to XNNPACK, and say so once.
-    state = undefined;
-    offReason = `own GEMM stopped (${(error as Error).message}); large matMuls run on XNNPACK`;
-    console.warn(`fitstream: ${offReason}.`);
-    void current.gemm.dispose().catch(() => undefined);
+    stopAfterFailure(current, error);
     return undefined;
   }
   // Views only after makeOutput: an allocation may grow the heap, which detaches earlier views.

@@ -11,6 +11,11 @@
  * error's text on the port, which the blocked main thread reads with `receiveMessageOnPort`), publish the job's number
  * as done and `Atomics.notify` it. `worker.terminate()` also ends it while it sleeps in `Atomics.wait`. A worker that
  * exits any other way (`process.exit`, an uncaught error) raises the `exited` flag and wakes the main thread.
+ *
+ * A job whose descriptor names a task (see {@link TaskField}) runs that task's function instead of the GEMM: the main
+ * thread posts each task's source text and each WebAssembly module a task calls once, before the first job that needs
+ * them, and the worker reads them off its port synchronously (`receiveMessageOnPort`) when a job names one it does not
+ * have yet. Then it takes the job's chunks from the counter, as the GEMM's `run` does.
  */
 
 /** Int32 slots of the control block at byte 0 of the shared memory. */
@@ -36,6 +41,27 @@ export const ControlSlot = {
   claim: 5,
 } as const;
 
+/**
+ * Byte offsets, in the job descriptor, of a task job's fields (two-thread-gemm.ts `runTask`). They overlay the GEMM's
+ * own fields (gemm-module.ts `Descriptor`) except `task`, which a GEMM job sets to 0, and `next`, the chunk counter both
+ * kinds take chunks from.
+ */
+export const TaskField = {
+  /** Byte offset of the task's parameters in the shared memory. */
+  params: 0,
+  /** Id of the WebAssembly module the task calls (0: none). */
+  module: 4,
+  /** Number of chunks (0 … chunks − 1). */
+  chunks: 52,
+  /** The next chunk to take (`Atomics.add`), as the GEMM's `Descriptor.next`. */
+  next: 56,
+  /** Id of the task (≥ 1); 0 for a GEMM job. */
+  task: 60,
+} as const;
+
+/** The chunk counter's value while a task job's chunks are not open yet (two-thread-gemm.ts `runTask`'s `prepare`). */
+export const TASK_CLOSED = -1;
+
 /** Bytes of the control block (the descriptor follows it). */
 export const CONTROL_BYTES = 64;
 
@@ -55,8 +81,39 @@ export interface GemmWorkerData {
 
 /** The worker's source (CommonJS, for `new Worker(source, { eval: true, workerData })`). */
 export const GEMM_WORKER_SOURCE = `'use strict';
-const { workerData } = require('node:worker_threads');
+const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { memory, module, port, descriptor, spinMicros } = workerData;
+let ints = new Int32Array(memory.buffer);
+const TASK = (descriptor + ${TaskField.task}) / 4, PARAMS = (descriptor + ${TaskField.params}) / 4, MODULE = (descriptor + ${TaskField.module}) / 4;
+const CHUNKS = (descriptor + ${TaskField.chunks}) / 4, NEXT = (descriptor + ${TaskField.next}) / 4;
+// Bundlers that keep function names call a helper of this name inside function bodies; tasks are self-contained.
+const __name = (target) => target;
+const tasks = new Map();
+const modules = new Map();
+function posted(table, id, what) {
+  while (table.get(id) === undefined) {
+    const message = receiveMessageOnPort(port);
+    if (message === undefined) break;
+    const { task, source, module: moduleId, compiled } = message.message;
+    if (task !== undefined) tasks.set(task, (0, eval)('(' + source + ')'));
+    if (moduleId !== undefined) modules.set(moduleId, new WebAssembly.Instance(compiled, { env: { memory } }).exports);
+  }
+  const found = table.get(id);
+  if (found === undefined) throw new Error(what + ' ' + id + ' was not posted to the worker');
+  return found;
+}
+function runTask(id) {
+  // The memory may have grown since (a shared memory's buffer then has a new length; views keep the old one).
+  if (ints.length * 4 !== memory.buffer.byteLength) ints = new Int32Array(memory.buffer);
+  const task = tasks.get(id) || posted(tasks, id, 'task');
+  const moduleId = ints[MODULE];
+  const calls = moduleId === 0 ? undefined : modules.get(moduleId) || posted(modules, moduleId, 'module');
+  const chunks = ints[CHUNKS], params = ints[PARAMS];
+  // The main thread opens the chunks (the counter leaves TASK_CLOSED) once the task's data is in place; it always does, at once
+  // on a failure, and only a stop request ends the wait otherwise.
+  while (Atomics.load(ints, NEXT) === ${TASK_CLOSED} && Atomics.load(ints, ${ControlSlot.stop}) === 0);
+  for (let chunk = Atomics.add(ints, NEXT, 1); chunk < chunks; chunk = Atomics.add(ints, NEXT, 1)) task(gemm, calls, ints, params, chunk);
+}
 const JOB = ${ControlSlot.job}, DONE = ${ControlSlot.done}, FAILED = ${ControlSlot.failed}, STOP = ${ControlSlot.stop}, CLAIM = ${ControlSlot.claim};
 const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 process.on('exit', () => {
@@ -66,9 +123,9 @@ process.on('exit', () => {
   Atomics.sub(control, DONE, 1);
   Atomics.notify(control, DONE);
 });
-let run;
+let gemm;
 try {
-  run = new WebAssembly.Instance(module, { env: { memory } }).exports.run;
+  gemm = new WebAssembly.Instance(module, { env: { memory } }).exports;
 } catch (error) {
   port.postMessage({ error: 'instantiating the GEMM module failed: ' + String(error && error.stack || error) });
   throw error;
@@ -91,7 +148,9 @@ for (;;) {
   // A job the main thread already finished alone is not ours any more (nor is its descriptor).
   if (Atomics.compareExchange(control, CLAIM, (job - 1) | 0, job) !== ((job - 1) | 0)) continue;
   try {
-    run(descriptor, 1);
+    const task = ints[TASK];
+    if (task === 0) gemm.run(descriptor, 1);
+    else runTask(task);
   } catch (error) {
     Atomics.store(control, FAILED, 1);
     port.postMessage({ error: String(error && error.stack || error) });

@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relativeError, tf } from '../../test-support/wasm-kernel-harness.js';
 import { gemmModuleBytes } from './gemm-module.js';
 import { GEMM_WORKER_SOURCE } from './gemm-worker-source.js';
-import { createTwoThreadGemm, type GemmShape, type TwoThreadGemm } from './two-thread-gemm.js';
+import { gateModule } from '../recurrent/gate-simd.js';
+import { TANH } from '../recurrent/recurrent-heap.js';
+import { createSharedGemm, createTwoThreadGemm, type GemmShape, type SharedGemm, type SharedTaskModule, type TwoThreadGemm } from './two-thread-gemm.js';
 
 const TOLERANCE = 1e-4;
 const SIZES = [1, 3, 17, 64, 65, 128, 784] as const;
@@ -141,11 +143,14 @@ describe('createTwoThreadGemm: C = op(A)·op(B)', () => {
   });
 });
 
+const CLAIM_LINE_OF_WORKER = '  if (Atomics.compareExchange(control, CLAIM, (job - 1) | 0, job) !== ((job - 1) | 0)) continue;\n';
+const READY_LINE_OF_WORKER = 'port.postMessage({ ready: true });';
+
 describe('the worker', () => {
   // Fault injection: worker sources edited so that the worker has claimed job 1 before it is posted (deterministic: no
   // race with a main thread that could finish the whole job first), then misbehaves.
-  const CLAIM_LINE = '  if (Atomics.compareExchange(control, CLAIM, (job - 1) | 0, job) !== ((job - 1) | 0)) continue;\n';
-  const READY_LINE = 'port.postMessage({ ready: true });';
+  const CLAIM_LINE = CLAIM_LINE_OF_WORKER;
+  const READY_LINE = READY_LINE_OF_WORKER;
   const preclaimed = (edit: (source: string) => string): string => {
     expect(GEMM_WORKER_SOURCE).toContain(CLAIM_LINE);
     expect(GEMM_WORKER_SOURCE).toContain(READY_LINE);
@@ -156,7 +161,7 @@ describe('the worker', () => {
   };
 
   it('that claims a job and does not finish it makes compute throw a clear error within the bound; dispose still ends it', async () => {
-    const stalled = preclaimed((source) => source.replace('run(descriptor, 1);', 'for (;;) Atomics.wait(control, 15, 0);'));
+    const stalled = preclaimed((source) => source.replace('gemm.run(descriptor, 1);', 'for (;;) Atomics.wait(control, 15, 0);'));
     const stuck = await createTwoThreadGemm({ timeoutMs: 300, workerSource: stalled });
     const a = new Float32Array(256 * 256).fill(1);
     const start = performance.now();
@@ -194,7 +199,7 @@ describe('the worker', () => {
   });
 
   it('that fails its part makes compute throw with the worker error', async () => {
-    const failing = preclaimed((source) => source.replace('run(descriptor, 1);', "throw new Error('part 1 exploded');"));
+    const failing = preclaimed((source) => source.replace('gemm.run(descriptor, 1);', "throw new Error('part 1 exploded');"));
     const broken = await createTwoThreadGemm({ timeoutMs: 5_000, workerSource: failing });
     const a = new Float32Array(64 * 64).fill(1);
     expect(() => broken.matMul(a, a, { m: 64, k: 64, n: 64 }, 2)).toThrow(/the worker's part failed: Error: part 1 exploded/);
@@ -202,7 +207,7 @@ describe('the worker', () => {
   });
 
   it('that exits is reported at once, not at the timeout', async () => {
-    const exiting = preclaimed((source) => source.replace('run(descriptor, 1);', 'process.exit(3);'));
+    const exiting = preclaimed((source) => source.replace('gemm.run(descriptor, 1);', 'process.exit(3);'));
     const gone = await createTwoThreadGemm({ timeoutMs: 10_000, workerSource: exiting });
     const a = new Float32Array(16 * 16).fill(1);
     const start = performance.now();
@@ -225,6 +230,86 @@ describe('the worker', () => {
     expect(own.workerRunning()).toBe(false);
     await own.dispose();
     expect(() => own.matMul(a, a, { m: 2, k: 2, n: 2 })).toThrow(/unusable \(disposed\)/);
+  });
+});
+
+describe('tasks (runTask): a function both threads run chunk by chunk on the shared memory', () => {
+  /** A module to hand to tasks: the gate passes' (any module that imports the shared memory would do). */
+  const moduleFor = (gemm: SharedGemm, calls?: object): SharedTaskModule<object> => {
+    const gates = gateModule(TANH, TANH);
+    return { id: 7, compiled: gates.compiled(true)!, calls: calls ?? gates.for(gemm.memory as never)! };
+  };
+  /** Adds 1 to the chunk's counter (atomically: both threads write the same array). */
+  function countChunk(_gemm: unknown, _calls: object, ints: Int32Array, params: number, chunk: number): void {
+    Atomics.add(ints, (params >> 2) + chunk, 1);
+  }
+
+  it('runs every chunk exactly once across the two threads, run after run; prepare runs before any chunk', async () => {
+    const gemm = await createTwoThreadGemm();
+    const shared = gemm as SharedGemm;
+    const chunks = 97;
+    const params = shared.workspace(4 * chunks);
+    shared.ints().fill(0, params / 4, params / 4 + chunks);
+    const module = moduleFor(shared);
+    try {
+      for (let run = 1; run <= 25; run++) {
+        let prepared = false;
+        shared.runTask({ id: 1, run: countChunk }, params, chunks, module, () => {
+          // Nothing has run yet: every counter still holds the previous runs' count.
+          expect(shared.ints().subarray(params / 4, params / 4 + chunks).every((count) => count === run - 1)).toBe(true);
+          prepared = true;
+        });
+        expect(prepared).toBe(true);
+        expect(new Set(shared.ints().subarray(params / 4, params / 4 + chunks))).toEqual(new Set([run]));
+      }
+    } finally {
+      await gemm.dispose();
+    }
+  });
+
+  it('rethrows a failing prepare after the worker let go of the job, runs no chunk, and stays usable', async () => {
+    const gemm = (await createTwoThreadGemm({ timeoutMs: 2_000 })) as SharedGemm;
+    const params = gemm.workspace(64);
+    gemm.ints().fill(0, params / 4, params / 4 + 8);
+    const module = moduleFor(gemm);
+    try {
+      const failing = (): void => {
+        throw new Error('copy failed');
+      };
+      expect(() => gemm.runTask({ id: 1, run: countChunk }, params, 8, module, failing)).toThrow('copy failed');
+      expect(Array.from(gemm.ints().subarray(params / 4, params / 4 + 8))).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+      gemm.runTask({ id: 1, run: countChunk }, params, 8, module);
+      expect(Array.from(gemm.ints().subarray(params / 4, params / 4 + 8))).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    } finally {
+      await gemm.dispose();
+    }
+  });
+
+  it("a task that throws in the worker makes runTask throw the worker's error", async () => {
+    // The worker sees the gate module's exports, this thread a marked object: only the worker's chunks throw. This
+    // thread's chunks last 2 ms each, so the worker (which claimed the job before it was posted) takes some.
+    function throwsInWorker(_gemm: unknown, calls: object, ints: Int32Array): void {
+      if ((calls as { marker?: number }).marker !== 1) throw new Error('worker part exploded');
+      const until = performance.now() + 2;
+      while (performance.now() < until) Atomics.load(ints, 0);
+    }
+    const source = GEMM_WORKER_SOURCE.replace(CLAIM_LINE_OF_WORKER, '').replace(READY_LINE_OF_WORKER, `Atomics.store(control, CLAIM, 1); ${READY_LINE_OF_WORKER}`);
+    const gemm = (await createTwoThreadGemm({ timeoutMs: 5_000, workerSource: source })) as SharedGemm;
+    try {
+      const params = gemm.workspace(64);
+      expect(() => gemm.runTask({ id: 3, run: throwsInWorker }, params, 20, moduleFor(gemm, { marker: 1 }))).toThrow(/the worker's part failed: Error: worker part exploded/);
+    } finally {
+      await gemm.dispose();
+    }
+  });
+
+  it('runs on the calling thread alone before the worker starts', () => {
+    const gemm = createSharedGemm();
+    const params = gemm.workspace(16);
+    gemm.ints().fill(0, params / 4, params / 4 + 4);
+    gemm.runTask({ id: 1, run: countChunk }, params, 4, moduleFor(gemm));
+    expect(Array.from(gemm.ints().subarray(params / 4, params / 4 + 4))).toEqual([1, 1, 1, 1]);
+    return gemm.dispose();
   });
 });
 

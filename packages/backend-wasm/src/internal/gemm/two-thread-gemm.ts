@@ -22,7 +22,7 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import { workerThreadsModule } from '#platform/threads';
 import { assertPositiveInteger, FitstreamInputError } from '@fitstream/util';
 import { COLUMNS_PER_PANEL, Descriptor, GEMM_EXPORT_NAMES, gemmModuleBytes, ROWS_PER_TILE, type GemmExports } from './gemm-module.js';
-import { CONTROL_BYTES, ControlSlot, GEMM_WORKER_SOURCE, type GemmWorkerData } from './gemm-worker-source.js';
+import { CONTROL_BYTES, ControlSlot, GEMM_WORKER_SOURCE, TASK_CLOSED, TaskField, type GemmWorkerData } from './gemm-worker-source.js';
 
 /** The parts of the WebAssembly JS API used here (the project's TypeScript lib has no WebAssembly types). */
 interface SharedMemory {
@@ -93,6 +93,28 @@ export interface TwoThreadGemm {
 }
 
 /**
+ * A function both threads run on the shared memory, one chunk at a time (see {@link SharedGemm.runTask}): `gemm` is the
+ * GEMM module's functions and `calls` the task's own WebAssembly module's, both on the shared memory; `ints` views the
+ * whole memory, `params` is the byte offset of the task's parameters in it. The worker evaluates the function's source
+ * text, so it must be self-contained: a plain `function` that refers to nothing outside its parameters and declares no
+ * nested functions.
+ */
+export type SharedTaskFunction<Calls extends object> = (gemm: GemmExports, calls: Calls, ints: Int32Array, params: number, chunk: number) => void;
+
+/** A task: its id (≥ 1, unique per function) and its function. */
+export interface SharedTask<Calls extends object> {
+  readonly id: number;
+  readonly run: SharedTaskFunction<Calls>;
+}
+
+/** A WebAssembly module a task calls: its id (≥ 1), the compiled module (posted to the worker) and its instance here. */
+export interface SharedTaskModule<Calls extends object> {
+  readonly id: number;
+  readonly compiled: object;
+  readonly calls: Calls;
+}
+
+/**
  * A GEMM on the shared memory that runs on the calling thread from the start and on two threads once
  * {@link SharedGemm.startWorker} has resolved: until then `compute(2)` runs on one. Each element of C is summed in the
  * same order whichever thread computes it, so C is bit-identical on one thread and on two.
@@ -102,6 +124,30 @@ export interface SharedGemm extends TwoThreadGemm {
   startWorker(): Promise<void>;
   /** Whether `compute(2)` runs on two threads now (the worker is attached and the instance usable). */
   twoThreads(): boolean;
+  /** The shared `WebAssembly.Memory` (a task's module is instantiated on it). */
+  readonly memory: { readonly buffer: SharedArrayBuffer };
+  /** The GEMM module's functions on the calling thread (byte offsets into the shared memory). */
+  readonly exports: GemmExports;
+  /**
+   * Reserves `bytes` of the shared memory for a task's data and returns their byte offset (64-aligned; the bytes keep
+   * whatever they held). The region is valid until the next `load` or `workspace`; views of the memory made before
+   * this call may be stale (it may grow the memory): take them from {@link floats} and {@link ints} afterwards.
+   */
+  workspace(bytes: number): number;
+  /** The whole shared memory as float32 (renewed when the memory grows). */
+  floats(): Float32Array;
+  /** The whole shared memory as int32 (renewed when the memory grows). */
+  ints(): Int32Array;
+  /**
+   * Runs `task` on chunks 0 … `chunks` − 1, which this thread and the worker take from a shared counter (this thread
+   * alone while there is no worker), with its parameters at byte `params` and `module`'s functions; returns when every
+   * chunk is done. Throws as `compute` does when the worker fails or does not finish in time.
+   *
+   * `prepare` (e.g. copying the task's data into the workspace) runs after the job is posted and before any chunk is
+   * taken: the worker wakes meanwhile (a wake-up from `Atomics.wait` costs tens to hundreds of µs) and waits for the
+   * chunks to open. If `prepare` throws, no chunk runs and the error is rethrown once the worker has let go of the job.
+   */
+  runTask<Calls extends object>(task: SharedTask<Calls>, params: number, chunks: number, module: SharedTaskModule<Calls>, prepare?: () => void): void;
 }
 
 function wasmApi(): WasmApi {
@@ -221,7 +267,7 @@ export function createSharedGemm(options: TwoThreadGemmOptions = {}): SharedGemm
   const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
   const { exports } = new api.Instance(module, { env: { memory } });
   if (GEMM_EXPORT_NAMES.some((name) => typeof exports[name] !== 'function')) throw new Error('two-thread GEMM: the module lacks an export.');
-  const { run } = exports as unknown as GemmExports;
+  const gemmExports = exports as unknown as GemmExports;
   const start = async (): Promise<AttachedWorker> => {
     const threads = workerThreadsModule;
     if (threads === undefined) throw new Error('two-thread GEMM: no worker_threads here (Node.js only).');
@@ -239,7 +285,7 @@ export function createSharedGemm(options: TwoThreadGemmOptions = {}): SharedGemm
     }
     return { worker, port: channel.port1, receive: threads.receiveMessageOnPort };
   };
-  return new SharedMemoryGemm(memory, run, start, timeoutMs, spinMicros);
+  return new SharedMemoryGemm(memory, gemmExports, start, timeoutMs, spinMicros);
 }
 
 /** The worker once it is ready, its port, and how to read the port synchronously. */
@@ -286,10 +332,12 @@ class SharedMemoryGemm implements SharedGemm {
   /** The worker once ready; until then every compute runs on the calling thread. */
   #attached: AttachedWorker | undefined;
   #starting: Promise<void> | undefined;
+  /** Tasks and modules the worker has been sent (by id). */
+  readonly #posted = new Set<string>();
 
   constructor(
-    private readonly memory: SharedMemory,
-    private readonly run: GemmExports['run'],
+    readonly memory: SharedMemory,
+    readonly exports: GemmExports,
     private readonly start: () => Promise<AttachedWorker>,
     private readonly timeoutMs: number,
     private readonly spinMicros: number,
@@ -355,8 +403,13 @@ class SharedMemoryGemm implements SharedGemm {
 
   #reserve(bytes: number): void {
     const have = this.memory.buffer.byteLength;
-    if (have >= bytes) return;
-    this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    if (have >= bytes) {
+      // Another call may have grown the memory since the views were made.
+      if (this.#floats.length * 4 === have) return;
+    } else {
+      if (bytes > MAX_PAGES * PAGE) throw new FitstreamInputError('bytes', `${bytes} bytes of shared memory are needed; the two-thread GEMM has ${MAX_PAGES * PAGE}.`);
+      this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    }
     this.#floats = new Float32Array(this.memory.buffer);
     this.#ints = new Int32Array(this.memory.buffer);
   }
@@ -370,14 +423,80 @@ class SharedMemoryGemm implements SharedGemm {
     this.#describe(layout, planOf(layout, parts));
     this.#threads = parts;
     if (parts === 1 || attached === undefined) {
-      this.run(CONTROL_BYTES, 0);
+      this.exports.run(CONTROL_BYTES, 0);
       return;
     }
+    this.#onBothThreads(attached, () => this.exports.run(CONTROL_BYTES, 0));
+  }
+
+  workspace(bytes: number): number {
+    this.#usable();
+    const base = CONTROL_BYTES + Descriptor.bytes;
+    this.#reserve(base + align64(bytes) + SLACK);
+    this.#layout = undefined;
+    return base;
+  }
+
+  floats(): Float32Array {
+    this.#reserve(0);
+    return this.#floats;
+  }
+
+  ints(): Int32Array {
+    this.#reserve(0);
+    return this.#ints;
+  }
+
+  runTask<Calls extends object>(task: SharedTask<Calls>, params: number, chunks: number, module: SharedTaskModule<Calls>, prepare?: () => void): void {
+    this.#usable();
+    const attached = this.#attached;
+    const ints = this.ints();
+    const field = (offset: number, value: number): void => {
+      ints[(CONTROL_BYTES + offset) / 4] = value;
+    };
+    field(TaskField.task, task.id);
+    field(TaskField.params, params);
+    field(TaskField.module, module.id);
+    field(TaskField.chunks, chunks);
+    // Closed until `prepare` is done (the worker spins on it; see gemm-worker-source.ts).
+    field(TaskField.next, TASK_CLOSED);
+    const next = (CONTROL_BYTES + TaskField.next) / 4;
+    let failure: { error: unknown } | undefined;
+    const mine = (): void => {
+      try {
+        prepare?.();
+      } catch (error) {
+        failure = { error };
+      }
+      // No chunk left to take after a failed `prepare`: the worker lets go of the job at once.
+      Atomics.store(ints, next, failure === undefined ? 0 : chunks);
+      for (let chunk = Atomics.add(ints, next, 1); chunk < chunks; chunk = Atomics.add(ints, next, 1)) task.run(this.exports, module.calls, ints, params, chunk);
+    };
+    this.#threads = attached === undefined ? 1 : 2;
+    if (attached === undefined) {
+      mine();
+    } else {
+      // The worker reads what it lacks off its port when the job names it (gemm-worker-source.ts).
+      for (const [key, message] of [
+        [`task ${task.id}`, { task: task.id, source: task.run.toString() }],
+        [`module ${module.id}`, { module: module.id, compiled: module.compiled }],
+      ] as const) {
+        if (this.#posted.has(key)) continue;
+        attached.port.postMessage(message);
+        this.#posted.add(key);
+      }
+      this.#onBothThreads(attached, mine);
+    }
+    if (failure !== undefined) throw failure.error;
+  }
+
+  /** Posts the described job to the worker, runs `mainPart` here, and waits for the worker's part (if it claimed one). */
+  #onBothThreads(attached: AttachedWorker, mainPart: () => void): void {
     const job = (this.#job + 1) | 0;
     this.#job = job;
     Atomics.store(this.#control, ControlSlot.job, job);
     Atomics.notify(this.#control, ControlSlot.job, 1);
-    this.run(CONTROL_BYTES, 0);
+    mainPart();
     // Every chunk is taken. If the worker has not claimed the job yet (asleep, or its core busy), close it: the main
     // thread did all of it, and must not wait for a wake-up that adds nothing.
     if (Atomics.compareExchange(this.#control, ControlSlot.claim, (job - 1) | 0, job) === ((job - 1) | 0)) {
@@ -413,6 +532,7 @@ class SharedMemoryGemm implements SharedGemm {
     at(Descriptor.byRows, plan.byRows ? 1 : 0);
     at(Descriptor.chunk, plan.chunk);
     at(Descriptor.next, 0);
+    at(TaskField.task, 0);
     for (const part of [0, 1]) {
       const block = Descriptor.parts + part * Descriptor.partBytes;
       at(block + Descriptor.part.packed, plan.byRows && part === 1 ? layout.packed1 : layout.packed0);

@@ -139,6 +139,27 @@ describe('weight gradients on the SIMD loops and the own GEMM (units and B·T mu
   });
 });
 
+describe('the LSTM recurrences on two threads (the own GEMM with its worker)', () => {
+  // B = 40: chunks of 16, 16 and 8 rows; H = 12: 4H = 48, and dz·Uᵀ's 12 columns end in a partial 8-column panel.
+  const dims: Dims = [40, 6, 3, 12];
+
+  it.each([
+    ['forwards', false],
+    ['goBackwards', true],
+  ] as const)('%s: outputs and gradients equal the unfused layer on cpu, and the two-thread route ran', async (name, goBackwards) => {
+    const layer = makeLayer('lstm', { recurrentActivation: 'sigmoid', returnSequences: true, returnState: true, goBackwards }, dims);
+    const report = await wasmMatMulThreads();
+    // This machine has a second core for the worker (CI's has); with one, the one-thread route runs and is checked above.
+    expect(report.threads, report.reason).toBe(2);
+    const fused = outputsAndGradients('lstm', layer, dims);
+    const ran = (await wasmMatMulThreads()).recurrences - report.recurrences;
+    expect(ran, 'forward and backward recurrences on two threads').toBe(2);
+    const unfused = await onBackend('cpu', () => outputsAndGradients('lstm', layer, dims));
+    expectClose(fused, unfused, `lstm on two threads, ${name}`);
+    layer.dispose();
+  });
+});
+
 describe('output gradients that reach no loss', () => {
   it.each(['lstm', 'gru'] as const)('%s: arrive at the gradient as null, not as zeros copied to the heap', (kind) => {
     const config = tf.getGradient(kind === 'lstm' ? LSTM_SEQUENCE : GRU_SEQUENCE) as { gradFunc: (...args: unknown[]) => unknown };

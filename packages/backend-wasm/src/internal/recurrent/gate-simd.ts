@@ -191,16 +191,20 @@ const modules = new Map<string, SimdModule<GatePasses>>();
 
 export { setRecurrentSimdEnabled } from './recurrent-heap.js';
 
-/** The gate passes for these activations on `backend`'s heap, or undefined (no SIMD: the JavaScript loops run). */
-export function gatePasses(backend: unknown, act: number, ract: number): GatePasses | undefined {
-  if (!recurrentSimdEnabled()) return undefined;
-  const memory = heapMemoryOf(backend);
-  if (memory === undefined) return undefined;
+/** The gate passes' module for these activations (built on first use). */
+export function gateModule(act: number, ract: number): SimdModule<GatePasses> {
   const key = `${act}:${ract}`;
   let simd = modules.get(key);
   if (simd === undefined) {
     simd = new SimdModule<GatePasses>(() => lstmSpecs(act, ract));
     modules.set(key, simd);
   }
-  return simd.for(memory);
+  return simd;
+}
+
+/** The gate passes for these activations on `backend`'s heap, or undefined (no SIMD: the JavaScript loops run). */
+export function gatePasses(backend: unknown, act: number, ract: number): GatePasses | undefined {
+  if (!recurrentSimdEnabled()) return undefined;
+  const memory = heapMemoryOf(backend);
+  return memory === undefined ? undefined : gateModule(act, ract).for(memory);
 }

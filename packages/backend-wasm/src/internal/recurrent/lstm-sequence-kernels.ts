@@ -14,9 +14,19 @@
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
-import { gatePasses } from './gate-simd.js';
-import { activateRange, derivative, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
-import { copyFloats, inputProjection, onRecurrentHeap, sequenceInputs, timeIndex, weightGradients } from './sequence-kernel-frame.js';
+import { type GatePasses, gatePasses } from './gate-simd.js';
+import { onTwoThreadGemm } from '../gemm/gemm-mat-mul.js';
+import { activateRange, derivative, type RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
+import { lstmBackwardOnTwoThreads, lstmForwardOnTwoThreads, type LstmBackwardInputs } from './lstm-two-threads.js';
+import {
+  copyFloats,
+  inputProjection,
+  onRecurrentHeap,
+  type SequenceGeometry,
+  sequenceInputs,
+  timeIndex,
+  weightGradients,
+} from './sequence-kernel-frame.js';
 
 export const LSTM_SEQUENCE = 'FitstreamLSTMSequence';
 export const LSTM_SEQUENCE_GRAD = 'FitstreamLSTMSequenceGrad';
@@ -39,15 +49,20 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
     const { backend } = args;
     return onRecurrentHeap(backend, native, (heap, outputs) => {
       const xw = inputProjection(heap, g, x, kernel, bias);
-      // One recurrent product per step (h₋₁·U for all four gates); the GRU's needs two (its reset gate comes between).
-      const u = heap.copy(recurrentKernel, [1, H, G]);
       const y = heap.output([B, T, H]);
-      outputs.push(y);
+      const hLast = heap.output([B, H]);
+      const cLast = heap.output([B, H]);
       const gates = heap.output([T, B, G]);
       const cSeq = heap.output([T, B, H]);
       const tcSeq = heap.output([T, B, H]);
-      outputs.push(gates, cSeq, tcSeq);
+      outputs.push(y, hLast, cLast, gates, cSeq, tcSeq);
       const simd = gatePasses(backend, act, ract);
+      const out = { y, gates, cSeq, tcSeq, hLast, cLast };
+      if (simd !== undefined && onTwoThreadGemm((gemm) => lstmForwardOnTwoThreads(gemm, heap, g, { xw, recurrentKernel, h0, c0 }, out))) {
+        return outputs;
+      }
+      // One recurrent product per step (h₋₁·U for all four gates); the GRU's needs two (its reset gate comes between).
+      const u = heap.copy(recurrentKernel, [1, H, G]);
       let hPrev = viewAs(h0, [1, B, H]);
       for (let s = 0; s < T; s++) {
         const t = timeIndex(g, s);
@@ -110,9 +125,6 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
         if (s > 0) heap.free(hPrev);
         hPrev = hNext;
       }
-      const hLast = heap.output([B, H]);
-      const cLast = heap.output([B, H]);
-      outputs.splice(1, 0, hLast, cLast);
       const f32 = heap.f32();
       const oLastC = heap.offset(cSeq) + (T - 1) * B * H;
       copyFloats(heap, hLast, hPrev, B * H);
@@ -148,84 +160,103 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
     const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G, act, ract } = g;
     const { backend } = args;
     return onRecurrentHeap(backend, native, (heap, outputs) => {
-      const uT = heap.transposed(recurrentKernel, H, G); // [1, 4H, H]
       const dZ = heap.temp([1, B * T, G]); // rows aligned with x's [B·T] rows
       const hPrevAll = heap.temp([1, B * T, H]); // h₋₁ of the step that read each x row
-      // The carried gradients live on the heap: dc (updated in place) and dh₊₁ (the previous step's dz·Uᵀ).
-      const dc = heap.copy(dcLast, [B, H]);
-      let dhNext: TensorInfo = dhLast;
+      const dh0 = heap.temp([B, H]);
+      const dc0 = heap.temp([B, H]);
       const simd = gatePasses(backend, act, ract);
-      for (let s = T - 1; s >= 0; s--) {
-        const t = timeIndex(g, s);
-        const dzStep = heap.temp([1, B, G]);
-        const f32 = heap.f32();
-        const oDy = heap.offset(dy);
-        const oY = heap.offset(y);
-        const oH0 = heap.offset(h0);
-        const oGates = heap.offset(gates) + s * B * G;
-        const oTc = heap.offset(tcSeq) + s * B * H;
-        const oCPrev = s === 0 ? heap.offset(c0) : heap.offset(cSeq) + (s - 1) * B * H;
-        const oDzStep = heap.offset(dzStep);
-        const oDz = heap.offset(dZ);
-        const oHPrevAll = heap.offset(hPrevAll);
-        const oDc = heap.offset(dc);
-        const oDhNext = heap.offset(dhNext);
-        for (let b = 0; b < B; b++) {
-          const gRow = oGates + b * G;
-          const dzRow = oDzStep + b * G;
-          const dyRow = oDy + (b * T + s) * H;
-          const tcRow = oTc + b * H;
-          const cPrevRow = oCPrev + b * H;
-          const dcRow = oDc + b * H;
-          const dhRow = oDhNext + b * H;
-          const row = b * T + t;
-          const hSource = s === 0 ? oH0 + b * H : oY + (b * T + s - 1) * H;
-          if (simd !== undefined) {
-            const g4 = gRow * 4;
-            const d4 = dzRow * 4;
-            const z4 = (oDz + row * G) * 4;
-            const h4 = H * 4;
-            simd.lstmBackward(
-              dyRow * 4, dhRow * 4, dcRow * 4,
-              g4, g4 + h4, g4 + 2 * h4, g4 + 3 * h4, tcRow * 4, cPrevRow * 4, hSource * 4,
-              d4, d4 + h4, d4 + 2 * h4, d4 + 3 * h4,
-              z4, z4 + h4, z4 + 2 * h4, z4 + 3 * h4,
-              (oHPrevAll + row * H) * 4, dcRow * 4,
-              H,
-            );
-            continue;
-          }
-          for (let j = 0; j < H; j++) {
-            const i = f32[gRow + j]!;
-            const f = f32[gRow + H + j]!;
-            const g = f32[gRow + 2 * H + j]!;
-            const o = f32[gRow + 3 * H + j]!;
-            const tc = f32[tcRow + j]!;
-            const dh = f32[dyRow + j]! + f32[dhRow + j]!;
-            const dcTotal = f32[dcRow + j]! + dh * o * derivative(act, tc);
-            f32[dcRow + j] = dcTotal * f;
-            f32[dzRow + j] = dcTotal * g * derivative(ract, i);
-            f32[dzRow + H + j] = dcTotal * f32[cPrevRow + j]! * derivative(ract, f);
-            f32[dzRow + 2 * H + j] = dcTotal * i * derivative(act, g);
-            f32[dzRow + 3 * H + j] = dh * tc * derivative(ract, o);
-          }
-          f32.copyWithin(oDz + row * G, dzRow, dzRow + G);
-          f32.copyWithin(oHPrevAll + row * H, hSource, hSource + H);
-        }
-        const dhRec = heap.matMul(dzStep, uT);
-        if (dhNext !== dhLast) heap.free(dhNext);
-        dhNext = dhRec;
-        heap.free(dzStep);
-      }
+      const saved = { dy, dhLast, dcLast, recurrentKernel, h0, c0, y, gates, cSeq, tcSeq };
+      const threaded = simd !== undefined && onTwoThreadGemm((gemm) => lstmBackwardOnTwoThreads(gemm, heap, g, saved, { dZ, hPrevAll, dh0, dc0 }));
+      if (!threaded) backpropagateOnOneThread(heap, g, saved, simd, { dZ, hPrevAll, dh0, dc0 });
       const [dKernel, dBias] = weightGradients(heap, { x, dZ, B, T, D, G });
       const dRecurrent = heap.settle(heap.matMulTransposedA(hPrevAll, dZ, B * T, H), [H, G]);
-      outputs.push(heap.release(dZ, [B, T, G]), dKernel, dRecurrent, dBias);
-      const dh0 = heap.output([B, H]);
-      const dc0 = heap.output([B, H]);
-      outputs.push(dh0, dc0);
-      copyFloats(heap, dh0, dhNext, B * H);
-      copyFloats(heap, dc0, dc, B * H);
+      outputs.push(heap.release(dZ, [B, T, G]), dKernel, dRecurrent, dBias, heap.release(dh0, [B, H]), heap.release(dc0, [B, H]));
       return outputs;
     });
   });
+}
+
+/**
+ * Backpropagation through time on the calling thread, on tfjs' heap (where the two-thread route does not run): per
+ * step from the last, the gate gradients (the SIMD passes, or JavaScript loops without SIMD), then dh₋₁ = dz·Uᵀ on
+ * XNNPACK. Fills `out` as {@link lstmBackwardOnTwoThreads} does.
+ */
+function backpropagateOnOneThread(
+  heap: RecurrentHeap,
+  g: SequenceGeometry,
+  saved: LstmBackwardInputs,
+  simd: GatePasses | undefined,
+  out: { readonly dZ: TensorInfo; readonly hPrevAll: TensorInfo; readonly dh0: TensorInfo; readonly dc0: TensorInfo },
+): void {
+  const { batch: B, steps: T, units: H, gateWidth: G, act, ract } = g;
+  const { dy, dhLast, dcLast, recurrentKernel, h0, c0, y, gates, cSeq, tcSeq } = saved;
+  const { dZ, hPrevAll } = out;
+    const uT = heap.transposed(recurrentKernel, H, G); // [1, 4H, H]
+    // The carried gradients live on the heap: dc (updated in place) and dh₊₁ (the previous step's dz·Uᵀ).
+    const dc = heap.copy(dcLast, [B, H]);
+    let dhNext: TensorInfo = dhLast;
+    for (let s = T - 1; s >= 0; s--) {
+      const t = timeIndex(g, s);
+      const dzStep = heap.temp([1, B, G]);
+      const f32 = heap.f32();
+      const oDy = heap.offset(dy);
+      const oY = heap.offset(y);
+      const oH0 = heap.offset(h0);
+      const oGates = heap.offset(gates) + s * B * G;
+      const oTc = heap.offset(tcSeq) + s * B * H;
+      const oCPrev = s === 0 ? heap.offset(c0) : heap.offset(cSeq) + (s - 1) * B * H;
+      const oDzStep = heap.offset(dzStep);
+      const oDz = heap.offset(dZ);
+      const oHPrevAll = heap.offset(hPrevAll);
+      const oDc = heap.offset(dc);
+      const oDhNext = heap.offset(dhNext);
+      for (let b = 0; b < B; b++) {
+        const gRow = oGates + b * G;
+        const dzRow = oDzStep + b * G;
+        const dyRow = oDy + (b * T + s) * H;
+        const tcRow = oTc + b * H;
+        const cPrevRow = oCPrev + b * H;
+        const dcRow = oDc + b * H;
+        const dhRow = oDhNext + b * H;
+        const row = b * T + t;
+        const hSource = s === 0 ? oH0 + b * H : oY + (b * T + s - 1) * H;
+        if (simd !== undefined) {
+          const g4 = gRow * 4;
+          const d4 = dzRow * 4;
+          const z4 = (oDz + row * G) * 4;
+          const h4 = H * 4;
+          simd.lstmBackward(
+            dyRow * 4, dhRow * 4, dcRow * 4,
+            g4, g4 + h4, g4 + 2 * h4, g4 + 3 * h4, tcRow * 4, cPrevRow * 4, hSource * 4,
+            d4, d4 + h4, d4 + 2 * h4, d4 + 3 * h4,
+            z4, z4 + h4, z4 + 2 * h4, z4 + 3 * h4,
+            (oHPrevAll + row * H) * 4, dcRow * 4,
+            H,
+          );
+          continue;
+        }
+        for (let j = 0; j < H; j++) {
+          const i = f32[gRow + j]!;
+          const f = f32[gRow + H + j]!;
+          const g = f32[gRow + 2 * H + j]!;
+          const o = f32[gRow + 3 * H + j]!;
+          const tc = f32[tcRow + j]!;
+          const dh = f32[dyRow + j]! + f32[dhRow + j]!;
+          const dcTotal = f32[dcRow + j]! + dh * o * derivative(act, tc);
+          f32[dcRow + j] = dcTotal * f;
+          f32[dzRow + j] = dcTotal * g * derivative(ract, i);
+          f32[dzRow + H + j] = dcTotal * f32[cPrevRow + j]! * derivative(ract, f);
+          f32[dzRow + 2 * H + j] = dcTotal * i * derivative(act, g);
+          f32[dzRow + 3 * H + j] = dh * tc * derivative(ract, o);
+        }
+        f32.copyWithin(oDz + row * G, dzRow, dzRow + G);
+        f32.copyWithin(oHPrevAll + row * H, hSource, hSource + H);
+      }
+      const dhRec = heap.matMul(dzStep, uT);
+      if (dhNext !== dhLast) heap.free(dhNext);
+      dhNext = dhRec;
+      heap.free(dzStep);
+    }
+  copyFloats(heap, out.dh0, dhNext, B * H);
+  copyFloats(heap, out.dc0, dc, B * H);
 }

@@ -84,6 +84,12 @@ export class HeapModule<T extends object> {
     return module;
   }
 
+  /** The compiled module for a non-shared or shared memory (to post to a worker), or undefined where the engine rejects it. */
+  compiled(shared: boolean): object | undefined {
+    const api = wasmApi();
+    return api === undefined ? undefined : (this.#compile(api, shared) ?? undefined);
+  }
+
   /**
    * The functions bound to `memory`, or `undefined` where this engine cannot run them (no WebAssembly SIMD, or a shared
    * memory without threads support) or the memory cannot be imported. Cached per memory.

@@ -1,0 +1,258 @@
+/**
+ * The LSTM's two recurrences — the forward pass over the time steps and backpropagation through time — on two threads:
+ * the main thread and the own GEMM's worker (gemm/two-thread-gemm.ts `runTask`), on its shared memory.
+ *
+ * The rows of a batch are independent all along a sequence: row b's h and c at step s depend only on row b's earlier
+ * steps. So each thread takes chunks of {@link ROWS_PER_CHUNK} rows and runs the whole sequence on them — per step its
+ * rows of h₋₁·U (the GEMM module's `gemmN` on U packed once per call, where the one-thread route re-packs it every
+ * step) and their gate passes (gate-simd.ts, instantiated on the shared memory) — with no meeting between the steps.
+ * Each row's arithmetic is the same whichever thread runs it, so the results do not depend on how the chunks fell.
+ *
+ * The price is copying: the inputs into the shared memory (tfjs' heap is not shared) and the outputs back, ≈ 3.5 MB a
+ * direction for the bench's LSTM(64) over 32 steps at batch 64, against the per-step products that halve.
+ */
+import type { TensorInfo } from '@tensorflow/tfjs';
+import type { GemmExports } from '../gemm/gemm-module.js';
+import type { SharedGemm, SharedTask, SharedTaskModule } from '../gemm/two-thread-gemm.js';
+import { gateModule, type GatePasses } from './gate-simd.js';
+import type { RecurrentHeap } from './recurrent-heap.js';
+import type { SequenceGeometry } from './sequence-kernel-frame.js';
+
+/** Rows of the batch per chunk: a multiple of the GEMM's 4-row tiles, so no tile holds rows of two threads. */
+export const ROWS_PER_CHUNK = 16;
+
+/** The forward task's int32 parameters, in this order at its `params` (sizes, then byte offsets). */
+const FORWARD_PARAMS = 15;
+/** The backward task's int32 parameters (the order {@link lstmBackwardRows} reads). */
+const BACKWARD_PARAMS = 20;
+
+/**
+ * One chunk of rows of the forward pass, every step (runs in the worker from its source text: self-contained, no
+ * nested functions). Writes the gates, c, activation(c), h (into the time-major `hSeq`, step s at s + 1) and y.
+ */
+export function lstmForwardRows(gemm: GemmExports, gates: GatePasses, ints: Int32Array, params: number, chunk: number): void {
+  const p = params >> 2;
+  const B = ints[p]!;
+  const T = ints[p + 1]!;
+  const H = ints[p + 2]!;
+  const r0 = chunk * ints[p + 3]!;
+  const r1 = Math.min(B, r0 + ints[p + 3]!);
+  const reverse = ints[p + 4]!;
+  const [xw, packedU, hSeq, rec, gatesOut, cSeq, tcSeq, y, c0] = [ints[p + 5]!, ints[p + 6]!, ints[p + 7]!, ints[p + 8]!, ints[p + 9]!, ints[p + 10]!, ints[p + 11]!, ints[p + 12]!, ints[p + 13]!];
+  const scratch = ints[p + 14]! + 32 * chunk;
+  const G = 4 * H;
+  const h4 = 4 * H;
+  const g4 = 4 * G;
+  const panels = (G + 7) >> 3;
+  for (let s = 0; s < T; s++) {
+    const t = reverse === 0 ? s : T - 1 - s;
+    gemm.gemmN(hSeq + s * B * h4, h4, 4, packedU, rec, g4, H, B, G, r0, r1, 0, panels, scratch);
+    for (let b = r0; b < r1; b++) {
+      const x = xw + (b * T + t) * g4;
+      const r = rec + b * g4;
+      const g = gatesOut + (s * B + b) * g4;
+      const at = (s * B + b) * h4;
+      const cPrev = s === 0 ? c0 + b * h4 : cSeq + at - B * h4;
+      gates.lstmForward(
+        x, x + h4, x + 2 * h4, x + 3 * h4,
+        r, r + h4, r + 2 * h4, r + 3 * h4,
+        cPrev,
+        g, g + h4, g + 2 * h4, g + 3 * h4,
+        cSeq + at, tcSeq + at, hSeq + at + B * h4, y + (b * T + s) * h4,
+        H,
+      );
+    }
+  }
+}
+
+/**
+ * One chunk of rows of backpropagation through time (runs in the worker, as {@link lstmForwardRows}). Per step, from
+ * the last: the gate gradients of its rows (into `dzStep` and the rows of dZ, h₋₁ into `hPrevAll`, dc in place), then
+ * dh₋₁ = dz·Uᵀ for its rows, alternating between the two dh buffers.
+ */
+export function lstmBackwardRows(gemm: GemmExports, gates: GatePasses, ints: Int32Array, params: number, chunk: number): void {
+  const p = params >> 2;
+  const B = ints[p]!;
+  const T = ints[p + 1]!;
+  const H = ints[p + 2]!;
+  const r0 = chunk * ints[p + 3]!;
+  const r1 = Math.min(B, r0 + ints[p + 3]!);
+  const reverse = ints[p + 4]!;
+  const [dy, gatesIn, cSeq, tcSeq, y, h0, c0, packedUT, dzStep] = [ints[p + 5]!, ints[p + 6]!, ints[p + 7]!, ints[p + 8]!, ints[p + 9]!, ints[p + 10]!, ints[p + 11]!, ints[p + 12]!, ints[p + 13]!];
+  const [dZ, hPrevAll, dc, dhA, dhB] = [ints[p + 14]!, ints[p + 15]!, ints[p + 16]!, ints[p + 17]!, ints[p + 18]!];
+  const scratch = ints[p + 19]! + 32 * chunk;
+  const G = 4 * H;
+  const h4 = 4 * H;
+  const g4 = 4 * G;
+  const panels = (H + 7) >> 3;
+  for (let s = T - 1; s >= 0; s--) {
+    const t = reverse === 0 ? s : T - 1 - s;
+    const first = ((T - 1 - s) & 1) === 0;
+    const dhIn = first ? dhA : dhB;
+    const dhOut = first ? dhB : dhA;
+    for (let b = r0; b < r1; b++) {
+      const g = gatesIn + (s * B + b) * g4;
+      const d = dzStep + b * g4;
+      const row = b * T + t;
+      const z = dZ + row * g4;
+      const dcRow = dc + b * h4;
+      const at = (s * B + b) * h4;
+      const cPrev = s === 0 ? c0 + b * h4 : cSeq + at - B * h4;
+      const hSource = s === 0 ? h0 + b * h4 : y + (b * T + s - 1) * h4;
+      gates.lstmBackward(
+        dy + (b * T + s) * h4, dhIn + b * h4, dcRow,
+        g, g + h4, g + 2 * h4, g + 3 * h4, tcSeq + at, cPrev, hSource,
+        d, d + h4, d + 2 * h4, d + 3 * h4,
+        z, z + h4, z + 2 * h4, z + 3 * h4,
+        hPrevAll + row * h4, dcRow,
+        H,
+      );
+    }
+    gemm.gemmN(dzStep, g4, 4, packedUT, dhOut, h4, G, B, H, r0, r1, 0, panels, scratch);
+  }
+}
+
+const FORWARD: SharedTask<GatePasses> = { id: 1, run: lstmForwardRows };
+const BACKWARD: SharedTask<GatePasses> = { id: 2, run: lstmBackwardRows };
+
+/** Bytes read past an operand's end by the GEMM's packing (gemm-module.ts), kept inside the workspace. */
+const SLACK_BYTES = 64;
+
+/** Byte offsets of named float arrays laid out one after another in a workspace (64-aligned, with slack). */
+function layout<K extends string>(base: number, floats: Record<K, number>): { readonly at: Record<K, number>; readonly bytes: number } {
+  const at = {} as Record<K, number>;
+  let end = base;
+  for (const key of Object.keys(floats) as K[]) {
+    at[key] = end;
+    end = Math.ceil((end + 4 * floats[key] + SLACK_BYTES) / 64) * 64;
+  }
+  return { at, bytes: end - base };
+}
+
+/** The gate module for `g`'s activations on the GEMM's shared memory, or undefined where it cannot run there. */
+function sharedGates(gemm: SharedGemm, g: SequenceGeometry): SharedTaskModule<GatePasses> | undefined {
+  const module = gateModule(g.act, g.ract);
+  const compiled = module.compiled(true);
+  const calls = module.for(gemm.memory as never);
+  return compiled === undefined || calls === undefined ? undefined : { id: 1 + g.act * 8 + g.ract, compiled, calls };
+}
+
+/** Copies `count` floats between tfjs' heap and the shared memory (element offsets). */
+function copyIn(heap: RecurrentHeap, gemm: SharedGemm, src: TensorInfo, dstByte: number, count: number): void {
+  const from = heap.offset(src);
+  gemm.floats().set(heap.f32().subarray(from, from + count), dstByte / 4);
+}
+
+function copyOut(heap: RecurrentHeap, gemm: SharedGemm, srcByte: number, dst: TensorInfo, count: number): void {
+  heap.f32().set(gemm.floats().subarray(srcByte / 4, srcByte / 4 + count), heap.offset(dst));
+}
+
+/** The forward kernel's outputs, allocated by the caller: y [B,T,H], gates [T,B,G], cSeq, tcSeq [T,B,H], hLast, cLast [B,H]. */
+export interface LstmForwardOutputs {
+  readonly y: TensorInfo;
+  readonly gates: TensorInfo;
+  readonly cSeq: TensorInfo;
+  readonly tcSeq: TensorInfo;
+  readonly hLast: TensorInfo;
+  readonly cLast: TensorInfo;
+}
+
+/**
+ * The forward recurrence on two threads, from the input projection `xw` [B·T, G] (bias included) on tfjs' heap;
+ * fills `out`. False (nothing written) where the gate passes cannot run on the shared memory.
+ */
+export function lstmForwardOnTwoThreads(
+  gemm: SharedGemm,
+  heap: RecurrentHeap,
+  g: SequenceGeometry,
+  inputs: { readonly xw: TensorInfo; readonly recurrentKernel: TensorInfo; readonly h0: TensorInfo; readonly c0: TensorInfo },
+  out: LstmForwardOutputs,
+): boolean {
+  const module = sharedGates(gemm, g);
+  if (module === undefined) return false;
+  const { batch: B, steps: T, units: H, gateWidth: G } = g;
+  const chunks = Math.ceil(B / ROWS_PER_CHUNK);
+  const base = gemm.workspace(0);
+  const { at, bytes } = layout(base, {
+    params: FORWARD_PARAMS, u: H * G, packedU: ((G + 7) >> 3) * 8 * H, xw: B * T * G, hSeq: (T + 1) * B * H, rec: B * G,
+    gates: T * B * G, cSeq: T * B * H, tcSeq: T * B * H, y: B * T * H, c0: B * H, scratch: 8 * chunks,
+  });
+  gemm.workspace(bytes);
+  const reverse = g.goBackwards ? 1 : 0;
+  writeParams(gemm, at.params, [B, T, H, ROWS_PER_CHUNK, reverse, at.xw, at.packedU, at.hSeq, at.rec, at.gates, at.cSeq, at.tcSeq, at.y, at.c0, at.scratch]);
+  const prepare = (): void => {
+    copyIn(heap, gemm, inputs.recurrentKernel, at.u, H * G);
+    copyIn(heap, gemm, inputs.xw, at.xw, B * T * G);
+    copyIn(heap, gemm, inputs.h0, at.hSeq, B * H);
+    copyIn(heap, gemm, inputs.c0, at.c0, B * H);
+    gemm.exports.pack(at.u, at.packedU, H, G, 0, 0, (G + 7) >> 3);
+  };
+  gemm.runTask(FORWARD, at.params, chunks, module, prepare);
+  copyOut(heap, gemm, at.y, out.y, B * T * H);
+  copyOut(heap, gemm, at.gates, out.gates, T * B * G);
+  copyOut(heap, gemm, at.cSeq, out.cSeq, T * B * H);
+  copyOut(heap, gemm, at.tcSeq, out.tcSeq, T * B * H);
+  copyOut(heap, gemm, at.hSeq + 4 * T * B * H, out.hLast, B * H);
+  copyOut(heap, gemm, at.cSeq + 4 * (T - 1) * B * H, out.cLast, B * H);
+  return true;
+}
+
+/** The backward kernel's saved inputs (tfjs' heap). */
+export interface LstmBackwardInputs {
+  readonly dy: TensorInfo;
+  readonly dhLast: TensorInfo;
+  readonly dcLast: TensorInfo;
+  readonly recurrentKernel: TensorInfo;
+  readonly h0: TensorInfo;
+  readonly c0: TensorInfo;
+  readonly y: TensorInfo;
+  readonly gates: TensorInfo;
+  readonly cSeq: TensorInfo;
+  readonly tcSeq: TensorInfo;
+}
+
+/**
+ * Backpropagation through time on two threads: fills `dZ` [B·T, G] and `hPrevAll` [B·T, H] (the h₋₁ of each x row,
+ * for dU) and `dh0`, `dc0` [B,H], all on tfjs' heap. False (nothing written) where the gate passes cannot run there.
+ */
+export function lstmBackwardOnTwoThreads(
+  gemm: SharedGemm,
+  heap: RecurrentHeap,
+  g: SequenceGeometry,
+  inputs: LstmBackwardInputs,
+  out: { readonly dZ: TensorInfo; readonly hPrevAll: TensorInfo; readonly dh0: TensorInfo; readonly dc0: TensorInfo },
+): boolean {
+  const module = sharedGates(gemm, g);
+  if (module === undefined) return false;
+  const { batch: B, steps: T, units: H, gateWidth: G } = g;
+  const chunks = Math.ceil(B / ROWS_PER_CHUNK);
+  const base = gemm.workspace(0);
+  const { at, bytes } = layout(base, {
+    params: BACKWARD_PARAMS, u: H * G, packedUT: ((H + 7) >> 3) * 8 * G, dy: B * T * H, gates: T * B * G, cSeq: T * B * H, tcSeq: T * B * H,
+    y: B * T * H, h0: B * H, c0: B * H, dzStep: B * G, dZ: B * T * G, hPrevAll: B * T * H, dc: B * H, dhA: B * H, dhB: B * H, scratch: 8 * chunks,
+  });
+  gemm.workspace(bytes);
+  const reverse = g.goBackwards ? 1 : 0;
+  const sizes = [B, T, H, ROWS_PER_CHUNK, reverse];
+  writeParams(gemm, at.params, [...sizes, at.dy, at.gates, at.cSeq, at.tcSeq, at.y, at.h0, at.c0, at.packedUT, at.dzStep, at.dZ, at.hPrevAll, at.dc, at.dhA, at.dhB, at.scratch]);
+  const copies: Array<[TensorInfo, number, number]> = [
+    [inputs.recurrentKernel, at.u, H * G], [inputs.dy, at.dy, B * T * H], [inputs.gates, at.gates, T * B * G], [inputs.cSeq, at.cSeq, T * B * H],
+    [inputs.tcSeq, at.tcSeq, T * B * H], [inputs.y, at.y, B * T * H], [inputs.h0, at.h0, B * H], [inputs.c0, at.c0, B * H],
+    [inputs.dcLast, at.dc, B * H], [inputs.dhLast, at.dhA, B * H],
+  ];
+  const prepare = (): void => {
+    for (const [src, dst, count] of copies) copyIn(heap, gemm, src, dst, count);
+    gemm.exports.pack(at.u, at.packedUT, G, H, 1, 0, (H + 7) >> 3);
+  };
+  gemm.runTask(BACKWARD, at.params, chunks, module, prepare);
+  copyOut(heap, gemm, at.dZ, out.dZ, B * T * G);
+  copyOut(heap, gemm, at.hPrevAll, out.hPrevAll, B * T * H);
+  // dh₋₁ of step 0 is in the buffer step 0 wrote: dhB when T is odd (the steps alternate, starting by writing dhB).
+  copyOut(heap, gemm, (T - 1) % 2 === 0 ? at.dhB : at.dhA, out.dh0, B * H);
+  copyOut(heap, gemm, at.dc, out.dc0, B * H);
+  return true;
+}
+
+function writeParams(gemm: SharedGemm, params: number, values: readonly number[]): void {
+  gemm.ints().set(values, params / 4);
+}
