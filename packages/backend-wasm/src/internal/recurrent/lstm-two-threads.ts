@@ -31,6 +31,7 @@ const BACKWARD_PARAMS = 20;
  * nested functions). Writes the gates, c, activation(c), h (into the time-major `hSeq`, step s at s + 1) and y.
  */
 export function lstmForwardRows(gemm: GemmExports, gates: GatePasses, ints: Int32Array, params: number, chunk: number): void {
+  // The same opening as lstmBackwardRows': a task's source runs alone in the worker, so it cannot call a shared helper.
   const p = params >> 2;
   const B = ints[p]!;
   const T = ints[p + 1]!;
@@ -71,6 +72,7 @@ export function lstmForwardRows(gemm: GemmExports, gates: GatePasses, ints: Int3
  * dh₋₁ = dz·Uᵀ for its rows, alternating between the two dh buffers.
  */
 export function lstmBackwardRows(gemm: GemmExports, gates: GatePasses, ints: Int32Array, params: number, chunk: number): void {
+  // The same opening as lstmForwardRows' (see there why it is not shared).
   const p = params >> 2;
   const B = ints[p]!;
   const T = ints[p + 1]!;
