@@ -31,6 +31,10 @@ import { HARD_SIGMOID, recurrentSimdEnabled, RELU, SIGMOID, TANH } from './recur
 export interface GatePasses {
   lstmForward(xi: number, xf: number, xg: number, xo: number, ri: number, rf: number, rg: number, ro: number, cp: number, gi: number, gf: number, gg: number, go: number, c: number, tc: number, h: number, y: number, n: number): void;
   lstmBackward(dy: number, dhn: number, dc: number, gi: number, gf: number, gg: number, go: number, tc: number, cp: number, hp: number, dzi: number, dzf: number, dzg: number, dzo: number, zi: number, zf: number, zg: number, zo: number, hpOut: number, dcOut: number, n: number): void;
+  /** {@link lstmForward} on `rows` rows: after `n`, the row count and one stride (bytes) per pointer, in the same order. */
+  lstmForwardRows(...pointersNRowsStrides: number[]): void;
+  /** {@link lstmBackward} on `rows` rows (as {@link lstmForwardRows}). */
+  lstmBackwardRows(...pointersNRowsStrides: number[]): void;
   /** z, r and r·h₋₁. */
   gruForwardGates(xz: number, xr: number, rz: number, rr: number, hp: number, gz: number, gr: number, rhStep: number, rhSeq: number, n: number): void;
   /** hh and h. */
@@ -128,9 +132,10 @@ function lstmSpecs(act: number, ract: number): KernelSpec[] {
   bwd.store('dcOut', mul(dct, bf)); // last: dcOut may be the dc stream itself
 
   return [...gruSpecs(act, ract),
-    { name: 'lstmForward', inputs: ['xi', 'xf', 'xg', 'xo', 'ri', 'rf', 'rg', 'ro', 'cp'], outputs: ['gi', 'gf', 'gg', 'go', 'c', 'tc', 'h', 'y'], scalars: [], body: fwd.statements },
+    { name: 'lstmForward', inputs: ['xi', 'xf', 'xg', 'xo', 'ri', 'rf', 'rg', 'ro', 'cp'], outputs: ['gi', 'gf', 'gg', 'go', 'c', 'tc', 'h', 'y'], scalars: [], body: fwd.statements, rows: true },
     {
       name: 'lstmBackward',
+      rows: true,
       inputs: ['dy', 'dhn', 'dc', 'gi', 'gf', 'gg', 'go', 'tc', 'cp', 'hp'],
       outputs: ['dzi', 'dzf', 'dzg', 'dzo', 'zi', 'zf', 'zg', 'zo', 'hpOut', 'dcOut'],
       scalars: [],

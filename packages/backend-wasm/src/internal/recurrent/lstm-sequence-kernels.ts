@@ -161,17 +161,23 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
     const { backend } = args;
     return onRecurrentHeap(backend, native, (heap, outputs) => {
       const dZ = heap.temp([1, B * T, G]); // rows aligned with x's [B·T] rows
-      const hPrevAll = heap.temp([1, B * T, H]); // h₋₁ of the step that read each x row
       const dh0 = heap.temp([B, H]);
       const dc0 = heap.temp([B, H]);
       const simd = gatePasses(backend, act, ract);
-      const saved = { dy, dhLast, dcLast, recurrentKernel, h0, c0, y, gates, cSeq, tcSeq };
-      const threaded = simd !== undefined && onTwoThreadGemm((gemm) => lstmBackwardOnTwoThreads(gemm, heap, g, saved, { dZ, hPrevAll, dh0, dc0 }));
-      if (!threaded) backpropagateOnOneThread(heap, g, saved, simd, { dZ, hPrevAll, dh0, dc0 });
+      const saved = { dy, dhLast, dcLast, x, recurrentKernel, h0, c0, y, gates, cSeq, tcSeq };
+      const release = (dKernel: TensorInfo, dRecurrent: TensorInfo, dBias: TensorInfo): TensorInfo[] => {
+        outputs.push(heap.release(dZ, [B, T, G]), dKernel, dRecurrent, dBias, heap.release(dh0, [B, H]), heap.release(dc0, [B, H]));
+        return outputs;
+      };
+      const weights = { dKernel: heap.temp([D, G]), dRecurrent: heap.temp([H, G]), dBias: heap.temp([G]) };
+      if (simd !== undefined && onTwoThreadGemm((gemm) => lstmBackwardOnTwoThreads(gemm, heap, g, saved, { dZ, dh0, dc0, ...weights }))) {
+        return release(heap.release(weights.dKernel, [D, G]), heap.release(weights.dRecurrent, [H, G]), heap.release(weights.dBias, [G]));
+      }
+      for (const info of Object.values(weights)) heap.free(info);
+      const hPrevAll = heap.temp([1, B * T, H]); // h₋₁ of the step that read each x row
+      backpropagateOnOneThread(heap, g, saved, simd, { dZ, hPrevAll, dh0, dc0 });
       const [dKernel, dBias] = weightGradients(heap, { x, dZ, B, T, D, G });
-      const dRecurrent = heap.settle(heap.matMulTransposedA(hPrevAll, dZ, B * T, H), [H, G]);
-      outputs.push(heap.release(dZ, [B, T, G]), dKernel, dRecurrent, dBias, heap.release(dh0, [B, H]), heap.release(dc0, [B, H]));
-      return outputs;
+      return release(dKernel, heap.settle(heap.matMulTransposedA(hPrevAll, dZ, B * T, H), [H, G]), dBias);
     });
   });
 }

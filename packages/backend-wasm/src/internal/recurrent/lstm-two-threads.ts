@@ -24,7 +24,7 @@ export const ROWS_PER_CHUNK = 16;
 /** The forward task's int32 parameters, in this order at its `params` (sizes, then byte offsets). */
 const FORWARD_PARAMS = 15;
 /** The backward task's int32 parameters (the order {@link lstmBackwardRows} reads). */
-const BACKWARD_PARAMS = 20;
+const BACKWARD_PARAMS = 27;
 
 /**
  * One chunk of rows of the forward pass, every step (runs in the worker from its source text: self-contained, no
@@ -48,28 +48,34 @@ export function lstmForwardRows(gemm: GemmExports, gates: GatePasses, ints: Int3
   for (let s = 0; s < T; s++) {
     const t = reverse === 0 ? s : T - 1 - s;
     gemm.gemmN(hSeq + s * B * h4, h4, 4, packedU, rec, g4, H, B, G, r0, r1, 0, panels, scratch);
-    for (let b = r0; b < r1; b++) {
-      const x = xw + (b * T + t) * g4;
-      const r = rec + b * g4;
-      const g = gatesOut + (s * B + b) * g4;
-      const at = (s * B + b) * h4;
-      const cPrev = s === 0 ? c0 + b * h4 : cSeq + at - B * h4;
-      gates.lstmForward(
-        x, x + h4, x + 2 * h4, x + 3 * h4,
-        r, r + h4, r + 2 * h4, r + 3 * h4,
-        cPrev,
-        g, g + h4, g + 2 * h4, g + 3 * h4,
-        cSeq + at, tcSeq + at, hSeq + at + B * h4, y + (b * T + s) * h4,
-        H,
-      );
-    }
+    // The chunk's rows in one call: each pointer at row r0, then the row count and each pointer's stride per row.
+    const x = xw + (r0 * T + t) * g4;
+    const r = rec + r0 * g4;
+    const g = gatesOut + (s * B + r0) * g4;
+    const at = (s * B + r0) * h4;
+    const cPrev = s === 0 ? c0 + r0 * h4 : cSeq + at - B * h4;
+    gates.lstmForwardRows(
+      x, x + h4, x + 2 * h4, x + 3 * h4,
+      r, r + h4, r + 2 * h4, r + 3 * h4,
+      cPrev,
+      g, g + h4, g + 2 * h4, g + 3 * h4,
+      cSeq + at, tcSeq + at, hSeq + at + B * h4, y + (r0 * T + s) * h4,
+      H, r1 - r0,
+      T * g4, T * g4, T * g4, T * g4,
+      g4, g4, g4, g4,
+      h4,
+      g4, g4, g4, g4,
+      h4, h4, h4, T * h4,
+    );
   }
 }
 
 /**
  * One chunk of rows of backpropagation through time (runs in the worker, as {@link lstmForwardRows}). Per step, from
  * the last: the gate gradients of its rows (into `dzStep` and the rows of dZ, h₋₁ into `hPrevAll`, dc in place), then
- * dh₋₁ = dz·Uᵀ for its rows, alternating between the two dh buffers.
+ * dh₋₁ = dz·Uᵀ for its rows, alternating between the two dh buffers. Then the chunk's share of the weight gradients,
+ * over its rows of x, h₋₁ and dZ (contiguous: row b·T + t): H₋₁ᵀ·dZ, Xᵀ·dZ and 1ᵀ·dZ into the chunk's own partial
+ * sums, one packing of its dZ rows serving all three.
  */
 export function lstmBackwardRows(gemm: GemmExports, gates: GatePasses, ints: Int32Array, params: number, chunk: number): void {
   // The same opening as lstmForwardRows' (see there why it is not shared).
@@ -83,6 +89,7 @@ export function lstmBackwardRows(gemm: GemmExports, gates: GatePasses, ints: Int
   const [dy, gatesIn, cSeq, tcSeq, y, h0, c0, packedUT, dzStep] = [ints[p + 5]!, ints[p + 6]!, ints[p + 7]!, ints[p + 8]!, ints[p + 9]!, ints[p + 10]!, ints[p + 11]!, ints[p + 12]!, ints[p + 13]!];
   const [dZ, hPrevAll, dc, dhA, dhB] = [ints[p + 14]!, ints[p + 15]!, ints[p + 16]!, ints[p + 17]!, ints[p + 18]!];
   const scratch = ints[p + 19]! + 32 * chunk;
+  const [D, x, ones, packedDz, dUParts, dWParts, dBParts] = [ints[p + 20]!, ints[p + 21]!, ints[p + 22]!, ints[p + 23]!, ints[p + 24]!, ints[p + 25]!, ints[p + 26]!];
   const G = 4 * H;
   const h4 = 4 * H;
   const g4 = 4 * G;
@@ -92,26 +99,36 @@ export function lstmBackwardRows(gemm: GemmExports, gates: GatePasses, ints: Int
     const first = ((T - 1 - s) & 1) === 0;
     const dhIn = first ? dhA : dhB;
     const dhOut = first ? dhB : dhA;
-    for (let b = r0; b < r1; b++) {
-      const g = gatesIn + (s * B + b) * g4;
-      const d = dzStep + b * g4;
-      const row = b * T + t;
-      const z = dZ + row * g4;
-      const dcRow = dc + b * h4;
-      const at = (s * B + b) * h4;
-      const cPrev = s === 0 ? c0 + b * h4 : cSeq + at - B * h4;
-      const hSource = s === 0 ? h0 + b * h4 : y + (b * T + s - 1) * h4;
-      gates.lstmBackward(
-        dy + (b * T + s) * h4, dhIn + b * h4, dcRow,
-        g, g + h4, g + 2 * h4, g + 3 * h4, tcSeq + at, cPrev, hSource,
-        d, d + h4, d + 2 * h4, d + 3 * h4,
-        z, z + h4, z + 2 * h4, z + 3 * h4,
-        hPrevAll + row * h4, dcRow,
-        H,
-      );
-    }
+    // The chunk's rows in one call (as in lstmForwardRows).
+    const g = gatesIn + (s * B + r0) * g4;
+    const d = dzStep + r0 * g4;
+    const z = dZ + (r0 * T + t) * g4;
+    const dcRow = dc + r0 * h4;
+    const at = (s * B + r0) * h4;
+    const cPrev = s === 0 ? c0 + r0 * h4 : cSeq + at - B * h4;
+    const hSource = s === 0 ? h0 + r0 * h4 : y + (r0 * T + s - 1) * h4;
+    gates.lstmBackwardRows(
+      dy + (r0 * T + s) * h4, dhIn + r0 * h4, dcRow,
+      g, g + h4, g + 2 * h4, g + 3 * h4, tcSeq + at, cPrev, hSource,
+      d, d + h4, d + 2 * h4, d + 3 * h4,
+      z, z + h4, z + 2 * h4, z + 3 * h4,
+      hPrevAll + (r0 * T + t) * h4, dcRow,
+      H, r1 - r0,
+      T * h4, h4, h4,
+      g4, g4, g4, g4, h4, h4, s === 0 ? h4 : T * h4,
+      g4, g4, g4, g4,
+      T * g4, T * g4, T * g4, T * g4,
+      T * h4, h4,
+    );
     gemm.gemmN(dzStep, g4, 4, packedUT, dhOut, h4, G, B, H, r0, r1, 0, panels, scratch);
   }
+  const rows = (r1 - r0) * T;
+  const gPanels = (G + 7) >> 3;
+  const packed = packedDz + chunk * gPanels * 32 * ints[p + 3]! * T;
+  gemm.pack(dZ + r0 * T * g4, packed, rows, G, 0, 0, gPanels);
+  gemm.gemmT(hPrevAll + r0 * T * h4, 4, h4, packed, dUParts + chunk * H * g4, g4, rows, H, G, 0, H, 0, gPanels, scratch);
+  gemm.gemmT(x + r0 * T * 4 * D, 4, 4 * D, packed, dWParts + chunk * D * g4, g4, rows, D, G, 0, D, 0, gPanels, scratch);
+  gemm.gemmT(ones, 4, 4, packed, dBParts + chunk * g4, g4, rows, 1, G, 0, 1, 0, gPanels, scratch);
 }
 
 const FORWARD: SharedTask<GatePasses> = { id: 1, run: lstmForwardRows };
@@ -204,6 +221,7 @@ export interface LstmBackwardInputs {
   readonly dy: TensorInfo;
   readonly dhLast: TensorInfo;
   readonly dcLast: TensorInfo;
+  readonly x: TensorInfo;
   readonly recurrentKernel: TensorInfo;
   readonly h0: TensorInfo;
   readonly c0: TensorInfo;
@@ -213,46 +231,71 @@ export interface LstmBackwardInputs {
   readonly tcSeq: TensorInfo;
 }
 
+/** What the backward recurrence fills on tfjs' heap (allocated by the caller). */
+export interface LstmBackwardOutputs {
+  /** The gate pre-activations' gradient [B·T, G], rows aligned with x's. */
+  readonly dZ: TensorInfo;
+  readonly dKernel: TensorInfo;
+  readonly dRecurrent: TensorInfo;
+  readonly dBias: TensorInfo;
+  readonly dh0: TensorInfo;
+  readonly dc0: TensorInfo;
+}
+
 /**
- * Backpropagation through time on two threads: fills `dZ` [B·T, G] and `hPrevAll` [B·T, H] (the h₋₁ of each x row,
- * for dU) and `dh0`, `dc0` [B,H], all on tfjs' heap. False (nothing written) where the gate passes cannot run there.
+ * Backpropagation through time and the weight gradients on two threads: fills `out` (dZ [B·T, G], dW [D,G], dU [H,G],
+ * dBias [G], dh0, dc0 [B,H]) on tfjs' heap, each weight gradient the sum of the chunks' partial sums in chunk order.
+ * False (nothing written) where the gate passes cannot run on the shared memory.
  */
-export function lstmBackwardOnTwoThreads(
-  gemm: SharedGemm,
-  heap: RecurrentHeap,
-  g: SequenceGeometry,
-  inputs: LstmBackwardInputs,
-  out: { readonly dZ: TensorInfo; readonly hPrevAll: TensorInfo; readonly dh0: TensorInfo; readonly dc0: TensorInfo },
-): boolean {
+export function lstmBackwardOnTwoThreads(gemm: SharedGemm, heap: RecurrentHeap, g: SequenceGeometry, inputs: LstmBackwardInputs, out: LstmBackwardOutputs): boolean {
   const module = sharedGates(gemm, g);
   if (module === undefined) return false;
-  const { batch: B, steps: T, units: H, gateWidth: G } = g;
+  const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G } = g;
   const chunks = Math.ceil(B / ROWS_PER_CHUNK);
+  const gPanels = (G + 7) >> 3;
   const base = gemm.workspace(0);
   const { at, bytes } = layout(base, {
     params: BACKWARD_PARAMS, u: H * G, packedUT: ((H + 7) >> 3) * 8 * G, dy: B * T * H, gates: T * B * G, cSeq: T * B * H, tcSeq: T * B * H,
     y: B * T * H, h0: B * H, c0: B * H, dzStep: B * G, dZ: B * T * G, hPrevAll: B * T * H, dc: B * H, dhA: B * H, dhB: B * H, scratch: 8 * chunks,
+    x: B * T * D, ones: ROWS_PER_CHUNK * T, packedDz: chunks * gPanels * 8 * ROWS_PER_CHUNK * T, dUParts: chunks * H * G, dWParts: chunks * D * G,
+    dBParts: chunks * G,
   });
   gemm.workspace(bytes);
   const reverse = g.goBackwards ? 1 : 0;
   const sizes = [B, T, H, ROWS_PER_CHUNK, reverse];
-  writeParams(gemm, at.params, [...sizes, at.dy, at.gates, at.cSeq, at.tcSeq, at.y, at.h0, at.c0, at.packedUT, at.dzStep, at.dZ, at.hPrevAll, at.dc, at.dhA, at.dhB, at.scratch]);
+  const recurrence = [at.dy, at.gates, at.cSeq, at.tcSeq, at.y, at.h0, at.c0, at.packedUT, at.dzStep, at.dZ, at.hPrevAll, at.dc, at.dhA, at.dhB, at.scratch];
+  writeParams(gemm, at.params, [...sizes, ...recurrence, D, at.x, at.ones, at.packedDz, at.dUParts, at.dWParts, at.dBParts]);
   const copies: Array<[TensorInfo, number, number]> = [
     [inputs.recurrentKernel, at.u, H * G], [inputs.dy, at.dy, B * T * H], [inputs.gates, at.gates, T * B * G], [inputs.cSeq, at.cSeq, T * B * H],
     [inputs.tcSeq, at.tcSeq, T * B * H], [inputs.y, at.y, B * T * H], [inputs.h0, at.h0, B * H], [inputs.c0, at.c0, B * H],
-    [inputs.dcLast, at.dc, B * H], [inputs.dhLast, at.dhA, B * H],
+    [inputs.dcLast, at.dc, B * H], [inputs.dhLast, at.dhA, B * H], [inputs.x, at.x, B * T * D],
   ];
   const prepare = (): void => {
     for (const [src, dst, count] of copies) copyIn(heap, gemm, src, dst, count);
+    gemm.floats().fill(1, at.ones / 4, at.ones / 4 + ROWS_PER_CHUNK * T);
     gemm.exports.pack(at.u, at.packedUT, G, H, 1, 0, (H + 7) >> 3);
   };
   gemm.runTask(BACKWARD, at.params, chunks, module, prepare);
   copyOut(heap, gemm, at.dZ, out.dZ, B * T * G);
-  copyOut(heap, gemm, at.hPrevAll, out.hPrevAll, B * T * H);
   // dh₋₁ of step 0 is in the buffer step 0 wrote: dhB when T is odd (the steps alternate, starting by writing dhB).
   copyOut(heap, gemm, (T - 1) % 2 === 0 ? at.dhB : at.dhA, out.dh0, B * H);
   copyOut(heap, gemm, at.dc, out.dc0, B * H);
+  sumParts(heap, gemm, at.dUParts, chunks, out.dRecurrent, H * G);
+  sumParts(heap, gemm, at.dWParts, chunks, out.dKernel, D * G);
+  sumParts(heap, gemm, at.dBParts, chunks, out.dBias, G);
   return true;
+}
+
+/** dst = Σ over the chunks, in chunk order, of the `count` floats each chunk left at `parts` + chunk · count. */
+function sumParts(heap: RecurrentHeap, gemm: SharedGemm, parts: number, chunks: number, dst: TensorInfo, count: number): void {
+  copyOut(heap, gemm, parts, dst, count);
+  const floats = gemm.floats();
+  const f32 = heap.f32();
+  const out = heap.offset(dst);
+  for (let chunk = 1; chunk < chunks; chunk++) {
+    const from = parts / 4 + chunk * count;
+    for (let i = 0; i < count; i++) f32[out + i] = f32[out + i]! + floats[from + i]!;
+  }
 }
 
 function writeParams(gemm: SharedGemm, params: number, values: readonly number[]): void {
