@@ -43,7 +43,7 @@ export interface MatMulThreadsReport {
   readonly reason?: string;
   /** Products the own GEMM has computed since it was installed. */
   readonly products: number;
-  /** Whole-sequence recurrences (an LSTM's forward pass or its backpropagation through time) run on its two threads. */
+  /** Whole-sequence recurrences (an LSTM's or GRU's forward pass or backpropagation through time) run on its two threads. */
   readonly recurrences: number;
 }
 
@@ -130,7 +130,7 @@ export function gemmMatMulReport(): MatMulThreadsReport {
 
 /**
  * Runs a recurrence with `run(gemm)` on the own GEMM's shared instance while it runs on two threads (the LSTM's
- * whole-sequence kernels, recurrent/lstm-two-threads.ts) and returns what `run` returned: true once it ran. False
+ * and GRU's whole-sequence kernels, recurrent/lstm-two-threads.ts and gru-two-threads.ts) and returns what `run` returned: true once it ran. False
  * without calling `run` when the GEMM is off, on one thread or its worker is starting. A failure inside `run` stops the
  * GEMM as a failed product does (every later product on XNNPACK, one warning) and returns false: the caller then takes
  * its one-thread route.

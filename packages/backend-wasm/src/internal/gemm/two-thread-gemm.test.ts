@@ -303,6 +303,15 @@ describe('tasks (runTask): a function both threads run chunk by chunk on the sha
     }
   });
 
+  it('says whether a workspace fits in the shared memory (1 GiB at most) before anything grows', () => {
+    const gemm = createSharedGemm();
+    const before = gemm.floats().length;
+    expect(gemm.fits(64 << 20)).toBe(true);
+    expect(gemm.fits(1 << 30)).toBe(false);
+    expect(gemm.floats().length).toBe(before);
+    return gemm.dispose();
+  });
+
   it('runs on the calling thread alone before the worker starts', () => {
     const gemm = createSharedGemm();
     const params = gemm.workspace(16);

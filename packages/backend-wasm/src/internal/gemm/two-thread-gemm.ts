@@ -134,6 +134,8 @@ export interface SharedGemm extends TwoThreadGemm {
    * this call may be stale (it may grow the memory): take them from {@link floats} and {@link ints} afterwards.
    */
   workspace(bytes: number): number;
+  /** Whether a {@link workspace} of `bytes` fits in the shared memory's maximum (1 GiB). */
+  fits(bytes: number): boolean;
   /** The whole shared memory as float32 (renewed when the memory grows). */
   floats(): Float32Array;
   /** The whole shared memory as int32 (renewed when the memory grows). */
@@ -435,6 +437,10 @@ class SharedMemoryGemm implements SharedGemm {
     this.#reserve(base + align64(bytes) + SLACK);
     this.#layout = undefined;
     return base;
+  }
+
+  fits(bytes: number): boolean {
+    return CONTROL_BYTES + Descriptor.bytes + align64(bytes) + SLACK <= MAX_PAGES * PAGE;
   }
 
   floats(): Float32Array {

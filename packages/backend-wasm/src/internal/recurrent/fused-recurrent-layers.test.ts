@@ -132,8 +132,8 @@ describe('weight gradients on the SIMD loops and the own GEMM (units and B·T mu
       const before = await wasmMatMulThreads();
       const fused = outputsAndGradients(kind, layer, dims);
       const after = await wasmMatMulThreads();
-      // h₋₁ᵀ·dZ on the own GEMM: a product of its own, or (the LSTM on two threads) inside the backward recurrence.
-      const onOwnGemm = after.products - before.products + (kind === 'lstm' ? after.recurrences - before.recurrences : 0);
+      // h₋₁ᵀ·dZ on the own GEMM: a product of its own, or (on two threads) inside the backward recurrence.
+      const onOwnGemm = after.products - before.products + after.recurrences - before.recurrences;
       if (ownGemm) expect(onOwnGemm, 'h₋₁ᵀ·dZ on the own GEMM').toBeGreaterThan(0);
       const unfused = await onBackend('cpu', () => outputsAndGradients(kind, layer, dims));
       expectClose(fused, unfused, `${kind} ${where}`);
@@ -142,23 +142,25 @@ describe('weight gradients on the SIMD loops and the own GEMM (units and B·T mu
   });
 });
 
-describe('the LSTM recurrences on two threads (the own GEMM with its worker)', () => {
-  // B = 40: chunks of 16, 16 and 8 rows; H = 12: 4H = 48, and dz·Uᵀ's 12 columns end in a partial 8-column panel.
+describe('the recurrences on two threads (the own GEMM with its worker)', () => {
+  // B = 40: chunks of 16, 16 and 8 rows; H = 12: the products' 12, 24 (GRU) and 36 columns end in partial 8-column panels.
   const dims: Dims = [40, 6, 3, 12];
 
   it.each([
-    ['forwards', false],
-    ['goBackwards', true],
-  ] as const)('%s: outputs and gradients equal the unfused layer on cpu, and the two-thread route ran', async (name, goBackwards) => {
-    const layer = makeLayer('lstm', { recurrentActivation: 'sigmoid', returnSequences: true, returnState: true, goBackwards }, dims);
+    ['lstm', 'forwards', false],
+    ['lstm', 'goBackwards', true],
+    ['gru', 'forwards', false],
+    ['gru', 'goBackwards', true],
+  ] as const)('%s %s: outputs and gradients equal the unfused layer on cpu, and the two-thread route ran', async (kind, name, goBackwards) => {
+    const layer = makeLayer(kind, { recurrentActivation: 'sigmoid', returnSequences: true, returnState: true, goBackwards }, dims);
     const report = await wasmMatMulThreads();
     // This machine has a second core for the worker (CI's has); with one, the one-thread route runs and is checked above.
     expect(report.threads, report.reason).toBe(2);
-    const fused = outputsAndGradients('lstm', layer, dims);
+    const fused = outputsAndGradients(kind, layer, dims);
     const ran = (await wasmMatMulThreads()).recurrences - report.recurrences;
     expect(ran, 'forward and backward recurrences on two threads').toBe(2);
-    const unfused = await onBackend('cpu', () => outputsAndGradients('lstm', layer, dims));
-    expectClose(fused, unfused, `lstm on two threads, ${name}`);
+    const unfused = await onBackend('cpu', () => outputsAndGradients(kind, layer, dims));
+    expectClose(fused, unfused, `${kind} on two threads, ${name}`);
     layer.dispose();
   });
 });

@@ -35,6 +35,11 @@ export interface GatePasses {
   lstmForwardRows(...pointersNRowsStrides: number[]): void;
   /** {@link lstmBackward} on `rows` rows (as {@link lstmForwardRows}). */
   lstmBackwardRows(...pointersNRowsStrides: number[]): void;
+  /** The GRU passes on `rows` rows (as {@link lstmForwardRows}). */
+  gruForwardGatesRows(...pointersNRowsStrides: number[]): void;
+  gruForwardOutputRows(...pointersNRowsStrides: number[]): void;
+  gruBackwardOutputRows(...pointersNRowsStrides: number[]): void;
+  gruBackwardGatesRows(...pointersNRowsStrides: number[]): void;
   /** z, r and r·h₋₁. */
   gruForwardGates(xz: number, xr: number, rz: number, rr: number, hp: number, gz: number, gr: number, rhStep: number, rhSeq: number, n: number): void;
   /** hh and h. */
@@ -178,11 +183,12 @@ function gruSpecs(act: number, ract: number): KernelSpec[] {
   }
 
   return [
-    { name: 'gruForwardGates', inputs: ['xz', 'xr', 'rz', 'rr', 'hp'], outputs: ['gz', 'gr', 'rhStep', 'rhSeq'], scalars: [], body: gates.statements },
-    { name: 'gruForwardOutput', inputs: ['xh', 'rech', 'gz', 'hp'], outputs: ['ghh', 'h', 'y'], scalars: [], body: output.statements },
-    { name: 'gruBackwardOutput', inputs: ['dy', 'dhn', 'gz', 'ghh', 'hp'], outputs: ['dhp', 'dz', 'dah', 'dahAll', 'dahZ'], scalars: [], body: back.statements },
+    { name: 'gruForwardGates', rows: true, inputs: ['xz', 'xr', 'rz', 'rr', 'hp'], outputs: ['gz', 'gr', 'rhStep', 'rhSeq'], scalars: [], body: gates.statements },
+    { name: 'gruForwardOutput', rows: true, inputs: ['xh', 'rech', 'gz', 'hp'], outputs: ['ghh', 'h', 'y'], scalars: [], body: output.statements },
+    { name: 'gruBackwardOutput', rows: true, inputs: ['dy', 'dhn', 'gz', 'ghh', 'hp'], outputs: ['dhp', 'dz', 'dah', 'dahAll', 'dahZ'], scalars: [], body: back.statements },
     {
       name: 'gruBackwardGates',
+      rows: true,
       inputs: ['drh', 'gr', 'hp', 'dhp', 'dz', 'rh'],
       outputs: ['dhpOut', 'dzrZ', 'dzrR', 'zZ', 'zR', 'zrZ', 'zrR', 'hpOut', 'rhOut'],
       scalars: [],

@@ -8,7 +8,9 @@
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
+import { onTwoThreadGemm } from '../gemm/gemm-mat-mul.js';
 import { gatePasses } from './gate-simd.js';
+import { gruBackwardOnTwoThreads, gruForwardOnTwoThreads } from './gru-two-threads.js';
 import { activateRange, derivative, type RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 import { copyFloats, inputProjection, onRecurrentHeap, sequenceInputs, timeIndex, weightGradients } from './sequence-kernel-frame.js';
 
@@ -44,15 +46,18 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
     const { backend } = args;
     return onRecurrentHeap(backend, native, (heap, outputs) => {
       const xw = inputProjection(heap, g, x, kernel, bias);
-      // Two recurrent products per step, unlike the LSTM's one: r must be known before (r·h₋₁)·U_h.
-      const uZr = columns(heap, recurrentKernel, H, 0, 2 * H);
-      const uH = columns(heap, recurrentKernel, H, 2 * H, H);
       const y = heap.output([B, T, H]);
       const hLast = heap.output([B, H]);
       const gates = heap.output([T, B, G]);
       const rh = heap.output([T, B, H]);
       outputs.push(y, hLast, gates, rh);
       const simd = gatePasses(backend, act, ract);
+      if (simd !== undefined && onTwoThreadGemm((gemm) => gruForwardOnTwoThreads(gemm, heap, g, { xw, recurrentKernel, h0 }, { y, hLast, gates, rh }))) {
+        return outputs;
+      }
+      // Two recurrent products per step, unlike the LSTM's one: r must be known before (r·h₋₁)·U_h.
+      const uZr = columns(heap, recurrentKernel, H, 0, 2 * H);
+      const uH = columns(heap, recurrentKernel, H, 2 * H, H);
       let hPrev = viewAs(h0, [1, B, H]);
       for (let s = 0; s < T; s++) {
         const t = timeIndex(g, s);
@@ -142,6 +147,16 @@ export function createGruSequenceGradKernel(native: RecurrentNativeKernels): Ker
     const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G, act, ract } = g;
     const { backend } = args;
     return onRecurrentHeap(backend, native, (heap, outputs) => {
+      const simd = gatePasses(backend, act, ract);
+      if (simd !== undefined) {
+        const out = { dZ: heap.temp([B * T, G]), dKernel: heap.temp([D, G]), dRecurrent: heap.temp([H, G]), dBias: heap.temp([G]), dh0: heap.temp([B, H]) };
+        if (onTwoThreadGemm((gemm) => gruBackwardOnTwoThreads(gemm, heap, g, { dy, dhLast, x, recurrentKernel, h0, y, gates, rh }, out))) {
+          outputs.push(heap.release(out.dZ, [B, T, G]), heap.release(out.dKernel, [D, G]), heap.release(out.dRecurrent, [H, G]));
+          outputs.push(heap.release(out.dBias, [G]), heap.release(out.dh0, [B, H]));
+          return outputs;
+        }
+        for (const info of Object.values(out)) heap.free(info);
+      }
       const uZrT = heap.transposed(columns(heap, recurrentKernel, H, 0, 2 * H), H, 2 * H); // [1, 2H, H]
       const uHT = heap.transposed(columns(heap, recurrentKernel, H, 2 * H, H), H, H); // [1, H, H]
       const dZ = heap.temp([1, B * T, G]);
@@ -153,7 +168,6 @@ export function createGruSequenceGradKernel(native: RecurrentNativeKernels): Ker
       const dhNext = heap.copy(dhLast, [B, H]);
       const dhPrev = heap.temp([B, H]);
       const dzGate = heap.temp([B, H]);
-      const simd = gatePasses(backend, act, ract);
       for (let s = T - 1; s >= 0; s--) {
         const t = timeIndex(g, s);
         const dAh = heap.temp([1, B, H]);

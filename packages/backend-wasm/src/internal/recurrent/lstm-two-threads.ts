@@ -13,13 +13,11 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { GemmExports } from '../gemm/gemm-module.js';
-import type { SharedGemm, SharedTask, SharedTaskModule } from '../gemm/two-thread-gemm.js';
-import { gateModule, type GatePasses } from './gate-simd.js';
+import type { SharedGemm, SharedTask } from '../gemm/two-thread-gemm.js';
+import type { GatePasses } from './gate-simd.js';
 import type { RecurrentHeap } from './recurrent-heap.js';
 import type { SequenceGeometry } from './sequence-kernel-frame.js';
-
-/** Rows of the batch per chunk: a multiple of the GEMM's 4-row tiles, so no tile holds rows of two threads. */
-export const ROWS_PER_CHUNK = 16;
+import { copyIn, copyOut, ROWS_PER_CHUNK, sequenceWorkspace, sumParts, writeParams } from './two-thread-workspace.js';
 
 /** The forward task's int32 parameters, in this order at its `params` (sizes, then byte offsets). */
 const FORWARD_PARAMS = 15;
@@ -134,38 +132,6 @@ export function lstmBackwardRows(gemm: GemmExports, gates: GatePasses, ints: Int
 const FORWARD: SharedTask<GatePasses> = { id: 1, run: lstmForwardRows };
 const BACKWARD: SharedTask<GatePasses> = { id: 2, run: lstmBackwardRows };
 
-/** Bytes read past an operand's end by the GEMM's packing (gemm-module.ts), kept inside the workspace. */
-const SLACK_BYTES = 64;
-
-/** Byte offsets of named float arrays laid out one after another in a workspace (64-aligned, with slack). */
-function layout<K extends string>(base: number, floats: Record<K, number>): { readonly at: Record<K, number>; readonly bytes: number } {
-  const at = {} as Record<K, number>;
-  let end = base;
-  for (const key of Object.keys(floats) as K[]) {
-    at[key] = end;
-    end = Math.ceil((end + 4 * floats[key] + SLACK_BYTES) / 64) * 64;
-  }
-  return { at, bytes: end - base };
-}
-
-/** The gate module for `g`'s activations on the GEMM's shared memory, or undefined where it cannot run there. */
-function sharedGates(gemm: SharedGemm, g: SequenceGeometry): SharedTaskModule<GatePasses> | undefined {
-  const module = gateModule(g.act, g.ract);
-  const compiled = module.compiled(true);
-  const calls = module.for(gemm.memory as never);
-  return compiled === undefined || calls === undefined ? undefined : { id: 1 + g.act * 8 + g.ract, compiled, calls };
-}
-
-/** Copies `count` floats between tfjs' heap and the shared memory (element offsets). */
-function copyIn(heap: RecurrentHeap, gemm: SharedGemm, src: TensorInfo, dstByte: number, count: number): void {
-  const from = heap.offset(src);
-  gemm.floats().set(heap.f32().subarray(from, from + count), dstByte / 4);
-}
-
-function copyOut(heap: RecurrentHeap, gemm: SharedGemm, srcByte: number, dst: TensorInfo, count: number): void {
-  heap.f32().set(gemm.floats().subarray(srcByte / 4, srcByte / 4 + count), heap.offset(dst));
-}
-
 /** The forward kernel's outputs, allocated by the caller: y [B,T,H], gates [T,B,G], cSeq, tcSeq [T,B,H], hLast, cLast [B,H]. */
 export interface LstmForwardOutputs {
   readonly y: TensorInfo;
@@ -187,17 +153,13 @@ export function lstmForwardOnTwoThreads(
   inputs: { readonly xw: TensorInfo; readonly recurrentKernel: TensorInfo; readonly h0: TensorInfo; readonly c0: TensorInfo },
   out: LstmForwardOutputs,
 ): boolean {
-  const module = sharedGates(gemm, g);
-  if (module === undefined) return false;
   const { batch: B, steps: T, units: H, gateWidth: G } = g;
-  const chunks = Math.ceil(B / ROWS_PER_CHUNK);
-  const base = gemm.workspace(0);
-  const { at, bytes } = layout(base, {
+  const workspace = sequenceWorkspace(gemm, g, (chunks) => ({
     params: FORWARD_PARAMS, u: H * G, packedU: ((G + 7) >> 3) * 8 * H, xw: B * T * G, hSeq: (T + 1) * B * H, rec: B * G,
     gates: T * B * G, cSeq: T * B * H, tcSeq: T * B * H, y: B * T * H, c0: B * H, scratch: 8 * chunks,
-  });
-  gemm.workspace(bytes);
-  const reverse = g.goBackwards ? 1 : 0;
+  }));
+  if (workspace === undefined) return false;
+  const { module, at, chunks, reverse } = workspace;
   writeParams(gemm, at.params, [B, T, H, ROWS_PER_CHUNK, reverse, at.xw, at.packedU, at.hSeq, at.rec, at.gates, at.cSeq, at.tcSeq, at.y, at.c0, at.scratch]);
   const prepare = (): void => {
     copyIn(heap, gemm, inputs.recurrentKernel, at.u, H * G);
@@ -248,20 +210,16 @@ export interface LstmBackwardOutputs {
  * False (nothing written) where the gate passes cannot run on the shared memory.
  */
 export function lstmBackwardOnTwoThreads(gemm: SharedGemm, heap: RecurrentHeap, g: SequenceGeometry, inputs: LstmBackwardInputs, out: LstmBackwardOutputs): boolean {
-  const module = sharedGates(gemm, g);
-  if (module === undefined) return false;
   const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G } = g;
-  const chunks = Math.ceil(B / ROWS_PER_CHUNK);
   const gPanels = (G + 7) >> 3;
-  const base = gemm.workspace(0);
-  const { at, bytes } = layout(base, {
+  const workspace = sequenceWorkspace(gemm, g, (chunks) => ({
     params: BACKWARD_PARAMS, u: H * G, packedUT: ((H + 7) >> 3) * 8 * G, dy: B * T * H, gates: T * B * G, cSeq: T * B * H, tcSeq: T * B * H,
     y: B * T * H, h0: B * H, c0: B * H, dzStep: B * G, dZ: B * T * G, hPrevAll: B * T * H, dc: B * H, dhA: B * H, dhB: B * H, scratch: 8 * chunks,
     x: B * T * D, ones: ROWS_PER_CHUNK * T, packedDz: chunks * gPanels * 8 * ROWS_PER_CHUNK * T, dUParts: chunks * H * G, dWParts: chunks * D * G,
     dBParts: chunks * G,
-  });
-  gemm.workspace(bytes);
-  const reverse = g.goBackwards ? 1 : 0;
+  }));
+  if (workspace === undefined) return false;
+  const { module, at, chunks, reverse } = workspace;
   const sizes = [B, T, H, ROWS_PER_CHUNK, reverse];
   const recurrence = [at.dy, at.gates, at.cSeq, at.tcSeq, at.y, at.h0, at.c0, at.packedUT, at.dzStep, at.dZ, at.hPrevAll, at.dc, at.dhA, at.dhB, at.scratch];
   writeParams(gemm, at.params, [...sizes, ...recurrence, D, at.x, at.ones, at.packedDz, at.dUParts, at.dWParts, at.dBParts]);
@@ -284,20 +242,4 @@ export function lstmBackwardOnTwoThreads(gemm: SharedGemm, heap: RecurrentHeap, 
   sumParts(heap, gemm, at.dWParts, chunks, out.dKernel, D * G);
   sumParts(heap, gemm, at.dBParts, chunks, out.dBias, G);
   return true;
-}
-
-/** dst = Σ over the chunks, in chunk order, of the `count` floats each chunk left at `parts` + chunk · count. */
-function sumParts(heap: RecurrentHeap, gemm: SharedGemm, parts: number, chunks: number, dst: TensorInfo, count: number): void {
-  copyOut(heap, gemm, parts, dst, count);
-  const floats = gemm.floats();
-  const f32 = heap.f32();
-  const out = heap.offset(dst);
-  for (let chunk = 1; chunk < chunks; chunk++) {
-    const from = parts / 4 + chunk * count;
-    for (let i = 0; i < count; i++) f32[out + i] = f32[out + i]! + floats[from + i]!;
-  }
-}
-
-function writeParams(gemm: SharedGemm, params: number, values: readonly number[]): void {
-  gemm.ints().set(values, params / 4);
 }

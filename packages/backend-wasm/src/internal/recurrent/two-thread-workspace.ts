@@ -1,0 +1,95 @@
+/**
+ * What the LSTM's and the GRU's two-thread recurrences (lstm-two-threads.ts, gru-two-threads.ts) share: the chunk size,
+ * the workspace layout in the own GEMM's shared memory, the gate module instantiated there, copies between tfjs' heap
+ * and the shared memory, the parameters block, and the sum of the chunks' partial weight gradients.
+ */
+import type { TensorInfo } from '@tensorflow/tfjs';
+import type { SharedGemm, SharedTaskModule } from '../gemm/two-thread-gemm.js';
+import { gateModule, type GatePasses } from './gate-simd.js';
+import type { RecurrentHeap } from './recurrent-heap.js';
+import type { SequenceGeometry } from './sequence-kernel-frame.js';
+
+/** Rows of the batch per chunk: a multiple of the GEMM's 4-row tiles, so no tile holds rows of two threads. */
+export const ROWS_PER_CHUNK = 16;
+
+/** Bytes read past an operand's end by the GEMM's packing (gemm-module.ts), kept inside the workspace. */
+const SLACK_BYTES = 64;
+
+/** What a two-thread recurrence needs before its task runs. */
+export interface SequenceWorkspace<K extends string> {
+  /** The gate passes on the shared memory. */
+  readonly module: SharedTaskModule<GatePasses>;
+  /** Byte offsets of the workspace's arrays. */
+  readonly at: Record<K, number>;
+  /** Chunks of {@link ROWS_PER_CHUNK} batch rows. */
+  readonly chunks: number;
+  /** 1 under `goBackwards`. */
+  readonly reverse: 0 | 1;
+}
+
+/**
+ * The gate module on the shared memory and a workspace for `floats(chunks)` (named array sizes, in floats); undefined
+ * where the recurrence cannot run on two threads: no SIMD gate passes there, or a workspace too large (a very long or
+ * wide sequence: the one-thread route then runs, and the own GEMM stays on for everything else).
+ */
+export function sequenceWorkspace<K extends string>(gemm: SharedGemm, g: SequenceGeometry, floats: (chunks: number) => Record<K, number>): SequenceWorkspace<K> | undefined {
+  const module = sharedGates(gemm, g);
+  if (module === undefined) return undefined;
+  const chunks = Math.ceil(g.batch / ROWS_PER_CHUNK);
+  const at = reserve(gemm, floats(chunks));
+  return at === undefined ? undefined : { module, at, chunks, reverse: g.goBackwards ? 1 : 0 };
+}
+
+/** Reserves a workspace for named float arrays laid out one after another; their byte offsets, or undefined when it would not fit. */
+function reserve<K extends string>(gemm: SharedGemm, floats: Record<K, number>): Record<K, number> | undefined {
+  const { at, bytes } = layout(gemm.workspace(0), floats);
+  if (!gemm.fits(bytes)) return undefined;
+  gemm.workspace(bytes);
+  return at;
+}
+
+/** Byte offsets of named float arrays laid out one after another from `base` (64-aligned, with slack). */
+function layout<K extends string>(base: number, floats: Record<K, number>): { readonly at: Record<K, number>; readonly bytes: number } {
+  const at = {} as Record<K, number>;
+  let end = base;
+  for (const key of Object.keys(floats) as K[]) {
+    at[key] = end;
+    end = Math.ceil((end + 4 * floats[key] + SLACK_BYTES) / 64) * 64;
+  }
+  return { at, bytes: end - base };
+}
+
+/** The gate module for `g`'s activations on the GEMM's shared memory, or undefined where it cannot run there. */
+function sharedGates(gemm: SharedGemm, g: SequenceGeometry): SharedTaskModule<GatePasses> | undefined {
+  const module = gateModule(g.act, g.ract);
+  const compiled = module.compiled(true);
+  const calls = module.for(gemm.memory as never);
+  return compiled === undefined || calls === undefined ? undefined : { id: 1 + g.act * 8 + g.ract, compiled, calls };
+}
+
+/** Copies `count` floats between tfjs' heap and the shared memory (element offsets). */
+export function copyIn(heap: RecurrentHeap, gemm: SharedGemm, src: TensorInfo, dstByte: number, count: number): void {
+  const from = heap.offset(src);
+  gemm.floats().set(heap.f32().subarray(from, from + count), dstByte / 4);
+}
+
+export function copyOut(heap: RecurrentHeap, gemm: SharedGemm, srcByte: number, dst: TensorInfo, count: number): void {
+  heap.f32().set(gemm.floats().subarray(srcByte / 4, srcByte / 4 + count), heap.offset(dst));
+}
+
+/** dst = Σ over the chunks, in chunk order, of the `count` floats each chunk left at `parts` + chunk · count. */
+export function sumParts(heap: RecurrentHeap, gemm: SharedGemm, parts: number, chunks: number, dst: TensorInfo, count: number): void {
+  copyOut(heap, gemm, parts, dst, count);
+  const floats = gemm.floats();
+  const f32 = heap.f32();
+  const out = heap.offset(dst);
+  for (let chunk = 1; chunk < chunks; chunk++) {
+    const from = parts / 4 + chunk * count;
+    for (let i = 0; i < count; i++) f32[out + i] = f32[out + i]! + floats[from + i]!;
+  }
+}
+
+/** Writes a task's int32 parameters at byte `params`. */
+export function writeParams(gemm: SharedGemm, params: number, values: readonly number[]): void {
+  gemm.ints().set(values, params / 4);
+}
