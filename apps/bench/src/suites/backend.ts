@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { wasmMatMulThreads } from '@fitstream/backend-wasm';
 import { applyOptimizerUpdate, selectBackend } from '@fitstream/core';
-import { kerasContenders, startKerasPeers, type KerasContenderId } from '../keras/keras-contenders.js';
+import { KERAS_STEPS, kerasContenders, startKerasPeers, type KerasContenderId } from '../keras/keras-contenders.js';
 import type { KerasPeer } from '../keras/keras-peer.js';
 import { median, pairedRatio, round, rowCollector, type BenchRow, type SuiteResult } from '../rows.js';
 import { measureRounds, modelFitContender, quickSteps, trainerContender, useBackend, type Contender } from './contenders.js';
@@ -39,13 +39,18 @@ export interface BackendSuiteOptions {
  */
 type ContenderId = 'fitstream' | 'fitstream_xnnpack' | 'tfjs_cpu' | 'tfjs_wasm' | 'matmul_floor';
 
-/** Steps per round of each contender (one epoch = steps × 64 samples): ≈0.3–3 s a round; a cpu CNN step takes seconds. */
+/**
+ * Steps per round of each contender (one epoch = steps × 64 samples): ≈0.3–3 s a round; a cpu CNN step takes seconds.
+ * fitstream's rounds have as many steps as the Keras peer's (KERAS_STEPS), so that each side's per-fit cost (set-up,
+ * the first steps' warm-up) weighs alike in the ratio: with 16 steps against Keras's 48, an LSTM round measured ≈ 12 ms
+ * a step where a longer run settles at ≈ 9.5.
+ */
 const STEPS: Readonly<Record<ModelName, Partial<Record<ContenderId, number>>>> = {
-  mlp: { fitstream: 48, fitstream_xnnpack: 48, tfjs_cpu: 4, tfjs_wasm: 16, matmul_floor: 20 },
-  cnn: { fitstream: 16, tfjs_cpu: 1 },
-  lstm: { fitstream: 16, fitstream_xnnpack: 16, tfjs_cpu: 2, tfjs_wasm: 8 },
-  cnn_large: { fitstream: 2, fitstream_xnnpack: 2 },
-  gru: { fitstream: 16, tfjs_cpu: 2, tfjs_wasm: 8 },
+  mlp: { fitstream: KERAS_STEPS.mlp, fitstream_xnnpack: KERAS_STEPS.mlp, tfjs_cpu: 4, tfjs_wasm: 16, matmul_floor: 20 },
+  cnn: { fitstream: KERAS_STEPS.cnn, tfjs_cpu: 1 },
+  lstm: { fitstream: KERAS_STEPS.lstm, fitstream_xnnpack: KERAS_STEPS.lstm, tfjs_cpu: 2, tfjs_wasm: 8 },
+  cnn_large: { fitstream: KERAS_STEPS.cnn_large, fitstream_xnnpack: KERAS_STEPS.cnn_large },
+  gru: { fitstream: KERAS_STEPS.gru, tfjs_cpu: 2, tfjs_wasm: 8 },
 };
 
 /** Issue 18's goals for fitstream (wasm) ÷ Keras 3 `model.fit` on TensorFlow's CPU build. */
