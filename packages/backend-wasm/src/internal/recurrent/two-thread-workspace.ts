@@ -67,12 +67,13 @@ function sharedGates(gemm: SharedGemm, g: SequenceGeometry): SharedTaskModule<Ga
   return compiled === undefined || calls === undefined ? undefined : { id: 1 + g.act * 8 + g.ract, compiled, calls };
 }
 
-/** Copies `count` floats between tfjs' heap and the shared memory (element offsets). */
+/** Copies `count` floats of `src` on tfjs' heap into the shared memory at byte `dstByte`. */
 export function copyIn(heap: RecurrentHeap, gemm: SharedGemm, src: TensorInfo, dstByte: number, count: number): void {
   const from = heap.offset(src);
   gemm.floats().set(heap.f32().subarray(from, from + count), dstByte / 4);
 }
 
+/** Copies `count` floats from the shared memory at byte `srcByte` into `dst` on tfjs' heap. */
 export function copyOut(heap: RecurrentHeap, gemm: SharedGemm, srcByte: number, dst: TensorInfo, count: number): void {
   heap.f32().set(gemm.floats().subarray(srcByte / 4, srcByte / 4 + count), heap.offset(dst));
 }
