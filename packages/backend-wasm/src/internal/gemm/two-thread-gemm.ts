@@ -334,8 +334,10 @@ class SharedMemoryGemm implements SharedGemm {
   /** The worker once ready; until then every compute runs on the calling thread. */
   #attached: AttachedWorker | undefined;
   #starting: Promise<void> | undefined;
-  /** Tasks and modules the worker has been sent (by id). */
-  readonly #posted = new Set<string>();
+  /** Task ids the worker has been sent the source of. */
+  readonly #postedTasks = new Set<number>();
+  /** Module ids the worker has been sent the compiled module of. */
+  readonly #postedModules = new Set<number>();
 
   constructor(
     readonly memory: SharedMemory,
@@ -482,14 +484,15 @@ class SharedMemoryGemm implements SharedGemm {
     if (attached === undefined) {
       mine();
     } else {
-      // The worker reads what it lacks off its port when the job names it (gemm-worker-source.ts).
-      for (const [key, message] of [
-        [`task ${task.id}`, { task: task.id, source: task.run.toString() }],
-        [`module ${module.id}`, { module: module.id, compiled: module.compiled }],
-      ] as const) {
-        if (this.#posted.has(key)) continue;
-        attached.port.postMessage(message);
-        this.#posted.add(key);
+      // The worker reads what it lacks off its port when the job names it (gemm-worker-source.ts). Each is posted once;
+      // the messages are built only then (the task's source text is a `toString()` of the function).
+      if (!this.#postedTasks.has(task.id)) {
+        attached.port.postMessage({ task: task.id, source: task.run.toString() });
+        this.#postedTasks.add(task.id);
+      }
+      if (!this.#postedModules.has(module.id)) {
+        attached.port.postMessage({ module: module.id, compiled: module.compiled });
+        this.#postedModules.add(module.id);
       }
       this.#onBothThreads(attached, mine);
     }
