@@ -110,8 +110,9 @@ describe('createTwoThreadGemm: C = op(A)·op(B)', () => {
   it('shares the job out in chunks that the two threads take between them (all of them, once)', () => {
     const a = new Float32Array(64 * 784).fill(1);
     const b = new Float32Array(784 * 256).fill(1);
+    // One thread takes every chunk (of columns too: each packed just before its products).
     gemm.matMul(a, b, { m: 64, k: 784, n: 256 }, 1);
-    expect(gemm.lastChunks()).toEqual({ main: 1, worker: 0 });
+    expect(gemm.lastChunks()).toEqual({ main: 16, worker: 0 });
     const c = gemm.matMul(a, b, { m: 64, k: 784, n: 256 }, 2);
     const { main, worker } = gemm.lastChunks();
     expect(main + worker).toBe(16); // 32 panels of 8 columns, two per chunk
