@@ -29,7 +29,7 @@ const MISSING = [
   'FitstreamBatchNormTrain',
   'FitstreamBatchNormTrainGrad',
 ];
-const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'GatherV2', 'Slice', 'Identity', 'Cast', 'Tile', 'Sum', 'Add'];
+const REPLACED = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'Conv2DBackpropInput', 'MaxPool', 'MaxPoolGrad', 'GatherV2', 'Slice', 'Identity', 'Cast', 'Tile', 'Sum', 'Add'];
 const ALL = [...REPLACED, ...MISSING];
 
 function snapshot(backend: string): Map<string, tf.KernelConfig | undefined> {
@@ -90,6 +90,7 @@ describe('installWasmKernels', () => {
     const onlyEmbedding = installWasmKernels(tf, {
       matMulTranspose: false,
       convGradients: false,
+      convForward: false,
       depthwiseGradients: false,
       poolGradients: false,
       stepFusions: false,
@@ -104,7 +105,7 @@ describe('installWasmKernels', () => {
     expect(onlyEmbedding).toEqual({ registered: ['UnsortedSegmentSum'], replaced: [] });
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(native.get('BatchMatMul'));
 
-    const withMatMul = installWasmKernels(tf, { convGradients: false, depthwiseGradients: false, poolGradients: false, stepFusions: false, batchCopies: false, optimizerUpdates: false, sharedIdentity: false, activationGradients: false, broadcastKernels: false, batchNormTraining: false });
+    const withMatMul = installWasmKernels(tf, { convGradients: false, convForward: false, depthwiseGradients: false, poolGradients: false, stepFusions: false, batchCopies: false, optimizerUpdates: false, sharedIdentity: false, activationGradients: false, broadcastKernels: false, batchNormTraining: false });
     expect(withMatMul.replaced.sort()).toEqual(['BatchMatMul', '_FusedMatMul']);
     uninstallWasmKernels(tf);
   });

@@ -25,11 +25,13 @@ import {
 } from './dense/step-kernels.js';
 import { createConv2DBackpropFilterKernel } from './kernels/conv2d-backprop-filter.js';
 import { createConv2DBackpropInputKernel } from './kernels/conv2d-backprop-input.js';
+import { createConv2DKernel } from './kernels/conv2d-single-channel.js';
 import { createDepthwiseConv2dBackpropFilterKernel } from './kernels/depthwise-conv2d-backprop-filter.js';
 import { createDepthwiseConv2dBackpropInputKernel } from './kernels/depthwise-conv2d-backprop-input.js';
 import { createFusedMatMulKernel } from './kernels/fused-mat-mul-transpose.js';
 import { createGatherV2Kernel } from './kernels/gather-v2.js';
 import { createMaxPoolGradKernel } from './kernels/max-pool-grad.js';
+import { createMaxPoolKernel } from './kernels/max-pool.js';
 import { createSliceKernel } from './kernels/slice.js';
 import { createIdentityKernel } from './kernels/identity.js';
 import { createCastKernel } from './kernels/cast.js';
@@ -74,6 +76,13 @@ export interface WasmKernelOptions {
   readonly ownGemm?: boolean;
   /** `Conv2DBackpropFilter` (missing natively) and a faster `Conv2DBackpropInput` (stride 1, and strided with ≥ 4 input channels). */
   readonly convGradients?: boolean;
+  /**
+   * Forward kernels of a small CNN as WebAssembly SIMD loops: `Conv2D` with one input channel at stride 1 (a first
+   * layer on grey images; XNNPACK has nothing to vectorise over in its inner dimension), register-blocked, and the
+   * 2×2 / stride-2 `MaxPool` over even sizes with channels a multiple of 4. Other convolutions and pools run the stock
+   * kernels.
+   */
+  readonly convForward?: boolean;
   /** `UnsortedSegmentSum` (missing natively; the gradient of gather, i.e. of Embedding). */
   readonly embeddingGradient?: boolean;
   /** `DepthwiseConv2dNativeBackpropFilter` and `DepthwiseConv2dNativeBackpropInput` (both missing natively). */
@@ -189,6 +198,10 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
           minInChannelsForStrided: 4,
         }),
     },
+  ],
+  convForward: [
+    { name: 'Conv2D', create: ({ tf, table, current }) => createConv2DKernel(tf, table, requireOriginal('Conv2D', current)) },
+    { name: 'MaxPool', create: ({ tf, current }) => createMaxPoolKernel(tf, requireOriginal('MaxPool', current)) },
   ],
   embeddingGradient: [{ name: 'UnsortedSegmentSum', create: () => createUnsortedSegmentSumKernel() }],
   depthwiseGradients: [

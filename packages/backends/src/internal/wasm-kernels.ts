@@ -26,6 +26,8 @@ export interface WasmKernelGroups {
   readonly ownGemm?: boolean;
   /** `Conv2DBackpropFilter` (missing in stock wasm) and a faster `Conv2DBackpropInput`. */
   readonly convGradients?: boolean;
+  /** `Conv2D` with one input channel at stride 1 (a first layer on grey images) and the 2×2 / stride-2 `MaxPool` as SIMD loops. */
+  readonly convForward?: boolean;
   /** `UnsortedSegmentSum` (missing in stock wasm; the gradient of Embedding). */
   readonly embeddingGradient?: boolean;
   /** `DepthwiseConv2dNativeBackpropFilter` / `…Input` (missing in stock wasm). */

@@ -104,6 +104,38 @@ describe('Conv2DBackpropFilter on wasm', () => {
     expect(worst.record(relativeError(wasm.values, cpu.values), 'one input channel, batch 16')).toBeLessThanOrEqual(TOLERANCE);
   });
 
+  it.each([
+    ['kw 5 (tap blocks 2, 2, 1), 20 channels (groups 4 + 1), same', [3, 7, 9, 1], [3, 5, 1, 20], 'same'],
+    ['2×4, 8 channels, valid', [2, 9, 8, 1], [2, 4, 1, 8], 'valid'],
+  ] as const)('sums a one-input-channel gradient in float32, image by image in position order: %s', (where, xShape, filterShape, pad) => {
+    const attrs = { strides: 1, pad, dataFormat: 'NHWC', filterShape: [...filterShape] };
+    const g = geometry([...xShape], [...filterShape], attrs, false);
+    const x = randomTensor([...xShape], 31);
+    const dy = randomTensor([g.batch, g.outHeight, g.outWidth, g.outChannels], 32);
+    const [, inHeight, inWidth] = xShape;
+    const [kh, kw, , co] = filterShape;
+    const expected = new Float32Array(kh * kw * co);
+    for (let b = 0; b < g.batch; b++) {
+      const partial = new Float32Array(kh * kw * co);
+      for (let r = 0; r < g.outHeight; r++) {
+        for (let q = 0; q < g.outWidth; q++) {
+          for (let t = 0; t < kh * kw; t++) {
+            const row = r + Math.floor(t / kw) - g.padTop;
+            const column = q + (t % kw) - g.padLeft;
+            const value = row >= 0 && row < inHeight && column >= 0 && column < inWidth ? (x.values[(b * inHeight + row) * inWidth + column] ?? 0) : 0;
+            for (let o = 0; o < co; o++) {
+              const d = dy.values[((b * g.outHeight + r) * g.outWidth + q) * co + o] ?? 0;
+              partial[t * co + o] = Math.fround((partial[t * co + o] ?? 0) + Math.fround(value * d));
+            }
+          }
+        }
+      }
+      partial.forEach((v, i) => (expected[i] = Math.fround((expected[i] ?? 0) + v)));
+    }
+    const actual = runKernelOnHost('Conv2DBackpropFilter', { x, dy }, attrs);
+    expect(Array.from(actual.values), where).toEqual(Array.from(expected));
+  });
+
   /** Runs a kernel made with `maxColsElements` on wasm and the cpu kernel; returns the relative error. */
   async function withGemm(maxColsElements: number, xShape: number[], filterShape: number[], pad: Pad, seed: number): Promise<number> {
     const kernel = createConv2DBackpropFilterKernel(tf, resolveKernelTable(tf), { matMul: tf.getKernel('BatchMatMul', 'wasm').kernelFunc, maxColsElements });

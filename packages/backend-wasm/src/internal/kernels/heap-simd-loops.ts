@@ -1,17 +1,15 @@
 /**
- * Two loops of the convolutional training step as WebAssembly SIMD functions on the tfjs wasm heap, four f32 lanes
+ * Loops of the convolutional training step as WebAssembly SIMD functions on the tfjs wasm heap, four f32 lanes
  * (channels) at a time:
  *
- * - `maxPoolGrad2x2`: the 2×2 / stride-2 max-pooling gradient (the common `maxPooling2d({ poolSize: 2 })`), every
- *   window read and every dx element written once;
+ * - `maxPool2x2` and `maxPoolGrad2x2`: the 2×2 / stride-2 max pool (the common `maxPooling2d({ poolSize: 2 })`) and
+ *   its gradient, every window read and every output written once (max-pool.ts, max-pool-grad.ts);
  * - `sumRows`: the sum over the leading axes of a `[rows, C]` tensor (the bias gradients of conv and dense layers),
  *   each channel summed sequentially in float32 like the stock kernel, without its transpose;
  * - `copyRows`: strided rows to contiguous memory (the im2col rows of conv2d-backprop-filter.ts);
  * - `channelAffine`: out = u·p − (v − m)·q + t with per-channel p, m, q, t (batch normalisation's output and its input
  *   gradient, batch-norm-training.ts);
- * - `addRows`: a per-channel vector added to every row (a conv layer's bias in training, add-channel-bias.ts);
- * - `filterGrad1`: the filter gradient of a stride-1 convolution with one input channel for one image, accumulated
- *   (conv2d-backprop-filter.ts).
+ * - `addRows`: a per-channel vector added to every row (a conv layer's bias in training, add-channel-bias.ts).
  *
  * Why by hand: the scalar JavaScript loop of max-pool-grad.ts costs ≈ 10 ns per input element on this machine (7.5 ms
  * of a 43 ms small-CNN step) and the stock kernel is slower still (and wrong on non-square inputs); the stock `Sum`
@@ -29,6 +27,10 @@
  * and g = dy masked by max(a, b, c, d) > −∞; each output is `v128.and(g, mask)` — exactly dy or +0, as on the cpu.
  * (A window holding NaN can differ from the cpu backend, which skips NaN; `f32x4.max` propagates it.)
  *
+ * maxPool2x2(x, y, rows, outWidth, rowC, rowW): the forward pool of the same geometry, y (`[rows, outWidth, C]`)
+ * = max(max(a, b), max(c, d)) per lane — the window's maximum, as XNNPACK's and the cpu backend's (but for the sign of
+ * a zero maximum and a NaN, which `f32x4.max` propagates).
+ *
  * sumRows(x, out, rows, rowC): out[c] = ((0 + x[0,c]) + x[1,c]) + … over `rows` rows of rowC = C·4 bytes (C a multiple
  * of 4).
  *
@@ -40,10 +42,6 @@
  *
  * addRows(x, b, out, rows, rowC): out[r, c] = x[r, c] + b[c] in float32 for `rows` rows of rowC = C·4 bytes (C a
  * multiple of 4) — a channel bias added to an activation (add-channel-bias.ts).
- *
- * filterGrad1(x, dy, acc, outHeight, outWidth, kh, kw, rowC, rowP): for one image, acc[i, j, :] += x[oh + i, ow + j] ·
- * dy[oh, ow, :] over every output position in row-major order; x is the padded single-channel image (rows of rowP
- * bytes), dy `[outHeight, outWidth, C]` with rowC = C·4 bytes (C a multiple of 4), acc `[kh, kw, C]`.
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
 // The building blocks weight-gradient-simd.ts uses too (the duplicates listing pairs the two import lists).
@@ -52,10 +50,8 @@ import {
   BR_IF,
   doWhile,
   END,
-  F32_LOAD,
   F32X4_ADD,
   F32X4_MUL,
-  F32X4_SPLAT,
   F32X4_SUB,
   get,
   heapLoops,
@@ -125,6 +121,31 @@ function maxPoolBody(): number[] {
   ];
   const code = [I32_CONST, 0, ...set(R), ...get(DY), ...set(YP), ...doWhile(R, ROWS, perOutputRow), END];
   const entry = [...vec([[...uleb(7), I32], [...uleb(7), V128]]), ...code];
+  return [...uleb(entry.length), ...entry];
+}
+
+// maxPool2x2 locals: parameters x, y, rows, ow, rowC, rowW (0–5), then i32 r j k xp yp (6–10).
+function maxPoolForwardBody(): number[] {
+  const [PX, PY, PROWS, POW, PROWC, PROWW] = [0, 1, 2, 3, 4, 5];
+  const [PR, PJ, PK, PXP, PYP] = [6, 7, 8, 9, 10];
+  const at = (...extra: number[]): number[] => [...get(PXP), ...extra.flatMap((e) => [...get(e), I32_ADD]), ...get(PK), I32_ADD, ...V128_LOAD];
+  const window = [
+    ...get(PYP),
+    ...at(), ...at(PROWC), ...F32X4_MAX, ...at(PROWW), ...at(PROWW, PROWC), ...F32X4_MAX, ...F32X4_MAX,
+    ...V128_STORE,
+    ...increment(PYP, [I32_CONST, 16]),
+    ...increment(PK, [I32_CONST, 16]),
+  ];
+  const perOutputColumn = [I32_CONST, 0, ...set(PK), ...doWhile(PK, PROWC, window), ...increment(PXP, [...get(PROWC), I32_CONST, 1, I32_SHL]), ...increment(PJ, [I32_CONST, 1])];
+  const perOutputRow = [
+    // xp = x + r·2·rowW
+    ...get(PX), ...get(PR), ...get(PROWW), I32_MUL, I32_CONST, 1, I32_SHL, I32_ADD, ...set(PXP),
+    I32_CONST, 0, ...set(PJ),
+    ...doWhile(PJ, POW, perOutputColumn),
+    ...increment(PR, [I32_CONST, 1]),
+  ];
+  const code = [I32_CONST, 0, ...set(PR), ...get(PY), ...set(PYP), ...doWhile(PR, PROWS, perOutputRow), END];
+  const entry = [...vec([[...uleb(5), I32]]), ...code];
   return [...uleb(entry.length), ...entry];
 }
 
@@ -221,59 +242,29 @@ function addRowsBody(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
-// filterGrad1 locals: parameters x, dy, acc, oh, ow, kh, kw, rowC, rowP (0–8), then i32 r c i j k xr xq yp ap tp (9–18),
-// v128 s (19).
-const [FX, FDY, FACC, FOH, FOW, FKH, FKW, FRC, FRP] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-const [FR, FC, FI, FJ, FK, FXR, FXQ, FYP, FAP, FTP, FS] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-
-function filterGrad1Body(): number[] {
-  const at = (base: number): number[] => [...get(base), ...get(FK), I32_ADD];
-  const channel = [
-    ...at(FAP), ...at(FAP), ...V128_LOAD, ...get(FS), ...at(FYP), ...V128_LOAD, ...F32X4_MUL, ...F32X4_ADD, ...V128_STORE,
-    ...increment(FK, [I32_CONST, 16]),
-  ];
-  const tap = [
-    // s = splat(x at tp + 4j)
-    ...get(FTP), ...get(FJ), I32_CONST, 2, I32_SHL, I32_ADD, ...F32_LOAD, ...F32X4_SPLAT, ...set(FS),
-    I32_CONST, 0, ...set(FK), ...doWhile(FK, FRC, channel),
-    ...increment(FAP, get(FRC)),
-    ...increment(FJ, [I32_CONST, 1]),
-  ];
-  const tapRow = [I32_CONST, 0, ...set(FJ), ...doWhile(FJ, FKW, tap), ...increment(FTP, get(FRP)), ...increment(FI, [I32_CONST, 1])];
-  const position = [
-    ...get(FACC), ...set(FAP), ...get(FXQ), ...set(FTP), I32_CONST, 0, ...set(FI),
-    ...doWhile(FI, FKH, tapRow),
-    ...increment(FYP, get(FRC)), ...increment(FXQ, [I32_CONST, 4]), ...increment(FC, [I32_CONST, 1]),
-  ];
-  const outputRow = [...get(FXR), ...set(FXQ), I32_CONST, 0, ...set(FC), ...doWhile(FC, FOW, position), ...increment(FXR, get(FRP)), ...increment(FR, [I32_CONST, 1])];
-  const code = [...get(FDY), ...set(FYP), ...get(FX), ...set(FXR), I32_CONST, 0, ...set(FR), ...doWhile(FR, FOH, outputRow), END];
-  const entry = [...vec([[...uleb(10), I32], [...uleb(1), V128]]), ...code];
-  return [...uleb(entry.length), ...entry];
-}
-
+type MaxPool2x2 = (x: number, y: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
 type SumRows = (x: number, out: number, rows: number, rowC: number) => void;
 type CopyRows = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number) => void;
 type ChannelAffine = (u: number, v: number, out: number, params: number, rows: number, rowC: number) => void;
 type AddRows = (x: number, b: number, out: number, rows: number, rowC: number) => void;
-type FilterGrad1 = (x: number, dy: number, acc: number, outHeight: number, outWidth: number, kh: number, kw: number, rowC: number, rowP: number) => void;
 
 /** The module's functions. */
 export interface HeapSimdLoops {
+  readonly maxPool2x2: MaxPool2x2;
   readonly maxPoolGrad2x2: MaxPoolGrad2x2;
   readonly sumRows: SumRows;
   readonly copyRows: CopyRows;
   readonly channelAffine: ChannelAffine;
-  readonly filterGrad1: FilterGrad1;
   readonly addRows: AddRows;
 }
 
 const LOOPS = heapLoops<HeapSimdLoops>(() => [
+  { name: 'maxPool2x2', params: i32s(6), code: maxPoolForwardBody() },
   { name: 'maxPoolGrad2x2', params: i32s(7), code: maxPoolBody() },
   { name: 'sumRows', params: i32s(4), code: sumRowsBody() },
   { name: 'copyRows', params: i32s(5), code: copyRowsBody() },
   { name: 'channelAffine', params: i32s(6), code: channelAffineBody() },
-  { name: 'filterGrad1', params: i32s(9), code: filterGrad1Body() },
   { name: 'addRows', params: i32s(5), code: addRowsBody() },
 ]);
 
