@@ -157,7 +157,7 @@ function stopAfterFailure(current: GemmState, error: unknown): void {
 }
 
 /** The epilogue of a fused product: a bias along n and an activation, applied while C is copied out. */
-interface Epilogue {
+export interface Epilogue {
   readonly bias: Float32Array | undefined;
   readonly relu: boolean;
 }
@@ -177,14 +177,24 @@ export function gemmMatMul(
   const { a, b } = inputs;
   const shape = productShape(a, b, attrs);
   if (shape === undefined || !paysOff(shape)) return undefined;
-  let relu = false;
-  if (fused) {
-    const activation = attrs['activation'] ?? 'linear';
-    if (inputs.preluActivationWeights !== undefined || (activation !== 'linear' && activation !== 'relu')) return undefined;
-    if (inputs.bias !== undefined && (inputs.bias.dtype !== 'float32' || sizeOf(inputs.bias.shape) !== shape.n)) return undefined;
-    relu = activation === 'relu';
-  }
-  return runProduct(backend, a, b, shape, fused ? { bias: inputs.bias, relu } : undefined);
+  const epilogue = fused ? fusedEpilogue(inputs, attrs, shape.n) : undefined;
+  if (fused && epilogue === undefined) return undefined;
+  return runProduct(backend, a, b, shape, epilogue);
+}
+
+/**
+ * `_FusedMatMul`'s bias and activation as an epilogue a product can apply itself (bias of n float32 values, linear or
+ * relu), or undefined for any other (PReLU, other activations): the caller's route must compute those.
+ */
+export function fusedEpilogue(
+  inputs: { readonly bias?: TensorInfo | undefined; readonly preluActivationWeights?: TensorInfo | undefined },
+  attrs: NamedAttrMap,
+  n: number,
+): { readonly bias: TensorInfo | undefined; readonly relu: boolean } | undefined {
+  const activation = attrs['activation'] ?? 'linear';
+  if (inputs.preluActivationWeights !== undefined || (activation !== 'linear' && activation !== 'relu')) return undefined;
+  if (inputs.bias !== undefined && (inputs.bias.dtype !== 'float32' || sizeOf(inputs.bias.shape) !== n)) return undefined;
+  return { bias: inputs.bias, relu: activation === 'relu' };
 }
 
 /**
@@ -229,7 +239,7 @@ function runProduct(
 }
 
 /** The GEMM shape of an unbatched float32 product (every axis but the last two is 1), or undefined. */
-function productShape(a: TensorInfo, b: TensorInfo, attrs: NamedAttrMap): Required<GemmShape> | undefined {
+export function productShape(a: TensorInfo, b: TensorInfo, attrs: NamedAttrMap): Required<GemmShape> | undefined {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
   if (!a.shape.slice(0, -2).every((d) => d === 1) || !b.shape.slice(0, -2).every((d) => d === 1)) return undefined;
   const transposeA = attrs['transposeA'] === true;
@@ -253,7 +263,7 @@ function sizeOf(shape: readonly number[]): number {
 }
 
 /** Adds the bias to each row of C and applies relu, in place (one pass over C; a handful of µs for an MLP layer). */
-function applyEpilogue(c: Float32Array, n: number, { bias, relu }: Epilogue): void {
+export function applyEpilogue(c: Float32Array, n: number, { bias, relu }: Epilogue): void {
   if (bias === undefined && !relu) return;
   for (let row = 0; row < c.length; row += n) {
     for (let j = 0; j < n; j++) {

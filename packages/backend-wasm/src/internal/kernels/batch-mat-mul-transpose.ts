@@ -5,11 +5,15 @@
  * back to a naive loop (2.3 GFLOP/s NT, 0.4–1.6 TN, against 28 for NN on this box). Backprop through a dense layer
  * is exactly NT (dX = dY·Wᵀ) and TN (dW = Xᵀ·dY). Materialising the transpose with the wasm `Transpose` kernel is
  * O(n²) and cheap next to the O(n³) product, and gives 3–4× faster MLP and ≈2.2× faster LSTM training.
+ *
+ * Before that route: large unbatched products go to the own GEMM (gemm-mat-mul.ts) and products with a narrow result
+ * (N ≤ 16, e.g. a classifier's last layer) to a SIMD loop that reads op(A) in place (narrow-mat-mul.ts).
  */
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { dim, type KernelScope, type KernelTable, single, withKernelScope } from './wasm-kernel-scope.js';
 import { requireInput, toKernelFunc, type WasmKernelArgs } from './wasm-kernel-types.js';
 import { gemmMatMul } from '../gemm/gemm-mat-mul.js';
+import { narrowMatMul } from './narrow-mat-mul.js';
 
 /**
  * Creates the `BatchMatMul` kernel function.
@@ -52,7 +56,8 @@ export function createTransposingMatMul(
     if (a.dtype !== 'float32' || b.dtype !== 'float32') {
       return original(args);
     }
-    const own = gemmMatMul(backend, { a, b, bias: inputs['bias'], preluActivationWeights: inputs['preluActivationWeights'] }, attrs, passThroughInputs.length > 0);
+    const operands = { a, b, bias: inputs['bias'], preluActivationWeights: inputs['preluActivationWeights'] };
+    const own = gemmMatMul(backend, operands, attrs, passThroughInputs.length > 0) ?? narrowMatMul(backend, operands, attrs, passThroughInputs.length > 0);
     if (own !== undefined) {
       return own;
     }
