@@ -25,6 +25,8 @@ const MISSING = [
   'FitstreamLSTMSequenceGrad',
   'FitstreamGRUSequence',
   'FitstreamGRUSequenceGrad',
+  // a conv layer's bias and relu in training (convForward)
+  'FitstreamConv2DBiasActivation',
   // batch normalisation in training (batchNormTraining)
   'FitstreamBatchNormTrain',
   'FitstreamBatchNormTrainGrad',

@@ -26,6 +26,13 @@ import {
 import { createConv2DBackpropFilterKernel } from './kernels/conv2d-backprop-filter.js';
 import { createConv2DBackpropInputKernel } from './kernels/conv2d-backprop-input.js';
 import { createConv2DKernel } from './kernels/conv2d-single-channel.js';
+import {
+  CONV2D_BIAS_ACTIVATION,
+  createConv2DBiasActivationKernel,
+  patchConvLayer,
+  registerConv2DBiasActivationGradient,
+  restoreConvLayer,
+} from './kernels/conv2d-bias-activation.js';
 import { createDepthwiseConv2dBackpropFilterKernel } from './kernels/depthwise-conv2d-backprop-filter.js';
 import { createDepthwiseConv2dBackpropInputKernel } from './kernels/depthwise-conv2d-backprop-input.js';
 import { createFusedMatMulKernel } from './kernels/fused-mat-mul-transpose.js';
@@ -50,7 +57,7 @@ import {
   registerBatchNormTrainingGradient,
   restoreBatchNormLayer,
 } from './kernels/batch-norm-training.js';
-import { type KernelTable, resolveKernelTable } from './kernels/wasm-kernel-scope.js';
+import { type KernelTable, requireWasmKernel, resolveKernelTable } from './kernels/wasm-kernel-scope.js';
 import { gemmMatMulSettled, type MatMulThreadsReport, startGemmMatMul, stopGemmMatMul } from './gemm/gemm-mat-mul.js';
 import { RECURRENT_KERNELS, restoreRecurrentLayers } from './recurrent/fused-recurrent-layers.js';
 import type { Tf } from './kernels/wasm-kernel-types.js';
@@ -77,10 +84,12 @@ export interface WasmKernelOptions {
   /** `Conv2DBackpropFilter` (missing natively) and a faster `Conv2DBackpropInput` (stride 1, and strided with ≥ 4 input channels). */
   readonly convGradients?: boolean;
   /**
-   * Forward kernels of a small CNN as WebAssembly SIMD loops: `Conv2D` with one input channel at stride 1 (a first
-   * layer on grey images; XNNPACK has nothing to vectorise over in its inner dimension), register-blocked, and the
-   * 2×2 / stride-2 `MaxPool` over even sizes with channels a multiple of 4. Other convolutions and pools run the stock
-   * kernels.
+   * Forward kernels of a small CNN: `Conv2D` with one input channel at stride 1 (a first layer on grey images; XNNPACK
+   * has nothing to vectorise over in its inner dimension) as register-blocked WebAssembly SIMD loops, the 2×2 /
+   * stride-2 `MaxPool` over even sizes with channels a multiple of 4 as one SIMD pass, and tfjs-layers' `Conv2D` with
+   * a bias and relu in training as one kernel (`FitstreamConv2DBiasActivation`, with a gradient of its own) instead of
+   * conv, bias add and relu: while installed, the layer class's `call` takes that path on the wasm backend under a
+   * gradient tape; {@link uninstallWasmKernels} restores the class. Other convolutions and pools run the stock kernels.
    */
   readonly convForward?: boolean;
   /** `UnsortedSegmentSum` (missing natively; the gradient of gather, i.e. of Embedding). */
@@ -202,6 +211,12 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
   convForward: [
     { name: 'Conv2D', create: ({ tf, table, current }) => createConv2DKernel(tf, table, requireOriginal('Conv2D', current)) },
     { name: 'MaxPool', create: ({ tf, current }) => createMaxPoolKernel(tf, requireOriginal('MaxPool', current)) },
+    {
+      name: CONV2D_BIAS_ACTIVATION,
+      create: ({ tf, table }) => (
+        registerConv2DBiasActivationGradient(tf), patchConvLayer(tf), createConv2DBiasActivationKernel(tf, table, requireWasmKernel(tf, 'FusedConv2D').kernelFunc)
+      ),
+    },
   ],
   embeddingGradient: [{ name: 'UnsortedSegmentSum', create: () => createUnsortedSegmentSumKernel() }],
   depthwiseGradients: [
@@ -328,6 +343,7 @@ export function uninstallWasmKernels(tf: Tf): WasmKernelReport {
   void stopGemmMatMul();
   restoreBatchNormLayer();
   restoreRecurrentLayers();
+  restoreConvLayer();
   for (const [name, { original, config }] of [...installed].reverse()) {
     const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
     if (current?.kernelFunc === config.kernelFunc) {

@@ -1,0 +1,122 @@
+/**
+ * tfjs-layers' `Conv2D` with a bias and a relu activation, in training, as one forward kernel with a gradient of its
+ * own (`FitstreamConv2DBiasActivation`).
+ *
+ * Under a gradient tape tfjs' `fused.conv2d` fuses only a linear activation, so such a layer runs as `Conv2D`, then
+ * `Add` of the bias (a pass over the activation), then `Relu` (another), each a tape node whose inputs the tape clones.
+ * For the bench's small CNN ([64,28,28,16]) those two passes took ≈ 0.2 + 0.16 ms of a ≈ 6 ms step. Here:
+ *
+ * - forward: y = max(conv(x, W) + b, 0) in one kernel: the SIMD loops of conv2d-single-channel.ts for one input
+ *   channel at stride 1 (the sums start from the bias, relu at the store), XNNPACK's `FusedConv2D` (bias and relu
+ *   fused) otherwise;
+ * - gradient: dz = dy where y > 0 (`FitstreamReluGrad` where registered), then — each only when the tape needs it —
+ *   dx = `Conv2DBackpropInput`(dz, W), dW = `Conv2DBackpropFilter`(x, dz), db = Σ dz over the batch and positions.
+ *
+ * While installed, the layer class's `call` takes this path on the wasm backend under a gradient tape for NHWC
+ * float32 inputs with a bias, relu and dilation 1; everything else (inference, where tfjs fuses by itself included)
+ * runs the original `call`. {@link restoreConvLayer} puts the class's own `call` back.
+ */
+import type { KernelFunc, NamedAttrMap, Tensor } from '@tensorflow/tfjs';
+import { RELU_GRAD } from '../dense/step-kernels.js';
+import { singleChannelConv } from './conv2d-single-channel.js';
+import { LayerCallPatch } from './layer-call-patch.js';
+import type { KernelTable } from './wasm-kernel-scope.js';
+import { requireInput, toKernelFunc, type Tf } from './wasm-kernel-types.js';
+
+export const CONV2D_BIAS_ACTIVATION = 'FitstreamConv2DBiasActivation';
+
+/**
+ * Creates the forward kernel: inputs `x` `[B,H,W,Ci]`, `filter`, `bias`; attrs as tfjs' `Conv2D` plus `activation`
+ * (`'linear'` or `'relu'`).
+ * @param fusedConv the stock wasm `FusedConv2D` kernel, for the convolutions the SIMD loops do not take.
+ */
+export function createConv2DBiasActivationKernel(tf: Tf, table: KernelTable, fusedConv: KernelFunc): KernelFunc {
+  return toKernelFunc((args) => {
+    const { inputs, backend, attrs } = args;
+    const x = requireInput(inputs, 'x', CONV2D_BIAS_ACTIVATION);
+    const filter = requireInput(inputs, 'filter', CONV2D_BIAS_ACTIVATION);
+    const bias = requireInput(inputs, 'bias', CONV2D_BIAS_ACTIVATION);
+    const relu = attrs['activation'] === 'relu';
+    return singleChannelConv(tf, table, backend, { x, filter, bias, relu }, attrs) ?? fusedConv({ inputs: { x, filter, bias }, backend, attrs: { ...attrs, activation: relu ? 'relu' : 'linear' } });
+  });
+}
+
+let gradientRegistered = false;
+
+/** Registers the kernel's gradient (once per process: tfjs' gradient registry has no removal). */
+export function registerConv2DBiasActivationGradient(tf: Tf): void {
+  if (gradientRegistered) return;
+  tf.registerGradient({
+    kernelName: CONV2D_BIAS_ACTIVATION,
+    inputsToSave: ['x', 'filter'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter, y] = saved as [Tensor, Tensor, Tensor];
+      const upstream = dy as Tensor;
+      // Computed once, before the closures: the tape calls each of them in a scope of its own.
+      const dz =
+        attrs['activation'] !== 'relu'
+          ? upstream
+          : tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined
+            ? (tf.engine().runKernel(RELU_GRAD, { dy: upstream, x: y }) as Tensor)
+            : tf.mul(upstream, tf.step(y));
+      const geometry = { strides: attrs['strides'], pad: attrs['pad'], dataFormat: 'NHWC', dimRoundingMode: attrs['dimRoundingMode'] } as NamedAttrMap;
+      return {
+        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...geometry, inputShape: x.shape }) as Tensor,
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...geometry, filterShape: filter.shape }) as Tensor,
+        bias: () => tf.sum(dz, [0, 1, 2]),
+      };
+    },
+  });
+  gradientRegistered = true;
+}
+
+/** The parts of tfjs-layers' `Conv2D` (its `Conv` base) read here. */
+interface ConvLayerLike {
+  readonly rank: number;
+  readonly dataFormat: string;
+  readonly strides: number[];
+  readonly padding: string;
+  readonly dilationRate: number[];
+  readonly activation: { getClassName(): string } | null;
+  readonly kernel: { read(): Tensor };
+  readonly bias: { read(): Tensor } | null;
+}
+
+type CallFn = (this: ConvLayerLike, inputs: Tensor | Tensor[], kwargs: Record<string, unknown>) => Tensor | Tensor[];
+
+const patch = new LayerCallPatch();
+
+/** Wraps `Conv2D.prototype.call` (idempotent); see the module comment. */
+export function patchConvLayer(tf: Tf): void {
+  patch.wrap<CallFn>(tf, 'Conv2D', (original) => fusedCall(tf, original));
+}
+
+/** Puts the layer class's own `call` back exactly (called by `uninstallWasmKernels`). */
+export function restoreConvLayer(): void {
+  patch.restore();
+}
+
+function fusedCall(tf: Tf, original: CallFn): CallFn {
+  return function (this: ConvLayerLike, inputs, kwargs) {
+    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+    if (
+      // Without a tape tfjs fuses bias and activation itself (FusedConv2D).
+      tf.engine().state.gradientDepth === 0 ||
+      x === undefined ||
+      x.dtype !== 'float32' ||
+      x.rank !== 4 ||
+      this.rank !== 2 ||
+      this.dataFormat !== 'channelsLast' ||
+      this.bias == null ||
+      this.activation?.getClassName().toLowerCase() !== 'relu' ||
+      this.dilationRate.some((d) => d !== 1) ||
+      tf.getBackend() !== 'wasm' ||
+      tf.getKernel(CONV2D_BIAS_ACTIVATION, 'wasm') === undefined
+    ) {
+      return original.call(this, inputs, kwargs);
+    }
+    const { kernel, bias, strides, padding } = this;
+    return tf.tidy(() => tf.engine().runKernel(CONV2D_BIAS_ACTIVATION, { x, filter: kernel.read(), bias: bias.read() }, { strides, pad: padding, dataFormat: 'NHWC', dilations: 1, activation: 'relu' }) as Tensor);
+  };
+}
