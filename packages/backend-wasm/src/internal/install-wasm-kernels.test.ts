@@ -27,6 +27,7 @@ const MISSING = [
   'FitstreamGRUSequenceGrad',
   // a conv layer's bias and relu in training (convForward)
   'FitstreamConv2DBiasActivation',
+  'FitstreamReluBiasGrad',
   // batch normalisation in training (batchNormTraining)
   'FitstreamBatchNormTrain',
   'FitstreamBatchNormTrainGrad',

@@ -29,6 +29,8 @@ import { createConv2DKernel } from './kernels/conv2d-single-channel.js';
 import {
   CONV2D_BIAS_ACTIVATION,
   createConv2DBiasActivationKernel,
+  createReluBiasGradKernel,
+  RELU_BIAS_GRAD,
   patchConvLayer,
   registerConv2DBiasActivationGradient,
   restoreConvLayer,
@@ -217,6 +219,7 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
         registerConv2DBiasActivationGradient(tf), patchConvLayer(tf), createConv2DBiasActivationKernel(tf, table, requireWasmKernel(tf, 'FusedConv2D').kernelFunc)
       ),
     },
+    { name: RELU_BIAS_GRAD, create: () => createReluBiasGradKernel() },
   ],
   embeddingGradient: [{ name: 'UnsortedSegmentSum', create: () => createUnsortedSegmentSumKernel() }],
   depthwiseGradients: [

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
-import { CONV2D_BIAS_ACTIVATION } from './conv2d-bias-activation.js';
+import { CONV2D_BIAS_ACTIVATION, RELU_BIAS_GRAD } from './conv2d-bias-activation.js';
 
 const worst = new WorstError();
 
@@ -53,6 +53,7 @@ describe('Conv2D layers with bias and relu in training on wasm', () => {
     const wasm = await onBackend('wasm', () => gradients(model, x, y));
     // Every conv layer fused: no separate relu ran (the kernel names are listed once each).
     expect(wasm.kernels).toContain(CONV2D_BIAS_ACTIVATION);
+    expect(wasm.kernels).toContain(RELU_BIAS_GRAD);
     expect(wasm.kernels).not.toContain('Relu');
     expect(cpu.kernels).not.toContain(CONV2D_BIAS_ACTIVATION);
     wasm.grads.forEach((g, i) => {
@@ -60,6 +61,24 @@ describe('Conv2D layers with bias and relu in training on wasm', () => {
     });
     tf.dispose([x, y]);
     model.dispose();
+  });
+
+  it.each([
+    ['8 channels (the SIMD pass)', [3, 5, 4, 8]],
+    ['3 channels (the loop)', [2, 3, 5, 3]],
+  ] as const)('FitstreamReluBiasGrad: dz = dy where y > 0, db = Σ dz row by row in float32: %s', (_, shape) => {
+    const dy = randomValues(shape.reduce((a, b) => a * b, 1), 12);
+    // y: the relu output, with zeros where its input was negative
+    const y = randomValues(dy.length, 13).map((v) => Math.max(v, 0));
+    const width = shape[3];
+    const dz = dy.map((d, i) => ((y[i] ?? 0) > 0 ? d : 0));
+    const db = new Float32Array(width);
+    dz.forEach((v, i) => (db[i % width] = Math.fround((db[i % width] ?? 0) + v)));
+    const [outDz, outDb] = tf.tidy(() =>
+      (tf.engine().runKernel(RELU_BIAS_GRAD, { dy: tf.tensor(dy, [...shape]), y: tf.tensor(y, [...shape]) }) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array),
+    );
+    expect(Array.from(outDz!)).toEqual(Array.from(dz));
+    expect(Array.from(outDb!)).toEqual(Array.from(db));
   });
 
   it('leaves inference, linear activations and layers without a bias to tfjs', async () => {

@@ -9,8 +9,8 @@
  * - forward: y = max(conv(x, W) + b, 0) in one kernel: the SIMD loops of conv2d-single-channel.ts for one input
  *   channel at stride 1 (the sums start from the bias, relu at the store), XNNPACK's `FusedConv2D` (bias and relu
  *   fused) otherwise;
- * - gradient: dz = dy where y > 0 (`FitstreamReluGrad` where registered), then — each only when the tape needs it —
- *   dx = `Conv2DBackpropInput`(dz, W), dW = `Conv2DBackpropFilter`(x, dz), db = Σ dz over the batch and positions.
+ * - gradient: dz = dy where y > 0 and db = Σ dz over the batch and positions in one pass ({@link RELU_BIAS_GRAD}),
+ *   then — each only when the tape needs it — dx = `Conv2DBackpropInput`(dz, W) and dW = `Conv2DBackpropFilter`(x, dz).
  *
  * While installed, the layer class's `call` takes this path on the wasm backend under a gradient tape for NHWC
  * float32 inputs with a bias, relu and dilation 1; everything else (inference, where tfjs fuses by itself included)
@@ -19,6 +19,7 @@
 import type { KernelFunc, NamedAttrMap, Tensor } from '@tensorflow/tfjs';
 import { RELU_GRAD } from '../dense/step-kernels.js';
 import { singleChannelConv } from './conv2d-single-channel.js';
+import { heapOffset, heapSimdLoopsOf } from './heap-simd-loops.js';
 import { LayerCallPatch } from './layer-call-patch.js';
 import type { KernelTable } from './wasm-kernel-scope.js';
 import { requireInput, toKernelFunc, type Tf } from './wasm-kernel-types.js';
@@ -54,21 +55,61 @@ export function registerConv2DBiasActivationGradient(tf: Tf): void {
       const [x, filter, y] = saved as [Tensor, Tensor, Tensor];
       const upstream = dy as Tensor;
       // Computed once, before the closures: the tape calls each of them in a scope of its own.
-      const dz =
-        attrs['activation'] !== 'relu'
-          ? upstream
-          : tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined
-            ? (tf.engine().runKernel(RELU_GRAD, { dy: upstream, x: y }) as Tensor)
-            : tf.mul(upstream, tf.step(y));
+      const [dz, db] = reluAndBiasGradients(tf, upstream, y, attrs['activation'] === 'relu');
       const geometry = { strides: attrs['strides'], pad: attrs['pad'], dataFormat: 'NHWC', dimRoundingMode: attrs['dimRoundingMode'] } as NamedAttrMap;
       return {
         x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...geometry, inputShape: x.shape }) as Tensor,
         filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...geometry, filterShape: filter.shape }) as Tensor,
-        bias: () => tf.sum(dz, [0, 1, 2]),
+        bias: () => db,
       };
     },
   });
   gradientRegistered = true;
+}
+
+/** dz (dy through the activation) and the bias gradient Σ dz: one {@link RELU_BIAS_GRAD} pass where it is registered. */
+function reluAndBiasGradients(tf: Tf, dy: Tensor, y: Tensor, relu: boolean): [Tensor, Tensor] {
+  if (relu && tf.getKernel(RELU_BIAS_GRAD, tf.getBackend()) !== undefined) return tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y }) as [Tensor, Tensor];
+  const dz = !relu ? dy : tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined ? (tf.engine().runKernel(RELU_GRAD, { dy, x: y }) as Tensor) : tf.mul(dy, tf.step(y));
+  return [dz, tf.sum(dz, [0, 1, 2])];
+}
+
+export const RELU_BIAS_GRAD = 'FitstreamReluBiasGrad';
+
+/**
+ * Creates the {@link RELU_BIAS_GRAD} kernel: inputs `dy` and `y` (a relu's output, the same shape); outputs `[dz, db]`,
+ * dz = dy where y > 0 and +0 elsewhere (relu's gradient), db = dz summed over every axis but the last in float32, row
+ * by row (the order of the `Sum` kernel's SIMD rows). One SIMD pass (`reluMaskSumRows`) for a last axis that is a
+ * multiple of 4; a JavaScript loop with the same results otherwise.
+ */
+export function createReluBiasGradKernel(): KernelFunc {
+  return toKernelFunc(({ inputs, backend }) => {
+    const dy = requireInput(inputs, 'dy', RELU_BIAS_GRAD);
+    const y = requireInput(inputs, 'y', RELU_BIAS_GRAD);
+    const width = dy.shape[dy.shape.length - 1];
+    if (dy.dtype !== 'float32' || y.dtype !== 'float32' || dy.shape.join(',') !== y.shape.join(',') || width === undefined || width === 0) {
+      throw new Error(`${RELU_BIAS_GRAD}: dy and y must be float32 of one shape with a last axis, got ${dy.dtype} [${dy.shape.join(',')}] and ${y.dtype} [${y.shape.join(',')}]`);
+    }
+    const rows = dy.shape.reduce((n, d) => n * d, 1) / width;
+    const dz = backend.makeOutput([...dy.shape], 'float32');
+    const db = backend.makeOutput([width], 'float32');
+    const loops = width % 4 === 0 ? heapSimdLoopsOf(backend) : undefined;
+    if (loops !== undefined) {
+      // Offsets only after the allocations (an allocation may grow the heap; offsets stay valid, views would not).
+      loops.reluMaskSumRows(heapOffset(backend, dy), heapOffset(backend, y), heapOffset(backend, dz), heapOffset(backend, db), rows, width * 4);
+      return [dz, db];
+    }
+    const [d, v, z, sum] = [dy, y, dz, db].map((info) => backend.typedArrayFromHeap(info) as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    sum.fill(0);
+    for (let r = 0, base = 0; r < rows; r++, base += width) {
+      for (let j = 0; j < width; j++) {
+        const value = (v[base + j] ?? 0) > 0 ? (d[base + j] ?? 0) : 0;
+        z[base + j] = value;
+        sum[j] = Math.fround((sum[j] ?? 0) + value);
+      }
+    }
+    return [dz, db];
+  });
 }
 
 /** The parts of tfjs-layers' `Conv2D` (its `Conv` base) read here. */

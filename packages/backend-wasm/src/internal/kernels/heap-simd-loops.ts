@@ -5,7 +5,8 @@
  * - `maxPool2x2` and `maxPoolGrad2x2`: the 2×2 / stride-2 max pool (the common `maxPooling2d({ poolSize: 2 })`) and
  *   its gradient, every window read and every output written once (max-pool.ts, max-pool-grad.ts);
  * - `sumRows`: the sum over the leading axes of a `[rows, C]` tensor (the bias gradients of conv and dense layers),
- *   each channel summed sequentially in float32 like the stock kernel, without its transpose;
+ *   each channel summed sequentially in float32 like the stock kernel, without its transpose; `reluMaskSumRows` the
+ *   same sum of relu's gradient, written out as it is summed (conv2d-bias-activation.ts);
  * - `copyRows`: strided rows to contiguous memory (the im2col rows of conv2d-backprop-filter.ts);
  * - `channelAffine`: out = u·p − (v − m)·q + t with per-channel p, m, q, t (batch normalisation's output and its input
  *   gradient, batch-norm-training.ts);
@@ -33,6 +34,9 @@
  *
  * sumRows(x, out, rows, rowC): out[c] = ((0 + x[0,c]) + x[1,c]) + … over `rows` rows of rowC = C·4 bytes (C a multiple
  * of 4).
+ *
+ * reluMaskSumRows(dy, y, dz, sum, rows, rowC): dz = dy where y > 0, else +0 (relu's gradient from its output), and
+ * sum[c] = ((0 + dz[0,c]) + dz[1,c]) + … — the bias gradient of a conv layer with relu, in one pass (sumRows' order).
  *
  * copyRows(src, dst, rows, rowBytes, srcStride): `rows` rows of rowBytes (≥ 16, a multiple of 4) bytes, row r read at
  * src + r·srcStride and written at dst + r·rowBytes; 16-byte vectors, the last one overlapping the one before.
@@ -168,6 +172,30 @@ function sumRowsBody(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
+// reluMaskSumRows locals: parameters dy, y, dz, sum, rows, rowC (0–5), then i32 r k off (6–8), v128 d (9).
+function reluMaskSumRowsBody(): number[] {
+  const [MDY, MY, MDZ, MSUM, MROWS, MROWC, MR, MK, MOFF, MD] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const at = (base: number): number[] => [...get(base), ...get(MOFF), ...get(MK), I32_ADD, I32_ADD];
+  const sumAt = [...get(MSUM), ...get(MK), I32_ADD];
+  const zero = [...sumAt, ...V128_ZERO, ...V128_STORE, ...increment(MK, [I32_CONST, 16])];
+  const element = [
+    // d = dy where y > 0, else +0
+    ...at(MDY), ...V128_LOAD, ...at(MY), ...V128_LOAD, ...V128_ZERO, ...F32X4_GT, ...V128_AND, ...set(MD),
+    ...at(MDZ), ...get(MD), ...V128_STORE,
+    ...sumAt, ...sumAt, ...V128_LOAD, ...get(MD), ...F32X4_ADD, ...V128_STORE,
+    ...increment(MK, [I32_CONST, 16]),
+  ];
+  const perRow = [I32_CONST, 0, ...set(MK), ...doWhile(MK, MROWC, element), ...increment(MOFF, get(MROWC)), ...increment(MR, [I32_CONST, 1])];
+  const code = [
+    I32_CONST, 0, ...set(MK), ...doWhile(MK, MROWC, zero),
+    I32_CONST, 0, ...set(MOFF), I32_CONST, 0, ...set(MR),
+    ...doWhile(MR, MROWS, perRow),
+    END,
+  ];
+  const entry = [...vec([[...uleb(3), I32], [...uleb(1), V128]]), ...code];
+  return [...uleb(entry.length), ...entry];
+}
+
 // copyRows locals: parameters src, dst, rows, rowBytes, srcStride (0–4), then i32 r k sp dp last (5–9).
 const [CSRC, CDST, CROWS, CROWB, CSTRIDE, CR, CK, CSP, CDP, CLAST] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const [BLOCK, BR, I32_GE_U, I32_SUB] = [0x02, 0x0c, 0x4f, 0x6b];
@@ -245,6 +273,7 @@ function addRowsBody(): number[] {
 type MaxPool2x2 = (x: number, y: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
 type SumRows = (x: number, out: number, rows: number, rowC: number) => void;
+type ReluMaskSumRows = (dy: number, y: number, dz: number, sum: number, rows: number, rowC: number) => void;
 type CopyRows = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number) => void;
 type ChannelAffine = (u: number, v: number, out: number, params: number, rows: number, rowC: number) => void;
 type AddRows = (x: number, b: number, out: number, rows: number, rowC: number) => void;
@@ -254,6 +283,7 @@ export interface HeapSimdLoops {
   readonly maxPool2x2: MaxPool2x2;
   readonly maxPoolGrad2x2: MaxPoolGrad2x2;
   readonly sumRows: SumRows;
+  readonly reluMaskSumRows: ReluMaskSumRows;
   readonly copyRows: CopyRows;
   readonly channelAffine: ChannelAffine;
   readonly addRows: AddRows;
@@ -263,6 +293,7 @@ const LOOPS = heapLoops<HeapSimdLoops>(() => [
   { name: 'maxPool2x2', params: i32s(6), code: maxPoolForwardBody() },
   { name: 'maxPoolGrad2x2', params: i32s(7), code: maxPoolBody() },
   { name: 'sumRows', params: i32s(4), code: sumRowsBody() },
+  { name: 'reluMaskSumRows', params: i32s(6), code: reluMaskSumRowsBody() },
   { name: 'copyRows', params: i32s(5), code: copyRowsBody() },
   { name: 'channelAffine', params: i32s(6), code: channelAffineBody() },
   { name: 'addRows', params: i32s(5), code: addRowsBody() },
