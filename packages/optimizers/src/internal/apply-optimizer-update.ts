@@ -242,8 +242,9 @@ function assignAll(targets: tf.Variable[], values: tf.Tensor[]): void {
 }
 
 function adamUpdate(o: AdamState, entries: Entry[], limit: number): void {
-  const oneMinusAccBeta1 = tf.sub(1, o.accBeta1);
-  const oneMinusAccBeta2 = tf.sub(1, o.accBeta2);
+  // 1 − β₁ᵗ and 1 − β₂ᵗ, made only once an unfused variable needs them (two dispatches a step saved otherwise).
+  let corrections: [tf.Tensor, tf.Tensor] | undefined;
+  const oneMinusAccBetas = (): [tf.Tensor, tf.Tensor] => (corrections ??= [tf.sub(1, o.accBeta1), tf.sub(1, o.accBeta2)]);
   entries.forEach(({ name, gradient, factor }, i) => {
     const learningRate = o.learningRate * factor;
     const attrs = { beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon, learningRate };
@@ -258,6 +259,7 @@ function adamUpdate(o: AdamState, entries: Entry[], limit: number): void {
     // tfjs' AdamOptimizer.applyGradients, op for op.
     const newM = tf.add(tf.mul(m, o.beta1), tf.mul(gradient, 1 - o.beta1));
     const newV = tf.add(tf.mul(v, o.beta2), tf.mul(tf.square(gradient), 1 - o.beta2));
+    const [oneMinusAccBeta1, oneMinusAccBeta2] = oneMinusAccBetas();
     const mHat = tf.div(newM, oneMinusAccBeta1);
     const vHat = tf.div(newV, oneMinusAccBeta2);
     m.assign(newM);

@@ -72,6 +72,7 @@ export function singleChannelConv(tf: Tf, table: KernelTable, backend: WasmBacke
     const x0 = heapOffset(backend, padded);
     const w0 = heapOffset(backend, filter);
     const out0 = heapOffset(backend, out);
+    // 0 tells the loops "no bias": no tensor lives at heap offset 0.
     const bias0 = bias === undefined ? 0 : heapOffset(backend, bias);
     const rowC = co * 4;
     const pairs = Math.floor(ow / MAX_COLUMNS);
@@ -95,8 +96,9 @@ export function singleChannelConv(tf: Tf, table: KernelTable, backend: WasmBacke
 
 /**
  * Copies `batch` images of [height, width] into zero-padded images of [hp, wp], offset by (top, left) (here and for
- * the one-channel filter gradient, conv2d-backprop-filter.ts). Element by element: the stock `PadV2` took 1.2 ms for [64,28,28,1] (a generic strided loop), and a `subarray` + `set` per
- * 28-float row costs more in allocations than the copy.
+ * the one-channel filter gradient, conv2d-backprop-filter.ts). Element by element: the stock `PadV2` took 1.2 ms for
+ * [64,28,28,1] (a generic strided loop), and a `subarray` + `set` per 28-float row costs more in allocations than the
+ * copy.
  */
 export function padImages(source: Float32Array, target: Float32Array, batch: number, height: number, width: number, hp: number, wp: number, top: number, left: number): void {
   target.fill(0);
