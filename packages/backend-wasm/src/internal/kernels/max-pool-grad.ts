@@ -11,6 +11,7 @@
  */
 import type { KernelFunc } from '@tensorflow/tfjs';
 import { heapOffset, maxPoolGrad2x2Of } from './heap-simd-loops.js';
+import { isPool2x2, poolInfo } from './max-pool.js';
 import { nhwc } from './wasm-kernel-scope.js';
 import { requireInput, toKernelFunc, type Tf } from './wasm-kernel-types.js';
 
@@ -25,14 +26,7 @@ export function createMaxPoolGradKernel(tf: Tf): KernelFunc {
       throw new Error(`fitstream wasm kernel ${NAME}: float32 only, got input ${x.dtype} and dy ${dy.dtype}`);
     }
     const [batch, inHeight, inWidth, channels] = nhwc(x.shape);
-    const info = tf.backend_util.computePool2DInfo(
-      [batch, inHeight, inWidth, channels],
-      attrs['filterSize'] as [number, number] | number,
-      attrs['strides'] as [number, number] | number,
-      1,
-      attrs['pad'] as 'valid' | 'same' | number,
-      attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
-    );
+    const info = poolInfo(tf, [batch, inHeight, inWidth, channels], attrs);
     const { outHeight, outWidth, strideHeight, strideWidth, effectiveFilterHeight, effectiveFilterWidth } = info;
     const [dyBatch, dyHeight, dyWidth, dyChannels] = nhwc(dy.shape);
     if (dyBatch !== batch || dyHeight !== outHeight || dyWidth !== outWidth || dyChannels !== channels) {
@@ -42,12 +36,7 @@ export function createMaxPoolGradKernel(tf: Tf): KernelFunc {
       );
     }
     const dx = backend.makeOutput([...x.shape], 'float32');
-    const simd =
-      info.filterHeight === 2 && info.filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
-      info.padInfo.top === 0 && info.padInfo.left === 0 &&
-      inHeight === 2 * outHeight && inWidth === 2 * outWidth && channels % 4 === 0 && batch * outHeight * outWidth > 0
-        ? maxPoolGrad2x2Of(backend)
-        : undefined;
+    const simd = isPool2x2(info) ? maxPoolGrad2x2Of(backend) : undefined;
     if (simd !== undefined) {
       // Offsets only after makeOutput (an allocation may move nothing, but views would detach).
       simd(heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), batch * outHeight, outWidth, channels * 4, inWidth * channels * 4);

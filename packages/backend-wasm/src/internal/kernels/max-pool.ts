@@ -5,7 +5,7 @@
  *
  * The stock kernel (XNNPACK) took 0.28–0.39 ms for the bench's small CNN's [64,28,28,16] pool in a training step.
  */
-import type { KernelFunc } from '@tensorflow/tfjs';
+import type { KernelFunc, NamedAttrMap } from '@tensorflow/tfjs';
 import { heapOffset, heapSimdLoopsOf } from './heap-simd-loops.js';
 import { requireInput, toKernelFunc, type Tf } from './wasm-kernel-types.js';
 
@@ -19,23 +19,37 @@ export function createMaxPoolKernel(tf: Tf, original: KernelFunc): KernelFunc {
     const loops = heapSimdLoopsOf(backend);
     if (loops === undefined || x.dtype !== 'float32' || x.shape.length !== 4) return original(args);
     const [batch, height, width, channels] = x.shape as [number, number, number, number];
-    const info = tf.backend_util.computePool2DInfo(
-      [batch, height, width, channels],
-      attrs['filterSize'] as [number, number] | number,
-      attrs['strides'] as [number, number] | number,
-      1,
-      attrs['pad'] as 'valid' | 'same' | number,
-      attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
-    );
+    const info = poolInfo(tf, [batch, height, width, channels], attrs);
+    if (!isPool2x2(info)) return original(args);
     const { outHeight, outWidth } = info;
-    const simple =
-      info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
-      info.padInfo.top === 0 && info.padInfo.left === 0 &&
-      height === 2 * outHeight && width === 2 * outWidth && channels % 4 === 0 && batch * outHeight * outWidth > 0;
-    if (!simple) return original(args);
     const y = backend.makeOutput([batch, outHeight, outWidth, channels], 'float32');
     // Offsets only after makeOutput (an allocation may grow the memory; offsets stay valid, views would not).
     loops.maxPool2x2(heapOffset(backend, x), heapOffset(backend, y), batch * outHeight, outWidth, channels * 4, width * channels * 4);
     return y;
   });
+}
+
+/** The pool's geometry (tfjs' own computation) for an NHWC input of `shape` and MaxPool / MaxPoolGrad `attrs`. */
+export function poolInfo(tf: Tf, shape: [number, number, number, number], attrs: NamedAttrMap): ReturnType<Tf['backend_util']['computePool2DInfo']> {
+  return tf.backend_util.computePool2DInfo(
+    shape,
+    attrs['filterSize'] as [number, number] | number,
+    attrs['strides'] as [number, number] | number,
+    1,
+    attrs['pad'] as 'valid' | 'same' | number,
+    attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
+  );
+}
+
+/**
+ * Whether the pool is the one the SIMD loops take (`maxPool2x2`, `maxPoolGrad2x2`): 2×2 / stride 2, no padding, an
+ * even height and width, channels a multiple of 4, not empty.
+ */
+export function isPool2x2(info: ReturnType<Tf['backend_util']['computePool2DInfo']>): boolean {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
+  return (
+    info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 &&
+    inHeight === 2 * outHeight && inWidth === 2 * outWidth && inChannels % 4 === 0 && batchSize * outHeight * outWidth > 0
+  );
 }
