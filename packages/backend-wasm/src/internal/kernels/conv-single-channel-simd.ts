@@ -24,29 +24,34 @@
  * Written instruction by instruction like heap-simd-loops.ts (no WebAssembly toolchain is part of the build), on its
  * building blocks; `WebAssembly.validate` checks the bytes.
  */
-import { END, heapLoops, I32_ADD, I32_CONST, I32_MUL, doWhile, F32X4_ADD, F32X4_MUL, get, i32s, increment, set } from '../wasm-assembly/heap-loops.js';
-import { EMPTY_BLOCK, I32, simd, sleb, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
+// The register-tile building blocks narrow-mat-mul.ts uses too (the duplicates listing pairs the two import lists).
+import {
+  codeEntry,
+  doWhile,
+  eachOfTile,
+  END,
+  get,
+  heapLoops,
+  I32_ADD,
+  I32_MUL,
+  i32,
+  i32s,
+  increment,
+  loadSplatAt,
+  multiplyAddInto,
+  set,
+  V128_ZERO,
+  v128LoadAt,
+  v128StoreAt,
+} from '../wasm-assembly/heap-loops.js';
+import { EMPTY_BLOCK, simd } from '../wasm-assembly/wasm-binary.js';
 
-/** memarg with alignment hint 2^2 (float32 data) and a constant byte offset. */
-const memarg = (offset: number): number[] => [2, ...uleb(offset)];
-const v128Load = (offset: number): number[] => [...simd(0x00), ...memarg(offset)];
-const v128Store = (offset: number): number[] => [...simd(0x0b), ...memarg(offset)];
-/** v128.load32_splat: one float broadcast to four lanes. */
-const loadSplat = (offset: number): number[] => [...simd(0x09), ...memarg(offset)];
-const V128_ZERO = [...simd(0x0c), ...Array.from({ length: 16 }, () => 0x00)];
 const F32X4_MAX = simd(0xe9);
 const [IF, ELSE, I32_EQZ] = [0x04, 0x05, 0x45];
-const i32 = (value: number): number[] => [I32_CONST, ...sleb(value)];
 /** base + stride·k (k a constant), as an address on the stack. */
 const strided = (base: number, stride: number, k: number): number[] => (k === 0 ? get(base) : [...get(base), ...get(stride), ...i32(k), I32_MUL, I32_ADD]);
-/** `acc = acc + a·b`, with a and b already on the stack. */
-const multiplyAddInto = (acc: number): number[] => [...F32X4_MUL, ...get(acc), ...F32X4_ADD, ...set(acc)];
 /** A counted do-while over `counter` from 0 to `limit` (every count ≥ 1). */
 const countedLoop = (counter: number, limit: number, body: number[]): number[] => [...i32(0), ...set(counter), ...doWhile(counter, limit, [...body, ...increment(counter, i32(1))])];
-const entry = (i32Locals: number, v128Locals: number, code: number[]): number[] => {
-  const body = [...vec([[...uleb(i32Locals), I32], [...uleb(v128Locals), V128]]), ...code, END];
-  return [...uleb(body.length), ...body];
-};
 
 /** The largest blocks (see the module comment). */
 export const MAX_TAPS = 2;
@@ -59,21 +64,20 @@ function gradBody(taps: number, groups: number): number[] {
   const [R, C, XR, XQ, YP] = [7, 8, 9, 10, 11];
   const S = 12;
   const A = (t: number, g: number): number => 13 + t * groups + g;
-  const each = (f: (t: number, g: number) => number[]): number[] =>
-    Array.from({ length: taps }, (_, t) => Array.from({ length: groups }, (__, g) => f(t, g)).flat()).flat();
+  const each = (f: (t: number, g: number) => number[]): number[] => eachOfTile(taps, groups, f);
   const position = [
     ...Array.from({ length: taps }, (_, t) => [
-      ...get(XQ), ...loadSplat(4 * t), ...set(S),
-      ...Array.from({ length: groups }, (__, g) => [...get(S), ...get(YP), ...v128Load(16 * g), ...multiplyAddInto(A(t, g))]).flat(),
+      ...get(XQ), ...loadSplatAt(4 * t), ...set(S),
+      ...Array.from({ length: groups }, (__, g) => [...get(S), ...get(YP), ...v128LoadAt(16 * g), ...multiplyAddInto(A(t, g))]).flat(),
     ]).flat(),
     ...increment(YP, get(ROWC)), ...increment(XQ, i32(4)),
   ];
   const row = [...get(XR), ...set(XQ), ...countedLoop(C, OW, position), ...increment(XR, get(ROWP))];
-  return entry(5, 1 + taps * groups, [
-    ...each((t, g) => [...strided(ACC, ROWC, t), ...v128Load(16 * g), ...set(A(t, g))]),
+  return codeEntry(5, 1 + taps * groups, [
+    ...each((t, g) => [...strided(ACC, ROWC, t), ...v128LoadAt(16 * g), ...set(A(t, g))]),
     ...get(DY), ...set(YP), ...get(X), ...set(XR),
     ...countedLoop(R, OH, row),
-    ...each((t, g) => [...strided(ACC, ROWC, t), ...get(A(t, g)), ...v128Store(16 * g)]),
+    ...each((t, g) => [...strided(ACC, ROWC, t), ...get(A(t, g)), ...v128StoreAt(16 * g)]),
   ]);
 }
 
@@ -85,12 +89,11 @@ function convBody(columns: number, groups: number): number[] {
   const WV = 23;
   const S = (p: number): number => 24 + p;
   const A = (p: number, g: number): number => 24 + columns + p * groups + g;
-  const each = (f: (p: number, g: number) => number[]): number[] =>
-    Array.from({ length: columns }, (_, p) => Array.from({ length: groups }, (__, g) => f(p, g)).flat()).flat();
+  const each = (f: (p: number, g: number) => number[]): number[] => eachOfTile(columns, groups, f);
   const tap = [
-    ...Array.from({ length: columns }, (_, p) => [...get(XT), ...loadSplat(4 * p), ...set(S(p))]).flat(),
+    ...Array.from({ length: columns }, (_, p) => [...get(XT), ...loadSplatAt(4 * p), ...set(S(p))]).flat(),
     ...Array.from({ length: groups }, (_, g) => [
-      ...get(WP), ...v128Load(16 * g), ...set(WV),
+      ...get(WP), ...v128LoadAt(16 * g), ...set(WV),
       ...Array.from({ length: columns }, (__, p) => [...get(S(p)), ...get(WV), ...multiplyAddInto(A(p, g))]).flat(),
     ]).flat(),
     ...increment(WP, get(ROWC)), ...increment(XT, i32(4)),
@@ -101,16 +104,16 @@ function convBody(columns: number, groups: number): number[] {
     ...get(BIAS), I32_EQZ, IF, EMPTY_BLOCK,
     ...each((p, g) => [...V128_ZERO, ...set(A(p, g))]),
     ELSE,
-    ...each((p, g) => [...get(BIAS), ...v128Load(16 * g), ...set(A(p, g))]),
+    ...each((p, g) => [...get(BIAS), ...v128LoadAt(16 * g), ...set(A(p, g))]),
     END,
     ...get(W), ...set(WP), ...get(XQ), ...set(XI),
     ...countedLoop(I, KH, tapRow),
     ...get(RELU), IF, EMPTY_BLOCK, ...each((p, g) => [...get(A(p, g)), ...V128_ZERO, ...F32X4_MAX, ...set(A(p, g))]), END,
-    ...each((p, g) => [...strided(OP, ROWC, p), ...get(A(p, g)), ...v128Store(16 * g)]),
+    ...each((p, g) => [...strided(OP, ROWC, p), ...get(A(p, g)), ...v128StoreAt(16 * g)]),
     ...increment(OP, [...get(ROWC), ...i32(columns), I32_MUL]), ...increment(XQ, i32(4 * columns)),
   ];
   const row = [...get(XR), ...set(XQ), ...get(OROW), ...set(OP), ...countedLoop(B, BLOCKS, block), ...increment(XR, get(ROWP)), ...increment(OROW, get(ROWO))];
-  return entry(11, 1 + columns + columns * groups, [...get(X), ...set(XR), ...get(OUT), ...set(OROW), ...countedLoop(R, ROWS, row)]);
+  return codeEntry(11, 1 + columns + columns * groups, [...get(X), ...set(XR), ...get(OUT), ...set(OROW), ...countedLoop(R, ROWS, row)]);
 }
 
 type Grad = (x: number, dy: number, acc: number, outHeight: number, outWidth: number, rowC: number, rowP: number) => void;

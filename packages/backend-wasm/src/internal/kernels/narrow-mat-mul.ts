@@ -17,8 +17,25 @@
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { applyEpilogue, fusedEpilogue, productShape } from '../gemm/gemm-mat-mul.js';
-import { doWhile, END, F32X4_ADD, F32X4_MUL, get, heapLoops, I32_ADD, I32_CONST, I32_MUL, i32s, increment, set } from '../wasm-assembly/heap-loops.js';
-import { I32, simd, sleb, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
+// The register-tile building blocks conv-single-channel-simd.ts uses too (the duplicates listing pairs the two import lists).
+import {
+  codeEntry,
+  doWhile,
+  eachOfTile,
+  get,
+  heapLoops,
+  I32_ADD,
+  I32_MUL,
+  i32,
+  i32s,
+  increment,
+  loadSplatAt,
+  multiplyAddInto,
+  set,
+  V128_ZERO,
+  v128LoadAt,
+  v128StoreAt,
+} from '../wasm-assembly/heap-loops.js';
 import { heapOffset } from './heap-simd-loops.js';
 import type { WasmBackendLike } from './wasm-kernel-types.js';
 
@@ -30,25 +47,17 @@ export const NARROW_MIN_MULTIPLY_ADDS = 1 << 16;
 const MAX_ROWS = 2;
 const MAX_VECTORS = 4;
 
-const memarg = (offset: number): number[] => [2, ...uleb(offset)];
-const v128Load = (offset: number): number[] => [...simd(0x00), ...memarg(offset)];
-const v128Store = (offset: number): number[] => [...simd(0x0b), ...memarg(offset)];
-const loadSplat = (offset: number): number[] => [...simd(0x09), ...memarg(offset)];
-const V128_ZERO = [...simd(0x0c), ...Array.from({ length: 16 }, () => 0x00)];
-const i32 = (value: number): number[] => [I32_CONST, ...sleb(value)];
-
 // locals: parameters a rsA ksA b c m k (0–6), i32 r kk ap bp cp (7–11), v128 s (12), then the accumulators.
 function narrowBody(rows: number, vectors: number): number[] {
   const [A, RSA, KSA, B, C, M, K] = [0, 1, 2, 3, 4, 5, 6];
   const [R, KK, AP, BP, CP] = [7, 8, 9, 10, 11];
   const S = 12;
   const ACC = (i: number, v: number): number => 13 + i * vectors + v;
-  const each = (f: (i: number, v: number) => number[]): number[] =>
-    Array.from({ length: rows }, (_, i) => Array.from({ length: vectors }, (__, v) => f(i, v)).flat()).flat();
+  const each = (f: (i: number, v: number) => number[]): number[] => eachOfTile(rows, vectors, f);
   const step = [
     ...Array.from({ length: rows }, (_, i) => [
-      ...get(AP), ...(i === 0 ? [] : [...get(RSA), I32_ADD]), ...loadSplat(0), ...set(S),
-      ...Array.from({ length: vectors }, (__, v) => [...get(S), ...get(BP), ...v128Load(16 * v), ...F32X4_MUL, ...get(ACC(i, v)), ...F32X4_ADD, ...set(ACC(i, v))]).flat(),
+      ...get(AP), ...(i === 0 ? [] : [...get(RSA), I32_ADD]), ...loadSplatAt(0), ...set(S),
+      ...Array.from({ length: vectors }, (__, v) => [...get(S), ...get(BP), ...v128LoadAt(16 * v), ...multiplyAddInto(ACC(i, v))]).flat(),
     ]).flat(),
     ...increment(AP, get(KSA)), ...increment(BP, i32(16 * vectors)), ...increment(KK, i32(1)),
   ];
@@ -57,11 +66,10 @@ function narrowBody(rows: number, vectors: number): number[] {
     ...get(A), ...get(R), ...get(RSA), I32_MUL, I32_ADD, ...set(AP),
     ...get(B), ...set(BP), ...i32(0), ...set(KK),
     ...doWhile(KK, K, step),
-    ...each((i, v) => [...get(CP), ...get(ACC(i, v)), ...v128Store(16 * (i * vectors + v))]),
+    ...each((i, v) => [...get(CP), ...get(ACC(i, v)), ...v128StoreAt(16 * (i * vectors + v))]),
     ...increment(CP, i32(16 * rows * vectors)), ...increment(R, i32(rows)),
   ];
-  const body = [...vec([[...uleb(5), I32], [...uleb(1 + rows * vectors), V128]]), ...get(C), ...set(CP), ...i32(0), ...set(R), ...doWhile(R, M, tile), END];
-  return [...uleb(body.length), ...body];
+  return codeEntry(5, 1 + rows * vectors, [...get(C), ...set(CP), ...i32(0), ...set(R), ...doWhile(R, M, tile)]);
 }
 
 type Narrow = (a: number, rsA: number, ksA: number, b: number, c: number, m: number, k: number) => void;

@@ -5,7 +5,7 @@
  * elementwise assembler (simd-elementwise.ts, streams in lockstep) does not express.
  */
 import { HeapModule } from './heap-module.js';
-import { EMPTY_BLOCK, type HeapFunction, heapModuleBytes, I32, MEMARG, simd, uleb } from './wasm-binary.js';
+import { EMPTY_BLOCK, type HeapFunction, heapModuleBytes, I32, MEMARG, simd, sleb, uleb, V128, vec } from './wasm-binary.js';
 
 export const BLOCK_LOOP = 0x03;
 export const BR_IF = 0x0d;
@@ -32,6 +32,28 @@ export const increment = (local: number, by: number[]): number[] => [...get(loca
 export const doWhile = (local: number, limit: number, body: number[]): number[] => [BLOCK_LOOP, EMPTY_BLOCK, ...body, ...get(local), ...get(limit), I32_LT_U, BR_IF, 0, END];
 /** `n` i32 parameter types. */
 export const i32s = (n: number): number[] => Array.from({ length: n }, () => I32);
+
+/** memarg with alignment hint 2^2 (float32 data) and a constant byte offset. */
+const memargAt = (offset: number): number[] => [2, ...uleb(offset)];
+/** v128.load / v128.store / v128.load32_splat (one float to four lanes) at a constant byte offset from the address. */
+export const v128LoadAt = (offset: number): number[] => [...simd(0x00), ...memargAt(offset)];
+export const v128StoreAt = (offset: number): number[] => [...simd(0x0b), ...memargAt(offset)];
+export const loadSplatAt = (offset: number): number[] => [...simd(0x09), ...memargAt(offset)];
+/** v128.const 0. */
+export const V128_ZERO = [...simd(0x0c), ...Array.from({ length: 16 }, () => 0x00)];
+/** i32.const of any value. */
+export const i32 = (value: number): number[] => [I32_CONST, ...sleb(value)];
+/** `acc = a·b + acc` in float32, with a and b already on the stack. */
+export const multiplyAddInto = (acc: number): number[] => [...F32X4_MUL, ...get(acc), ...F32X4_ADD, ...set(acc)];
+/** A function's code-section entry: `i32Locals` i32 and `v128Locals` v128 locals, then `code` and `end`. */
+export function codeEntry(i32Locals: number, v128Locals: number, code: number[]): number[] {
+  const body = [...vec([[...uleb(i32Locals), I32], [...uleb(v128Locals), V128]]), ...code, END];
+  return [...uleb(body.length), ...body];
+}
+/** `f(i, j)` for every i < rows and j < columns, concatenated row by row (a register tile's accumulators). */
+export function eachOfTile(rows: number, columns: number, f: (i: number, j: number) => number[]): number[] {
+  return Array.from({ length: rows }, (_, i) => Array.from({ length: columns }, (__, j) => f(i, j)).flat()).flat();
+}
 
 /** A module of encoded heap functions: its bytes (tests validate them) and the functions bound to a backend's heap. */
 export interface HeapLoops<T extends object> {
