@@ -14,9 +14,9 @@
  *   {@link ROWS_PER_TILE}) times panels p0 … p1−1 of C, op(A)[r, k] read at a + r·rsA + k·ksA. The micro-kernel keeps a
  *   4 × 8 tile of C in eight f32x4 accumulators, splats one element of op(A) per row and k
  *   (`v128.load32_splat`) and multiplies it by the panel's two v128 (`f32x4.mul` + `f32x4.add`: Node 20's wasm has no
- *   FMA), k innermost and unrolled by four with constant memory offsets. `gemmN` (A as stored, rows at a stride) keeps
- *   one pointer per tile row (rows past M repeat the last row); `gemmT` (A stored `[K, M]`, the tile's rows adjacent)
- *   one pointer per unrolled k (rows past M read up to 12 bytes past the row: never stored). Full tiles are stored as
+ *   FMA), one k per loop iteration (see {@link gemmBody} for why not unrolled). `gemmN` (A as stored, rows at a
+ *   stride) keeps one pointer per tile row (rows past M repeat the last row); `gemmT` (A stored `[K, M]`, the tile's
+ *   rows adjacent) one pointer (rows past M read up to 12 bytes past the row: never stored). Full tiles are stored as
  *   v128; a last panel with fewer than 8 columns goes through 32 bytes at `scratch`, then one float at a time.
  * - `run(descriptor, part)`: the one call each thread makes per job (see {@link Descriptor}). The threads take chunks
  *   of the job from a shared counter (`i32.atomic.rmw.add`) until none is left — column panels (each packed by the
@@ -162,40 +162,44 @@ function packBody(): number[] {
   return entry([[15, I32], [1, V128]], body);
 }
 
-// gemm locals: parameters a rsA ksA packed c ldc K M N r0 r1 p0 p1 scratch (0–13), then i32 p r k bp mr nr cp j k4 ksA4
-// base (14–24), q0…q{Q−1}, then v128 accumulators, b0, b1, s.
+// gemm locals: parameters a rsA ksA packed c ldc K M N r0 r1 p0 p1 scratch (0–13), then i32 p r k bp mr nr cp j base
+// (14–22), q0…q{rows−1}, then v128 accumulators, b0, b1, s.
 const [GA, GRSA, GKSA, GPACKED, GC, GLDC, GK, , GN, , GR1, GP0, GP1, GSCRATCH] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-const [GP, GR, GKK, GBP, GMR, GNR, GCP, GJ, GK4, GKSA4, GBASE] = [14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
-const UNROLL = 4;
+const [GP, GR, GKK, GBP, GMR, GNR, GCP, GJ, GBASE] = [14, 15, 16, 17, 18, 19, 20, 21, 22];
 
+/**
+ * The k loop is deliberately not unrolled. TurboFan keeps a loop body's loads in program order ahead of its arithmetic,
+ * so a body unrolled by four loaded all 24 of its vectors (8 panel halves, 16 splats) before the first multiply: with
+ * the 8 accumulators that is twice x64's 16 vector registers, and every iteration spilled and reloaded 14 of them
+ * (seen with `node --print-wasm-code`). One k per iteration keeps 2 + rows loaded vectors and 2·rows accumulators in
+ * registers: 33 → 50 GFLOP/s on one thread for the MLP's products (the four extra scalar adds cost less than the spills).
+ */
 function gemmBody(transA: boolean, rows: number): number[] {
-  const pointers = Math.max(rows, UNROLL);
-  const Q = (i: number): number => 25 + i;
-  const ACC = (i: number, half: number): number => 25 + pointers + 2 * i + half;
-  const [B0, B1, S] = [25 + pointers + 2 * rows, 26 + pointers + 2 * rows, 27 + pointers + 2 * rows];
+  const pointers = transA ? 1 : rows;
+  const Q = (i: number): number => 23 + i;
+  const ACC = (i: number, half: number): number => 23 + pointers + 2 * i + half;
+  const [B0, B1, S] = [23 + pointers + 2 * rows, 24 + pointers + 2 * rows, 25 + pointers + 2 * rows];
   /** acc[i][0..1] += s·(b0, b1) */
   const multiplyAdd = (i: number): number[] => [0, 1].flatMap((half) => [
     ...get(ACC(i, half)), ...get(S), ...get(half === 0 ? B0 : B1), ...F32X4_MUL, ...F32X4_ADD, ...set(ACC(i, half)),
   ]);
-  /** One k (unrolled index u) of the tile: two panel loads, one splat and two multiply-adds per row. */
-  const step = (u: number, tail: boolean): number[] => [
-    ...get(GBP), ...v128Load(32 * u), ...set(B0),
-    ...get(GBP), ...v128Load(32 * u + 16), ...set(B1),
+  /** One k of the tile: two panel loads, one splat and two multiply-adds per row. */
+  const step = [
+    ...get(GBP), ...v128Load(0), ...set(B0),
+    ...get(GBP), ...v128Load(16), ...set(B1),
     ...Array.from({ length: rows }, (_, i) => [
-      // gemmN: row pointer i, offset 4u; gemmT: k pointer u (the tail: pointer 0), offset 4i
-      ...(transA ? [...get(Q(tail ? 0 : u)), ...loadSplat(4 * i)] : [...get(Q(i)), ...loadSplat(4 * u)]),
+      // gemmN: row pointer i; gemmT: the one k pointer, row i at offset 4i
+      ...(transA ? [...get(Q(0)), ...loadSplat(4 * i)] : [...get(Q(i)), ...loadSplat(0)]),
       ...set(S),
       ...multiplyAdd(i),
     ]).flat(),
   ];
   const setPointers = transA
-    ? Array.from({ length: UNROLL }, (_, u) => [...get(GBASE), ...(u === 0 ? [] : [...get(GKSA), ...i32(u), I32_MUL, I32_ADD]), ...set(Q(u))]).flat()
+    ? [...get(GBASE), ...set(Q(0))]
     : Array.from({ length: rows }, (_, i) => [
         ...get(GBASE), ...(i === 0 ? [] : [...minOf(i32(i), [...get(GMR), ...i32(1), I32_SUB]), ...get(GRSA), I32_MUL, I32_ADD]), ...set(Q(i)),
       ]).flat();
-  const advance = (tail: boolean): number[] => transA
-    ? (tail ? increment(Q(0), get(GKSA)) : Array.from({ length: UNROLL }, (_, u) => increment(Q(u), get(GKSA4))).flat())
-    : Array.from({ length: rows }, (_, i) => increment(Q(i), i32(tail ? 4 : 16))).flat();
+  const advance = transA ? increment(Q(0), get(GKSA)) : Array.from({ length: rows }, (_, i) => increment(Q(i), i32(4))).flat();
   const storeRow = (i: number): number[] => {
     const full = [...get(GCP), ...get(ACC(i, 0)), ...v128Store(0), ...get(GCP), ...get(ACC(i, 1)), ...v128Store(16)];
     const partial = [
@@ -219,19 +223,13 @@ function gemmBody(transA: boolean, rows: number): number[] {
     ...get(GPACKED), ...get(GP), ...get(GK), I32_MUL, ...i32(5), I32_SHL, I32_ADD, ...set(GBP),
     ...Array.from({ length: 2 * rows }, (_, j) => [...V128_ZERO, ...set(ACC(j >> 1, j & 1))]).flat(),
     ...i32(0), ...set(GKK),
-    ...whileBelow(GKK, get(GK4), [
-      ...Array.from({ length: UNROLL }, (_, u) => step(u, false)).flat(),
-      ...increment(GBP, i32(32 * UNROLL)), ...advance(false), ...increment(GKK, i32(UNROLL)),
-    ]),
-    ...whileBelow(GKK, get(GK), [...step(0, true), ...increment(GBP, i32(32)), ...advance(true), ...increment(GKK, i32(1))]),
+    ...whileBelow(GKK, get(GK), [...step, ...increment(GBP, i32(32)), ...advance, ...increment(GKK, i32(1))]),
     // cp = c + r·ldc + 32p
     ...get(GC), ...get(GR), ...get(GLDC), I32_MUL, I32_ADD, ...get(GP), ...i32(5), I32_SHL, I32_ADD, ...set(GCP),
     ...Array.from({ length: rows }, (_, i) => storeRow(i)).flat(),
     ...increment(GR, i32(rows)),
   ];
   const body = [
-    ...get(GK), ...i32(-4), I32_AND, ...set(GK4),
-    ...get(GKSA), ...i32(2), I32_SHL, ...set(GKSA4),
     ...get(GP0), ...set(GP),
     ...whileBelow(GP, get(GP1), [
       // nr = min(8, N − 8p)
@@ -241,7 +239,7 @@ function gemmBody(transA: boolean, rows: number): number[] {
       ...increment(GP, i32(1)),
     ]),
   ];
-  return entry([[11 + pointers, I32], [2 * rows + 3, V128]], body);
+  return entry([[9 + pointers, I32], [2 * rows + 3, V128]], body);
 }
 
 // run locals: parameters descriptor part (0–1), then i32 block chunk lo hi taken (2–6).
