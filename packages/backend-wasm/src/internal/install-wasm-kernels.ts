@@ -72,7 +72,11 @@ const BACKEND = 'wasm';
  * keeps the two equal.
  */
 export interface WasmKernelOptions {
-  /** `BatchMatMul` / `_FusedMatMul` with transposed operands via an explicit transpose + the fast plain product. */
+  /**
+   * `BatchMatMul` / `_FusedMatMul`: unbatched float32 products (transposed or not; plain ones with an inner dimension
+   * ≥ 32) on fitstream's own WebAssembly SIMD GEMM in place on the wasm heap, which reads transposed operands where
+   * they lie; batched products with a transposed operand through an explicit transpose and the fast plain product.
+   */
   readonly matMulTranspose?: boolean;
   /**
    * With `matMulTranspose`: unbatched float32 products of ≥ 2²⁰ multiply-adds (dense layers of a training step, both

@@ -205,3 +205,27 @@ export function referenceConvGradients(
     },
   };
 }
+
+/**
+ * op(a)·op(b) of 2-D (or one-batch) operands, each element Σ over k in order from 0 in float32: the sums the own SIMD
+ * loops make (narrow-mat-mul.ts, the GEMM's micro-kernel), bit for bit. XNNPACK blocks k differently.
+ */
+export function float32Product(a: HostTensor, b: HostTensor, transposeA: boolean, transposeB: boolean): Float32Array {
+  const [a0, a1] = a.shape.slice(-2) as [number, number];
+  const [b0, b1] = b.shape.slice(-2) as [number, number];
+  const [m, k] = transposeA ? [a1, a0] : [a0, a1];
+  const n = transposeB ? b0 : b1;
+  const out = new Float32Array(m * n);
+  for (let r = 0; r < m; r++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let kk = 0; kk < k; kk++) {
+        const x = a.values[transposeA ? kk * m + r : r * k + kk] ?? 0;
+        const y = b.values[transposeB ? j * k + kk : kk * n + j] ?? 0;
+        sum = Math.fround(sum + Math.fround(x * y));
+      }
+      out[r * n + j] = sum;
+    }
+  }
+  return out;
+}

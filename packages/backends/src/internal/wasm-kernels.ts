@@ -20,7 +20,7 @@ export const WASM_KERNELS_FIX = `npm install ${WASM_KERNELS_PACKAGE}`;
  * package must not import the optional package); backend-wasm's type test keeps the two equal.
  */
 export interface WasmKernelGroups {
-  /** `BatchMatMul` / `_FusedMatMul` with transposed operands through the fast plain product. */
+  /** `BatchMatMul` / `_FusedMatMul` on fitstream's own SIMD GEMM in place (transposed operands read where they lie). */
   readonly matMulTranspose?: boolean;
   /** With `matMulTranspose`: large unbatched products on fitstream's own SIMD GEMM, on a second thread under Node.js. */
   readonly ownGemm?: boolean;

@@ -26,7 +26,7 @@
  * Written instruction by instruction like kernels/heap-simd-loops.ts (no WebAssembly toolchain is part of the build);
  * `WebAssembly.validate` checks the bytes at run time. The imported memory is declared shared (both threads run on it).
  */
-import { EMPTY_BLOCK as EMPTY, heapModuleBytes, I32, simd, sleb, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
+import { EMPTY_BLOCK as EMPTY, heapModuleBytes, type HeapFunction, I32, simd, sleb, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
 
 /** Rows of C one micro-kernel tile holds (each row two f32x4 accumulators, eight columns). */
 export const ROWS_PER_TILE = 4;
@@ -286,19 +286,21 @@ function runBody(): number[] {
 }
 
 /**
- * The module's bytes: `pack`, `gemmN`, `gemmT`, `run` (function indices 0–3) on an imported shared `env.memory`.
- * `rows` is the micro-kernel's tile height (default {@link ROWS_PER_TILE}; 2·rows + 3 v128 locals must fit the
- * engine's vector registers — x64 has 16).
+ * The module's functions: `pack`, `gemmN`, `gemmT`, `run` (function indices 0–3; `run` calls the others by index, so a
+ * module without `run` keeps the first three). `rows` is the micro-kernel's tile height (default
+ * {@link ROWS_PER_TILE}; 2·rows + 3 v128 locals must fit the engine's vector registers — x64 has 16).
  */
-export function gemmModuleBytes(rows: number = ROWS_PER_TILE): Uint8Array {
+export function gemmFunctions(rows: number = ROWS_PER_TILE): HeapFunction[] {
   const i32s = (n: number): number[] => Array.from({ length: n }, () => I32);
-  return heapModuleBytes(
-    [
-      { name: 'pack', params: i32s(7), code: packBody() },
-      { name: 'gemmN', params: i32s(14), code: gemmBody(false, rows) },
-      { name: 'gemmT', params: i32s(14), code: gemmBody(true, rows) },
-      { name: 'run', params: i32s(2), code: runBody() },
-    ],
-    true,
-  );
+  return [
+    { name: 'pack', params: i32s(7), code: packBody() },
+    { name: 'gemmN', params: i32s(14), code: gemmBody(false, rows) },
+    { name: 'gemmT', params: i32s(14), code: gemmBody(true, rows) },
+    { name: 'run', params: i32s(2), code: runBody() },
+  ];
+}
+
+/** The two-thread module's bytes: {@link gemmFunctions} on an imported shared `env.memory`. */
+export function gemmModuleBytes(rows: number = ROWS_PER_TILE): Uint8Array {
+  return heapModuleBytes(gemmFunctions(rows), true);
 }

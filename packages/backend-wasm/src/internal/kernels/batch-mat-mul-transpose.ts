@@ -6,13 +6,16 @@
  * is exactly NT (dX = dY·Wᵀ) and TN (dW = Xᵀ·dY). Materialising the transpose with the wasm `Transpose` kernel is
  * O(n²) and cheap next to the O(n³) product, and gives 3–4× faster MLP and ≈2.2× faster LSTM training.
  *
- * Before that route: large unbatched products go to the own GEMM (gemm-mat-mul.ts) and products with a narrow result
- * (N ≤ 16, e.g. a classifier's last layer) to a SIMD loop that reads op(A) in place (narrow-mat-mul.ts).
+ * Before that route: large unbatched products go to the own GEMM on two threads (gemm-mat-mul.ts), products with a
+ * narrow result (N ≤ 16, e.g. a classifier's last layer) to a SIMD loop that reads op(A) in place (narrow-mat-mul.ts),
+ * and every other unbatched float32 product (plain ones with an inner dimension ≥ 32) to the own GEMM in place on
+ * this heap (gemm/heap-gemm.ts). The transposes below serve batched products.
  */
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { dim, type KernelScope, type KernelTable, single, withKernelScope } from './wasm-kernel-scope.js';
 import { requireInput, toKernelFunc, type WasmKernelArgs } from './wasm-kernel-types.js';
 import { gemmMatMul } from '../gemm/gemm-mat-mul.js';
+import { heapGemmMatMul } from '../gemm/heap-gemm.js';
 import { narrowMatMul } from './narrow-mat-mul.js';
 
 /**
@@ -57,7 +60,8 @@ export function createTransposingMatMul(
       return original(args);
     }
     const operands = { a, b, bias: inputs['bias'], preluActivationWeights: inputs['preluActivationWeights'] };
-    const own = gemmMatMul(backend, operands, attrs, passThroughInputs.length > 0) ?? narrowMatMul(backend, operands, attrs, passThroughInputs.length > 0);
+    const fused = passThroughInputs.length > 0;
+    const own = gemmMatMul(backend, operands, attrs, fused) ?? narrowMatMul(backend, operands, attrs, fused) ?? heapGemmMatMul(backend, operands, attrs, fused);
     if (own !== undefined) {
       return own;
     }

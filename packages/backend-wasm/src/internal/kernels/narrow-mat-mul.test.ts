@@ -1,29 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectNoLeak, randomTensor, relativeError, runOnBoth, setUpWasmWithKernels, tf, type HostTensor } from '../../test-support/wasm-kernel-harness.js';
+import { expectNoLeak, float32Product, randomTensor, relativeError, runOnBoth, setUpWasmWithKernels, tf } from '../../test-support/wasm-kernel-harness.js';
 import { narrowMatMulBytes } from './narrow-mat-mul.js';
 
 const TOLERANCE = 1e-5;
-
-/** op(a)·op(b), each element Σ over k in order from 0 in float32 (the SIMD loop's sums). */
-function float32Product(a: HostTensor, b: HostTensor, transposeA: boolean, transposeB: boolean): Float32Array {
-  const [a0, a1] = a.shape.slice(-2) as [number, number];
-  const [b0, b1] = b.shape.slice(-2) as [number, number];
-  const [m, k] = transposeA ? [a1, a0] : [a0, a1];
-  const n = transposeB ? b0 : b1;
-  const out = new Float32Array(m * n);
-  for (let r = 0; r < m; r++) {
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      for (let kk = 0; kk < k; kk++) {
-        const x = a.values[transposeA ? kk * m + r : r * k + kk] ?? 0;
-        const y = b.values[transposeB ? j * k + kk : kk * n + j] ?? 0;
-        sum = Math.fround(sum + Math.fround(x * y));
-      }
-      out[r * n + j] = sum;
-    }
-  }
-  return out;
-}
 
 type Case = readonly [string, number[], number[], boolean, boolean];
 
@@ -75,7 +54,7 @@ describe('narrow products (N ≤ 16) on wasm', () => {
     ['17 columns', [3136, 64], [3136, 17], true],
     ['a small product (64 × 64 × 10)', [64, 64], [64, 10], true],
     ['a batch of 2', [2, 2000, 40], [2, 2000, 10], true],
-    ['A not transposed (X·W: XNNPACK)', [64, 3136], [3136, 10], false],
+    ['A not transposed (X·W: the in-place GEMM)', [64, 3136], [3136, 10], false],
   ] as const)('leaves other products to the other routes, still correct: %s', async (_, aShape, bShape, transposeA) => {
     const { cpu, wasm } = await runOnBoth('BatchMatMul', { a: randomTensor([...aShape], 6), b: randomTensor([...bShape], 7) }, { transposeA, transposeB: false });
     expect(relativeError(wasm.values, cpu.values)).toBeLessThanOrEqual(TOLERANCE);
