@@ -1,17 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { expectNoLeak, onBackend, randomTensor, relativeError, setUpWasmWithKernels, tf, type HostTensor } from '../../test-support/wasm-kernel-harness.js';
+import { expectNoLeak, float32Product, onBackend, randomTensor, relativeError, setUpWasmWithKernels, tf, type HostTensor } from '../../test-support/wasm-kernel-harness.js';
 import { installWasmKernels, uninstallWasmKernels, wasmMatMulThreads } from '../install-wasm-kernels.js';
-import { MIN_MULTIPLY_ADDS } from './gemm-mat-mul.js';
+import { MIN_MULTIPLY_ADDS, splitOf } from './gemm-mat-mul.js';
 
 const TOLERANCE = 1e-5;
 
-/** [m, k, n] above the GEMM's threshold: an MLP layer, its backward shapes, and remainders of the 4×8 tiles. */
+/**
+ * [m, k, n] above the split's threshold: an MLP layer (split by columns), its weight gradient's shape (by rows when A
+ * is transposed), and remainders of the 4×8 tiles.
+ */
 const SHAPES: Array<[number, number, number]> = [
   [64, 784, 256],
-  [64, 256, 256],
-  [130, 131, 129],
-  [257, 128, 65],
+  [784, 64, 256],
+  [258, 257, 131],
+  [257, 256, 129],
 ];
 const TRANSPOSES: Array<[boolean, boolean]> = [
   [false, false],
@@ -55,6 +58,17 @@ describe('large matMuls on the own GEMM (ownGemm)', () => {
     expect(report.threads).toBe(availableParallelism() >= 2 ? 2 : 1);
   });
 
+  it('splits by rows or columns, whichever copies less for the worker, and leaves this thread at least one of either', () => {
+    // An MLP layer X·W: all of X and half of W's panels (rows would copy all of W).
+    expect(splitOf({ m: 64, k: 784, n: 256, transposeA: false, transposeB: false }, 32)).toMatchObject({ byRows: false, first: 16 });
+    // Its weight gradient Xᵀ·dY: half of X's columns and all of dY's panels (columns would copy all of X and 784 rows of C).
+    expect(splitOf({ m: 784, k: 64, n: 256, transposeA: true, transposeB: false }, 32)).toMatchObject({ byRows: true, first: 392 });
+    // Rows start at a tile (4 rows); one panel leaves only rows, one row tile only columns, neither nothing.
+    expect(splitOf({ m: 258, k: 300, n: 8, transposeA: false, transposeB: false }, 1)).toMatchObject({ byRows: true, first: 128 });
+    expect(splitOf({ m: 3, k: 3000, n: 4000, transposeA: false, transposeB: true }, 500)).toMatchObject({ byRows: false, first: 250 });
+    expect(splitOf({ m: 4, k: 3000, n: 8, transposeA: false, transposeB: false }, 1)).toBeUndefined();
+  });
+
   for (const [m, k, n] of SHAPES) {
     for (const [transposeA, transposeB] of TRANSPOSES) {
       it(`BatchMatMul [${m},${k}]·[${k},${n}] transposeA=${transposeA} transposeB=${transposeB} equals the cpu kernel (2-D and [1, m, k])`, async () => {
@@ -63,10 +77,14 @@ describe('large matMuls on the own GEMM (ownGemm)', () => {
           const a = operand(m, k, transposeA, m + k, leading);
           const b = operand(k, n, transposeB, k + n, leading);
           let results!: { cpu: Float32Array[]; wasm: Float32Array[] };
+          const before = await wasmMatMulThreads();
           const ran = await productsRun(async () => {
             results = await onBoth(() => tf.matMul(toTensor(a), toTensor(b), transposeA, transposeB));
           });
           expect(ran).toBe(1);
+          // Split between both threads where there are two (bit-identical to one thread: the order of each sum is the same).
+          expect((await wasmMatMulThreads()).splitProducts - before.splitProducts).toBe(before.threads === 2 ? 1 : 0);
+          expect(Array.from(results.wasm[0]!)).toEqual(Array.from(float32Product(a, b, transposeA, transposeB)));
           expect(relativeError(results.wasm[0]!, results.cpu[0]!)).toBeLessThan(TOLERANCE);
         }
       });

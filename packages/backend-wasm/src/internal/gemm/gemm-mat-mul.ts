@@ -1,38 +1,41 @@
 /**
  * Large unbatched float32 matMuls (`BatchMatMul`, `_FusedMatMul` with a bias and linear/relu) on the project's own
- * WebAssembly SIMD GEMM (gemm-module.ts) instead of XNNPACK: on the calling thread from the first call, and on two
- * threads once the GEMM's worker is running (two-thread-gemm.ts). Each element of C is summed in the same order on
- * one thread and on two, so a run's numbers do not depend on when the worker became ready.
+ * WebAssembly SIMD GEMM (gemm-module.ts) on two threads: this thread computes its rows or column panels of C in place
+ * on the tfjs heap (heap-gemm.ts) while the GEMM's worker computes the rest from copies in its shared memory
+ * (two-thread-gemm.ts; tfjs' heap is not shared, so the worker cannot read it). Until the worker runs, and for smaller
+ * products, heap-gemm.ts computes them on this thread alone. Each element of C is summed in the same order on either
+ * thread, so a run's numbers do not depend on when the worker became ready.
  *
  * Why our own GEMM: the stock kernel re-packs its right operand (every weight, every step: a trained weight is a new
  * buffer each step) and cannot run a second thread under Node (docs/decisions/0002-wasm-threads.md); transposed
- * operands cost it a materialised transpose, which this GEMM reads in place. On this 2-core box (gemm-bench.ts):
- * [64,784]·[784,256] 1.24 ms stock → 0.85 one thread → 0.61 two; [64,256]·[256,256] 0.40 → 0.27 → 0.21.
- * Small products and short inner dimensions stay on XNNPACK ({@link MIN_MULTIPLY_ADDS}, {@link MIN_MULTIPLY_ADDS_PER_FLOAT}), and so do long ones ({@link MAX_INNER}).
+ * operands cost it a materialised transpose, which this GEMM reads in place. Medians inside MLP training steps on this
+ * 2-core box: [64,784]·[784,256] 0.60–0.67 ms on one thread → 0.56–0.58 split, its weight gradient
+ * [64,784]ᵀ·[64,256] 0.53–0.57 → 0.43–0.44. Smaller products ({@link MIN_MULTIPLY_ADDS}), short inner dimensions
+ * ({@link MIN_MULTIPLY_ADDS_PER_FLOAT}) and long ones ({@link MAX_INNER}) stay on one thread.
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { WasmBackendLike } from '../kernels/wasm-kernel-types.js';
 import { whyNoOwnGemm, whyOneThread } from '#platform/threads';
+import { COLUMNS_PER_PANEL, ROWS_PER_TILE } from './gemm-module.js';
+import { startInPlace, type InPlaceProduct } from './heap-gemm.js';
+import { fusedEpilogue, productShape } from './products.js';
 import { createSharedGemm, type GemmShape, type SharedGemm } from './two-thread-gemm.js';
 
 /**
- * Products smaller than this (m·k·n) stay on XNNPACK: the copies into and out of the shared memory and the hand-off to
- * the worker cost more than the product gains, and XNNPACK keeps its packed right operand while that stays the same
- * buffer — the LSTM's per-step h·U ([64,64]·[64,256], 2²⁰) ran 25 % slower per training step on the own GEMM.
+ * Products smaller than this (m·k·n) run on one thread: copying the worker's operands and waking it cost about what
+ * its half saves — [64,256]·[256,256] (2²²) took 0.18–0.21 ms per MLP step on one thread against 0.22–0.25 split.
  */
-export const MIN_MULTIPLY_ADDS = 1 << 21;
+export const MIN_MULTIPLY_ADDS = 1 << 23;
 
 /**
- * Products doing fewer multiply-adds than this per float copied (m·k·n / (m·k + k·n + m·n)) stay on XNNPACK: with a
- * short inner dimension the copies are the product's cost (the LSTM's input projection [2048,4]·[4,256]: 4 per float,
- * 35 % slower). The MLP's products do 43–48, the per-step recurrent h·U 29.
+ * Products doing fewer multiply-adds than this per float copied (m·k·n / (m·k + k·n + m·n)) run on one thread: with a
+ * short inner dimension the copies are the product's cost. The MLP's products do 43–48.
  */
 export const MIN_MULTIPLY_ADDS_PER_FLOAT = 32;
 
 /**
- * Products with a longer inner dimension stay on XNNPACK, which blocks k where this GEMM streams all of it per tile:
- * inside the LSTM's backward kernel hᵀ·dZ ([64,2048]·[2048,256]) took 2.4 ms here against XNNPACK's ≈ 1.8, and the
- * large CNN's dense [64,9216]·[9216,128] gained nothing (paired training rounds).
+ * Products with a longer inner dimension run on one thread (the large CNN's dense [64,9216]·[9216,128]): not measured
+ * split since the micro-kernel stopped spilling; before, XNNPACK's k blocking beat the copies and the streamed k here.
  */
 export const MAX_INNER = 1024;
 
@@ -43,6 +46,8 @@ export interface MatMulThreadsReport {
   readonly reason?: string;
   /** Products the own GEMM has computed since it was installed. */
   readonly products: number;
+  /** Of those products, the ones split between both threads (the rest ran on the calling thread alone). */
+  readonly splitProducts: number;
   /** Whole-sequence recurrences (an LSTM's or GRU's forward pass or backpropagation through time) run on its two threads. */
   readonly recurrences: number;
 }
@@ -59,6 +64,7 @@ interface GemmState {
   oneThreadReason: string | undefined;
   starting: boolean;
   products: number;
+  splitProducts: number;
   recurrences: number;
 }
 
@@ -87,7 +93,7 @@ export function startGemmMatMul(): void {
     return;
   }
   offReason = undefined;
-  const current: GemmState = { gemm, oneThreadReason: undefined, starting: false, products: 0, recurrences: 0 };
+  const current: GemmState = { gemm, oneThreadReason: undefined, starting: false, products: 0, splitProducts: 0, recurrences: 0 };
   state = current;
   const oneThread = cap === '1' ? `${MATMUL_THREADS_ENV}=1` : whyOneThread();
   if (oneThread !== undefined) {
@@ -121,11 +127,11 @@ export async function stopGemmMatMul(): Promise<void> {
 }
 
 export function gemmMatMulReport(): MatMulThreadsReport {
-  if (state === undefined) return { threads: 0, reason: offReason ?? 'not installed', products: 0, recurrences: 0 };
-  const { products, recurrences } = state;
-  if (state.gemm.twoThreads()) return { threads: 2, products, recurrences };
+  if (state === undefined) return { threads: 0, reason: offReason ?? 'not installed', products: 0, splitProducts: 0, recurrences: 0 };
+  const { products, splitProducts, recurrences } = state;
+  if (state.gemm.twoThreads()) return { threads: 2, products, splitProducts, recurrences };
   const reason = state.starting ? 'the second thread is starting' : (state.oneThreadReason ?? 'the second thread stopped');
-  return { threads: 1, reason, products, recurrences };
+  return { threads: 1, reason, products, splitProducts, recurrences };
 }
 
 /**
@@ -156,12 +162,6 @@ function stopAfterFailure(current: GemmState, error: unknown): void {
   void current.gemm.dispose().catch(() => undefined);
 }
 
-/** The epilogue of a fused product: a bias along n and an activation, applied while C is copied out. */
-export interface Epilogue {
-  readonly bias: Float32Array | undefined;
-  readonly relu: boolean;
-}
-
 /**
  * C = op(a)·op(b) on the own GEMM, or undefined when it does not serve this product (operands with a batch, small,
  * non-float32, an unsupported fused part) and the caller's route must compute it.
@@ -183,21 +183,6 @@ export function gemmMatMul(
 }
 
 /**
- * `_FusedMatMul`'s bias and activation as an epilogue a product can apply itself (bias of n float32 values, linear or
- * relu), or undefined for any other (PReLU, other activations): the caller's route must compute those.
- */
-export function fusedEpilogue(
-  inputs: { readonly bias?: TensorInfo | undefined; readonly preluActivationWeights?: TensorInfo | undefined },
-  attrs: NamedAttrMap,
-  n: number,
-): { readonly bias: TensorInfo | undefined; readonly relu: boolean } | undefined {
-  const activation = attrs['activation'] ?? 'linear';
-  if (inputs.preluActivationWeights !== undefined || (activation !== 'linear' && activation !== 'relu')) return undefined;
-  if (inputs.bias !== undefined && (inputs.bias.dtype !== 'float32' || sizeOf(inputs.bias.shape) !== n)) return undefined;
-  return { bias: inputs.bias, relu: activation === 'relu' };
-}
-
-/**
  * C = op(a)·op(b) on the own GEMM for a caller that measured its product's shape (the whole-sequence recurrent
  * kernels' hᵀ·dZ, whose inner dimension B·T is past {@link MAX_INNER} but whose transposed operand the GEMM reads in
  * place where XNNPACK needs a transpose and a packed copy of dZ); undefined when the own GEMM is off or the operands
@@ -208,7 +193,10 @@ export function gemmMatMulMeasured(backend: WasmBackendLike, a: TensorInfo, b: T
   return shape === undefined ? undefined : runProduct(backend, a, b, shape, undefined);
 }
 
-/** Runs one product on the own GEMM (two threads where started) with an optional epilogue; undefined if it failed. */
+/**
+ * Runs one product on the own GEMM with an optional epilogue: in place on the tfjs heap (heap-gemm.ts), on this thread
+ * alone until the worker runs; then split with the worker (see {@link splitProduct}). Undefined if it cannot run here.
+ */
 function runProduct(
   backend: WasmBackendLike,
   a: TensorInfo,
@@ -218,38 +206,103 @@ function runProduct(
 ): TensorInfo | undefined {
   const current = state;
   if (current === undefined) return undefined;
-  const outShape = [...(a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2), shape.m, shape.n];
+  const product = startInPlace(backend, a, b, shape);
+  if (product === undefined) return undefined;
   try {
-    current.gemm.load(backend.typedArrayFromHeap(a) as Float32Array, backend.typedArrayFromHeap(b) as Float32Array, shape);
-    current.gemm.compute(2);
+    const split = current.gemm.twoThreads() ? splitOf(shape, product.panels) : undefined;
+    if (split === undefined || !current.gemm.fits(split.sharedBytes)) {
+      product.multiply([0, shape.m], [0, product.panels]);
+    } else {
+      try {
+        splitProduct(current.gemm, product, split);
+        current.splitProducts++;
+      } catch (error) {
+        // The worker failed or timed out: later products run on this thread; this one is redone here.
+        stopAfterFailure(current, error);
+        product.multiply([0, shape.m], [0, product.panels]);
+      }
+    }
   } catch (error) {
-    stopAfterFailure(current, error);
-    return undefined;
-  }
-  // Views only after makeOutput: an allocation may grow the heap, which detaches earlier views.
-  const out = backend.makeOutput(outShape, 'float32');
-  const c = backend.typedArrayFromHeap(out) as Float32Array;
-  current.gemm.read(c);
-  if (epilogue !== undefined) {
-    const bias = epilogue.bias === undefined ? undefined : (backend.typedArrayFromHeap(epilogue.bias) as Float32Array);
-    applyEpilogue(c, shape.n, { bias, relu: epilogue.relu });
+    product.abandon();
+    throw error;
   }
   current.products++;
-  return out;
+  return product.finish(epilogue ?? { bias: undefined, relu: false });
 }
 
-/** The GEMM shape of an unbatched float32 product (every axis but the last two is 1), or undefined. */
-export function productShape(a: TensorInfo, b: TensorInfo, attrs: NamedAttrMap): Required<GemmShape> | undefined {
-  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
-  if (!a.shape.slice(0, -2).every((d) => d === 1) || !b.shape.slice(0, -2).every((d) => d === 1)) return undefined;
-  const transposeA = attrs['transposeA'] === true;
-  const transposeB = attrs['transposeB'] === true;
-  const [a0, a1] = a.shape.slice(-2) as [number, number];
-  const [b0, b1] = b.shape.slice(-2) as [number, number];
-  const m = transposeA ? a1 : a0;
-  const k = transposeA ? a0 : a1;
-  if ((transposeB ? b1 : b0) !== k) return undefined; // let the stock kernel report the mismatch
-  return { m, k, n: transposeB ? b0 : b1, transposeA, transposeB };
+/**
+ * How a product is shared between this thread and the worker: the worker takes C's last rows (from `first`, a
+ * multiple of 4) or its last column panels (from `first`), this thread the rest, in place.
+ */
+interface Split {
+  readonly byRows: boolean;
+  readonly first: number;
+  /** Bytes of shared memory the worker's part needs (a bound). */
+  readonly sharedBytes: number;
+}
+
+/**
+ * The worker's share of a split product's rows or panels (this thread also copies the worker's operands in and its
+ * part of C out, yet 0.4 and 0.6 measured no better on the MLP's products).
+ */
+export const WORKER_SHARE = 0.5;
+
+/**
+ * Floats a strided copy costs beyond the floats it moves (a `subarray` and a `set` per row, ≈ 0.1 µs), for choosing
+ * between a row and a column split.
+ */
+const COPY_CALL_FLOATS = 128;
+
+/**
+ * The cheaper split of a product in what the main thread copies for the worker: its operands in and its part of C
+ * out. Columns: all of op(A), the worker's packed panels, C's columns as m strided copies. Rows: the worker's rows of
+ * op(A) (k strided copies when A is stored transposed), all packed panels, C's rows as one copy. Undefined when
+ * neither can be split (one panel and one row tile).
+ */
+export function splitOf({ m, k, n, transposeA }: Required<GemmShape>, panels: number): Split | undefined {
+  const rowTiles = Math.ceil(m / ROWS_PER_TILE);
+  const workerPanels = Math.min(panels - 1, Math.max(1, Math.round(panels * WORKER_SHARE)));
+  const workerTiles = Math.min(rowTiles - 1, Math.max(1, Math.round(rowTiles * WORKER_SHARE)));
+  const workerRows = m - (rowTiles - workerTiles) * ROWS_PER_TILE;
+  const workerColumns = n - (panels - workerPanels) * COLUMNS_PER_PANEL;
+  const byColumns = panels < 2 ? undefined : m * k + k * COLUMNS_PER_PANEL * workerPanels + m * workerColumns + COPY_CALL_FLOATS * m;
+  const byRows = rowTiles < 2 ? undefined : workerRows * k + k * COLUMNS_PER_PANEL * panels + workerRows * n + COPY_CALL_FLOATS * (transposeA ? k : 1);
+  if (byColumns === undefined && byRows === undefined) return undefined;
+  const rows = byColumns === undefined || (byRows !== undefined && byRows < byColumns);
+  const sharedBytes = 4 * ((rows ? workerRows : m) * (k + (rows ? n : workerColumns)) + k * COLUMNS_PER_PANEL * panels) + 1024;
+  return rows ? { byRows: true, first: (rowTiles - workerTiles) * ROWS_PER_TILE, sharedBytes } : { byRows: false, first: panels - workerPanels, sharedBytes };
+}
+
+/**
+ * One product on both threads. This thread copies the worker's operands into the shared memory — op(A) (or its rows)
+ * and the panels B was packed into on the heap — posts the job, computes its own rows or panels in place, helps with
+ * whatever chunks of the worker's part are left (all of them when the worker is asleep), and copies the worker's part
+ * of C into place. Each element of C is summed over k in the same order on either thread.
+ */
+function splitProduct(gemm: SharedGemm, product: InPlaceProduct, { byRows, first }: Split): void {
+  const { m, k, n, transposeA } = product.shape;
+  // The worker's panels packed here first (all of them for a row split; this thread's own as it multiplies them).
+  product.pack(byRows ? 0 : first, product.panels);
+  const { a, packed, c } = product.views();
+  if (byRows) {
+    const rows = m - first;
+    const writeA = transposeA
+      ? (floats: Float32Array, at: number): void => {
+          // op(A) rows first … m − 1 are A's columns: the worker's A is [k, rows].
+          for (let kk = 0; kk < k; kk++) floats.set(a.subarray(kk * m + first, kk * m + m), at + kk * rows);
+        }
+      : (floats: Float32Array, at: number): void => floats.set(a.subarray(first * k, m * k), at);
+    gemm.loadPacked({ m: rows, k, n, transposeA }, writeA, packed);
+    gemm.computeAlongside(() => product.multiply([0, first], [0, product.panels]));
+    c.set(gemm.result(), first * n);
+  } else {
+    const column = first * COLUMNS_PER_PANEL;
+    const columns = n - column;
+    gemm.loadPacked({ m, k, n: columns, transposeA }, (floats, at) => floats.set(a, at), packed.subarray(first * k * COLUMNS_PER_PANEL));
+    gemm.computeAlongside(() => product.multiply([0, m], [0, first]));
+    const part = gemm.result();
+    for (let r = 0; r < m; r++) c.set(part.subarray(r * columns, (r + 1) * columns), r * n + column);
+  }
 }
 
 function paysOff({ m, k, n }: GemmShape): boolean {
@@ -258,17 +311,3 @@ function paysOff({ m, k, n }: GemmShape): boolean {
   return multiplyAdds >= MIN_MULTIPLY_ADDS && multiplyAdds >= MIN_MULTIPLY_ADDS_PER_FLOAT * (m * k + k * n + m * n);
 }
 
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((size, d) => size * d, 1);
-}
-
-/** Adds the bias to each row of C and applies relu, in place (one pass over C; a handful of µs for an MLP layer). */
-export function applyEpilogue(c: Float32Array, n: number, { bias, relu }: Epilogue): void {
-  if (bias === undefined && !relu) return;
-  for (let row = 0; row < c.length; row += n) {
-    for (let j = 0; j < n; j++) {
-      const value = c[row + j]! + (bias === undefined ? 0 : bias[j]!);
-      c[row + j] = relu && value < 0 ? 0 : value;
-    }
-  }
-}

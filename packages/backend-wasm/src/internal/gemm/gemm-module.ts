@@ -58,8 +58,11 @@ export const Descriptor = {
   next: 56,
   parts: 64,
   partBytes: 64,
-  /** In a part block: where that part packs B, its 32 bytes of scratch, the number of chunks it took (written by `run`). */
-  part: { packed: 0, scratch: 4, taken: 8 },
+  /**
+   * In a part block: where that part packs B, its 32 bytes of scratch, the number of chunks it took (written by `run`),
+   * and 1 when B is already packed there (the caller packed it: `run` then only multiplies).
+   */
+  part: { packed: 0, scratch: 4, taken: 8, prepacked: 12 },
   /** The whole descriptor for two parts. */
   bytes: 192,
 } as const;
@@ -257,7 +260,9 @@ function runBody(): number[] {
     return [...field(Descriptor.transA), IF, EMPTY, ...args, CALL, 2, ELSE, ...args, CALL, 1, END];
   };
   const pack = (panels: number[]): number[] => [
+    ...partField(p.prepacked), I32_EQZ, IF, EMPTY,
     ...field(Descriptor.b), ...partField(p.packed), ...field(Descriptor.k), ...field(Descriptor.n), ...field(Descriptor.transB), ...panels, CALL, 0,
+    END,
   ];
   /** Takes chunks until none is left: lo = chunk·next++, stop when lo ≥ limit, hi = min(lo + chunk, limit). */
   const takeChunks = (limit: number, body: number[]): number[] => [

@@ -124,6 +124,22 @@ export interface SharedGemm extends TwoThreadGemm {
   startWorker(): Promise<void>;
   /** Whether `compute(2)` runs on two threads now (the worker is attached and the instance usable). */
   twoThreads(): boolean;
+  /**
+   * Lays out a job whose B the caller packed already (gemm-module.ts `pack`'s layout: panel p at p·k·32 bytes, 8
+   * columns each, ⌈n/8⌉ panels): `writeA(floats, at)` writes op(A)'s m·k floats at float index `at` ([m, k], or
+   * [k, m] with `transposeA`), `packedB` is copied as it is. {@link computeAlongside} (or `compute`) then only
+   * multiplies; {@link result} views C.
+   */
+  loadPacked(shape: GemmShape, writeA: (floats: Float32Array, at: number) => void, packedB: Float32Array): void;
+  /**
+   * Posts the loaded job, runs `mainPart` on this thread (work of the caller's own, e.g. the rest of a product in
+   * place on another memory) while the worker takes the job's chunks, then takes whatever chunks are left itself and
+   * waits for the worker's. A worker that has not woken by then leaves the whole job to this thread; a failure of
+   * `mainPart` is rethrown once the job is done.
+   */
+  computeAlongside(mainPart: () => void): void;
+  /** C of the last job (`m·n` floats, row-major) as a view of the shared memory, valid until the next load. */
+  result(): Float32Array;
   /** The shared `WebAssembly.Memory` (a task's module is instantiated on it). */
   readonly memory: { readonly buffer: SharedArrayBuffer };
   /** The GEMM module's functions on the calling thread (byte offsets into the shared memory). */
@@ -199,18 +215,21 @@ interface Layout {
   /** Packed B for part 1 when the parts split rows. */
   readonly packed1: number;
   readonly end: number;
+  /** B arrived packed (at packed0, shared by both parts): no B region, no packing. */
+  readonly prepacked: boolean;
 }
 
-function layoutFor(shape: GemmShape): Layout {
+function layoutFor(shape: GemmShape, prepacked = false): Layout {
   const { m, k, n } = shape;
   const panels = Math.ceil(n / COLUMNS_PER_PANEL);
   const a = CONTROL_BYTES + Descriptor.bytes;
   const b = align64(a + 4 * m * k + SLACK);
-  const c = align64(b + 4 * k * n + SLACK);
+  const c = align64(b + (prepacked ? 0 : 4 * k * n + SLACK));
   const packed0 = align64(c + 4 * m * n);
   const packed1 = align64(packed0 + panels * k * 32);
-  const end = packed1 + panels * k * 32;
-  return { shape: { m, k, n, transposeA: shape.transposeA ?? false, transposeB: shape.transposeB ?? false }, a, b, c, packed0, packed1, end };
+  const end = prepacked ? packed0 + panels * k * 32 : packed1 + panels * k * 32;
+  const transposes = { transposeA: shape.transposeA ?? false, transposeB: prepacked ? false : (shape.transposeB ?? false) };
+  return { shape: { m, k, n, ...transposes }, a, b, c, packed0, packed1, end, prepacked };
 }
 
 /** How a job is cut: chunks of `chunk` column panels, or of `chunk` rows, which the threads take from a counter. */
@@ -232,7 +251,7 @@ function planOf(layout: Layout, threads: 1 | 2): Plan {
   const { m, n } = layout.shape;
   const panels = Math.ceil(n / COLUMNS_PER_PANEL);
   const rowTiles = Math.ceil(m / ROWS_PER_TILE);
-  if (threads === 1) return { byRows: false, chunk: Math.ceil(panels / CHUNKS) };
+  if (threads === 1 || layout.prepacked) return { byRows: false, chunk: Math.ceil(panels / CHUNKS) };
   if (panels >= 2 && panels >= rowTiles) return { byRows: false, chunk: Math.ceil(panels / CHUNKS) };
   return { byRows: true, chunk: Math.ceil(rowTiles / CHUNKS) * ROWS_PER_TILE };
 }
@@ -407,6 +426,56 @@ class SharedMemoryGemm implements SharedGemm {
     this.#layout = layout;
   }
 
+  loadPacked(shape: GemmShape, writeA: (floats: Float32Array, at: number) => void, packedB: Float32Array): void {
+    this.#usable();
+    assertPositiveInteger(shape.m, 'shape.m');
+    assertPositiveInteger(shape.k, 'shape.k');
+    assertPositiveInteger(shape.n, 'shape.n');
+    const layout = layoutFor(shape, true);
+    const packedFloats = Math.ceil(shape.n / COLUMNS_PER_PANEL) * shape.k * COLUMNS_PER_PANEL;
+    if (packedB.length !== packedFloats) {
+      throw new FitstreamInputError('packedB', `must hold ⌈n/8⌉·k·8 = ${packedFloats} floats for shape ${describeShape(shape)}, got ${packedB.length}.`);
+    }
+    if (layout.end > MAX_PAGES * PAGE) {
+      throw new FitstreamInputError('shape', `${describeShape(shape)} needs ${layout.end} bytes of shared memory; the two-thread GEMM has ${MAX_PAGES * PAGE}.`);
+    }
+    this.#reserve(layout.end);
+    const floats = this.#floats;
+    writeA(floats, layout.a / 4);
+    const aEnd = layout.a + 4 * shape.m * shape.k;
+    floats.fill(0, aEnd / 4, (aEnd + SLACK) / 4);
+    floats.set(packedB, layout.packed0 / 4);
+    this.#layout = layout;
+  }
+
+  computeAlongside(mainPart: () => void): void {
+    this.#usable();
+    const layout = this.#layout;
+    if (layout === undefined) throw new Error('two-thread GEMM: computeAlongside() before load().');
+    const attached = this.#attached;
+    this.#describe(layout, planOf(layout, attached === undefined ? 1 : 2));
+    let failure: { error: unknown } | undefined;
+    const both = (): void => {
+      try {
+        mainPart();
+      } catch (error) {
+        failure = { error };
+      }
+      this.exports.run(CONTROL_BYTES, 0);
+    };
+    this.#threads = attached === undefined ? 1 : 2;
+    if (attached === undefined) both();
+    else this.#onBothThreads(attached, both);
+    if (failure !== undefined) throw failure.error;
+  }
+
+  result(): Float32Array {
+    this.#usable();
+    const layout = this.#layout;
+    if (layout === undefined) throw new Error('two-thread GEMM: result() before load().');
+    return this.#floats.subarray(layout.c / 4, layout.c / 4 + layout.shape.m * layout.shape.n);
+  }
+
   #reserve(bytes: number): void {
     const have = this.memory.buffer.byteLength;
     if (have >= bytes) {
@@ -548,6 +617,7 @@ class SharedMemoryGemm implements SharedGemm {
       const block = Descriptor.parts + part * Descriptor.partBytes;
       at(block + Descriptor.part.packed, plan.byRows && part === 1 ? layout.packed1 : layout.packed0);
       at(block + Descriptor.part.scratch, CONTROL_BYTES + block + 32);
+      at(block + Descriptor.part.prepacked, layout.prepacked ? 1 : 0);
     }
   }
 

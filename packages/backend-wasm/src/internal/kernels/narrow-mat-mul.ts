@@ -16,7 +16,7 @@
  * conv-single-channel-simd.ts). The padded result is copied into the output with the bias and relu of `_FusedMatMul`.
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { applyEpilogue, fusedEpilogue, productShape } from '../gemm/gemm-mat-mul.js';
+import { applyEpilogue, fusedEpilogue, productShape } from '../gemm/products.js';
 // The register-tile building blocks conv-single-channel-simd.ts uses too (the duplicates listing pairs the two import lists).
 import {
   codeEntry,

@@ -1,0 +1,56 @@
+/**
+ * What the own matMul routes (gemm-mat-mul.ts, heap-gemm.ts, kernels/narrow-mat-mul.ts) share: the GEMM shape of an
+ * unbatched float32 product, and `_FusedMatMul`'s bias and relu as an epilogue applied to C.
+ */
+import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import type { GemmShape } from './two-thread-gemm.js';
+
+/** The epilogue of a fused product: a bias along n and relu, applied to C once it is computed. */
+export interface Epilogue {
+  readonly bias: Float32Array | undefined;
+  readonly relu: boolean;
+}
+
+/**
+ * `_FusedMatMul`'s bias and activation as an epilogue a product can apply itself (bias of n float32 values, linear or
+ * relu), or undefined for any other (PReLU, other activations): the caller's route must compute those.
+ */
+export function fusedEpilogue(
+  inputs: { readonly bias?: TensorInfo | undefined; readonly preluActivationWeights?: TensorInfo | undefined },
+  attrs: NamedAttrMap,
+  n: number,
+): { readonly bias: TensorInfo | undefined; readonly relu: boolean } | undefined {
+  const activation = attrs['activation'] ?? 'linear';
+  if (inputs.preluActivationWeights !== undefined || (activation !== 'linear' && activation !== 'relu')) return undefined;
+  if (inputs.bias !== undefined && (inputs.bias.dtype !== 'float32' || sizeOf(inputs.bias.shape) !== n)) return undefined;
+  return { bias: inputs.bias, relu: activation === 'relu' };
+}
+
+/** The GEMM shape of an unbatched float32 product (every axis but the last two is 1), or undefined. */
+export function productShape(a: TensorInfo, b: TensorInfo, attrs: NamedAttrMap): Required<GemmShape> | undefined {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
+  if (!a.shape.slice(0, -2).every((d) => d === 1) || !b.shape.slice(0, -2).every((d) => d === 1)) return undefined;
+  const transposeA = attrs['transposeA'] === true;
+  const transposeB = attrs['transposeB'] === true;
+  const [a0, a1] = a.shape.slice(-2) as [number, number];
+  const [b0, b1] = b.shape.slice(-2) as [number, number];
+  const m = transposeA ? a1 : a0;
+  const k = transposeA ? a0 : a1;
+  if ((transposeB ? b1 : b0) !== k) return undefined; // let the stock kernel report the mismatch
+  return { m, k, n: transposeB ? b0 : b1, transposeA, transposeB };
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((size, d) => size * d, 1);
+}
+
+/** Adds the bias to each row of C and applies relu, in place (one pass over C; a handful of µs for an MLP layer). */
+export function applyEpilogue(c: Float32Array, n: number, { bias, relu }: Epilogue): void {
+  if (bias === undefined && !relu) return;
+  for (let row = 0; row < c.length; row += n) {
+    for (let j = 0; j < n; j++) {
+      const value = c[row + j]! + (bias === undefined ? 0 : bias[j]!);
+      c[row + j] = relu && value < 0 ? 0 : value;
+    }
+  }
+}
