@@ -20,6 +20,7 @@ const MISSING = [
   'FitstreamCategoricalCrossentropy',
   'FitstreamCategoricalCrossentropyGrad',
   'FitstreamCategoricalAccuracy',
+  'FitstreamDenseBiasRelu',
   // whole-sequence LSTM / GRU (recurrentLayers)
   'FitstreamLSTMSequence',
   'FitstreamLSTMSequenceGrad',

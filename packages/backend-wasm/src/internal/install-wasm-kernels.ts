@@ -35,6 +35,7 @@ import {
   registerConv2DBiasActivationGradient,
   restoreConvLayer,
 } from './kernels/conv2d-bias-activation.js';
+import { createDenseBiasReluKernel, DENSE_BIAS_RELU, patchDenseLayer, registerDenseBiasReluGradient, restoreDenseLayer } from './dense/dense-bias-relu.js';
 import { createDepthwiseConv2dBackpropFilterKernel } from './kernels/depthwise-conv2d-backprop-filter.js';
 import { createDepthwiseConv2dBackpropInputKernel } from './kernels/depthwise-conv2d-backprop-input.js';
 import { createFusedMatMulKernel } from './kernels/fused-mat-mul-transpose.js';
@@ -118,9 +119,12 @@ export interface WasmKernelOptions {
   /** The gradient of `ClipByValue` (hard sigmoid: LSTM/GRU gates) as one kernel instead of five. */
   readonly activationGradients?: boolean;
   /**
-   * Fewer dispatches per dense training step: the gradients of `Relu`, `Softmax` and a bias `Add` as one kernel each, and the
+   * Fewer dispatches per dense training step: the gradients of `Relu`, `Softmax` and a bias `Add` as one kernel each, the
    * categorical cross-entropy (forward and gradient) and categorical accuracy that `@fitstream/losses` (and so the
-   * trainer) finds in tfjs' kernel registry by name, each one kernel instead of a chain of 5–20.
+   * trainer) finds in tfjs' kernel registry by name, each one kernel instead of a chain of 5–20, and tfjs-layers'
+   * `Dense` with a bias and relu in training as one kernel (`FitstreamDenseBiasRelu`, whose gradient is one relu-and-bias
+   * pass and the two products) instead of matMul, bias add and relu: while installed, the layer class's `call` takes
+   * that path on the wasm backend under a gradient tape for inputs of rank 2; {@link uninstallWasmKernels} restores it.
    */
   readonly stepFusions?: boolean;
   /**
@@ -244,6 +248,8 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
     { name: CATEGORICAL_CROSSENTROPY, create: () => createCategoricalCrossentropyKernel() },
     { name: CATEGORICAL_CROSSENTROPY_GRAD, create: () => createCategoricalCrossentropyGradKernel() },
     { name: CATEGORICAL_ACCURACY, create: () => createCategoricalAccuracyKernel() },
+    { name: DENSE_BIAS_RELU, create: ({ tf, table }) => (registerDenseBiasReluGradient(tf), patchDenseLayer(tf), createDenseBiasReluKernel(tf, table)) },
+    { name: RELU_BIAS_GRAD, create: () => createReluBiasGradKernel() },
   ],
   batchCopies: [
     { name: 'GatherV2', create: ({ current }) => createGatherV2Kernel(requireOriginal('GatherV2', current)) },
@@ -351,6 +357,7 @@ export function uninstallWasmKernels(tf: Tf): WasmKernelReport {
   restoreBatchNormLayer();
   restoreRecurrentLayers();
   restoreConvLayer();
+  restoreDenseLayer();
   for (const [name, { original, config }] of [...installed].reverse()) {
     const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
     if (current?.kernelFunc === config.kernelFunc) {

@@ -34,7 +34,7 @@ export interface WasmKernelGroups {
   readonly depthwiseGradients?: boolean;
   /** `MaxPoolGrad` (the stock kernel is wrong whenever input height ≠ width). */
   readonly poolGradients?: boolean;
-  /** The `Relu` / `Softmax` gradients and the categorical cross-entropy and accuracy of the default step as one kernel each. */
+  /** The `Relu` / `Softmax` gradients, the categorical cross-entropy and accuracy, and a `Dense` layer with bias and relu in training, as one kernel each. */
   readonly stepFusions?: boolean;
   /** `GatherV2` and `Slice` copying whole rows on the heap (batch assembly). */
   readonly batchCopies?: boolean;

@@ -67,11 +67,14 @@ export function registerConv2DBiasActivationGradient(tf: Tf): void {
   gradientRegistered = true;
 }
 
-/** dz (dy through the activation) and the bias gradient Σ dz: one {@link RELU_BIAS_GRAD} pass where it is registered. */
-function reluAndBiasGradients(tf: Tf, dy: Tensor, y: Tensor, relu: boolean): [Tensor, Tensor] {
+/**
+ * dz (dy through the activation) and the bias gradient Σ dz over every axis but the last: one {@link RELU_BIAS_GRAD}
+ * pass where it is registered (the fused conv and dense layers' gradients).
+ */
+export function reluAndBiasGradients(tf: Tf, dy: Tensor, y: Tensor, relu: boolean): [Tensor, Tensor] {
   if (relu && tf.getKernel(RELU_BIAS_GRAD, tf.getBackend()) !== undefined) return tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y }) as [Tensor, Tensor];
   const dz = !relu ? dy : tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined ? (tf.engine().runKernel(RELU_GRAD, { dy, x: y }) as Tensor) : tf.mul(dy, tf.step(y));
-  return [dz, tf.sum(dz, [0, 1, 2])];
+  return [dz, tf.sum(dz, Array.from({ length: dz.rank - 1 }, (_, axis) => axis))];
 }
 
 export const RELU_BIAS_GRAD = 'FitstreamReluBiasGrad';
