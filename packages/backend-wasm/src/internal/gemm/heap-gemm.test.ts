@@ -38,19 +38,21 @@ describe('products on the own GEMM in place on the tfjs heap', () => {
   });
 
   it.each([
-    ['linear', 'linear', false],
-    ['relu', 'relu', false],
-    ['relu, B transposed', 'relu', true],
-  ] as const)('adds _FusedMatMul\'s bias and applies %s', async (_, activation, transposeB) => {
+    ['linear, 19 columns (the loop)', 'linear', false, 19],
+    ['relu, 19 columns', 'relu', false, 19],
+    ['relu, B transposed', 'relu', true, 19],
+    ['linear, 20 columns (the SIMD pass)', 'linear', false, 20],
+    ['relu, 20 columns (the SIMD pass)', 'relu', false, 20],
+  ] as const)('adds _FusedMatMul\'s bias and applies the activation: %s', async (_, activation, transposeB, n) => {
     const a = randomTensor([21, 300], 3);
-    const b = randomTensor(transposeB ? [19, 300] : [300, 19], 4);
-    const bias = randomTensor([19], 5);
+    const b = randomTensor(transposeB ? [n, 300] : [300, n], 4);
+    const bias = randomTensor([n], 5);
     const before = heapGemmProducts();
     const { cpu, wasm } = await runOnBoth('_FusedMatMul', { a, b, bias }, { transposeA: false, transposeB, activation });
     expect(heapGemmProducts()).toBe(before + 1);
     expect(relativeError(wasm.values, cpu.values)).toBeLessThanOrEqual(TOLERANCE);
     const expected = float32Product(a, b, false, transposeB).map((v, i) => {
-      const withBias = Math.fround(v + (bias.values[i % 19] ?? 0));
+      const withBias = Math.fround(v + (bias.values[i % n] ?? 0));
       return activation === 'relu' && withBias < 0 ? 0 : withBias;
     });
     expect(Array.from(wasm.values)).toEqual(Array.from(expected));

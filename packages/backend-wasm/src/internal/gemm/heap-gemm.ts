@@ -25,7 +25,7 @@ import { heapLoops } from '../wasm-assembly/heap-loops.js';
 import { heapOffset } from '../kernels/heap-simd-loops.js';
 import type { WasmBackendLike } from '../kernels/wasm-kernel-types.js';
 import { COLUMNS_PER_PANEL, gemmFunctions, type GemmExports } from './gemm-module.js';
-import { applyEpilogue, fusedEpilogue, productShape } from './products.js';
+import { applyEpilogueOnHeap, fusedEpilogue, productShape } from './products.js';
 import type { GemmShape } from './two-thread-gemm.js';
 
 /** The GEMM's functions bound to the tfjs heap (`run` left out: it is the two-thread driver). */
@@ -172,9 +172,7 @@ export function startInPlace(backend: WasmBackendLike, a: TensorInfo, b: TensorI
     }),
     finish({ bias, relu }) {
       backend.disposeData(packed.dataId);
-      if (bias !== undefined || relu) {
-        applyEpilogue(backend.typedArrayFromHeap(out) as Float32Array, n, { bias: bias === undefined ? undefined : (backend.typedArrayFromHeap(bias) as Float32Array), relu });
-      }
+      applyEpilogueOnHeap(backend, out, n, { bias, relu });
       products++;
       return out;
     },

@@ -3,6 +3,8 @@
  * unbatched float32 product, and `_FusedMatMul`'s bias and relu as an epilogue applied to C.
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import { heapOffset, heapSimdLoopsOf } from '../kernels/heap-simd-loops.js';
+import type { WasmBackendLike } from '../kernels/wasm-kernel-types.js';
 import type { GemmShape } from './two-thread-gemm.js';
 
 /** The epilogue of a fused product: a bias along n and relu, applied to C once it is computed. */
@@ -53,4 +55,21 @@ export function applyEpilogue(c: Float32Array, n: number, { bias, relu }: Epilog
       c[row + j] = relu && value < 0 ? 0 : value;
     }
   }
+}
+
+/**
+ * Applies a fused product's bias and relu to C (`out` on the heap, rows of n) in place: one SIMD pass
+ * (heap-simd-loops.ts `addRows` / `addRowsRelu`) for a bias over n a multiple of 4, {@link applyEpilogue} otherwise
+ * — the same float32 sums either way. The JavaScript loop took ≈ 0.1 ms per [64,256] C inside a training step.
+ */
+export function applyEpilogueOnHeap(backend: WasmBackendLike, out: TensorInfo, n: number, { bias, relu }: { readonly bias: TensorInfo | undefined; readonly relu: boolean }): void {
+  if (bias === undefined && !relu) return;
+  const loops = bias !== undefined && n % 4 === 0 ? heapSimdLoopsOf(backend) : undefined;
+  if (loops !== undefined && bias !== undefined) {
+    const c = heapOffset(backend, out);
+    (relu ? loops.addRowsRelu : loops.addRows)(c, heapOffset(backend, bias), c, sizeOf(out.shape) / n, 4 * n);
+    return;
+  }
+  const biasValues = bias === undefined ? undefined : (backend.typedArrayFromHeap(bias) as Float32Array);
+  applyEpilogue(backend.typedArrayFromHeap(out) as Float32Array, n, { bias: biasValues, relu });
 }

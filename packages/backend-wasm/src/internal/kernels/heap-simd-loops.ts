@@ -45,7 +45,10 @@
  * out = ((u·p) − ((v − m)·q)) + t in float32, with p, m, q, t the four consecutive C-float arrays at params.
  *
  * addRows(x, b, out, rows, rowC): out[r, c] = x[r, c] + b[c] in float32 for `rows` rows of rowC = C·4 bytes (C a
- * multiple of 4) — a channel bias added to an activation (add-channel-bias.ts).
+ * multiple of 4) — a channel bias added to an activation (add-channel-bias.ts); `out` may be `x`.
+ *
+ * addRowsRelu(x, b, out, rows, rowC): the same sums, +0 where a sum is below zero — a fused product's bias and relu
+ * (gemm/products.ts).
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
 // The building blocks weight-gradient-simd.ts uses too (the duplicates listing pairs the two import lists).
@@ -68,6 +71,7 @@ import {
   set,
   V128_LOAD,
   V128_STORE,
+  V128_ZERO,
 } from '../wasm-assembly/heap-loops.js';
 import { EMPTY_BLOCK as EMPTY, I32, simd, uleb, V128, vec } from '../wasm-assembly/wasm-binary.js';
 
@@ -155,7 +159,6 @@ function maxPoolForwardBody(): number[] {
 
 // sumRows locals: parameters x, out, rows, rowC (0–3), then i32 r k xp (4–6).
 const [SX, SOUT, SROWS, SROWC, SR, SK, SXP] = [0, 1, 2, 3, 4, 5, 6];
-const V128_ZERO = [...simd(0x0c), ...Array.from({ length: 16 }, () => 0x00)];
 
 function sumRowsBody(): number[] {
   const at = (base: number): number[] => [...get(base), ...get(SK), I32_ADD];
@@ -254,19 +257,24 @@ function channelAffineBody(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
-// addRows locals: parameters x, b, out, rows, rowC (0–4), then i32 r k xp op (5–8).
-const [BX, BB, BOUT, BROWS, BROWC, BRI, BK, BXP, BOP] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+// addRows locals: parameters x, b, out, rows, rowC (0–4), then i32 r k xp op (5–8), v128 v (9).
+const [BX, BB, BOUT, BROWS, BROWC, BRI, BK, BXP, BOP, BV] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+const [F32X4_LT, V128_ANDNOT] = [simd(0x43), simd(0x4f)];
 
-function addRowsBody(): number[] {
+/** `addRows`, or with `relu` `addRowsRelu`: each sum s stored as is, or as +0 where s < 0 (relu; −0 and NaN kept). */
+function addRowsBody(relu: boolean): number[] {
   const at = (base: number): number[] => [...get(base), ...get(BK), I32_ADD];
-  const element = [...at(BOP), ...at(BXP), ...V128_LOAD, ...at(BB), ...V128_LOAD, ...F32X4_ADD, ...V128_STORE, ...increment(BK, [I32_CONST, 16])];
+  const sum = [...at(BXP), ...V128_LOAD, ...at(BB), ...V128_LOAD, ...F32X4_ADD];
+  // relu: v & ~(v < 0), the lanes below zero cleared to +0 (as `v < 0 ? 0 : v`)
+  const value = relu ? [...sum, ...set(BV), ...get(BV), ...get(BV), ...V128_ZERO, ...F32X4_LT, ...V128_ANDNOT] : sum;
+  const element = [...at(BOP), ...value, ...V128_STORE, ...increment(BK, [I32_CONST, 16])];
   const perRow = [
     I32_CONST, 0, ...set(BK), ...doWhile(BK, BROWC, element),
     ...increment(BXP, get(BROWC)), ...increment(BOP, get(BROWC)),
     ...increment(BRI, [I32_CONST, 1]),
   ];
   const code = [...get(BX), ...set(BXP), ...get(BOUT), ...set(BOP), I32_CONST, 0, ...set(BRI), ...doWhile(BRI, BROWS, perRow), END];
-  const entry = [...vec([[...uleb(4), I32]]), ...code];
+  const entry = [...vec([[...uleb(4), I32], [...uleb(1), V128]]), ...code];
   return [...uleb(entry.length), ...entry];
 }
 
@@ -287,6 +295,7 @@ export interface HeapSimdLoops {
   readonly copyRows: CopyRows;
   readonly channelAffine: ChannelAffine;
   readonly addRows: AddRows;
+  readonly addRowsRelu: AddRows;
 }
 
 const LOOPS = heapLoops<HeapSimdLoops>(() => [
@@ -296,7 +305,8 @@ const LOOPS = heapLoops<HeapSimdLoops>(() => [
   { name: 'reluMaskSumRows', params: i32s(6), code: reluMaskSumRowsBody() },
   { name: 'copyRows', params: i32s(5), code: copyRowsBody() },
   { name: 'channelAffine', params: i32s(6), code: channelAffineBody() },
-  { name: 'addRows', params: i32s(5), code: addRowsBody() },
+  { name: 'addRows', params: i32s(5), code: addRowsBody(false) },
+  { name: 'addRowsRelu', params: i32s(5), code: addRowsBody(true) },
 ]);
 
 /** The SIMD functions bound to `backend`'s heap, or undefined where they cannot run (no SIMD, memory not found). */

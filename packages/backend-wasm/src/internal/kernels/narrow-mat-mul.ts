@@ -16,7 +16,7 @@
  * conv-single-channel-simd.ts). The padded result is copied into the output with the bias and relu of `_FusedMatMul`.
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { applyEpilogue, fusedEpilogue, productShape } from '../gemm/products.js';
+import { applyEpilogueOnHeap, fusedEpilogue, productShape } from '../gemm/products.js';
 // The register-tile building blocks conv-single-channel-simd.ts uses too (the duplicates listing pairs the two import lists).
 import {
   codeEntry,
@@ -131,8 +131,7 @@ export function narrowMatMul(
     for (let r = 0; r < m; r++) {
       for (let j = 0; j < n; j++) outValues[r * n + j] = resultValues[r * width + j] ?? 0;
     }
-    const bias = epilogue.bias === undefined ? undefined : (backend.typedArrayFromHeap(epilogue.bias) as Float32Array);
-    applyEpilogue(outValues, n, { bias, relu: epilogue.relu });
+    applyEpilogueOnHeap(backend, out, n, epilogue);
   } catch (error) {
     backend.disposeData(out.dataId);
     throw error;
