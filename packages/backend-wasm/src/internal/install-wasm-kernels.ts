@@ -80,12 +80,14 @@ export interface WasmKernelOptions {
    */
   readonly matMulTranspose?: boolean;
   /**
-   * With `matMulTranspose`: unbatched float32 products of ≥ 2²⁰ multiply-adds (dense layers of a training step, both
-   * ways) on fitstream's own WebAssembly SIMD GEMM, which reads transposed operands in place and does not re-pack
-   * weights, on a second thread too under Node.js (main thread, ≥ 2 cores, `FITSTREAM_WASM_MATMUL_THREADS` not `1`).
-   * Node.js only: in a web page tfjs-backend-wasm threads XNNPACK itself where the page allows threads.
-   * Bit-identical on one thread and two. {@link wasmMatMulThreads} says how many threads it runs on. Unlike the groups,
-   * `false` also switches it off after an earlier install.
+   * With `matMulTranspose`: unbatched float32 products on fitstream's own WebAssembly SIMD GEMM, which reads
+   * transposed operands in place; large ones (≥ 2²³ multiply-adds) split
+   * with a second thread under Node.js (main thread, ≥ 2 cores, `FITSTREAM_WASM_MATMUL_THREADS` not `1`): this thread
+   * computes its part in place on the wasm heap, the worker the rest from copies of what it needs. In a web page the
+   * products run in place on one thread where tfjs runs one (XNNPACK keeps them where tfjs has threads of its own).
+   * Bit-identical on one thread and two.
+   * {@link wasmMatMulThreads} says how many threads it runs on. `false` (or `FITSTREAM_WASM_MATMUL_THREADS=0`) leaves
+   * every product on XNNPACK; unlike the groups, it also switches the GEMM off after an earlier install.
    */
   readonly ownGemm?: boolean;
   /** `Conv2DBackpropFilter` (missing natively) and a faster `Conv2DBackpropInput` (stride 1, and strided with ≥ 4 input channels). */

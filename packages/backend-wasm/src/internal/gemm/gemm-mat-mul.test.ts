@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { expectNoLeak, float32Product, onBackend, randomTensor, relativeError, setUpWasmWithKernels, tf, type HostTensor } from '../../test-support/wasm-kernel-harness.js';
 import { installWasmKernels, uninstallWasmKernels, wasmMatMulThreads } from '../install-wasm-kernels.js';
 import { MIN_MULTIPLY_ADDS, splitOf } from './gemm-mat-mul.js';
+import { heapGemmProducts } from './heap-gemm.js';
 
 const TOLERANCE = 1e-5;
 
@@ -171,8 +172,11 @@ describe('large matMuls on the own GEMM (ownGemm)', () => {
     expect((await wasmMatMulThreads()).threads).toBe(0);
     const a = randomTensor([64, 784], 19);
     const b = randomTensor([784, 256], 20);
+    const inPlace = heapGemmProducts();
     const { cpu, wasm } = await onBoth(() => tf.matMul(toTensor(a), toTensor(b)));
     expect(relativeError(wasm[0]!, cpu[0]!)).toBeLessThan(TOLERANCE);
+    // Not on the own GEMM's micro-kernel in place either.
+    expect(heapGemmProducts()).toBe(inPlace);
     uninstallWasmKernels(tf);
     installWasmKernels(tf);
     expect((await wasmMatMulThreads()).threads).toBeGreaterThan(0);

@@ -71,16 +71,29 @@ interface GemmState {
 let state: GemmState | undefined;
 /** Why the own GEMM is off (engine without shared memory, a failure); undefined while it serves or was never started. */
 let offReason: string | undefined;
+/** Whether the user turned the own GEMM off (`ownGemm: false`, {@link MATMUL_THREADS_ENV}=0): its in-place route too. */
+let optedOut = false;
+
+/**
+ * Whether products may run on the own GEMM's micro-kernel in place on the calling thread (heap-gemm.ts): always, but
+ * after an opt-out — a worker that failed, or an engine without shared memory (a page that is not cross-origin
+ * isolated), still leaves that route, which needs neither.
+ */
+export function inPlaceGemmAllowed(): boolean {
+  return !optedOut;
+}
 
 /**
  * Creates the shared GEMM (synchronously: the products use it at once, on this thread) and starts its worker in the
  * background when this is Node's main thread on a machine with two or more cores and {@link MATMUL_THREADS_ENV} allows.
- * Idempotent. An engine that cannot run the module leaves the products on XNNPACK, with the reason in the report.
+ * Idempotent. An engine that cannot run it leaves the products on the calling thread (heap-gemm.ts), with the reason in
+ * the report.
  */
 export function startGemmMatMul(): void {
   if (state !== undefined) return;
   const cap = typeof process === 'undefined' ? undefined : process.env?.[MATMUL_THREADS_ENV];
-  const off = cap === '0' ? `${MATMUL_THREADS_ENV}=0` : whyNoOwnGemm();
+  optedOut = cap === '0';
+  const off = optedOut ? `${MATMUL_THREADS_ENV}=0` : whyNoOwnGemm();
   if (off !== undefined) {
     offReason = off;
     return;
@@ -89,7 +102,7 @@ export function startGemmMatMul(): void {
   try {
     gemm = createSharedGemm();
   } catch (error) {
-    offReason = `own GEMM unavailable (${(error as Error).message}); large matMuls run on XNNPACK`;
+    offReason = `own GEMM unavailable (${(error as Error).message}); matMuls run on one thread`;
     return;
   }
   offReason = undefined;
@@ -118,11 +131,12 @@ export async function gemmMatMulSettled(timeoutMs = 10_000): Promise<MatMulThrea
   return gemmMatMulReport();
 }
 
-/** Stops the worker and hands the products back to XNNPACK. */
+/** Stops the worker and hands the products back to XNNPACK (an opt-out: the in-place route too). */
 export async function stopGemmMatMul(): Promise<void> {
   const current = state;
   state = undefined;
   offReason = undefined;
+  optedOut = true;
   if (current !== undefined) await current.gemm.dispose().catch(() => undefined);
 }
 
@@ -138,7 +152,7 @@ export function gemmMatMulReport(): MatMulThreadsReport {
  * Runs a recurrence with `run(gemm)` on the own GEMM's shared instance while it runs on two threads (the LSTM's
  * and GRU's whole-sequence kernels, recurrent/lstm-two-threads.ts and gru-two-threads.ts) and returns what `run` returned: true once it ran. False
  * without calling `run` when the GEMM is off, on one thread or its worker is starting. A failure inside `run` stops the
- * GEMM as a failed product does (every later product on XNNPACK, one warning) and returns false: the caller then takes
+ * GEMM as a failed product does (every later product on the calling thread, one warning) and returns false: the caller then takes
  * its one-thread route.
  */
 export function onTwoThreadGemm(run: (gemm: SharedGemm) => boolean): boolean {
@@ -154,10 +168,10 @@ export function onTwoThreadGemm(run: (gemm: SharedGemm) => boolean): boolean {
   }
 }
 
-/** Hands every later product back to XNNPACK after a failure of the GEMM (a worker that failed or timed out), and says so once. */
+/** Runs every later product on the calling thread after a failure of the GEMM (a worker that failed or timed out), and says so once. */
 function stopAfterFailure(current: GemmState, error: unknown): void {
   if (state === current) state = undefined;
-  offReason = `own GEMM stopped (${(error as Error).message}); large matMuls run on XNNPACK`;
+  offReason = `own GEMM's second thread stopped (${(error as Error).message}); matMuls run on one thread`;
   console.warn(`fitstream: ${offReason}.`);
   void current.gemm.dispose().catch(() => undefined);
 }

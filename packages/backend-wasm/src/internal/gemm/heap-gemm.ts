@@ -110,8 +110,8 @@ export interface InPlaceProduct {
 
 /**
  * Packs B and allocates C for an unbatched float32 product on the heap (shape from {@link productShape}); undefined
- * when the loops cannot run here (no SIMD) or an operand lies too close to the memory's end for the micro-kernel's
- * reads past it.
+ * when the loops cannot run here (no SIMD), the heap is shared (tfjs' threaded build, whose XNNPACK has threads of its
+ * own) or an operand lies too close to the memory's end for the micro-kernel's reads past it.
  */
 export function startInPlace(backend: WasmBackendLike, a: TensorInfo, b: TensorInfo, shape: Required<GemmShape>): InPlaceProduct | undefined {
   const { m, k, n, transposeA, transposeB } = shape;
@@ -130,8 +130,11 @@ export function startInPlace(backend: WasmBackendLike, a: TensorInfo, b: TensorI
   // Offsets only after the allocations (an allocation may grow the memory; offsets stay, views would detach).
   const a0 = heapOffset(backend, a);
   const b0 = heapOffset(backend, b);
-  const memoryBytes = (backend.typedArrayFromHeap(out) as Float32Array).buffer.byteLength;
-  if (a0 + 4 * m * k + OVERREAD_BYTES > memoryBytes || b0 + 4 * k * n + OVERREAD_BYTES > memoryBytes) {
+  const memory = (backend.typedArrayFromHeap(out) as Float32Array).buffer;
+  const memoryBytes = memory.byteLength;
+  // A shared heap is tfjs' threaded build (a cross-origin-isolated page), whose XNNPACK runs on tfjs' own threads.
+  const threadedTfjs = typeof SharedArrayBuffer === 'function' && memory instanceof SharedArrayBuffer;
+  if (threadedTfjs || a0 + 4 * m * k + OVERREAD_BYTES > memoryBytes || b0 + 4 * k * n + OVERREAD_BYTES > memoryBytes) {
     free();
     return undefined;
   }

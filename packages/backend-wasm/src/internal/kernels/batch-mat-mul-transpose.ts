@@ -14,7 +14,7 @@
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { dim, type KernelScope, type KernelTable, single, withKernelScope } from './wasm-kernel-scope.js';
 import { requireInput, toKernelFunc, type WasmKernelArgs } from './wasm-kernel-types.js';
-import { gemmMatMul } from '../gemm/gemm-mat-mul.js';
+import { gemmMatMul, inPlaceGemmAllowed } from '../gemm/gemm-mat-mul.js';
 import { heapGemmMatMul } from '../gemm/heap-gemm.js';
 import { narrowMatMul } from './narrow-mat-mul.js';
 
@@ -61,7 +61,8 @@ export function createTransposingMatMul(
     }
     const operands = { a, b, bias: inputs['bias'], preluActivationWeights: inputs['preluActivationWeights'] };
     const fused = passThroughInputs.length > 0;
-    const own = gemmMatMul(backend, operands, attrs, fused) ?? narrowMatMul(backend, operands, attrs, fused) ?? heapGemmMatMul(backend, operands, attrs, fused);
+    const own =
+      gemmMatMul(backend, operands, attrs, fused) ?? narrowMatMul(backend, operands, attrs, fused) ?? (inPlaceGemmAllowed() ? heapGemmMatMul(backend, operands, attrs, fused) : undefined);
     if (own !== undefined) {
       return own;
     }
