@@ -250,7 +250,10 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
     { name: CATEGORICAL_CROSSENTROPY, create: () => createCategoricalCrossentropyKernel() },
     { name: CATEGORICAL_CROSSENTROPY_GRAD, create: () => createCategoricalCrossentropyGradKernel() },
     { name: CATEGORICAL_ACCURACY, create: () => createCategoricalAccuracyKernel() },
-    { name: DENSE_BIAS_RELU, create: ({ tf, table }) => (registerDenseBiasReluGradient(tf), patchDenseLayer(tf), createDenseBiasReluKernel(tf, table)) },
+    {
+      name: DENSE_BIAS_RELU,
+      create: ({ tf, table }) => (registerDenseBiasReluGradient(tf), patchDenseLayer(tf), createDenseBiasReluKernel(tf, table, () => installed.has('_FusedMatMul'))),
+    },
     { name: RELU_BIAS_GRAD, create: () => createReluBiasGradKernel() },
   ],
   batchCopies: [

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
+import { heapGemmProducts } from '../gemm/heap-gemm.js';
+import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
 import { RELU_BIAS_GRAD } from '../kernels/conv2d-bias-activation.js';
 import { DENSE_BIAS_RELU } from './dense-bias-relu.js';
 
@@ -74,6 +76,27 @@ describe('Dense layers with bias and relu in training on wasm', () => {
     tf.dispose([x, y, xs]);
     model.dispose();
     sequence.dispose();
+  });
+
+  it('keeps the stock matMul when the matMulTranspose group is not installed', async () => {
+    uninstallWasmKernels(tf);
+    installWasmKernels(tf, { matMulTranspose: false });
+    try {
+      const model = mlp(300, [{ units: 64, activation: 'relu' }]);
+      const x = tf.tensor(randomValues(64 * 300, 8), [64, 300]);
+      const y = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 3), 'int32'), 3);
+      const before = heapGemmProducts();
+      const cpu = await onBackend('cpu', () => gradients(model, x, y));
+      const wasm = await onBackend('wasm', () => gradients(model, x, y));
+      expect(wasm.kernels).toContain(DENSE_BIAS_RELU);
+      expect(heapGemmProducts()).toBe(before);
+      wasm.grads.forEach((g, i) => expect(relativeError(g, cpu.grads[i]!)).toBeLessThanOrEqual(1e-4));
+      tf.dispose([x, y]);
+      model.dispose();
+    } finally {
+      uninstallWasmKernels(tf);
+      installWasmKernels(tf);
+    }
   });
 
   it('holds no tensor and no heap buffer across training steps', async () => {

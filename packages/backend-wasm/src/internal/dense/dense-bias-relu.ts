@@ -16,6 +16,7 @@
  * original `call`. {@link restoreDenseLayer} puts the class's own `call` back.
  */
 import type { KernelFunc, Tensor } from '@tensorflow/tfjs';
+import { ownMatMul } from '../kernels/batch-mat-mul-transpose.js';
 import { reluAndBiasGradients } from '../kernels/conv2d-bias-activation.js';
 import { LayerCallPatch } from '../kernels/layer-call-patch.js';
 import { dim, type KernelTable, single, withKernelScope } from '../kernels/wasm-kernel-scope.js';
@@ -25,21 +26,25 @@ export const DENSE_BIAS_RELU = 'FitstreamDenseBiasRelu';
 
 /**
  * Creates the forward kernel: inputs `x` `[batch, in]`, `kernel` `[in, out]`, `bias` `[out]`; output
- * max(x·kernel + bias, 0) `[batch, out]`, computed by the `_FusedMatMul` kernel registered when it runs (with the
- * operands as `[1, batch, in]`·`[1, in, out]`, the rank tfjs' own `fused.matMul` hands it).
+ * max(x·kernel + bias, 0) `[batch, out]` on fitstream's own matMul routes (the bias and relu applied to C) while
+ * `ownRoutes()` says they are installed (the `matMulTranspose` group), or where none takes the product by the
+ * `_FusedMatMul` kernel registered when it runs (with the operands as
+ * `[1, batch, in]`·`[1, in, out]`, the rank tfjs' own `fused.matMul` hands it).
  */
-export function createDenseBiasReluKernel(tf: Tf, table: KernelTable): KernelFunc {
+export function createDenseBiasReluKernel(tf: Tf, table: KernelTable, ownRoutes: () => boolean): KernelFunc {
   return toKernelFunc((args) => {
     const { inputs, backend } = args;
     const x = requireInput(inputs, 'x', DENSE_BIAS_RELU);
     const kernel = requireInput(inputs, 'kernel', DENSE_BIAS_RELU);
     const bias = requireInput(inputs, 'bias', DENSE_BIAS_RELU);
+    const attrs = { transposeA: false, transposeB: false, activation: 'relu', leakyreluAlpha: 0 };
+    const own = ownRoutes() ? ownMatMul(backend, { a: x, b: kernel, bias }, attrs, true) : undefined;
+    if (own !== undefined) return own;
     const fused = tf.getKernel('_FusedMatMul', 'wasm');
     if (fused === undefined) throw new Error(`${DENSE_BIAS_RELU}: no _FusedMatMul kernel is registered for wasm.`);
     return withKernelScope(table, backend, (scope) => {
       const a = scope.reshape(x, [1, ...x.shape]);
       const b = scope.reshape(kernel, [1, ...kernel.shape]);
-      const attrs = { transposeA: false, transposeB: false, activation: 'relu', leakyreluAlpha: 0 };
       const y = scope.adopt(single(fused.kernelFunc({ inputs: { a, b, bias }, backend, attrs }), DENSE_BIAS_RELU));
       return scope.reshape(y, [dim(x.shape, 0), dim(kernel.shape, 1)]);
     });

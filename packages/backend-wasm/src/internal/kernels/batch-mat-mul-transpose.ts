@@ -19,6 +19,20 @@ import { heapGemmMatMul } from '../gemm/heap-gemm.js';
 import { narrowMatMul } from './narrow-mat-mul.js';
 
 /**
+ * An unbatched float32 product on fitstream's own routes — the two-thread GEMM, the narrow loop, the GEMM in place —
+ * or undefined when none of them takes it (the caller's stock route must compute it).
+ * @param fused `_FusedMatMul`'s bias and activation are in `operands` and `attrs`.
+ */
+export function ownMatMul(
+  backend: WasmKernelArgs['backend'],
+  operands: { readonly a: TensorInfo; readonly b: TensorInfo; readonly bias?: TensorInfo | undefined; readonly preluActivationWeights?: TensorInfo | undefined },
+  attrs: NamedAttrMap,
+  fused: boolean,
+): TensorInfo | undefined {
+  return gemmMatMul(backend, operands, attrs, fused) ?? narrowMatMul(backend, operands, attrs, fused) ?? (inPlaceGemmAllowed() ? heapGemmMatMul(backend, operands, attrs, fused) : undefined);
+}
+
+/**
  * Creates the `BatchMatMul` kernel function.
  * @param original the tfjs-backend-wasm kernel, called with `transposeA = transposeB = false`.
  */
@@ -60,9 +74,7 @@ export function createTransposingMatMul(
       return original(args);
     }
     const operands = { a, b, bias: inputs['bias'], preluActivationWeights: inputs['preluActivationWeights'] };
-    const fused = passThroughInputs.length > 0;
-    const own =
-      gemmMatMul(backend, operands, attrs, fused) ?? narrowMatMul(backend, operands, attrs, fused) ?? (inPlaceGemmAllowed() ? heapGemmMatMul(backend, operands, attrs, fused) : undefined);
+    const own = ownMatMul(backend, operands, attrs, passThroughInputs.length > 0);
     if (own !== undefined) {
       return own;
     }
