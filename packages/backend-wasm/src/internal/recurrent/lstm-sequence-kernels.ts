@@ -48,7 +48,6 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
     const { batch: B, steps: T, units: H, gateWidth: G, act, ract } = g;
     const { backend } = args;
     return onRecurrentHeap(backend, native, (heap, outputs) => {
-      const xw = inputProjection(heap, g, x, kernel, bias);
       const y = heap.output([B, T, H]);
       const hLast = heap.output([B, H]);
       const cLast = heap.output([B, H]);
@@ -58,9 +57,10 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
       outputs.push(y, hLast, cLast, gates, cSeq, tcSeq);
       const simd = gatePasses(backend, act, ract);
       const out = { y, gates, cSeq, tcSeq, hLast, cLast };
-      if (simd !== undefined && onTwoThreadGemm((gemm) => lstmForwardOnTwoThreads(gemm, heap, g, { xw, recurrentKernel, h0, c0 }, out))) {
+      if (simd !== undefined && onTwoThreadGemm((gemm) => lstmForwardOnTwoThreads(gemm, heap, g, { x, kernel, bias, recurrentKernel, h0, c0 }, out))) {
         return outputs;
       }
+      const xw = inputProjection(heap, g, x, kernel, bias);
       // One recurrent product per step (h₋₁·U for all four gates); the GRU's needs two (its reset gate comes between).
       const u = heap.copy(recurrentKernel, [1, H, G]);
       let hPrev = viewAs(h0, [1, B, H]);

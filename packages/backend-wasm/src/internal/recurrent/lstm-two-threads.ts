@@ -9,7 +9,9 @@
  * Each row's arithmetic is the same whichever thread runs it, so the results do not depend on how the chunks fell.
  *
  * The price is copying: the inputs into the shared memory (tfjs' heap is not shared) and the outputs back, ≈ 3.5 MB a
- * direction for the bench's LSTM(64) over 32 steps at batch 64, against the per-step products that halve.
+ * direction for the bench's LSTM(64) over 32 steps at batch 64, against the per-step products that halve. The forward
+ * copies X rather than its projection X·W + bias (each chunk projects its own rows first: 32 KB instead of 2 MB for
+ * the bench's LSTM, and no XNNPACK product before the task: 127–142 → 131–144 steps/s).
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { GemmExports } from '../gemm/gemm-module.js';
@@ -17,10 +19,10 @@ import type { SharedGemm, SharedTask } from '../gemm/two-thread-gemm.js';
 import type { GatePasses } from './gate-simd.js';
 import type { RecurrentHeap } from './recurrent-heap.js';
 import type { SequenceGeometry } from './sequence-kernel-frame.js';
-import { copyIn, copyOut, ROWS_PER_CHUNK, sequenceWorkspace, sumParts, writeParams } from './two-thread-workspace.js';
+import { copyIn, copyOut, copyRowsIn, ROWS_PER_CHUNK, sequenceWorkspace, sumParts, writeParams } from './two-thread-workspace.js';
 
 /** The forward task's int32 parameters, in this order at its `params` (sizes, then byte offsets). */
-const FORWARD_PARAMS = 15;
+const FORWARD_PARAMS = 18;
 /** The backward task's int32 parameters (the order {@link lstmBackwardRows} reads). */
 const BACKWARD_PARAMS = 27;
 
@@ -39,10 +41,15 @@ export function lstmForwardRows(gemm: GemmExports, gates: GatePasses, ints: Int3
   const reverse = ints[p + 4]!;
   const [xw, packedU, hSeq, rec, gatesOut, cSeq, tcSeq, y, c0] = [ints[p + 5]!, ints[p + 6]!, ints[p + 7]!, ints[p + 8]!, ints[p + 9]!, ints[p + 10]!, ints[p + 11]!, ints[p + 12]!, ints[p + 13]!];
   const scratch = ints[p + 14]! + 32 * chunk;
+  const [xAug, packedW, K] = [ints[p + 15]!, ints[p + 16]!, ints[p + 17]!];
   const G = 4 * H;
   const h4 = 4 * H;
   const g4 = 4 * G;
   const panels = (G + 7) >> 3;
+  // The chunk's rows of the input projection first: its rows of X (b·T + t, contiguous) times [W; bias], the bias as
+  // the last k (X carries a column of ones), so each sum is x·W in k order and then the bias, as matMul then add.
+  const projected = (r1 - r0) * T;
+  gemm.gemmN(xAug + r0 * T * 4 * K, 4 * K, 4, packedW, xw + r0 * T * g4, g4, K, projected, G, 0, projected, 0, panels, scratch);
   for (let s = 0; s < T; s++) {
     const t = reverse === 0 ? s : T - 1 - s;
     gemm.gemmN(hSeq + s * B * h4, h4, 4, packedU, rec, g4, H, B, G, r0, r1, 0, panels, scratch);
@@ -143,30 +150,38 @@ export interface LstmForwardOutputs {
 }
 
 /**
- * The forward recurrence on two threads, from the input projection `xw` [B·T, G] (bias included) on tfjs' heap;
- * fills `out`. False (nothing written) where the gate passes cannot run on the shared memory.
+ * The forward recurrence on two threads, the input projection X·W + bias included (each chunk projects its own rows
+ * in the shared memory: X is B·T·D floats to copy where the projection is B·T·4H); fills `out`. False (nothing
+ * written) where the gate passes cannot run on the shared memory.
  */
 export function lstmForwardOnTwoThreads(
   gemm: SharedGemm,
   heap: RecurrentHeap,
   g: SequenceGeometry,
-  inputs: { readonly xw: TensorInfo; readonly recurrentKernel: TensorInfo; readonly h0: TensorInfo; readonly c0: TensorInfo },
+  inputs: { readonly x: TensorInfo; readonly kernel: TensorInfo; readonly bias: TensorInfo | undefined; readonly recurrentKernel: TensorInfo; readonly h0: TensorInfo; readonly c0: TensorInfo },
   out: LstmForwardOutputs,
 ): boolean {
-  const { batch: B, steps: T, units: H, gateWidth: G } = g;
+  const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G } = g;
+  // With a bias, X gets a column of ones and W the bias as its last row.
+  const K = inputs.bias === undefined ? D : D + 1;
+  const panels = (G + 7) >> 3;
   const workspace = sequenceWorkspace(gemm, g, (chunks) => ({
-    params: FORWARD_PARAMS, u: H * G, packedU: ((G + 7) >> 3) * 8 * H, xw: B * T * G, hSeq: (T + 1) * B * H, rec: B * G,
+    params: FORWARD_PARAMS, u: H * G, packedU: panels * 8 * H, xw: B * T * G, hSeq: (T + 1) * B * H, rec: B * G,
     gates: T * B * G, cSeq: T * B * H, tcSeq: T * B * H, y: B * T * H, c0: B * H, scratch: 8 * chunks,
+    xAug: B * T * K, w: K * G, packedW: panels * 8 * K,
   }));
   if (workspace === undefined) return false;
   const { module, at, chunks, reverse } = workspace;
-  writeParams(gemm, at.params, [B, T, H, ROWS_PER_CHUNK, reverse, at.xw, at.packedU, at.hSeq, at.rec, at.gates, at.cSeq, at.tcSeq, at.y, at.c0, at.scratch]);
+  writeParams(gemm, at.params, [B, T, H, ROWS_PER_CHUNK, reverse, at.xw, at.packedU, at.hSeq, at.rec, at.gates, at.cSeq, at.tcSeq, at.y, at.c0, at.scratch, at.xAug, at.packedW, K]);
   const prepare = (): void => {
     copyIn(heap, gemm, inputs.recurrentKernel, at.u, H * G);
-    copyIn(heap, gemm, inputs.xw, at.xw, B * T * G);
+    copyRowsIn(heap, gemm, inputs.x, at.xAug, B * T, D, K);
+    copyIn(heap, gemm, inputs.kernel, at.w, D * G);
+    if (inputs.bias !== undefined) copyIn(heap, gemm, inputs.bias, at.w + 4 * D * G, G);
     copyIn(heap, gemm, inputs.h0, at.hSeq, B * H);
     copyIn(heap, gemm, inputs.c0, at.c0, B * H);
-    gemm.exports.pack(at.u, at.packedU, H, G, 0, 0, (G + 7) >> 3);
+    gemm.exports.pack(at.u, at.packedU, H, G, 0, 0, panels);
+    gemm.exports.pack(at.w, at.packedW, K, G, 0, 0, panels);
   };
   gemm.runTask(FORWARD, at.params, chunks, module, prepare);
   copyOut(heap, gemm, at.y, out.y, B * T * H);

@@ -73,6 +73,20 @@ export function copyIn(heap: RecurrentHeap, gemm: SharedGemm, src: TensorInfo, d
   gemm.floats().set(heap.f32().subarray(from, from + count), dstByte / 4);
 }
 
+/**
+ * Copies `rows` rows of `width` floats of `src` on tfjs' heap into rows of `stride` floats in the shared memory at byte
+ * `dstByte`, each row's floats past `width` set to 1 (a column of ones: a bias folded into a product as its last k).
+ */
+export function copyRowsIn(heap: RecurrentHeap, gemm: SharedGemm, src: TensorInfo, dstByte: number, rows: number, width: number, stride: number): void {
+  const from = heap.offset(src);
+  const source = heap.f32();
+  const target = gemm.floats();
+  for (let r = 0, d = dstByte / 4, f = from; r < rows; r++, d += stride, f += width) {
+    for (let j = 0; j < width; j++) target[d + j] = source[f + j]!;
+    for (let j = width; j < stride; j++) target[d + j] = 1;
+  }
+}
+
 /** Copies `count` floats from the shared memory at byte `srcByte` into `dst` on tfjs' heap. */
 export function copyOut(heap: RecurrentHeap, gemm: SharedGemm, srcByte: number, dst: TensorInfo, count: number): void {
   heap.f32().set(gemm.floats().subarray(srcByte / 4, srcByte / 4 + count), heap.offset(dst));
