@@ -198,7 +198,7 @@ export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteR
   (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   await tf.setBackend('wasm');
   const gemm = await wasmMatMulThreads();
-  log(`backend suite: large matMuls on the own GEMM, ${gemm.threads} thread(s)${gemm.reason === undefined ? '' : ` (${gemm.reason})`}`);
+  log(`backend suite: matMuls on the own GEMM, large ones on ${gemm.threads} thread(s)${gemm.reason === undefined ? '' : ` (${gemm.reason})`}`);
   const out = rowCollector();
   const rounds = quick ? 1 : 3;
   const oursByModel: Partial<Record<string, number[]>> = {};
@@ -259,7 +259,7 @@ export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteR
     `batch ${BATCH}, Adam ${LEARNING_RATE}; ${rounds} interleaved timed round(s) after a warm-up; ratios are medians of per-round ratios`,
     'step profile = fitstream on wasm, batch:start → step:end of one epoch after a warm-up epoch (medians over its steps); outside kernels = step wall time − time inside the kernel functions (engine, tape, JavaScript); kernels = dispatches through the engine',
     'matmul floor = the MLP step’s 8 matMuls (3 forward, 3 dW, 2 dX) with the same shapes on fitstream wasm, on operands new to every step as in training, timed in the same interleaved rounds as the trainer (ratio = median of per-round ratios)',
-    `own GEMM: fitstream's large unbatched matMuls (≥ 2²¹ multiply-adds, ≥ 32 per float copied) on ${gemm.threads} thread(s)${gemm.reason === undefined ? '' : ` (${gemm.reason})`}; own_gemm_gain = fitstream ÷ fitstream with them on XNNPACK`,
+    `own GEMM: fitstream's unbatched matMuls in place, the large ones (≥ 2²³ multiply-adds, ≥ 32 per float copied) split on ${gemm.threads} thread(s)${gemm.reason === undefined ? '' : ` (${gemm.reason})`}; own_gemm_gain = fitstream ÷ fitstream with them on XNNPACK`,
     ...keras.notes,
   ]);
 }
