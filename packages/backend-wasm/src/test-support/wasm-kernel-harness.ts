@@ -229,3 +229,25 @@ export function float32Product(a: HostTensor, b: HostTensor, transposeA: boolean
   }
   return out;
 }
+
+/** The softmax cross-entropy's gradients with respect to every trainable weight, and the kernels that ran, on the active backend. */
+export async function lossGradients(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<{ grads: Float32Array[]; kernels: string[] }> {
+  let grads: Float32Array[] = [];
+  const info = await tf.profile(() => {
+    grads = tf.tidy(() => {
+      const { grads: g } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor) as tf.Scalar);
+      return model.trainableWeights.map((w) => g[w.originalName]!.dataSync() as Float32Array);
+    });
+  });
+  return { grads, kernels: info.kernelNames };
+}
+
+/** Trains `model` five SGD steps on (x, y) and expects no tensor and no heap buffer to outlive the first (a layer path's leak check). */
+export function expectTrainingHoldsNothing(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): void {
+  const optimizer = tf.train.sgd(0.1);
+  try {
+    expectNoLeak(() => tf.tidy(() => void optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor) as tf.Scalar)), 4);
+  } finally {
+    optimizer.dispose();
+  }
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
+import { expectTrainingHoldsNothing, lossGradients, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
 import { heapGemmProducts } from '../gemm/heap-gemm.js';
 import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
 import { RELU_BIAS_GRAD } from '../kernels/conv2d-bias-activation.js';
@@ -14,18 +14,6 @@ function mlp(inputs: number, hidden: Array<{ units: number; activation: 'relu' |
   model.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
   model.setWeights(model.getWeights().map((w, i) => tf.tensor(randomValues(w.size, 60 + i).map((v) => v * 0.5), w.shape)));
   return model;
-}
-
-/** The loss's gradients with respect to every trainable weight, and the kernels that ran, on the active backend. */
-async function gradients(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<{ grads: Float32Array[]; kernels: string[] }> {
-  let grads: Float32Array[] = [];
-  const info = await tf.profile(() => {
-    grads = tf.tidy(() => {
-      const { grads: g } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor) as tf.Scalar);
-      return model.trainableWeights.map((w) => g[w.originalName]!.dataSync() as Float32Array);
-    });
-  });
-  return { grads, kernels: info.kernelNames };
 }
 
 const CASES = [
@@ -44,8 +32,8 @@ describe('Dense layers with bias and relu in training on wasm', () => {
     const model = mlp(inputs, hidden.map((h) => ({ ...h })));
     const x = tf.tensor(randomValues(64 * inputs, 5), [64, inputs]);
     const y = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 3), 'int32'), 3);
-    const cpu = await onBackend('cpu', () => gradients(model, x, y));
-    const wasm = await onBackend('wasm', () => gradients(model, x, y));
+    const cpu = await onBackend('cpu', () => lossGradients(model, x, y));
+    const wasm = await onBackend('wasm', () => lossGradients(model, x, y));
     // Every hidden layer fused: no separate relu or bias add ran (the kernel names are listed once each).
     expect(wasm.kernels).toContain(DENSE_BIAS_RELU);
     expect(wasm.kernels).toContain(RELU_BIAS_GRAD);
@@ -65,7 +53,7 @@ describe('Dense layers with bias and relu in training on wasm', () => {
     ]);
     const x = tf.tensor(randomValues(2 * 8, 6), [2, 8]);
     const y = tf.oneHot(tf.tensor1d([0, 1], 'int32'), 3);
-    const { kernels } = await onBackend('wasm', () => gradients(model, x, y));
+    const { kernels } = await onBackend('wasm', () => lossGradients(model, x, y));
     expect(kernels).not.toContain(DENSE_BIAS_RELU);
     const predict = await tf.profile(() => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync()));
     expect(predict.kernelNames).not.toContain(DENSE_BIAS_RELU);
@@ -86,8 +74,8 @@ describe('Dense layers with bias and relu in training on wasm', () => {
       const x = tf.tensor(randomValues(64 * 300, 8), [64, 300]);
       const y = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 3), 'int32'), 3);
       const before = heapGemmProducts();
-      const cpu = await onBackend('cpu', () => gradients(model, x, y));
-      const wasm = await onBackend('wasm', () => gradients(model, x, y));
+      const cpu = await onBackend('cpu', () => lossGradients(model, x, y));
+      const wasm = await onBackend('wasm', () => lossGradients(model, x, y));
       expect(wasm.kernels).toContain(DENSE_BIAS_RELU);
       expect(heapGemmProducts()).toBe(before);
       wasm.grads.forEach((g, i) => expect(relativeError(g, cpu.grads[i]!)).toBeLessThanOrEqual(1e-4));
@@ -103,19 +91,7 @@ describe('Dense layers with bias and relu in training on wasm', () => {
     const model = mlp(40, [{ units: 24, activation: 'relu' }]);
     const x = tf.tensor(randomValues(16 * 40, 7), [16, 40]);
     const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32'), 3);
-    const optimizer = tf.train.sgd(0.1);
-    const step = (): void => {
-      tf.tidy(() => {
-        optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor) as tf.Scalar);
-      });
-    };
-    step();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 4; i++) step();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
-    optimizer.dispose();
+    expectTrainingHoldsNothing(model, x, y);
     tf.dispose([x, y]);
     model.dispose();
   });

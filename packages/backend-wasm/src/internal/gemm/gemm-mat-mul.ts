@@ -18,7 +18,7 @@ import type { WasmBackendLike } from '../kernels/wasm-kernel-types.js';
 import { whyNoOwnGemm, whyOneThread } from '#platform/threads';
 import { COLUMNS_PER_PANEL, ROWS_PER_TILE } from './gemm-module.js';
 import { startInPlace, type InPlaceProduct } from './heap-gemm.js';
-import { fusedEpilogue, productShape } from './products.js';
+import { ownRouteProduct, productShape, type ProductOperands } from './products.js';
 import { createSharedGemm, type GemmShape, type SharedGemm } from './two-thread-gemm.js';
 
 /**
@@ -181,19 +181,11 @@ function stopAfterFailure(current: GemmState, error: unknown): void {
  * non-float32, an unsupported fused part) and the caller's route must compute it.
  * @param fused `_FusedMatMul`'s bias and activation; undefined for `BatchMatMul`.
  */
-export function gemmMatMul(
-  backend: WasmBackendLike,
-  inputs: { readonly a: TensorInfo; readonly b: TensorInfo; readonly bias?: TensorInfo | undefined; readonly preluActivationWeights?: TensorInfo | undefined },
-  attrs: NamedAttrMap,
-  fused: boolean,
-): TensorInfo | undefined {
+export function gemmMatMul(backend: WasmBackendLike, operands: ProductOperands, attrs: NamedAttrMap, fused: boolean): TensorInfo | undefined {
   if (state === undefined) return undefined;
-  const { a, b } = inputs;
-  const shape = productShape(a, b, attrs);
-  if (shape === undefined || !paysOff(shape)) return undefined;
-  const epilogue = fused ? fusedEpilogue(inputs, attrs, shape.n) : undefined;
-  if (fused && epilogue === undefined) return undefined;
-  return runProduct(backend, a, b, shape, epilogue);
+  const routed = ownRouteProduct(operands, attrs, fused);
+  if (routed === undefined || !paysOff(routed.shape)) return undefined;
+  return runProduct(backend, operands.a, operands.b, routed.shape, routed.epilogue);
 }
 
 /**

@@ -25,7 +25,7 @@ import { heapLoops } from '../wasm-assembly/heap-loops.js';
 import { heapOffset } from '../kernels/heap-simd-loops.js';
 import type { WasmBackendLike } from '../kernels/wasm-kernel-types.js';
 import { COLUMNS_PER_PANEL, gemmFunctions, type GemmExports } from './gemm-module.js';
-import { applyEpilogueOnHeap, fusedEpilogue, productShape } from './products.js';
+import { applyEpilogueOnHeap, ownRouteProduct, type ProductOperands } from './products.js';
 import type { GemmShape } from './two-thread-gemm.js';
 
 /** The GEMM's functions bound to the tfjs heap (`run` left out: it is the two-thread driver). */
@@ -65,20 +65,12 @@ const PACKED_CHUNK_BYTES = 32768;
  * when this route does not serve the product (batched, a plain product with a short inner dimension, an unsupported
  * fused part, no SIMD) and the caller's must.
  */
-export function heapGemmMatMul(
-  backend: WasmBackendLike,
-  inputs: { readonly a: TensorInfo; readonly b: TensorInfo; readonly bias?: TensorInfo | undefined; readonly preluActivationWeights?: TensorInfo | undefined },
-  attrs: NamedAttrMap,
-  fused: boolean,
-): TensorInfo | undefined {
-  const { a, b } = inputs;
-  const shape = productShape(a, b, attrs);
-  if (shape === undefined) return undefined;
-  const { k, n, transposeA, transposeB } = shape;
-  if (!transposeA && !transposeB && k < MIN_INNER_AS_STORED) return undefined;
-  const epilogue = fused ? fusedEpilogue(inputs, attrs, n) : { bias: undefined, relu: false };
-  if (epilogue === undefined) return undefined;
-  const product = startInPlace(backend, a, b, shape);
+export function heapGemmMatMul(backend: WasmBackendLike, operands: ProductOperands, attrs: NamedAttrMap, fused: boolean): TensorInfo | undefined {
+  const routed = ownRouteProduct(operands, attrs, fused);
+  if (routed === undefined) return undefined;
+  const { shape, epilogue } = routed;
+  if (!shape.transposeA && !shape.transposeB && shape.k < MIN_INNER_AS_STORED) return undefined;
+  const product = startInPlace(backend, operands.a, operands.b, shape);
   if (product === undefined) return undefined;
   try {
     product.multiply([0, shape.m], [0, product.panels]);

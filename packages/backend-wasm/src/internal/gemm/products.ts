@@ -28,6 +28,28 @@ export function fusedEpilogue(
   return { bias: inputs.bias, relu: activation === 'relu' };
 }
 
+/** A product's operands as the matMul kernels receive them (`_FusedMatMul`'s bias and PReLU weights when fused). */
+export interface ProductOperands {
+  readonly a: TensorInfo;
+  readonly b: TensorInfo;
+  readonly bias?: TensorInfo | undefined;
+  readonly preluActivationWeights?: TensorInfo | undefined;
+}
+
+/**
+ * The shape and epilogue of a product the own routes can take: unbatched float32 operands and, when `fused`, a bias
+ * and linear/relu as {@link fusedEpilogue} accepts them (no epilogue work otherwise); undefined for any other.
+ */
+export function ownRouteProduct(
+  operands: ProductOperands,
+  attrs: NamedAttrMap,
+  fused: boolean,
+): { readonly shape: Required<GemmShape>; readonly epilogue: { readonly bias: TensorInfo | undefined; readonly relu: boolean } } | undefined {
+  const shape = productShape(operands.a, operands.b, attrs);
+  const epilogue = shape === undefined ? undefined : fused ? fusedEpilogue(operands, attrs, shape.n) : { bias: undefined, relu: false };
+  return shape === undefined || epilogue === undefined ? undefined : { shape, epilogue };
+}
+
 /** The GEMM shape of an unbatched float32 product (every axis but the last two is 1), or undefined. */
 export function productShape(a: TensorInfo, b: TensorInfo, attrs: NamedAttrMap): Required<GemmShape> | undefined {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;

@@ -16,6 +16,7 @@ import { dim, type KernelScope, type KernelTable, single, withKernelScope } from
 import { requireInput, toKernelFunc, type WasmKernelArgs } from './wasm-kernel-types.js';
 import { gemmMatMul, inPlaceGemmAllowed } from '../gemm/gemm-mat-mul.js';
 import { heapGemmMatMul } from '../gemm/heap-gemm.js';
+import type { ProductOperands } from '../gemm/products.js';
 import { narrowMatMul } from './narrow-mat-mul.js';
 
 /**
@@ -23,12 +24,7 @@ import { narrowMatMul } from './narrow-mat-mul.js';
  * or undefined when none of them takes it (the caller's stock route must compute it).
  * @param fused `_FusedMatMul`'s bias and activation are in `operands` and `attrs`.
  */
-export function ownMatMul(
-  backend: WasmKernelArgs['backend'],
-  operands: { readonly a: TensorInfo; readonly b: TensorInfo; readonly bias?: TensorInfo | undefined; readonly preluActivationWeights?: TensorInfo | undefined },
-  attrs: NamedAttrMap,
-  fused: boolean,
-): TensorInfo | undefined {
+export function ownMatMul(backend: WasmKernelArgs['backend'], operands: ProductOperands, attrs: NamedAttrMap, fused: boolean): TensorInfo | undefined {
   return gemmMatMul(backend, operands, attrs, fused) ?? narrowMatMul(backend, operands, attrs, fused) ?? (inPlaceGemmAllowed() ? heapGemmMatMul(backend, operands, attrs, fused) : undefined);
 }
 

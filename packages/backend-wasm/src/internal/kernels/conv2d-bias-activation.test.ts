@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
+import { expectTrainingHoldsNothing, lossGradients, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
 import { CONV2D_BIAS_ACTIVATION, RELU_BIAS_GRAD } from './conv2d-bias-activation.js';
 
 const worst = new WorstError();
@@ -12,18 +12,6 @@ function cnn(inputShape: [number, number, number], convs: Array<{ filters: numbe
   model.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
   model.setWeights(model.getWeights().map((w, i) => tf.tensor(randomValues(w.size, 40 + i).map((v) => v * 0.5), w.shape)));
   return model;
-}
-
-/** The loss's gradients with respect to every trainable weight, and the kernels that ran, on the active backend. */
-async function gradients(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<{ grads: Float32Array[]; kernels: string[] }> {
-  let grads: Float32Array[] = [];
-  const info = await tf.profile(() => {
-    grads = tf.tidy(() => {
-      const { grads: g } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor) as tf.Scalar);
-      return model.trainableWeights.map((w) => g[w.originalName]!.dataSync() as Float32Array);
-    });
-  });
-  return { grads, kernels: info.kernelNames };
 }
 
 const CASES = [
@@ -49,8 +37,8 @@ describe('Conv2D layers with bias and relu in training on wasm', () => {
     const model = cnn([...inputShape] as [number, number, number], convs.map((c) => ({ ...c })));
     const x = tf.tensor(randomValues(4 * inputShape[0] * inputShape[1] * inputShape[2], 5), [4, ...inputShape]);
     const y = tf.oneHot(tf.tensor1d([0, 2, 1, 2], 'int32'), 3);
-    const cpu = await onBackend('cpu', () => gradients(model, x, y));
-    const wasm = await onBackend('wasm', () => gradients(model, x, y));
+    const cpu = await onBackend('cpu', () => lossGradients(model, x, y));
+    const wasm = await onBackend('wasm', () => lossGradients(model, x, y));
     // Every conv layer fused: no separate relu ran (the kernel names are listed once each).
     expect(wasm.kernels).toContain(CONV2D_BIAS_ACTIVATION);
     expect(wasm.kernels).toContain(RELU_BIAS_GRAD);
@@ -88,7 +76,7 @@ describe('Conv2D layers with bias and relu in training on wasm', () => {
     ]);
     const x = tf.tensor(randomValues(2 * 36, 6), [2, 6, 6, 1]);
     const y = tf.oneHot(tf.tensor1d([0, 1], 'int32'), 3);
-    const { kernels } = await onBackend('wasm', () => gradients(model, x, y));
+    const { kernels } = await onBackend('wasm', () => lossGradients(model, x, y));
     expect(kernels).not.toContain(CONV2D_BIAS_ACTIVATION);
     const predict = await tf.profile(() => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync()));
     expect(predict.kernelNames).not.toContain(CONV2D_BIAS_ACTIVATION);
@@ -100,19 +88,7 @@ describe('Conv2D layers with bias and relu in training on wasm', () => {
     const model = cnn([8, 8, 1], [{ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }]);
     const x = tf.tensor(randomValues(4 * 64, 7), [4, 8, 8, 1]);
     const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3);
-    const optimizer = tf.train.sgd(0.1);
-    const step = (): void => {
-      tf.tidy(() => {
-        optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor) as tf.Scalar);
-      });
-    };
-    step();
-    const tensors = tf.memory().numTensors;
-    const buffers = backendDataIds();
-    for (let i = 0; i < 4; i++) step();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backendDataIds()).toBe(buffers);
-    optimizer.dispose();
+    expectTrainingHoldsNothing(model, x, y);
     tf.dispose([x, y]);
     model.dispose();
   });

@@ -16,7 +16,7 @@
  * conv-single-channel-simd.ts). The padded result is copied into the output with the bias and relu of `_FusedMatMul`.
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { applyEpilogueOnHeap, fusedEpilogue, productShape } from '../gemm/products.js';
+import { applyEpilogueOnHeap, ownRouteProduct, type ProductOperands } from '../gemm/products.js';
 // The register-tile building blocks conv-single-channel-simd.ts uses too (the duplicates listing pairs the two import lists).
 import {
   codeEntry,
@@ -87,19 +87,13 @@ export function narrowMatMulBytes(shared: boolean): Uint8Array {
  * (N ≤ 16) and the product large enough; undefined otherwise, and where the loops cannot run (no SIMD), for the
  * caller's route.
  */
-export function narrowMatMul(
-  backend: WasmBackendLike,
-  inputs: { readonly a: TensorInfo; readonly b: TensorInfo; readonly bias?: TensorInfo | undefined; readonly preluActivationWeights?: TensorInfo | undefined },
-  attrs: NamedAttrMap,
-  fused: boolean,
-): TensorInfo | undefined {
-  const { a, b } = inputs;
-  const shape = productShape(a, b, attrs);
-  if (shape === undefined) return undefined;
+export function narrowMatMul(backend: WasmBackendLike, operands: ProductOperands, attrs: NamedAttrMap, fused: boolean): TensorInfo | undefined {
+  const routed = ownRouteProduct(operands, attrs, fused);
+  if (routed === undefined) return undefined;
+  const { shape, epilogue } = routed;
   const { m, k, n, transposeA, transposeB } = shape;
   if (!transposeA || n > NARROW_MAX_N || m * k * n < NARROW_MIN_MULTIPLY_ADDS) return undefined;
-  const epilogue = fused ? fusedEpilogue(inputs, attrs, n) : { bias: undefined, relu: false };
-  if (epilogue === undefined) return undefined;
+  const { a, b } = operands;
   const loops = LOOPS.of(backend);
   if (loops === undefined) return undefined;
   const vectors = Math.ceil(n / 4);
