@@ -44,7 +44,7 @@ export interface MatMulThreadsReport {
   /** Threads the large products run on now: 2, or 1 (then `reason` says why not 2); 0 when XNNPACK serves them all. */
   readonly threads: 0 | 1 | 2;
   readonly reason?: string;
-  /** Products the own GEMM has computed since it was installed. */
+  /** Large products (from {@link MIN_MULTIPLY_ADDS}) the own GEMM has computed since it was installed; smaller ones run in place uncounted. */
   readonly products: number;
   /** Of those products, the ones split between both threads (the rest ran on the calling thread alone). */
   readonly splitProducts: number;
@@ -75,9 +75,9 @@ let offReason: string | undefined;
 let optedOut = false;
 
 /**
- * Whether products may run on the own GEMM's micro-kernel in place on the calling thread (heap-gemm.ts): always, but
- * after an opt-out — a worker that failed, or an engine without shared memory (a page that is not cross-origin
- * isolated), still leaves that route, which needs neither.
+ * Whether products may run on the own GEMM's micro-kernel in place on the calling thread (heap-gemm.ts): unless the
+ * user opted out. A worker that failed, or an engine without shared memory (a page that is not cross-origin isolated),
+ * leaves this route on: it needs neither.
  */
 export function inPlaceGemmAllowed(): boolean {
   return !optedOut;

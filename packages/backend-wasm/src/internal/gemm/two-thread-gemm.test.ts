@@ -23,7 +23,7 @@ const TRANSPOSES = [
 /** Every size in every position at least once (a cyclic sweep), remainder shapes, then seeded random picks; ≤ 10 M multiply-adds each. */
 function shapesFor(random: Random): Array<[number, number, number]> {
   const shapes: Array<[number, number, number]> = SIZES.map((s, i) => [s, SIZES[(i + 2) % SIZES.length]!, SIZES[(i + 5) % SIZES.length]!]);
-  // …and every remainder of the 4-row tiles, the 4-step k unrolling and the 8-column panels.
+  // …and every remainder of the 4-row tiles and the 8-column panels, and short inner dimensions.
   shapes.push([1, 1, 1], [784, 3, 17], [3, 784, 65], [65, 17, 784], [66, 2, 19], [33, 66, 130], [7, 5, 14], [2, 7, 12]);
   while (shapes.length < 28) {
     const pick = (): number => SIZES[random.int(SIZES.length)]!;
@@ -132,6 +132,35 @@ describe('createTwoThreadGemm: C = op(A)·op(B)', () => {
       workerChunks = gemm.lastChunks().worker;
     }
     expect(workerChunks).toBeGreaterThan(0);
+  });
+
+  it('multiplies a B packed by the caller alongside the caller\'s own work, and rethrows that work\'s failure after the job', () => {
+    const shared = gemm as SharedGemm;
+    const random = Random.fromSeed('prepacked');
+    for (const shape of [{ m: 37, k: 29, n: 45, transposeA: false }, { m: 66, k: 17, n: 19, transposeA: true }] as const) {
+      const a = randomValues(shape.m * shape.k, random);
+      const b = randomValues(shape.k * shape.n, random);
+      // pack's layout: panel p at p·k·8 floats, element (k, c) at k·8 + c; columns past n are never stored.
+      const panels = Math.ceil(shape.n / 8);
+      const packed = new Float32Array(panels * shape.k * 8);
+      for (let p = 0; p < panels; p++) for (let kk = 0; kk < shape.k; kk++) for (let c = 0; c < 8 && 8 * p + c < shape.n; c++) packed[(p * shape.k + kk) * 8 + c] = b[kk * shape.n + 8 * p + c]!;
+      let mainRan = 0;
+      shared.loadPacked(shape, (floats, at) => floats.set(a, at), packed);
+      shared.computeAlongside(() => {
+        mainRan++;
+      });
+      expect(mainRan).toBe(1);
+      expect(relativeError(shared.result(), cpuMatMul(a, b, shape))).toBeLessThan(TOLERANCE);
+      shared.loadPacked(shape, (floats, at) => floats.set(a, at), packed);
+      expect(() =>
+        shared.computeAlongside(() => {
+          throw new Error('main part failed');
+        }),
+      ).toThrow('main part failed');
+      // The job still ran to the end, and the instance stays usable.
+      expect(relativeError(shared.result(), cpuMatMul(a, b, shape))).toBeLessThan(TOLERANCE);
+    }
+    expect(() => shared.loadPacked({ m: 4, k: 4, n: 9 }, () => undefined, new Float32Array(8))).toThrow(FitstreamInputError);
   });
 
   it('names the argument when the operands do not match the shape', () => {
