@@ -81,37 +81,19 @@ interface DenseLayerLike {
   readonly bias: { read(): Tensor } | null;
 }
 
-type CallFn = (this: DenseLayerLike, inputs: Tensor | Tensor[], kwargs: Record<string, unknown>) => Tensor | Tensor[];
-
 const patch = new LayerCallPatch();
 
 /** Wraps `Dense.prototype.call` (idempotent); see the module comment. */
 export function patchDenseLayer(tf: Tf): void {
-  patch.wrap<CallFn>(tf, 'Dense', (original) => fusedCall(tf, original));
+  patch.wrapSingleInput<DenseLayerLike>(tf, 'Dense', DENSE_BIAS_RELU, (layer, x) => {
+    const { kernel, bias, activation } = layer;
+    // Without a tape tfjs fuses bias and activation itself (_FusedMatMul).
+    if (tf.engine().state.gradientDepth === 0 || x.rank !== 2 || bias == null || activation?.getClassName().toLowerCase() !== 'relu') return undefined;
+    return tf.tidy(() => tf.engine().runKernel(DENSE_BIAS_RELU, { x, kernel: kernel.read(), bias: bias.read() }) as Tensor);
+  });
 }
 
 /** Puts the layer class's own `call` back exactly (called by `uninstallWasmKernels`). */
 export function restoreDenseLayer(): void {
   patch.restore();
-}
-
-function fusedCall(tf: Tf, original: CallFn): CallFn {
-  return function (this: DenseLayerLike, inputs, kwargs) {
-    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
-    if (
-      // Without a tape tfjs fuses bias and activation itself (_FusedMatMul).
-      tf.engine().state.gradientDepth === 0 ||
-      x === undefined ||
-      x.dtype !== 'float32' ||
-      x.rank !== 2 ||
-      this.bias == null ||
-      this.activation?.getClassName().toLowerCase() !== 'relu' ||
-      tf.getBackend() !== 'wasm' ||
-      tf.getKernel(DENSE_BIAS_RELU, 'wasm') === undefined
-    ) {
-      return original.call(this, inputs, kwargs);
-    }
-    const { kernel, bias } = this;
-    return tf.tidy(() => tf.engine().runKernel(DENSE_BIAS_RELU, { x, kernel: kernel.read(), bias: bias.read() }) as Tensor);
-  };
 }

@@ -82,7 +82,7 @@ export function heapGemmMatMul(backend: WasmBackendLike, operands: ProductOperan
 }
 
 /**
- * A product under way in place on the heap: B packed into panels, C allocated. {@link InPlaceProduct.multiply} computes
+ * A product under way in place on the heap: C allocated, B's panels packed as they are needed. {@link InPlaceProduct.multiply} computes
  * a block of C's rows and panels; {@link InPlaceProduct.finish} applies the epilogue and hands C over, or
  * {@link InPlaceProduct.abandon} frees it.
  */

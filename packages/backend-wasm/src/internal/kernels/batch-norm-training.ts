@@ -324,37 +324,13 @@ interface BatchNormLayerLike {
   readonly movingVariance: LayerVariableLike;
 }
 
-type CallFn = (this: BatchNormLayerLike, inputs: Tensor | Tensor[], kwargs: Record<string, unknown>) => Tensor | Tensor[];
-
 const patch = new LayerCallPatch();
 
 /** Wraps `BatchNormalization.prototype.call` (idempotent); see the module comment. */
 export function patchBatchNormLayer(tf: Tf): void {
-  patch.wrap<CallFn>(tf, 'BatchNormalization', (original) => fusedCall(tf, original));
-}
-
-/** Puts the layer class's own `call` back exactly (called by `uninstallWasmKernels`). */
-export function restoreBatchNormLayer(): void {
-  patch.restore();
-}
-
-function fusedCall(tf: Tf, original: CallFn): CallFn {
-  return function (this: BatchNormLayerLike, inputs, kwargs) {
-    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
-    if (
-      kwargs?.['training'] !== true ||
-      x === undefined ||
-      x.dtype !== 'float32' ||
-      x.rank < 2 ||
-      (this.axis !== -1 && this.axis !== x.rank - 1) ||
-      this.gamma == null ||
-      this.beta == null ||
-      tf.getBackend() !== 'wasm' ||
-      tf.getKernel(BATCH_NORM_TRAIN, 'wasm') === undefined
-    ) {
-      return original.call(this, inputs, kwargs);
-    }
-    const { gamma, beta, movingMean, movingVariance, momentum, epsilon } = this;
+  patch.wrapSingleInput<BatchNormLayerLike>(tf, 'BatchNormalization', BATCH_NORM_TRAIN, (layer, x, kwargs) => {
+    if (kwargs?.['training'] !== true || x.rank < 2 || (layer.axis !== -1 && layer.axis !== x.rank - 1) || layer.gamma == null || layer.beta == null) return undefined;
+    const { gamma, beta, movingMean, movingVariance, momentum, epsilon } = layer;
     return tf.tidy(() => {
       const [normed, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, scale: gamma.read(), offset: beta.read() }, { epsilon }) as [
         Tensor,
@@ -376,5 +352,10 @@ function fusedCall(tf: Tf, original: CallFn): CallFn {
       doMovingAverage(movingVariance, variance);
       return normed;
     });
-  };
+  });
+}
+
+/** Puts the layer class's own `call` back exactly (called by `uninstallWasmKernels`). */
+export function restoreBatchNormLayer(): void {
+  patch.restore();
 }

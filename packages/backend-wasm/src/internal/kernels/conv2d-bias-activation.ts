@@ -127,40 +127,29 @@ interface ConvLayerLike {
   readonly bias: { read(): Tensor } | null;
 }
 
-type CallFn = (this: ConvLayerLike, inputs: Tensor | Tensor[], kwargs: Record<string, unknown>) => Tensor | Tensor[];
-
 const patch = new LayerCallPatch();
 
 /** Wraps `Conv2D.prototype.call` (idempotent); see the module comment. */
 export function patchConvLayer(tf: Tf): void {
-  patch.wrap<CallFn>(tf, 'Conv2D', (original) => fusedCall(tf, original));
+  patch.wrapSingleInput<ConvLayerLike>(tf, 'Conv2D', CONV2D_BIAS_ACTIVATION, (layer, x) => {
+    const { kernel, bias, strides, padding } = layer;
+    if (
+      // Without a tape tfjs fuses bias and activation itself (FusedConv2D).
+      tf.engine().state.gradientDepth === 0 ||
+      x.rank !== 4 ||
+      layer.rank !== 2 ||
+      layer.dataFormat !== 'channelsLast' ||
+      bias == null ||
+      layer.activation?.getClassName().toLowerCase() !== 'relu' ||
+      layer.dilationRate.some((d) => d !== 1)
+    ) {
+      return undefined;
+    }
+    return tf.tidy(() => tf.engine().runKernel(CONV2D_BIAS_ACTIVATION, { x, filter: kernel.read(), bias: bias.read() }, { strides, pad: padding, dataFormat: 'NHWC', dilations: 1, activation: 'relu' }) as Tensor);
+  });
 }
 
 /** Puts the layer class's own `call` back exactly (called by `uninstallWasmKernels`). */
 export function restoreConvLayer(): void {
   patch.restore();
-}
-
-function fusedCall(tf: Tf, original: CallFn): CallFn {
-  return function (this: ConvLayerLike, inputs, kwargs) {
-    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
-    if (
-      // Without a tape tfjs fuses bias and activation itself (FusedConv2D).
-      tf.engine().state.gradientDepth === 0 ||
-      x === undefined ||
-      x.dtype !== 'float32' ||
-      x.rank !== 4 ||
-      this.rank !== 2 ||
-      this.dataFormat !== 'channelsLast' ||
-      this.bias == null ||
-      this.activation?.getClassName().toLowerCase() !== 'relu' ||
-      this.dilationRate.some((d) => d !== 1) ||
-      tf.getBackend() !== 'wasm' ||
-      tf.getKernel(CONV2D_BIAS_ACTIVATION, 'wasm') === undefined
-    ) {
-      return original.call(this, inputs, kwargs);
-    }
-    const { kernel, bias, strides, padding } = this;
-    return tf.tidy(() => tf.engine().runKernel(CONV2D_BIAS_ACTIVATION, { x, filter: kernel.read(), bias: bias.read() }, { strides, pad: padding, dataFormat: 'NHWC', dilations: 1, activation: 'relu' }) as Tensor);
-  };
 }

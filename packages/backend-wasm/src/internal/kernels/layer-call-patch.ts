@@ -4,6 +4,7 @@
  * import), the wrapper is installed as an own property, and restoring puts the original property descriptor back (or
  * deletes the own property where the class had none). Used by the batch-normalisation and recurrent layer patches.
  */
+import type { Tensor } from '@tensorflow/tfjs';
 import type { Tf } from './wasm-kernel-types.js';
 
 type ClassNameMap = Record<string, [{ prototype: object }, unknown] | undefined>;
@@ -34,6 +35,29 @@ export class LayerCallPatch {
       value: wrap(original),
     });
     this.#patched.set(cls, descriptor);
+  }
+
+  /**
+   * Wraps `call` of the layer class registered as `className` so that, on the wasm backend with `kernelName` registered
+   * and a single float32 input, `fused(layer, x, kwargs)` computes the output; where it returns undefined (a case the
+   * fused path does not take), and everywhere else, the original `call` runs. The conditions the fused layer paths
+   * (conv, dense, batch normalisation) all share.
+   */
+  wrapSingleInput<L>(
+    tf: Tf,
+    className: string,
+    kernelName: string,
+    fused: (layer: L, x: Tensor, kwargs: Record<string, unknown>) => Tensor | undefined,
+  ): void {
+    type CallFn = (this: L, inputs: Tensor | Tensor[], kwargs: Record<string, unknown>) => Tensor | Tensor[];
+    this.wrap<CallFn>(tf, className, (original) =>
+      function (this: L, inputs, kwargs) {
+        const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+        const out =
+          x === undefined || x.dtype !== 'float32' || tf.getBackend() !== 'wasm' || tf.getKernel(kernelName, 'wasm') === undefined ? undefined : fused(this, x, kwargs);
+        return out ?? original.call(this, inputs, kwargs);
+      },
+    );
   }
 
   /** Puts every wrapped class's own `call` back exactly. */
