@@ -168,6 +168,14 @@ export function onTwoThreadGemm(run: (gemm: SharedGemm) => boolean): boolean {
   }
 }
 
+/**
+ * Runs the copies out of the own GEMM's shared memory that wait for a reader (the recurrent kernels' deferred outputs,
+ * {@link SharedGemm.defer}): a caller about to read such an output on tfjs' heap calls this first.
+ */
+export function flushDeferredCopies(): void {
+  state?.gemm.flushDeferred();
+}
+
 /** Runs every later product on the calling thread after a failure of the GEMM (a worker that failed or timed out), and says so once. */
 function stopAfterFailure(current: GemmState, error: unknown): void {
   if (state === current) state = undefined;

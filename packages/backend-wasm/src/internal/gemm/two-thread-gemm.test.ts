@@ -342,6 +342,33 @@ describe('tasks (runTask): a function both threads run chunk by chunk on the sha
     return gemm.dispose();
   });
 
+  it('runs deferred copies once, before the next call that may overwrite the memory, unless a workspace keeps them', async () => {
+    const gemm = createSharedGemm();
+    const runs: string[] = [];
+    gemm.workspace(64);
+    const generation = gemm.generation;
+    gemm.defer(() => runs.push('a'));
+    gemm.defer(() => runs.push('b'));
+    // A task reading them where they lie keeps them pending; the generation still tells that something may have changed.
+    gemm.workspace(128, true);
+    expect(runs).toEqual([]);
+    expect(gemm.generation).toBeGreaterThan(generation);
+    gemm.load(new Float32Array(4), new Float32Array(4), { m: 2, k: 2, n: 2 });
+    expect(runs).toEqual(['a', 'b']);
+    gemm.defer(() => runs.push('c'));
+    gemm.loadPacked({ m: 2, k: 2, n: 2 }, () => undefined, new Float32Array(16));
+    gemm.defer(() => runs.push('d'));
+    gemm.workspace(64);
+    gemm.defer(() => runs.push('e'));
+    gemm.flushDeferred();
+    gemm.flushDeferred();
+    gemm.defer(() => runs.push('f'));
+    // dispose runs them at once, before it awaits the worker (a caller that does not await it still gets them).
+    const disposed = gemm.dispose();
+    expect(runs).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    await disposed;
+  });
+
   it('runs on the calling thread alone before the worker starts', () => {
     const gemm = createSharedGemm();
     const params = gemm.workspace(16);

@@ -145,11 +145,26 @@ export interface SharedGemm extends TwoThreadGemm {
   /** The GEMM module's functions on the calling thread (byte offsets into the shared memory). */
   readonly exports: GemmExports;
   /**
-   * Reserves `bytes` of the shared memory for a task's data and returns their byte offset (64-aligned; the bytes keep
-   * whatever they held). The region is valid until the next `load` or `workspace`; views of the memory made before
-   * this call may be stale (it may grow the memory): take them from {@link floats} and {@link ints} afterwards.
+   * Reserves `bytes` of the shared memory for a task's data and returns their byte offset (64-aligned, always the
+   * same; the bytes keep whatever they held). The region is valid until the next `load` or `workspace`; views of the
+   * memory made before this call may be stale (it may grow the memory): take them from {@link floats} and
+   * {@link ints} afterwards. The deferred copies run first unless `keepDeferred` (a task that reads their data where
+   * it lies, past which its own region starts).
    */
-  workspace(bytes: number): number;
+  workspace(bytes: number, keepDeferred?: boolean): number;
+  /**
+   * Counts the calls that may overwrite the shared memory (`load`, `loadPacked`, `workspace`): what a task left there
+   * is intact while this is unchanged.
+   */
+  readonly generation: number;
+  /**
+   * Registers a copy out of the shared memory that may wait until someone needs it: `flush` runs at the next `load`,
+   * `loadPacked` or `workspace` (before it overwrites anything; a `workspace` that keeps the deferred copies leaves them
+   * pending), at {@link flushDeferred} and at `dispose` — whichever comes first — once.
+   */
+  defer(flush: () => void): void;
+  /** Runs the deferred copies now. */
+  flushDeferred(): void;
   /** Whether a {@link workspace} of `bytes` fits in the shared memory's maximum (1 GiB). */
   fits(bytes: number): boolean;
   /** The whole shared memory as float32 (renewed when the memory grows). */
@@ -359,6 +374,9 @@ class SharedMemoryGemm implements SharedGemm {
   readonly #postedTasks = new Set<number>();
   /** Module ids the worker has been sent the compiled module of. */
   readonly #postedModules = new Set<number>();
+  /** Copies out of the shared memory that wait for someone to need them (see {@link SharedGemm.defer}). */
+  #deferred: Array<() => void> = [];
+  #generation = 0;
 
   constructor(
     readonly memory: SharedMemory,
@@ -417,6 +435,7 @@ class SharedMemoryGemm implements SharedGemm {
     if (layout.end > MAX_PAGES * PAGE) {
       throw new FitstreamInputError('shape', `${describeShape(shape)} needs ${layout.end} bytes of shared memory; the two-thread GEMM has ${MAX_PAGES * PAGE}.`);
     }
+    this.#overwrite(false);
     this.#reserve(layout.end);
     const floats = this.#floats;
     floats.set(a, layout.a / 4);
@@ -439,6 +458,7 @@ class SharedMemoryGemm implements SharedGemm {
     if (layout.end > MAX_PAGES * PAGE) {
       throw new FitstreamInputError('shape', `${describeShape(shape)} needs ${layout.end} bytes of shared memory; the two-thread GEMM has ${MAX_PAGES * PAGE}.`);
     }
+    this.#overwrite(false);
     this.#reserve(layout.end);
     const floats = this.#floats;
     writeA(floats, layout.a / 4);
@@ -504,12 +524,34 @@ class SharedMemoryGemm implements SharedGemm {
     this.#onBothThreads(attached, () => this.exports.run(CONTROL_BYTES, 0));
   }
 
-  workspace(bytes: number): number {
+  workspace(bytes: number, keepDeferred = false): number {
     this.#usable();
     const base = CONTROL_BYTES + Descriptor.bytes;
+    this.#overwrite(keepDeferred);
     this.#reserve(base + align64(bytes) + SLACK);
     this.#layout = undefined;
     return base;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  defer(flush: () => void): void {
+    this.#deferred.push(flush);
+  }
+
+  flushDeferred(): void {
+    const deferred = this.#deferred;
+    if (deferred.length === 0) return;
+    this.#deferred = [];
+    for (const flush of deferred) flush();
+  }
+
+  /** Before a call that may overwrite the shared memory: the deferred copies (unless kept), and a new generation. */
+  #overwrite(keepDeferred: boolean): void {
+    if (!keepDeferred) this.flushDeferred();
+    this.#generation++;
   }
 
   fits(bytes: number): boolean {
@@ -678,6 +720,8 @@ class SharedMemoryGemm implements SharedGemm {
 
   async dispose(): Promise<void> {
     if (this.#broken === 'disposed') return;
+    // Before anything else (the caller may not await this): the copies someone may still read.
+    this.flushDeferred();
     this.#broken = 'disposed';
     const attached = this.#attached;
     if (attached === undefined) return;

@@ -4,6 +4,7 @@ import { backendDataIds, onBackend, randomValues, relativeError, setUpWasmWithKe
 import { setRecurrentSimdEnabled } from './gate-simd.js';
 import { GRU_SEQUENCE, GRU_SEQUENCE_GRAD } from './gru-sequence-kernels.js';
 import { LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD } from './lstm-sequence-kernels.js';
+import { lstmResidentBackwards } from './lstm-two-threads.js';
 
 const TOLERANCE = 1e-5;
 const worst = new WorstError();
@@ -158,11 +159,65 @@ describe('the recurrences on two threads (the own GEMM with its worker)', () => 
     const report = await wasmMatMulThreads();
     // This machine has a second core for the worker (CI's has); with one, the one-thread route runs and is checked above.
     expect(report.threads, report.reason).toBe(2);
+    const resident = lstmResidentBackwards();
     const fused = outputsAndGradients(kind, layer, dims);
     const ran = (await wasmMatMulThreads()).recurrences - report.recurrences;
     expect(ran, 'forward and backward recurrences on two threads').toBe(2);
+    // Nothing else ran on the shared memory in between: the LSTM's backward read its forward's arrays where they lay.
+    expect(lstmResidentBackwards() - resident).toBe(kind === 'lstm' ? 1 : 0);
     const unfused = await onBackend('cpu', () => outputsAndGradients(kind, layer, dims));
     expectClose(fused, unfused, `${kind} on two threads, ${name}`);
+    layer.dispose();
+  });
+
+  /**
+   * Σ w·output of `layers` applied in turn to x, and its gradients w.r.t. x and every weight; `between` runs after
+   * the forward passes (so before the backward ones).
+   */
+  function stackGradients(layers: readonly tf.layers.Layer[], between: () => void = () => undefined): Float32Array[] {
+    return tf.tidy(() => {
+      const x = tf.variable(constant([dims[0], dims[1], dims[2]], 1));
+      const weights = layers.flatMap((layer) => layer.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+      const { value, grads } = tf.variableGrads(() => {
+        const y = layers.reduce((input, layer) => layer.apply(input) as tf.Tensor, x as tf.Tensor);
+        between();
+        return tf.sum(tf.mul(y, constant(y.shape, 50)));
+      }, [x, ...weights]);
+      const result = [value, ...Object.values(grads)].map((t) => t.dataSync() as Float32Array);
+      x.dispose();
+      return result;
+    });
+  }
+
+  it('stacked LSTMs: the last layer reads its forward in place, the first copies it back in, both equal the unfused layers', async () => {
+    const [b, t, , h] = dims;
+    const layers = [makeLayer('lstm', { recurrentActivation: 'sigmoid', returnSequences: true }, dims), makeLayer('lstm', { recurrentActivation: 'sigmoid', returnSequences: true }, [b, t, h, h])];
+    const before = await wasmMatMulThreads();
+    const resident = lstmResidentBackwards();
+    const fused = stackGradients(layers);
+    expect((await wasmMatMulThreads()).recurrences - before.recurrences).toBe(4);
+    // The second forward overwrote the first's arrays (after copying its deferred outputs out): one backward in place.
+    expect(lstmResidentBackwards() - resident).toBe(1);
+    const unfused = await onBackend('cpu', () => stackGradients(layers));
+    expectClose(fused, unfused, 'stacked lstm on two threads');
+    layers.forEach((layer) => layer.dispose());
+  });
+
+  it('a product on the shared memory between forward and backward: the backward copies its inputs back in, equal to the unfused layer', async () => {
+    const layer = makeLayer('lstm', { recurrentActivation: 'sigmoid', returnSequences: true }, dims);
+    // Large enough for the own GEMM's two threads (gemm-mat-mul.ts), so it loads its operands into the shared memory.
+    const [a, w] = [constant([256, 512], 7), constant([512, 128], 8)];
+    const product = (): void => void tf.sum(tf.matMul(a, w));
+    const before = await wasmMatMulThreads();
+    const resident = lstmResidentBackwards();
+    const fused = stackGradients([layer], product);
+    const after = await wasmMatMulThreads();
+    expect(after.products - before.products, 'the product ran on the own GEMM').toBeGreaterThan(0);
+    expect(after.recurrences - before.recurrences).toBe(2);
+    expect(lstmResidentBackwards() - resident).toBe(0);
+    const unfused = await onBackend('cpu', () => stackGradients([layer], product));
+    expectClose(fused, unfused, 'lstm with a product between forward and backward');
+    tf.dispose([a, w]);
     layer.dispose();
   });
 });

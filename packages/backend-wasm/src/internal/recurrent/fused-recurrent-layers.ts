@@ -17,6 +17,8 @@ import { requireWasmKernel } from '../kernels/wasm-kernel-scope.js';
 import { orZeros, passUnreachedAsNull } from '../kernels/unreached-gradients.js';
 import { createGruSequenceGradKernel, createGruSequenceKernel, GRU_SEQUENCE, GRU_SEQUENCE_GRAD } from './gru-sequence-kernels.js';
 import { createLstmSequenceGradKernel, createLstmSequenceKernel, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD } from './lstm-sequence-kernels.js';
+import type { TwoThreadCopies } from './lstm-two-threads.js';
+import { flushDeferredCopies } from '../gemm/gemm-mat-mul.js';
 import { ACTIVATIONS, type RecurrentActivationName, type RecurrentNativeKernels } from './recurrent-heap.js';
 
 interface LayerVariableLike {
@@ -79,10 +81,10 @@ export const RECURRENT_KERNELS: ReadonlyArray<{ readonly name: string; readonly 
     create: ({ tf }) => {
       registerRecurrentGradients(tf);
       patchRecurrentLayers(tf);
-      return createLstmSequenceKernel(nativeKernels(tf));
+      return createLstmSequenceKernel(nativeKernels(tf), twoThreadCopies(tf));
     },
   },
-  { name: LSTM_SEQUENCE_GRAD, create: ({ tf }) => createLstmSequenceGradKernel(nativeKernels(tf)) },
+  { name: LSTM_SEQUENCE_GRAD, create: ({ tf }) => createLstmSequenceGradKernel(nativeKernels(tf), twoThreadCopies(tf)) },
   { name: GRU_SEQUENCE, create: ({ tf }) => createGruSequenceKernel(nativeKernels(tf)) },
   { name: GRU_SEQUENCE_GRAD, create: ({ tf }) => createGruSequenceGradKernel(nativeKernels(tf)) },
 ];
@@ -94,6 +96,14 @@ function nativeKernels(tf: Tf): RecurrentNativeKernels {
     fusedMatMul: requireWasmKernel(tf, '_FusedMatMul').kernelFunc,
     transpose: requireWasmKernel(tf, 'Transpose').kernelFunc,
   };
+}
+
+/**
+ * Whether the two-thread LSTM may defer copying out the outputs only its own gradient reads (lstm-two-threads.ts):
+ * not while the engine reads every kernel output as it is made (tfjs' `DEBUG` flag, `tf.profile`).
+ */
+function twoThreadCopies(tf: Tf): () => TwoThreadCopies {
+  return () => ({ defer: !tf.env().getBool('DEBUG') && (tf.engine().state as { profiling?: boolean }).profiling !== true });
 }
 
 let gradientsRegistered = false;
@@ -149,6 +159,8 @@ export function registerRecurrentGradients(tf: Tf): void {
  * itself needs a gradient (a stacked layer, not a model's first), so a first layer skips this GEMM.
  */
 function inputGradient(tf: Tf, dZ: Tensor, kernel: Tensor, x: Tensor): Tensor {
+  // The two-thread backward leaves dZ in its shared memory until someone reads it.
+  flushDeferredCopies();
   return tf.tidy(() => {
     const [batch = 0, steps = 0, gates = 0] = dZ.shape;
     return tf.reshape(tf.matMul(tf.reshape(dZ, [batch * steps, gates]), kernel, false, true), x.shape);

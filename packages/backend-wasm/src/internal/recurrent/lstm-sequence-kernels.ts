@@ -17,7 +17,7 @@ import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { type GatePasses, gatePasses } from './gate-simd.js';
 import { onTwoThreadGemm } from '../gemm/gemm-mat-mul.js';
 import { activateRange, derivative, type RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
-import { lstmBackwardOnTwoThreads, lstmForwardOnTwoThreads, type LstmBackwardInputs } from './lstm-two-threads.js';
+import { lstmBackwardOnTwoThreads, lstmForwardOnTwoThreads, type LstmBackwardInputs, type TwoThreadCopies } from './lstm-two-threads.js';
 import {
   copyFloats,
   inputProjection,
@@ -37,7 +37,7 @@ export const LSTM_SEQUENCE_GRAD = 'FitstreamLSTMSequenceGrad';
  * processing order, as tfjs' `rnn`), `hLast`, `cLast` [B,H], and for the backward kernel `gates` [T,B,4H] (i,f,g,o
  * after activation), `cSeq` and `tcSeq` [T,B,H] (c and activation(c) of each step).
  */
-export function createLstmSequenceKernel(native: RecurrentNativeKernels): KernelFunc {
+export function createLstmSequenceKernel(native: RecurrentNativeKernels, copies: () => TwoThreadCopies): KernelFunc {
   return toKernelFunc((args) => {
     const { inputs, bias, geometry: g } = sequenceInputs(args, LSTM_SEQUENCE, 4, ['x', 'kernel', 'recurrentKernel', 'h0', 'c0'], (g) => [
       ['kernel', [g.inputDim, g.gateWidth]],
@@ -57,7 +57,7 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
       outputs.push(y, hLast, cLast, gates, cSeq, tcSeq);
       const simd = gatePasses(backend, act, ract);
       const out = { y, gates, cSeq, tcSeq, hLast, cLast };
-      if (simd !== undefined && onTwoThreadGemm((gemm) => lstmForwardOnTwoThreads(gemm, heap, g, { x, kernel, bias, recurrentKernel, h0, c0 }, out))) {
+      if (simd !== undefined && onTwoThreadGemm((gemm) => lstmForwardOnTwoThreads(gemm, heap, g, { x, kernel, bias, recurrentKernel, h0, c0 }, out, copies()))) {
         return outputs;
       }
       const xw = inputProjection(heap, g, x, kernel, bias);
@@ -140,7 +140,7 @@ export function createLstmSequenceKernel(native: RecurrentNativeKernels): Kernel
  * forward kernel. Outputs `dZ` [B,T,4H] (the gradient of the gate pre-activations, from which the registered gradient
  * computes dx = dZ·Wᵀ when it is needed), `dKernel` [D,4H], `dRecurrentKernel` [H,4H], `dBias` [4H], `dh0`, `dc0` [B,H].
  */
-export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): KernelFunc {
+export function createLstmSequenceGradKernel(native: RecurrentNativeKernels, copies: () => TwoThreadCopies): KernelFunc {
   const name = LSTM_SEQUENCE_GRAD;
   return toKernelFunc((args) => {
     const keys = ['dy', 'dhLast', 'dcLast', 'x', 'kernel', 'recurrentKernel', 'h0', 'c0', 'y', 'gates', 'cSeq', 'tcSeq'] as const;
@@ -170,7 +170,7 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels): Ke
         return outputs;
       };
       const weights = { dKernel: heap.temp([D, G]), dRecurrent: heap.temp([H, G]), dBias: heap.temp([G]) };
-      if (simd !== undefined && onTwoThreadGemm((gemm) => lstmBackwardOnTwoThreads(gemm, heap, g, saved, { dZ, dh0, dc0, ...weights }))) {
+      if (simd !== undefined && onTwoThreadGemm((gemm) => lstmBackwardOnTwoThreads(gemm, heap, g, saved, { dZ, dh0, dc0, ...weights }, copies()))) {
         return release(heap.release(weights.dKernel, [D, G]), heap.release(weights.dRecurrent, [H, G]), heap.release(weights.dBias, [G]));
       }
       for (const info of Object.values(weights)) heap.free(info);

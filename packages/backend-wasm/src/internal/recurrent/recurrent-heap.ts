@@ -16,7 +16,7 @@ import { gemmMatMulMeasured } from '../gemm/gemm-mat-mul.js';
 /** The parts of tfjs-backend-wasm's backend the recurrent kernels read besides {@link WasmBackendLike}. */
 interface WasmBackendInternals extends WasmBackendLike {
   readonly wasm: { readonly HEAPU8: Uint8Array };
-  readonly dataIdMap: { get(dataId: DataId): { memoryOffset: number } | undefined };
+  readonly dataIdMap: { get(dataId: DataId): { memoryOffset: number } | undefined; has(dataId: DataId): boolean };
 }
 
 /** The native kernels the recurrent kernels call, resolved at install time. */
@@ -169,6 +169,11 @@ export class RecurrentHeap {
       this.#heap = new Float32Array(buffer);
     }
     return this.#heap;
+  }
+
+  /** Whether `info`'s data is still on the heap (not disposed; `get` of a missing id would ask the engine to move it). */
+  holds(info: TensorInfo): boolean {
+    return this.#backend.dataIdMap.has(info.dataId);
   }
 
   /** Index of a tensor's first element in {@link f32}. */

@@ -25,27 +25,29 @@ export interface SequenceWorkspace<K extends string> {
   readonly chunks: number;
   /** 1 under `goBackwards`. */
   readonly reverse: 0 | 1;
+  /** Byte offset just past the workspace (where a later task keeping this one's data starts its own). */
+  readonly end: number;
 }
 
 /**
  * The gate module on the shared memory and a workspace for `floats(chunks)` (named array sizes, in floats); undefined
  * where the recurrence cannot run on two threads: no SIMD gate passes there, or a workspace too large (a very long or
  * wide sequence: the one-thread route then runs, and the own GEMM stays on for everything else).
+ *
+ * With `after` (the `end` of an earlier task's workspace whose data this task reads where it lies: the LSTM's
+ * backward after its forward), the arrays start there, the earlier region and the copies deferred from it are kept.
  */
-export function sequenceWorkspace<K extends string>(gemm: SharedGemm, g: SequenceGeometry, floats: (chunks: number) => Record<K, number>): SequenceWorkspace<K> | undefined {
+export function sequenceWorkspace<K extends string>(gemm: SharedGemm, g: SequenceGeometry, floats: (chunks: number) => Record<K, number>, after?: number): SequenceWorkspace<K> | undefined {
   const module = sharedGates(gemm, g);
   if (module === undefined) return undefined;
   const chunks = Math.ceil(g.batch / ROWS_PER_CHUNK);
-  const at = reserve(gemm, floats(chunks));
-  return at === undefined ? undefined : { module, at, chunks, reverse: g.goBackwards ? 1 : 0 };
-}
-
-/** Reserves a workspace for named float arrays laid out one after another; their byte offsets, or undefined when it would not fit. */
-function reserve<K extends string>(gemm: SharedGemm, floats: Record<K, number>): Record<K, number> | undefined {
-  const { at, bytes } = layout(gemm.workspace(0), floats);
-  if (!gemm.fits(bytes)) return undefined;
-  gemm.workspace(bytes);
-  return at;
+  const keep = after !== undefined;
+  const base = gemm.workspace(0, keep);
+  const { at, bytes } = layout(after ?? base, floats(chunks));
+  const total = (after ?? base) - base + bytes;
+  if (!gemm.fits(total)) return undefined;
+  gemm.workspace(total, keep);
+  return { module, at, chunks, reverse: g.goBackwards ? 1 : 0, end: base + total };
 }
 
 /** Byte offsets of named float arrays laid out one after another from `base` (64-aligned, with slack). */
@@ -90,6 +92,16 @@ export function copyRowsIn(heap: RecurrentHeap, gemm: SharedGemm, src: TensorInf
 /** Copies `count` floats from the shared memory at byte `srcByte` into `dst` on tfjs' heap. */
 export function copyOut(heap: RecurrentHeap, gemm: SharedGemm, srcByte: number, dst: TensorInfo, count: number): void {
   heap.f32().set(gemm.floats().subarray(srcByte / 4, srcByte / 4 + count), heap.offset(dst));
+}
+
+/**
+ * {@link copyOut} deferred until someone needs `dst` ({@link SharedGemm.defer}): an output only a later kernel reads,
+ * which may read it where it lies instead. Skipped if `dst` was disposed meanwhile.
+ */
+export function copyOutLater(heap: RecurrentHeap, gemm: SharedGemm, srcByte: number, dst: TensorInfo, count: number): void {
+  gemm.defer(() => {
+    if (heap.holds(dst)) copyOut(heap, gemm, srcByte, dst, count);
+  });
 }
 
 /** dst = Σ over the chunks, in chunk order, of the `count` floats each chunk left at `parts` + chunk · count. */
