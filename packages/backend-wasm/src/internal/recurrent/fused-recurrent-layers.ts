@@ -17,7 +17,7 @@ import { requireWasmKernel } from '../kernels/wasm-kernel-scope.js';
 import { orZeros, passUnreachedAsNull } from '../kernels/unreached-gradients.js';
 import { createGruSequenceGradKernel, createGruSequenceKernel, GRU_SEQUENCE, GRU_SEQUENCE_GRAD } from './gru-sequence-kernels.js';
 import { createLstmSequenceGradKernel, createLstmSequenceKernel, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD } from './lstm-sequence-kernels.js';
-import type { TwoThreadCopies } from './lstm-two-threads.js';
+import type { TwoThreadCopies } from './two-thread-workspace.js';
 import { flushDeferredCopies } from '../gemm/gemm-mat-mul.js';
 import { ACTIVATIONS, type RecurrentActivationName, type RecurrentNativeKernels } from './recurrent-heap.js';
 
@@ -86,7 +86,7 @@ export const RECURRENT_KERNELS: ReadonlyArray<{ readonly name: string; readonly 
   },
   { name: LSTM_SEQUENCE_GRAD, create: ({ tf }) => createLstmSequenceGradKernel(nativeKernels(tf), twoThreadCopies(tf)) },
   { name: GRU_SEQUENCE, create: ({ tf }) => createGruSequenceKernel(nativeKernels(tf)) },
-  { name: GRU_SEQUENCE_GRAD, create: ({ tf }) => createGruSequenceGradKernel(nativeKernels(tf)) },
+  { name: GRU_SEQUENCE_GRAD, create: ({ tf }) => createGruSequenceGradKernel(nativeKernels(tf), twoThreadCopies(tf)) },
 ];
 
 /** The matMul and transpose the kernels call: what is registered at install time (fitstream's, if installed). */
@@ -99,7 +99,7 @@ function nativeKernels(tf: Tf): RecurrentNativeKernels {
 }
 
 /**
- * Whether the two-thread LSTM may defer copying out the outputs only its own gradient reads (lstm-two-threads.ts):
+ * Whether the two-thread recurrences may defer copying out the outputs only a gradient reads (lstm-two-threads.ts):
  * not while the engine reads every kernel output as it is made (tfjs' `DEBUG` flag, `tf.profile`).
  */
 function twoThreadCopies(tf: Tf): () => TwoThreadCopies {

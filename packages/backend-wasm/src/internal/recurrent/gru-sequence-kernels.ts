@@ -11,6 +11,7 @@ import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { onTwoThreadGemm } from '../gemm/gemm-mat-mul.js';
 import { gatePasses } from './gate-simd.js';
 import { gruBackwardOnTwoThreads, gruForwardOnTwoThreads } from './gru-two-threads.js';
+import type { TwoThreadCopies } from './two-thread-workspace.js';
 import { activateRange, derivative, type RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 import { copyFloats, inputProjection, onRecurrentHeap, sequenceInputs, timeIndex, weightGradients } from './sequence-kernel-frame.js';
 
@@ -130,7 +131,7 @@ export function createGruSequenceKernel(native: RecurrentNativeKernels): KernelF
  * `h0`; the forward outputs `y`, `gates`, `rh`. Same attrs as the forward kernel. Outputs `dZ` [B,T,3H] (see the LSTM's), `dKernel`
  * [D,3H], `dRecurrentKernel` [H,3H], `dBias` [3H], `dh0` [B,H].
  */
-export function createGruSequenceGradKernel(native: RecurrentNativeKernels): KernelFunc {
+export function createGruSequenceGradKernel(native: RecurrentNativeKernels, copies: () => TwoThreadCopies): KernelFunc {
   const name = GRU_SEQUENCE_GRAD;
   return toKernelFunc((args) => {
     const keys = ['dy', 'dhLast', 'x', 'kernel', 'recurrentKernel', 'h0', 'y', 'gates', 'rh'] as const;
@@ -150,7 +151,7 @@ export function createGruSequenceGradKernel(native: RecurrentNativeKernels): Ker
       const simd = gatePasses(backend, act, ract);
       if (simd !== undefined) {
         const out = { dZ: heap.temp([B * T, G]), dKernel: heap.temp([D, G]), dRecurrent: heap.temp([H, G]), dBias: heap.temp([G]), dh0: heap.temp([B, H]) };
-        if (onTwoThreadGemm((gemm) => gruBackwardOnTwoThreads(gemm, heap, g, { dy, dhLast, x, recurrentKernel, h0, y, gates, rh }, out))) {
+        if (onTwoThreadGemm((gemm) => gruBackwardOnTwoThreads(gemm, heap, g, { dy, dhLast, x, recurrentKernel, h0, y, gates, rh }, out, copies()))) {
           outputs.push(heap.release(out.dZ, [B, T, G]), heap.release(out.dKernel, [D, G]), heap.release(out.dRecurrent, [H, G]));
           outputs.push(heap.release(out.dBias, [G]), heap.release(out.dh0, [B, H]));
           return outputs;

@@ -11,7 +11,7 @@ import type { SharedGemm, SharedTask } from '../gemm/two-thread-gemm.js';
 import type { GatePasses } from './gate-simd.js';
 import type { RecurrentHeap } from './recurrent-heap.js';
 import type { SequenceGeometry } from './sequence-kernel-frame.js';
-import { copyIn, copyOut, ROWS_PER_CHUNK, sequenceWorkspace, sumParts, writeParams } from './two-thread-workspace.js';
+import { copyIn, copyOut, copyOutLater, ROWS_PER_CHUNK, sequenceWorkspace, sumParts, type TwoThreadCopies, writeParams } from './two-thread-workspace.js';
 
 /** The forward task's int32 parameters, in the order {@link gruForwardRows} reads them. */
 const FORWARD_PARAMS = 16;
@@ -202,8 +202,9 @@ export interface GruBackwardOutputs {
 /**
  * The GRU's backpropagation through time and weight gradients on two threads: fills `out`, each weight gradient the
  * sum of the chunks' partial sums in chunk order. False (nothing written) where the gate passes cannot run there.
+ * dZ is copied out when someone reads it, as the LSTM's (`copies.defer`).
  */
-export function gruBackwardOnTwoThreads(gemm: SharedGemm, heap: RecurrentHeap, g: SequenceGeometry, inputs: GruBackwardInputs, out: GruBackwardOutputs): boolean {
+export function gruBackwardOnTwoThreads(gemm: SharedGemm, heap: RecurrentHeap, g: SequenceGeometry, inputs: GruBackwardInputs, out: GruBackwardOutputs, copies: TwoThreadCopies): boolean {
   const { batch: B, steps: T, inputDim: D, units: H, gateWidth: G } = g;
   const hPanels = (H + 7) >> 3;
   const workspace = sequenceWorkspace(gemm, g, (chunks) => ({
@@ -217,12 +218,12 @@ export function gruBackwardOnTwoThreads(gemm: SharedGemm, heap: RecurrentHeap, g
   const recurrence = [at.dy, at.gates, at.rh, at.y, at.h0, at.packedUhT, at.packedUzrT, at.dhNext, at.dhPrev, at.dzGate, at.dAh, at.dRh, at.dZrStep, at.dhRec];
   const saved = [at.dZ, at.dZr, at.dZh, at.hPrevAll, at.rhAll, at.scratch];
   writeParams(gemm, at.params, [B, T, H, ROWS_PER_CHUNK, reverse, ...recurrence, ...saved, D, at.x, at.ones, at.packedParts, at.dRecParts, at.dWParts, at.dBParts]);
-  const copies: Array<[TensorInfo, number, number]> = [
+  const copiesIn: Array<[TensorInfo, number, number]> = [
     [inputs.dy, at.dy, B * T * H], [inputs.gates, at.gates, T * B * G], [inputs.rh, at.rh, T * B * H], [inputs.y, at.y, B * T * H],
     [inputs.h0, at.h0, B * H], [inputs.dhLast, at.dhNext, B * H], [inputs.x, at.x, B * T * D],
   ];
   const prepare = (): void => {
-    for (const [src, dst, count] of copies) copyIn(heap, gemm, src, dst, count);
+    for (const [src, dst, count] of copiesIn) copyIn(heap, gemm, src, dst, count);
     copyColumns(heap, gemm, inputs.recurrentKernel, H, 0, 2 * H, at.uZr);
     copyColumns(heap, gemm, inputs.recurrentKernel, H, 2 * H, H, at.uH);
     gemm.floats().fill(1, at.ones / 4, at.ones / 4 + ROWS_PER_CHUNK * T);
@@ -230,10 +231,11 @@ export function gruBackwardOnTwoThreads(gemm: SharedGemm, heap: RecurrentHeap, g
     gemm.exports.pack(at.uZr, at.packedUzrT, 2 * H, H, 1, 0, hPanels);
   };
   gemm.runTask(BACKWARD, at.params, chunks, module, prepare);
-  copyOut(heap, gemm, at.dZ, out.dZ, B * T * G);
+  // dZ is read only for the input's gradient (fused-recurrent-layers.ts flushes before reading it).
+  (copies.defer ? copyOutLater : copyOut)(heap, gemm, at.dZ, out.dZ, B * T * G);
   copyOut(heap, gemm, at.dhNext, out.dh0, B * H);
-  sumParts(heap, gemm, at.dRecParts, chunks, out.dRecurrent, H * G);
-  sumParts(heap, gemm, at.dWParts, chunks, out.dKernel, D * G);
-  sumParts(heap, gemm, at.dBParts, chunks, out.dBias, G);
+  sumParts(heap, gemm, module.calls, at.dRecParts, chunks, out.dRecurrent, H * G);
+  sumParts(heap, gemm, module.calls, at.dWParts, chunks, out.dKernel, D * G);
+  sumParts(heap, gemm, module.calls, at.dBParts, chunks, out.dBias, G);
   return true;
 }

@@ -17,7 +17,8 @@ import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { type GatePasses, gatePasses } from './gate-simd.js';
 import { onTwoThreadGemm } from '../gemm/gemm-mat-mul.js';
 import { activateRange, derivative, type RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
-import { lstmBackwardOnTwoThreads, lstmForwardOnTwoThreads, type LstmBackwardInputs, type TwoThreadCopies } from './lstm-two-threads.js';
+import { lstmBackwardOnTwoThreads, lstmForwardOnTwoThreads, type LstmBackwardInputs } from './lstm-two-threads.js';
+import type { TwoThreadCopies } from './two-thread-workspace.js';
 import {
   copyFloats,
   inputProjection,

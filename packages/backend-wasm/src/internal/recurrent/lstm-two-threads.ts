@@ -23,7 +23,7 @@ import type { SharedGemm, SharedTask } from '../gemm/two-thread-gemm.js';
 import type { GatePasses } from './gate-simd.js';
 import type { RecurrentHeap } from './recurrent-heap.js';
 import type { SequenceGeometry } from './sequence-kernel-frame.js';
-import { copyIn, copyOut, copyOutLater, copyRowsIn, ROWS_PER_CHUNK, type SequenceWorkspace, sequenceWorkspace, sumParts, writeParams } from './two-thread-workspace.js';
+import { copyIn, copyOut, copyOutLater, copyRowsIn, ROWS_PER_CHUNK, type SequenceWorkspace, sequenceWorkspace, sumParts, type TwoThreadCopies, writeParams } from './two-thread-workspace.js';
 
 /** The forward task's int32 parameters, in this order at its `params` (sizes, then byte offsets). */
 const FORWARD_PARAMS = 18;
@@ -187,11 +187,6 @@ function residentFor(gemm: SharedGemm, inputs: LstmBackwardInputs): ResidentForw
   return RESIDENT_INPUTS.every((name) => inputs[name].dataId === r.ids[name]) ? r : undefined;
 }
 
-/** Whether the copies of outputs only the backward reads may wait for a reader ({@link SharedGemm.defer}). */
-export interface TwoThreadCopies {
-  readonly defer: boolean;
-}
-
 /**
  * The forward recurrence on two threads, the input projection X·W + bias included (each chunk projects its own rows
  * in the shared memory: X is B·T·D floats to copy where the projection is B·T·4H); fills `out`. False (nothing
@@ -332,8 +327,8 @@ export function lstmBackwardOnTwoThreads(gemm: SharedGemm, heap: RecurrentHeap, 
   // dh₋₁ of step 0 is in the buffer step 0 wrote: dhB when T is odd (the steps alternate, starting by writing dhB).
   copyOut(heap, gemm, (T - 1) % 2 === 0 ? own.dhB : own.dhA, out.dh0, B * H);
   copyOut(heap, gemm, own.dc, out.dc0, B * H);
-  sumParts(heap, gemm, own.dUParts, chunks, out.dRecurrent, H * G);
-  sumParts(heap, gemm, own.dWParts, chunks, out.dKernel, D * G);
-  sumParts(heap, gemm, own.dBParts, chunks, out.dBias, G);
+  sumParts(heap, gemm, module.calls, own.dUParts, chunks, out.dRecurrent, H * G);
+  sumParts(heap, gemm, module.calls, own.dWParts, chunks, out.dKernel, D * G);
+  sumParts(heap, gemm, module.calls, own.dBParts, chunks, out.dBias, G);
   return true;
 }
