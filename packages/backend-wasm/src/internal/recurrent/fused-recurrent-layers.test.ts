@@ -203,6 +203,22 @@ describe('the recurrences on two threads (the own GEMM with its worker)', () => 
     layers.forEach((layer) => layer.dispose());
   });
 
+  it('a backward that takes the one-thread route reads the outputs its two-thread forward deferred, copied out first', async () => {
+    const layer = makeLayer('lstm', { recurrentActivation: 'sigmoid', returnSequences: true }, dims);
+    const before = await wasmMatMulThreads();
+    let fused: Float32Array[];
+    try {
+      // The SIMD gate passes off after the forward: the backward runs on the calling thread, from tfjs' heap.
+      fused = stackGradients([layer], () => setRecurrentSimdEnabled(false));
+    } finally {
+      setRecurrentSimdEnabled(true);
+    }
+    expect((await wasmMatMulThreads()).recurrences - before.recurrences, 'only the forward on two threads').toBe(1);
+    const unfused = await onBackend('cpu', () => stackGradients([layer]));
+    expectClose(fused, unfused, 'lstm forward on two threads, backward on one');
+    layer.dispose();
+  });
+
   it('a product on the shared memory between forward and backward: the backward copies its inputs back in, equal to the unfused layer', async () => {
     const layer = makeLayer('lstm', { recurrentActivation: 'sigmoid', returnSequences: true }, dims);
     // Large enough for the own GEMM's two threads (gemm-mat-mul.ts), so it loads its operands into the shared memory.

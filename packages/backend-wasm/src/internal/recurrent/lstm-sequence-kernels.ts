@@ -15,7 +15,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { toKernelFunc } from '../kernels/wasm-kernel-types.js';
 import { type GatePasses, gatePasses } from './gate-simd.js';
-import { onTwoThreadGemm } from '../gemm/gemm-mat-mul.js';
+import { flushDeferredCopies, onTwoThreadGemm } from '../gemm/gemm-mat-mul.js';
 import { activateRange, derivative, type RecurrentHeap, type RecurrentNativeKernels, viewAs } from './recurrent-heap.js';
 import { lstmBackwardOnTwoThreads, lstmForwardOnTwoThreads, type LstmBackwardInputs } from './lstm-two-threads.js';
 import type { TwoThreadCopies } from './two-thread-workspace.js';
@@ -174,6 +174,9 @@ export function createLstmSequenceGradKernel(native: RecurrentNativeKernels, cop
       if (simd !== undefined && onTwoThreadGemm((gemm) => lstmBackwardOnTwoThreads(gemm, heap, g, saved, { dZ, dh0, dc0, ...weights }, copies()))) {
         return release(heap.release(weights.dKernel, [D, G]), heap.release(weights.dRecurrent, [H, G]), heap.release(weights.dBias, [G]));
       }
+      // The forward may have left its gates, c and activation(c) in the two-thread GEMM's shared memory (its worker
+      // stopped, or the SIMD passes were turned off, since): copied out before this route reads them.
+      flushDeferredCopies();
       for (const info of Object.values(weights)) heap.free(info);
       const hPrevAll = heap.temp([1, B * T, H]); // h₋₁ of the step that read each x row
       backpropagateOnOneThread(heap, g, saved, simd, { dZ, hPrevAll, dh0, dc0 });
