@@ -15,7 +15,8 @@ import { gemmMatMulMeasured } from '../gemm/gemm-mat-mul.js';
 
 /** The parts of tfjs-backend-wasm's backend the recurrent kernels read besides {@link WasmBackendLike}. */
 interface WasmBackendInternals extends WasmBackendLike {
-  readonly wasm: { readonly HEAPU8: Uint8Array };
+  /** Null once the backend was disposed (`tf.removeBackend`, `tf.engine().reset()`). */
+  readonly wasm: { readonly HEAPU8: Uint8Array } | null;
   readonly dataIdMap: { get(dataId: DataId): { memoryOffset: number } | undefined; has(dataId: DataId): boolean };
 }
 
@@ -159,21 +160,30 @@ export class RecurrentHeap {
     private readonly native: RecurrentNativeKernels,
   ) {
     this.#backend = backend as WasmBackendInternals;
-    this.#heap = new Float32Array(this.#backend.wasm.HEAPU8.buffer);
+    this.#heap = new Float32Array(this.#heapBuffer());
+  }
+
+  #heapBuffer(): ArrayBufferLike {
+    const wasm = this.#backend.wasm;
+    if (wasm === null) throw new Error('fitstream recurrent kernel: the wasm backend has been disposed');
+    return wasm.HEAPU8.buffer;
   }
 
   /** The whole heap as float32; call again after any allocation (the buffer is replaced when the heap grows). */
   f32(): Float32Array {
-    const buffer = this.#backend.wasm.HEAPU8.buffer;
+    const buffer = this.#heapBuffer();
     if (this.#heap.buffer !== buffer) {
       this.#heap = new Float32Array(buffer);
     }
     return this.#heap;
   }
 
-  /** Whether `info`'s data is still on the heap (not disposed; `get` of a missing id would ask the engine to move it). */
+  /**
+   * Whether `info`'s data is still on the heap: neither it nor the backend disposed (`get` of a missing id would ask
+   * the engine to move it).
+   */
   holds(info: TensorInfo): boolean {
-    return this.#backend.dataIdMap.has(info.dataId);
+    return this.#backend.wasm !== null && this.#backend.dataIdMap.has(info.dataId);
   }
 
   /** Index of a tensor's first element in {@link f32}. */
