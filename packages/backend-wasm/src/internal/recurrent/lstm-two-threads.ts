@@ -14,7 +14,7 @@
  * 131–144 steps/s). What only the backward reads stays where it is: the forward's gates, c and activation(c) are
  * copied out only if something else is about to overwrite them, and a backward that finds its forward's arrays
  * intact reads them in place; dZ, read only for the input's gradient, waits for that reader too. For the bench's
- * LSTM(64) over 32 steps at batch 64 that leaves ≈ 1.1 MB to copy per training step instead of ≈ 9 MB (the copies
+ * LSTM(64) over 32 steps at batch 64 that leaves ≈ 1.2 MB to copy per training step instead of ≈ 9 MB (the copies
  * took ≈ 15 % of the main thread's time): 105–110 → 120–135 steps/s, measured alternately.
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
