@@ -14,6 +14,7 @@ const TOLERANCE = 1e-5;
 const SHAPES: Array<[number, number, number]> = [
   [64, 784, 256],
   [784, 64, 256],
+  [64, 256, 256],
   [258, 257, 131],
   [257, 256, 129],
 ];
@@ -59,14 +60,14 @@ describe('large matMuls on the own GEMM (ownGemm)', () => {
     expect(report.threads).toBe(availableParallelism() >= 2 ? 2 : 1);
   });
 
-  it('splits by rows or columns, whichever copies less for the worker, and leaves this thread at least one of either', () => {
-    // An MLP layer X·W: all of X and half of W's panels (rows would copy all of W).
-    expect(splitOf({ m: 64, k: 784, n: 256, transposeA: false, transposeB: false }, 32)).toMatchObject({ byRows: false, first: 16 });
-    // Its weight gradient Xᵀ·dY: half of X's columns and all of dY's panels (columns would copy all of X and 784 rows of C).
-    expect(splitOf({ m: 784, k: 64, n: 256, transposeA: true, transposeB: false }, 32)).toMatchObject({ byRows: true, first: 392 });
+  it('splits by rows or columns, whichever copies less for the worker, gives the worker its share and leaves this thread at least one of either', () => {
+    // An MLP layer X·W: all of X and 18 of W's 32 panels (WORKER_SHARE 0.56; rows would copy all of W).
+    expect(splitOf({ m: 64, k: 784, n: 256, transposeA: false, transposeB: false }, 32)).toMatchObject({ byRows: false, first: 14 });
+    // Its weight gradient Xᵀ·dY: 110 of X's 196 four-column tiles and all of dY's panels (columns would copy all of X and 784 rows of C).
+    expect(splitOf({ m: 784, k: 64, n: 256, transposeA: true, transposeB: false }, 32)).toMatchObject({ byRows: true, first: 344 });
     // Rows start at a tile (4 rows); one panel leaves only rows, one row tile only columns, neither nothing.
-    expect(splitOf({ m: 258, k: 300, n: 8, transposeA: false, transposeB: false }, 1)).toMatchObject({ byRows: true, first: 128 });
-    expect(splitOf({ m: 3, k: 3000, n: 4000, transposeA: false, transposeB: true }, 500)).toMatchObject({ byRows: false, first: 250 });
+    expect(splitOf({ m: 258, k: 300, n: 8, transposeA: false, transposeB: false }, 1)).toMatchObject({ byRows: true, first: 116 });
+    expect(splitOf({ m: 3, k: 3000, n: 4000, transposeA: false, transposeB: true }, 500)).toMatchObject({ byRows: false, first: 220 });
     expect(splitOf({ m: 4, k: 3000, n: 8, transposeA: false, transposeB: false }, 1)).toBeUndefined();
   });
 

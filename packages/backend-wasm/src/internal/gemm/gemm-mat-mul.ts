@@ -23,9 +23,12 @@ import { createSharedGemm, type GemmShape, type SharedGemm } from './two-thread-
 
 /**
  * Products smaller than this (m·k·n) run on one thread: copying the worker's operands and waking it cost about what
- * its half saves — [64,256]·[256,256] (2²²) took 0.18–0.21 ms per MLP step on one thread against 0.22–0.25 split.
+ * its half saves. The MLP's [64,256]·[256,256] products (2²²) pay split since the job is posted before the copies (the
+ * wake-up passes while this thread copies): alone one took 0.19–0.21 ms per step either way, but three of them in a
+ * row with the weight gradient [64,784]ᵀ·[64,256] keep the worker awake (it spins 100 µs after each job), and that
+ * product then took 0.42 ms instead of 0.48–0.50: MLP training steps 2.99 → 2.87 ms (medians, alternating runs).
  */
-export const MIN_MULTIPLY_ADDS = 1 << 23;
+export const MIN_MULTIPLY_ADDS = 1 << 22;
 
 /**
  * Products doing fewer multiply-adds than this per float copied (m·k·n / (m·k + k·n + m·n)) run on one thread: with a
@@ -256,10 +259,12 @@ interface Split {
 }
 
 /**
- * The worker's share of a split product's rows or panels (this thread also copies the worker's operands in and its
- * part of C out, yet 0.4 and 0.6 measured no better on the MLP's products).
+ * The worker's share of a split product's rows or panels: more than half, because this thread also packs and copies
+ * the worker's operands in and its part of C out, and what the worker does not finish this thread takes back. Inside
+ * MLP steps the worker's panels of [64,784]·[784,256] took ≈ 21 µs each, this thread's ≈ 23 (packing them as it goes)
+ * after ≈ 150 µs of copies; 0.56 balanced them (steps 3.01 → 2.87 ms against 0.5; 0.62 and 0.68 no better).
  */
-export const WORKER_SHARE = 0.5;
+export const WORKER_SHARE = 0.56;
 
 /**
  * Floats a strided copy costs beyond the floats it moves (a `subarray` and a `set` per row, ≈ 0.1 µs), for choosing
@@ -288,16 +293,20 @@ export function splitOf({ m, k, n, transposeA }: Required<GemmShape>, panels: nu
 }
 
 /**
- * One product on both threads. This thread copies the worker's operands into the shared memory — op(A) (or its rows)
- * and the panels B was packed into on the heap — posts the job, computes its own rows or panels in place, helps with
- * whatever chunks of the worker's part are left (all of them when the worker is asleep), and copies the worker's part
- * of C into place. Each element of C is summed over k in the same order on either thread.
+ * One product on both threads. Once the worker's job is posted (a sleeping worker wakes meanwhile), this thread packs
+ * the worker's panels on the heap and copies its operands into the shared memory — op(A) (or its rows) and those
+ * panels — computes its own rows or panels in place, helps with whatever chunks of the worker's part are left (all of
+ * them when the worker is asleep), and copies the worker's part of C into place. Each element of C is summed over k
+ * in the same order on either thread.
  */
 function splitProduct(gemm: SharedGemm, product: InPlaceProduct, { byRows, first }: Split): void {
   const { m, k, n, transposeA } = product.shape;
-  // The worker's panels packed here first (all of them for a row split; this thread's own as it multiplies them).
-  product.pack(byRows ? 0 : first, product.panels);
   const { a, packed, c } = product.views();
+  // The worker's panels: all of them for a row split, its own for a column split (this thread packs the rest as it multiplies them).
+  const workerPanels = (): Float32Array => {
+    product.pack(byRows ? 0 : first, product.panels);
+    return byRows ? packed : packed.subarray(first * k * COLUMNS_PER_PANEL);
+  };
   if (byRows) {
     const rows = m - first;
     const writeA = transposeA
@@ -306,13 +315,13 @@ function splitProduct(gemm: SharedGemm, product: InPlaceProduct, { byRows, first
           for (let kk = 0; kk < k; kk++) floats.set(a.subarray(kk * m + first, kk * m + m), at + kk * rows);
         }
       : (floats: Float32Array, at: number): void => floats.set(a.subarray(first * k, m * k), at);
-    gemm.loadPacked({ m: rows, k, n, transposeA }, writeA, packed);
+    gemm.loadPacked({ m: rows, k, n, transposeA }, writeA, workerPanels);
     gemm.computeAlongside(() => product.multiply([0, first], [0, product.panels]));
     c.set(gemm.result(), first * n);
   } else {
     const column = first * COLUMNS_PER_PANEL;
     const columns = n - column;
-    gemm.loadPacked({ m, k, n: columns, transposeA }, (floats, at) => floats.set(a, at), packed.subarray(first * k * COLUMNS_PER_PANEL));
+    gemm.loadPacked({ m, k, n: columns, transposeA }, (floats, at) => floats.set(a, at), workerPanels);
     gemm.computeAlongside(() => product.multiply([0, m], [0, first]));
     const part = gemm.result();
     for (let r = 0; r < m; r++) c.set(part.subarray(r * columns, (r + 1) * columns), r * n + column);

@@ -7,9 +7,9 @@
  * It instantiates the GEMM module (gemm-module.ts) it receives, compiled, on the shared memory it receives, says it is
  * ready on its port, then loops: wait for the job counter to move (spinning `spinMicros` first, then blocking in
  * `Atomics.wait`), stop if asked to, claim the job (see {@link ControlSlot.claim}; a job the main thread has finished
- * alone is skipped), take chunks of it as part 1 (`run(descriptor, 1)`), record a failure (the flag, and the
- * error's text on the port, which the blocked main thread reads with `receiveMessageOnPort`), publish the job's number
- * as done and `Atomics.notify` it. `worker.terminate()` also ends it while it sleeps in `Atomics.wait`. A worker that
+ * alone is skipped), wait until its chunks are open (see {@link TASK_CLOSED}), take chunks of it as part 1
+ * (`run(descriptor, 1)`), record a failure (the flag, and the error's text on the port, which the blocked main thread
+ * reads with `receiveMessageOnPort`), publish the job's number as done and `Atomics.notify` it. `worker.terminate()` also ends it while it sleeps in `Atomics.wait`. A worker that
  * exits any other way (`process.exit`, an uncaught error) raises the `exited` flag and wakes the main thread.
  *
  * A job whose descriptor names a task (see {@link TaskField}) runs that task's function instead of the GEMM: the main
@@ -59,7 +59,10 @@ export const TaskField = {
   task: 60,
 } as const;
 
-/** The chunk counter's value while a task job's chunks are not open yet (two-thread-gemm.ts `runTask`'s `prepare`). */
+/**
+ * The chunk counter's value while a job's chunks are not open yet: a task's (two-thread-gemm.ts `runTask`'s `prepare`)
+ * or a GEMM's whose operands are still being copied in (`computeAlongside`).
+ */
 export const TASK_CLOSED = -1;
 
 /** Bytes of the control block (the descriptor follows it). */
@@ -102,6 +105,13 @@ function posted(table, id, what) {
   if (found === undefined) throw new Error(what + ' ' + id + ' was not posted to the worker');
   return found;
 }
+// The main thread opens a job's chunks (the counter leaves TASK_CLOSED) once its data is in place (a task's prepare, a
+// GEMM's copies); it always does, at once on a failure, and only a stop request ends the wait otherwise (then no chunk
+// is taken: false).
+function awaitOpen() {
+  while (Atomics.load(ints, NEXT) === ${TASK_CLOSED}) if (Atomics.load(ints, ${ControlSlot.stop}) !== 0) return false;
+  return true;
+}
 function runTask(id) {
   // The memory may have grown since (a shared memory's buffer then has a new length; views keep the old one).
   if (ints.length * 4 !== memory.buffer.byteLength) ints = new Int32Array(memory.buffer);
@@ -109,9 +119,7 @@ function runTask(id) {
   const moduleId = ints[MODULE];
   const calls = moduleId === 0 ? undefined : modules.get(moduleId) || posted(modules, moduleId, 'module');
   const chunks = ints[CHUNKS], params = ints[PARAMS];
-  // The main thread opens the chunks (the counter leaves TASK_CLOSED) once the task's data is in place; it always does, at once
-  // on a failure, and only a stop request ends the wait otherwise.
-  while (Atomics.load(ints, NEXT) === ${TASK_CLOSED} && Atomics.load(ints, ${ControlSlot.stop}) === 0);
+  if (!awaitOpen()) return;
   for (let chunk = Atomics.add(ints, NEXT, 1); chunk < chunks; chunk = Atomics.add(ints, NEXT, 1)) task(gemm, calls, ints, params, chunk);
 }
 const JOB = ${ControlSlot.job}, DONE = ${ControlSlot.done}, FAILED = ${ControlSlot.failed}, STOP = ${ControlSlot.stop}, CLAIM = ${ControlSlot.claim};
@@ -149,8 +157,9 @@ for (;;) {
   if (Atomics.compareExchange(control, CLAIM, (job - 1) | 0, job) !== ((job - 1) | 0)) continue;
   try {
     const task = ints[TASK];
-    if (task === 0) gemm.run(descriptor, 1);
-    else runTask(task);
+    if (task === 0) {
+      if (awaitOpen()) gemm.run(descriptor, 1);
+    } else runTask(task);
   } catch (error) {
     Atomics.store(control, FAILED, 1);
     port.postMessage({ error: String(error && error.stack || error) });

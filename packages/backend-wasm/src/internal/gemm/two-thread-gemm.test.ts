@@ -163,6 +163,36 @@ describe('createTwoThreadGemm: C = op(A)·op(B)', () => {
     expect(() => shared.loadPacked({ m: 4, k: 4, n: 9 }, () => undefined, new Float32Array(8))).toThrow(FitstreamInputError);
   });
 
+  it('copies a job loaded with packedB as a function only once computeAlongside has posted it, and survives a wrong length there', () => {
+    const shared = gemm as SharedGemm;
+    const random = Random.fromSeed('posted-first');
+    const shape = { m: 64, k: 96, n: 40, transposeA: false } as const;
+    const a = randomValues(shape.m * shape.k, random);
+    const b = randomValues(shape.k * shape.n, random);
+    const packed = new Float32Array(5 * shape.k * 8);
+    for (let p = 0; p < 5; p++) for (let kk = 0; kk < shape.k; kk++) for (let c = 0; c < 8; c++) packed[(p * shape.k + kk) * 8 + c] = b[kk * shape.n + 8 * p + c]!;
+    const order: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      order.length = 0;
+      shared.loadPacked(shape, (floats, at) => (order.push('a'), floats.set(a, at)), () => (order.push('panels'), packed));
+      expect(order).toEqual([]);
+      shared.computeAlongside(() => order.push('main part'));
+      // The copies run first (the chunks open after them), before this thread's own part.
+      expect(order).toEqual(['a', 'panels', 'main part']);
+      expect(relativeError(shared.result(), cpuMatMul(a, b, shape))).toBeLessThan(TOLERANCE);
+    }
+    // A wrong length found at the copy fails that product; no chunk runs, the worker lets go, the next product is right.
+    shared.loadPacked(shape, (floats, at) => floats.set(a, at), () => packed.subarray(8));
+    let mainRan = false;
+    expect(() => shared.computeAlongside(() => (mainRan = true))).toThrow(/^packedB: must hold/);
+    expect(mainRan).toBe(false);
+    shared.loadPacked(shape, (floats, at) => floats.set(a, at), () => packed);
+    shared.computeAlongside(() => undefined);
+    expect(relativeError(shared.result(), cpuMatMul(a, b, shape))).toBeLessThan(TOLERANCE);
+    // Still on both threads: a failed copy is the caller's error, not the worker's.
+    expect(shared.twoThreads()).toBe(true);
+  });
+
   it('names the argument when the operands do not match the shape', () => {
     const a = new Float32Array(6);
     const b = new Float32Array(6);

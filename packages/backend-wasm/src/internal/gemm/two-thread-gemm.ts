@@ -125,17 +125,21 @@ export interface SharedGemm extends TwoThreadGemm {
   /** Whether `compute(2)` runs on two threads now (the worker is attached and the instance usable). */
   twoThreads(): boolean;
   /**
-   * Lays out a job whose B the caller packed already (gemm-module.ts `pack`'s layout: panel p at p·k·32 bytes, 8
-   * columns each, ⌈n/8⌉ panels): `writeA(floats, at)` writes op(A)'s m·k floats at float index `at` ([m, k], or
-   * [k, m] with `transposeA`), `packedB` is copied as it is. {@link computeAlongside} (or `compute`) then only
-   * multiplies; {@link result} views C.
+   * Lays out a job whose B the caller packs (gemm-module.ts `pack`'s layout: panel p at p·k·32 bytes, 8 columns each,
+   * ⌈n/8⌉ panels): `writeA(floats, at)` writes op(A)'s m·k floats at float index `at` ([m, k], or [k, m] with
+   * `transposeA`), then `packedB` (or what it returns: the caller may pack it just then) is copied as it is. The
+   * copies wait for the next {@link computeAlongside}, which makes them after it has posted the job (`compute`,
+   * `result` and `read` make them first). A `packedB` of the wrong length throws then, or here for an array.
+   * {@link computeAlongside} (or `compute`) then only multiplies; {@link result} views C.
    */
-  loadPacked(shape: GemmShape, writeA: (floats: Float32Array, at: number) => void, packedB: Float32Array): void;
+  loadPacked(shape: GemmShape, writeA: (floats: Float32Array, at: number) => void, packedB: Float32Array | (() => Float32Array)): void;
   /**
-   * Posts the loaded job, runs `mainPart` on this thread (work of the caller's own, e.g. the rest of a product in
-   * place on another memory) while the worker takes the job's chunks, then takes whatever chunks are left itself and
-   * waits for the worker's. A worker that has not woken by then leaves the whole job to this thread; a failure of
-   * `mainPart` is rethrown once the job is done.
+   * Posts the loaded job with its chunks closed, makes the copies {@link loadPacked} left and opens the chunks: a
+   * sleeping worker's wake-up (≈ 50–70 µs here) passes while this thread copies. Then runs `mainPart` on this thread
+   * (work of the caller's own, e.g. the rest of a product in place on another memory) while the worker takes the
+   * job's chunks, takes whatever chunks are left itself and waits for the worker's. A worker that has not woken by
+   * then leaves the whole job to this thread; a failure of `mainPart` is rethrown once the job is done, a failure of
+   * the copies at once (no chunk is left to take).
    */
   computeAlongside(mainPart: () => void): void;
   /** C of the last job (`m·n` floats, row-major) as a view of the shared memory, valid until the next load. */
@@ -262,6 +266,12 @@ const CHUNKS = 16;
  * columns too, each packed just before its products, while it is still in cache — packing all of B first ran at
  * 17–19 GFLOP/s against 26–28 in chunks (the MLP's products and 1024³, measured with gemm-bench.ts).
  */
+/** How many chunks `plan` cuts the job into: a counter at this value hands out none. */
+function chunksOf(layout: Layout, plan: Plan): number {
+  const limit = plan.byRows ? layout.shape.m : Math.ceil(layout.shape.n / COLUMNS_PER_PANEL);
+  return Math.ceil(limit / plan.chunk);
+}
+
 function planOf(layout: Layout, threads: 1 | 2): Plan {
   const { m, n } = layout.shape;
   const panels = Math.ceil(n / COLUMNS_PER_PANEL);
@@ -377,6 +387,8 @@ class SharedMemoryGemm implements SharedGemm {
   /** Copies out of the shared memory that wait for someone to need them (see {@link SharedGemm.defer}). */
   #deferred: Array<() => void> = [];
   #generation = 0;
+  /** The copies of the last {@link loadPacked}, until a compute makes them. */
+  #pendingLoad: (() => void) | undefined;
 
   constructor(
     readonly memory: SharedMemory,
@@ -445,27 +457,38 @@ class SharedMemoryGemm implements SharedGemm {
     this.#layout = layout;
   }
 
-  loadPacked(shape: GemmShape, writeA: (floats: Float32Array, at: number) => void, packedB: Float32Array): void {
+  loadPacked(shape: GemmShape, writeA: (floats: Float32Array, at: number) => void, packedB: Float32Array | (() => Float32Array)): void {
     this.#usable();
     assertPositiveInteger(shape.m, 'shape.m');
     assertPositiveInteger(shape.k, 'shape.k');
     assertPositiveInteger(shape.n, 'shape.n');
     const layout = layoutFor(shape, true);
     const packedFloats = Math.ceil(shape.n / COLUMNS_PER_PANEL) * shape.k * COLUMNS_PER_PANEL;
-    if (packedB.length !== packedFloats) {
-      throw new FitstreamInputError('packedB', `must hold ⌈n/8⌉·k·8 = ${packedFloats} floats for shape ${describeShape(shape)}, got ${packedB.length}.`);
-    }
+    const checked = (packed: Float32Array): Float32Array => {
+      if (packed.length === packedFloats) return packed;
+      throw new FitstreamInputError('packedB', `must hold ⌈n/8⌉·k·8 = ${packedFloats} floats for shape ${describeShape(shape)}, got ${packed.length}.`);
+    };
+    if (typeof packedB !== 'function') checked(packedB);
     if (layout.end > MAX_PAGES * PAGE) {
       throw new FitstreamInputError('shape', `${describeShape(shape)} needs ${layout.end} bytes of shared memory; the two-thread GEMM has ${MAX_PAGES * PAGE}.`);
     }
     this.#overwrite(false);
     this.#reserve(layout.end);
-    const floats = this.#floats;
-    writeA(floats, layout.a / 4);
-    const aEnd = layout.a + 4 * shape.m * shape.k;
-    floats.fill(0, aEnd / 4, (aEnd + SLACK) / 4);
-    floats.set(packedB, layout.packed0 / 4);
     this.#layout = layout;
+    this.#pendingLoad = () => {
+      const floats = this.#floats;
+      writeA(floats, layout.a / 4);
+      const aEnd = layout.a + 4 * shape.m * shape.k;
+      floats.fill(0, aEnd / 4, (aEnd + SLACK) / 4);
+      floats.set(checked(typeof packedB === 'function' ? packedB() : packedB), layout.packed0 / 4);
+    };
+  }
+
+  /** Makes the copies {@link loadPacked} left for later, now. */
+  #load(): void {
+    const load = this.#pendingLoad;
+    this.#pendingLoad = undefined;
+    load?.();
   }
 
   computeAlongside(mainPart: () => void): void {
@@ -473,7 +496,9 @@ class SharedMemoryGemm implements SharedGemm {
     const layout = this.#layout;
     if (layout === undefined) throw new Error('two-thread GEMM: computeAlongside() before load().');
     const attached = this.#attached;
-    this.#describe(layout, planOf(layout, attached === undefined ? 1 : 2));
+    const plan = planOf(layout, attached === undefined ? 1 : 2);
+    const load = this.#pendingLoad;
+    this.#pendingLoad = undefined;
     let failure: { error: unknown } | undefined;
     const both = (): void => {
       try {
@@ -484,13 +509,39 @@ class SharedMemoryGemm implements SharedGemm {
       this.exports.run(CONTROL_BYTES, 0);
     };
     this.#threads = attached === undefined ? 1 : 2;
-    if (attached === undefined) both();
-    else this.#onBothThreads(attached, both);
+    if (attached === undefined) {
+      load?.();
+      this.#describe(layout, plan);
+      both();
+    } else {
+      // Posted before the copies, its chunks closed: the worker wakes while this thread copies.
+      this.#describe(layout, plan, load === undefined ? 0 : TASK_CLOSED);
+      this.#onBothThreads(attached, () => {
+        if (load !== undefined) {
+          try {
+            load();
+          } catch (error) {
+            failure = { error };
+            // No chunk left to take: the worker lets go of the job at once.
+            this.#openChunks(chunksOf(layout, plan));
+            return;
+          }
+          this.#openChunks(0);
+        }
+        both();
+      });
+    }
     if (failure !== undefined) throw failure.error;
+  }
+
+  /** Sets the job's chunk counter (a release: the copies before it are visible to a worker that reads it). */
+  #openChunks(next: number): void {
+    Atomics.store(this.#ints, (CONTROL_BYTES + Descriptor.next) / 4, next);
   }
 
   result(): Float32Array {
     this.#usable();
+    this.#load();
     const layout = this.#layout;
     if (layout === undefined) throw new Error('two-thread GEMM: result() before load().');
     return this.#floats.subarray(layout.c / 4, layout.c / 4 + layout.shape.m * layout.shape.n);
@@ -511,6 +562,7 @@ class SharedMemoryGemm implements SharedGemm {
 
   compute(threads: 1 | 2 = 2): void {
     this.#usable();
+    this.#load();
     const layout = this.#layout;
     if (layout === undefined) throw new Error('two-thread GEMM: compute() before load().');
     const attached = this.#attached;
@@ -551,6 +603,7 @@ class SharedMemoryGemm implements SharedGemm {
   /** Before a call that may overwrite the shared memory: the deferred copies (unless kept), and a new generation. */
   #overwrite(keepDeferred: boolean): void {
     if (!keepDeferred) this.flushDeferred();
+    this.#pendingLoad = undefined;
     this.#generation++;
   }
 
@@ -633,8 +686,8 @@ class SharedMemoryGemm implements SharedGemm {
     this.#awaitWorker(job, attached);
   }
 
-  /** Writes the descriptor gemm-module.ts's `run` reads, its chunk counter at 0. */
-  #describe(layout: Layout, plan: Plan): void {
+  /** Writes the descriptor gemm-module.ts's `run` reads, its chunk counter at `next` (0, or {@link TASK_CLOSED}). */
+  #describe(layout: Layout, plan: Plan, next = 0): void {
     const { m, k, n, transposeA, transposeB } = layout.shape;
     const at = (offset: number, value: number): void => {
       this.#ints[(CONTROL_BYTES + offset) / 4] = value;
@@ -653,7 +706,7 @@ class SharedMemoryGemm implements SharedGemm {
     at(Descriptor.panels, Math.ceil(n / COLUMNS_PER_PANEL));
     at(Descriptor.byRows, plan.byRows ? 1 : 0);
     at(Descriptor.chunk, plan.chunk);
-    at(Descriptor.next, 0);
+    at(Descriptor.next, next);
     at(TaskField.task, 0);
     for (const part of [0, 1]) {
       const block = Descriptor.parts + part * Descriptor.partBytes;
@@ -699,6 +752,7 @@ class SharedMemoryGemm implements SharedGemm {
 
   read(out?: Float32Array): Float32Array {
     this.#usable();
+    this.#load();
     const layout = this.#layout;
     if (layout === undefined) throw new Error('two-thread GEMM: read() before load().');
     const { m, n } = layout.shape;
