@@ -24,7 +24,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --json                              print one JSON array of {name, value, unit} on stdout; progress goes to stderr
   --quick                             short smoke run (few samples, 2 timed rounds): checks that it works, not speed
   --backend <wasm|cpu>                backend of the trainer suite (default wasm)
-  --rounds <n>                        timed epochs per contender (default: ≥ 5 on wasm, ≥ 3 on cpu, until each ran ≥ 3 s)
+  --rounds <n>                        timed epochs per contender (trainer suite default: ≥ 5 on wasm, ≥ 3 on cpu, until each ran ≥ 3 s; backend suite: 5 per group)
   --samples <n>                       training samples of the trainer suite (default 2048)
   --kernels <fitstream|native>        on wasm, fitstream's training kernels (@fitstream/backend-wasm) or stock ones (default fitstream)
   -h, --help                          this text

@@ -39,7 +39,7 @@ async function runSuites(args: BenchArgs): Promise<SuiteResult[]> {
         }),
       );
     } else if (suite === 'backend') {
-      results.push(await backendSuite({ quick: args.quick, log }));
+      results.push(await backendSuite({ quick: args.quick, rounds: args.rounds, log }));
     } else if (suite === 'distributed') {
       results.push(await distributedSuite({ quick: args.quick, log }));
     } else if (suite === 'native') {

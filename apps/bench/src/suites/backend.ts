@@ -30,8 +30,16 @@ import { profileSteps } from './step-profile.js';
 export interface BackendSuiteOptions {
   /** Smoke run: one timed round, fewest steps, fewer matMul sizes. Checks that it works, not speed. */
   readonly quick: boolean;
+  /** Timed rounds per group of contenders (default {@link DEFAULT_ROUNDS}; one with `quick`). */
+  readonly rounds?: number | undefined;
   readonly log: (line: string) => void;
 }
+
+/**
+ * Timed rounds per model and group: five, because this 2-core VM has slow phases that move a round by up to ±15 %
+ * within a minute (MLP rounds of one run: 277–316 steps/s); the median of three was at the mercy of one such round.
+ */
+export const DEFAULT_ROUNDS = 5;
 
 /**
  * `matmul_floor`: the MLP step's matMuls alone (see {@link matMulFloorSeconds}), timed in the same rounds as the rest.
@@ -219,7 +227,7 @@ export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteR
   const gemm = await wasmMatMulThreads();
   log(`backend suite: matMuls on the own GEMM, large ones on ${gemm.threads} thread(s)${gemm.reason === undefined ? '' : ` (${gemm.reason})`}`);
   const out = rowCollector();
-  const rounds = quick ? 1 : 3;
+  const rounds = quick ? 1 : (options.rounds ?? DEFAULT_ROUNDS);
   const oursByModel: Partial<Record<string, number[]>> = {};
   const floorRounds: Partial<Record<string, number[]>> = {};
   const keras = await startKerasPeers('backend', log);

@@ -1,0 +1,16 @@
+import "@fitstream/backend-wasm";
+import { selectBackend } from "@fitstream/core";
+await selectBackend({ prefer: "wasm", log: null } as never);
+const { MODELS } = await import("../src/suites/models.js");
+const { trainerContender } = await import("../src/suites/contenders.js");
+const name = process.argv[2] ?? "mlp";
+const rounds = Number(process.argv[3] ?? 8);
+const steps = Number(process.argv[4] ?? 48);
+const spec = MODELS.find((m) => m.name === name)!;
+const c = await trainerContender("f", spec, steps, "wasm");
+await c.round(0);
+const t0 = performance.now();
+const r: number[] = [];
+for (let i = 1; i <= rounds; i++) r.push(await c.round(i));
+console.log(name, "total", ((performance.now() - t0)/1000).toFixed(3), "s rounds", r.map((x) => x.toFixed(0)).join(" "));
+c.dispose();

@@ -1,0 +1,21 @@
+import "@fitstream/backend-wasm";
+import { selectBackend } from "@fitstream/core";
+await selectBackend({ prefer: "wasm", log: null } as never);
+const { MODELS } = await import("../src/suites/models.js");
+const { trainerContender } = await import("../src/suites/contenders.js");
+const { startKerasPeer } = await import("../src/keras/keras-peer.js");
+const { KERAS_STEPS } = await import("../src/keras/keras-contenders.js");
+const name = process.argv[2] ?? "mlp";
+const rounds = Number(process.argv[3] ?? 10);
+const spec = MODELS.find((m) => m.name === name)!;
+const steps = KERAS_STEPS[spec.name];
+const peer = await startKerasPeer({ threads: 1 });
+const c = await trainerContender("f", spec, steps, "wasm");
+await c.round(0); await peer.train(spec.name, steps);
+const ours: number[] = [], keras: number[] = [];
+for (let i = 1; i <= rounds; i++) { ours.push(await c.round(i)); keras.push(await peer.train(spec.name, steps)); }
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+console.log(name, "ours", ours.map((x) => x.toFixed(0)).join(" "));
+console.log(name, "keras", keras.map((x) => x.toFixed(0)).join(" "));
+console.log(name, "median ours", med(ours).toFixed(0), "keras", med(keras).toFixed(0), "ratio", (med(ours)/med(keras)).toFixed(3), "median of ratios", med(ours.map((o, i) => o / keras[i]!)).toFixed(3));
+c.dispose(); await peer.close();
