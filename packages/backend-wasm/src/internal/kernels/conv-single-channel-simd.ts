@@ -147,9 +147,12 @@ export function convSingleChannelLoopsOf(backend: unknown): ConvSingleChannelLoo
   if (functions === undefined) return undefined;
   let loops = bound.get(functions);
   if (loops === undefined) {
+    // Looked up once: the kernels ask for a block per image and tap row, hundreds of times a step.
+    const grads = GRADS.map(([t, g]) => functions[`grad${t}x${g}`] as Grad);
+    const convs = CONVS.map(([p, g]) => functions[`conv${p}x${g}`] as Conv);
     loops = {
-      grad: (taps, groups) => functions[`grad${taps}x${groups}`] as Grad,
-      conv: (columns, groups) => functions[`conv${columns}x${groups}`] as Conv,
+      grad: (taps, groups) => grads[(taps - 1) * MAX_GROUPS + groups - 1]!,
+      conv: (columns, groups) => convs[(columns - 1) * MAX_GROUPS + groups - 1]!,
     };
     bound.set(functions, loops);
   }

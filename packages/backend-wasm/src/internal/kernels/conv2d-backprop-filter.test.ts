@@ -35,6 +35,8 @@ const SHAPES: Array<Pick<Case, 'x' | 'filter'>> = [
   { x: [2, 6, 7, 6], filter: [3, 2, 6, 3] },
   // One input channel, output channels a multiple of 4: the direct SIMD accumulation at stride 1.
   { x: [2, 7, 9, 1], filter: [3, 3, 1, 8] },
+  // …on images 3 wide, padded element by element.
+  { x: [2, 5, 3, 1], filter: [3, 3, 1, 4] },
   // Output width < 4: the im2col rows come from slices instead of the SIMD row copy.
   { x: [2, 6, 3, 2], filter: [3, 2, 2, 3] },
   { x: [3, 9, 8, 1], filter: [2, 4, 1, 5] },

@@ -27,7 +27,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { convGradientGeometry } from './conv-gradient-geometry.js';
 import type { ConvGradientGeometry } from './conv-gradient-geometry.js';
 import { convSingleChannelLoopsOf, type ConvSingleChannelLoops, MAX_GROUPS, MAX_TAPS } from './conv-single-channel-simd.js';
-import { padImages } from './conv2d-single-channel.js';
+import { padImagesOnHeap } from './conv2d-single-channel.js';
 import { heapOffset, heapSimdLoopsOf, type HeapSimdLoops } from './heap-simd-loops.js';
 import { dim, type KernelScope, type KernelTable, single, withKernelScope } from './wasm-kernel-scope.js';
 import { requireInput, type Tf, toKernelFunc } from './wasm-kernel-types.js';
@@ -106,7 +106,7 @@ function im2colGradient(scope: KernelScope, matMul: KernelFunc, x: TensorInfo, d
     const wp = g.padLeft + g.inWidth + right;
     const padded = scope.adopt(scope.backend.makeOutput([1, batch, hp, wp], 'float32'));
     // Views only after the allocation. One channel: [B,H,W,1] is [1,B,H,W] as it is stored.
-    padImages(scope.backend.typedArrayFromHeap(x) as Float32Array, scope.backend.typedArrayFromHeap(padded) as Float32Array, batch, g.inHeight, g.inWidth, hp, wp, g.padTop, g.padLeft);
+    padImagesOnHeap(scope.backend, x, padded, { batch, height: g.inHeight, width: g.inWidth, hp, wp, top: g.padTop, left: g.padLeft });
     return singleChannelGradient(scope, loops, blocks, padded, dy, g);
   }
   const padded = scope.pad(scope.transpose(x, [3, 0, 1, 2]), [
@@ -142,7 +142,7 @@ function im2colGradient(scope: KernelScope, matMul: KernelFunc, x: TensorInfo, d
     const b0 = n * chunkImages;
     const nb = Math.min(chunkImages, batch - b0);
     const part = product(im2colRows(scope, padded, g, b0, nb), scope.slice(dy2d, [b0 * perImage, 0], [nb * perImage, co]), nb * perImage);
-    loops.copyRows(heapOffset(scope.backend, part), heapOffset(scope.backend, stack) + n * rows * co * 4, 1, rows * co * 4, 0);
+    loops.copyRows(heapOffset(scope.backend, part), heapOffset(scope.backend, stack) + n * rows * co * 4, 1, rows * co * 4, 0, rows * co * 4);
   }
   const sum = scope.adopt(scope.backend.makeOutput([kh, kw, ci, co], 'float32'));
   loops.sumRows(heapOffset(scope.backend, stack), heapOffset(scope.backend, sum), chunks, rows * co * 4);
@@ -227,7 +227,7 @@ function im2colRows(scope: KernelScope, padded: TensorInfo, g: ConvGradientGeome
         for (let b = 0; b < images; b++) {
           const from = src + (((c * batch + firstImage + b) * hp + i) * wp + j) * 4;
           const to = dst + (row * positions + b * oh * ow) * 4;
-          loops.copyRows(from, to, oh, ow * 4, wp * 4);
+          loops.copyRows(from, to, oh, ow * 4, wp * 4, ow * 4);
         }
       }
     }

@@ -80,6 +80,8 @@ describe('Conv2D with one input channel on wasm', () => {
     // 'valid' with a remainder-free 1-wide output column and a numeric pad.
     { x: [2, 6, 5, 1], filter: [3, 5, 1, 4], pad: 'valid' },
     { x: [2, 6, 5, 1], filter: [3, 3, 1, 4], pad: 2 },
+    // Images 3 wide: padded element by element (the SIMD row copy takes rows of 4 floats or more).
+    { x: [2, 5, 3, 1], filter: [3, 3, 1, 8], pad: 'same' },
     // The bench's small CNN's first layer, at batch 8.
     { x: [8, 28, 28, 1], filter: [3, 3, 1, 16], pad: 'same' },
   ];

@@ -7,7 +7,8 @@
  * - `sumRows`: the sum over the leading axes of a `[rows, C]` tensor (the bias gradients of conv and dense layers),
  *   each channel summed sequentially in float32 like the stock kernel, without its transpose; `reluMaskSumRows` the
  *   same sum of relu's gradient, written out as it is summed (conv2d-bias-activation.ts);
- * - `copyRows`: strided rows to contiguous memory (the im2col rows of conv2d-backprop-filter.ts);
+ * - `copyRows`: strided rows to strided rows (the im2col rows of conv2d-backprop-filter.ts, zero-padded images,
+ *   a narrow product's padded rows packed);
  * - `channelAffine`: out = u·p − (v − m)·q + t with per-channel p, m, q, t (batch normalisation's output and its input
  *   gradient, batch-norm-training.ts);
  * - `addRows`: a per-channel vector added to every row (a conv layer's bias in training, add-channel-bias.ts).
@@ -38,8 +39,9 @@
  * reluMaskSumRows(dy, y, dz, sum, rows, rowC): dz = dy where y > 0, else +0 (relu's gradient from its output), and
  * sum[c] = ((0 + dz[0,c]) + dz[1,c]) + … — the bias gradient of a conv layer with relu, in one pass (sumRows' order).
  *
- * copyRows(src, dst, rows, rowBytes, srcStride): `rows` rows of rowBytes (≥ 16, a multiple of 4) bytes, row r read at
- * src + r·srcStride and written at dst + r·rowBytes; 16-byte vectors, the last one overlapping the one before.
+ * copyRows(src, dst, rows, rowBytes, srcStride, dstStride): `rows` rows of rowBytes (≥ 16, a multiple of 4) bytes, row
+ * r read at src + r·srcStride and written at dst + r·dstStride; 16-byte vectors, the last one overlapping the one
+ * before (so a row's bytes are all that is written: rows may be packed tighter than they are read, or padded apart).
  *
  * channelAffine(u, v, out, params, rows, rowC): for every row r and channel c (rowC = C·4 bytes, C a multiple of 4),
  * out = ((u·p) − ((v − m)·q)) + t in float32, with p, m, q, t the four consecutive C-float arrays at params.
@@ -199,8 +201,8 @@ function reluMaskSumRowsBody(): number[] {
   return [...uleb(entry.length), ...entry];
 }
 
-// copyRows locals: parameters src, dst, rows, rowBytes, srcStride (0–4), then i32 r k sp dp last (5–9).
-const [CSRC, CDST, CROWS, CROWB, CSTRIDE, CR, CK, CSP, CDP, CLAST] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+// copyRows locals: parameters src, dst, rows, rowBytes, srcStride, dstStride (0–5), then i32 r k sp dp last (6–10).
+const [CSRC, CDST, CROWS, CROWB, CSTRIDE, CDSTRIDE, CR, CK, CSP, CDP, CLAST] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const [BLOCK, BR, I32_GE_U, I32_SUB] = [0x02, 0x0c, 0x4f, 0x6b];
 
 function copyRowsBody(): number[] {
@@ -214,7 +216,7 @@ function copyRowsBody(): number[] {
     BR, 0, END, END,
     ...copyAt(get(CLAST)),
     ...increment(CSP, get(CSTRIDE)),
-    ...increment(CDP, get(CROWB)),
+    ...increment(CDP, get(CDSTRIDE)),
     ...increment(CR, [I32_CONST, 1]),
   ];
   const code = [
@@ -282,7 +284,7 @@ type MaxPool2x2 = (x: number, y: number, rows: number, outWidth: number, rowC: n
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, rows: number, outWidth: number, rowC: number, rowW: number) => void;
 type SumRows = (x: number, out: number, rows: number, rowC: number) => void;
 type ReluMaskSumRows = (dy: number, y: number, dz: number, sum: number, rows: number, rowC: number) => void;
-type CopyRows = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number) => void;
+type CopyRows = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number, dstStride: number) => void;
 type ChannelAffine = (u: number, v: number, out: number, params: number, rows: number, rowC: number) => void;
 type AddRows = (x: number, b: number, out: number, rows: number, rowC: number) => void;
 
@@ -303,7 +305,7 @@ const LOOPS = heapLoops<HeapSimdLoops>(() => [
   { name: 'maxPoolGrad2x2', params: i32s(7), code: maxPoolBody() },
   { name: 'sumRows', params: i32s(4), code: sumRowsBody() },
   { name: 'reluMaskSumRows', params: i32s(6), code: reluMaskSumRowsBody() },
-  { name: 'copyRows', params: i32s(5), code: copyRowsBody() },
+  { name: 'copyRows', params: i32s(6), code: copyRowsBody() },
   { name: 'channelAffine', params: i32s(6), code: channelAffineBody() },
   { name: 'addRows', params: i32s(5), code: addRowsBody(false) },
   { name: 'addRowsRelu', params: i32s(5), code: addRowsBody(true) },
