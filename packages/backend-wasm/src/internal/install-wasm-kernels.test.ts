@@ -20,7 +20,7 @@ const MISSING = [
   'FitstreamCategoricalCrossentropy',
   'FitstreamCategoricalCrossentropyGrad',
   'FitstreamCategoricalAccuracy',
-  'FitstreamDenseBiasRelu',
+  'FitstreamDenseBiasActivation',
   // whole-sequence LSTM / GRU (recurrentLayers)
   'FitstreamLSTMSequence',
   'FitstreamLSTMSequenceGrad',

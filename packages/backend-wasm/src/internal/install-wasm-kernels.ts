@@ -35,7 +35,7 @@ import {
   registerConv2DBiasActivationGradient,
   restoreConvLayer,
 } from './kernels/conv2d-bias-activation.js';
-import { createDenseBiasReluKernel, DENSE_BIAS_RELU, patchDenseLayer, registerDenseBiasReluGradient, restoreDenseLayer } from './dense/dense-bias-relu.js';
+import { createDenseBiasActivationKernel, DENSE_BIAS_ACTIVATION, patchDenseLayer, registerDenseBiasActivationGradient, restoreDenseLayer } from './dense/dense-bias-activation.js';
 import { createDepthwiseConv2dBackpropFilterKernel } from './kernels/depthwise-conv2d-backprop-filter.js';
 import { createDepthwiseConv2dBackpropInputKernel } from './kernels/depthwise-conv2d-backprop-input.js';
 import { createFusedMatMulKernel } from './kernels/fused-mat-mul-transpose.js';
@@ -124,9 +124,10 @@ export interface WasmKernelOptions {
    * Fewer dispatches per dense training step: the gradients of `Relu`, `Softmax` and a bias `Add` as one kernel each, the
    * categorical cross-entropy (forward and gradient) and categorical accuracy that `@fitstream/losses` (and so the
    * trainer) finds in tfjs' kernel registry by name, each one kernel instead of a chain of 5–20, and tfjs-layers'
-   * `Dense` with a bias and relu in training as one kernel (`FitstreamDenseBiasRelu`, whose gradient is one relu-and-bias
-   * pass and the two products) instead of matMul, bias add and relu: while installed, the layer class's `call` takes
-   * that path on the wasm backend under a gradient tape for inputs of rank 2; {@link uninstallWasmKernels} restores it.
+   * `Dense` with a bias in training as one kernel with its relu or none (`FitstreamDenseBiasActivation`, whose gradient
+   * is one relu-and-bias or bias pass and the two products; another activation follows it) instead of matMul, bias
+   * add and relu: while installed, the layer class's `call` takes that path on the wasm backend under a gradient tape
+   * for inputs of rank 2; {@link uninstallWasmKernels} restores it.
    */
   readonly stepFusions?: boolean;
   /**
@@ -251,8 +252,8 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
     { name: CATEGORICAL_CROSSENTROPY_GRAD, create: () => createCategoricalCrossentropyGradKernel() },
     { name: CATEGORICAL_ACCURACY, create: () => createCategoricalAccuracyKernel() },
     {
-      name: DENSE_BIAS_RELU,
-      create: ({ tf, table }) => (registerDenseBiasReluGradient(tf), patchDenseLayer(tf), createDenseBiasReluKernel(tf, table, () => installed.has('_FusedMatMul'))),
+      name: DENSE_BIAS_ACTIVATION,
+      create: ({ tf, table }) => (registerDenseBiasActivationGradient(tf), patchDenseLayer(tf), createDenseBiasActivationKernel(tf, table, () => installed.has('_FusedMatMul'))),
     },
     { name: RELU_BIAS_GRAD, create: () => createReluBiasGradKernel() },
   ],

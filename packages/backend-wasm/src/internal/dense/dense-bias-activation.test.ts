@@ -3,7 +3,7 @@ import { expectTrainingHoldsNothing, lossGradients, onBackend, randomValues, rel
 import { heapGemmProducts } from '../gemm/heap-gemm.js';
 import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
 import { RELU_BIAS_GRAD } from '../kernels/conv2d-bias-activation.js';
-import { DENSE_BIAS_RELU } from './dense-bias-relu.js';
+import { DENSE_BIAS_ACTIVATION } from './dense-bias-activation.js';
 
 const worst = new WorstError();
 
@@ -20,9 +20,10 @@ const CASES = [
   ['one hidden layer (in place on one thread)', 20, [{ units: 12, activation: 'relu' }]],
   ['an MLP layer\'s size, two hidden layers (the split products)', 784, [{ units: 256, activation: 'relu' }, { units: 64, activation: 'relu' }]],
   ['odd widths', 33, [{ units: 17, activation: 'relu' }, { units: 5, activation: 'relu' }]],
+  ['a linear hidden layer between relu ones', 40, [{ units: 24, activation: 'relu' }, { units: 12, activation: 'linear' }, { units: 8, activation: 'relu' }]],
 ] as const;
 
-describe('Dense layers with bias and relu in training on wasm', () => {
+describe('Dense layers with a bias in training on wasm', () => {
   beforeAll(setUpWasmWithKernels);
   afterAll(() => {
     console.info(`Dense bias + relu layer gradients, worst relative error: ${worst.toString()}`);
@@ -34,11 +35,15 @@ describe('Dense layers with bias and relu in training on wasm', () => {
     const y = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 3), 'int32'), 3);
     const cpu = await onBackend('cpu', () => lossGradients(model, x, y));
     const wasm = await onBackend('wasm', () => lossGradients(model, x, y));
-    // Every hidden layer fused: no separate relu or bias add ran (the kernel names are listed once each).
-    expect(wasm.kernels).toContain(DENSE_BIAS_RELU);
+    // Every layer fused, the softmax one too (its softmax applied after the kernel): no separate relu ran, and no
+    // layer took tfjs' fused.matMul (the kernel names are listed once each).
+    expect(wasm.kernels).toContain(DENSE_BIAS_ACTIVATION);
     expect(wasm.kernels).toContain(RELU_BIAS_GRAD);
+    expect(wasm.kernels).toContain('Softmax');
     expect(wasm.kernels).not.toContain('Relu');
-    expect(cpu.kernels).not.toContain(DENSE_BIAS_RELU);
+    expect(wasm.kernels).not.toContain('_FusedMatMul');
+    expect(cpu.kernels).toContain('_FusedMatMul');
+    expect(cpu.kernels).not.toContain(DENSE_BIAS_ACTIVATION);
     wasm.grads.forEach((g, i) => {
       expect(worst.record(relativeError(g, cpu.grads[i]!), `${where}: ${model.trainableWeights[i]!.name}`)).toBeLessThanOrEqual(1e-4);
     });
@@ -46,21 +51,20 @@ describe('Dense layers with bias and relu in training on wasm', () => {
     model.dispose();
   });
 
-  it('leaves inference, linear activations, layers without a bias and inputs of rank 3 to tfjs', async () => {
-    const model = mlp(8, [
-      { units: 6, activation: 'linear' },
-      { units: 4, activation: 'relu', useBias: false },
-    ]);
+  it('leaves inference, layers without a bias and inputs of rank 3 to tfjs', async () => {
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [8], units: 6, activation: 'linear', useBias: false }), tf.layers.dense({ units: 3, activation: 'softmax', useBias: false })],
+    });
     const x = tf.tensor(randomValues(2 * 8, 6), [2, 8]);
     const y = tf.oneHot(tf.tensor1d([0, 1], 'int32'), 3);
     const { kernels } = await onBackend('wasm', () => lossGradients(model, x, y));
-    expect(kernels).not.toContain(DENSE_BIAS_RELU);
+    expect(kernels).not.toContain(DENSE_BIAS_ACTIVATION);
     const predict = await tf.profile(() => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync()));
-    expect(predict.kernelNames).not.toContain(DENSE_BIAS_RELU);
+    expect(predict.kernelNames).not.toContain(DENSE_BIAS_ACTIVATION);
     const sequence = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 8], units: 4, activation: 'relu' })] });
     const xs = tf.tensor(randomValues(2 * 3 * 8, 7), [2, 3, 8]);
     const trained = await tf.profile(() => tf.tidy(() => tf.variableGrads(() => (sequence.predict(xs) as tf.Tensor).sum() as tf.Scalar).value.dataSync()));
-    expect(trained.kernelNames).not.toContain(DENSE_BIAS_RELU);
+    expect(trained.kernelNames).not.toContain(DENSE_BIAS_ACTIVATION);
     tf.dispose([x, y, xs]);
     model.dispose();
     sequence.dispose();
@@ -76,7 +80,7 @@ describe('Dense layers with bias and relu in training on wasm', () => {
       const before = heapGemmProducts();
       const cpu = await onBackend('cpu', () => lossGradients(model, x, y));
       const wasm = await onBackend('wasm', () => lossGradients(model, x, y));
-      expect(wasm.kernels).toContain(DENSE_BIAS_RELU);
+      expect(wasm.kernels).toContain(DENSE_BIAS_ACTIVATION);
       expect(heapGemmProducts()).toBe(before);
       wasm.grads.forEach((g, i) => expect(relativeError(g, cpu.grads[i]!)).toBeLessThanOrEqual(1e-4));
       tf.dispose([x, y]);
