@@ -58,7 +58,7 @@ export type Expr =
   | { readonly k: 'param'; readonly name: string }
   | { readonly k: 'let'; readonly name: string }
   | { readonly k: 'const'; readonly value: number }
-  | { readonly k: 'bin'; readonly op: 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max'; readonly a: Expr; readonly b: Expr }
+  | { readonly k: 'bin'; readonly op: 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max' | 'pmin' | 'pmax'; readonly a: Expr; readonly b: Expr }
   | { readonly k: 'sqrt'; readonly a: Expr }
   /** `then` where `a > b`, else +0 (per lane; false for NaN). */
   | { readonly k: 'gtMask'; readonly a: Expr; readonly b: Expr; readonly then: Expr };
@@ -94,6 +94,13 @@ export const mul = (a: Expr, b: Expr): Expr => ({ k: 'bin', op: 'mul', a, b });
 export const div = (a: Expr, b: Expr): Expr => ({ k: 'bin', op: 'div', a, b });
 export const min = (a: Expr, b: Expr): Expr => ({ k: 'bin', op: 'min', a, b });
 export const max = (a: Expr, b: Expr): Expr => ({ k: 'bin', op: 'max', a, b });
+/**
+ * `b < a ? b : a` and `a < b ? b : a` per lane (`f32x4.pmin` / `pmax`: one x86 instruction each, where `min` / `max`,
+ * the IEEE operations with their NaN and −0 rules, take V8 nine); the scalar tail uses `f32.min` / `f32.max`. For a
+ * value clamped by a nonzero constant (`pmin(x, c)`, `pmax(x, c)`) both give the same result, NaN included.
+ */
+export const pmin = (a: Expr, b: Expr): Expr => ({ k: 'bin', op: 'pmin', a, b });
+export const pmax = (a: Expr, b: Expr): Expr => ({ k: 'bin', op: 'pmax', a, b });
 export const sqrt = (a: Expr): Expr => ({ k: 'sqrt', a });
 /** `then` where `a > b`, else +0. */
 export const gtMask = (a: Expr, b: Expr, then: Expr): Expr => ({ k: 'gtMask', a, b, then });
@@ -145,6 +152,8 @@ const SIMD = {
   f32x4Div: 0xe7,
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
+  f32x4Pmin: 0xea,
+  f32x4Pmax: 0xeb,
 } as const;
 const BIN_OPS = {
   add: { scalar: [OP.f32Add], vector: simd(SIMD.f32x4Add) },
@@ -153,6 +162,8 @@ const BIN_OPS = {
   div: { scalar: [OP.f32Div], vector: simd(SIMD.f32x4Div) },
   min: { scalar: [OP.f32Min], vector: simd(SIMD.f32x4Min) },
   max: { scalar: [OP.f32Max], vector: simd(SIMD.f32x4Max) },
+  pmin: { scalar: [OP.f32Min], vector: simd(SIMD.f32x4Pmin) },
+  pmax: { scalar: [OP.f32Max], vector: simd(SIMD.f32x4Pmax) },
 } as const;
 
 /** `f32.const value` (little-endian float32 immediate). */
