@@ -42,6 +42,13 @@ export interface BackendSuiteOptions {
 export const DEFAULT_ROUNDS = 5;
 
 /**
+ * Seconds every contender trains in untimed warm-up rounds before the timed ones (one round with `quick`): Keras
+ * traces its graph in its first round, and fitstream's MLP took ≈ 1000 steps in one process to settle (rounds of 96
+ * steps climbed from ≈ 300 to ≈ 370 steps/s: JIT and allocator warm-up, not the data), which one round did not cover.
+ */
+export const WARM_UP_SECONDS = 2;
+
+/**
  * `matmul_floor`: the MLP step's matMuls alone (see {@link matMulFloorSeconds}), timed in the same rounds as the rest.
  * `fitstream_xnnpack`: fitstream with its large matMuls on XNNPACK instead of the own GEMM (what the GEMM gains).
  */
@@ -111,10 +118,11 @@ async function measureModel(spec: ModelSpec, peers: readonly KerasPeer[], rounds
   };
   const ids = Object.keys(STEPS[spec.name]) as ContenderId[];
   const warm = ids.filter((id) => !RESTARTS_WORKER.has(id)).map(factory);
-  const perRound = await measureRounds<ContenderId | KerasContenderId>(`backend suite: ${spec.name}`, [...warm, ...kerasContenders(peers, spec, quick)], rounds, log);
+  const warmUp = quick ? 0 : WARM_UP_SECONDS;
+  const perRound = await measureRounds<ContenderId | KerasContenderId>(`backend suite: ${spec.name}`, [...warm, ...kerasContenders(peers, spec, quick)], rounds, log, warmUp);
   const restarting = ids.filter((id) => RESTARTS_WORKER.has(id));
   if (restarting.length === 0) return { ...perRound, fitstream_restarted: undefined };
-  const second = await measureRounds<ContenderId>(`backend suite: ${spec.name} (with fitstream's kernels off and on)`, ['fitstream' as const, ...restarting].map(factory), rounds, log);
+  const second = await measureRounds<ContenderId>(`backend suite: ${spec.name} (with fitstream's kernels off and on)`, ['fitstream' as const, ...restarting].map(factory), rounds, log, warmUp);
   return { ...perRound, ...second, fitstream: perRound.fitstream, fitstream_restarted: second.fitstream };
 }
 
@@ -284,10 +292,10 @@ export async function backendSuite(options: BackendSuiteOptions): Promise<SuiteR
   }
   return out.result('backend', [
     "fitstream = createTrainer on selectBackend({ prefer: 'wasm' }) (wasm + fitstream kernels + fused optimizer updates); tfjs = model.fit on stock backends",
-    `batch ${BATCH}, Adam ${LEARNING_RATE}; ${rounds} interleaved timed round(s) after a warm-up; ratios are medians of per-round ratios`,
+    `batch ${BATCH}, Adam ${LEARNING_RATE}; ${rounds} interleaved timed round(s) after untimed warm-up rounds (each contender ≥ ${quick ? 0 : WARM_UP_SECONDS} s, at least one round); ratios are medians of per-round ratios`,
     'step profile = fitstream on wasm, batch:start → step:end of one epoch after a warm-up epoch (medians over its steps); outside kernels = step wall time − time inside the kernel functions (engine, tape, JavaScript); kernels = dispatches through the engine',
     'matmul floor = the MLP step’s 8 matMuls (3 forward, 3 dW, 2 dX) with the same shapes on fitstream wasm, on operands new to every step as in training, timed in the same interleaved rounds as the trainer (ratio = median of per-round ratios)',
-    `own GEMM: fitstream's unbatched matMuls in place, the large ones (≥ 2²³ multiply-adds, ≥ 32 per float copied) split on ${gemm.threads} thread(s)${gemm.reason === undefined ? '' : ` (${gemm.reason})`}; own_gemm_gain = fitstream ÷ fitstream with them on XNNPACK`,
+    `own GEMM: fitstream's unbatched matMuls in place, the large ones (≥ 2²² multiply-adds, ≥ 32 per float copied) split on ${gemm.threads} thread(s)${gemm.reason === undefined ? '' : ` (${gemm.reason})`}; own_gemm_gain = fitstream ÷ fitstream with them on XNNPACK`,
     "rounds in two groups per model: fitstream with tfjs cpu, the matmul floor and Keras; then fitstream with the contenders that switch fitstream's kernels off (tfjs wasm, ownGemm: false), whose ratios pair with this group's fitstream rounds — switching them back on restarts the own GEMM's worker, which runs cold through the next round (a cost training does not pay)",
     ...keras.notes,
   ]);

@@ -87,28 +87,41 @@ export async function modelFitContender<Id extends string>(id: Id, spec: ModelSp
   };
 }
 
+/** Most untimed warm-up rounds {@link measureRounds} runs, whatever `warmUpSeconds` asks. */
+export const MAX_WARM_UP_ROUNDS = 10;
+
 /**
- * Builds the contenders, then runs one untimed warm-up round and `rounds` timed ones, each round every contender once,
- * rotating who goes first (A B C, B C A, …) so that drift and order effects hit all alike. Disposes the contenders.
- * Returns the timed steps/s per round, by contender.
+ * Builds the contenders, then runs untimed warm-up rounds — at least one, more until every contender has trained
+ * `warmUpSeconds` in them (at most {@link MAX_WARM_UP_ROUNDS}) — and `rounds` timed ones, each round every contender
+ * once, rotating who goes first (A B C, B C A, …) so that drift and order effects hit all alike. Disposes the
+ * contenders. Returns the timed steps/s per round, by contender.
  */
 export async function measureRounds<Id extends string>(
   label: string,
   factories: ReadonlyArray<() => Promise<Contender<Id>>>,
   rounds: number,
   log: (line: string) => void,
+  warmUpSeconds = 0,
 ): Promise<Partial<Record<Id, number[]>>> {
   const contenders: Contender<Id>[] = [];
   const results: Partial<Record<Id, number[]>> = {};
   try {
     for (const make of factories) contenders.push(await make());
-    for (let r = 0; r <= rounds; r++) {
-      const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]!);
-      for (const c of order) {
+    const warmedUp = new Map<Contender<Id>, number>(contenders.map((c) => [c, 0]));
+    const round = async (r: number, timed: boolean): Promise<void> => {
+      for (const c of contenders.map((_, i) => contenders[(i + r) % contenders.length]!)) {
+        const start = performance.now();
         const stepsPerSecond = await c.round(r);
-        if (r > 0) (results[c.id] ??= []).push(stepsPerSecond);
+        if (timed) (results[c.id] ??= []).push(stepsPerSecond);
+        else warmedUp.set(c, warmedUp.get(c)! + (performance.now() - start) / 1000);
       }
-      if (r > 0) log(`${label} round ${r}: ${contenders.map((c) => `${c.id} ${results[c.id]!.at(-1)!.toFixed(2)}`).join(', ')} steps/s`);
+    };
+    let r = 0;
+    do await round(r++, false);
+    while (r < MAX_WARM_UP_ROUNDS && Math.min(...warmedUp.values()) < warmUpSeconds);
+    for (let timed = 1; timed <= rounds; timed++) {
+      await round(r++, true);
+      log(`${label} round ${timed}: ${contenders.map((c) => `${c.id} ${results[c.id]!.at(-1)!.toFixed(2)}`).join(', ')} steps/s`);
     }
   } finally {
     for (const c of contenders) c.dispose();
