@@ -26,7 +26,7 @@ import { createSharedGemm, type GemmShape, type SharedGemm } from './two-thread-
  * its half saves. The MLP's [64,256]·[256,256] products (2²²) pay split since the job is posted before the copies (the
  * wake-up passes while this thread copies): alone one took 0.19–0.21 ms per step either way, but three of them in a
  * row with the weight gradient [64,784]ᵀ·[64,256] keep the worker awake (it spins 100 µs after each job), and that
- * product then took 0.42 ms instead of 0.48–0.50: MLP training steps 2.99 → 2.87 ms (medians, alternating runs).
+ * product then took 0.42 ms instead of 0.47–0.49: MLP training steps 3.23, 3.16 → 2.99, 3.09 ms (alternating runs).
  */
 export const MIN_MULTIPLY_ADDS = 1 << 22;
 

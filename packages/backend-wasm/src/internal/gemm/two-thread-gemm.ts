@@ -266,12 +266,6 @@ const CHUNKS = 16;
  * columns too, each packed just before its products, while it is still in cache — packing all of B first ran at
  * 17–19 GFLOP/s against 26–28 in chunks (the MLP's products and 1024³, measured with gemm-bench.ts).
  */
-/** How many chunks `plan` cuts the job into: a counter at this value hands out none. */
-function chunksOf(layout: Layout, plan: Plan): number {
-  const limit = plan.byRows ? layout.shape.m : Math.ceil(layout.shape.n / COLUMNS_PER_PANEL);
-  return Math.ceil(limit / plan.chunk);
-}
-
 function planOf(layout: Layout, threads: 1 | 2): Plan {
   const { m, n } = layout.shape;
   const panels = Math.ceil(n / COLUMNS_PER_PANEL);
@@ -279,6 +273,12 @@ function planOf(layout: Layout, threads: 1 | 2): Plan {
   if (threads === 1 || layout.prepacked) return { byRows: false, chunk: Math.ceil(panels / CHUNKS) };
   if (panels >= 2 && panels >= rowTiles) return { byRows: false, chunk: Math.ceil(panels / CHUNKS) };
   return { byRows: true, chunk: Math.ceil(rowTiles / CHUNKS) * ROWS_PER_TILE };
+}
+
+/** How many chunks `plan` cuts the job into: a counter at this value hands out none. */
+function chunksOf(layout: Layout, plan: Plan): number {
+  const limit = plan.byRows ? layout.shape.m : Math.ceil(layout.shape.n / COLUMNS_PER_PANEL);
+  return Math.ceil(limit / plan.chunk);
 }
 
 /**
