@@ -39,9 +39,8 @@ function fusedActivation(attrs: Record<string, unknown>): FusedActivation {
 /**
  * Creates the forward kernel: inputs `x` `[batch, in]`, `kernel` `[in, out]`, `bias` `[out]`, attr `activation`
  * (`'relu'` or `'linear'`); output x·kernel + bias `[batch, out]`, through max(·, 0) for relu, on fitstream's own
- * matMul routes (the bias and relu applied to C) while
- * `ownRoutes()` says they are installed (the `matMulTranspose` group), or where none takes the product by the
- * `_FusedMatMul` kernel registered when it runs (with the operands as
+ * matMul routes (the bias and relu applied to C) while `ownRoutes()` says they are installed (the `matMulTranspose`
+ * group), or where none takes the product by the `_FusedMatMul` kernel registered when it runs (with the operands as
  * `[1, batch, in]`·`[1, in, out]`, the rank tfjs' own `fused.matMul` hands it).
  */
 export function createDenseBiasActivationKernel(tf: Tf, table: KernelTable, ownRoutes: () => boolean): KernelFunc {

@@ -29,7 +29,8 @@
  * and g = dy masked by max(a, b, c, d) > −∞; each output is `v128.and(g, mask)` — exactly dy or +0, as on the cpu.
  * (A window holding NaN can differ from the cpu backend, which skips NaN. The maxima are `f32x4.pmax`, b < a ? a : b,
  * one x86 instruction: max(a, b, c, d) itself never decides a route, only the comparisons, which treat ±0 alike, so
- * every window without NaN routes as on the cpu; the SIMD gradient took 0.50 → 0.32 ms per small-CNN step with it, the forward pool 0.21 → 0.16.)
+ * every window without NaN routes as on the cpu; the SIMD gradient took 0.50 → 0.32 ms per small-CNN step with it,
+ * the forward pool 0.21 → 0.16.)
  *
  * maxPool2x2(x, y, rows, outWidth, rowC, rowW): the forward pool of the same geometry, y (`[rows, outWidth, C]`)
  * = pmax(pmax(a, b), pmax(c, d)) per lane — the window's maximum, as XNNPACK's and the cpu backend's (but for the sign
