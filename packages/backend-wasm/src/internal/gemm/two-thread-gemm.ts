@@ -515,28 +515,29 @@ class SharedMemoryGemm implements SharedGemm {
       both();
     } else {
       // Posted before the copies, its chunks closed: the worker wakes while this thread copies.
-      this.#describe(layout, plan, load === undefined ? 0 : TASK_CLOSED);
+      this.#describe(layout, plan, TASK_CLOSED);
       this.#onBothThreads(attached, () => {
-        if (load !== undefined) {
-          try {
-            load();
-          } catch (error) {
-            failure = { error };
-            // No chunk left to take: the worker lets go of the job at once.
-            this.#openChunks(chunksOf(layout, plan));
-            return;
-          }
-          this.#openChunks(0);
-        }
-        both();
+        failure = this.#prepareThenOpen(load, chunksOf(layout, plan));
+        if (failure === undefined) both();
       });
     }
     if (failure !== undefined) throw failure.error;
   }
 
-  /** Sets the job's chunk counter (a release: the copies before it are visible to a worker that reads it). */
-  #openChunks(next: number): void {
-    Atomics.store(this.#ints, (CONTROL_BYTES + Descriptor.next) / 4, next);
+  /**
+   * Runs `prepare` (what a posted job's chunks need in the shared memory) while they are closed, then opens them with a
+   * release store (what it wrote is visible to a worker that reads the counter): at 0, or at `chunks` after a failure,
+   * so that no chunk runs and the worker lets go of the job at once. Returns the failure.
+   */
+  #prepareThenOpen(prepare: (() => void) | undefined, chunks: number): { error: unknown } | undefined {
+    let failure: { error: unknown } | undefined;
+    try {
+      prepare?.();
+    } catch (error) {
+      failure = { error };
+    }
+    Atomics.store(this.#ints, (CONTROL_BYTES + TaskField.next) / 4, failure === undefined ? 0 : chunks);
+    return failure;
   }
 
   result(): Float32Array {
@@ -637,13 +638,7 @@ class SharedMemoryGemm implements SharedGemm {
     const next = (CONTROL_BYTES + TaskField.next) / 4;
     let failure: { error: unknown } | undefined;
     const mine = (): void => {
-      try {
-        prepare?.();
-      } catch (error) {
-        failure = { error };
-      }
-      // No chunk left to take after a failed `prepare`: the worker lets go of the job at once.
-      Atomics.store(ints, next, failure === undefined ? 0 : chunks);
+      failure = this.#prepareThenOpen(prepare, chunks);
       for (let chunk = Atomics.add(ints, next, 1); chunk < chunks; chunk = Atomics.add(ints, next, 1)) task.run(this.exports, module.calls, ints, params, chunk);
     };
     this.#threads = attached === undefined ? 1 : 2;
