@@ -44,7 +44,8 @@ export const DEFAULT_ROUNDS = 5;
 /**
  * Seconds every contender trains in untimed warm-up rounds before the timed ones (one round with `quick`): Keras
  * traces its graph in its first round, and fitstream's MLP took ≈ 1000 steps in one process to settle (rounds of 96
- * steps climbed from ≈ 300 to ≈ 370 steps/s: JIT and allocator warm-up, not the data), which one round did not cover.
+ * steps climbed from ≈ 300 to ≈ 370 steps/s, which one round did not cover; not the young generation's size nor wasm
+ * tiering: `--min-semi-space-size` and `--no-liftoff` changed nothing).
  */
 export const WARM_UP_SECONDS = 2;
 
