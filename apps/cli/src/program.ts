@@ -202,9 +202,15 @@ export function createProgram(io: Io, setExit: (code: number) => void, dotted: R
     .argument('<run-dir>', 'the run directory')
     .option('--from <checkpoint>', 'continue from this checkpoint instead: best, last, or a path (also trains on a finished run)')
     .option('--json', 'print one JSON summary on stdout at the end')
-    .action(async (runDir: string, flags: { json?: boolean; from?: string }) => {
+    .option('--pause-after <epochs>', 'stop once this many epochs are done, as an interruption (a checkpoint to resume from; exit 130)', positiveInteger('--pause-after'))
+    .action(async (runDir: string, flags: { json?: boolean; from?: string; pauseAfter?: number }) => {
       const { runConfig, train } = await import('./run/session.js');
-      const outcome = await train(await runConfig(runDir), io, { json: flags.json === true, resumeDir: runDir, ...(flags.from === undefined ? {} : { from: flags.from }) });
+      const outcome = await train(await runConfig(runDir), io, {
+        json: flags.json === true,
+        resumeDir: runDir,
+        ...(flags.from === undefined ? {} : { from: flags.from }),
+        ...(flags.pauseAfter === undefined ? {} : { pauseAfter: flags.pauseAfter }),
+      });
       if (flags.json && outcome.summary) io.out(JSON.stringify(outcome.summary));
       setExit(outcome.code);
     });

@@ -56,11 +56,29 @@ export function findBackup(runDir: string): Promise<string | undefined> {
 }
 
 /**
- * Stop reasons that leave a run to resume (backupAndRestore's default): a signal, an abort, the time budget. Any other
- * stop (early stopping, terminateOnNaN) finishes the run.
+ * Stop reasons that leave a run to resume (backupAndRestore's default): a signal, an abort, the time budget, a pause
+ * asked for with `fitstream resume --pause-after` ({@link pauseAfterEpochs}). Any other stop (early stopping,
+ * terminateOnNaN) finishes the run.
  */
 export function isInterruption(stopReason: string | undefined): boolean {
-  return stopReason !== undefined && /^(SIGINT|SIGTERM|aborted|timeBudget|time budget)/.test(stopReason);
+  return stopReason !== undefined && /^(SIGINT|SIGTERM|aborted|timeBudget|time budget|paused)/.test(stopReason);
+}
+
+/**
+ * Stops the fit once `epochs` epochs are done (at that epoch's end, or at once when it resumes past it), as an
+ * interruption: backupAndRestore writes its checkpoint and `fitstream resume` continues from it. A sweep's Hyperband
+ * trial runs to its rung with it: a SIGINT sent when the rung's epoch shows up in events.jsonl came too late for a
+ * trial that trains an epoch in milliseconds (it had already run on).
+ */
+export function pauseAfterEpochs(epochs: number): Plugin {
+  const reason = `paused after ${epochs} epochs (--pause-after)`;
+  return {
+    name: 'pauseAfterEpochs',
+    attach: (events$, control) =>
+      events$.subscribe((e) => {
+        if ((e.type === 'fit:start' && e.initialEpoch >= epochs) || (e.type === 'epoch:end' && e.epoch + 1 >= epochs)) control.stop(reason);
+      }),
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import { environmentRecord } from './environment.js';
 import { fitSummary } from './fit-summary.js';
 import { formatNumber } from './format.js';
 import { fitOptions } from './fit-options.js';
-import { callbackPlugins, deleteBackup, findBackup, isInterruption, runPaths } from './plugins.js';
+import { callbackPlugins, deleteBackup, findBackup, isInterruption, pauseAfterEpochs, runPaths } from './plugins.js';
 import { evaluateModel } from './evaluation.js';
 import { writeRunReport } from './report.js';
 import { createRunDirectory, writeJson } from './run-directory.js';
@@ -120,7 +120,7 @@ export interface TrainOutcome {
  * with a confusion matrix for classifiers) and writes `report.html`. SIGINT/SIGTERM stop after the current step;
  * backupAndRestore writes a checkpoint and the command exits with 130/143.
  */
-export async function train(resolved: AnyResolved, io: Io, options: { json: boolean; resumeDir?: string; from?: CheckpointChoice; runDir?: string }): Promise<TrainOutcome> {
+export async function train(resolved: AnyResolved, io: Io, options: { json: boolean; resumeDir?: string; from?: CheckpointChoice; runDir?: string; pauseAfter?: number }): Promise<TrainOutcome> {
   if (isExperiment(resolved.recipe)) {
     if (options.resumeDir !== undefined) throw new Error(`nothing to resume in ${options.resumeDir}: ${resolved.recipe.name} runs keep no backup; run it again with \`fitstream train ${join(options.resumeDir, 'config.json')}\`.`);
     return resolved.recipe.run(resolved.config, io, { json: options.json });
@@ -130,6 +130,7 @@ export async function train(resolved: AnyResolved, io: Io, options: { json: bool
   const resuming = options.resumeDir !== undefined;
   // A fit with `distributed: { replicas: n }`: this process launches the replicas (fit/fit-replica.ts), which train.
   const distributed = currentReplica() ? undefined : distributedOf(config);
+  if (distributed && options.pauseAfter !== undefined) throw new ConfigError(`--pause-after stops single-process runs; ${options.resumeDir ?? 'this run'} trains distributed: stop it with Ctrl-C instead.`);
   if (distributed) {
     const runDir = options.resumeDir ?? (await createRunDirectory(config.out, recipe.name));
     const unlock = await lockRunDirectory(runDir, resuming ? `resume ${runDir}` : `train ${recipe.name}`);
@@ -178,7 +179,7 @@ async function trainIn(
   runDir: string,
   { recipe, config: given }: Resolved,
   io: Io,
-  options: { json: boolean; resumeDir?: string; from?: CheckpointChoice; log: (line: string) => void; selection: BackendSelection },
+  options: { json: boolean; resumeDir?: string; from?: CheckpointChoice; pauseAfter?: number; log: (line: string) => void; selection: BackendSelection },
 ): Promise<TrainOutcome> {
   const { log, selection } = options;
   // The recipe's hooks take its configuration as written; the run machinery (callbacks, fit options) reads its view.
@@ -207,12 +208,13 @@ async function trainIn(
   }
   const trainer = recipeTrainer(recipe, given, model, io);
   for (const plugin of [...recipe.plugins(given), ...callbackPlugins(config, runDir, progress, io.err, onRankZero)]) trainer.use(plugin);
+  if (options.pauseAfter !== undefined) trainer.use(pauseAfterEpochs(options.pauseAfter));
 
   try {
     const result = await trainer.fit(prepared.train, { ...fitOptions(config, prepared.validation, paths.checkpoints), ...(resumeFrom ? { resumeFrom } : {}) });
     // The other replicas of a distributed run are done: rank 0 saves, evaluates and reports.
     if (!writer) return { code: EXIT.ok, summary: undefined };
-    if (result.reason === 'stopped' && /^SIG(INT|TERM)/.test(result.stopReason ?? '')) {
+    if (result.reason === 'stopped' && /^(SIG(INT|TERM)|paused)/.test(result.stopReason ?? '')) {
       const saved = config.callbacks.backupAndRestore.enabled ? await findBackup(runDir) : undefined;
       await writeRunReport(runDir).catch(() => undefined);
       io.err(`fitstream: ${result.stopReason} — stopped after step ${result.step}` + (saved ? `; checkpoint saved to ${saved}. Continue with: fitstream resume ${runDir}` : ' (backups are disabled: nothing to resume).'));

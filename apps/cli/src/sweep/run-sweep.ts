@@ -41,6 +41,8 @@ const DEFAULT_BIN = fileURLToPath(new URL('../../bin/fitstream.js', import.meta.
 
 interface Active {
   readonly handle: TrialHandle;
+  /** The rung the process pauses itself at (`--pause-after`), for a Hyperband trial short of maxEpochs. */
+  readonly pauseAfter: number | undefined;
   intent?: 'prune' | 'pause' | 'interrupt';
 }
 
@@ -352,8 +354,12 @@ class SweepRunner {
     t.status = 'running';
     t.runs += 1;
     t.startedAt ??= new Date().toISOString();
+    // A Hyperband trial short of its bracket's last rung stops itself there: a SIGINT sent when the controller sees the
+    // rung's epoch reaches a fast trial too late (it had trained on).
+    const pauseAfter = this.maxEpochs !== undefined && t.targetEpochs !== undefined && t.targetEpochs < this.maxEpochs ? t.targetEpochs : undefined;
     const handle = startTrial({
       bin: this.bin,
+      ...(pauseAfter === undefined ? {} : { pauseAfter }),
       runDir: dir,
       timeoutMs: this.plan.spec.trialTimeoutMs,
       stopTimeoutMs: this.plan.spec.stopTimeoutMs,
@@ -361,7 +367,7 @@ class SweepRunner {
       header: `sweep ${this.plan.spec.name}, ${t.name}, run ${t.runs}: fitstream resume ${dir} --json`,
       onEpochs: (epochs) => this.onEpochs(t, epochs),
     });
-    const active: Active = { handle };
+    const active: Active = { handle, pauseAfter };
     this.active.set(t.id, active);
     this.options.log(`${t.name} ${first ? 'started' : 'continues'}${t.targetEpochs !== undefined ? ` (to ${t.targetEpochs} epochs)` : ''}: ${showParams(t)}`);
     this.save();
@@ -417,10 +423,15 @@ class SweepRunner {
         active.handle.stop();
       }
     } else if (pruner.type === 'hyperband' && t.targetEpochs !== undefined && t.targetEpochs < pruner.maxEpochs && last >= t.targetEpochs) {
-      active.intent = 'pause';
-      t.decisions.push({ epoch: t.targetEpochs - 1, action: 'paused', reason: `reached its rung (${t.targetEpochs} epochs); waits for the bracket's other trials`, at });
-      active.handle.stop();
+      this.pause(t, active, t.targetEpochs, at);
+      // A process started with --pause-after stops itself at the rung (and a SIGINT now could land in its last backup).
+      if (active.pauseAfter === undefined) active.handle.stop();
     }
+  }
+
+  private pause(t: TrialRecord, active: Active, rung: number, at: string): void {
+    active.intent = 'pause';
+    t.decisions.push({ epoch: rung - 1, action: 'paused', reason: `reached its rung (${rung} epochs); waits for the bracket's other trials`, at });
   }
 
   private onExit(t: TrialRecord, active: Active, exit: TrialExit): void {
@@ -430,6 +441,8 @@ class SweepRunner {
     const best = this.bestOf(t);
     const summary = best ? `best ${this.state.objective.metric} ${formatNumber(best.value)} (epoch ${best.epoch})` : `no ${this.state.objective.metric} logged`;
     const at = new Date().toISOString();
+    // Paused at its rung by itself before the controller had read the rung's epoch.
+    if (stopped && active.intent === undefined && active.pauseAfter !== undefined && this.reached(t) >= active.pauseAfter) this.pause(t, active, active.pauseAfter, at);
     if (exit.timedOut) {
       t.status = 'failed';
       t.error = `no progress for ${formatDuration(this.plan.spec.trialTimeoutMs)} (trialTimeoutMs): killed`;

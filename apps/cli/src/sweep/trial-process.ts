@@ -50,6 +50,8 @@ export interface TrialProcessOptions {
   readonly header: string;
   /** Called with the epochs that ended since the last call (numbered from 0, as in events.jsonl), in order. */
   readonly onEpochs: (epochs: readonly EpochRecord[]) => void;
+  /** Stop once this many epochs are done (`fitstream resume --pause-after`): the process pauses itself at its rung. */
+  readonly pauseAfter?: number;
 }
 
 /**
@@ -108,7 +110,7 @@ const keepTail = (text: string, max = 4000): string => (text.length > max ? text
 
 /**
  * Starts `fitstream resume <runDir> --json` (a run directory holding only its config.json starts from its first step;
- * one with a backup continues from it at the exact batch).
+ * one with a backup continues from it at the exact batch), with `--pause-after n` when `pauseAfter` is given.
  *
  * @example
  * ```ts
@@ -120,7 +122,8 @@ export function startTrial(options: TrialProcessOptions): TrialHandle {
   const started = Date.now();
   const log = createWriteStream(join(options.runDir, 'train.log'), { flags: 'a' });
   log.write(`\n--- ${new Date(started).toISOString()} ${options.header}\n`);
-  const child = spawn(process.execPath, [options.bin, 'resume', options.runDir, '--json'], {
+  const pause = options.pauseAfter === undefined ? [] : ['--pause-after', String(options.pauseAfter)];
+  const child = spawn(process.execPath, [options.bin, 'resume', options.runDir, '--json', ...pause], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
