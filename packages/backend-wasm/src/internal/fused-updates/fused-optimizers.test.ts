@@ -127,6 +127,85 @@ describe('fused optimizer updates', () => {
     });
   });
 
+  // Each kernel's slots (the inputs it updates besides the value), scalar inputs and attributes.
+  const KERNEL_CASES = [
+    { name: 'adam', kernel: FUSED_KERNELS.adam, slots: ['m', 'v'], scalars: { accBeta1: 0.81, accBeta2: 0.998 }, attrs: { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, learningRate: 0.01 } },
+    { name: 'rmsprop', kernel: FUSED_KERNELS.rmsprop, slots: ['ms', 'mom'], scalars: {}, attrs: { decay: 0.9, momentum: 0.5, epsilon: 1e-7, learningRate: 0.01, centered: false } },
+    { name: 'rmsprop (centered)', kernel: FUSED_KERNELS.rmsprop, slots: ['ms', 'mom', 'mg'], scalars: {}, attrs: { decay: 0.9, momentum: 0.5, epsilon: 1e-7, learningRate: 0.01, centered: true } },
+    { name: 'momentum (nesterov)', kernel: FUSED_KERNELS.momentum, slots: ['acc'], scalars: {}, attrs: { momentum: 0.9, learningRate: 0.05, nesterov: true } },
+    { name: 'sgd', kernel: FUSED_KERNELS.sgd, slots: [], scalars: {}, attrs: { learningRate: 0.1 } },
+  ] as const;
+
+  describe.each([
+    ['WebAssembly SIMD kernel', true],
+    ['JavaScript loop', false],
+  ] as const)('in place, with the %s', (_, simd) => {
+    it.each(KERNEL_CASES)('$name writes over its value and slots only when asked (inPlace) and when no other tensor shares them, bit for bit as out of place', ({ kernel, slots, scalars, attrs }) => {
+      setSimdUpdatesEnabled(simd);
+      const size = 851; // a SIMD tail of 3
+      // Slots start non-zero (|·| keeps mean squares positive), so that every output depends on every input.
+      const make = (): tf.NamedTensorMap =>
+        tf.tidy(() => ({
+          value: tf.tensor(randomValues(size, 1)),
+          gradient: tf.tensor(randomValues(size, 2)),
+          ...Object.fromEntries(slots.map((slot, i) => [slot, tf.abs(tf.tensor(randomValues(size, 3 + i)))])),
+          ...Object.fromEntries(Object.entries(scalars).map(([name, value]) => [name, tf.scalar(value)])),
+        }));
+      const updated = ['value', ...slots];
+      const run = (inputs: tf.NamedTensorMap, inPlace?: boolean): tf.Tensor[] => {
+        const out = tf.engine().runKernel(kernel, inputs, inPlace === undefined ? attrs : { ...attrs, inPlace }) as tf.Tensor | tf.Tensor[];
+        return Array.isArray(out) ? out : [out];
+      };
+      const snapshot = (inputs: tf.NamedTensorMap): Float32Array[] => updated.map((n) => inputs[n]!.dataSync().slice() as Float32Array);
+
+      // Not asked, or asked off: the inputs keep their values, the outputs are new buffers.
+      const plain = make();
+      const before = snapshot(plain);
+      const expected = run(plain);
+      const refused = run(plain, false);
+      expect(snapshot(plain)).toEqual(before);
+      expect(expected.map((t) => t.dataId)).not.toContain(plain['value']!.dataId);
+      expect(refused.map((t) => t.dataId)).not.toContain(plain['value']!.dataId);
+      const want = expected.map((t) => t.dataSync().slice() as Float32Array);
+
+      // Asked, nothing shared: the outputs are the inputs' own buffers, with the same bits.
+      const own = make();
+      const inPlace = run(own, true);
+      expect(inPlace.map((t) => t.dataId)).toEqual(updated.map((n) => own[n]!.dataId));
+      inPlace.forEach((t, i) => expect(firstMismatch(t.dataSync() as Float32Array, want[i]), `${updated[i]}`).toBe(-1));
+
+      // Asked, but a clone shares one slot's buffer: nothing is written over, the clone keeps its values.
+      const shared = make();
+      const slotName = updated.at(-1)!;
+      const clone = shared[slotName]!.clone();
+      const copied = run(shared, true);
+      expect(copied.map((t) => t.dataId)).not.toContain(shared[slotName]!.dataId);
+      expect(copied.map((t) => t.dataId)).not.toContain(shared['value']!.dataId);
+      expect(firstMismatch(clone.dataSync() as Float32Array, before.at(-1))).toBe(-1);
+      copied.forEach((t, i) => expect(firstMismatch(t.dataSync() as Float32Array, want[i]), `${updated[i]}`).toBe(-1));
+
+      const numDataIds = tf.engine().backend.numDataIds();
+      tf.dispose([...Object.values(plain), ...expected, ...refused, ...Object.values(own), ...inPlace, ...Object.values(shared), clone, ...copied]);
+      // Three sets of inputs and three of new outputs are freed; an in-place output (or the clone) was one more
+      // reference to its input's buffer, freed with it.
+      expect(tf.engine().backend.numDataIds()).toBe(numDataIds - 3 * (Object.keys(plain).length + expected.length));
+    });
+  });
+
+  it('applyOptimizerUpdate keeps a clone of the weights (a snapshot, an average) as it was', () => {
+    const v = tf.variable(tf.tensor(randomValues(300, 9)));
+    const optimizer = tf.train.adam(0.01);
+    const g = tf.tensor(randomValues(300, 10));
+    applyOptimizerUpdate(optimizer, { [v.name]: g });
+    const snapshot = v.clone();
+    const before = snapshot.dataSync().slice();
+    applyOptimizerUpdate(optimizer, { [v.name]: g });
+    expect(snapshot.dataSync()).toEqual(before);
+    expect(v.dataSync()).not.toEqual(before);
+    tf.dispose([v, g, snapshot]);
+    optimizer.dispose();
+  });
+
   it.each(CONFIGS)(
     '%s: a variable of 200 703 elements and sizes 1–7 (every SIMD tail), 8 steps, equal the stock optimizer bit for bit',
     async (name, make) => {

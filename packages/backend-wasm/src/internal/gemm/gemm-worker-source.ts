@@ -5,8 +5,9 @@
  * `eval` workers) and plain JavaScript (no TypeScript syntax: nothing compiles it).
  *
  * It instantiates the GEMM module (gemm-module.ts) it receives, compiled, on the shared memory it receives, says it is
- * ready on its port, then loops: wait for the job counter to move (spinning `spinMicros` first, then blocking in
- * `Atomics.wait`), stop if asked to, claim the job (see {@link ControlSlot.claim}; a job the main thread has finished
+ * ready on its port, then loops: wait for the job counter to move (spinning `spinMicros` first, then dozing
+ * `dozeMicros` in short timed `Atomics.wait`s that no one has to interrupt, then sleeping in an untimed `Atomics.wait`
+ * with {@link ControlSlot.sleeping} raised, the only state in which a post must `Atomics.notify`), stop if asked to, claim the job (see {@link ControlSlot.claim}; a job the main thread has finished
  * alone is skipped), wait until its chunks are open (see {@link TASK_CLOSED}), take chunks of it as part 1
  * (`run(descriptor, 1)`), record a failure (the flag, and the error's text on the port, which the blocked main thread
  * reads with `receiveMessageOnPort`), publish the job's number as done and `Atomics.notify` it. `worker.terminate()` also ends it while it sleeps in `Atomics.wait`. A worker that
@@ -39,7 +40,21 @@ export const ControlSlot = {
    * job − 1 to job each; exactly one of them wins.
    */
   claim: 5,
+  /**
+   * 1 while the worker sleeps in an untimed `Atomics.wait` on `job` (after spinning and dozing): then, and only then, a
+   * post must `Atomics.notify` it. The worker raises it and reads `job` again before it blocks; the main thread stores
+   * `job` and then reads this slot (both sequentially consistent), so one of them sees the other's store: no wake-up is
+   * lost, and a post to a spinning or dozing worker costs no futex call.
+   */
+  sleeping: 6,
 } as const;
+
+/**
+ * The timeout of each of a dozing worker's `Atomics.wait`s, in milliseconds. Linux stretches so short a timed wait by
+ * the thread's timer slack (50 µs by default): the worker looks at the job counter every ≈ 50–100 µs, about as soon as
+ * a futex wake-up would reach it (55–75 µs here), but without the posting thread paying the wake-up.
+ */
+export const DOZE_STEP_MS = 0.02;
 
 /**
  * Byte offsets, in the job descriptor, of a task job's fields (two-thread-gemm.ts `runTask`). They overlay the GEMM's
@@ -78,14 +93,16 @@ export interface GemmWorkerData {
   readonly port: unknown;
   /** Byte offset of the job descriptor. */
   readonly descriptor: number;
-  /** How long to spin on the job counter before sleeping, in microseconds. */
+  /** How long to spin on the job counter before dozing, in microseconds. */
   readonly spinMicros: number;
+  /** How long to doze (short timed waits, see {@link DOZE_STEP_MS}) after spinning before sleeping, in microseconds. */
+  readonly dozeMicros: number;
 }
 
 /** The worker's source (CommonJS, for `new Worker(source, { eval: true, workerData })`). */
 export const GEMM_WORKER_SOURCE = `'use strict';
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-const { memory, module, port, descriptor, spinMicros } = workerData;
+const { memory, module, port, descriptor, spinMicros, dozeMicros } = workerData;
 let ints = new Int32Array(memory.buffer);
 const TASK = (descriptor + ${TaskField.task}) / 4, PARAMS = (descriptor + ${TaskField.params}) / 4, MODULE = (descriptor + ${TaskField.module}) / 4;
 const CHUNKS = (descriptor + ${TaskField.chunks}) / 4, NEXT = (descriptor + ${TaskField.next}) / 4;
@@ -123,6 +140,7 @@ function runTask(id) {
   for (let chunk = Atomics.add(ints, NEXT, 1); chunk < chunks; chunk = Atomics.add(ints, NEXT, 1)) task(gemm, calls, ints, params, chunk);
 }
 const JOB = ${ControlSlot.job}, DONE = ${ControlSlot.done}, FAILED = ${ControlSlot.failed}, STOP = ${ControlSlot.stop}, CLAIM = ${ControlSlot.claim};
+const SLEEPING = ${ControlSlot.sleeping};
 const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 process.on('exit', () => {
   Atomics.store(control, ${ControlSlot.exited}, 1);
@@ -147,8 +165,19 @@ for (;;) {
     const until = performance.now() + spinMicros / 1000;
     while (job === seen && performance.now() < until) job = Atomics.load(control, JOB);
   }
+  if (job === seen && dozeMicros > 0) {
+    const until = performance.now() + dozeMicros / 1000;
+    while (job === seen && performance.now() < until) {
+      Atomics.wait(control, JOB, seen, ${DOZE_STEP_MS});
+      job = Atomics.load(control, JOB);
+    }
+  }
   while (job === seen) {
-    Atomics.wait(control, JOB, seen);
+    // Raised before job is read again (see ControlSlot.sleeping): a post that comes after this read notifies.
+    Atomics.store(control, SLEEPING, 1);
+    job = Atomics.load(control, JOB);
+    if (job === seen) Atomics.wait(control, JOB, seen);
+    Atomics.store(control, SLEEPING, 0);
     job = Atomics.load(control, JOB);
   }
   if (Atomics.load(control, STOP) !== 0) break;

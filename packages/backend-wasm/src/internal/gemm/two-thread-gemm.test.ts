@@ -276,6 +276,39 @@ describe('the worker', () => {
     await gone.dispose();
   });
 
+  // A post notifies the worker only when its `sleeping` slot is raised (gemm-worker-source.ts): a lost wake-up would leave
+  // it asleep for good, and the main thread doing every product alone.
+  it.each([
+    ['asleep (no spin, no doze: each post must wake it)', { spinMicros: 0, dozeMicros: 0 }],
+    ['dozing (each post is found without a wake-up)', { spinMicros: 0, dozeMicros: 60_000_000 }],
+  ])('takes part in products posted while it is %s, pause after pause', async (_, options) => {
+    const own = await createTwoThreadGemm({ timeoutMs: 20_000, ...options });
+    try {
+      const a = new Float32Array(64 * 784).fill(1);
+      const b = new Float32Array(784 * 256).fill(1);
+      let joined = 0;
+      for (let i = 0; i < 40; i++) {
+        // Pauses of 0–4 ms, on this thread: the worker goes back to sleep (or keeps dozing) between products.
+        const until = performance.now() + (i % 5);
+        while (performance.now() < until);
+        const c = own.matMul(a, b, { m: 64, k: 784, n: 256 }, 2);
+        expect(c.every((v) => v === 784)).toBe(true);
+        if (own.lastChunks().worker > 0) joined++;
+      }
+      // A product takes ≈ 0.5 ms on one thread, a wake-up or a doze's look ≈ 0.1 ms: it joins most; a lost wake-up, none after it.
+      expect(joined).toBeGreaterThanOrEqual(10);
+    } finally {
+      await own.dispose();
+    }
+  });
+
+  it('refuses a negative or infinite doze, naming the option', () => {
+    for (const dozeMicros of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => createSharedGemm({ dozeMicros })).toThrow(FitstreamInputError);
+      expect(() => createSharedGemm({ dozeMicros })).toThrow(/options\.dozeMicros/);
+    }
+  });
+
   it('that cannot start rejects creation within the bound', async () => {
     await expect(createTwoThreadGemm({ timeoutMs: 5_000, workerSource: "throw new Error('no start');" })).rejects.toThrow(/the worker failed to start: no start/);
     await expect(createTwoThreadGemm({ timeoutMs: 200, workerSource: 'setInterval(() => {}, 1000);' })).rejects.toThrow(/not ready within 200 ms/);
