@@ -29,9 +29,7 @@ import * as tf from '@tensorflow/tfjs';
  * `@fitstream/backend-wasm` spells the same names (its fused-update-kernels.ts documents each kernel's inputs,
  * attributes and outputs, and its tests run this module against its kernels); neither package imports the other.
  * A backend of your own takes the fused path by registering a kernel under one of these names with `tf.registerKernel`
- * (optionally with a `maxElements(backend)` hint: the largest variable it should update). Its calls carry the attribute
- * `inPlace: true`: the outputs are assigned to the input variables at once, so the kernel may write them over those
- * variables' buffers (returning them, each with one more reference) where no other tensor shares them.
+ * (optionally with a `maxElements(backend)` hint: the largest variable it should update).
  *
  * @example
  * ```ts
@@ -230,13 +228,8 @@ function slot(slots: Array<Slot | undefined>, i: number, value: tf.Variable, suf
   return s.variable;
 }
 
-/**
- * Runs a fused update. `inPlace: true` lets the kernel write the new value and slots over the old ones where nothing
- * else shares their buffers (its outputs are then those buffers): every caller here assigns the outputs to the very
- * variables it passed, at once. A kernel that ignores the attribute returns new tensors, which assign the same way.
- */
 function run(kernel: FusedKernelName, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor[] {
-  const out = tf.engine().runKernel(kernel, inputs, { ...attrs, inPlace: true }) as tf.Tensor | tf.Tensor[];
+  const out = tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor | tf.Tensor[];
   return Array.isArray(out) ? out : [out];
 }
 

@@ -22,10 +22,10 @@
  *   JavaScript loops over the backend's storage (≈13 ns/element), the reference the SIMD module mirrors.
  * Both run the same float32 operations in the same order, so either is bit-identical to tfjs.
  *
- * Every kernel also takes an optional boolean attribute `inPlace`: a caller that replaces its inputs by the outputs
- * right away (`Variable.assign`, as `applyOptimizerUpdate` does) sets it, and the kernel then writes the new value and
- * slots over the old ones where no other tensor shares their buffers (see {@link inPlaceOutputs}); its outputs are then
- * the input buffers. Without it, inputs are never written.
+ * Outputs are always new buffers, never the inputs written over: tfjs-backend-wasm's XNNPACK products keep the packed
+ * copy of a right operand per tensor id until that tensor's data is disposed, so a weight updated in place would be
+ * multiplied with its old values by every product that stays on XNNPACK (inner dimension below 32, say). Tried
+ * 2026-12-05 (Adam in place: 264–273 → 249–257 µs a step on the MLP): layer tests diverged from cpu at step 1.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { heapMemoryOf } from '../wasm-assembly/heap-module.js';
@@ -61,8 +61,6 @@ interface FloatStorage {
 
 interface WasmLike {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  refCount?(dataId: object): number;
-  incRef?(dataId: object): void;
   typedArrayFromHeap(info: TensorInfo): Float32Array;
   /** The tensor's byte offset in the heap (tfjs-backend-wasm: `dataIdMap.get(dataId).memoryOffset`). */
   getMemoryOffset?(dataId: object): number;
@@ -172,40 +170,13 @@ function checkedSize(kernel: string, elementwise: TensorInfo[]): { value: Tensor
 }
 
 /**
- * The tensors an update writes in place when its caller allows it (attr `inPlace: true`): the updated inputs (all but
- * the gradient, at 1) as their own outputs, each with one more reference for the output tensor. Only where nothing else
- * can see the writes: `backend` counts references, each updated buffer has exactly one (the caller's variable — no
- * clone, reshape or other view shares it) and no two inputs share a buffer. Undefined otherwise.
- *
- * Why: a variable's new value, written over the old one, saves a fresh buffer per output (an allocation, a free) and
- * the cache lines it has to fetch before writing them. Adam on the MLP's six variables (268 800 weights), through the
- * kernel and `Variable.assign`: 264–273 µs a step out of place, 249–257 in place; MLP training rounds 1–2 % faster
- * (medians of 40 pairs of rounds alternating in one process).
- */
-function inPlaceOutputs(backend: unknown, elementwise: TensorInfo[], attrs: NamedAttrMap | undefined): TensorInfo[] | undefined {
-  if (attrs?.['inPlace'] !== true) return undefined;
-  const b = backend as Partial<WasmLike>;
-  if (typeof b.refCount !== 'function' || typeof b.incRef !== 'function') return undefined;
-  const updated = elementwise.filter((_, i) => i !== 1);
-  if (new Set(elementwise.map((info) => info.dataId)).size !== elementwise.length) return undefined;
-  if (!updated.every((info) => b.refCount!(info.dataId) === 1)) return undefined;
-  return updated.map((info) => {
-    b.incRef!(info.dataId);
-    return { dataId: info.dataId, shape: [...info.shape], dtype: 'float32' };
-  });
-}
-
-/**
- * Runs one fused update: takes its outputs — the updated inputs themselves where {@link inPlaceOutputs} allows, else
- * `count` new tensors shaped like the variable (allocated before taking any heap view: an allocation may grow the wasm
- * heap and detach earlier views) — then either calls `simd` with the heap byte offsets of the inputs followed by the
- * outputs (where the SIMD kernels run on `backend`), or `loop` with views of everything. Both read an element's inputs
- * before they write its outputs, which is what makes the in-place update exact.
+ * Runs one fused update: allocates `count` outputs shaped like the variable (before taking any heap view:
+ * an allocation may grow the wasm heap and detach earlier views), then either calls `simd` with the heap byte offsets
+ * of the inputs followed by the outputs (where the SIMD kernels run on `backend`), or `loop` with views of everything.
  */
 function runFused(
   kernel: string,
   backend: unknown,
-  attrs: NamedAttrMap | undefined,
   elementwise: TensorInfo[],
   count: number,
   simd: (kernels: SimdUpdates, offsets: number[], size: number) => void,
@@ -213,16 +184,15 @@ function runFused(
 ): TensorInfo[] {
   const { value, size } = checkedSize(kernel, elementwise);
   const kernels = simdUpdatesOf(backend);
-  const inPlace = inPlaceOutputs(backend, elementwise, attrs);
   if (kernels !== undefined) {
     const b = backend as WasmLike;
-    const outputs = inPlace ?? Array.from({ length: count }, () => b.makeOutput([...value.shape], 'float32'));
+    const outputs = Array.from({ length: count }, () => b.makeOutput([...value.shape], 'float32'));
     const offsetOf = (info: TensorInfo): number => (b.getMemoryOffset ? b.getMemoryOffset(info.dataId) : b.typedArrayFromHeap(info).byteOffset);
     simd(kernels, [...elementwise, ...outputs].map(offsetOf), size);
     return outputs;
   }
   const storage = floatStorage(backend, kernel);
-  const outputs = inPlace ?? Array.from({ length: count }, () => storage.allocate([...value.shape]));
+  const outputs = Array.from({ length: count }, () => storage.allocate([...value.shape]));
   loop(
     elementwise.map((i) => storage.view(i)),
     outputs.map((o) => storage.view(o)),
@@ -261,7 +231,6 @@ const adam: KernelFunc = ({ inputs, backend, attrs }) => {
   return runFused(
     k,
     backend,
-    attrs,
     infos,
     3,
     (simd, [x, g, m, v, xOut, mOut, vOut], size) => simd.adam(x!, g!, m!, v!, xOut!, mOut!, vOut!, size, b1, oneMinusB1, b2, oneMinusB2, c1, c2, eps, negLr),
@@ -304,7 +273,7 @@ const rmsprop: KernelFunc = ({ inputs, backend, attrs }) => {
     if (centered) kernels.rmspropCentered(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, p[8]!, size, d, oneMinusD, mu, eps, lr);
     else kernels.rmsprop(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, size, d, oneMinusD, mu, eps, lr);
   };
-  return runFused(k, backend, attrs, infos, names.length - 1, simd, (views, outViews, size) => {
+  return runFused(k, backend, infos, names.length - 1, simd, (views, outViews, size) => {
     const [x, g, ms, mom, mg] = views as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array | undefined];
     const [xOut, msOut, momOut, mgOut] = outViews as [Float32Array, Float32Array, Float32Array, Float32Array | undefined];
     if (mg !== undefined && mgOut !== undefined) {
@@ -345,7 +314,6 @@ const momentum: KernelFunc = ({ inputs, backend, attrs }) => {
   return runFused(
     k,
     backend,
-    attrs,
     infos,
     2,
     (simd, [x, g, acc, xOut, accOut], size) => simd[nesterov ? 'nesterov' : 'momentum'](x!, g!, acc!, xOut!, accOut!, size, mu, c),
@@ -370,7 +338,6 @@ const sgd: KernelFunc = ({ inputs, backend, attrs }) => {
   return runFused(
     k,
     backend,
-    attrs,
     infos,
     1,
     (simd, [x, g, xOut], size) => simd.sgd(x!, g!, xOut!, size, c),
