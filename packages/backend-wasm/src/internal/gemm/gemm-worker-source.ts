@@ -7,8 +7,8 @@
  * It instantiates the GEMM module (gemm-module.ts) it receives, compiled, on the shared memory it receives, says it is
  * ready on its port, then loops: wait for the job counter to move (spinning `spinMicros` first, then dozing
  * `dozeMicros` in short timed `Atomics.wait`s that no one has to interrupt, then sleeping in an untimed `Atomics.wait`
- * with {@link ControlSlot.sleeping} raised, the only state in which a post must `Atomics.notify`), stop if asked to, claim the job (see {@link ControlSlot.claim}; a job the main thread has finished
- * alone is skipped), wait until its chunks are open (see {@link TASK_CLOSED}), take chunks of it as part 1
+ * with {@link ControlSlot.sleeping} raised, the only state in which a post must `Atomics.notify`), stop if asked to,
+ * claim the job (see {@link ControlSlot.claim}; a job the main thread has finished alone is skipped), wait until its chunks are open (see {@link TASK_CLOSED}), take chunks of it as part 1
  * (`run(descriptor, 1)`), record a failure (the flag, and the error's text on the port, which the blocked main thread
  * reads with `receiveMessageOnPort`), publish the job's number as done and `Atomics.notify` it. `worker.terminate()` also ends it while it sleeps in `Atomics.wait`. A worker that
  * exits any other way (`process.exit`, an uncaught error) raises the `exited` flag and wakes the main thread.

@@ -69,8 +69,8 @@ export interface TwoThreadGemmOptions {
    * counter in short timed waits (gemm-worker-source.ts `DOZE_STEP_MS`), so a job posted meanwhile needs no
    * `Atomics.notify`, which costs the posting thread ≈ 28 µs per wake-up on this 2-core VM. An MLP training step posts
    * five products and found the worker asleep at two of them (55–65 µs of notifies a step); dozing, none: MLP rounds
-   * 2.9–3.2 % faster, paired against rounds without it in one process (LSTM unchanged). The worker uses a little of its
-   * core while it dozes.
+   * 2.9–3.8 % faster, paired against rounds without it in one process (CNN, LSTM, GRU unchanged). The worker uses a
+   * little of its core while it dozes, and sleeps after.
    */
   readonly dozeMicros?: number;
   /** The worker's source (default the real one, gemm-worker-source.ts). A test seam: tests pass a worker that stalls. */
