@@ -94,6 +94,7 @@ export type {
   WasmKernelGroups,
   InstalledWasmKernels,
   MissingWasmKernels,
+  WasmKernelsModule,
 } from '@fitstream/backends';
 
 // The checkpoint format, its stores, reading and export/import live in @fitstream/checkpoint (no trainer, rxjs or

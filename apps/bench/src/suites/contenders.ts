@@ -6,7 +6,7 @@
  * contenders on different backends can share one tfjs engine and interleave.
  */
 import * as tf from '@tensorflow/tfjs';
-import { installWasmKernels, uninstallWasmKernels, wasmMatMulThreads } from '@fitstream/backend-wasm';
+import { installCpuKernels, installWasmKernels, uninstallCpuKernels, uninstallWasmKernels, wasmMatMulThreads } from '@fitstream/backend-wasm';
 import { createTrainer, withSeed } from '@fitstream/core';
 import { BATCH, LEARNING_RATE, SEED, makeData, type ModelSpec } from './models.js';
 
@@ -22,7 +22,9 @@ export interface Contender<Id extends string = string> {
 
 /**
  * Activates `backend`; on wasm, makes the kernel registry fitstream's (true) or stock (false), with the large matMuls
- * on fitstream's own GEMM (`ownGemm`, the default) or on XNNPACK, and waits until the GEMM's second thread has started.
+ * on fitstream's own GEMM (`ownGemm`, the default) or on XNNPACK, and waits until the GEMM's second thread has started;
+ * on cpu, fitstream's cpu kernels (row-copying gather, fused updates: what `selectBackend({ prefer: 'cpu' })` installs)
+ * or the stock ones.
  */
 export async function useBackend(backend: BenchBackend, fitstreamKernels: boolean, ownGemm = true): Promise<void> {
   await tf.setBackend(backend);
@@ -31,6 +33,9 @@ export async function useBackend(backend: BenchBackend, fitstreamKernels: boolea
       installWasmKernels(tf, { ownGemm });
       await wasmMatMulThreads();
     } else uninstallWasmKernels(tf);
+  } else if (backend === 'cpu') {
+    if (fitstreamKernels) installCpuKernels(tf);
+    else uninstallCpuKernels(tf);
   }
 }
 

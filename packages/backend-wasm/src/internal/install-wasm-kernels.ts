@@ -64,6 +64,7 @@ import { type KernelTable, requireWasmKernel, resolveKernelTable } from './kerne
 import { gemmMatMulSettled, type MatMulThreadsReport, startGemmMatMul, stopGemmMatMul } from './gemm/gemm-mat-mul.js';
 import { RECURRENT_KERNELS, restoreRecurrentLayers } from './recurrent/fused-recurrent-layers.js';
 import type { Tf } from './kernels/wasm-kernel-types.js';
+import { installKernel, type InstalledKernels, type KernelReport, reportOf, requireOriginal as requireRegistered, uninstallKernels } from './kernel-registry.js';
 
 const BACKEND = 'wasm';
 
@@ -161,19 +162,8 @@ export interface WasmKernelOptions {
   readonly batchNormTraining?: boolean;
 }
 
-/** What fitstream's kernels currently occupy in the wasm registry. */
-export interface WasmKernelReport {
-  /** Kernels the wasm backend did not have, now provided by fitstream. */
-  registered: string[];
-  /** Native wasm kernels fitstream has replaced (originals kept for {@link uninstallWasmKernels}). */
-  replaced: string[];
-}
-
-interface InstalledKernel {
-  /** The config that was registered before ours, restored on uninstall; undefined if there was none. */
-  readonly original: KernelConfig | undefined;
-  readonly config: KernelConfig;
-}
+/** What fitstream's kernels currently occupy in the wasm registry (native kernels replaced are kept for {@link uninstallWasmKernels}). */
+export type WasmKernelReport = KernelReport;
 
 /** The options that name kernel groups (`ownGemm` is a route inside `matMulTranspose`'s kernels). */
 type Group = Exclude<keyof WasmKernelOptions, 'ownGemm'>;
@@ -283,7 +273,7 @@ const GROUPS: Record<Group, readonly KernelEntry[]> = {
  * Kernels installed by this module, by name, in install order. The tfjs kernel registry is process-global (shared
  * through tfjs' global namespace), so this bookkeeping is module-global too.
  */
-const installed = new Map<string, InstalledKernel>();
+const installed: InstalledKernels = new Map();
 
 /**
  * Registers fitstream's wasm training kernels. Call right after `await tf.setBackend('wasm')`.
@@ -319,27 +309,7 @@ export function installWasmKernels(tf: Tf, options: WasmKernelOptions = {}): Was
       continue;
     }
     for (const { name, create, extra } of GROUPS[group]) {
-      const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
-      const ours = installed.get(name);
-      if (ours !== undefined && current?.kernelFunc === ours.config.kernelFunc) {
-        continue;
-      }
-      // Either never installed, or someone re-registered the name after us: what is registered now is what we
-      // wrap and what uninstall must restore.
-      const config: KernelConfig = { ...extra, kernelName: name, backendName: BACKEND, kernelFunc: create({ tf, table, current }) };
-      // Keep the original's setup/dispose hooks: tfjs calls them on every setBackend('wasm'), and the original kernel
-      // (which ours delegates to) relies on its setup to bind its wasm function.
-      if (current?.setupFunc !== undefined) {
-        config.setupFunc = current.setupFunc;
-      }
-      if (current?.disposeFunc !== undefined) {
-        config.disposeFunc = current.disposeFunc;
-      }
-      if (current !== undefined) {
-        tf.unregisterKernel(name, BACKEND);
-      }
-      tf.registerKernel(config);
-      installed.set(name, { original: current, config });
+      installKernel(tf, BACKEND, installed, name, (current) => create({ tf, table, current }), extra);
     }
   }
   return report();
@@ -364,16 +334,7 @@ export function uninstallWasmKernels(tf: Tf): WasmKernelReport {
   restoreRecurrentLayers();
   restoreConvLayer();
   restoreDenseLayer();
-  for (const [name, { original, config }] of [...installed].reverse()) {
-    const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
-    if (current?.kernelFunc === config.kernelFunc) {
-      tf.unregisterKernel(name, BACKEND);
-      if (original !== undefined) {
-        tf.registerKernel(original);
-      }
-    }
-    installed.delete(name);
-  }
+  uninstallKernels(tf, BACKEND, installed);
   return before;
 }
 
@@ -392,12 +353,7 @@ export function wasmMatMulThreads(timeoutMs = 10_000): Promise<MatMulThreadsRepo
 }
 
 function report(): WasmKernelReport {
-  const registered: string[] = [];
-  const replaced: string[] = [];
-  for (const [name, { original }] of installed) {
-    (original === undefined ? registered : replaced).push(name);
-  }
-  return { registered, replaced };
+  return reportOf(installed);
 }
 
 function assertWasmReady(tf: Tf): void {
@@ -421,8 +377,5 @@ function nativeMatMul(tf: Tf): KernelFunc {
 }
 
 function requireOriginal(name: string, current: KernelConfig | undefined): KernelFunc {
-  if (current === undefined) {
-    throw new Error(`installWasmKernels: the wasm backend has no '${name}' kernel to speed up`);
-  }
-  return current.kernelFunc;
+  return requireRegistered('installWasmKernels', BACKEND, name, current);
 }

@@ -71,6 +71,8 @@ export interface MissingWasmKernels {
 /** The part of `@fitstream/backend-wasm` `selectBackend` calls: pass the module itself where a dynamic import cannot find it. */
 export interface WasmKernelsModule {
   installWasmKernels(tf: typeof tfjs, options: WasmKernelGroups): InstalledWasmKernels;
+  /** Its kernels for tfjs' cpu backend (the row-copying gather, fused optimizer updates); absent before 0.2. */
+  installCpuKernels?(tf: typeof tfjs): InstalledWasmKernels;
 }
 
 /** The module given to `selectBackend({ wasmKernelsModule })`, kept for later selections (tfjs has one engine). */
@@ -104,6 +106,21 @@ export async function installFitstreamWasmKernels(tf: typeof tfjs, groups: WasmK
     return { missing: { reason: `the installed ${WASM_KERNELS_PACKAGE} exports no installWasmKernels`, fix: `${WASM_KERNELS_FIX}@latest` } };
   }
   return { installed: kernels.installWasmKernels(tf, groups) };
+}
+
+/**
+ * Loads `@fitstream/backend-wasm` and installs its kernels for the cpu backend; undefined when the package cannot be
+ * loaded or predates them. The cpu backend trains correctly without them (they only save time), so unlike the wasm
+ * kernels their absence adds nothing to the log line.
+ */
+export async function installFitstreamCpuKernels(tf: typeof tfjs): Promise<InstalledWasmKernels | undefined> {
+  let kernels: Partial<WasmKernelsModule>;
+  try {
+    kernels = provided ?? ((await importOptional(WASM_KERNELS_PACKAGE)) as Partial<WasmKernelsModule>);
+  } catch {
+    return undefined;
+  }
+  return typeof kernels.installCpuKernels === 'function' ? kernels.installCpuKernels(tf) : undefined;
 }
 
 /** The part of the one log line that says fitstream's kernels are missing, and how to install them. */

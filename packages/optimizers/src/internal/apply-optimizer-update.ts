@@ -2,8 +2,9 @@
  * Applies an optimizer's update through a fused kernel when one is registered for the active backend, and through the
  * optimizer's own `applyGradients` otherwise. This package registers no fused kernel itself: it asks tfjs' kernel
  * registry (`tf.getKernel(name, backend)`) for the names in {@link FUSED_UPDATE_KERNELS}, which `@fitstream/backend-wasm`
- * registers on wasm (its `optimizerUpdates` group; `@fitstream/core`'s `selectBackend` installs it when that package is
- * installed). So this module imports no backend package, and without one every update is the optimizer's own.
+ * registers on wasm and on cpu (its `optimizerUpdates` groups; `@fitstream/core`'s `selectBackend` installs them when
+ * that package is installed). So this module imports no backend package, and without one every update is the
+ * optimizer's own.
  *
  * The fused path keeps the optimizer's own state objects: the same slot arrays (`accumulatedFirstMoment`, …) with the
  * same variable names, the same `accBeta1/accBeta2` variables and iteration count. So `getWeights()`,
@@ -15,8 +16,9 @@
  * √(ms − (mg² + ε)), which is NaN wherever ms − mg² < ε — any gradient below ≈ 1e-3 in the first step.
  *
  * Per variable, the fused kernel runs for variables up to the `maxElements(backend)` its registration carries
- * (unbounded for the WebAssembly SIMD kernel; a few thousand for the JavaScript loop it falls back to where SIMD is
- * unavailable), and tfjs' own elementwise ops (the stock formula, op for op) update larger ones.
+ * (unbounded for the WebAssembly SIMD kernel and for the JavaScript loop on cpu; a few thousand for that loop on wasm
+ * without SIMD, where tfjs' own ops are SIMD), and tfjs' own elementwise ops (the stock formula, op for op) update
+ * larger ones.
  *
  * Only optimizers whose `applyGradients` is tfjs' own (an `AdamOptimizer`, `RMSPropOptimizer`, `MomentumOptimizer`
  * or `SGDOptimizer` that no subclass or instance overrides) take the fused path; others, and float16/int variables,
@@ -120,12 +122,12 @@ function registration(kind: Kind | undefined): FusedUpdateRegistration | undefin
 
 /**
  * Whether `optimizer`'s next update would run as one fused kernel per variable on the active backend (a fused kernel
- * for its class is registered there, as `@fitstream/backend-wasm` does on wasm).
+ * for its class is registered there, as `@fitstream/backend-wasm` does on wasm and cpu).
  *
  * @example
  * ```ts
  * await selectBackend({ prefer: 'wasm' }); // with @fitstream/backend-wasm installed
- * usesFusedUpdate(tf.train.adam(0.01));    // true; false on cpu, or for tf.train.adagrad(0.1)
+ * usesFusedUpdate(tf.train.adam(0.01));    // true; false without that package, or for tf.train.adagrad(0.1)
  * ```
  */
 export function usesFusedUpdate(optimizer: tf.Optimizer): boolean {

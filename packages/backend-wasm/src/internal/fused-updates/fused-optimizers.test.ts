@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // contract between the two packages (names, inputs, attributes, outputs and the maxElements hint of each registration).
 import { applyOptimizerUpdate, FUSED_UPDATE_KERNELS, usesFusedUpdate } from '@fitstream/optimizers';
 import { installWasmKernels, uninstallWasmKernels } from '../install-wasm-kernels.js';
+import { installCpuKernels, uninstallCpuKernels } from '../install-cpu-kernels.js';
 import { expectNoLeak, onBackend, randomValues, relativeError, setUpWasmWithKernels, tf, WorstError } from '../../test-support/wasm-kernel-harness.js';
 import { FUSED_KERNELS, fusedMaxElements, JS_LOOP_MAX_ELEMENTS, setSimdUpdatesEnabled, simdUpdatesOf } from './fused-update-kernels.js';
 
@@ -293,5 +294,67 @@ describe('fused optimizer updates', () => {
     );
     expect(() => tf.engine().runKernel('FitstreamSgdUpdate', { value, gradient: value }, {})).toThrow(/attribute 'learningRate' must be a finite number/);
     tf.dispose([value, gradient]);
+  });
+});
+
+describe('fused optimizer updates on the cpu backend (installCpuKernels)', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+  afterAll(async () => {
+    uninstallCpuKernels(tf);
+    await tf.setBackend('wasm');
+  });
+
+  it.each(CONFIGS)('%s: 20 fused steps on cpu equal the stock optimizer on cpu bit for bit, at every size', (name, make) => {
+    // The reference without the kernels: tfjs' own update, or for centered RMSProp the op-for-op path (see stockRun).
+    uninstallCpuKernels(tf);
+    const stock = train(make, name.includes('centered'));
+    installCpuKernels(tf, { batchCopies: false });
+    const probe = make();
+    expect(usesFusedUpdate(probe)).toBe(true);
+    probe.dispose();
+    expectSameState(name, train(make, true), stock, stock, STEPS);
+  });
+
+  it('has no size limit on cpu, where the JavaScript pass beats tfjs’ ops at every size: the 8 000-element variable runs fused', () => {
+    installCpuKernels(tf, { batchCopies: false });
+    for (const name of Object.values(FUSED_KERNELS)) {
+      const registration = tf.getKernel(name, 'cpu') as { maxElements?: (backend: unknown) => number } | undefined;
+      expect(registration?.maxElements?.(tf.backend())).toBe(Number.POSITIVE_INFINITY);
+    }
+    const v = tf.variable(tf.tensor(randomValues(8000, 3), [80, 100]));
+    const g = tf.tensor(randomValues(8000, 4), [80, 100]);
+    const optimizer = tf.train.momentum(0.05, 0.9);
+    const kernels: string[] = [];
+    const spy = (name: string) => kernels.push(name);
+    const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+    const runKernel = engine.runKernel;
+    engine.runKernel = function (this: unknown, kernelName: string, ...rest: unknown[]) {
+      spy(kernelName);
+      return runKernel.call(this, kernelName, ...rest);
+    };
+    try {
+      applyOptimizerUpdate(optimizer, { [v.name]: g });
+    } finally {
+      engine.runKernel = runKernel;
+    }
+    expect(kernels).toContain(FUSED_KERNELS.momentum);
+    expect(kernels).not.toContain('Mul');
+    expectNoLeak(() => applyOptimizerUpdate(optimizer, { [v.name]: g }), 5);
+    optimizer.dispose();
+    tf.dispose([v, g]);
+  });
+
+  it('uninstalling restores the stock path', () => {
+    const sgd = tf.train.sgd(0.1);
+    installCpuKernels(tf);
+    expect(usesFusedUpdate(sgd)).toBe(true);
+    const before = uninstallCpuKernels(tf);
+    expect(before.registered).toEqual(expect.arrayContaining(Object.values(FUSED_KERNELS)));
+    expect(before.replaced).toEqual(['GatherV2']);
+    expect(usesFusedUpdate(sgd)).toBe(false);
+    expect(uninstallCpuKernels(tf)).toEqual({ registered: [], replaced: [] });
+    sgd.dispose();
   });
 });

@@ -29,6 +29,7 @@
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { heapMemoryOf } from '../wasm-assembly/heap-module.js';
+import { tensorStorageOf } from '../kernels/tensor-storage.js';
 import { type SimdUpdates, simdUpdatesFor } from './simd-update-module.js';
 
 /**
@@ -52,12 +53,6 @@ export interface FusedUpdateKernelConfig extends KernelConfig {
 }
 
 const fround = Math.fround;
-
-/** Float32 storage of one backend: wasm heap views or the cpu backend's arrays. */
-interface FloatStorage {
-  allocate(shape: number[]): TensorInfo;
-  view(info: TensorInfo): Float32Array;
-}
 
 interface WasmLike {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
@@ -106,37 +101,26 @@ export function simdUpdatesOf(backend: unknown): SimdUpdates | undefined {
 export const JS_LOOP_MAX_ELEMENTS = 6144;
 
 /**
- * The largest variable (in elements) for which the fused kernel on `backend` beats tfjs' own elementwise ops:
- * unbounded where the SIMD kernels run, {@link JS_LOOP_MAX_ELEMENTS} for the JavaScript loop.
+ * The largest variable (in elements) for which the fused kernel on the wasm backend `backend` beats tfjs' own
+ * elementwise ops: unbounded where the SIMD kernels run, {@link JS_LOOP_MAX_ELEMENTS} for the JavaScript loop (the
+ * hint of the wasm registrations). On the cpu backend, whose own ops are plain JavaScript that allocate, the loop wins
+ * at every size, and `installCpuKernels` registers it without a limit.
  */
 export function fusedMaxElements(backend: unknown): number {
   return simdUpdatesOf(backend) !== undefined ? Number.POSITIVE_INFINITY : JS_LOOP_MAX_ELEMENTS;
 }
 
-interface CpuLike {
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-  data: { get(dataId: object): { values?: unknown } | undefined };
-}
-
-function floatStorage(backend: unknown, kernel: string): FloatStorage {
-  const wasm = backend as Partial<WasmLike>;
-  if (typeof wasm.makeOutput === 'function' && typeof wasm.typedArrayFromHeap === 'function') {
-    const b = backend as WasmLike;
-    return { allocate: (shape) => b.makeOutput(shape, 'float32'), view: (info) => b.typedArrayFromHeap(info) };
-  }
-  const cpu = backend as Partial<CpuLike>;
-  if (typeof cpu.makeTensorInfo === 'function' && typeof cpu.data?.get === 'function') {
-    const b = backend as CpuLike;
-    return {
-      allocate: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((p, q) => p * q, 1))),
-      view: (info) => {
-        const values = b.data.get(info.dataId)?.values;
-        if (!(values instanceof Float32Array)) throw new Error(`fitstream ${kernel}: tensor data is not a Float32Array`);
-        return values;
-      },
-    };
-  }
-  throw new Error(`fitstream ${kernel}: runs on the wasm and cpu backends only`);
+/** Float32 storage of one backend: wasm heap views or the cpu backend's arrays. */
+function floatStorage(backend: unknown, kernel: string): { allocate(shape: number[]): TensorInfo; view(info: TensorInfo): Float32Array } {
+  const storage = tensorStorageOf(backend, kernel);
+  return {
+    allocate: (shape) => storage.allocate(shape, 'float32'),
+    view: (info) => {
+      const values = storage.view(info);
+      if (!(values instanceof Float32Array)) throw new Error(`fitstream ${kernel}: tensor data is not a Float32Array`);
+      return values;
+    },
+  };
 }
 
 type Inputs = Parameters<KernelFunc>[0]['inputs'];
