@@ -26,7 +26,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --backend <wasm|cpu>                backend of the trainer suite (default wasm)
   --rounds <n>                        timed epochs per contender (trainer suite default: ≥ 5 on wasm, ≥ 3 on cpu, until each ran ≥ 3 s; backend suite: 5 per group)
   --samples <n>                       training samples of the trainer suite (default 2048)
-  --kernels <fitstream|native>        on wasm, fitstream's training kernels (@fitstream/backend-wasm) or stock ones (default fitstream)
+  --kernels <fitstream|native>        fitstream's training kernels (@fitstream/backend-wasm; on wasm and on cpu) or stock ones (default fitstream)
   -h, --help                          this text
 `;
 

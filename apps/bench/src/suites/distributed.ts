@@ -165,7 +165,8 @@ export async function mnistRows(options: DistributedSuiteOptions): Promise<{ row
     if (!Number.isFinite(side.epochs)) throw new Error(`MNIST did not reach ${MNIST_TARGET} validation accuracy in ${MNIST_MAX_EPOCHS} epochs with ${replicas} replica(s)`);
     return side;
   };
-  const rounds = Number(process.env.BENCH_MNIST_ROUNDS ?? 3);
+  // Five rounds: on a shared VM the second core comes and goes for minutes at a time, and one bad round must not decide the median.
+  const rounds = Number(process.env.BENCH_MNIST_ROUNDS ?? 5);
   const ones: Awaited<ReturnType<typeof run>>[] = [];
   const twos: Awaited<ReturnType<typeof run>>[] = [];
   for (let r = 0; r < rounds; r++) {

@@ -7,7 +7,7 @@
  * over the timed rounds; a ratio is the median of the per-round ratios (paired, so a slow round counts against both).
  */
 import * as tf from '@tensorflow/tfjs';
-import { installWasmKernels, uninstallWasmKernels, type WasmKernelReport } from '@fitstream/backend-wasm';
+import { installCpuKernels, installWasmKernels, uninstallCpuKernels, uninstallWasmKernels, type WasmKernelReport } from '@fitstream/backend-wasm';
 import { createTrainer, ofType, selectBackend, withSeed, type Trainer } from '@fitstream/core';
 import { median, round, type BenchRow, type SuiteResult } from '../rows.js';
 
@@ -21,7 +21,7 @@ export interface TrainerSuiteOptions {
   readonly rounds?: number | undefined;
   /** Training samples (default 2048; 256 with `quick`). */
   readonly samples?: number | undefined;
-  /** Install fitstream's wasm training kernels (`@fitstream/backend-wasm`; default true). */
+  /** Install fitstream's training kernels (`@fitstream/backend-wasm`: its wasm kernels on wasm, its cpu kernels on cpu; default true). */
   readonly fitstreamKernels: boolean;
   /** Progress lines (stderr). */
   readonly log: (line: string) => void;
@@ -159,11 +159,20 @@ function bareLoopContender(model: tf.LayersModel, data: { x: tf.Tensor; y: tf.Te
 }
 
 /**
- * Makes the wasm kernel registry what was asked: fitstream's training kernels (what `selectBackend` installs by
- * default) or stock tfjs-backend-wasm (`--kernels native`). Returns a description for the table.
+ * Makes the kernel registry what was asked: fitstream's training kernels (what `selectBackend` installs by default:
+ * on wasm its wasm kernels, on cpu its cpu kernels) or stock tfjs (`--kernels native`). Returns a description for the
+ * table.
  */
-function settleWasmKernels(wanted: boolean, installedBySelect: WasmKernelReport | undefined): string {
-  if (tf.getBackend() !== 'wasm') return 'n/a (not wasm)';
+function settleKernels(wanted: boolean, selection: { wasmKernels: WasmKernelReport | undefined; cpuKernels?: WasmKernelReport | undefined }): string {
+  if (tf.getBackend() === 'cpu') {
+    if (!wanted) {
+      uninstallCpuKernels(tf);
+      return 'stock tfjs cpu (--kernels native)';
+    }
+    const report = selection.cpuKernels ?? installCpuKernels(tf);
+    return `fitstream cpu kernels (replaced: ${report.replaced.join(', ') || 'none'}; added: ${report.registered.length})`;
+  }
+  const installedBySelect = selection.wasmKernels;
   if (!wanted) {
     uninstallWasmKernels(tf);
     return 'stock tfjs-backend-wasm (--kernels native)';
@@ -176,11 +185,11 @@ function settleWasmKernels(wanted: boolean, installedBySelect: WasmKernelReport 
 /** Runs the trainer suite. */
 export async function trainerSuite(options: TrainerSuiteOptions): Promise<SuiteResult> {
   const { log } = options;
-  const selection = await selectBackend({ prefer: options.backend, log, wasmKernels: options.fitstreamKernels });
+  const selection = await selectBackend({ prefer: options.backend, log, wasmKernels: options.fitstreamKernels, cpuKernels: options.fitstreamKernels });
   if (selection.backend !== options.backend) {
     throw new Error(`trainer suite: asked for backend ${options.backend} but got ${selection.backend}.`);
   }
-  const kernels = settleWasmKernels(options.fitstreamKernels, selection.wasmKernels);
+  const kernels = settleKernels(options.fitstreamKernels, selection);
 
   const samples = options.samples ?? (options.quick ? 256 : 2048);
   const stepsPerEpoch = Math.ceil(samples / BATCH);
@@ -206,7 +215,7 @@ export async function trainerSuite(options: TrainerSuiteOptions): Promise<SuiteR
   const totalSeconds: Record<ContenderId, number> = { trainer: 0, model_fit: 0, bare_loop: 0 };
   try {
     log(
-      `trainer suite: backend ${selection.backend}, wasm kernels ${kernels}; MLP ${INPUTS}-${HIDDEN}-${HIDDEN}-${CLASSES}, ` +
+      `trainer suite: backend ${selection.backend}, kernels ${kernels}; MLP ${INPUTS}-${HIDDEN}-${HIDDEN}-${CLASSES}, ` +
         `${samples} samples, batch ${BATCH} (${stepsPerEpoch} steps/epoch), Adam ${LEARNING_RATE}`,
     );
     // Round 0 warms up every contender (kernel setup, optimizer slots, JIT) and is not timed.
@@ -253,7 +262,7 @@ export async function trainerSuite(options: TrainerSuiteOptions): Promise<SuiteR
     suite: 'trainer',
     rows,
     notes: [
-      `backend ${selection.backend}; wasm kernels: ${kernels}`,
+      `backend ${selection.backend}; kernels: ${kernels}`,
       `MLP ${INPUTS}-${HIDDEN}-${HIDDEN}-${CLASSES} (relu, softmax), same initial weights; ${samples} samples, batch ${BATCH} ` +
         `(${stepsPerEpoch} steps/epoch), Adam ${LEARNING_RATE}`,
       `${timedRounds} timed epochs per contender after 1 warm-up, interleaved; steps/s = median epoch; ratio = median of per-round ratios`,
