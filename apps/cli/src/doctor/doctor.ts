@@ -266,6 +266,13 @@ async function checkWasm(): Promise<BackendCheck> {
   };
 }
 
+/** Whether selectBackend found @fitstream/backend-wasm's cpu kernels (row-copying gather, fused optimizer updates). */
+function cpuKernelsNote(installed: BackendSelection['cpuKernels']): string {
+  return installed
+    ? `fitstream's cpu kernels installed (@fitstream/backend-wasm: ${installed.registered.length} added, ${installed.replaced.length} replaced)`
+    : "fitstream's cpu kernels not installed (npm install @fitstream/backend-wasm): stock gather and optimizer updates";
+}
+
 async function checkCpu(): Promise<BackendCheck> {
   const tried = await tryBackend('cpu');
   return {
@@ -274,7 +281,7 @@ async function checkCpu(): Promise<BackendCheck> {
     installed: true,
     version: tf.version['tfjs-backend-cpu'] ?? null,
     available: tried.ok,
-    detail: tried.ok ? 'built into @tensorflow/tfjs; plain JavaScript, the slowest' : `failed: ${tried.reason}`,
+    detail: tried.ok ? `built into @tensorflow/tfjs; plain JavaScript, the slowest; ${cpuKernelsNote(tried.selection.cpuKernels)}` : `failed: ${tried.reason}`,
     fix: tried.ok ? null : 'reinstall @tensorflow/tfjs',
   };
 }
