@@ -71,7 +71,7 @@ export interface MissingWasmKernels {
 /** The part of `@fitstream/backend-wasm` `selectBackend` calls: pass the module itself where a dynamic import cannot find it. */
 export interface WasmKernelsModule {
   installWasmKernels(tf: typeof tfjs, options: WasmKernelGroups): InstalledWasmKernels;
-  /** Its kernels for tfjs' cpu backend (the row-copying gather, fused optimizer updates); absent before 0.2. */
+  /** Its kernels for tfjs' cpu backend (the row-copying gather, fused optimizer updates); a version without it leaves cpu on the stock kernels. */
   installCpuKernels?(tf: typeof tfjs): InstalledWasmKernels;
 }
 
